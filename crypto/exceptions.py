@@ -1,0 +1,53 @@
+"""Every error the ``crypto`` package raises.
+
+Each class also derives from the closest built-in exception (``ValueError``,
+``OverflowError``) so that callers who already catch those keep working.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "CryptoError",
+    "DeserializationError",
+    "EncodingError",
+    "InvalidKeyError",
+    "KeyMismatchError",
+    "MalformedCiphertextError",
+    "PlaintextOverflowError",
+    "WeakKeyError",
+]
+
+
+class CryptoError(Exception):
+    """Base class of every error raised by the ``crypto`` package."""
+
+
+class WeakKeyError(CryptoError, ValueError):
+    """A key is shorter than the security policy allows.
+
+    Pass ``allow_weak_key=True`` only in tests and benchmarks.
+    """
+
+
+class InvalidKeyError(CryptoError, ValueError):
+    """Key material is inconsistent (e.g. ``p * q != n``, ``n`` even)."""
+
+
+class KeyMismatchError(CryptoError, ValueError):
+    """Two operands, or a message and a key, belong to different keys."""
+
+
+class EncodingError(CryptoError, ValueError):
+    """A plaintext cannot be encoded (non-finite, wrong type, bad precision)."""
+
+
+class PlaintextOverflowError(CryptoError, OverflowError):
+    """A value does not fit, or a result could leave, the plaintext space."""
+
+
+class MalformedCiphertextError(CryptoError, ValueError):
+    """A ciphertext is outside ``(0, n**2)`` or shares a factor with ``n``."""
+
+
+class DeserializationError(CryptoError, ValueError):
+    """Bytes or JSON could not be decoded into a key or a ciphertext vector."""

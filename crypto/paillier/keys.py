@@ -1,0 +1,597 @@
+"""Paillier keys with ``g = n + 1``, phe-compatible names and number format."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from concurrent.futures import Executor
+
+import gmpy2
+import numpy as np
+import numpy.typing as npt
+from gmpy2 import mpz
+
+from crypto import parallel
+from crypto.encoding import (
+    decode_array,
+    decode_scalar,
+    encode_array,
+    encode_scalar,
+    exponent_for_precision,
+    max_int,
+    to_signed,
+)
+from crypto.exceptions import (
+    EncodingError,
+    InvalidKeyError,
+    KeyMismatchError,
+    PlaintextOverflowError,
+    WeakKeyError,
+)
+from crypto.paillier import _kernels
+from crypto.paillier.masking import MaskedVector
+from crypto.paillier.number import EncryptedNumber
+from crypto.paillier.obfuscation import (
+    ObfuscatorPool,
+    derive_obfuscation_base,
+    fresh_exponent_bits,
+)
+from crypto.paillier.packing import PackedEncryptedVector, unpack_mantissas
+from crypto.paillier.validation import validate_ciphertexts
+from crypto.paillier.vector import EncryptedVector
+from crypto.primes import random_prime
+
+__all__ = [
+    "DEFAULT_KEY_BITS",
+    "DEFAULT_VECTOR_PRECISION",
+    "MAX_KEY_BITS",
+    "MIN_KEY_BITS",
+    "PaillierPrivateKey",
+    "PaillierPublicKey",
+    "generate_paillier_keypair",
+]
+
+MIN_KEY_BITS = 2048
+"""Shortest modulus accepted without ``allow_weak_key=True`` (NIST SP 800-57 to 2030)."""
+DEFAULT_KEY_BITS = 2048
+MAX_KEY_BITS = 16384
+"""Longest modulus accepted (bounds the work a peer's key can cause)."""
+DEFAULT_VECTOR_PRECISION = 2.0**-32
+"""Default resolution of :meth:`PaillierPublicKey.encrypt_vector` (exponent -8)."""
+
+_MIN_CHUNK_ENCRYPT = 16
+_MIN_CHUNK_DECRYPT = 8
+
+
+def _check_modulus(n: int, allow_weak_key: bool) -> mpz:
+    if isinstance(n, bool) or not isinstance(n, int | gmpy2.mpz):
+        raise InvalidKeyError(f"the modulus n must be an int, got {type(n).__name__}")
+    n = mpz(n)
+    bits = n.bit_length()
+    if n < 15 or n % 2 == 0:
+        raise InvalidKeyError("the modulus n must be an odd composite greater than 15")
+    if bits > MAX_KEY_BITS:
+        raise InvalidKeyError(f"a {bits}-bit modulus exceeds the {MAX_KEY_BITS}-bit limit")
+    if bits < MIN_KEY_BITS and not allow_weak_key:
+        raise WeakKeyError(
+            f"a {bits}-bit Paillier key is below the {MIN_KEY_BITS}-bit minimum "
+            "(NIST SP 800-57: 112-bit security needs 2048 bits); generate a longer "
+            "key, or pass allow_weak_key=True in tests and benchmarks only"
+        )
+    if gmpy2.is_square(n):
+        raise InvalidKeyError("the modulus n must not be a perfect square")
+    return n
+
+
+class PaillierPublicKey:
+    """A Paillier public key ``n`` (with ``g = n + 1``).
+
+    Parameters
+    ----------
+    n : int
+        The modulus, a product of two primes of equal length.
+    allow_weak_key : bool, default False
+        Accept a modulus shorter than :data:`MIN_KEY_BITS` (tests, benchmarks).
+
+    Raises
+    ------
+    WeakKeyError
+        If ``n`` is too short and ``allow_weak_key`` is false.
+    InvalidKeyError
+        If ``n`` is even, a square, too large or not an int.
+
+    Examples
+    --------
+    >>> from crypto.paillier import generate_paillier_keypair
+    >>> public_key, private_key = generate_paillier_keypair(1024, allow_weak_key=True)
+    >>> private_key.decrypt(public_key.encrypt(3) + 4)
+    7
+    """
+
+    __slots__ = ("_hs", "_n", "_n2", "_pool", "allow_weak_key")
+
+    def __init__(self, n: int, *, allow_weak_key: bool = False) -> None:
+        self._n = _check_modulus(n, allow_weak_key)
+        self._n2 = self._n * self._n
+        self._hs: mpz | None = None
+        self._pool = ObfuscatorPool()
+        self.allow_weak_key = allow_weak_key
+
+    # phe-compatible attributes -------------------------------------------------
+    @property
+    def n(self) -> int:
+        """The modulus."""
+        return int(self._n)
+
+    @property
+    def nsquare(self) -> int:
+        """``n**2``, the ciphertext modulus."""
+        return int(self._n2)
+
+    @property
+    def g(self) -> int:
+        """The generator ``n + 1``."""
+        return int(self._n) + 1
+
+    @property
+    def max_int(self) -> int:
+        """Largest mantissa magnitude that can be encrypted."""
+        return max_int(int(self._n))
+
+    @property
+    def bits(self) -> int:
+        """Bit length of ``n``."""
+        return int(self._n.bit_length())
+
+    @property
+    def fingerprint(self) -> str:
+        """First 16 bytes of SHA-256 over ``n`` (hex): names the key in logs and messages."""
+        return self.fingerprint_bytes.hex()
+
+    @property
+    def fingerprint_bytes(self) -> bytes:
+        """:attr:`fingerprint` as 16 raw bytes."""
+        width = (self.bits + 7) // 8
+        return hashlib.sha256(b"paillier-n" + int(self._n).to_bytes(width, "big")).digest()[:16]
+
+    @property
+    def obfuscation_base(self) -> int:
+        """The DJN base ``hs``, derived from ``n`` (see :mod:`.obfuscation`)."""
+        if self._hs is None:
+            self._hs = derive_obfuscation_base(self._n)
+        return int(self._hs)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, PaillierPublicKey) and self._n == other._n
+
+    def __hash__(self) -> int:
+        return hash(("PaillierPublicKey", int(self._n)))
+
+    def __repr__(self) -> str:
+        return f"<PaillierPublicKey {self.bits} bits {self.fingerprint}>"
+
+    def __reduce__(self) -> tuple[object, ...]:
+        # Pickle only n: process pools may copy a key, its obfuscator pool must not.
+        return (_rebuild_public_key, (int(self._n), self.allow_weak_key))
+
+    def check_same(self, other: PaillierPublicKey) -> None:
+        """Raise :class:`KeyMismatchError` unless ``other`` is this key."""
+        if other != self:
+            raise KeyMismatchError(
+                f"operands are encrypted under different keys ({self.fingerprint} "
+                f"vs {other.fingerprint})"
+            )
+
+    # obfuscators -------------------------------------------------------------
+    @property
+    def precomputed_obfuscators(self) -> int:
+        """How many precomputed obfuscators are waiting in this key's pool."""
+        return len(self._pool)
+
+    def precompute_obfuscators(
+        self, count: int, *, n_jobs: int | None = None, executor: Executor | None = None
+    ) -> int:
+        """Compute ``count`` obfuscators ahead of time for later encryptions.
+
+        Each is consumed by exactly one encryption. Returns the new pool size.
+        """
+        bits = fresh_exponent_bits(self._n)
+        self._pool.add(
+            _generate(_kernels.obfuscators_public, (self._n, bits), count, n_jobs, executor)
+        )
+        return len(self._pool)
+
+    def _encrypt_mantissas(
+        self, mantissas: Sequence[int], n_jobs: int | None, executor: Executor | None
+    ) -> list[mpz]:
+        pooled = self._pool.take(len(mantissas))
+        n, n2 = self._n, self._n2
+        head = [(1 + (m % n) * n) * rho % n2 for rho, m in zip(pooled, mantissas, strict=False)]
+        rest = mantissas[len(pooled) :]
+        if not rest:
+            return head
+        bits = fresh_exponent_bits(n)
+        return head + _map_encrypt(_kernels.encrypt_public, (n, bits), rest, n_jobs, executor)
+
+    # encryption ----------------------------------------------------------------
+    def encrypt(self, value: int | float, precision: float | None = None) -> EncryptedNumber:
+        """Encrypt one number (phe's ``encrypt``).
+
+        Parameters
+        ----------
+        value : int or float
+            The number.
+        precision : float, optional
+            Fix the resolution; without it a float keeps all its 53 bits and the
+            exponent (visible in the result) reveals its magnitude, as in phe.
+
+        Returns
+        -------
+        EncryptedNumber
+        """
+        mantissa, exponent = encode_scalar(value, int(self._n), precision=precision)
+        (ciphertext,) = self._encrypt_mantissas([mantissa], None, None)
+        return EncryptedNumber._trusted(self, ciphertext, exponent)
+
+    def encrypt_vector(
+        self,
+        values: npt.ArrayLike,
+        precision: float = DEFAULT_VECTOR_PRECISION,
+        *,
+        max_abs: float | None = None,
+        n_jobs: int | None = None,
+        executor: Executor | None = None,
+    ) -> EncryptedVector:
+        """Encrypt a 1-D array with one shared exponent.
+
+        Parameters
+        ----------
+        values : array_like of float
+            The plaintexts (1-D).
+        precision : float, default 2**-32
+            Absolute resolution; sets the shared exponent.
+        max_abs : float, optional
+            A public bound on ``|values|``.  The vector carries a bound (used to
+            detect overflow before it happens and to size packing slots) that is
+            visible to whoever receives the vector: pass a bound that is public
+            anyway.  Without it the bound is the next power of two above the
+            largest mantissa, which reveals the order of magnitude of the largest
+            value.
+        n_jobs : int, optional
+            Workers (``-1``: every core); see :mod:`crypto.parallel`.
+        executor : concurrent.futures.Executor, optional
+            Run the work on this executor.
+
+        Returns
+        -------
+        EncryptedVector
+        """
+        exponent = exponent_for_precision(precision)
+        mantissas = _encode_vector(values, exponent)
+        bound = _vector_bound(mantissas, max_abs, exponent, int(self._n))
+        ciphertexts = self._encrypt_mantissas(mantissas, n_jobs, executor)
+        return EncryptedVector._trusted(self, ciphertexts, exponent, bound)
+
+
+def _rebuild_public_key(n: int, allow_weak_key: bool) -> PaillierPublicKey:
+    return PaillierPublicKey(n, allow_weak_key=allow_weak_key)
+
+
+def _encode_vector(values: npt.ArrayLike, exponent: int) -> list[int]:
+    array = np.asarray(values)
+    if array.ndim != 1:
+        raise ValueError(f"encrypt_vector needs a 1-D array, got shape {array.shape}")
+    return encode_array(array, exponent)
+
+
+def _vector_bound(mantissas: Sequence[int], max_abs: float | None, exponent: int, n: int) -> int:
+    largest = max((abs(m) for m in mantissas), default=0)
+    if max_abs is None:
+        bound = 1 << largest.bit_length() if largest else 1
+    else:
+        bound, _ = encode_scalar(abs(max_abs), n, exponent=exponent)
+        if largest > bound:
+            raise EncodingError(
+                f"a value exceeds max_abs={max_abs}: the declared bound must hold for every element"
+            )
+        bound = max(bound, 1)
+    if bound > max_int(n):
+        raise PlaintextOverflowError(
+            f"values need {bound.bit_length()} bits at exponent {exponent}, more than "
+            f"the {max_int(n).bit_length()} bits this key holds; use a coarser precision"
+        )
+    return bound
+
+
+def _generate(
+    kernel: object,
+    key_args: tuple[object, ...],
+    count: int,
+    n_jobs: int | None,
+    executor: Executor | None,
+) -> list[mpz]:
+    workers = parallel.effective_workers(n_jobs, executor)
+    chunks = parallel.chunk_bounds(count, workers, _MIN_CHUNK_ENCRYPT)
+    results: list[list[mpz]] = parallel.run_chunks(
+        kernel,  # type: ignore[arg-type]
+        [(*key_args, stop - start) for start, stop in chunks],
+        releases_gil=False,
+        n_jobs=n_jobs,
+        executor=executor,
+    )
+    return [item for chunk in results for item in chunk]
+
+
+def _map_encrypt(
+    kernel: object,
+    key_args: tuple[object, ...],
+    mantissas: Sequence[int],
+    n_jobs: int | None,
+    executor: Executor | None,
+) -> list[mpz]:
+    workers = parallel.effective_workers(n_jobs, executor)
+    chunks = parallel.chunk_bounds(len(mantissas), workers, _MIN_CHUNK_ENCRYPT)
+    results: list[list[mpz]] = parallel.run_chunks(
+        kernel,  # type: ignore[arg-type]
+        [(*key_args, list(mantissas[start:stop])) for start, stop in chunks],
+        releases_gil=False,
+        n_jobs=n_jobs,
+        executor=executor,
+    )
+    return [item for chunk in results for item in chunk]
+
+
+class PaillierPrivateKey:
+    """A Paillier private key: the factors ``p`` and ``q`` of ``n``.
+
+    Decryption and the owner's own encryption use the Chinese remainder theorem
+    (half-size moduli ``p**2`` and ``q**2``).
+
+    Parameters
+    ----------
+    public_key : PaillierPublicKey
+        The matching public key.
+    p, q : int
+        The prime factors of ``public_key.n``.
+
+    Raises
+    ------
+    InvalidKeyError
+        If ``p * q != n``, ``p == q`` or a factor is not prime.
+    """
+
+    __slots__ = ("_context", "_p", "_pool", "_q", "public_key")
+
+    def __init__(self, public_key: PaillierPublicKey, p: int, q: int) -> None:
+        if not isinstance(public_key, PaillierPublicKey):
+            raise InvalidKeyError("public_key must be a PaillierPublicKey")
+        p, q = mpz(p), mpz(q)
+        if p * q != public_key._n:
+            raise InvalidKeyError("p * q does not equal the public key's n")
+        if p == q:
+            raise InvalidKeyError("p and q must be distinct primes")
+        if not (gmpy2.is_prime(p, 25) and gmpy2.is_prime(q, 25)):
+            raise InvalidKeyError("p and q must both be prime")
+        self.public_key = public_key
+        self._p, self._q = (p, q) if p < q else (q, p)
+        self._context = _kernels.owner_context(self._p, self._q)
+        self._pool = ObfuscatorPool()
+
+    @property
+    def p(self) -> int:
+        """The smaller prime factor."""
+        return int(self._p)
+
+    @property
+    def q(self) -> int:
+        """The larger prime factor."""
+        return int(self._q)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, PaillierPrivateKey) and (self._p, self._q) == (
+            other._p,
+            other._q,
+        )
+
+    def __hash__(self) -> int:
+        return hash(("PaillierPrivateKey", int(self._p), int(self._q)))
+
+    def __repr__(self) -> str:
+        return f"<PaillierPrivateKey for {self.public_key.fingerprint}>"
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (
+            _rebuild_private_key,
+            (int(self.public_key._n), self.public_key.allow_weak_key, int(self._p), int(self._q)),
+        )
+
+    # encryption with CRT -----------------------------------------------------------
+    def precompute_obfuscators(
+        self, count: int, *, n_jobs: int | None = None, executor: Executor | None = None
+    ) -> int:
+        """Compute ``count`` owner obfuscators (CRT) ahead of time; see the public key's."""
+        self._pool.add(
+            _generate(_kernels.obfuscators_owner, (self._p, self._q), count, n_jobs, executor)
+        )
+        return len(self._pool)
+
+    @property
+    def precomputed_obfuscators(self) -> int:
+        """How many precomputed owner obfuscators are waiting."""
+        return len(self._pool)
+
+    def _encrypt_mantissas(
+        self, mantissas: Sequence[int], n_jobs: int | None, executor: Executor | None
+    ) -> list[mpz]:
+        pooled = self._pool.take(len(mantissas))
+        n, n2 = self.public_key._n, self.public_key._n2
+        head = [(1 + (m % n) * n) * rho % n2 for rho, m in zip(pooled, mantissas, strict=False)]
+        rest = mantissas[len(pooled) :]
+        if not rest:
+            return head
+        return head + _map_encrypt(
+            _kernels.encrypt_owner, (self._p, self._q), rest, n_jobs, executor
+        )
+
+    def encrypt(self, value: int | float, precision: float | None = None) -> EncryptedNumber:
+        """Encrypt one number as the key owner (CRT); same result type as the public key's."""
+        mantissa, exponent = encode_scalar(value, self.public_key.n, precision=precision)
+        (ciphertext,) = self._encrypt_mantissas([mantissa], None, None)
+        return EncryptedNumber._trusted(self.public_key, ciphertext, exponent)
+
+    def encrypt_vector(
+        self,
+        values: npt.ArrayLike,
+        precision: float = DEFAULT_VECTOR_PRECISION,
+        *,
+        max_abs: float | None = None,
+        n_jobs: int | None = None,
+        executor: Executor | None = None,
+    ) -> EncryptedVector:
+        """Encrypt a 1-D array as the key owner, using CRT (about 1.5x faster).
+
+        Same parameters and result as :meth:`PaillierPublicKey.encrypt_vector`.
+        """
+        n = self.public_key.n
+        exponent = exponent_for_precision(precision)
+        mantissas = _encode_vector(values, exponent)
+        bound = _vector_bound(mantissas, max_abs, exponent, n)
+        ciphertexts = self._encrypt_mantissas(mantissas, n_jobs, executor)
+        return EncryptedVector._trusted(self.public_key, ciphertexts, exponent, bound)
+
+    # decryption ----------------------------------------------------------------------
+    def _check_key(self, public_key: PaillierPublicKey) -> None:
+        if public_key != self.public_key:
+            raise KeyMismatchError(
+                f"this private key ({self.public_key.fingerprint}) cannot decrypt a "
+                f"ciphertext under key {public_key.fingerprint}"
+            )
+
+    def raw_decrypt(self, ciphertext: int) -> int:
+        """Decrypt one ciphertext to its plaintext in ``[0, n)`` (phe's ``raw_decrypt``)."""
+        (checked,) = validate_ciphertexts([ciphertext], self.public_key._n, self.public_key._n2)
+        return int(self._context.decrypt_raw([checked])[0])
+
+    def decrypt(self, encrypted_number: EncryptedNumber) -> int | float:
+        """Decrypt an :class:`EncryptedNumber` (phe's ``decrypt``).
+
+        Returns an int when the exponent is non-negative, else a float.
+
+        Raises
+        ------
+        PlaintextOverflowError
+            If the plaintext lies in the overflow band.
+        """
+        if not isinstance(encrypted_number, EncryptedNumber):
+            raise TypeError(
+                f"decrypt expects an EncryptedNumber, got {type(encrypted_number).__name__}; "
+                "use decrypt_vector for vectors"
+            )
+        self._check_key(encrypted_number.public_key)
+        raw = self._context.decrypt_raw([mpz(encrypted_number.ciphertext(be_secure=False))])[0]
+        return decode_scalar(to_signed(int(raw), self.public_key.n), encrypted_number.exponent)
+
+    def decrypt_raw(
+        self,
+        vector: EncryptedVector | PackedEncryptedVector | MaskedVector,
+        *,
+        n_jobs: int | None = None,
+        executor: Executor | None = None,
+    ) -> list[int]:
+        """Plaintexts in ``[0, n)`` of every ciphertext of ``vector``, undecoded.
+
+        This is what a key owner returns when it decrypts a :class:`MaskedVector`
+        for the party that masked it.
+        """
+        self._check_key(vector.public_key)
+        ciphertexts = vector._ciphertexts
+        workers = parallel.effective_workers(n_jobs, executor)
+        chunks = parallel.chunk_bounds(len(ciphertexts), workers, _MIN_CHUNK_DECRYPT)
+        results = parallel.run_chunks(
+            _kernels.decrypt_raw_gil_free,
+            [(self._p, self._q, list(ciphertexts[a:b])) for a, b in chunks],
+            releases_gil=True,
+            n_jobs=n_jobs,
+            executor=executor,
+        )
+        return [int(m) for chunk in results for m in chunk]
+
+    def decrypt_vector(
+        self,
+        vector: EncryptedVector | PackedEncryptedVector,
+        *,
+        n_jobs: int | None = None,
+        executor: Executor | None = None,
+    ) -> npt.NDArray[np.float64]:
+        """Decrypt a vector (plain or packed) to a float64 array.
+
+        Raises
+        ------
+        PlaintextOverflowError
+            If a plaintext lies in the overflow band.
+        """
+        raw = self.decrypt_raw(vector, n_jobs=n_jobs, executor=executor)
+        n = self.public_key.n
+        if isinstance(vector, PackedEncryptedVector):
+            mantissas = unpack_mantissas(raw, vector.layout)
+        elif isinstance(vector, EncryptedVector):
+            mantissas = [to_signed(m, n) for m in raw]
+        else:
+            raise TypeError(
+                f"decrypt_vector expects an EncryptedVector or PackedEncryptedVector, got "
+                f"{type(vector).__name__}; a MaskedVector is decrypted with decrypt_raw"
+            )
+        return decode_array(mantissas, vector.exponent)
+
+
+def _rebuild_private_key(n: int, allow_weak_key: bool, p: int, q: int) -> PaillierPrivateKey:
+    return PaillierPrivateKey(PaillierPublicKey(n, allow_weak_key=allow_weak_key), p, q)
+
+
+def generate_paillier_keypair(
+    n_length: int = DEFAULT_KEY_BITS, *, allow_weak_key: bool = False
+) -> tuple[PaillierPublicKey, PaillierPrivateKey]:
+    """Generate a Paillier key pair from the operating system's CSPRNG.
+
+    ``p`` and ``q`` are primes of ``n_length / 2`` bits, both 3 mod 4, with
+    ``gcd(p - 1, q - 1) == 2`` and far apart (``|p - q| > 2**(n_length/2 - 2)``).
+
+    Parameters
+    ----------
+    n_length : int, default 2048
+        Bit length of ``n`` (even).
+    allow_weak_key : bool, default False
+        Permit ``n_length < 2048`` (tests and benchmarks only).
+
+    Returns
+    -------
+    tuple
+        ``(public_key, private_key)``.
+
+    Raises
+    ------
+    WeakKeyError
+        If ``n_length`` is below 2048 and ``allow_weak_key`` is false.
+    """
+    if isinstance(n_length, bool) or not isinstance(n_length, int):
+        raise InvalidKeyError(f"n_length must be an int, got {n_length!r}")
+    if n_length < MIN_KEY_BITS and not allow_weak_key:
+        raise WeakKeyError(
+            f"refusing to generate a {n_length}-bit key: the minimum is {MIN_KEY_BITS} "
+            "bits (NIST SP 800-57); pass allow_weak_key=True in tests and benchmarks only"
+        )
+    if n_length % 2 or not 64 <= n_length <= MAX_KEY_BITS:
+        raise InvalidKeyError(
+            f"n_length must be even and between 64 and {MAX_KEY_BITS}, got {n_length}"
+        )
+    half = n_length // 2
+    while True:
+        p = random_prime(half)
+        q = random_prime(half)
+        if gmpy2.gcd(p - 1, q - 1) != 2 or abs(p - q).bit_length() < half - 2:
+            continue
+        n = p * q
+        if n.bit_length() == n_length:
+            break
+    public_key = PaillierPublicKey(int(n), allow_weak_key=allow_weak_key)
+    return public_key, PaillierPrivateKey(public_key, int(p), int(q))

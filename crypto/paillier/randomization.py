@@ -1,0 +1,55 @@
+"""Re-randomisation of ciphertexts before they leave their party."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from concurrent.futures import Executor
+from typing import TYPE_CHECKING
+
+from gmpy2 import mpz
+
+from crypto import parallel
+from crypto.paillier import _kernels
+
+if TYPE_CHECKING:
+    from crypto.paillier.keys import PaillierPublicKey
+
+__all__ = ["rerandomize_ciphertexts"]
+
+_MIN_CHUNK = 16
+
+
+def rerandomize_ciphertexts(
+    public_key: PaillierPublicKey,
+    ciphertexts: Sequence[mpz],
+    addends: Sequence[int] | None = None,
+    *,
+    n_jobs: int | None = None,
+    executor: Executor | None = None,
+) -> list[mpz]:
+    """Multiply each ciphertext by a fresh obfuscator, statistically uniform in ``<hs>``.
+
+    Parameters
+    ----------
+    public_key : PaillierPublicKey
+        The key of the ciphertexts.
+    ciphertexts : sequence of gmpy2.mpz
+        Ciphertexts to refresh.
+    addends : sequence of int, optional
+        Plaintexts to add on the way (masks), one per ciphertext.
+    n_jobs, executor
+        See :mod:`crypto.parallel` (table look-ups: a process pool by default).
+    """
+    workers = parallel.effective_workers(n_jobs, executor)
+    chunks = parallel.chunk_bounds(len(ciphertexts), workers, _MIN_CHUNK)
+    results = parallel.run_chunks(
+        _kernels.rerandomize_public,
+        [
+            (public_key._n, list(ciphertexts[a:b]), None if addends is None else list(addends[a:b]))
+            for a, b in chunks
+        ],
+        releases_gil=False,
+        n_jobs=n_jobs,
+        executor=executor,
+    )
+    return [c for chunk in results for c in chunk]

@@ -1,0 +1,552 @@
+"""A vector of Paillier ciphertexts sharing one fixed-point exponent.
+
+Sharing one exponent means no per-element exponent reveals a magnitude and no
+operation has to align exponents.  The vector also carries ``bound``, a public upper
+bound on the absolute value of every mantissa.  Every operation updates it, and an
+operation whose result could leave the plaintext space raises
+:class:`~crypto.exceptions.PlaintextOverflowError` *before* computing anything, so
+values can never wrap around silently.  The bound also sizes packing slots.
+"""
+
+from __future__ import annotations
+
+import numbers
+from collections.abc import Iterator, Sequence
+from concurrent.futures import Executor
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import numpy.typing as npt
+from gmpy2 import mpz
+
+from crypto import parallel
+from crypto.encoding import BASE, encode_array, exponent_for_precision, max_int
+from crypto.exceptions import DeserializationError, EncodingError, PlaintextOverflowError
+from crypto.fixed_base import WINDOW_BITS
+from crypto.multiexp import best_window
+from crypto.paillier import _kernels
+from crypto.paillier.masking import MaskedVector, VectorMask, mask_vector
+from crypto.paillier.number import EncryptedNumber
+from crypto.paillier.packing import PackedEncryptedVector, pack_vector
+from crypto.paillier.randomization import rerandomize_ciphertexts
+from crypto.paillier.validation import batch_invert, validate_ciphertexts
+
+if TYPE_CHECKING:
+    from crypto.paillier.keys import PaillierPublicKey
+
+__all__ = ["DEFAULT_PLAINTEXT_PRECISION", "EncryptedVector", "concatenate"]
+
+DEFAULT_PLAINTEXT_PRECISION = 2.0**-16
+"""Resolution of float plaintexts that multiply ciphertexts (exponent -4).
+
+Short plaintext mantissas make ``ev * x`` and ``X.T @ ev`` cheap: the cost of an
+exponentiation grows with the exponent's bit length.  Integer plaintexts are
+encoded exactly at exponent 0.
+"""
+
+_MIN_CHUNK_POWMOD = 32
+
+
+def _check_bound(bound: int, n: int, operation: str) -> int:
+    if bound > max_int(n):
+        raise PlaintextOverflowError(
+            f"{operation} could overflow the plaintext space: its result may need "
+            f"{bound.bit_length()} bits but the key holds {max_int(n).bit_length()}; "
+            "use coarser precisions, smaller inputs or a longer key"
+        )
+    return bound
+
+
+def _plaintext_exponent(values: npt.NDArray[Any], precision: float | None) -> int:
+    if precision is not None:
+        return exponent_for_precision(precision)
+    if values.dtype.kind in "biu":
+        return 0
+    return exponent_for_precision(DEFAULT_PLAINTEXT_PRECISION)
+
+
+def _as_plaintext_array(other: object) -> npt.NDArray[Any] | None:
+    """``other`` as an ndarray if it is a real scalar or an array of numbers, else None."""
+    if isinstance(other, numbers.Real):
+        return np.asarray(other)
+    if isinstance(other, np.ndarray | list | tuple):
+        array = np.asarray(other)
+        if array.dtype.kind not in "biuf":
+            raise EncodingError(f"cannot combine a ciphertext vector with dtype {array.dtype}")
+        return array
+    return None
+
+
+class EncryptedVector:
+    """Paillier ciphertexts of ``mantissa_i * 16**exponent`` with ``|mantissa_i| <= bound``.
+
+    Create one with :meth:`PaillierPublicKey.encrypt_vector`; decrypt with
+    :meth:`PaillierPrivateKey.decrypt_vector`.
+
+    Parameters
+    ----------
+    public_key : PaillierPublicKey
+        The key.
+    ciphertexts : sequence of int
+        Each in ``(0, n**2)`` and coprime to ``n`` (checked).
+    exponent : int
+        The shared base-16 exponent.
+    bound : int
+        Public bound on every ``|mantissa|``; at most ``public_key.max_int``.
+
+    Notes
+    -----
+    Supported: ``ev + ev``, ``ev + x``, ``ev - ...``, ``-ev``, ``ev * x`` (scalar or
+    elementwise array), ``ev / s``, ``ev.sum()``, ``A @ ev`` and ``ev @ A`` for a 2-D
+    float array ``A`` (``X.T @ ev`` uses Pippenger's bucket method), ``len``,
+    indexing, slicing, fancy indexing and :func:`concatenate`.  Float plaintexts
+    that multiply are encoded at :data:`DEFAULT_PLAINTEXT_PRECISION`; use
+    :meth:`multiply` / :meth:`matmul` to choose another precision, or ``n_jobs``.
+
+    What results reveal: an operation's output ciphertexts are deterministic
+    functions of its inputs, so a receiver who knows the inputs could recognise how
+    they were combined.  Call :meth:`rerandomize` (or :meth:`mask`, which also hides
+    the plaintext) before a vector leaves its party.
+    """
+
+    __array_ufunc__ = None  # make numpy defer: ndarray + ev -> ev.__radd__, X @ ev -> __rmatmul__
+
+    __slots__ = ("_ciphertexts", "bound", "exponent", "public_key")
+
+    def __init__(
+        self,
+        public_key: PaillierPublicKey,
+        ciphertexts: Sequence[int],
+        exponent: int,
+        bound: int,
+    ) -> None:
+        checked = validate_ciphertexts(ciphertexts, public_key._n, public_key._n2)
+        if isinstance(bound, bool) or not isinstance(bound, int) or bound < 0:
+            raise ValueError(f"bound must be a non-negative int, got {bound!r}")
+        _check_bound(bound, public_key.n, "this vector")
+        self.public_key = public_key
+        self._ciphertexts = checked
+        self.exponent = int(exponent)
+        self.bound = bound
+
+    @classmethod
+    def _trusted(
+        cls, public_key: PaillierPublicKey, ciphertexts: list[mpz], exponent: int, bound: int
+    ) -> EncryptedVector:
+        vector = cls.__new__(cls)
+        vector.public_key = public_key
+        vector._ciphertexts = ciphertexts
+        vector.exponent = exponent
+        vector.bound = bound
+        return vector
+
+    def _like(
+        self, ciphertexts: list[mpz], exponent: int | None = None, bound: int | None = None
+    ) -> EncryptedVector:
+        return EncryptedVector._trusted(
+            self.public_key,
+            ciphertexts,
+            self.exponent if exponent is None else exponent,
+            self.bound if bound is None else bound,
+        )
+
+    @classmethod
+    def from_numbers(cls, numbers_: Sequence[EncryptedNumber], max_abs: float) -> EncryptedVector:
+        """Build a vector from single encrypted numbers (e.g. phe's), aligning exponents.
+
+        Parameters
+        ----------
+        numbers_ : sequence of EncryptedNumber
+            Under one key.
+        max_abs : float
+            A bound on the absolute value of every number (the numbers are
+            encrypted, so the bound must come from the caller).
+        """
+        if not numbers_:
+            raise ValueError("from_numbers needs at least one number")
+        public_key = numbers_[0].public_key
+        for number in numbers_:
+            public_key.check_same(number.public_key)
+        exponent = min(number.exponent for number in numbers_)
+        aligned = [number.decrease_exponent_to(exponent)._ciphertext for number in numbers_]
+        (bound,) = encode_array(np.array([abs(max_abs)]), exponent)
+        return cls._trusted(
+            public_key, aligned, exponent, _check_bound(max(bound, 1), public_key.n, "max_abs")
+        )
+
+    # container protocol -------------------------------------------------------
+    @property
+    def ciphertexts(self) -> list[int]:
+        """The ciphertexts as Python ints (a copy)."""
+        return [int(c) for c in self._ciphertexts]
+
+    def __len__(self) -> int:
+        return len(self._ciphertexts)
+
+    def __iter__(self) -> Iterator[EncryptedNumber]:
+        for ciphertext in self._ciphertexts:
+            yield EncryptedNumber._trusted(self.public_key, ciphertext, self.exponent)
+
+    def __repr__(self) -> str:
+        return (
+            f"<EncryptedVector len={len(self)} exponent={self.exponent} "
+            f"bound=2**{self.bound.bit_length()} key={self.public_key.fingerprint}>"
+        )
+
+    def __getitem__(self, index: object) -> EncryptedNumber | EncryptedVector:
+        if isinstance(index, bool):
+            raise IndexError("a bool is not a valid index")
+        if isinstance(index, numbers.Integral):
+            return EncryptedNumber._trusted(
+                self.public_key, self._ciphertexts[int(index)], self.exponent
+            )
+        if isinstance(index, slice):
+            return self._like(self._ciphertexts[index])
+        positions = np.asarray(index)
+        if positions.dtype == bool:
+            if positions.shape != (len(self),):
+                raise IndexError(
+                    f"boolean index of shape {positions.shape} does not match length {len(self)}"
+                )
+            positions = np.flatnonzero(positions)
+        if positions.ndim != 1 or (positions.size and positions.dtype.kind not in "iu"):
+            raise IndexError("index must be an int, a slice, or a 1-D array of ints or bools")
+        length = len(self)
+        chosen = []
+        for position in positions.tolist():
+            if not -length <= position < length:
+                raise IndexError(f"index {position} is out of range for length {length}")
+            chosen.append(self._ciphertexts[position])
+        return self._like(chosen)
+
+    # exponent alignment ---------------------------------------------------------
+    def decrease_exponent_to(
+        self, new_exponent: int, *, n_jobs: int | None = None, executor: Executor | None = None
+    ) -> EncryptedVector:
+        """The same values at a smaller exponent (one small exponentiation each)."""
+        if new_exponent > self.exponent:
+            raise ValueError(
+                f"new exponent {new_exponent} must not exceed the current {self.exponent}"
+            )
+        if new_exponent == self.exponent:
+            return self
+        factor = BASE ** (self.exponent - new_exponent)
+        bound = _check_bound(self.bound * factor, self.public_key.n, "re-encoding")
+        ciphertexts = self._powmod_each([factor] * len(self), n_jobs, executor)
+        return self._like(ciphertexts, new_exponent, bound)
+
+    def _aligned_with(self, other: EncryptedVector) -> tuple[EncryptedVector, EncryptedVector]:
+        self.public_key.check_same(other.public_key)
+        if len(self) != len(other):
+            raise ValueError(f"length mismatch: {len(self)} vs {len(other)}")
+        exponent = min(self.exponent, other.exponent)
+        return self.decrease_exponent_to(exponent), other.decrease_exponent_to(exponent)
+
+    # addition ---------------------------------------------------------------------
+    def _plain_mantissas(self, array: npt.NDArray[Any]) -> list[int]:
+        if array.ndim == 0:
+            return encode_array(array.reshape(1), self.exponent) * len(self)
+        if array.shape != (len(self),):
+            raise ValueError(
+                f"plaintext of shape {array.shape} does not match a vector of length {len(self)}"
+            )
+        return encode_array(array, self.exponent)
+
+    def __add__(self, other: object) -> EncryptedVector:
+        n2 = self.public_key._n2
+        if isinstance(other, EncryptedVector):
+            a, b = self._aligned_with(other)
+            bound = _check_bound(a.bound + b.bound, self.public_key.n, "addition")
+            return a._like(
+                [x * y % n2 for x, y in zip(a._ciphertexts, b._ciphertexts, strict=True)],
+                bound=bound,
+            )
+        array = _as_plaintext_array(other)
+        if array is None:
+            return NotImplemented
+        mantissas = self._plain_mantissas(array)
+        largest = max((abs(m) for m in mantissas), default=0)
+        bound = _check_bound(self.bound + largest, self.public_key.n, "addition")
+        n = self.public_key._n
+        return self._like(
+            [c * (1 + (m % n) * n) % n2 for c, m in zip(self._ciphertexts, mantissas, strict=True)],
+            bound=bound,
+        )
+
+    def __radd__(self, other: object) -> EncryptedVector:
+        return self.__add__(other)
+
+    def __neg__(self) -> EncryptedVector:
+        return self._like(batch_invert(self._ciphertexts, self.public_key._n2))
+
+    def __sub__(self, other: object) -> EncryptedVector:
+        if isinstance(other, EncryptedVector):
+            return self + (-other)
+        array = _as_plaintext_array(other)
+        if array is None:
+            return NotImplemented
+        return self + (-array)
+
+    def __rsub__(self, other: object) -> EncryptedVector:
+        if _as_plaintext_array(other) is None:
+            return NotImplemented
+        return (-self) + other
+
+    # multiplication by plaintexts ------------------------------------------------------
+    def _powmod_each(
+        self, exponents: Sequence[int], n_jobs: int | None, executor: Executor | None
+    ) -> list[mpz]:
+        """``c_i ** e_i`` for signed ``e_i`` (negative ones through batch inversion)."""
+        n2 = self.public_key._n2
+        bases = list(self._ciphertexts)
+        negative = [i for i, e in enumerate(exponents) if e < 0]
+        if negative:
+            inverses = batch_invert([bases[i] for i in negative], n2)
+            for i, inverse in zip(negative, inverses, strict=True):
+                bases[i] = inverse
+        magnitudes = [abs(e) for e in exponents]
+        workers = parallel.effective_workers(n_jobs, executor)
+        chunks = parallel.chunk_bounds(len(bases), workers, _MIN_CHUNK_POWMOD)
+        results = parallel.run_chunks(
+            _kernels.powmod_pairs_gil_free,
+            [(bases[a:b], magnitudes[a:b], n2) for a, b in chunks],
+            releases_gil=True,
+            n_jobs=n_jobs,
+            executor=executor,
+        )
+        return [c for chunk in results for c in chunk]
+
+    def multiply(
+        self,
+        other: npt.ArrayLike,
+        *,
+        precision: float | None = None,
+        n_jobs: int | None = None,
+        executor: Executor | None = None,
+    ) -> EncryptedVector:
+        """Multiply by a plaintext scalar or elementwise by a 1-D array.
+
+        Parameters
+        ----------
+        other : float, int or array_like
+            The plaintext factor(s).
+        precision : float, optional
+            Resolution of float factors (default
+            :data:`DEFAULT_PLAINTEXT_PRECISION`; integers are exact).
+        n_jobs, executor
+            See :mod:`crypto.parallel`.
+
+        Returns
+        -------
+        EncryptedVector
+            Exponent ``self.exponent + exponent(other)``.
+        """
+        array = _as_plaintext_array(other)
+        if array is None:
+            raise TypeError(f"cannot multiply an EncryptedVector by {type(other).__name__}")
+        exponent = _plaintext_exponent(array, precision)
+        if array.ndim == 0:
+            mantissas = encode_array(array.reshape(1), exponent) * len(self)
+        elif array.shape == (len(self),):
+            mantissas = encode_array(array, exponent)
+        else:
+            raise ValueError(
+                f"plaintext of shape {array.shape} does not match a vector of length {len(self)}"
+            )
+        largest = max((abs(m) for m in mantissas), default=0)
+        bound = _check_bound(self.bound * largest, self.public_key.n, "multiplication")
+        return self._like(
+            self._powmod_each(mantissas, n_jobs, executor), self.exponent + exponent, bound
+        )
+
+    def __mul__(self, other: object) -> EncryptedVector:
+        if isinstance(other, EncryptedVector | EncryptedNumber):
+            raise TypeError("Paillier cannot multiply two ciphertexts")
+        if _as_plaintext_array(other) is None:
+            return NotImplemented
+        return self.multiply(other)  # type: ignore[arg-type]
+
+    def __rmul__(self, other: object) -> EncryptedVector:
+        return self.__mul__(other)
+
+    def __truediv__(self, other: object) -> EncryptedVector:
+        if not isinstance(other, numbers.Real):
+            return NotImplemented
+        return self.multiply(1.0 / float(other))
+
+    # matrix products --------------------------------------------------------------
+    def matmul(
+        self,
+        matrix: npt.ArrayLike,
+        *,
+        precision: float | None = None,
+        n_jobs: int | None = None,
+        executor: Executor | None = None,
+    ) -> EncryptedVector:
+        """Return ``matrix @ self`` for a 2-D plaintext ``matrix`` of shape ``(m, len(self))``.
+
+        Output ``i`` is ``prod_k c_k ** A[i, k]``.  Long rows (``X.T @ ev``: few
+        outputs, many ciphertexts) use Pippenger's bucket method; short rows
+        (``X @ ev``: many outputs, few ciphertexts) use a fixed-base table per
+        ciphertext.  The cheaper plan is chosen from operation counts.
+
+        Parameters
+        ----------
+        matrix : array_like
+            Shape ``(m, len(self))``.
+        precision : float, optional
+            Resolution of float entries (default
+            :data:`DEFAULT_PLAINTEXT_PRECISION`; integer matrices are exact).
+        n_jobs, executor
+            See :mod:`crypto.parallel` (both plans are multiplication-bound, so the
+            default pool is a process pool).
+        """
+        array = np.asarray(matrix)
+        if array.ndim != 2 or array.shape[1] != len(self):
+            raise ValueError(
+                f"matmul needs a 2-D matrix with {len(self)} columns, got shape {array.shape}"
+            )
+        if array.dtype.kind not in "biuf":
+            raise EncodingError(f"cannot multiply by a matrix of dtype {array.dtype}")
+        rows_count, width = array.shape
+        exponent = _plaintext_exponent(array, precision)
+        flat = encode_array(array, exponent)
+        rows = [flat[i * width : (i + 1) * width] for i in range(rows_count)]
+        row_norm = max((sum(abs(a) for a in row) for row in rows), default=0)
+        bound = _check_bound(self.bound * row_norm, self.public_key.n, "matrix product")
+        bits = max((abs(a).bit_length() for a in flat), default=0)
+        if rows_count == 0:
+            return self._like([], self.exponent + exponent, bound)
+        ciphertexts = self._matmul_rows(rows, bits, n_jobs, executor)
+        return self._like(ciphertexts, self.exponent + exponent, bound)
+
+    def _matmul_rows(
+        self,
+        rows: list[list[int]],
+        bits: int,
+        n_jobs: int | None,
+        executor: Executor | None,
+    ) -> list[mpz]:
+        n2 = self.public_key._n2
+        width, count = len(self), len(rows)
+        workers = parallel.effective_workers(n_jobs, executor)
+        if bits == 0 or width == 0:
+            return [mpz(1)] * count
+        window = best_window(width, bits)
+        bucket_cost = count * -(-bits // window) * (width + (2 << window))
+        digits = -(-bits // WINDOW_BITS)
+        table_cost = width * digits * (1 << WINDOW_BITS) * 2 + count * width * digits
+        if bucket_cost <= table_cost:
+            # split the long rows (columns of ciphertexts); combine partial products
+            chunks = parallel.chunk_bounds(width, workers, max(256, -(-width // workers)))
+            partials = parallel.run_chunks(
+                _kernels.matmul_buckets,
+                [(self._ciphertexts[a:b], [row[a:b] for row in rows], n2) for a, b in chunks],
+                releases_gil=False,
+                n_jobs=n_jobs,
+                executor=executor,
+            )
+            result = partials[0]
+            for partial in partials[1:]:
+                result = [x * y % n2 for x, y in zip(result, partial, strict=True)]
+            return result
+        chunks = parallel.chunk_bounds(count, workers, max(64, -(-count // workers)))
+        results = parallel.run_chunks(
+            _kernels.matmul_tables,
+            [(self._ciphertexts, rows[a:b], n2) for a, b in chunks],
+            releases_gil=False,
+            n_jobs=n_jobs,
+            executor=executor,
+        )
+        return [c for chunk in results for c in chunk]
+
+    def __rmatmul__(self, other: object) -> EncryptedVector:
+        if not isinstance(other, np.ndarray | list | tuple):
+            return NotImplemented
+        array = np.asarray(other)
+        if array.ndim == 1:
+            raise ValueError(
+                "a 1-D array @ EncryptedVector is a dot product: use (ev * x).sum(), "
+                "or reshape x to (1, n)"
+            )
+        return self.matmul(array)
+
+    def __matmul__(self, other: object) -> EncryptedVector:
+        if not isinstance(other, np.ndarray | list | tuple):
+            return NotImplemented
+        array = np.asarray(other)
+        if array.ndim != 2:
+            raise ValueError(f"ev @ A needs a 2-D A, got shape {array.shape}")
+        return self.matmul(array.T)
+
+    # reductions and re-randomisation ------------------------------------------------
+    def sum(self) -> EncryptedNumber:
+        """Encrypted sum of all elements (one multiplication per element)."""
+        _check_bound(self.bound * len(self), self.public_key.n, "sum")
+        n2 = self.public_key._n2
+        total = mpz(1)
+        for ciphertext in self._ciphertexts:
+            total = total * ciphertext % n2
+        return EncryptedNumber._trusted(self.public_key, total, self.exponent)
+
+    def rerandomize(
+        self, *, n_jobs: int | None = None, executor: Executor | None = None
+    ) -> EncryptedVector:
+        """The same plaintexts under fresh obfuscators, statistically uniform in ``<hs>``.
+
+        Do this before a vector leaves its party; then its ciphertexts reveal
+        nothing about how they were computed, even to the key owner.
+        """
+        return self._like(
+            rerandomize_ciphertexts(
+                self.public_key, self._ciphertexts, n_jobs=n_jobs, executor=executor
+            )
+        )
+
+    def pack(
+        self, *, n_jobs: int | None = None, executor: Executor | None = None
+    ) -> PackedEncryptedVector:
+        """Pack several values into each ciphertext (see :mod:`.packing`)."""
+        return pack_vector(self, n_jobs=n_jobs, executor=executor)
+
+    def mask(
+        self, *, n_jobs: int | None = None, executor: Executor | None = None
+    ) -> tuple[MaskedVector, VectorMask]:
+        """Hide every plaintext under a uniform mask and re-randomise (see :mod:`.masking`)."""
+        return mask_vector(self, n_jobs=n_jobs, executor=executor)
+
+    # serialisation ----------------------------------------------------------------------
+    def to_bytes(self) -> bytes:
+        """Serialise (fixed width per ciphertext); see :mod:`.serialization`."""
+        from crypto.paillier.serialization import vector_to_bytes
+
+        return vector_to_bytes(self)
+
+    @classmethod
+    def from_bytes(
+        cls, data: bytes, public_key: PaillierPublicKey, *, max_bytes: int | None = None
+    ) -> EncryptedVector:
+        """Deserialise and validate a vector encrypted under ``public_key``."""
+        from crypto.paillier.serialization import vector_from_bytes
+
+        vector = vector_from_bytes(data, public_key, max_bytes=max_bytes)
+        if not isinstance(vector, EncryptedVector):
+            raise DeserializationError(f"expected an EncryptedVector, got {type(vector).__name__}")
+        return vector
+
+
+def concatenate(vectors: Sequence[EncryptedVector]) -> EncryptedVector:
+    """Join vectors under one key end to end (exponents aligned to the smallest)."""
+    if not vectors:
+        raise ValueError("concatenate needs at least one vector")
+    first = vectors[0]
+    for vector in vectors[1:]:
+        first.public_key.check_same(vector.public_key)
+    exponent = min(vector.exponent for vector in vectors)
+    aligned = [vector.decrease_exponent_to(exponent) for vector in vectors]
+    return EncryptedVector._trusted(
+        first.public_key,
+        [c for vector in aligned for c in vector._ciphertexts],
+        exponent,
+        max(vector.bound for vector in aligned),
+    )

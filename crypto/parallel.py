@@ -1,0 +1,191 @@
+"""Where heavy crypto work runs: inline, on a thread pool or on a process pool.
+
+Every vectorised operation cuts its work into chunks and hands them to
+:func:`run_chunks`, together with a *kernel*: a module-level function of plain
+numbers, so that any :class:`concurrent.futures.Executor` can run it, including a
+process pool or an executor that forwards work to other machines.
+
+Which pool is the default depends on the kernel, because of a measured fact about
+gmpy2: ``powmod_base_list`` and ``powmod_exp_list`` release the GIL (two threads
+run 1.95x one thread on 2 cores) while a plain ``a * b % m`` holds it (1.0x).
+
+* Kernels made of those list powmods (decryption, scalar multiplication, packing)
+  run on a shared :class:`~concurrent.futures.ThreadPoolExecutor`: no pickling and
+  the private key never leaves the process.
+* Kernels made of table look-ups and multiplications (encryption with a
+  fixed-base table, multi-exponentiation) run on a shared
+  :class:`~concurrent.futures.ProcessPoolExecutor` (``forkserver`` start method),
+  the only way they scale past one core.
+
+``n_jobs`` follows scikit-learn: ``1`` (or ``None`` outside :func:`parallel_config`)
+runs inline, ``-1`` uses every core, ``-2`` all but one.  An explicit ``executor``
+is used for every kernel, whatever its kind.
+
+Scripts that use process pools must guard their entry point with
+``if __name__ == "__main__":`` (the standard multiprocessing rule).
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextvars
+import multiprocessing
+import os
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+__all__ = [
+    "Parallelism",
+    "chunk_bounds",
+    "parallel_config",
+    "resolve_n_jobs",
+    "run_chunks",
+]
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Parallelism:
+    """Default parallel settings for crypto operations in the current context."""
+
+    n_jobs: int | None = None
+    executor: Executor | None = None
+
+
+_SETTINGS: contextvars.ContextVar[Parallelism | None] = contextvars.ContextVar(
+    "crypto_parallelism", default=None
+)
+_POOLS: dict[tuple[str, int], Executor] = {}
+_POOLS_LOCK = threading.Lock()
+
+
+@contextmanager
+def parallel_config(
+    n_jobs: int | None = None, executor: Executor | None = None
+) -> Iterator[Parallelism]:
+    """Set the default ``n_jobs`` / ``executor`` for crypto operations in a block.
+
+    Operators such as ``ev * x`` or ``X.T @ ev`` take no keyword arguments; they
+    use these defaults.
+
+    Examples
+    --------
+    >>> from crypto.parallel import parallel_config
+    >>> with parallel_config(n_jobs=1):
+    ...     pass
+    """
+    settings = Parallelism(n_jobs=n_jobs, executor=executor)
+    token = _SETTINGS.set(settings)
+    try:
+        yield settings
+    finally:
+        _SETTINGS.reset(token)
+
+
+def _settings() -> Parallelism:
+    return _SETTINGS.get() or Parallelism()
+
+
+def resolve_n_jobs(n_jobs: int | None) -> int:
+    """Turn an ``n_jobs`` setting into a worker count (at least 1)."""
+    if n_jobs is None:
+        n_jobs = _settings().n_jobs
+    if n_jobs is None:
+        return 1
+    if isinstance(n_jobs, bool) or not isinstance(n_jobs, int) or n_jobs == 0:
+        raise ValueError(f"n_jobs must be a non-zero int or None, got {n_jobs!r}")
+    cores = os.cpu_count() or 1
+    if n_jobs < 0:
+        return max(1, cores + 1 + n_jobs)
+    return n_jobs
+
+
+def _start_method() -> str:
+    methods = multiprocessing.get_all_start_methods()
+    return "forkserver" if "forkserver" in methods else "spawn"
+
+
+def _shared_pool(kind: str, workers: int) -> Executor:
+    key = (kind, workers)
+    with _POOLS_LOCK:
+        pool = _POOLS.get(key)
+        if pool is None:
+            if kind == "thread":
+                pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="crypto")
+            else:
+                context = multiprocessing.get_context(_start_method())
+                pool = ProcessPoolExecutor(max_workers=workers, mp_context=context)
+            _POOLS[key] = pool
+        return pool
+
+
+@atexit.register
+def _shutdown_pools() -> None:
+    with _POOLS_LOCK:
+        for pool in _POOLS.values():
+            pool.shutdown(wait=True, cancel_futures=True)
+        _POOLS.clear()
+
+
+def chunk_bounds(total: int, workers: int, min_chunk: int) -> list[tuple[int, int]]:
+    """Cut ``range(total)`` into about ``4 * workers`` contiguous chunks.
+
+    Chunks hold at least ``min_chunk`` items (except when ``total`` is smaller);
+    one worker gets one chunk.
+    """
+    if total <= 0:
+        return []
+    if workers <= 1:
+        return [(0, total)]
+    parts = max(1, min(4 * workers, total // max(1, min_chunk)))
+    size = -(-total // parts)
+    return [(start, min(start + size, total)) for start in range(0, total, size)]
+
+
+def run_chunks(
+    kernel: Callable[..., T],
+    arguments: Sequence[tuple[Any, ...]],
+    *,
+    releases_gil: bool,
+    n_jobs: int | None = None,
+    executor: Executor | None = None,
+) -> list[T]:
+    """Run ``kernel(*args)`` for every tuple in ``arguments``; results keep their order.
+
+    Parameters
+    ----------
+    kernel : callable
+        A module-level function (so that process pools can pickle it).
+    arguments : sequence of tuple
+        One tuple of positional arguments per chunk.
+    releases_gil : bool
+        Whether the kernel spends its time in GIL-releasing calls; selects the
+        default pool kind.
+    n_jobs : int, optional
+        Worker count; see the module documentation.
+    executor : concurrent.futures.Executor, optional
+        Run on this executor instead of a default pool.
+    """
+    if executor is None:
+        executor = _settings().executor
+    if executor is None:
+        workers = resolve_n_jobs(n_jobs)
+        if workers == 1 or len(arguments) <= 1:
+            return [kernel(*args) for args in arguments]
+        executor = _shared_pool("thread" if releases_gil else "process", workers)
+    futures = [executor.submit(kernel, *args) for args in arguments]
+    return [future.result() for future in futures]
+
+
+def effective_workers(n_jobs: int | None, executor: Executor | None) -> int:
+    """How many workers to cut work for (a custom executor's own worker count)."""
+    if executor is None:
+        executor = _settings().executor
+    if executor is not None:
+        return max(1, int(getattr(executor, "_max_workers", 4)))
+    return resolve_n_jobs(n_jobs)
