@@ -1,0 +1,37 @@
+# Two commands for a newcomer: `make demo` runs the main job, `make test` runs the tests.
+# Each creates .venv and installs what it needs first (Python 3.11+ only).
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: demo test lint fuzz bench clean
+
+demo: $(STAMP)
+	$(BIN)/vfl demo
+
+test: $(STAMP) lint
+	$(BIN)/python -m pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check crypto protocols vfl benchmarks tests
+	$(BIN)/ruff format --check crypto protocols vfl benchmarks tests
+	$(BIN)/mypy
+
+# A longer property-based fuzzing run of every decoder (thousands of cases each).
+fuzz: $(STAMP)
+	HYPOTHESIS_PROFILE=long $(BIN)/python -m pytest tests/test_serialization.py tests/test_encoding.py
+
+bench: $(STAMP)
+	$(BIN)/python -m benchmarks paillier --key-lengths 1024 2048 3072
+
+$(STAMP): setup.cfg pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed (set PYTHON=...)")'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test,bench,dev]'
+	touch $(STAMP)
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache .hypothesis

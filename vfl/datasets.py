@@ -1,0 +1,131 @@
+"""Party tables: reading a party's CSV file strictly, and the built-in data sets."""
+
+from __future__ import annotations
+
+import csv
+import math
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import numpy.typing as npt
+
+from vfl.exceptions import DataError
+
+__all__ = ["PartyTable", "load_builtin", "read_party_csv"]
+
+
+@dataclass(frozen=True)
+class PartyTable:
+    """One party's rows: customer ids, numeric features and, for the guest, labels.
+
+    Attributes
+    ----------
+    ids : list of str
+        Customer ids, unique.
+    features : numpy.ndarray
+        Float64 matrix, one row per id.
+    feature_names : list of str
+        Column names of ``features``.
+    labels : numpy.ndarray or None
+        Labels in {0, 1} (the guest only).
+    """
+
+    ids: list[str]
+    features: npt.NDArray[np.float64]
+    feature_names: list[str]
+    labels: npt.NDArray[np.int64] | None = None
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def take(self, rows: npt.NDArray[np.intp]) -> PartyTable:
+        """The table restricted to ``rows`` (in that order)."""
+        return PartyTable(
+            ids=[self.ids[i] for i in rows.tolist()],
+            features=self.features[rows],
+            feature_names=self.feature_names,
+            labels=None if self.labels is None else self.labels[rows],
+        )
+
+
+def read_party_csv(
+    path: str | Path, *, id_column: str = "id", label_column: str | None = None
+) -> PartyTable:
+    """Read a party's CSV file: an id column, an optional label column, numeric features.
+
+    Raises
+    ------
+    DataError
+        If the file is missing, a column is absent, an id repeats, a cell is empty
+        or not a finite number, or a label is not 0/1; the message names the row
+        and column.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"{path}: no such file")
+    with path.open(newline="", encoding="utf-8") as handle:
+        reader = csv.reader(handle)
+        header = next(reader, None)
+        if not header:
+            raise DataError(f"{path}: the file is empty")
+        for required in filter(None, (id_column, label_column)):
+            if required not in header:
+                raise DataError(f"{path}: no column {required!r} (columns: {header})")
+        id_index = header.index(id_column)
+        label_index = header.index(label_column) if label_column else None
+        feature_indices = [i for i in range(len(header)) if i not in (id_index, label_index)]
+        ids: list[str] = []
+        rows: list[list[float]] = []
+        labels: list[int] = []
+        seen: set[str] = set()
+        for line, record in enumerate(reader, start=2):
+            if len(record) != len(header):
+                raise DataError(f"{path}:{line}: {len(record)} cells, expected {len(header)}")
+            customer = record[id_index].strip()
+            if not customer:
+                raise DataError(f"{path}:{line}: empty id")
+            if customer in seen:
+                raise DataError(f"{path}:{line}: id {customer!r} appears twice")
+            seen.add(customer)
+            ids.append(customer)
+            rows.append([_number(path, line, header[i], record[i]) for i in feature_indices])
+            if label_index is not None:
+                label = record[label_index].strip()
+                if label not in ("0", "1"):
+                    raise DataError(f"{path}:{line}: label {label!r} is not 0 or 1")
+                labels.append(int(label))
+    features = np.array(rows, dtype=np.float64).reshape(len(ids), len(feature_indices))
+    return PartyTable(
+        ids=ids,
+        features=features,
+        feature_names=[header[i] for i in feature_indices],
+        labels=np.array(labels, dtype=np.int64) if label_index is not None else None,
+    )
+
+
+def _number(path: Path, line: int, column: str, text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise DataError(f"{path}:{line}: column {column!r} holds {text!r}, not a number") from None
+    if not math.isfinite(value):
+        raise DataError(f"{path}:{line}: column {column!r} holds a non-finite value {text!r}")
+    return value
+
+
+def load_builtin(name: Literal["breast"] = "breast") -> tuple[PartyTable, PartyTable]:
+    """Load a built-in data set as ``(guest, host)`` tables (rows not aligned).
+
+    See ``vfl/data/README.md`` for provenance.
+    """
+    if name != "breast":
+        raise DataError(f"unknown built-in data set {name!r}; available: 'breast'")
+    folder = resources.files("vfl") / "data"
+    with resources.as_file(folder / "breast_hetero_guest.csv") as guest_path:
+        guest = read_party_csv(guest_path, label_column="y")
+    with resources.as_file(folder / "breast_hetero_host.csv") as host_path:
+        host = read_party_csv(host_path)
+    return guest, host
