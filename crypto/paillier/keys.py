@@ -448,7 +448,10 @@ class PaillierPrivateKey:
         n_jobs: int | None = None,
         executor: Executor | None = None,
     ) -> EncryptedVector:
-        """Encrypt a 1-D array as the key owner, using CRT (about 1.5x faster).
+        """Encrypt a 1-D array as the key owner, using CRT (about 1.25x faster at 2048 bits).
+
+        The obfuscators are statistically uniform in ``<hs>`` (no short-exponent
+        assumption), computed modulo ``p**2`` and ``q**2``.
 
         Same parameters and result as :meth:`PaillierPublicKey.encrypt_vector`.
         """
@@ -554,7 +557,8 @@ def generate_paillier_keypair(
     """Generate a Paillier key pair from the operating system's CSPRNG.
 
     ``p`` and ``q`` are primes of ``n_length / 2`` bits, both 3 mod 4, with
-    ``gcd(p - 1, q - 1) == 2`` and far apart (``|p - q| > 2**(n_length/2 - 2)``).
+    ``gcd(p - 1, q - 1) == 2`` and far apart: ``|p - q| > 2**(n_length/2 - 100)``,
+    the FIPS 186-4 bound that defeats Fermat factoring.
 
     Parameters
     ----------
@@ -585,13 +589,12 @@ def generate_paillier_keypair(
             f"n_length must be even and between 64 and {MAX_KEY_BITS}, got {n_length}"
         )
     half = n_length // 2
+    min_distance_bits = max(half - 100, half // 2)
+    p = random_prime(half)
     while True:
-        p = random_prime(half)
         q = random_prime(half)
-        if gmpy2.gcd(p - 1, q - 1) != 2 or abs(p - q).bit_length() < half - 2:
-            continue
-        n = p * q
-        if n.bit_length() == n_length:
+        if gmpy2.gcd(p - 1, q - 1) == 2 and abs(p - q).bit_length() > min_distance_bits:
             break
+    n = p * q  # both primes have their top two bits set: n has exactly n_length bits
     public_key = PaillierPublicKey(int(n), allow_weak_key=allow_weak_key)
     return public_key, PaillierPrivateKey(public_key, int(p), int(q))

@@ -13,7 +13,7 @@ from __future__ import annotations
 import numbers
 from collections.abc import Iterator, Sequence
 from concurrent.futures import Executor
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, overload
 
 import numpy as np
 import numpy.typing as npt
@@ -192,6 +192,12 @@ class EncryptedVector:
             f"<EncryptedVector len={len(self)} exponent={self.exponent} "
             f"bound=2**{self.bound.bit_length()} key={self.public_key.fingerprint}>"
         )
+
+    @overload
+    def __getitem__(self, index: int | np.integer[Any]) -> EncryptedNumber: ...
+
+    @overload
+    def __getitem__(self, index: slice | Sequence[int] | npt.NDArray[Any]) -> EncryptedVector: ...
 
     def __getitem__(self, index: object) -> EncryptedNumber | EncryptedVector:
         if isinstance(index, bool):
