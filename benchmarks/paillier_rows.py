@@ -195,20 +195,16 @@ def rate_result(
     -------
     Result
     """
-    spec = ROWS[key]
-    return Result(
-        key=key,
-        label=spec.label.format(**context),
-        panel=spec.panel,
-        unit="ops/s",
-        ours=ours.rate,
-        phe=None if phe is None else phe.rate,
+    return seconds_result(
+        key,
+        ours.rate,
+        None if phe is None else phe.rate,
         n=ours.ops,
         seconds=ours.seconds,
         phe_n=None if phe is None else phe.ops,
         phe_seconds=None if phe is None else phe.seconds,
-        phe_label=spec.phe_label if phe is not None else "",
-        description=spec.description.format(**context),
+        context=context,
+        unit="ops/s",
     )
 
 
@@ -222,19 +218,22 @@ def seconds_result(
     phe_n: int | None = None,
     phe_seconds: float | None = None,
     context: Mapping[str, object],
+    unit: str = "s",
 ) -> Result:
-    """A duration (``s``, lower is better) row.
+    """A row: a duration (``s``, lower is better) unless ``unit`` says otherwise.
 
     Parameters
     ----------
     key : str
         A key of :data:`ROWS`.
     ours, phe : float
-        Seconds (``phe`` may be ``None``).
+        The figures (``phe`` may be ``None``).
     n, seconds, phe_n, phe_seconds
         Runs and total wall time behind each figure.
     context : mapping
         Values for the label and description templates.
+    unit : str, default "s"
+        ``"s"`` for durations, ``"ops/s"`` for rates.
 
     Returns
     -------
@@ -245,7 +244,7 @@ def seconds_result(
         key=key,
         label=spec.label.format(**context),
         panel=spec.panel,
-        unit="s",
+        unit=unit,
         ours=ours,
         phe=phe,
         n=n,

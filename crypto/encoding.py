@@ -28,6 +28,7 @@ from crypto.exceptions import EncodingError, PlaintextOverflowError
 __all__ = [
     "BASE",
     "LOG2_BASE",
+    "alignment_factor",
     "decode_array",
     "decode_scalar",
     "encode_array",
@@ -265,6 +266,19 @@ def decode_array(mantissas: Sequence[int], exponent: int) -> npt.NDArray[np.floa
             f"decoded values at exponent {exponent} exceed the float64 range"
         )
     return result
+
+
+def alignment_factor(exponent: int, new_exponent: int) -> int:
+    """The mantissa factor ``16**(exponent - new_exponent)`` that re-encodes a value.
+
+    Raises
+    ------
+    ValueError
+        If ``new_exponent`` is larger (that would lose precision).
+    """
+    if new_exponent > exponent:
+        raise ValueError(f"new exponent {new_exponent} must not exceed the current {exponent}")
+    return int(BASE ** (exponent - new_exponent))
 
 
 def to_signed(residue: int, n: int) -> int:

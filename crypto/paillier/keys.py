@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
 from concurrent.futures import Executor
 
 import gmpy2
@@ -15,20 +14,16 @@ from crypto import parallel
 from crypto.encoding import (
     decode_array,
     decode_scalar,
-    encode_array,
-    encode_scalar,
-    exponent_for_precision,
     max_int,
     to_signed,
 )
 from crypto.exceptions import (
-    EncodingError,
     InvalidKeyError,
     KeyMismatchError,
-    PlaintextOverflowError,
     WeakKeyError,
 )
 from crypto.paillier import _kernels
+from crypto.paillier.encryption import Encryptor
 from crypto.paillier.masking import MaskedVector
 from crypto.paillier.number import EncryptedNumber
 from crypto.paillier.obfuscation import (
@@ -59,7 +54,6 @@ MAX_KEY_BITS = 16384
 DEFAULT_VECTOR_PRECISION = 2.0**-32
 """Default resolution of :meth:`PaillierPublicKey.encrypt_vector` (exponent -8)."""
 
-_MIN_CHUNK_ENCRYPT = 16
 _MIN_CHUNK_DECRYPT = 8
 
 
@@ -108,13 +102,20 @@ class PaillierPublicKey:
     7
     """
 
-    __slots__ = ("_hs", "_n", "_n2", "_pool", "allow_weak_key")
+    __slots__ = ("_encryptor", "_hs", "_n", "_n2", "_pool", "allow_weak_key")
 
     def __init__(self, n: int, *, allow_weak_key: bool = False) -> None:
         self._n = _check_modulus(n, allow_weak_key)
         self._n2 = self._n * self._n
         self._hs: mpz | None = None
         self._pool = ObfuscatorPool()
+        self._encryptor = Encryptor(
+            self,
+            self._pool,
+            _kernels.encrypt_public,
+            _kernels.obfuscators_public,
+            (self._n, fresh_exponent_bits(self._n)),
+        )
         self.allow_weak_key = allow_weak_key
 
     # phe-compatible attributes -------------------------------------------------
@@ -195,23 +196,7 @@ class PaillierPublicKey:
 
         Each is consumed by exactly one encryption. Returns the new pool size.
         """
-        bits = fresh_exponent_bits(self._n)
-        self._pool.add(
-            _generate(_kernels.obfuscators_public, (self._n, bits), count, n_jobs, executor)
-        )
-        return len(self._pool)
-
-    def _encrypt_mantissas(
-        self, mantissas: Sequence[int], n_jobs: int | None, executor: Executor | None
-    ) -> list[mpz]:
-        pooled = self._pool.take(len(mantissas))
-        n, n2 = self._n, self._n2
-        head = [(1 + (m % n) * n) * rho % n2 for rho, m in zip(pooled, mantissas, strict=False)]
-        rest = mantissas[len(pooled) :]
-        if not rest:
-            return head
-        bits = fresh_exponent_bits(n)
-        return head + _map_encrypt(_kernels.encrypt_public, (n, bits), rest, n_jobs, executor)
+        return self._encryptor.precompute(count, n_jobs, executor)
 
     # encryption ----------------------------------------------------------------
     def encrypt(self, value: int | float, precision: float | None = None) -> EncryptedNumber:
@@ -229,9 +214,7 @@ class PaillierPublicKey:
         -------
         EncryptedNumber
         """
-        mantissa, exponent = encode_scalar(value, int(self._n), precision=precision)
-        (ciphertext,) = self._encrypt_mantissas([mantissa], None, None)
-        return EncryptedNumber._trusted(self, ciphertext, exponent)
+        return self._encryptor.number(value, precision)
 
     def encrypt_vector(
         self,
@@ -266,79 +249,11 @@ class PaillierPublicKey:
         -------
         EncryptedVector
         """
-        exponent = exponent_for_precision(precision)
-        mantissas = _encode_vector(values, exponent)
-        bound = _vector_bound(mantissas, max_abs, exponent, int(self._n))
-        ciphertexts = self._encrypt_mantissas(mantissas, n_jobs, executor)
-        return EncryptedVector._trusted(self, ciphertexts, exponent, bound)
+        return self._encryptor.vector(values, precision, max_abs, n_jobs, executor)
 
 
 def _rebuild_public_key(n: int, allow_weak_key: bool) -> PaillierPublicKey:
     return PaillierPublicKey(n, allow_weak_key=allow_weak_key)
-
-
-def _encode_vector(values: npt.ArrayLike, exponent: int) -> list[int]:
-    array = np.asarray(values)
-    if array.ndim != 1:
-        raise ValueError(f"encrypt_vector needs a 1-D array, got shape {array.shape}")
-    return encode_array(array, exponent)
-
-
-def _vector_bound(mantissas: Sequence[int], max_abs: float | None, exponent: int, n: int) -> int:
-    largest = max((abs(m) for m in mantissas), default=0)
-    if max_abs is None:
-        bound = 1 << largest.bit_length() if largest else 1
-    else:
-        bound, _ = encode_scalar(abs(max_abs), n, exponent=exponent)
-        if largest > bound:
-            raise EncodingError(
-                f"a value exceeds max_abs={max_abs}: the declared bound must hold for every element"
-            )
-        bound = max(bound, 1)
-    if bound > max_int(n):
-        raise PlaintextOverflowError(
-            f"values need {bound.bit_length()} bits at exponent {exponent}, more than "
-            f"the {max_int(n).bit_length()} bits this key holds; use a coarser precision"
-        )
-    return bound
-
-
-def _generate(
-    kernel: object,
-    key_args: tuple[object, ...],
-    count: int,
-    n_jobs: int | None,
-    executor: Executor | None,
-) -> list[mpz]:
-    workers = parallel.effective_workers(n_jobs, executor)
-    chunks = parallel.chunk_bounds(count, workers, _MIN_CHUNK_ENCRYPT)
-    results: list[list[mpz]] = parallel.run_chunks(
-        kernel,  # type: ignore[arg-type]
-        [(*key_args, stop - start) for start, stop in chunks],
-        releases_gil=False,
-        n_jobs=n_jobs,
-        executor=executor,
-    )
-    return [item for chunk in results for item in chunk]
-
-
-def _map_encrypt(
-    kernel: object,
-    key_args: tuple[object, ...],
-    mantissas: Sequence[int],
-    n_jobs: int | None,
-    executor: Executor | None,
-) -> list[mpz]:
-    workers = parallel.effective_workers(n_jobs, executor)
-    chunks = parallel.chunk_bounds(len(mantissas), workers, _MIN_CHUNK_ENCRYPT)
-    results: list[list[mpz]] = parallel.run_chunks(
-        kernel,  # type: ignore[arg-type]
-        [(*key_args, list(mantissas[start:stop])) for start, stop in chunks],
-        releases_gil=False,
-        n_jobs=n_jobs,
-        executor=executor,
-    )
-    return [item for chunk in results for item in chunk]
 
 
 class PaillierPrivateKey:
@@ -360,7 +275,7 @@ class PaillierPrivateKey:
         If ``p * q != n``, ``p == q`` or a factor is not prime.
     """
 
-    __slots__ = ("_context", "_p", "_pool", "_q", "public_key")
+    __slots__ = ("_context", "_encryptor", "_p", "_pool", "_q", "public_key")
 
     def __init__(self, public_key: PaillierPublicKey, p: int, q: int) -> None:
         if not isinstance(public_key, PaillierPublicKey):
@@ -376,6 +291,13 @@ class PaillierPrivateKey:
         self._p, self._q = (p, q) if p < q else (q, p)
         self._context = _kernels.owner_context(self._p, self._q)
         self._pool = ObfuscatorPool()
+        self._encryptor = Encryptor(
+            public_key,
+            self._pool,
+            _kernels.encrypt_owner,
+            _kernels.obfuscators_owner,
+            (self._p, self._q),
+        )
 
     @property
     def p(self) -> int:
@@ -410,34 +332,16 @@ class PaillierPrivateKey:
         self, count: int, *, n_jobs: int | None = None, executor: Executor | None = None
     ) -> int:
         """Compute ``count`` owner obfuscators (CRT) ahead of time; see the public key's."""
-        self._pool.add(
-            _generate(_kernels.obfuscators_owner, (self._p, self._q), count, n_jobs, executor)
-        )
-        return len(self._pool)
+        return self._encryptor.precompute(count, n_jobs, executor)
 
     @property
     def precomputed_obfuscators(self) -> int:
         """How many precomputed owner obfuscators are waiting."""
         return len(self._pool)
 
-    def _encrypt_mantissas(
-        self, mantissas: Sequence[int], n_jobs: int | None, executor: Executor | None
-    ) -> list[mpz]:
-        pooled = self._pool.take(len(mantissas))
-        n, n2 = self.public_key._n, self.public_key._n2
-        head = [(1 + (m % n) * n) * rho % n2 for rho, m in zip(pooled, mantissas, strict=False)]
-        rest = mantissas[len(pooled) :]
-        if not rest:
-            return head
-        return head + _map_encrypt(
-            _kernels.encrypt_owner, (self._p, self._q), rest, n_jobs, executor
-        )
-
     def encrypt(self, value: int | float, precision: float | None = None) -> EncryptedNumber:
         """Encrypt one number as the key owner (CRT); same result type as the public key's."""
-        mantissa, exponent = encode_scalar(value, self.public_key.n, precision=precision)
-        (ciphertext,) = self._encrypt_mantissas([mantissa], None, None)
-        return EncryptedNumber._trusted(self.public_key, ciphertext, exponent)
+        return self._encryptor.number(value, precision)
 
     def encrypt_vector(
         self,
@@ -455,12 +359,7 @@ class PaillierPrivateKey:
 
         Same parameters and result as :meth:`PaillierPublicKey.encrypt_vector`.
         """
-        n = self.public_key.n
-        exponent = exponent_for_precision(precision)
-        mantissas = _encode_vector(values, exponent)
-        bound = _vector_bound(mantissas, max_abs, exponent, n)
-        ciphertexts = self._encrypt_mantissas(mantissas, n_jobs, executor)
-        return EncryptedVector._trusted(self.public_key, ciphertexts, exponent, bound)
+        return self._encryptor.vector(values, precision, max_abs, n_jobs, executor)
 
     # decryption ----------------------------------------------------------------------
     def _check_key(self, public_key: PaillierPublicKey) -> None:

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 import gmpy2
 from gmpy2 import mpz
 
-from crypto.encoding import BASE, encode_scalar
+from crypto.encoding import alignment_factor, encode_scalar
 from crypto.paillier import _kernels
 from crypto.paillier.validation import validate_ciphertexts
 
@@ -78,13 +78,9 @@ class EncryptedNumber:
 
         Costs one exponentiation by ``16**(exponent - new_exponent)``.
         """
-        if new_exponent > self.exponent:
-            raise ValueError(
-                f"new exponent {new_exponent} must not exceed the current {self.exponent}"
-            )
-        if new_exponent == self.exponent:
+        factor = alignment_factor(self.exponent, new_exponent)
+        if factor == 1:
             return self
-        factor = BASE ** (self.exponent - new_exponent)
         ciphertext = gmpy2.powmod(self._ciphertext, factor, self.public_key._n2)
         return EncryptedNumber._trusted(self.public_key, ciphertext, new_exponent)
 

@@ -20,7 +20,7 @@ import numpy.typing as npt
 from gmpy2 import mpz
 
 from crypto import parallel
-from crypto.encoding import BASE, encode_array, exponent_for_precision, max_int
+from crypto.encoding import alignment_factor, encode_array, exponent_for_precision, max_int
 from crypto.exceptions import DeserializationError, EncodingError, PlaintextOverflowError
 from crypto.fixed_base import WINDOW_BITS
 from crypto.multiexp import best_window
@@ -230,13 +230,9 @@ class EncryptedVector:
         self, new_exponent: int, *, n_jobs: int | None = None, executor: Executor | None = None
     ) -> EncryptedVector:
         """The same values at a smaller exponent (one small exponentiation each)."""
-        if new_exponent > self.exponent:
-            raise ValueError(
-                f"new exponent {new_exponent} must not exceed the current {self.exponent}"
-            )
-        if new_exponent == self.exponent:
+        factor = alignment_factor(self.exponent, new_exponent)
+        if factor == 1:
             return self
-        factor = BASE ** (self.exponent - new_exponent)
         bound = _check_bound(self.bound * factor, self.public_key.n, "re-encoding")
         ciphertexts = self._powmod_each([factor] * len(self), n_jobs, executor)
         return self._like(ciphertexts, new_exponent, bound)
