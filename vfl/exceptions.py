@@ -1,8 +1,21 @@
-"""Every error the ``vfl`` package raises (the ``crypto`` errors pass through unchanged)."""
+"""Every error the ``vfl`` package raises (``crypto`` and ``protocols`` errors pass through)."""
 
 from __future__ import annotations
 
-__all__ = ["DataError", "VflError"]
+__all__ = [
+    "CertificateError",
+    "CodecError",
+    "DataError",
+    "JobFileError",
+    "MessageTooLargeError",
+    "PeerAbortedError",
+    "PeerDisconnectedError",
+    "PeerRefusedError",
+    "PeerTimeoutError",
+    "PeerUnavailableError",
+    "TransportError",
+    "VflError",
+]
 
 
 class VflError(Exception):
@@ -11,3 +24,51 @@ class VflError(Exception):
 
 class DataError(VflError, ValueError):
     """A data file is missing, malformed or inconsistent; the message names the cell."""
+
+
+class JobFileError(VflError, ValueError):
+    """A job file is invalid; the message names the file and the offending key."""
+
+
+class CertificateError(VflError):
+    """Certificates or keys could not be created, read or used."""
+
+
+class CodecError(VflError, ValueError):
+    """A frame could not be decoded into a valid message (never executed, only refused)."""
+
+
+class TransportError(VflError):
+    """A connection to a peer failed; :attr:`peer` names it when known."""
+
+    def __init__(self, message: str, peer: str | None = None) -> None:
+        super().__init__(message)
+        self.peer = peer
+
+
+class PeerUnavailableError(TransportError):
+    """A peer could not be reached before the connect timeout."""
+
+
+class PeerRefusedError(TransportError):
+    """A connection was refused: no certificate, another CA, or a name not in the job."""
+
+
+class PeerDisconnectedError(TransportError):
+    """A peer closed its connection without saying goodbye (it crashed or was killed)."""
+
+
+class PeerTimeoutError(TransportError):
+    """Nothing arrived from the awaited peers within the timeout."""
+
+
+class MessageTooLargeError(TransportError):
+    """A peer sent a message over the size limit."""
+
+
+class PeerAbortedError(VflError):
+    """A peer aborted the job and said why."""
+
+    def __init__(self, message: str, peer: str) -> None:
+        super().__init__(message)
+        self.peer = peer

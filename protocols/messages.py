@@ -1,0 +1,157 @@
+"""Typed, frozen protocol messages.
+
+Every message carries the same header (kind, job id, round, batch, sender, receiver,
+protocol version) and a few typed payload fields.  Payload fields may only have the
+types in :data:`PAYLOAD_TYPES`; the wire codec (``vfl.codec``) encodes each of them
+with an explicit, validated format.  A message class registers its kind on
+definition, so ``MESSAGE_TYPES[kind]`` finds the class to decode.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+from typing import Any, ClassVar
+
+import numpy as np
+
+from crypto.paillier import EncryptedVector, MaskedVector, PackedEncryptedVector, PaillierPublicKey
+
+__all__ = [
+    "MESSAGE_TYPES",
+    "PAYLOAD_TYPES",
+    "PROTOCOL_VERSION",
+    "Abort",
+    "Message",
+    "MessageKind",
+    "SumPartial",
+    "SumPublicKey",
+    "SumResult",
+    "payload_fields",
+]
+
+PROTOCOL_VERSION = 1
+"""Version of the message set; a peer speaking another version is refused."""
+
+PAYLOAD_TYPES: tuple[type, ...] = (
+    bool,
+    int,
+    float,
+    str,
+    bytes,
+    np.ndarray,
+    PaillierPublicKey,
+    EncryptedVector,
+    PackedEncryptedVector,
+    MaskedVector,
+    tuple,  # tuple[int, ...] (big integers) or tuple[str, ...]
+)
+"""Types a payload field may have."""
+
+
+class MessageKind(enum.IntEnum):
+    """Every message kind of every protocol (values are wire constants: never reuse one)."""
+
+    ABORT = 1
+    SUM_PUBLIC_KEY = 10
+    SUM_PARTIAL = 11
+    SUM_RESULT = 12
+
+
+MESSAGE_TYPES: dict[MessageKind, type[Message]] = {}
+"""Message class of each kind."""
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class Message:
+    """The header every message carries.
+
+    Attributes
+    ----------
+    job_id : str
+        The job this message belongs to.
+    sender, receiver : str
+        Party names.
+    round : int
+        Protocol round (e.g. the epoch), from 0.
+    batch : int
+        Mini-batch or chunk index within the round, from 0.
+    version : int
+        :data:`PROTOCOL_VERSION` of the sender.
+    """
+
+    KIND: ClassVar[MessageKind]
+
+    job_id: str
+    sender: str
+    receiver: str
+    round: int = 0
+    batch: int = 0
+    version: int = PROTOCOL_VERSION
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        kind = cls.__dict__.get("KIND")
+        if kind is None:
+            return
+        if kind in MESSAGE_TYPES:
+            raise TypeError(f"message kind {kind!r} is already used by {MESSAGE_TYPES[kind]}")
+        MESSAGE_TYPES[kind] = cls
+
+    @property
+    def kind(self) -> MessageKind:
+        """The message kind."""
+        return self.KIND
+
+    def describe(self) -> str:
+        """A log-safe one-line summary: header only, never payload values."""
+        return (
+            f"{self.KIND.name} {self.sender}->{self.receiver} "
+            f"round={self.round} batch={self.batch}"
+        )
+
+
+HEADER_FIELDS = tuple(f.name for f in dataclasses.fields(Message))
+
+
+def payload_fields(cls: type[Message]) -> tuple[dataclasses.Field[Any], ...]:
+    """The payload fields of a message class, in declaration order."""
+    return tuple(f for f in dataclasses.fields(cls) if f.name not in HEADER_FIELDS)
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class Abort(Message):
+    """A party stops the job; ``reason`` is a one-line, data-free explanation."""
+
+    KIND = MessageKind.ABORT
+    reason: str
+
+
+# --- secure sum (protocols.secure_sum) ------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class SumPublicKey(Message):
+    """Key owner -> every contributor: the key to encrypt under and the vector length."""
+
+    KIND = MessageKind.SUM_PUBLIC_KEY
+    public_key: PaillierPublicKey
+    length: int
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class SumPartial(Message):
+    """Contributor -> next contributor (or the key owner): the running encrypted sum."""
+
+    KIND = MessageKind.SUM_PARTIAL
+    partial: EncryptedVector
+    contributors: int
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class SumResult(Message):
+    """Key owner -> every contributor: the decrypted total over all parties."""
+
+    KIND = MessageKind.SUM_RESULT
+    totals: np.ndarray
+    contributors: int

@@ -1,0 +1,80 @@
+"""The contract of a protocol role: a sans-IO state machine.
+
+A role never touches sockets, threads, clocks or files.  The runner calls
+:meth:`Role.start` once, then :meth:`Role.receive` for every message that arrives,
+and sends whatever they return.  Everything a role does is therefore replayable
+and testable in one process by passing messages between roles by hand.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Sequence
+from typing import Any
+
+from protocols.exceptions import UnexpectedMessageError
+from protocols.messages import Message
+
+__all__ = ["Role"]
+
+
+class Role(abc.ABC):
+    """One party's side of a protocol.
+
+    Parameters
+    ----------
+    party : str
+        This party's name.
+    job_id : str
+        The job's id; every message carries it.
+    """
+
+    def __init__(self, party: str, job_id: str) -> None:
+        self.party = party
+        self.job_id = job_id
+        self._done = False
+        self._result: Any = None
+
+    @abc.abstractmethod
+    def start(self) -> list[Message]:
+        """The messages to send first (may be empty)."""
+
+    @abc.abstractmethod
+    def receive(self, message: Message) -> list[Message]:
+        """Handle one message; return the messages to send in reply.
+
+        Raises
+        ------
+        ProtocolError
+            If the message is not acceptable in the current state.
+        """
+
+    @property
+    @abc.abstractmethod
+    def waiting_for(self) -> Sequence[str]:
+        """Parties this role is waiting to hear from (for timeout messages)."""
+
+    @property
+    def done(self) -> bool:
+        """Whether the role has finished."""
+        return self._done
+
+    @property
+    def result(self) -> Any:
+        """The role's output once :attr:`done` (protocol-specific)."""
+        return self._result
+
+    @property
+    def progress(self) -> tuple[int, int]:
+        """``(steps done, total steps)`` for progress displays."""
+        return (1, 1) if self._done else (0, 1)
+
+    def _finish(self, result: Any) -> None:
+        self._done = True
+        self._result = result
+
+    def _unexpected(self, message: Message, state: str) -> UnexpectedMessageError:
+        return UnexpectedMessageError(
+            f"{self.party} did not expect {message.kind.name} from {message.sender} "
+            f"while {state}"
+        )

@@ -1,0 +1,82 @@
+"""The small interface every transport implements.
+
+A transport moves opaque byte strings (encoded messages) between named parties.
+It knows who a peer is (for TLS: from its certificate), bounds message sizes, and
+turns every failure into a :class:`~vfl.exceptions.TransportError` that names the
+peer.  Encoding, validation and protocol logic live elsewhere (``vfl.codec``,
+``vfl.runner``).
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Sequence
+from types import TracebackType
+
+__all__ = ["DEFAULT_MAX_MESSAGE_BYTES", "Transport"]
+
+DEFAULT_MAX_MESSAGE_BYTES = 512 * 1024 * 1024
+"""Largest message accepted from a peer unless configured otherwise (512 MiB)."""
+
+
+class Transport(abc.ABC):
+    """Sends and receives whole messages (bytes) to and from named peers.
+
+    Attributes
+    ----------
+    party : str
+        This party's name.
+    """
+
+    party: str
+
+    @abc.abstractmethod
+    def connect(self, peers: Sequence[str], timeout: float) -> None:
+        """Make every listed peer reachable, retrying with backoff while peers start.
+
+        Raises
+        ------
+        PeerUnavailableError
+            Naming the peers still unreachable after ``timeout`` seconds.
+        """
+
+    @abc.abstractmethod
+    def send(self, peer: str, message: bytes) -> None:
+        """Deliver one message to ``peer`` (large messages travel in chunks).
+
+        Raises
+        ------
+        TransportError
+            If the peer is unknown, unreachable or gone (naming it).
+        """
+
+    @abc.abstractmethod
+    def receive(self, timeout: float) -> tuple[str, bytes]:
+        """Wait for the next message from any peer: ``(sender, message)``.
+
+        ``sender`` is the authenticated identity of the connection it came on.
+
+        Raises
+        ------
+        PeerTimeoutError
+            If nothing arrives within ``timeout`` seconds.
+        PeerDisconnectedError
+            If a peer's connection ended without a goodbye (naming the peer).
+        MessageTooLargeError
+            If a peer sent more than the size limit.
+        """
+
+    @abc.abstractmethod
+    def close(self) -> None:
+        """Say goodbye to every peer and release connections (idempotent)."""
+
+    def __enter__(self) -> Transport:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
