@@ -44,9 +44,13 @@ PAYLOAD_TYPES: tuple[type, ...] = (
     EncryptedVector,
     PackedEncryptedVector,
     MaskedVector,
-    tuple,  # tuple[int, ...] (big integers) or tuple[str, ...]
+    tuple,  # only tuple[int, ...] (non-negative big integers) and tuple[str, ...]
 )
-"""Types a payload field may have."""
+"""Types a payload field may have.
+
+A vector field is decoded with a key the receiving party already knows, or with a
+:class:`PaillierPublicKey` field declared *before* it in the same message.
+"""
 
 
 class MessageKind(enum.IntEnum):
@@ -106,8 +110,7 @@ class Message:
     def describe(self) -> str:
         """A log-safe one-line summary: header only, never payload values."""
         return (
-            f"{self.KIND.name} {self.sender}->{self.receiver} "
-            f"round={self.round} batch={self.batch}"
+            f"{self.KIND.name} {self.sender}->{self.receiver} round={self.round} batch={self.batch}"
         )
 
 
@@ -141,9 +144,15 @@ class SumPublicKey(Message):
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class SumPartial(Message):
-    """Contributor -> next contributor (or the key owner): the running encrypted sum."""
+    """Contributor -> next contributor (or the key owner): the running encrypted sum.
+
+    It carries the key it is encrypted under, so that it can be decoded even when it
+    overtakes the owner's :class:`SumPublicKey` on another connection; the receiver
+    checks that the two keys are the same.
+    """
 
     KIND = MessageKind.SUM_PARTIAL
+    public_key: PaillierPublicKey
     partial: EncryptedVector
     contributors: int
 

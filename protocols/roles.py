@@ -75,6 +75,5 @@ class Role(abc.ABC):
 
     def _unexpected(self, message: Message, state: str) -> UnexpectedMessageError:
         return UnexpectedMessageError(
-            f"{self.party} did not expect {message.kind.name} from {message.sender} "
-            f"while {state}"
+            f"{self.party} did not expect {message.kind.name} from {message.sender} while {state}"
         )

@@ -102,6 +102,10 @@ def vector_to_bytes(vector: AnyVector) -> bytes:
         kind, exponent, length, bound, slot_bits, slots = _KIND_MASKED, 0, len(vector), 0, 0, 0
     else:
         raise TypeError(f"cannot serialise a {type(vector).__name__}")
+    if abs(exponent) > MAX_ABS_EXPONENT:
+        raise ValueError(
+            f"exponent {exponent} is outside the serialisable range ±{MAX_ABS_EXPONENT}"
+        )
     bound_bytes = bound.to_bytes(max(1, (bound.bit_length() + 7) // 8), "big")
     parts = [
         _HEADER.pack(
@@ -311,6 +315,8 @@ def _unpack_ints(data: bytes, kind: int, count: int) -> list[int]:
         size = int.from_bytes(data[offset : offset + 2], "big")
         if size == 0 or size > MAX_KEY_BITS // 8 or offset + 2 + size > len(data):
             raise DeserializationError("serialised key has a bad field length")
+        if data[offset + 2] == 0:
+            raise DeserializationError("serialised key has a non-canonical integer (leading zero)")
         values.append(int.from_bytes(data[offset + 2 : offset + 2 + size], "big"))
         offset += 2 + size
     if offset != len(data):

@@ -1,5 +1,13 @@
 """Transports: in-memory queues (one process) and TCP with mutual TLS 1.3 (processes, machines)."""
 
 from vfl.transport.base import DEFAULT_MAX_MESSAGE_BYTES, Transport
+from vfl.transport.memory import MemoryNetwork, MemoryTransport
+from vfl.transport.tls import TlsTransport
 
-__all__ = ["DEFAULT_MAX_MESSAGE_BYTES", "Transport"]
+__all__ = [
+    "DEFAULT_MAX_MESSAGE_BYTES",
+    "MemoryNetwork",
+    "MemoryTransport",
+    "TlsTransport",
+    "Transport",
+]

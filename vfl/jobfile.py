@@ -1,0 +1,399 @@
+"""Job files: one TOML file describes the parties, their data, the steps and the outputs.
+
+Every party runs the same job file (``vfl run --config job.toml --party NAME``);
+``vfl simulate`` runs all of them in one process.  Paths are relative to the job
+file.  Validation is strict: unknown keys, missing keys, wrong types, unknown roles
+or step types, duplicate names, a missing guest and missing files are refused with
+an error naming the file and the key.
+
+Example::
+
+    [job]
+    id = "consortium-sum"
+    timeout = 60            # seconds to wait for a peer's next message
+    connect_timeout = 30    # seconds to reach every peer at start
+    output_dir = "output"   # each party writes to output/<party>/
+
+    [tls]
+    ca = "certs/ca.crt"
+
+    [[parties]]
+    name = "bank-a"
+    role = "guest"
+    address = "127.0.0.1:9101"
+    certificate = "certs/bank-a.crt"
+    private_key = "certs/bank-a.key"
+    data = { file = "bank_a.csv", id_column = "id", label_column = "y" }
+
+    [[parties]]
+    name = "bank-b"
+    role = "host"
+    address = "127.0.0.1:9102"
+    certificate = "certs/bank-b.crt"
+    private_key = "certs/bank-b.key"
+    data = { file = "bank_b.csv", id_column = "id" }
+
+    [[steps]]
+    type = "secure_sum"
+    columns = ["balance"]
+    max_abs = 1e15
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import tomllib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+from vfl.exceptions import JobFileError
+from vfl.transport.base import DEFAULT_MAX_MESSAGE_BYTES
+
+__all__ = [
+    "ROLES",
+    "DataConfig",
+    "JobConfig",
+    "PartyConfig",
+    "SecureSumStep",
+    "StepConfig",
+    "load_job",
+]
+
+ROLES = ("guest", "host", "arbiter")
+PARTY_NAME = re.compile(r"^[a-z][a-z0-9-]{0,62}$")
+JOB_ID = re.compile(r"^[\x21-\x7e]{1,100}$")
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    """A party's data file."""
+
+    file: Path
+    id_column: str
+    label_column: str | None
+    feature_columns: tuple[str, ...] | None
+
+
+@dataclass(frozen=True)
+class PartyConfig:
+    """One party of the job."""
+
+    name: str
+    role: str
+    host: str
+    port: int
+    certificate: Path | None
+    private_key: Path | None
+    data: DataConfig | None
+
+
+@dataclass(frozen=True)
+class SecureSumStep:
+    """``type = "secure_sum"``: everyone learns the column totals over all parties.
+
+    Each party contributes the sums of ``columns`` over its rows and its row count.
+    """
+
+    columns: tuple[str, ...]
+    max_abs: float
+    key_length: int
+
+    type = "secure_sum"
+
+
+StepConfig = SecureSumStep
+
+
+@dataclass(frozen=True)
+class JobConfig:
+    """A validated job file."""
+
+    path: Path
+    job_id: str
+    timeout: float
+    connect_timeout: float
+    max_message_bytes: int
+    output_dir: Path
+    allow_weak_keys: bool
+    ca: Path | None
+    parties: tuple[PartyConfig, ...]
+    steps: tuple[StepConfig, ...]
+
+    def party(self, name: str) -> PartyConfig:
+        """The party called ``name``."""
+        for party in self.parties:
+            if party.name == name:
+                return party
+        names = ", ".join(p.name for p in self.parties)
+        raise JobFileError(f"{self.path}: no party {name!r} in this job (parties: {names})")
+
+    @property
+    def guest(self) -> PartyConfig:
+        """The label holder."""
+        return next(p for p in self.parties if p.role == "guest")
+
+    @property
+    def hosts(self) -> tuple[PartyConfig, ...]:
+        """The hosts, in job-file order."""
+        return tuple(p for p in self.parties if p.role == "host")
+
+    def peers_of(self, name: str) -> tuple[PartyConfig, ...]:
+        """Every party but ``name``."""
+        return tuple(p for p in self.parties if p.name != name)
+
+    def party_output_dir(self, name: str) -> Path:
+        """Where party ``name`` writes its outputs."""
+        return self.output_dir / name
+
+    def check_files(self, party: str | None = None, *, tls: bool = True) -> None:
+        """Check that the files a run needs exist.
+
+        Parameters
+        ----------
+        party : str, optional
+            Check only this party's files (``vfl run``); all parties' data otherwise
+            (``vfl simulate``).
+        tls : bool, default True
+            Also check the CA and the party's certificate and private key.
+        """
+        chosen = self.parties if party is None else (self.party(party),)
+        missing: list[str] = []
+        for config in chosen:
+            if config.data is not None and not config.data.file.is_file():
+                missing.append(f"{config.name}.data.file {config.data.file}")
+            if tls:
+                for label, file in (
+                    ("certificate", config.certificate),
+                    ("private_key", config.private_key),
+                ):
+                    if file is None:
+                        missing.append(f"{config.name}.{label} (not set)")
+                    elif not file.is_file():
+                        missing.append(f"{config.name}.{label} {file}")
+        if tls and (self.ca is None or not self.ca.is_file()):
+            missing.append(f"tls.ca {self.ca if self.ca else '(not set)'}")
+        if missing:
+            raise JobFileError(f"{self.path}: missing files: " + "; ".join(missing))
+
+
+class _Section:
+    """A TOML table being read: takes keys one by one, then refuses leftovers."""
+
+    def __init__(self, path: Path, where: str, table: object) -> None:
+        if not isinstance(table, dict):
+            raise JobFileError(f"{path}: {where} must be a table")
+        self.path, self.where, self.table = path, where, dict(table)
+
+    def error(self, key: str, message: str) -> JobFileError:
+        return JobFileError(f"{self.path}: {self.where}.{key}: {message}")
+
+    def take(
+        self,
+        key: str,
+        kind: type[T] | tuple[type, ...],
+        default: object = ...,
+        check: Callable[[Any], str | None] | None = None,
+    ) -> Any:
+        if key not in self.table:
+            if default is ...:
+                raise JobFileError(f"{self.path}: {self.where}: missing key {key!r}")
+            return default
+        value = self.table.pop(key)
+        kinds = kind if isinstance(kind, tuple) else (kind,)
+        if isinstance(value, bool) and bool not in kinds:
+            raise self.error(key, f"expected {_names(kinds)}, got a boolean")
+        if not isinstance(value, kinds):
+            raise self.error(key, f"expected {_names(kinds)}, got {type(value).__name__}")
+        if check is not None:
+            problem = check(value)
+            if problem:
+                raise self.error(key, problem)
+        return value
+
+    def path_value(self, key: str, *, required: bool = True) -> Path | None:
+        value: str | None = self.take(key, str, ... if required else None)
+        if value is None:
+            return None
+        if not value.strip():
+            raise self.error(key, "must not be empty")
+        return (self.path.parent / value).resolve()
+
+    def finish(self) -> None:
+        if self.table:
+            unknown = ", ".join(sorted(map(repr, self.table)))
+            raise JobFileError(f"{self.path}: {self.where}: unknown key(s) {unknown}")
+
+
+def _names(kinds: Sequence[type]) -> str:
+    names = {
+        bool: "true/false",
+        int: "an integer",
+        float: "a number",
+        str: "a string",
+        list: "a list",
+        dict: "a table",
+    }
+    return " or ".join(names.get(kind, kind.__name__) for kind in kinds)
+
+
+def _positive(value: float) -> str | None:
+    return None if math.isfinite(value) and value > 0 else "must be a positive number"
+
+
+def _string_list(value: list[Any]) -> str | None:
+    if not value or not all(isinstance(item, str) and item for item in value):
+        return "must be a non-empty list of non-empty strings"
+    if len(set(value)) != len(value):
+        return "must not repeat a column"
+    return None
+
+
+def _address(section: _Section) -> tuple[str, int]:
+    text = section.take("address", str)
+    host, sep, port = text.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise section.error("address", f"{text!r} is not host:port with a port in 1..65535")
+    return host.strip("[]"), int(port)
+
+
+def _data(path: Path, where: str, table: object) -> DataConfig:
+    section = _Section(path, where, table)
+    feature_columns = section.take("feature_columns", list, None, _string_list)
+    data = DataConfig(
+        file=section.path_value("file") or Path(),
+        id_column=section.take("id_column", str, "id"),
+        label_column=section.take("label_column", str, None),
+        feature_columns=tuple(feature_columns) if feature_columns is not None else None,
+    )
+    section.finish()
+    return data
+
+
+def _party(path: Path, index: int, table: object) -> PartyConfig:
+    where = f"parties[{index}]"
+    section = _Section(path, where, table)
+    name = section.take(
+        "name",
+        str,
+        check=lambda v: (
+            None
+            if PARTY_NAME.match(v)
+            else "must be lowercase letters, digits and '-', starting with a letter (it is "
+            "also the party's certificate name)"
+        ),
+    )
+    role = section.take(
+        "role", str, check=lambda v: None if v in ROLES else f"{v!r} is not one of {ROLES}"
+    )
+    host, port = _address(section)
+    certificate = section.path_value("certificate", required=False)
+    private_key = section.path_value("private_key", required=False)
+    data_table = section.take("data", dict, None)
+    section.finish()
+    data = _data(path, f"{where}.data", data_table) if data_table is not None else None
+    return PartyConfig(name, role, host, port, certificate, private_key, data)
+
+
+def _step(path: Path, index: int, table: object) -> StepConfig:
+    section = _Section(path, f"steps[{index}]", table)
+    kind = section.take("type", str)
+    if kind == "secure_sum":
+        step = SecureSumStep(
+            columns=tuple(section.take("columns", list, check=_string_list)),
+            max_abs=float(section.take("max_abs", (int, float), 1e15, _positive)),
+            key_length=section.take(
+                "key_length", int, 2048, lambda v: None if v >= 512 else "must be at least 512"
+            ),
+        )
+        section.finish()
+        return step
+    raise section.error("type", f"unknown step type {kind!r} (available: 'secure_sum')")
+
+
+def _check_parties(path: Path, parties: Sequence[PartyConfig], steps: Sequence[StepConfig]) -> None:
+    names = [p.name for p in parties]
+    duplicates = sorted({name for name in names if names.count(name) > 1})
+    if duplicates:
+        raise JobFileError(f"{path}: parties: duplicate name(s) {duplicates}")
+    addresses = [(p.host, p.port) for p in parties]
+    if len(set(addresses)) != len(addresses):
+        raise JobFileError(f"{path}: parties: two parties share an address")
+    guests = [p.name for p in parties if p.role == "guest"]
+    if len(guests) != 1:
+        raise JobFileError(
+            f"{path}: parties: exactly one party must have role 'guest', found {len(guests)}"
+        )
+    if not any(p.role == "host" for p in parties):
+        raise JobFileError(f"{path}: parties: at least one party must have role 'host'")
+    for step in steps:
+        if isinstance(step, SecureSumStep):
+            for party in parties:
+                if party.role != "arbiter" and party.data is None:
+                    raise JobFileError(
+                        f"{path}: parties: {party.name} has no data section, which the "
+                        "secure_sum step needs"
+                    )
+
+
+def load_job(path: str | Path) -> JobConfig:
+    """Read and validate a job file.
+
+    Raises
+    ------
+    JobFileError
+        Naming the file and the offending key.
+    """
+    path = Path(path).resolve()
+    try:
+        document = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise JobFileError(f"{path}: no such job file") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
+        raise JobFileError(f"{path}: not valid TOML: {error}") from None
+    root = _Section(path, "job file", document)
+    job = _Section(path, "job", root.take("job", dict))
+    job_id = job.take(
+        "id",
+        str,
+        check=lambda v: (
+            None if JOB_ID.match(v) else "must be 1-100 printable characters without spaces"
+        ),
+    )
+    timeout = float(job.take("timeout", (int, float), 60.0, _positive))
+    connect_timeout = float(job.take("connect_timeout", (int, float), 30.0, _positive))
+    max_message_mb = job.take(
+        "max_message_mb", (int, float), DEFAULT_MAX_MESSAGE_BYTES / 2**20, _positive
+    )
+    output_dir = job.path_value("output_dir", required=False) or (path.parent / "output").resolve()
+    allow_weak_keys = job.take("allow_weak_keys", bool, False)
+    job.finish()
+    tls_table = root.take("tls", dict, None)
+    ca = None
+    if tls_table is not None:
+        tls = _Section(path, "tls", tls_table)
+        ca = tls.path_value("ca")
+        tls.finish()
+    party_tables = root.take("parties", list)
+    step_tables = root.take("steps", list)
+    root.finish()
+    parties = tuple(_party(path, i, table) for i, table in enumerate(party_tables))
+    steps = tuple(_step(path, i, table) for i, table in enumerate(step_tables))
+    if not steps:
+        raise JobFileError(f"{path}: steps: the job has no steps")
+    _check_parties(path, parties, steps)
+    return JobConfig(
+        path=path,
+        job_id=job_id,
+        timeout=timeout,
+        connect_timeout=connect_timeout,
+        max_message_bytes=int(max_message_mb * 2**20),
+        output_dir=output_dir,
+        allow_weak_keys=allow_weak_keys,
+        ca=ca,
+        parties=parties,
+        steps=steps,
+    )

@@ -1,0 +1,341 @@
+"""The only I/O loop: drives protocol roles over a transport.
+
+A :class:`Session` is one party's connection to its peers for a whole job.  It runs
+the job's steps one after the other (:meth:`Session.run`), each as a sans-IO
+:class:`~protocols.roles.Role`: it sends what the role returns, decodes and checks
+every incoming frame (codec validation, the sender matches the authenticated
+connection, the receiver is this party, the job and step match), and hands it to
+the role.  On any failure it tells every peer (:class:`~protocols.messages.Abort`)
+and raises; a peer's abort, disappearance or silence becomes an error naming it.
+
+Messages of step ``i`` carry the job id ``"<job id>#<i>"``; a message for the next
+step that overtakes the end of the current one is held (bounded) until that step
+starts.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+from collections import deque
+from collections.abc import Sequence
+from dataclasses import dataclass, fields
+from typing import Any
+
+from crypto.paillier import PaillierPublicKey
+from protocols.exceptions import ProtocolError
+from protocols.messages import Abort, Message
+from protocols.roles import Role
+from vfl import codec
+from vfl.exceptions import (
+    CodecError,
+    PeerAbortedError,
+    PeerDisconnectedError,
+    PeerTimeoutError,
+    TransportError,
+    VflError,
+)
+from vfl.logs import event
+from vfl.transport.base import Transport
+
+__all__ = ["RunSettings", "Session", "step_job_id"]
+
+LOGGER = logging.getLogger("vfl.runner")
+MAX_HELD_MESSAGES = 256
+
+
+def step_job_id(job_id: str, step: int) -> str:
+    """The job id carried by the messages of step ``step``."""
+    return f"{job_id}#{step}"
+
+
+@dataclass(frozen=True)
+class RunSettings:
+    """Limits of one party's run."""
+
+    timeout: float = 60.0
+    connect_timeout: float = 30.0
+    max_message_bytes: int = 512 * 1024 * 1024
+    allow_weak_keys: bool = False
+
+
+class _Progress:
+    """A tqdm bar on a terminal, nothing otherwise (the log has the events)."""
+
+    def __init__(self, label: str, total: int, enabled: bool) -> None:
+        self._bar: Any = None
+        if enabled:
+            from tqdm import tqdm
+
+            self._bar = tqdm(total=total, desc=label, unit="step", leave=False, file=sys.stderr)
+
+    def update(self, done: int, total: int) -> None:
+        if self._bar is not None:
+            self._bar.total = total
+            self._bar.n = done
+            self._bar.refresh()
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.close()
+
+
+class Session:
+    """One party's run of a job over a transport.
+
+    Parameters
+    ----------
+    transport : Transport
+        Connected (or about to be) to the peers.
+    party : str
+        This party's name.
+    job_id : str
+        The job's id.
+    peers : sequence of str
+        Every other party of the job.
+    settings : RunSettings
+        Timeouts and limits.
+    show_progress : bool, optional
+        Progress bars (default: when stderr is a terminal).
+    """
+
+    def __init__(
+        self,
+        transport: Transport,
+        party: str,
+        job_id: str,
+        peers: Sequence[str],
+        settings: RunSettings,
+        *,
+        show_progress: bool | None = None,
+    ) -> None:
+        self.transport = transport
+        self.party = party
+        self.job_id = job_id
+        self.peers = tuple(peers)
+        self.settings = settings
+        self.keyring = codec.Keyring()
+        self.show_progress = sys.stderr.isatty() if show_progress is None else show_progress
+        self._held: deque[tuple[str, Message]] = deque()
+        self._gone: set[str] = set()
+        self._step = -1
+
+    # lifecycle ---------------------------------------------------------------------
+    def open(self) -> None:
+        """Reach every peer (retrying while they start)."""
+        started = time.perf_counter()
+        self.transport.connect(self.peers, self.settings.connect_timeout)
+        event(
+            LOGGER,
+            "connected",
+            party=self.party,
+            peers=",".join(self.peers),
+            seconds=f"{time.perf_counter() - started:.2f}",
+        )
+
+    def close(self) -> None:
+        """Say goodbye to the peers."""
+        self.transport.close()
+
+    def __enter__(self) -> Session:
+        self.open()
+        return self
+
+    def __exit__(self, exc_type: object, exc: BaseException | None, traceback: object) -> None:
+        if exc is not None:
+            self.abort(exc)
+        self.close()
+
+    def abort(self, error: BaseException) -> None:
+        """Tell every reachable peer that this party stops, and why (one data-free line)."""
+        reason = f"{type(error).__name__}: {error}".splitlines()[0][:500]
+        if isinstance(error, PeerAbortedError):
+            return  # the job is already over for everyone
+        dead = getattr(error, "peer", None)
+        for peer in self.peers:
+            if peer == dead or peer in self._gone:
+                continue
+            message = Abort(
+                job_id=step_job_id(self.job_id, max(self._step, 0)),
+                sender=self.party,
+                receiver=peer,
+                reason=reason,
+            )
+            try:
+                self.transport.send(peer, codec.encode(message))
+            except (TransportError, OSError):
+                self._gone.add(peer)
+        event(LOGGER, "aborted", logging.ERROR, party=self.party, reason=reason)
+
+    # running a step ------------------------------------------------------------------
+    def run(self, role: Role, step: int, label: str) -> Any:
+        """Run ``role`` to completion as step ``step``; return its result.
+
+        Raises
+        ------
+        PeerTimeoutError, PeerDisconnectedError, PeerAbortedError, TransportError
+            Naming the peer.
+        CodecError, ProtocolError
+            When a peer sent something invalid.
+        """
+        if role.job_id != step_job_id(self.job_id, step):
+            raise ValueError(f"role job id {role.job_id!r} does not match step {step}")
+        self._step = step
+        started = time.perf_counter()
+        progress = _Progress(f"{self.party}: {label}", role.progress[1], self.show_progress)
+        try:
+            self._send_all(role.start())
+            for sender, message in self._take_held(role.job_id):
+                self._deliver(role, sender, message)
+            while not role.done:
+                sender, message = self._next_message(role)
+                if message.job_id != role.job_id:
+                    self._hold(sender, message, step)
+                    continue
+                self._deliver(role, sender, message)
+                progress.update(*role.progress)
+        finally:
+            progress.close()
+        event(
+            LOGGER,
+            "step finished",
+            party=self.party,
+            step=step,
+            type=label,
+            seconds=f"{time.perf_counter() - started:.2f}",
+        )
+        return role.result
+
+    def _deliver(self, role: Role, sender: str, message: Message) -> None:
+        self._register_keys(message)
+        self._send_all(role.receive(message))
+
+    def _send_all(self, messages: Sequence[Message]) -> None:
+        for message in messages:
+            if message.receiver not in self.peers:
+                raise ProtocolError(
+                    f"{self.party} tried to send to {message.receiver!r}, not a peer"
+                )
+            frame = codec.encode(message)
+            self._register_keys(message)
+            try:
+                self.transport.send(message.receiver, frame)
+            except TransportError as error:
+                raise self._explain(error) from error
+            event(
+                LOGGER,
+                "sent",
+                logging.DEBUG,
+                party=self.party,
+                peer=message.receiver,
+                kind=message.kind.name,
+                round=message.round,
+                batch=message.batch,
+                bytes=len(frame),
+            )
+
+    def _explain(self, error: TransportError, wait: float = 1.0) -> BaseException:
+        """The root cause of a failed send, if the peers already told us.
+
+        A send fails when the peer has gone; usually that peer first sent an abort or
+        saw another peer disappear, and that explanation is waiting in our queue.
+        """
+        deadline = time.monotonic() + wait
+        while (remaining := deadline - time.monotonic()) > 0:
+            try:
+                sender, frame = self.transport.receive(remaining)
+            except PeerDisconnectedError as disconnected:
+                self._gone.add(disconnected.peer or "")
+                return disconnected
+            except TransportError:
+                break
+            try:
+                message = self._decode(sender, frame)
+            except CodecError:
+                continue
+            if isinstance(message, Abort):
+                self._gone.add(sender)
+                return PeerAbortedError(
+                    f"party {sender!r} aborted the job: {message.reason}", sender
+                )
+        return error
+
+    def _next_message(self, role: Role) -> tuple[str, Message]:
+        try:
+            sender, frame = self.transport.receive(self.settings.timeout)
+        except PeerTimeoutError as error:
+            waiting = ", ".join(role.waiting_for) or "any peer"
+            raise PeerTimeoutError(
+                f"{self.party}: nothing from {waiting} within {self.settings.timeout:g} s",
+                peer=role.waiting_for[0] if role.waiting_for else None,
+            ) from error
+        except PeerDisconnectedError as error:
+            if error.peer is not None:
+                self._gone.add(error.peer)
+            raise
+        message = self._decode(sender, frame)
+        event(
+            LOGGER,
+            "received",
+            logging.DEBUG,
+            party=self.party,
+            peer=sender,
+            kind=message.kind.name,
+            round=message.round,
+            batch=message.batch,
+            bytes=len(frame),
+        )
+        if isinstance(message, Abort):
+            self._gone.add(sender)
+            raise PeerAbortedError(f"party {sender!r} aborted the job: {message.reason}", sender)
+        return sender, message
+
+    def _decode(self, sender: str, frame: bytes) -> Message:
+        try:
+            message = codec.decode(
+                frame,
+                self.keyring,
+                max_bytes=self.settings.max_message_bytes,
+                allow_weak_keys=self.settings.allow_weak_keys,
+            )
+        except CodecError as error:
+            raise CodecError(f"invalid message from {sender!r}: {error}") from error
+        if message.sender != sender:
+            raise CodecError(
+                f"the connection authenticated as {sender!r} sent a message claiming to "
+                f"come from {message.sender!r}"
+            )
+        if message.receiver != self.party:
+            raise CodecError(f"{sender!r} sent a message addressed to {message.receiver!r}")
+        base, _, _ = message.job_id.rpartition("#")
+        if base != self.job_id:
+            raise CodecError(f"{sender!r} sent a message of another job")
+        return message
+
+    def _hold(self, sender: str, message: Message, step: int) -> None:
+        if message.job_id != step_job_id(self.job_id, step + 1):
+            raise ProtocolError(
+                f"{sender!r} sent a {message.kind.name} for {message.job_id!r} during step {step}"
+            )
+        if len(self._held) >= MAX_HELD_MESSAGES:
+            raise ProtocolError(f"{sender!r} sent too many messages ahead of the current step")
+        self._held.append((sender, message))
+
+    def _take_held(self, job_id: str) -> list[tuple[str, Message]]:
+        ready = [(s, m) for s, m in self._held if m.job_id == job_id]
+        self._held = deque((s, m) for s, m in self._held if m.job_id != job_id)
+        return ready
+
+    def _register_keys(self, message: Message) -> None:
+        for field in fields(message):
+            value = getattr(message, field.name)
+            if isinstance(value, PaillierPublicKey):
+                self.keyring.add(value)
+
+
+def describe_failure(error: BaseException) -> str:
+    """The one-line reason the CLI prints for a failed run."""
+    if isinstance(error, VflError | ProtocolError):
+        return str(error).splitlines()[0]
+    return f"{type(error).__name__}: {error}".splitlines()[0]
