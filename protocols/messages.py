@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import re
 from typing import Any, ClassVar
 
 import numpy as np
@@ -19,6 +20,7 @@ from crypto.paillier import EncryptedVector, MaskedVector, PackedEncryptedVector
 
 __all__ = [
     "MESSAGE_TYPES",
+    "PARTY_NAME_PATTERN",
     "PAYLOAD_TYPES",
     "PROTOCOL_VERSION",
     "Abort",
@@ -32,6 +34,9 @@ __all__ = [
 
 PROTOCOL_VERSION = 1
 """Version of the message set; a peer speaking another version is refused."""
+
+PARTY_NAME_PATTERN = re.compile(r"[a-z][a-z0-9-]{0,62}", re.ASCII)
+"""Party names (use ``fullmatch``): DNS-safe, as they are also certificate names."""
 
 PAYLOAD_TYPES: tuple[type, ...] = (
     bool,

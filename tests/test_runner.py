@@ -22,7 +22,9 @@ SETTINGS = RunSettings(timeout=0.5, connect_timeout=2, allow_weak_keys=True)
 
 
 def _host_session(network: MemoryNetwork, settings_: RunSettings = SETTINGS) -> Session:
-    return Session(network.transport("host"), "host", JOB, ["guest"], settings_, show_progress=False)
+    return Session(
+        network.transport("host"), "host", JOB, ["guest"], settings_, show_progress=False
+    )
 
 
 def _run_host(session: Session, step: int = 0) -> tuple[threading.Thread, dict[str, object]]:

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-import re
 import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -36,6 +35,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from protocols.messages import PARTY_NAME_PATTERN
 from vfl.exceptions import CertificateError
 
 __all__ = [
@@ -49,7 +49,7 @@ __all__ = [
     "validate_party_name",
 ]
 
-PARTY_NAME_PATTERN = re.compile(r"^[a-z][a-z0-9-]{0,62}$")
+# one definition of a valid party name, shared with the job files and the codec
 """Valid party names: DNS-safe labels (lowercase letter first, then letters, digits, '-')."""
 
 _RESERVED_NAMES = frozenset({"ca"})  # ca.crt / ca.key hold the job CA

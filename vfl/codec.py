@@ -83,6 +83,7 @@ from crypto.paillier.serialization import (
 )
 from protocols.messages import (
     MESSAGE_TYPES,
+    PARTY_NAME_PATTERN,
     PROTOCOL_VERSION,
     Message,
     payload_fields,
@@ -123,7 +124,7 @@ MAX_ARRAY_DIM = (1 << 32) - 1
 MAX_JOB_ID_LENGTH = 128
 """Longest job id, in characters."""
 
-_PARTY_NAME = re.compile(r"[a-z][a-z0-9-]{0,62}", re.ASCII)
+_PARTY_NAME = PARTY_NAME_PATTERN
 _JOB_ID = re.compile(rf"[\x20-\x7e]{{1,{MAX_JOB_ID_LENGTH}}}", re.ASCII)
 _U16, _U32 = (1 << 16) - 1, (1 << 32) - 1
 _PREAMBLE = struct.Struct(">4sBHH")  # magic, codec version, protocol version, kind

@@ -49,6 +49,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
+from protocols.messages import PARTY_NAME_PATTERN
 from vfl.exceptions import JobFileError
 from vfl.transport.base import DEFAULT_MAX_MESSAGE_BYTES
 
@@ -63,8 +64,7 @@ __all__ = [
 ]
 
 ROLES = ("guest", "host", "arbiter")
-PARTY_NAME = re.compile(r"^[a-z][a-z0-9-]{0,62}$")
-JOB_ID = re.compile(r"^[\x21-\x7e]{1,100}$")
+JOB_ID = re.compile(r"[\x21-\x7e]{1,100}", re.ASCII)
 T = TypeVar("T")
 
 
@@ -281,7 +281,7 @@ def _party(path: Path, index: int, table: object) -> PartyConfig:
         str,
         check=lambda v: (
             None
-            if PARTY_NAME.match(v)
+            if PARTY_NAME_PATTERN.fullmatch(v)
             else "must be lowercase letters, digits and '-', starting with a letter (it is "
             "also the party's certificate name)"
         ),
@@ -360,7 +360,7 @@ def load_job(path: str | Path) -> JobConfig:
         "id",
         str,
         check=lambda v: (
-            None if JOB_ID.match(v) else "must be 1-100 printable characters without spaces"
+            None if JOB_ID.fullmatch(v) else "must be 1-100 printable characters without spaces"
         ),
     )
     timeout = float(job.take("timeout", (int, float), 60.0, _positive))
