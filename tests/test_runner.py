@@ -27,21 +27,25 @@ def _host_session(network: MemoryNetwork, settings_: RunSettings = SETTINGS) -> 
     )
 
 
+def _contributor(step: int) -> SumContributor:
+    return SumContributor(
+        "host",
+        step_job_id(JOB, step),
+        key_owner="guest",
+        ring=["host"],
+        values=[1.0],
+        max_abs=10.0,
+        min_key_bits=512,
+    )
+
+
 def _run_host(session: Session, step: int = 0) -> tuple[threading.Thread, dict[str, object]]:
     outcome: dict[str, object] = {}
 
     def target() -> None:
         try:
             with session:
-                role = SumContributor(
-                    "host",
-                    step_job_id(JOB, step),
-                    key_owner="guest",
-                    ring=["host"],
-                    values=[1.0],
-                    max_abs=10.0,
-                    min_key_bits=512,
-                )
+                role = _contributor(step)
                 outcome["result"] = session.run(role, step, "secure_sum")
         except BaseException as error:  # the assertion is on its type
             outcome["error"] = error
@@ -135,15 +139,7 @@ def test_a_message_for_the_next_step_waits_for_it() -> None:
     def play_host() -> None:
         with host:
             for step in (0, 1):
-                role = SumContributor(
-                    "host",
-                    step_job_id(JOB, step),
-                    key_owner="guest",
-                    ring=["host"],
-                    values=[1.0],
-                    max_abs=10.0,
-                    min_key_bits=512,
-                )
+                role = _contributor(step)
                 results.append(host.run(role, step, "secure_sum"))
 
     keys = [owner.start()[0] for owner in owners]
