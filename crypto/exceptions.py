@@ -10,9 +10,13 @@ __all__ = [
     "CryptoError",
     "DeserializationError",
     "EncodingError",
+    "HashToCurveError",
     "InvalidKeyError",
+    "InvalidPointError",
+    "InvalidSignatureError",
     "KeyMismatchError",
     "MalformedCiphertextError",
+    "MalformedInputError",
     "PlaintextOverflowError",
     "WeakKeyError",
 ]
@@ -51,3 +55,19 @@ class MalformedCiphertextError(CryptoError, ValueError):
 
 class DeserializationError(CryptoError, ValueError):
     """Bytes or JSON could not be decoded into a key or a ciphertext vector."""
+
+
+class MalformedInputError(CryptoError, ValueError):
+    """Numbers or bytes from a peer have the wrong length or lie outside their range."""
+
+
+class HashToCurveError(CryptoError, ValueError):
+    """Hashing to a curve was asked for with invalid parameters (e.g. a bad DST)."""
+
+
+class InvalidPointError(CryptoError, ValueError):
+    """A peer sent bytes that are not a valid curve25519 point (or a low-order one)."""
+
+
+class InvalidSignatureError(CryptoError, ValueError):
+    """An RSA blind signature does not verify: the signer cheated or data was corrupted."""
