@@ -26,6 +26,13 @@ __all__ = [
     "Abort",
     "Message",
     "MessageKind",
+    "PsiDone",
+    "PsiGuestItems",
+    "PsiHostItems",
+    "PsiHostSetup",
+    "PsiPositions",
+    "PsiProcessedItems",
+    "PsiSetup",
     "SumPartial",
     "SumPublicKey",
     "SumResult",
@@ -65,6 +72,13 @@ class MessageKind(enum.IntEnum):
     SUM_PUBLIC_KEY = 10
     SUM_PARTIAL = 11
     SUM_RESULT = 12
+    PSI_SETUP = 20
+    PSI_HOST_SETUP = 21
+    PSI_GUEST_ITEMS = 22
+    PSI_PROCESSED_ITEMS = 23
+    PSI_HOST_ITEMS = 24
+    PSI_POSITIONS = 25
+    PSI_DONE = 26
 
 
 MESSAGE_TYPES: dict[MessageKind, type[Message]] = {}
@@ -169,3 +183,84 @@ class SumResult(Message):
     KIND = MessageKind.SUM_RESULT
     totals: np.ndarray
     contributors: int
+
+
+# --- private set intersection (protocols.psi) ------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class PsiSetup(Message):
+    """Guest -> every host: the agreed parameters and the guest's set size.
+
+    ``salt`` (fresh random bytes per job) goes into every hash of an id, so that
+    values of one job cannot be compared with another's.
+    """
+
+    KIND = MessageKind.PSI_SETUP
+    method: str
+    output: str
+    salt: bytes
+    size: int
+    chunk_size: int
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class PsiHostSetup(Message):
+    """Host -> guest: the host's set size and, for RSA-PSI, its public key ``(n, e)``."""
+
+    KIND = MessageKind.PSI_HOST_SETUP
+    size: int
+    rsa_public_key: tuple[int, ...]
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class PsiGuestItems(Message):
+    """Guest -> host: chunk ``batch`` of the guest's shuffled, blinded items.
+
+    ECDH: ``H(id)^a`` as 32-byte points; RSA: ``FDH(id) * r^e mod n``, fixed width.
+    """
+
+    KIND = MessageKind.PSI_GUEST_ITEMS
+    items: bytes
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class PsiProcessedItems(Message):
+    """Host -> guest: chunk ``batch`` of the guest's items under the host's secret.
+
+    ECDH: ``H(id)^ab`` (in cardinality mode re-shuffled over the whole set);
+    RSA: the blind signatures ``FDH(id)^d * r``.
+    """
+
+    KIND = MessageKind.PSI_PROCESSED_ITEMS
+    items: bytes
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class PsiHostItems(Message):
+    """Host -> guest: chunk ``batch`` of the host's own shuffled items.
+
+    ECDH: ``H(id)^b``; RSA: 32-byte tags of the host's signatures ``FDH(id)^d``.
+    """
+
+    KIND = MessageKind.PSI_HOST_ITEMS
+    items: bytes
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class PsiPositions(Message):
+    """Guest -> host (output ``"both"``): the intersection in the agreed order.
+
+    ``positions[k]`` is the index, in the host's shuffled item sequence, of the k-th
+    common customer.
+    """
+
+    KIND = MessageKind.PSI_POSITIONS
+    positions: np.ndarray
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class PsiDone(Message):
+    """Guest -> host (outputs ``"guest"`` and ``"cardinality"``): the protocol is over."""
+
+    KIND = MessageKind.PSI_DONE

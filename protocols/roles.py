@@ -4,6 +4,11 @@ A role never touches sockets, threads, clocks or files.  The runner calls
 :meth:`Role.start` once, then :meth:`Role.receive` for every message that arrives,
 and sends whatever they return.  Everything a role does is therefore replayable
 and testable in one process by passing messages between roles by hand.
+
+A role that streams large inputs in chunks keeps a queue of local work: while
+:attr:`Role.has_work` is true and no message is waiting, the runner calls
+:meth:`Role.work`, which does one bounded piece (e.g. one chunk) and returns the
+messages it produced.  Incoming messages go first, so a peer is never starved.
 """
 
 from __future__ import annotations
@@ -53,6 +58,15 @@ class Role(abc.ABC):
     @abc.abstractmethod
     def waiting_for(self) -> Sequence[str]:
         """Parties this role is waiting to hear from (for timeout messages)."""
+
+    @property
+    def has_work(self) -> bool:
+        """Whether :meth:`work` has something to do now (default: never)."""
+        return False
+
+    def work(self) -> list[Message]:
+        """Do one bounded piece of queued local work; return the messages it produced."""
+        return []
 
     @property
     def done(self) -> bool:

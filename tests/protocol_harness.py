@@ -39,10 +39,16 @@ def run_roles(
     for role in roles.values():
         post(role.start())
     for _ in range(max_steps):
-        busy = sorted(link for link, queue in in_flight.items() if queue)
-        if not busy:
+        busy: list[tuple[str, str]] = sorted(link for link, queue in in_flight.items() if queue)
+        working = sorted(name for name, role in roles.items() if role.has_work)
+        if not busy and not working:
             return transcript
-        link = rng.choice(busy) if rng is not None else busy[0]
-        message = in_flight[link].popleft()
+        # a role's queued local work competes with deliveries, as on a real network
+        choices = [*busy, *((name, "") for name in working)]
+        choice = rng.choice(choices) if rng is not None else choices[0]
+        if choice[1] == "":
+            post(roles[choice[0]].work())
+            continue
+        message = in_flight[choice].popleft()
         post(roles[message.receiver].receive(message))
     raise AssertionError("the protocol did not settle")

@@ -1,0 +1,266 @@
+"""A host's side of PSI (see :mod:`protocols.psi.guest` for the message flow)."""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Sequence
+
+import numpy as np
+
+from crypto.exceptions import CryptoError
+from crypto.permutation import secure_permutation
+from protocols.exceptions import ProtocolError
+from protocols.messages import (
+    Message,
+    PsiDone,
+    PsiGuestItems,
+    PsiHostItems,
+    PsiHostSetup,
+    PsiPositions,
+    PsiProcessedItems,
+    PsiSetup,
+)
+from protocols.psi.ciphers import EcdhHostCipher, HostCipher, RsaHostCipher
+from protocols.psi.guest import MAX_SET_SIZE, chunk_count, chunk_length
+from protocols.psi.inputs import DuplicateIdError
+from protocols.psi.outcome import PsiOutcome
+from protocols.psi.settings import PsiSettings
+from protocols.roles import Role
+
+__all__ = ["PsiHost"]
+
+MIN_SALT_BYTES = 16
+MAX_SALT_BYTES = 64
+
+
+class PsiHost(Role):
+    """A host's side of :mod:`protocols.psi`.
+
+    Parameters
+    ----------
+    party, job_id : str
+        See :class:`~protocols.roles.Role`.
+    guest : str
+        The guest's name.
+    ids : sequence of bytes
+        This party's ids, unique.
+    settings : PsiSettings
+        The job's PSI parameters; the guest's setup must agree with them.
+
+    The result is a :class:`~protocols.psi.outcome.PsiOutcome` whose ``rows`` index
+    ``ids`` (``None`` unless the output is ``"both"``).
+    """
+
+    def __init__(
+        self,
+        party: str,
+        job_id: str,
+        *,
+        guest: str,
+        ids: Sequence[bytes],
+        settings: PsiSettings | None = None,
+    ) -> None:
+        super().__init__(party, job_id)
+        self.settings = settings or PsiSettings()
+        if guest == party:
+            raise ProtocolError(f"{party}: the PSI guest must be another party")
+        self.guest = guest
+        self.ids = list(ids)
+        if len(set(self.ids)) != len(self.ids):
+            raise DuplicateIdError(f"{party}: PSI ids must be unique")
+        self._order = secure_permutation(len(self.ids))
+        self._cipher: HostCipher | None = None
+        self._guest_size: int | None = None
+        self._guest_chunks = 0
+        self._own_chunks = chunk_count(len(self.ids), self.settings.chunk_size)
+        self._next_own = 0
+        self._received: set[int] = set()
+        self._pending: deque[tuple[int, bytes]] = deque()
+        self._processed_sent = 0
+        self._held: dict[int, bytes] = {}  # cardinality: processed chunks until all are in
+        self._started = False
+
+    # Role contract ------------------------------------------------------------------
+    def start(self) -> list[Message]:
+        """Announce this party's set size (and, for RSA-PSI, make and send its key)."""
+        if self._started:
+            raise ProtocolError(f"{self.party}: start() called twice")
+        self._started = True
+        rsa_key: tuple[int, ...] = ()
+        if self.settings.method == "rsa":
+            cipher = RsaHostCipher(
+                self.settings.rsa_key_length,
+                allow_weak_key=self.settings.allow_weak_key,
+                n_jobs=self.settings.n_jobs,
+            )
+            public_key = cipher.private_key.public_key
+            rsa_key = (public_key.n, public_key.e)
+            self._cipher = cipher
+        return [
+            PsiHostSetup(
+                job_id=self.job_id,
+                sender=self.party,
+                receiver=self.guest,
+                size=len(self.ids),
+                rsa_public_key=rsa_key,
+            )
+        ]
+
+    def receive(self, message: Message) -> list[Message]:
+        """Take the guest's setup, items, and the final positions or done."""
+        if self._done or not self._started:
+            raise self._unexpected(message, "finished" if self._done else "not started")
+        if message.sender != self.guest:
+            raise ProtocolError(f"{self.party}: {message.sender!r} is not the PSI guest")
+        if isinstance(message, PsiSetup):
+            self._on_setup(message)
+        elif isinstance(message, PsiGuestItems):
+            self._on_items(message)
+        elif isinstance(message, PsiPositions):
+            self._on_positions(message)
+        elif isinstance(message, PsiDone):
+            self._on_done(message)
+        else:
+            raise self._unexpected(message, "running PSI")
+        return []
+
+    @property
+    def has_work(self) -> bool:
+        """Whether a guest chunk or an own chunk is ready to process."""
+        if self._cipher is None or self._guest_size is None:  # the salt comes with the setup
+            return False
+        return bool(self._pending or self._next_own < self._own_chunks)
+
+    def work(self) -> list[Message]:
+        """Process the guest's next chunk, or else blind this party's next chunk."""
+        assert self._cipher is not None
+        if self._pending:
+            chunk, items = self._pending.popleft()
+            try:
+                processed = self._cipher.process(items)
+            except CryptoError as error:
+                raise ProtocolError(
+                    f"{self.party}: {self.guest!r} sent bad PSI items in chunk {chunk}: {error}"
+                ) from error
+            return self._send_processed(chunk, processed)
+        chunk = self._next_own
+        self._next_own += 1
+        start = chunk * self.settings.chunk_size
+        rows = self._order[start : start + self.settings.chunk_size]
+        items = self._cipher.own([self.ids[row] for row in rows.tolist()])
+        return [self._items(PsiHostItems, chunk, items)]
+
+    @property
+    def waiting_for(self) -> Sequence[str]:
+        """The guest, until the protocol is over."""
+        return () if self._done else (self.guest,)
+
+    @property
+    def progress(self) -> tuple[int, int]:
+        """``(chunks done, chunks in all)``."""
+        total = max(self._guest_chunks + self._own_chunks + 1, 1)
+        if self._done:
+            return total, total
+        return self._processed_sent + len(self._held) + self._next_own, total
+
+    # steps --------------------------------------------------------------------------
+    def _items(
+        self, cls: type[PsiHostItems] | type[PsiProcessedItems], chunk: int, items: bytes
+    ) -> Message:
+        return cls(
+            job_id=self.job_id, sender=self.party, receiver=self.guest, batch=chunk, items=items
+        )
+
+    def _on_setup(self, message: PsiSetup) -> None:
+        if self._guest_size is not None:
+            raise self._unexpected(message, "already set up")
+        settings = self.settings
+        for name, theirs, ours in (
+            ("method", message.method, settings.method),
+            ("output", message.output, settings.output),
+            ("chunk_size", message.chunk_size, settings.chunk_size),
+        ):
+            if theirs != ours:
+                raise ProtocolError(
+                    f"{self.party}: the guest asked for PSI {name} {theirs!r} but this "
+                    f"party's job says {ours!r}; both must run the same job file"
+                )
+        if not MIN_SALT_BYTES <= len(message.salt) <= MAX_SALT_BYTES:
+            raise ProtocolError(f"{self.party}: the guest sent a {len(message.salt)}-byte salt")
+        if not 0 <= message.size <= MAX_SET_SIZE:
+            raise ProtocolError(f"{self.party}: the guest announced {message.size} ids")
+        self._guest_size = message.size
+        self._guest_chunks = chunk_count(message.size, settings.chunk_size)
+        if isinstance(self._cipher, RsaHostCipher):
+            self._cipher.use_salt(message.salt)
+        else:
+            self._cipher = EcdhHostCipher(message.salt, settings.n_jobs)
+
+    def _on_items(self, message: PsiGuestItems) -> None:
+        chunk = message.batch
+        if self._guest_size is None or self._cipher is None:
+            raise self._unexpected(message, "waiting for the guest's setup")
+        if chunk in self._received or not 0 <= chunk < self._guest_chunks:
+            raise ProtocolError(f"{self.party}: the guest sent chunk {chunk} again or out of range")
+        expected = chunk_length(chunk, self._guest_size, self.settings.chunk_size)
+        if len(message.items) != expected * self._cipher.item_bytes:
+            raise ProtocolError(
+                f"{self.party}: the guest sent {len(message.items)} bytes in chunk {chunk}, "
+                f"expected {expected * self._cipher.item_bytes}"
+            )
+        self._received.add(chunk)
+        self._pending.append((chunk, message.items))
+
+    def _send_processed(self, chunk: int, processed: bytes) -> list[Message]:
+        if self.settings.output != "cardinality":
+            self._processed_sent += 1
+            return [self._items(PsiProcessedItems, chunk, processed)]
+        # cardinality: re-shuffle over the whole set, so no value maps back to a row
+        self._held[chunk] = processed
+        if len(self._held) < self._guest_chunks:
+            return []
+        assert self._cipher is not None
+        width = self._cipher.item_bytes
+        everything = np.frombuffer(
+            b"".join(self._held.pop(c) for c in range(self._guest_chunks)), dtype=f"S{width}"
+        )
+        shuffled = everything[secure_permutation(len(everything))].tobytes()
+        size = self.settings.chunk_size * width
+        self._processed_sent = self._guest_chunks
+        return [
+            self._items(PsiProcessedItems, c, shuffled[c * size : (c + 1) * size])
+            for c in range(self._guest_chunks)
+        ]
+
+    def _all_sent(self) -> bool:
+        return (
+            self._guest_size is not None
+            and self._processed_sent == self._guest_chunks
+            and self._next_own == self._own_chunks
+        )
+
+    def _on_positions(self, message: PsiPositions) -> None:
+        if self.settings.output != "both" or not self._all_sent():
+            raise self._unexpected(message, "still exchanging items")
+        positions = message.positions
+        if positions.ndim != 1 or positions.dtype.kind != "i":
+            raise ProtocolError(f"{self.party}: the guest sent positions that are not integers")
+        limit = min(len(self.ids), self._guest_size or 0)
+        if len(positions) > limit:
+            raise ProtocolError(
+                f"{self.party}: the guest sent {len(positions)} positions for at most {limit} "
+                "common ids"
+            )
+        if len(positions) and (positions.min() < 0 or positions.max() >= len(self.ids)):
+            raise ProtocolError(f"{self.party}: the guest sent a position out of range")
+        if len(np.unique(positions)) != len(positions):
+            raise ProtocolError(f"{self.party}: the guest sent a position twice")
+        rows = self._order[positions.astype(np.int64)]
+        self._finish(
+            PsiOutcome(rows, len(rows), len(self.ids), {self.guest: self._guest_size or 0})
+        )
+
+    def _on_done(self, message: PsiDone) -> None:
+        if self.settings.output == "both" or not self._all_sent():
+            raise self._unexpected(message, "still exchanging items")
+        self._finish(PsiOutcome(None, None, len(self.ids), {self.guest: self._guest_size or 0}))
