@@ -61,6 +61,12 @@ def _print_report(report: object) -> None:
                 for column, total in zip(result["columns"], result["totals"], strict=True)
             )
             print(f"  totals over {result['parties']} parties, {result['rows']} rows: {totals}")
+        if result["type"] == "psi":
+            common = result["intersection_size"]
+            learned = "not revealed to this party" if common is None else f"{common} common ids"
+            print(f"  {result['ids']} ids, peers {result['peer_ids']}: {learned}")
+            if result["aligned_file"]:
+                print(f"  aligned rows -> {path.parent / result['aligned_file']}")
     print(f"{report.party}: finished in {report.seconds:.1f} s")
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import csv
 import math
+import os
+import tempfile
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -14,7 +16,7 @@ import numpy.typing as npt
 
 from vfl.exceptions import DataError
 
-__all__ = ["PartyTable", "load_builtin", "read_party_csv"]
+__all__ = ["PartyTable", "load_builtin", "read_party_csv", "write_party_csv"]
 
 
 @dataclass(frozen=True)
@@ -37,6 +39,7 @@ class PartyTable:
     features: npt.NDArray[np.float64]
     feature_names: list[str]
     labels: npt.NDArray[np.int64] | None = None
+    duplicates_dropped: int = 0
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -52,16 +55,32 @@ class PartyTable:
 
 
 def read_party_csv(
-    path: str | Path, *, id_column: str = "id", label_column: str | None = None
+    path: str | Path,
+    *,
+    id_column: str = "id",
+    label_column: str | None = None,
+    dedupe: bool = False,
 ) -> PartyTable:
     """Read a party's CSV file: an id column, an optional label column, numeric features.
+
+    Parameters
+    ----------
+    path : str or Path
+        The CSV file (UTF-8, with a header line).
+    id_column : str, default "id"
+        The customer id column (compared as text, surrounding spaces removed).
+    label_column : str, optional
+        The 0/1 label column (the guest).
+    dedupe : bool, default False
+        Keep the first row of a repeated id (counted in ``duplicates_dropped``)
+        instead of refusing the file.
 
     Raises
     ------
     DataError
-        If the file is missing, a column is absent, an id repeats, a cell is empty
-        or not a finite number, or a label is not 0/1; the message names the row
-        and column.
+        If the file is missing, a column is absent, an id repeats (unless
+        ``dedupe``), a cell is empty or not a finite number, or a label is not 0/1;
+        the message names the row and column.
     """
     path = Path(path)
     if not path.is_file():
@@ -81,6 +100,7 @@ def read_party_csv(
         rows: list[list[float]] = []
         labels: list[int] = []
         seen: set[str] = set()
+        dropped = 0
         for line, record in enumerate(reader, start=2):
             if len(record) != len(header):
                 raise DataError(f"{path}:{line}: {len(record)} cells, expected {len(header)}")
@@ -88,7 +108,13 @@ def read_party_csv(
             if not customer:
                 raise DataError(f"{path}:{line}: empty id")
             if customer in seen:
-                raise DataError(f"{path}:{line}: id {customer!r} appears twice")
+                if dedupe:
+                    dropped += 1
+                    continue
+                raise DataError(
+                    f"{path}:{line}: id {customer!r} appears twice (de-duplicate the file, or "
+                    "set dedupe = true in the psi step to keep each id's first row)"
+                )
             seen.add(customer)
             ids.append(customer)
             rows.append([_number(path, line, header[i], record[i]) for i in feature_indices])
@@ -103,7 +129,45 @@ def read_party_csv(
         features=features,
         feature_names=[header[i] for i in feature_indices],
         labels=np.array(labels, dtype=np.int64) if label_index is not None else None,
+        duplicates_dropped=dropped,
     )
+
+
+def write_party_csv(
+    table: PartyTable, path: str | Path, *, id_column: str = "id", label_column: str | None = None
+) -> None:
+    """Write ``table`` as CSV (id, label if any, features), atomically.
+
+    The file is written next to ``path`` under a temporary name and renamed into
+    place, so a reader never sees half a file.  Numbers are written with Python's
+    shortest exact representation, so :func:`read_party_csv` reads back the same
+    values.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    header = [id_column, *([label_column] if table.labels is not None and label_column else [])]
+    header += table.feature_names
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "w", newline="", encoding="utf-8") as stream:
+            writer = csv.writer(stream)
+            writer.writerow(header)
+            labels = table.labels.tolist() if table.labels is not None and label_column else None
+            for row, (customer, values) in enumerate(
+                zip(table.ids, table.features.tolist(), strict=True)
+            ):
+                cells = [
+                    customer,
+                    *([labels[row]] if labels is not None else []),
+                    *map(repr, values),
+                ]
+                writer.writerow(cells)
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
 
 
 def _number(path: Path, line: int, column: str, text: str) -> float:

@@ -49,7 +49,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
+from protocols.exceptions import ProtocolError
 from protocols.messages import PARTY_NAME_PATTERN
+from protocols.psi.settings import DEFAULT_CHUNK_SIZE, MAX_CHUNK_SIZE, METHODS, OUTPUTS, PsiSettings
 from vfl.exceptions import JobFileError
 from vfl.transport.base import DEFAULT_MAX_MESSAGE_BYTES
 
@@ -58,6 +60,7 @@ __all__ = [
     "DataConfig",
     "JobConfig",
     "PartyConfig",
+    "PsiStep",
     "SecureSumStep",
     "StepConfig",
     "load_job",
@@ -105,7 +108,37 @@ class SecureSumStep:
     type = "secure_sum"
 
 
-StepConfig = SecureSumStep
+@dataclass(frozen=True)
+class PsiStep:
+    """``type = "psi"``: align the parties' rows on their common customer ids.
+
+    Each party's output is its data file restricted to the common ids, in one order
+    agreed by every party (``output = "both"``), plus a summary.  Later steps of the
+    job use the aligned rows.
+    """
+
+    method: str
+    output: str
+    dedupe: bool
+    chunk_size: int
+    rsa_key_length: int
+    n_jobs: int | None
+
+    type = "psi"
+
+    def settings(self, allow_weak_key: bool) -> PsiSettings:
+        """The protocol parameters of this step."""
+        return PsiSettings(
+            method=self.method,  # type: ignore[arg-type]  # checked when loaded
+            output=self.output,  # type: ignore[arg-type]
+            chunk_size=self.chunk_size,
+            rsa_key_length=self.rsa_key_length,
+            allow_weak_key=allow_weak_key,
+            n_jobs=self.n_jobs,
+        )
+
+
+StepConfig = SecureSumStep | PsiStep
 
 
 @dataclass(frozen=True)
@@ -311,7 +344,41 @@ def _step(path: Path, index: int, table: object) -> StepConfig:
         )
         section.finish()
         return step
-    raise section.error("type", f"unknown step type {kind!r} (available: 'secure_sum')")
+    if kind == "psi":
+        psi = PsiStep(
+            method=section.take(
+                "method",
+                str,
+                "ecdh",
+                lambda v: None if v in METHODS else f"must be one of {METHODS}",
+            ),
+            output=section.take(
+                "output",
+                str,
+                "both",
+                lambda v: None if v in OUTPUTS else f"must be one of {OUTPUTS}",
+            ),
+            dedupe=section.take("dedupe", bool, False),
+            chunk_size=section.take(
+                "chunk_size",
+                int,
+                DEFAULT_CHUNK_SIZE,
+                lambda v: None if 1 <= v <= MAX_CHUNK_SIZE else f"must be in 1..{MAX_CHUNK_SIZE}",
+            ),
+            rsa_key_length=section.take(
+                "rsa_key_length", int, 2048, lambda v: None if v >= 1024 else "must be >= 1024"
+            ),
+            n_jobs=section.take(
+                "n_jobs", int, None, lambda v: None if v != 0 else "must not be 0 (-1: all cores)"
+            ),
+        )
+        section.finish()
+        try:
+            psi.settings(allow_weak_key=True)
+        except ProtocolError as error:
+            raise JobFileError(f"{path}: steps[{index}]: {error}") from None
+        return psi
+    raise section.error("type", f"unknown step type {kind!r} (available: 'psi', 'secure_sum')")
 
 
 def _check_parties(path: Path, parties: Sequence[PartyConfig], steps: Sequence[StepConfig]) -> None:
@@ -330,6 +397,18 @@ def _check_parties(path: Path, parties: Sequence[PartyConfig], steps: Sequence[S
     if not any(p.role == "host" for p in parties):
         raise JobFileError(f"{path}: parties: at least one party must have role 'host'")
     for step in steps:
+        if isinstance(step, PsiStep):
+            for party in parties:
+                if party.role != "arbiter" and party.data is None:
+                    raise JobFileError(
+                        f"{path}: parties: {party.name} has no data section, which the "
+                        "psi step needs"
+                    )
+            hosts = sum(1 for p in parties if p.role == "host")
+            try:
+                step.settings(allow_weak_key=True).check_hosts(hosts)
+            except ProtocolError as error:
+                raise JobFileError(f"{path}: steps: {error}") from None
         if isinstance(step, SecureSumStep):
             for party in parties:
                 if party.role != "arbiter" and party.data is None:

@@ -19,11 +19,12 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from protocols.psi import PsiGuest, PsiHost, PsiOutcome
 from protocols.roles import Role
 from protocols.secure_sum import SumContributor, SumKeyOwner
-from vfl.datasets import PartyTable, read_party_csv
+from vfl.datasets import PartyTable, read_party_csv, write_party_csv
 from vfl.exceptions import DataError, JobFileError, PeerAbortedError, PeerDisconnectedError
-from vfl.jobfile import JobConfig, PartyConfig, SecureSumStep, StepConfig
+from vfl.jobfile import JobConfig, PartyConfig, PsiStep, SecureSumStep, StepConfig
 from vfl.runner import RunSettings, Session, step_job_id
 from vfl.transport.base import Transport
 from vfl.transport.memory import MemoryNetwork
@@ -69,11 +70,15 @@ def _settings(job: JobConfig) -> RunSettings:
     )
 
 
-def _load_table(party: PartyConfig) -> PartyTable:
+def _load_table(job: JobConfig, party: PartyConfig) -> PartyTable:
     if party.data is None:
         raise DataError(f"party {party.name!r} has no data section")
+    dedupe = any(isinstance(step, PsiStep) and step.dedupe for step in job.steps)
     return read_party_csv(
-        party.data.file, id_column=party.data.id_column, label_column=party.data.label_column
+        party.data.file,
+        id_column=party.data.id_column,
+        label_column=party.data.label_column,
+        dedupe=dedupe,
     )
 
 
@@ -118,7 +123,59 @@ def build_role(
             max_abs=step.max_abs,
             min_key_bits=512 if job.allow_weak_keys else MIN_KEY_BITS_STRICT,
         )
+    if isinstance(step, PsiStep):
+        if party.role == "arbiter":
+            return None
+        settings = step.settings(allow_weak_key=job.allow_weak_keys)
+        ids = [customer.encode("utf-8") for customer in table.ids]
+        if party.role == "guest":
+            hosts = [host.name for host in job.hosts]
+            return PsiGuest(party.name, job_id, hosts=hosts, ids=ids, settings=settings)
+        return PsiHost(party.name, job_id, guest=job.guest.name, ids=ids, settings=settings)
     raise JobFileError(f"step type {step.type!r} cannot run yet")
+
+
+def _psi_output(
+    job: JobConfig,
+    index: int,
+    step: PsiStep,
+    party: PartyConfig,
+    outcome: PsiOutcome,
+    table: PartyTable,
+    seconds: float,
+) -> tuple[list[Path], dict[str, Any], PartyTable]:
+    """Write the aligned data file (if this party learned the rows) and the summary."""
+    folder = job.party_output_dir(party.name)
+    written: list[Path] = []
+    aligned = table
+    aligned_path: Path | None = None
+    if outcome.rows is not None:
+        aligned = table.take(outcome.rows)
+        aligned_path = folder / f"step-{index}-psi.csv"
+        assert party.data is not None
+        write_party_csv(
+            aligned,
+            aligned_path,
+            id_column=party.data.id_column,
+            label_column=party.data.label_column,
+        )
+        written.append(aligned_path)
+    document = {
+        "job": job.job_id,
+        "step": index,
+        "type": step.type,
+        "party": party.name,
+        "method": step.method,
+        "output": step.output,
+        "input_rows": len(table) + table.duplicates_dropped,
+        "duplicates_dropped": table.duplicates_dropped,
+        "ids": outcome.own_size,
+        "peer_ids": dict(outcome.peer_sizes),
+        "intersection_size": outcome.size,
+        "aligned_file": aligned_path.name if aligned_path is not None else None,
+        "seconds": round(seconds, 3),
+    }
+    return written, document, aligned
 
 
 def _output(
@@ -152,13 +209,21 @@ def _run_steps(
         transport, party.name, job.job_id, peers, _settings(job), show_progress=show_progress
     ) as session:
         # loaded inside the session: a bad file aborts the peers instead of leaving them waiting
-        table = _load_table(party) if party.data is not None else None
+        table = _load_table(job, party) if party.data is not None else None
         for index, step in enumerate(job.steps):
             role = build_role(job, index, step, party, table) if table is not None else None
-            if role is None:
+            if role is None or table is None:
                 continue
+            step_started = time.perf_counter()
             result = session.run(role, index, step.type)
-            path, document = _output(job, index, step, party, result)
+            if isinstance(step, PsiStep):
+                seconds = time.perf_counter() - step_started
+                _, document, aligned = _psi_output(job, index, step, party, result, table, seconds)
+                if step.output == "both":
+                    table = aligned  # later steps see the common customers, in the agreed order
+                path = job.party_output_dir(party.name) / f"step-{index}-psi.json"
+            else:
+                path, document = _output(job, index, step, party, result)
             write_json_atomically(path, document)
             outputs.append(path)
             results.append(document)

@@ -189,7 +189,12 @@ class Session:
             for sender, message in self._take_held(role.job_id):
                 self._deliver(role, sender, message)
             while not role.done:
-                sender, message = self._next_message(role)
+                incoming = self._poll() if role.has_work else self._next_message(role)
+                if incoming is None:
+                    self._send_all(role.work())
+                    progress.update(*role.progress)
+                    continue
+                sender, message = incoming
                 if message.job_id != role.job_id:
                     self._hold(sender, message, step)
                     continue
@@ -261,6 +266,17 @@ class Session:
                 )
         return error
 
+    def _poll(self) -> tuple[str, Message] | None:
+        """A message that has already arrived, or ``None`` (never waits)."""
+        try:
+            return self._received(*self.transport.receive(0))
+        except PeerTimeoutError:
+            return None
+        except PeerDisconnectedError as error:
+            if error.peer is not None:
+                self._gone.add(error.peer)
+            raise
+
     def _next_message(self, role: Role) -> tuple[str, Message]:
         try:
             sender, frame = self.transport.receive(self.settings.timeout)
@@ -274,6 +290,9 @@ class Session:
             if error.peer is not None:
                 self._gone.add(error.peer)
             raise
+        return self._received(sender, frame)
+
+    def _received(self, sender: str, frame: bytes) -> tuple[str, Message]:
         message = self._decode(sender, frame)
         event(
             LOGGER,
