@@ -34,7 +34,10 @@ Example::
     data = { file = "bank_b.csv", id_column = "id" }
 
     [[steps]]
-    type = "secure_sum"
+    type = "psi"            # align the rows on common ids first (ECDH by default)
+
+    [[steps]]
+    type = "secure_sum"     # then sum over the common customers only
     columns = ["balance"]
     max_abs = 1e15
 """
