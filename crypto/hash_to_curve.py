@@ -449,29 +449,18 @@ def _finish(start: _Start, power0: mpz, power1: mpz, inverse: mpz) -> tuple[mpz,
     # x(Q0 + Q1) = (n / d)**2 - J - x0 - x1, over the common denominator d**2 e
     big_u = (n * n * e - d2 * (_J * e + a + b)) % p
     big_w = d2 * e % p
-    # Three x-only doublings (unrolled): with s = (U + W)**2, t = (U - W)**2, c = s - t,
+    # Three x-only doublings: with s = (U + W)**2, t = (U - W)**2, c = s - t,
     # 2 (U : W) = (s t : c (t + a24 c)), a24 = (J + 2) / 4.
     a24 = _A24_MPZ
-    s = big_u + big_w
-    s = s * s
-    t = big_u - big_w
-    t = t * t
-    c = s - t
-    big_u = s * t % p
-    big_w = c * (t + a24 * c) % p
-    s = big_u + big_w
-    s = s * s
-    t = big_u - big_w
-    t = t * t
-    c = s - t
-    big_u = s * t % p
-    big_w = c * (t + a24 * c) % p
-    s = big_u + big_w
-    s = s * s
-    t = big_u - big_w
-    t = t * t
-    c = s - t
-    return s * t % p, c * (t + a24 * c) % p
+    for _ in range(3):
+        s = big_u + big_w
+        s = s * s
+        t = big_u - big_w
+        t = t * t
+        c = s - t
+        big_u = s * t % p
+        big_w = c * (t + a24 * c) % p
+    return big_u, big_w
 
 
 def _encode(msg: bytes, dst: bytes, projective: tuple[mpz, mpz] | None) -> bytes:

@@ -18,22 +18,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tests.job_files import write_job
 from vfl.certs import create_ca, create_job_certificates, issue_certificate
 from vfl.jobfile import load_job
 from vfl.jobs import simulate_job
 
 PARTIES = [("bank-a", "guest"), ("bank-b", "host"), ("bank-c", "host")]
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def _free_ports(count: int) -> list[int]:
-    sockets = [socket.socket() for _ in range(count)]
-    for sock in sockets:
-        sock.bind(("127.0.0.1", 0))
-    ports = [sock.getsockname()[1] for sock in sockets]
-    for sock in sockets:
-        sock.close()
-    return ports
 
 
 def _write_data(folder: Path, seed: int = 7) -> dict[str, np.ndarray]:
@@ -55,42 +46,27 @@ def _write_data(folder: Path, seed: int = 7) -> dict[str, np.ndarray]:
 def _write_job(
     folder: Path, *, steps: int = 2, key_length: int = 1024, timeout: float = 20
 ) -> Path:
-    ports = _free_ports(len(PARTIES))
-    weak = key_length < 2048
-    text = [
-        "[job]",
-        'id = "e2e-sum"',
-        f"timeout = {timeout}",
-        "connect_timeout = 15",
-        f"allow_weak_keys = {'true' if weak else 'false'}",
-        "",
-        "[tls]",
-        'ca = "certs/ca.crt"',
-    ]
-    for (name, role), port in zip(PARTIES, ports, strict=True):
-        label = ', label_column = "y"' if role == "guest" else ""
-        text += [
-            "",
-            "[[parties]]",
-            f'name = "{name}"',
-            f'role = "{role}"',
-            f'address = "127.0.0.1:{port}"',
-            f'certificate = "certs/{name}.crt"',
-            f'private_key = "certs/{name}.key"',
-            f'data = {{ file = "{name}.csv"{label} }}',
-        ]
+    lines: list[str] = []
     for index in range(steps):
         columns = '["balance", "limit"]' if index % 2 == 0 else '["limit"]'
-        text += [
-            "",
+        lines += [
             "[[steps]]",
             'type = "secure_sum"',
             f"columns = {columns}",
             f"key_length = {key_length}",
+            "",
         ]
-    path = folder / "job.toml"
-    path.write_text("\n".join(text) + "\n")
-    return path
+    label = {"guest": ', label_column = "y"', "host": ""}
+    data = {name: f'{{ file = "{name}.csv"{label[role]} }}' for name, role in PARTIES}
+    return write_job(
+        folder,
+        job_id="e2e-sum",
+        parties=PARTIES,
+        data=data,
+        steps=lines,
+        timeout=timeout,
+        allow_weak_keys=key_length < 2048,
+    )
 
 
 @pytest.fixture()

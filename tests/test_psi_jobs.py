@@ -12,8 +12,9 @@ from pathlib import Path
 
 import pytest
 
+from tests.job_files import write_job
 from tests.psi_helpers import phone_ids
-from tests.test_jobs_e2e import ROOT, _free_ports
+from tests.test_jobs_e2e import ROOT
 from vfl.certs import create_job_certificates
 from vfl.exceptions import DataError, JobFileError
 from vfl.jobfile import load_job
@@ -47,32 +48,14 @@ def _write_data(folder: Path, *, duplicate: bool = False) -> dict[str, dict[str,
 
 
 def _write_job(folder: Path, step: str, parties=PARTIES) -> Path:
-    ports = _free_ports(len(parties))
-    text = [
-        "[job]",
-        'id = "psi-e2e"',
-        "timeout = 60",
-        "connect_timeout = 20",
-        "",
-        "[tls]",
-        'ca = "certs/ca.crt"',
-    ]
-    for (name, role), port in zip(parties, ports, strict=True):
-        label = ', label_column = "fraud"' if role == "guest" else ""
-        text += [
-            "",
-            "[[parties]]",
-            f'name = "{name}"',
-            f'role = "{role}"',
-            f'address = "127.0.0.1:{port}"',
-            f'certificate = "certs/{name}.crt"',
-            f'private_key = "certs/{name}.key"',
-            f'data = {{ file = "{name}.csv", id_column = "phone"{label} }}',
-        ]
-    text += ["", "[[steps]]", 'type = "psi"', *step.splitlines()]
-    path = folder / "job.toml"
-    path.write_text("\n".join(text) + "\n")
-    return path
+    data = {
+        name: f'{{ file = "{name}.csv", id_column = "phone"'
+        + (', label_column = "fraud"' if role == "guest" else "")
+        + " }"
+        for name, role in parties
+    }
+    steps = ["[[steps]]", 'type = "psi"', *step.splitlines()]
+    return write_job(folder, job_id="psi-e2e", parties=parties, data=data, steps=steps, timeout=60)
 
 
 def _aligned(folder: Path, party: str) -> list[list[str]]:

@@ -1,0 +1,56 @@
+"""Writing job files for tests: free loopback ports, one certificate per party."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Sequence
+from pathlib import Path
+
+
+def free_ports(count: int) -> list[int]:
+    """``count`` loopback ports that were free a moment ago."""
+    sockets = [socket.socket() for _ in range(count)]
+    for sock in sockets:
+        sock.bind(("127.0.0.1", 0))
+    ports = [sock.getsockname()[1] for sock in sockets]
+    for sock in sockets:
+        sock.close()
+    return ports
+
+
+def write_job(
+    folder: Path,
+    *,
+    job_id: str,
+    parties: Sequence[tuple[str, str]],
+    data: dict[str, str],
+    steps: Sequence[str],
+    timeout: float = 20,
+    allow_weak_keys: bool = False,
+) -> Path:
+    """Write ``folder/job.toml``: ``data[name]`` is each party's inline data table
+    (e.g. ``'{ file = "a.csv" }'``) and ``steps`` the TOML lines after the parties."""
+    text = [
+        "[job]",
+        f'id = "{job_id}"',
+        f"timeout = {timeout}",
+        "connect_timeout = 15",
+        f"allow_weak_keys = {'true' if allow_weak_keys else 'false'}",
+        "",
+        "[tls]",
+        'ca = "certs/ca.crt"',
+    ]
+    for (name, role), port in zip(parties, free_ports(len(parties)), strict=True):
+        text += [
+            "",
+            "[[parties]]",
+            f'name = "{name}"',
+            f'role = "{role}"',
+            f'address = "127.0.0.1:{port}"',
+            f'certificate = "certs/{name}.crt"',
+            f'private_key = "certs/{name}.key"',
+            f"data = {data[name]}",
+        ]
+    path = folder / "job.toml"
+    path.write_text("\n".join([*text, "", *steps]) + "\n")
+    return path
