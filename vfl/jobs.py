@@ -143,10 +143,13 @@ def _psi_output(
     outcome: PsiOutcome,
     table: PartyTable,
     seconds: float,
-) -> tuple[list[Path], dict[str, Any], PartyTable]:
-    """Write the aligned data file (if this party learned the rows) and the summary."""
+) -> tuple[dict[str, Any], PartyTable]:
+    """Write the aligned data file (if this party learned the rows).
+
+    Returns the summary and the table later steps see: the common customers in the
+    agreed order for output ``"both"``, the whole table otherwise.
+    """
     folder = job.party_output_dir(party.name)
-    written: list[Path] = []
     aligned = table
     aligned_path: Path | None = None
     if outcome.rows is not None:
@@ -159,7 +162,6 @@ def _psi_output(
             id_column=party.data.id_column,
             label_column=party.data.label_column,
         )
-        written.append(aligned_path)
     document = {
         "job": job.job_id,
         "step": index,
@@ -175,13 +177,21 @@ def _psi_output(
         "aligned_file": aligned_path.name if aligned_path is not None else None,
         "seconds": round(seconds, 3),
     }
-    return written, document, aligned
+    return document, aligned if step.output == "both" else table
 
 
 def _output(
-    job: JobConfig, index: int, step: StepConfig, party: PartyConfig, result: Any
-) -> tuple[Path, dict[str, Any]]:
-    path = job.party_output_dir(party.name) / f"step-{index}-{step.type}.json"
+    job: JobConfig,
+    index: int,
+    step: StepConfig,
+    party: PartyConfig,
+    result: Any,
+    table: PartyTable,
+    seconds: float,
+) -> tuple[dict[str, Any], PartyTable]:
+    """The step's summary document, and the table the next steps see."""
+    if isinstance(step, PsiStep):
+        return _psi_output(job, index, step, party, result, table, seconds)
     if isinstance(step, SecureSumStep):
         totals = np.asarray(result, dtype=np.float64)
         document = {
@@ -194,7 +204,7 @@ def _output(
             "rows": round(float(totals[-1])),
             "parties": 1 + len(job.hosts),
         }
-        return path, document
+        return document, table
     raise JobFileError(f"step type {step.type!r} has no output writer")
 
 
@@ -216,14 +226,9 @@ def _run_steps(
                 continue
             step_started = time.perf_counter()
             result = session.run(role, index, step.type)
-            if isinstance(step, PsiStep):
-                seconds = time.perf_counter() - step_started
-                _, document, aligned = _psi_output(job, index, step, party, result, table, seconds)
-                if step.output == "both":
-                    table = aligned  # later steps see the common customers, in the agreed order
-                path = job.party_output_dir(party.name) / f"step-{index}-psi.json"
-            else:
-                path, document = _output(job, index, step, party, result)
+            seconds = time.perf_counter() - step_started
+            document, table = _output(job, index, step, party, result, table, seconds)
+            path = job.party_output_dir(party.name) / f"step-{index}-{step.type}.json"
             write_json_atomically(path, document)
             outputs.append(path)
             results.append(document)
