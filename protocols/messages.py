@@ -24,6 +24,18 @@ __all__ = [
     "PAYLOAD_TYPES",
     "PROTOCOL_VERSION",
     "Abort",
+    "LrCross",
+    "LrDecision",
+    "LrDecrypted",
+    "LrEpochEnd",
+    "LrForward",
+    "LrHostSetup",
+    "LrMasked",
+    "LrPartialScores",
+    "LrPublicKey",
+    "LrResidual",
+    "LrScoreRequest",
+    "LrSetup",
     "Message",
     "MessageKind",
     "PsiDone",
@@ -79,6 +91,18 @@ class MessageKind(enum.IntEnum):
     PSI_HOST_ITEMS = 24
     PSI_POSITIONS = 25
     PSI_DONE = 26
+    LR_SETUP = 30
+    LR_HOST_SETUP = 31
+    LR_PUBLIC_KEY = 32
+    LR_FORWARD = 33
+    LR_RESIDUAL = 34
+    LR_MASKED = 35
+    LR_DECRYPTED = 36
+    LR_CROSS = 37
+    LR_EPOCH_END = 38
+    LR_DECISION = 39
+    LR_SCORE_REQUEST = 40
+    LR_PARTIAL_SCORES = 41
 
 
 MESSAGE_TYPES: dict[MessageKind, type[Message]] = {}
@@ -264,3 +288,157 @@ class PsiDone(Message):
     """Guest -> host (outputs ``"guest"`` and ``"cardinality"``): the protocol is over."""
 
     KIND = MessageKind.PSI_DONE
+
+
+# --- hetero logistic regression (protocols.hetero_lr) -----------------------------------
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class LrSetup(Message):
+    """Guest -> every host and the arbiter: the agreed training parameters.
+
+    ``plan_seed`` fixes the public batch plan (which rows form each mini-batch of
+    each epoch); ``weighted`` says whether rows carry weights (the weights stay with
+    the guest); ``validation_rows`` is the size of the aligned validation set
+    (0: none).
+    """
+
+    KIND = MessageKind.LR_SETUP
+    mode: str
+    hosts: tuple[str, ...]
+    rows: int
+    batch_size: int
+    max_iter: int
+    plan_seed: bytes
+    guest_features: int
+    weighted: bool
+    validation_rows: int
+    key_length: int
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class LrHostSetup(Message):
+    """Host -> guest: the host's feature count and row counts (checked by the guest)."""
+
+    KIND = MessageKind.LR_HOST_SETUP
+    features: int
+    rows: int
+    validation_rows: int
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class LrPublicKey(Message):
+    """Key owner -> peers: the Paillier key to encrypt under.
+
+    Two-party: each party's own key to its peer; arbiter mode: the arbiter's key to
+    everyone.
+    """
+
+    KIND = MessageKind.LR_PUBLIC_KEY
+    public_key: PaillierPublicKey
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class LrForward(Message):
+    """Host -> guest, batch ``batch`` of epoch ``round``: the host's encrypted scores.
+
+    ``[[u_h / 4]]`` per row and ``[[sum u_h**2]]`` (one value; per row when rows are
+    weighted), under the key owner's key (two-party: the host's own key; arbiter
+    mode: the arbiter's).
+    """
+
+    KIND = MessageKind.LR_FORWARD
+    quarter_scores: EncryptedVector
+    squares: EncryptedVector
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class LrResidual(Message):
+    """Guest -> host: what the host needs for its gradient.
+
+    Two-party: ``[[e]] = [[w * (u_g / 4 - y / 2)]]`` under the guest's key, and
+    ``[[w / 4]]`` per row when rows are weighted (else empty).  Arbiter mode: the full
+    residual ``[[d]] = [[w * ((u_g + sum_h u_h) / 4 - y / 2)]]`` under the arbiter's
+    key (re-randomised), and, when several hosts train and this is not the first,
+    ``prefix = [[w * sum_{j<h} u_j / 4]]`` for the loss cross term (else empty).
+    """
+
+    KIND = MessageKind.LR_RESIDUAL
+    residual: EncryptedVector
+    weights: EncryptedVector
+    prefix: EncryptedVector
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class LrMasked(Message):
+    """Party -> key owner: its masked gradient (and, from the guest, the batch loss).
+
+    Both are under the receiver's key, each plaintext hidden by a mask uniform in
+    ``Z_n`` and re-randomised.  ``loss`` is empty when the sender is a host.
+    """
+
+    KIND = MessageKind.LR_MASKED
+    gradient: MaskedVector
+    loss: MaskedVector
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class LrDecrypted(Message):
+    """Key owner -> masking party: the decrypted values of its :class:`LrMasked`.
+
+    Gradient first, then the loss (if any); still masked, so meaningless to the owner.
+    """
+
+    KIND = MessageKind.LR_DECRYPTED
+    values: tuple[int, ...]
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class LrCross(Message):
+    """Host -> guest (arbiter mode, several hosts): ``[[sum_i u_h,i * prefix_i]]``."""
+
+    KIND = MessageKind.LR_CROSS
+    cross: EncryptedVector
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class LrEpochEnd(Message):
+    """Host -> guest after its last update of epoch ``round``.
+
+    The squared norm of its weight change over the epoch, its penalty term, and its
+    partial scores ``u_h`` on the validation rows (empty without a validation set).
+    """
+
+    KIND = MessageKind.LR_EPOCH_END
+    weight_change: float
+    penalty: float
+    validation_scores: np.ndarray
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class LrDecision(Message):
+    """Guest -> every host and the arbiter: stop after epoch ``round`` or go on.
+
+    On stopping, ``best_epoch`` names the epoch whose weights every party keeps
+    (early stopping), or is -1 to keep the last ones.
+    """
+
+    KIND = MessageKind.LR_DECISION
+    stop: bool
+    best_epoch: int
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class LrScoreRequest(Message):
+    """Guest -> host: send partial scores for the ``rows`` aligned rows to score."""
+
+    KIND = MessageKind.LR_SCORE_REQUEST
+    rows: int
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class LrPartialScores(Message):
+    """Host -> guest: ``u_h = X_h w_h`` for every row to score (the guest learns them)."""
+
+    KIND = MessageKind.LR_PARTIAL_SCORES
+    scores: np.ndarray

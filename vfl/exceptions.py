@@ -8,6 +8,7 @@ __all__ = [
     "DataError",
     "JobFileError",
     "MessageTooLargeError",
+    "MetricError",
     "PeerAbortedError",
     "PeerDisconnectedError",
     "PeerRefusedError",
@@ -72,3 +73,7 @@ class PeerAbortedError(VflError):
     def __init__(self, message: str, peer: str) -> None:
         super().__init__(message)
         self.peer = peer
+
+
+class MetricError(VflError, ValueError):
+    """Metrics cannot be computed from these labels or scores."""

@@ -150,6 +150,14 @@ class EncryptedVector:
             self.bound if bound is None else bound,
         )
 
+    def with_bound(self, bound: int) -> EncryptedVector:
+        """The same ciphertexts with another public mantissa bound.
+
+        A receiver replaces the bound a peer claimed by the public worst case it can
+        justify, so that its overflow checks never rely on a peer's word.
+        """
+        return self._like(self._ciphertexts, bound=_check_bound(bound, self.public_key.n, "bound"))
+
     @classmethod
     def from_numbers(cls, numbers_: Sequence[EncryptedNumber], max_abs: float) -> EncryptedVector:
         """Build a vector from single encrypted numbers (e.g. phe's), aligning exponents.

@@ -1,0 +1,343 @@
+"""Identity "encryption" with exactly the fixed-point arithmetic of the Paillier vectors.
+
+A :class:`PlainVector` holds the signed mantissas that an
+:class:`~crypto.paillier.EncryptedVector` would encrypt, with the same shared
+exponent and the same public bound, and every operation (addition, plaintext
+multiplication, matrix products, masking, decryption) changes them exactly as the
+homomorphic operation changes the plaintexts under encryption.  A protocol run on
+plain keys therefore produces bit-for-bit the values the encrypted run decrypts,
+which is what equivalence tests compare against.
+
+It hides nothing: use it only in tests and simulations.  It cannot be serialised,
+so a deployment job, which sends every message through the wire codec, cannot use it.
+
+Examples
+--------
+>>> import numpy as np
+>>> public_key, private_key = generate_plain_keypair(1024)
+>>> ev = public_key.encrypt_vector(np.array([1.5, -2.0, 0.25]))
+>>> X = np.array([[1.0, 2.0, 3.0], [0.5, 0.0, -1.0]])
+>>> private_key.decrypt_vector(X @ ev).round(6).tolist()
+[-1.75, 0.5]
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Sequence
+from concurrent.futures import Executor
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from crypto.encoding import decode_array, encode_array, exponent_for_precision, to_signed
+from crypto.exceptions import EncodingError, KeyMismatchError
+from crypto.paillier.encryption import vector_bound
+from crypto.paillier.keys import DEFAULT_VECTOR_PRECISION
+from crypto.paillier.vector import _as_plaintext_array, _check_bound, _plaintext_exponent
+
+__all__ = [
+    "PlainMask",
+    "PlainMasked",
+    "PlainPrivateKey",
+    "PlainPublicKey",
+    "PlainVector",
+    "generate_plain_keypair",
+]
+
+
+class PlainPublicKey:
+    """A stand-in public key: a modulus of the requested size, and no secret.
+
+    Parameters
+    ----------
+    bits : int
+        Size of the modulus ``n = 2**bits - 1`` (it only bounds the mantissas, as
+        a Paillier modulus of that size would).
+    """
+
+    __slots__ = ("bits", "fingerprint", "n")
+
+    def __init__(self, bits: int) -> None:
+        if isinstance(bits, bool) or not isinstance(bits, int) or bits < 64:
+            raise ValueError(f"a plain key needs at least 64 bits, got {bits!r}")
+        self.bits = bits
+        self.n = (1 << bits) - 1
+        self.fingerprint = f"plain-{secrets.token_hex(4)}"
+
+    def __repr__(self) -> str:
+        return f"<PlainPublicKey bits={self.bits} {self.fingerprint}>"
+
+    def check_same(self, other: object) -> None:
+        """Raise :class:`KeyMismatchError` unless ``other`` is this key."""
+        if other is not self:
+            raise KeyMismatchError("operands belong to different plain keys")
+
+    def encrypt_vector(
+        self,
+        values: npt.ArrayLike,
+        precision: float = DEFAULT_VECTOR_PRECISION,
+        *,
+        max_abs: float | None = None,
+        n_jobs: int | None = None,
+        executor: Executor | None = None,
+    ) -> PlainVector:
+        """Encode a 1-D array as :meth:`PaillierPublicKey.encrypt_vector` would."""
+        array = np.asarray(values)
+        if array.ndim != 1:
+            raise ValueError(f"encrypt_vector needs a 1-D array, got shape {array.shape}")
+        exponent = exponent_for_precision(precision)
+        mantissas = encode_array(array, exponent)
+        bound = vector_bound(mantissas, max_abs, exponent, self.n)
+        return PlainVector(self, mantissas, exponent, bound)
+
+
+class PlainPrivateKey:
+    """The matching "private key": decoding, with the Paillier key's checks."""
+
+    __slots__ = ("public_key",)
+
+    def __init__(self, public_key: PlainPublicKey) -> None:
+        self.public_key = public_key
+
+    def decrypt_raw(
+        self,
+        vector: PlainMasked | PlainVector,
+        *,
+        n_jobs: int | None = None,
+        executor: Executor | None = None,
+    ) -> list[int]:
+        """Residues in ``[0, n)`` of every value, as ``decrypt_raw`` returns them."""
+        self.public_key.check_same(vector.public_key)
+        return [m % self.public_key.n for m in vector.mantissas]
+
+    def decrypt_vector(
+        self,
+        vector: PlainVector,
+        *,
+        n_jobs: int | None = None,
+        executor: Executor | None = None,
+    ) -> npt.NDArray[np.float64]:
+        """Decode a vector to float64 (overflow detected as on decryption)."""
+        residues = self.decrypt_raw(vector)
+        return decode_array([to_signed(r, self.public_key.n) for r in residues], vector.exponent)
+
+
+def generate_plain_keypair(bits: int = 2048) -> tuple[PlainPublicKey, PlainPrivateKey]:
+    """A plain key pair whose modulus has ``bits`` bits."""
+    public_key = PlainPublicKey(bits)
+    return public_key, PlainPrivateKey(public_key)
+
+
+def _object_array(values: Sequence[int]) -> npt.NDArray[Any]:
+    array = np.empty(len(values), dtype=object)
+    array[:] = list(values)
+    return array
+
+
+class PlainVector:
+    """Mantissas sharing one exponent, with the bound an encrypted vector would carry.
+
+    Supports the operations the protocols use on
+    :class:`~crypto.paillier.EncryptedVector`: ``+``, ``-``, :meth:`multiply`,
+    :meth:`matmul` (and ``A @ v``), :meth:`rerandomize`, :meth:`pack`, :meth:`mask`,
+    ``len`` and slicing.
+    """
+
+    __array_ufunc__ = None
+
+    __slots__ = ("bound", "exponent", "mantissas", "public_key")
+
+    def __init__(
+        self, public_key: PlainPublicKey, mantissas: Sequence[int], exponent: int, bound: int
+    ) -> None:
+        _check_bound(bound, public_key.n, "this vector")
+        self.public_key = public_key
+        self.mantissas = [int(m) for m in mantissas]
+        self.exponent = exponent
+        self.bound = bound
+
+    def __len__(self) -> int:
+        return len(self.mantissas)
+
+    def __repr__(self) -> str:
+        return f"<PlainVector len={len(self)} exponent={self.exponent}>"
+
+    def __getitem__(self, index: slice) -> PlainVector:
+        if not isinstance(index, slice):
+            raise IndexError("a PlainVector supports slices only")
+        return PlainVector(self.public_key, self.mantissas[index], self.exponent, self.bound)
+
+    def with_bound(self, bound: int) -> PlainVector:
+        """The same mantissas with another public bound (see ``EncryptedVector``)."""
+        return PlainVector(self.public_key, self.mantissas, self.exponent, bound)
+
+    def decrease_exponent_to(self, new_exponent: int) -> PlainVector:
+        """The same values at a smaller exponent."""
+        factor = 16 ** (self.exponent - new_exponent)
+        if factor == 1:
+            return self
+        if factor < 1:
+            raise ValueError(f"new exponent {new_exponent} must not exceed {self.exponent}")
+        bound = _check_bound(self.bound * factor, self.public_key.n, "re-encoding")
+        return PlainVector(
+            self.public_key, [m * factor for m in self.mantissas], new_exponent, bound
+        )
+
+    def _plain_mantissas(self, array: npt.NDArray[Any]) -> list[int]:
+        if array.ndim == 0:
+            return encode_array(array.reshape(1), self.exponent) * len(self)
+        if array.shape != (len(self),):
+            raise ValueError(
+                f"plaintext of shape {array.shape} does not match a vector of length {len(self)}"
+            )
+        return encode_array(array, self.exponent)
+
+    def __add__(self, other: object) -> PlainVector:
+        if isinstance(other, PlainVector):
+            self.public_key.check_same(other.public_key)
+            if len(self) != len(other):
+                raise ValueError(f"length mismatch: {len(self)} vs {len(other)}")
+            exponent = min(self.exponent, other.exponent)
+            a, b = self.decrease_exponent_to(exponent), other.decrease_exponent_to(exponent)
+            bound = _check_bound(a.bound + b.bound, self.public_key.n, "addition")
+            mantissas = [x + y for x, y in zip(a.mantissas, b.mantissas, strict=True)]
+            return PlainVector(self.public_key, mantissas, exponent, bound)
+        array = _as_plaintext_array(other)
+        if array is None:
+            return NotImplemented
+        plain = self._plain_mantissas(array)
+        largest = max((abs(m) for m in plain), default=0)
+        bound = _check_bound(self.bound + largest, self.public_key.n, "addition")
+        mantissas = [x + y for x, y in zip(self.mantissas, plain, strict=True)]
+        return PlainVector(self.public_key, mantissas, self.exponent, bound)
+
+    def __radd__(self, other: object) -> PlainVector:
+        return self.__add__(other)
+
+    def __neg__(self) -> PlainVector:
+        return PlainVector(self.public_key, [-m for m in self.mantissas], self.exponent, self.bound)
+
+    def __sub__(self, other: object) -> PlainVector:
+        if isinstance(other, PlainVector):
+            return self + (-other)
+        array = _as_plaintext_array(other)
+        if array is None:
+            return NotImplemented
+        return self + (-array)
+
+    def multiply(
+        self,
+        other: npt.ArrayLike,
+        *,
+        precision: float | None = None,
+        n_jobs: int | None = None,
+        executor: Executor | None = None,
+    ) -> PlainVector:
+        """Multiply by a plaintext scalar or elementwise array (see ``EncryptedVector``)."""
+        array = _as_plaintext_array(other)
+        if array is None:
+            raise TypeError(f"cannot multiply a PlainVector by {type(other).__name__}")
+        exponent = _plaintext_exponent(array, precision)
+        factors = self._factors(array, exponent)
+        largest = max((abs(m) for m in factors), default=0)
+        bound = _check_bound(self.bound * largest, self.public_key.n, "multiplication")
+        mantissas = [x * y for x, y in zip(self.mantissas, factors, strict=True)]
+        return PlainVector(self.public_key, mantissas, self.exponent + exponent, bound)
+
+    def _factors(self, array: npt.NDArray[Any], exponent: int) -> list[int]:
+        if array.ndim == 0:
+            return encode_array(array.reshape(1), exponent) * len(self)
+        if array.shape == (len(self),):
+            return encode_array(array, exponent)
+        raise ValueError(
+            f"plaintext of shape {array.shape} does not match a vector of length {len(self)}"
+        )
+
+    def matmul(
+        self,
+        matrix: npt.ArrayLike,
+        *,
+        precision: float | None = None,
+        n_jobs: int | None = None,
+        executor: Executor | None = None,
+    ) -> PlainVector:
+        """Return ``matrix @ self`` (see ``EncryptedVector.matmul``)."""
+        array = np.asarray(matrix)
+        if array.ndim != 2 or array.shape[1] != len(self):
+            raise ValueError(
+                f"matmul needs a 2-D matrix with {len(self)} columns, got shape {array.shape}"
+            )
+        if array.dtype.kind not in "biuf":
+            raise EncodingError(f"cannot multiply by a matrix of dtype {array.dtype}")
+        exponent = _plaintext_exponent(array, precision)
+        encoded = _object_array(encode_array(array, exponent)).reshape(array.shape)
+        row_norm = max((sum(abs(a) for a in row) for row in encoded.tolist()), default=0)
+        bound = _check_bound(self.bound * row_norm, self.public_key.n, "matrix product")
+        products = encoded.dot(_object_array(self.mantissas)) if len(self) else [0] * len(array)
+        return PlainVector(
+            self.public_key, [int(p) for p in products], self.exponent + exponent, bound
+        )
+
+    def __rmatmul__(self, other: object) -> PlainVector:
+        if not isinstance(other, np.ndarray | list | tuple):
+            return NotImplemented
+        return self.matmul(np.asarray(other))
+
+    def rerandomize(
+        self, *, n_jobs: int | None = None, executor: Executor | None = None
+    ) -> PlainVector:
+        """The same vector (there is no randomness to refresh)."""
+        return self
+
+    def pack(self, *, n_jobs: int | None = None, executor: Executor | None = None) -> PlainVector:
+        """The same vector (packing is lossless, so it changes no value)."""
+        return self
+
+    def mask(
+        self, *, n_jobs: int | None = None, executor: Executor | None = None
+    ) -> tuple[PlainMasked, PlainMask]:
+        """Add uniform masks in ``Z_n``, as :meth:`EncryptedVector.mask` does."""
+        n = self.public_key.n
+        masks = [secrets.randbelow(n) for _ in self.mantissas]
+        masked = [(m + r) % n for m, r in zip(self.mantissas, masks, strict=True)]
+        return PlainMasked(self.public_key, masked), PlainMask(
+            self.public_key, masks, self.exponent
+        )
+
+
+class PlainMasked:
+    """Masked residues, ready for the "key owner" to return."""
+
+    __slots__ = ("mantissas", "public_key")
+
+    def __init__(self, public_key: PlainPublicKey, mantissas: list[int]) -> None:
+        self.public_key = public_key
+        self.mantissas = mantissas
+
+    def __len__(self) -> int:
+        return len(self.mantissas)
+
+
+class PlainMask:
+    """The masking party's secret: masks and exponent."""
+
+    __slots__ = ("_masks", "exponent", "public_key")
+
+    def __init__(self, public_key: PlainPublicKey, masks: list[int], exponent: int) -> None:
+        self.public_key = public_key
+        self._masks = masks
+        self.exponent = exponent
+
+    def unmask(self, plaintexts: Sequence[int]) -> npt.NDArray[np.float64]:
+        """Remove the masks and decode, with :meth:`VectorMask.unmask`'s checks."""
+        n = self.public_key.n
+        if len(plaintexts) != len(self._masks):
+            raise ValueError(f"expected {len(self._masks)} decryptions, got {len(plaintexts)}")
+        signed = []
+        for index, (value, mask) in enumerate(zip(plaintexts, self._masks, strict=True)):
+            if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < n:
+                raise ValueError(f"decryption {index} is not an integer in [0, n)")
+            signed.append(to_signed((value - mask) % n, n))
+        return decode_array(signed, self.exponent)

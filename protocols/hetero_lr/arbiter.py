@@ -1,0 +1,156 @@
+"""The arbiter of hetero logistic regression: holds the key, sees only masked values.
+
+It sends its public key to every party, then decrypts whatever masked vectors the
+guest and the hosts send it, one per party per batch, in order, until the guest
+decides to stop.  Every plaintext it sees is ``value + R mod n`` with ``R`` uniform
+in ``Z_n``: it learns the number of values and nothing else (not the gradients, not
+the loss, not the model).  See :mod:`protocols.hetero_lr`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from protocols.exceptions import ProtocolError
+from protocols.hetero_lr.backends import get_backend
+from protocols.hetero_lr.batch_plan import BatchPlan
+from protocols.hetero_lr.party import MAX_MASKED_VALUES, decrypt_masked
+from protocols.hetero_lr.settings import LrSettings
+from protocols.messages import LrDecision, LrDecrypted, LrMasked, LrPublicKey, LrSetup, Message
+from protocols.roles import Role
+
+__all__ = ["LrArbiter"]
+
+
+class LrArbiter(Role):
+    """The key owner of arbiter mode.
+
+    Parameters
+    ----------
+    party, job_id : str
+        See :class:`~protocols.roles.Role`.
+    guest : str
+        The guest's name.
+    hosts : sequence of str
+        The hosts (the guest's setup must name the same ones).
+    settings : LrSettings
+        ``key_length``, ``allow_weak_key`` and ``n_jobs`` are used.
+    backend : str, default "paillier"
+    """
+
+    def __init__(
+        self,
+        party: str,
+        job_id: str,
+        *,
+        guest: str,
+        hosts: Sequence[str],
+        settings: LrSettings,
+        backend: str = "paillier",
+    ) -> None:
+        super().__init__(party, job_id)
+        if settings.mode != "arbiter":
+            raise ProtocolError(f"{party}: an arbiter only takes part in arbiter mode")
+        self.guest = guest
+        self.hosts = tuple(hosts)
+        self.settings = settings
+        self.backend = get_backend(backend)
+        self._keys: tuple[Any, Any] | None = None
+        self._plan: BatchPlan | None = None
+        self._next: dict[str, tuple[int, int]] = {}
+        self._epoch = 0
+        self._decided = -1
+
+    def start(self) -> list[Message]:
+        """Generate the key pair and send the public key to every party."""
+        if self._keys is not None:
+            raise ProtocolError(f"{self.party}: start() called twice")
+        self._keys = self.backend.generate_keypair(
+            self.settings.key_length, allow_weak_key=self.settings.allow_weak_key
+        )
+        return [
+            LrPublicKey(
+                job_id=self.job_id, sender=self.party, receiver=name, public_key=self._keys[0]
+            )
+            for name in (self.guest, *self.hosts)
+        ]
+
+    def receive(self, message: Message) -> list[Message]:
+        """Take the setup, decrypt masked values, or stop on the guest's decision."""
+        if self.done or self._keys is None:
+            raise self._unexpected(message, "finished" if self.done else "not started")
+        if isinstance(message, LrSetup) and message.sender == self.guest and self._plan is None:
+            return self._take_setup(message)
+        if self._plan is None:
+            raise self._unexpected(message, "waiting for the guest's setup")
+        if isinstance(message, LrMasked) and message.sender in self._next:
+            return self._decrypt(message)
+        if isinstance(message, LrDecision) and message.sender == self.guest:
+            return self._take_decision(message)
+        raise self._unexpected(message, f"in epoch {self._epoch}")
+
+    def _take_setup(self, message: LrSetup) -> list[Message]:
+        if message.mode != "arbiter" or tuple(message.hosts) != self.hosts:
+            raise ProtocolError(
+                f"{self.party}: the guest's setup (mode {message.mode!r}, hosts "
+                f"{list(message.hosts)}) does not match this arbiter's configuration"
+            )
+        if message.key_length != self.settings.key_length or len(message.plan_seed) != 32:
+            raise ProtocolError(f"{self.party}: the guest's setup does not match the key length")
+        self._plan = BatchPlan(message.rows, message.batch_size, message.plan_seed)
+        self._next = {name: (0, 0) for name in (self.guest, *self.hosts)}
+        return []
+
+    def _decrypt(self, message: LrMasked) -> list[Message]:
+        assert self._plan is not None and self._keys is not None
+        expected = self._next[message.sender]
+        if (message.round, message.batch) != expected or expected[0] != self._epoch:
+            raise ProtocolError(
+                f"{self.party}: {message.sender} sent masked values for epoch {message.round} "
+                f"batch {message.batch}, expected epoch {expected[0]} batch {expected[1]}"
+            )
+        key = self._keys[0]
+        for vector, what in ((message.gradient, "gradient"), (message.loss, "loss")):
+            try:
+                key.check_same(vector.public_key)
+            except Exception as error:
+                raise ProtocolError(
+                    f"{self.party}: {message.sender} sent a {what} under another key"
+                ) from error
+        if len(message.gradient) > MAX_MASKED_VALUES or len(message.loss) != int(
+            message.sender == self.guest
+        ):
+            raise ProtocolError(f"{self.party}: {message.sender}'s masked values are malformed")
+        batch = message.batch + 1
+        self._next[message.sender] = (
+            (message.round + 1, 0) if batch == self._plan.batch_count else (message.round, batch)
+        )
+        values = decrypt_masked(
+            self._keys[1], [message.gradient, message.loss], self.party, self.settings.n_jobs
+        )
+        return [
+            LrDecrypted(
+                job_id=self.job_id,
+                sender=self.party,
+                receiver=message.sender,
+                round=message.round,
+                batch=message.batch,
+                values=tuple(values),
+            )
+        ]
+
+    def _take_decision(self, message: LrDecision) -> list[Message]:
+        if message.round != self._epoch or any(
+            position != (self._epoch + 1, 0) for position in self._next.values()
+        ):
+            raise self._unexpected(message, f"in epoch {self._epoch}")
+        if message.stop:
+            self._finish(None)
+        self._epoch += 1
+        return []
+
+    @property
+    def waiting_for(self) -> Sequence[str]:
+        """Every party until the guest stops training."""
+        return () if self.done else (self.guest, *self.hosts)

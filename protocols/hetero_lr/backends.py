@@ -1,0 +1,75 @@
+"""Where the homomorphic arithmetic of training runs.
+
+``"paillier"`` (the default) is this project's engine.  ``"phe"`` runs the same
+protocol on python-paillier, one ``EncryptedNumber`` per value, as the baseline of
+the benchmarks.  ``"plaintext"`` runs it on :mod:`crypto.plain`, whose values change
+exactly as the encrypted plaintexts do, for equivalence tests; it hides nothing,
+cannot cross the wire and a deployment job refuses it.  Only ``"paillier"`` vectors
+can be serialised, so only it runs between processes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from crypto.paillier import MIN_KEY_BITS, generate_paillier_keypair
+from crypto.plain import generate_plain_keypair
+from protocols.exceptions import ProtocolError
+
+__all__ = ["BACKENDS", "Backend", "get_backend"]
+
+
+@dataclass(frozen=True)
+class Backend:
+    """A way to make key pairs whose vectors the roles compute with.
+
+    Attributes
+    ----------
+    name : str
+        ``"paillier"``, ``"phe"`` or ``"plaintext"``.
+    wire : bool
+        Whether its vectors can be sent through the wire codec (between processes).
+    secure : bool
+        Whether it hides anything (only secure backends may run in a deployment).
+    """
+
+    name: str
+    wire: bool
+    secure: bool
+    _generate: Callable[[int], tuple[Any, Any]]
+
+    def generate_keypair(self, bits: int, *, allow_weak_key: bool = False) -> tuple[Any, Any]:
+        """A fresh ``(public_key, private_key)`` pair of ``bits`` bits."""
+        if bits < MIN_KEY_BITS and not allow_weak_key:
+            raise ProtocolError(
+                f"refusing a {bits}-bit key: the minimum is {MIN_KEY_BITS} bits; "
+                "allow weak keys in tests and benchmarks only"
+            )
+        return self._generate(bits)
+
+
+def _paillier(bits: int) -> tuple[Any, Any]:
+    return generate_paillier_keypair(bits, allow_weak_key=True)
+
+
+def _phe(bits: int) -> tuple[Any, Any]:
+    from crypto.phe_vectors import generate_phe_keypair
+
+    return generate_phe_keypair(bits)
+
+
+BACKENDS = {
+    "paillier": Backend("paillier", wire=True, secure=True, _generate=_paillier),
+    "phe": Backend("phe", wire=False, secure=True, _generate=_phe),
+    "plaintext": Backend("plaintext", wire=False, secure=False, _generate=generate_plain_keypair),
+}
+
+
+def get_backend(name: str) -> Backend:
+    """The backend called ``name``."""
+    try:
+        return BACKENDS[name]
+    except KeyError:
+        raise ProtocolError(f"unknown backend {name!r}; choose one of {tuple(BACKENDS)}") from None

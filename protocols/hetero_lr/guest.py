@@ -1,0 +1,634 @@
+"""The guest's side of hetero logistic regression: labels and its own features.
+
+Per batch, with ``U = sum_h u_h`` from the hosts' ``[[u_h / 4]]`` and row weights
+``w`` (1 without weights), the residual is ``d = w * ((u_g + U) / 4 - y / 2)`` and the
+batch loss ``sum w * (log 2 - y z / 2 + z**2 / 8)`` with ``z = u_g + U``:
+
+- the guest computes ``[[d]]`` and ``[[X_g^T d]]`` under the key owner's key, masks
+  the gradient and the loss uniformly in ``Z_n`` and has the key owner decrypt them;
+- two-party: it sends the host ``[[w * (u_g / 4 - y / 2)]]`` (and ``[[w / 4]]`` with
+  weights) under its own key and decrypts the host's masked gradient;
+- arbiter mode: it sends each host the re-randomised ``[[d]]`` (and the prefix sums of
+  earlier hosts' scores for the loss cross terms).
+
+At the end of each epoch it gathers the hosts' weight changes, penalties and
+validation scores, and decides whether to stop.  See :mod:`protocols.hetero_lr`.
+"""
+
+from __future__ import annotations
+
+import math
+import secrets
+from collections import deque
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from protocols.exceptions import ProtocolError
+from protocols.hetero_lr.batch_plan import BatchPlan
+from protocols.hetero_lr.party import (
+    ENCRYPTION_EXPONENT,
+    FACTOR_EXPONENT,
+    MAX_SAMPLE_WEIGHT,
+    TrainingParty,
+    decrypt_masked,
+)
+from protocols.hetero_lr.settings import SCORE_BOUND, LrSettings
+from protocols.messages import (
+    LrCross,
+    LrDecision,
+    LrDecrypted,
+    LrEpochEnd,
+    LrForward,
+    LrHostSetup,
+    LrMasked,
+    LrPublicKey,
+    LrResidual,
+    LrSetup,
+    Message,
+)
+
+__all__ = ["Evaluator", "LrGuest"]
+
+FloatArray = npt.NDArray[np.float64]
+Evaluator = Callable[[FloatArray, FloatArray], dict[str, float]]
+"""``evaluate(labels, probabilities) -> {"auc": ..., "ks": ...}`` for validation."""
+
+LOG2 = math.log(2.0)
+
+
+def _labels(values: npt.ArrayLike, rows: int, what: str) -> FloatArray:
+    labels = np.asarray(values, dtype=np.float64).ravel()
+    if labels.shape != (rows,):
+        raise ProtocolError(f"guest: {what} has {labels.size} values for {rows} rows")
+    if not np.isin(labels, (0.0, 1.0)).all():
+        raise ProtocolError(f"guest: {what} must be 0 or 1 (1 = the event, e.g. fraud)")
+    return labels
+
+
+class LrGuest(TrainingParty):
+    """The guest (label holder) of hetero logistic regression.
+
+    Parameters
+    ----------
+    party, job_id : str
+        See :class:`~protocols.roles.Role`.
+    hosts : sequence of str
+        The hosts, in a fixed order.
+    features : array_like
+        The guest's aligned training rows (without an intercept column).
+    labels : array_like
+        0/1 per training row.
+    settings : LrSettings
+        The job's parameters (sent to the hosts).
+    backend : str, default "paillier"
+    arbiter : str, optional
+        The arbiter's name (arbiter mode).
+    sample_weight : array_like, optional
+        Non-negative weight per training row (class weights folded in).
+    validation : array_like, optional
+        The guest's aligned validation rows.
+    validation_labels : array_like, optional
+    evaluate : callable, optional
+        Validation metrics (see :data:`Evaluator`); needed for early stopping.
+    initial_weights : array_like, optional
+        Warm start, the intercept last when ``fit_intercept``.
+    plan_seed : bytes, optional
+        32 bytes fixing the batch plan (default: fresh from the CSPRNG).
+    """
+
+    def __init__(
+        self,
+        party: str,
+        job_id: str,
+        *,
+        hosts: Sequence[str],
+        features: npt.ArrayLike,
+        labels: npt.ArrayLike,
+        settings: LrSettings,
+        backend: str = "paillier",
+        arbiter: str | None = None,
+        sample_weight: npt.ArrayLike | None = None,
+        validation: npt.ArrayLike | None = None,
+        validation_labels: npt.ArrayLike | None = None,
+        evaluate: Evaluator | None = None,
+        initial_weights: npt.ArrayLike | None = None,
+        plan_seed: bytes | None = None,
+    ) -> None:
+        rows = np.asarray(features, dtype=np.float64)
+        held_out = None if validation is None else np.asarray(validation, dtype=np.float64)
+        if settings.fit_intercept:
+            rows = _with_intercept(rows)
+            held_out = None if held_out is None else _with_intercept(held_out)
+        width = rows.shape[1] if rows.ndim == 2 else 0
+        penalized = np.array([True] * (width - 1) + [not settings.fit_intercept])
+        super().__init__(
+            party,
+            job_id,
+            features=rows,
+            settings=settings,
+            backend=backend,
+            validation=held_out,
+            initial_weights=initial_weights,
+            penalized=penalized if width else None,
+        )
+        if not hosts or party in hosts or len(set(hosts)) != len(hosts):
+            raise ProtocolError(f"{party}: hosts must be distinct other parties")
+        if settings.mode == "two-party" and (len(hosts) != 1 or arbiter is not None):
+            raise ProtocolError(
+                f"{party}: two-party mode trains with exactly one host and no arbiter; "
+                "use mode='arbiter' for several hosts"
+            )
+        if settings.mode == "arbiter" and arbiter is None:
+            raise ProtocolError(f"{party}: arbiter mode needs an arbiter")
+        self.hosts = tuple(hosts)
+        self.arbiter = arbiter
+        self.key_owner_of_hosts = self.hosts[0] if arbiter is None else arbiter
+        self.y = _labels(labels, len(self.X), "the labels")
+        self.signed_y = 2.0 * self.y - 1.0
+        self.sample_weight = self._weights(sample_weight)
+        self.y_validation = None
+        if self.X_validation is not None:
+            if validation_labels is None:
+                raise ProtocolError(f"{party}: validation rows need validation labels")
+            self.y_validation = _labels(
+                validation_labels, len(self.X_validation), "the validation labels"
+            )
+        if settings.early_stopping is not None and (self.X_validation is None or not evaluate):
+            raise ProtocolError(
+                f"{party}: early stopping on {settings.early_stopping} needs a validation set"
+            )
+        self.evaluate = evaluate
+        self.plan_seed = secrets.token_bytes(32) if plan_seed is None else plan_seed
+        if len(self.plan_seed) != 32:
+            raise ProtocolError(f"{party}: the plan seed must be 32 bytes")
+        self._own_keys: tuple[Any, Any] | None = None
+        self._key: Any = None  # the key the hosts encrypt under
+        self._host_setups: dict[str, LrHostSetup] = {}
+        self._forwards: dict[str, deque[LrForward]] = {host: deque() for host in self.hosts}
+        self._next_forward = dict.fromkeys(self.hosts, (0, 0))
+        self._crosses: dict[str, Any] = {}
+        self._epoch_ends: dict[str, LrEpochEnd] = {}
+        self._decrypted_for_host = False
+        self._phase = "setup"
+        self._pending: dict[str, Any] = {}
+        self._loss_sum = 0.0
+        self._best = (-math.inf, -1)
+        self._stale_epochs = 0
+
+    def _weights(self, sample_weight: npt.ArrayLike | None) -> FloatArray | None:
+        if sample_weight is None:
+            return None
+        weights = np.asarray(sample_weight, dtype=np.float64).ravel()
+        if weights.shape != (len(self.X),):
+            raise ProtocolError(f"{self.party}: sample_weight needs one value per training row")
+        if (
+            not np.isfinite(weights).all()
+            or (weights < 0).any()
+            or weights.max() > MAX_SAMPLE_WEIGHT
+        ):
+            raise ProtocolError(
+                f"{self.party}: row weights must be finite, >= 0 and <= {MAX_SAMPLE_WEIGHT:g}"
+            )
+        return weights
+
+    @property
+    def two_party(self) -> bool:
+        """Whether each party holds its own key (no arbiter)."""
+        return self.arbiter is None
+
+    @property
+    def weighted(self) -> bool:
+        """Whether rows carry weights."""
+        return self.sample_weight is not None
+
+    # start and setup --------------------------------------------------------------------
+    def start(self) -> list[Message]:
+        """Send the setup to every host (and the arbiter); two-party: also our key."""
+        if self._phase != "setup" or self.plan is not None:
+            raise ProtocolError(f"{self.party}: start() called twice")
+        rows = len(self.X)
+        plan = BatchPlan(rows, self.settings.batch_size, self.plan_seed)
+        self._check_batch_size(plan, self.features_count, "the guest")
+        self._start_plan(plan)
+        setup: dict[str, Any] = {
+            "job_id": self.job_id,
+            "sender": self.party,
+            "mode": self.settings.mode,
+            "hosts": self.hosts,
+            "rows": rows,
+            "batch_size": self.settings.batch_size,
+            "max_iter": self.settings.max_iter,
+            "plan_seed": self.plan_seed,
+            "guest_features": self.features_count,
+            "weighted": self.weighted,
+            "validation_rows": 0 if self.X_validation is None else len(self.X_validation),
+            "key_length": self.settings.key_length,
+        }
+        receivers = self.hosts if self.arbiter is None else (*self.hosts, self.arbiter)
+        messages: list[Message] = [LrSetup(receiver=name, **setup) for name in receivers]
+        if self.two_party:
+            self._own_keys = self.backend.generate_keypair(
+                self.settings.key_length, allow_weak_key=self.settings.allow_weak_key
+            )
+            messages.append(
+                LrPublicKey(
+                    job_id=self.job_id,
+                    sender=self.party,
+                    receiver=self.hosts[0],
+                    public_key=self._own_keys[0],
+                )
+            )
+        return messages
+
+    def receive(self, message: Message) -> list[Message]:
+        """Store the message after checking it fits the current state, then advance."""
+        if self.done or self.plan is None:
+            raise self._unexpected(message, "finished" if self.done else "not started")
+        replies: list[Message]
+        if isinstance(message, LrHostSetup) and message.sender in self.hosts:
+            replies = self._take_host_setup(message)
+        elif isinstance(message, LrPublicKey) and message.sender == self.key_owner_of_hosts:
+            replies = self._take_key(message)
+        elif isinstance(message, LrForward) and message.sender in self.hosts:
+            replies = self._take_forward(message)
+        elif isinstance(message, LrCross) and message.sender in self.hosts[1:]:
+            replies = self._take_cross(message)
+        elif isinstance(message, LrMasked) and self.two_party and message.sender in self.hosts:
+            replies = self._decrypt_for_host(message)
+        elif isinstance(message, LrDecrypted) and message.sender == self.key_owner_of_hosts:
+            replies = self._take_decrypted(message)
+        elif isinstance(message, LrEpochEnd) and message.sender in self.hosts:
+            replies = self._take_epoch_end(message)
+        else:
+            raise self._unexpected(message, f"in phase {self._phase}")
+        return replies + self._advance()
+
+    def _take_host_setup(self, message: LrHostSetup) -> list[Message]:
+        if message.sender in self._host_setups:
+            raise self._unexpected(message, "already holding that host's setup")
+        validation_rows = 0 if self.X_validation is None else len(self.X_validation)
+        if message.rows != len(self.X) or message.validation_rows != validation_rows:
+            raise ProtocolError(
+                f"{self.party}: {message.sender} has {message.rows} training and "
+                f"{message.validation_rows} validation rows, the guest {len(self.X)} and "
+                f"{validation_rows}; align the data with PSI first"
+            )
+        assert self.plan is not None
+        self._check_batch_size(self.plan, message.features, message.sender)
+        self._host_setups[message.sender] = message
+        return []
+
+    def _take_key(self, message: LrPublicKey) -> list[Message]:
+        if self._key is not None:
+            raise self._unexpected(message, "already holding the key")
+        self._check_key_size(message.public_key, message.sender)
+        self._key = message.public_key
+        return []
+
+    def _take_forward(self, message: LrForward) -> list[Message]:
+        expected = self._next_forward[message.sender]
+        self._check_header(message, *expected)
+        if self._key is None or message.sender not in self._host_setups:
+            raise self._unexpected(message, "waiting for the host's setup and the key")
+        assert self.plan is not None
+        batches = self.plan.batches(message.round) if message.round != self.epoch else self.batches
+        rows = len(batches[message.batch])
+        quarter = self._checked_vector(
+            message.quarter_scores, key=self._key, length=rows, exponent=ENCRYPTION_EXPONENT,
+            max_abs=SCORE_BOUND / 4, what="the scores", sender=message.sender,
+        )  # fmt: skip
+        square_rows = rows if self.weighted else 1
+        squares = self._checked_vector(
+            message.squares, key=self._key, length=square_rows, exponent=ENCRYPTION_EXPONENT,
+            max_abs=SCORE_BOUND**2 * (1 if self.weighted else rows), what="the squared scores",
+            sender=message.sender,
+        )  # fmt: skip
+        self._forwards[message.sender].append(
+            LrForward(
+                job_id=message.job_id,
+                sender=message.sender,
+                receiver=message.receiver,
+                round=message.round,
+                batch=message.batch,
+                quarter_scores=quarter,
+                squares=squares,
+            )
+        )
+        last = message.batch == self.plan.batch_count - 1
+        self._next_forward[message.sender] = (
+            (message.round + 1, 0) if last else (message.round, message.batch + 1)
+        )
+        return []
+
+    def _take_cross(self, message: LrCross) -> list[Message]:
+        if self._phase != "cross" or message.sender in self._crosses:
+            raise self._unexpected(message, f"in phase {self._phase}")
+        self._check_header(message, self.epoch, self.batch)
+        index = self.hosts.index(message.sender)
+        prefix_exponent = ENCRYPTION_EXPONENT + (FACTOR_EXPONENT if self.weighted else 0)
+        self._crosses[message.sender] = self._checked_vector(
+            message.cross, key=self._key, length=1, exponent=prefix_exponent + FACTOR_EXPONENT,
+            max_abs=MAX_SAMPLE_WEIGHT * index * SCORE_BOUND**2 / 4 * len(self.rows),
+            what="the loss cross term", sender=message.sender,
+        )  # fmt: skip
+        return []
+
+    def _decrypt_for_host(self, message: LrMasked) -> list[Message]:
+        if self._decrypted_for_host or self._phase not in ("gradient", "forward", "epoch_end"):
+            raise self._unexpected(message, f"in phase {self._phase}")
+        if self._phase == "forward" and not self._pending.get("sent_residual"):
+            raise self._unexpected(message, f"in phase {self._phase}")
+        self._check_header(message, self.epoch, self.batch)
+        assert self._own_keys is not None
+        host = message.sender
+        features = self._host_setups[host].features
+        gradient = self._checked_masked(
+            message.gradient, self._own_keys[0], features, "the gradient", host
+        )
+        self._checked_masked(message.loss, self._own_keys[0], 0, "a loss", host)
+        self._decrypted_for_host = True
+        values = decrypt_masked(self._own_keys[1], [gradient], self.party, self.settings.n_jobs)
+        return [
+            LrDecrypted(
+                job_id=self.job_id,
+                sender=self.party,
+                receiver=host,
+                round=message.round,
+                batch=message.batch,
+                values=tuple(values),
+            )
+        ]
+
+    def _take_decrypted(self, message: LrDecrypted) -> list[Message]:
+        if self._phase != "gradient":
+            raise self._unexpected(message, f"in phase {self._phase}")
+        self._check_header(message, self.epoch, self.batch)
+        gradient_mask, loss_mask = self._pending["masks"]
+        split = self._pending["gradient_ciphertexts"]
+        values = list(message.values)
+        try:
+            gradient = gradient_mask.unmask(values[:split])
+            (loss,) = loss_mask.unmask(values[split:])
+        except (ValueError, ArithmeticError) as error:
+            raise ProtocolError(
+                f"{self.party}: {message.sender}'s decryptions are malformed ({error})"
+            ) from error
+        self._update(gradient)
+        self._loss_sum += float(loss)
+        self._phase = "batch_done"
+        return []
+
+    def _take_epoch_end(self, message: LrEpochEnd) -> list[Message]:
+        if message.sender in self._epoch_ends or not self.last_batch:
+            raise self._unexpected(message, f"in epoch {self.epoch} batch {self.batch}")
+        self._check_header(message, self.epoch, 0)
+        validation_rows = 0 if self.X_validation is None else len(self.X_validation)
+        scores = np.asarray(message.validation_scores, dtype=np.float64)
+        numbers = np.array([message.weight_change, message.penalty])
+        if (
+            scores.shape != (validation_rows,)
+            or not np.isfinite(scores).all()
+            or not np.isfinite(numbers).all()
+            or (numbers < 0).any()
+        ):
+            raise ProtocolError(f"{self.party}: {message.sender}'s epoch summary is malformed")
+        self._epoch_ends[message.sender] = message
+        return []
+
+    # the state machine ----------------------------------------------------------------------
+    def _advance(self) -> list[Message]:
+        messages: list[Message] = []
+        while True:
+            step = self._step()
+            if step is None:
+                return messages
+            messages.extend(step)
+
+    def _step(self) -> list[Message] | None:
+        """Do whatever the current phase allows now; None when nothing can be done."""
+        if self._phase == "setup":
+            if self._key is None or len(self._host_setups) < len(self.hosts):
+                return None
+            self._phase = "forward"
+            return []
+        if self._phase == "forward":
+            if not all(self._forwards[host] for host in self.hosts):
+                return None
+            return self._compute_batch([self._forwards[host].popleft() for host in self.hosts])
+        if self._phase == "cross":
+            if len(self._crosses) < len(self.hosts) - 1:
+                return None
+            return self._send_gradient()
+        if self._phase == "batch_done":
+            if self.two_party and not self._decrypted_for_host:
+                return None
+            if not self.last_batch:
+                self._next_batch()
+                self._start_batch()
+                return []
+            self._phase = "epoch_end"
+            return []
+        if self._phase == "epoch_end":
+            if len(self._epoch_ends) < len(self.hosts):
+                return None
+            return self._decide()
+        return None
+
+    def _start_batch(self) -> None:
+        self._phase = "forward"
+        self._pending = {}
+        self._crosses = {}
+        self._decrypted_for_host = False
+
+    def _compute_batch(self, forwards: list[LrForward]) -> list[Message]:
+        rows = self.rows
+        n_jobs = self.settings.n_jobs
+        batch_features, y = self.X[rows], self.signed_y[rows]
+        weights = None if self.sample_weight is None else self.sample_weight[rows]
+        own = batch_features @ self.weights
+        quarters = [forward.quarter_scores for forward in forwards]
+        total = quarters[0]
+        for quarter in quarters[1:]:
+            total = total + quarter
+        plain = own / 4 - y / 2
+        if weights is None:
+            residual = total + plain
+            coefficient = own - 2 * y
+            plain_loss = float(np.sum(LOG2 - y * own / 2 + own**2 / 8))
+        else:
+            residual = total.multiply(weights, n_jobs=n_jobs) + weights * plain
+            coefficient = weights * (own - 2 * y)
+            plain_loss = float(np.sum(weights * (LOG2 - y * own / 2 + own**2 / 8)))
+        loss = total.matmul(coefficient.reshape(1, -1), n_jobs=n_jobs) + plain_loss
+        for forward in forwards:
+            if weights is None:
+                loss = loss + forward.squares.multiply(0.125)
+            else:
+                loss = loss + forward.squares.matmul((weights / 8).reshape(1, -1), n_jobs=n_jobs)
+        self._pending = {
+            "gradient": residual.matmul(batch_features.T, n_jobs=n_jobs),
+            "loss": loss,
+        }
+        messages = self._residuals(residual, quarters, plain, weights)
+        self._pending["sent_residual"] = True
+        if self.two_party or len(self.hosts) == 1:
+            return messages + self._send_gradient()
+        self._phase = "cross"
+        return messages
+
+    def _residuals(
+        self,
+        residual: Any,
+        quarters: list[Any],
+        plain: FloatArray,
+        weights: FloatArray | None,
+    ) -> list[Message]:
+        n_jobs = self.settings.n_jobs
+        header: dict[str, Any] = {"job_id": self.job_id, "sender": self.party, "round": self.epoch}
+        header["batch"] = self.batch
+        if self.two_party:
+            assert self._own_keys is not None
+            key = self._own_keys[0]
+            bound = MAX_SAMPLE_WEIGHT * (SCORE_BOUND / 4 + 0.5)
+            values = plain if weights is None else weights * plain
+            return [
+                LrResidual(
+                    receiver=self.hosts[0],
+                    residual=key.encrypt_vector(values, max_abs=bound, n_jobs=n_jobs),
+                    weights=key.encrypt_vector(
+                        np.zeros(0) if weights is None else weights / 4,
+                        max_abs=MAX_SAMPLE_WEIGHT / 4,
+                        n_jobs=n_jobs,
+                    ),
+                    prefix=key.encrypt_vector(np.zeros(0)),
+                    **header,
+                )
+            ]
+        empty = self._key.encrypt_vector(np.zeros(0))
+        shared = residual.rerandomize(n_jobs=n_jobs)
+        messages: list[Message] = []
+        prefix = None
+        for index, host in enumerate(self.hosts):
+            if index == 0:
+                sent_prefix = empty
+            else:
+                prefix = quarters[0] if prefix is None else prefix + quarters[index - 1]
+                weighted = prefix if weights is None else prefix.multiply(weights, n_jobs=n_jobs)
+                sent_prefix = weighted.rerandomize(n_jobs=n_jobs)
+            messages.append(
+                LrResidual(
+                    receiver=host, residual=shared, weights=empty, prefix=sent_prefix, **header
+                )
+            )
+        return messages
+
+    def _send_gradient(self) -> list[Message]:
+        n_jobs = self.settings.n_jobs
+        loss = self._pending["loss"]
+        for cross in self._crosses.values():
+            loss = loss + cross
+        gradient, gradient_mask = self._pending["gradient"].pack(n_jobs=n_jobs).mask(n_jobs=n_jobs)
+        masked_loss, loss_mask = loss.mask(n_jobs=n_jobs)
+        self._pending["masks"] = (gradient_mask, loss_mask)
+        self._pending["gradient_ciphertexts"] = len(gradient)
+        self._phase = "gradient"
+        return [
+            LrMasked(
+                job_id=self.job_id,
+                sender=self.party,
+                receiver=self.key_owner_of_hosts,
+                round=self.epoch,
+                batch=self.batch,
+                gradient=gradient,
+                loss=masked_loss,
+            )
+        ]
+
+    # the end of an epoch ------------------------------------------------------------------
+    def _decide(self) -> list[Message]:
+        ends = [self._epoch_ends[host] for host in self.hosts]
+        own_change = self._end_epoch_weights()
+        penalty = self.optimizer.penalty(self.weights) + sum(end.penalty for end in ends)
+        loss = self._loss_sum / len(self.X) + penalty
+        change = math.sqrt(own_change + sum(end.weight_change for end in ends))
+        entry: dict[str, Any] = {"epoch": self.epoch, "loss": loss, "weight_change": change}
+        entry.update(self._validation(ends))
+        previous = self.history[-1]["loss"] if self.history else None
+        self.history.append(entry)
+        reason = self._stop_reason(entry, previous)
+        best_epoch = -1
+        if reason is not None and self.settings.early_stopping is not None:
+            best_epoch = self._best[1]
+            self._keep_epoch(best_epoch)
+        messages: list[Message] = [
+            LrDecision(
+                job_id=self.job_id,
+                sender=self.party,
+                receiver=name,
+                round=self.epoch,
+                stop=reason is not None,
+                best_epoch=best_epoch,
+            )
+            for name in (self.hosts if self.arbiter is None else (*self.hosts, self.arbiter))
+        ]
+        self._epoch_ends = {}
+        self._loss_sum = 0.0
+        if reason is not None:
+            kept = len(self.snapshots) - 1 if best_epoch == -1 else best_epoch
+            intercept = float(self.weights[-1]) if self.settings.fit_intercept else 0.0
+            result = self._party_result(intercept, reason, kept)
+            if self.settings.fit_intercept:
+                result.weights = result.weights[:-1]
+            self._phase = "done"
+            self._finish(result)
+            return messages
+        self._next_batch()
+        self._start_batch()
+        return messages
+
+    def _validation(self, ends: list[LrEpochEnd]) -> dict[str, float | None]:
+        if self.X_validation is None or self.y_validation is None or self.evaluate is None:
+            return {"validation_auc": None, "validation_ks": None}
+        scores = self.X_validation @ self.weights
+        for end in ends:
+            scores = scores + end.validation_scores
+        probabilities = 1.0 / (1.0 + np.exp(-scores))
+        metrics = self.evaluate(self.y_validation, probabilities)
+        return {"validation_auc": metrics["auc"], "validation_ks": metrics["ks"]}
+
+    def _stop_reason(self, entry: dict[str, Any], previous: float | None) -> str | None:
+        settings = self.settings
+        if settings.early_stopping is not None:
+            value = entry[f"validation_{settings.early_stopping}"]
+            if value > self._best[0]:
+                self._best, self._stale_epochs = (value, self.epoch), 0
+            else:
+                self._stale_epochs += 1
+                if self._stale_epochs >= settings.patience:
+                    return "early_stopping"
+        loss_settled = previous is not None and abs(previous - entry["loss"]) < settings.tol
+        if settings.convergence == "loss" and loss_settled:
+            return "converged"
+        if settings.convergence == "weights" and entry["weight_change"] < settings.tol:
+            return "converged"
+        if self.epoch + 1 >= settings.max_iter:
+            return "max_iter"
+        return None
+
+    @property
+    def waiting_for(self) -> Sequence[str]:
+        """The hosts, or the key owner while a gradient is being decrypted."""
+        if self.done:
+            return ()
+        if self._phase == "gradient" and not self.two_party:
+            return (str(self.arbiter),)
+        return self.hosts
+
+
+def _with_intercept(features: FloatArray) -> FloatArray:
+    if features.ndim != 2:
+        raise ProtocolError(f"guest: features must be a 2-D array, got shape {features.shape}")
+    return np.hstack([features, np.ones((len(features), 1))])

@@ -1,0 +1,379 @@
+"""The host's side of hetero logistic regression: features, no labels.
+
+Per batch the host sends ``[[u_h / 4]]`` and ``[[sum u_h**2]]`` to the guest, receives
+what it needs for its gradient (never anything it can decrypt), computes
+``[[X_h^T d]]``, masks it uniformly in ``Z_n`` and has the key owner decrypt the
+masked values.  In two-party mode it is also the key owner of its own key and
+decrypts the guest's masked gradient and loss.  See :mod:`protocols.hetero_lr`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from protocols.exceptions import ProtocolError
+from protocols.hetero_lr.batch_plan import BatchPlan
+from protocols.hetero_lr.party import (
+    ENCRYPTION_EXPONENT,
+    FACTOR_EXPONENT,
+    MAX_SAMPLE_WEIGHT,
+    TrainingParty,
+    decrypt_masked,
+)
+from protocols.hetero_lr.settings import SCORE_BOUND, LrSettings
+from protocols.messages import (
+    LrCross,
+    LrDecision,
+    LrDecrypted,
+    LrEpochEnd,
+    LrForward,
+    LrHostSetup,
+    LrMasked,
+    LrPublicKey,
+    LrResidual,
+    LrSetup,
+    Message,
+)
+
+__all__ = ["LrHost"]
+
+
+class LrHost(TrainingParty):
+    """A host of hetero logistic regression.
+
+    Parameters
+    ----------
+    party, job_id : str
+        See :class:`~protocols.roles.Role`.
+    guest : str
+        The guest's name.
+    features : array_like
+        The host's aligned training rows.
+    settings : LrSettings
+        This host's parameters (its optimiser; ``mode``, ``key_length`` and
+        ``allow_weak_key`` must agree with the guest's setup).
+    backend : str, default "paillier"
+    arbiter : str, optional
+        The arbiter's name (arbiter mode).
+    validation : array_like, optional
+        The host's aligned validation rows.
+    initial_weights : array_like, optional
+        Warm start.
+    """
+
+    def __init__(
+        self,
+        party: str,
+        job_id: str,
+        *,
+        guest: str,
+        features: npt.ArrayLike,
+        settings: LrSettings,
+        backend: str = "paillier",
+        arbiter: str | None = None,
+        validation: npt.ArrayLike | None = None,
+        initial_weights: npt.ArrayLike | None = None,
+    ) -> None:
+        super().__init__(
+            party,
+            job_id,
+            features=features,
+            settings=settings,
+            backend=backend,
+            validation=validation,
+            initial_weights=initial_weights,
+        )
+        if (arbiter is None) != (settings.mode == "two-party"):
+            raise ProtocolError(f"{party}: arbiter mode needs an arbiter; two-party mode none")
+        self.guest = guest
+        self.arbiter = arbiter
+        self.key_owner = guest if arbiter is None else arbiter
+        self.setup: LrSetup | None = None
+        self.index = 0
+        self._own_keys: tuple[Any, Any] | None = None
+        self._encryption_key: Any = None  # the key owner's public key (arbiter or own)
+        self._guest_key: Any = None  # two-party: the guest's key
+        self._batch_scores: npt.NDArray[np.float64] | None = None
+        self._residual_done = False
+        self._mask: Any = None
+        self._awaiting_decision = False
+
+    @property
+    def two_party(self) -> bool:
+        """Whether the host holds a key of its own."""
+        return self.arbiter is None
+
+    def start(self) -> list[Message]:
+        """Nothing to send before the guest's setup."""
+        return []
+
+    def receive(self, message: Message) -> list[Message]:
+        """Advance on the guest's, the arbiter's or the peer key owner's message."""
+        if self.done:
+            raise self._unexpected(message, "finished")
+        if isinstance(message, LrSetup) and message.sender == self.guest:
+            return self._take_setup(message)
+        if isinstance(message, LrPublicKey) and message.sender == self.key_owner_of_key:
+            return self._take_key(message)
+        if self.setup is None:
+            raise self._unexpected(message, "waiting for the guest's setup")
+        if isinstance(message, LrResidual) and message.sender == self.guest:
+            return self._take_residual(message)
+        if isinstance(message, LrMasked) and message.sender == self.guest and self.two_party:
+            return self._decrypt_for_guest(message)
+        if isinstance(message, LrDecrypted) and message.sender == self.key_owner:
+            return self._take_gradient(message)
+        if isinstance(message, LrDecision) and message.sender == self.guest:
+            return self._take_decision(message)
+        raise self._unexpected(message, f"in epoch {self.epoch} batch {self.batch}")
+
+    @property
+    def key_owner_of_key(self) -> str:
+        """Who sends this host a public key: the guest (two-party) or the arbiter."""
+        return self.guest if self.two_party else str(self.arbiter)
+
+    # setup ----------------------------------------------------------------------------
+    def _take_setup(self, message: LrSetup) -> list[Message]:
+        if self.setup is not None:
+            raise self._unexpected(message, "already set up")
+        rows, width = self.X.shape
+        expected = {
+            "mode": self.settings.mode,
+            "rows": rows,
+            "validation_rows": 0 if self.X_validation is None else len(self.X_validation),
+            "key_length": self.settings.key_length,
+        }
+        for name, value in expected.items():
+            if getattr(message, name) != value:
+                raise ProtocolError(
+                    f"{self.party}: the guest's {name} is {getattr(message, name)!r}, this "
+                    f"host's is {value!r}; the parties' configurations or data differ"
+                )
+        if self.party not in message.hosts or len(set(message.hosts)) != len(message.hosts):
+            raise ProtocolError(f"{self.party}: the guest's host list does not name this host")
+        if message.max_iter < 1 or message.batch_size < 1 or len(message.plan_seed) != 32:
+            raise ProtocolError(f"{self.party}: the guest's setup is malformed")
+        plan = BatchPlan(rows, message.batch_size, message.plan_seed)
+        self._check_batch_size(plan, message.guest_features, "the guest")
+        self._check_batch_size(plan, width, "this host")
+        self.setup = message
+        self.index = message.hosts.index(self.party)
+        self._start_plan(plan)
+        replies: list[Message] = [
+            LrHostSetup(
+                job_id=self.job_id,
+                sender=self.party,
+                receiver=self.guest,
+                features=width,
+                rows=rows,
+                validation_rows=expected["validation_rows"],
+            )
+        ]
+        if self.two_party:
+            self._own_keys = self.backend.generate_keypair(
+                self.settings.key_length, allow_weak_key=self.settings.allow_weak_key
+            )
+            self._encryption_key = self._own_keys[0]
+            replies.append(
+                LrPublicKey(
+                    job_id=self.job_id,
+                    sender=self.party,
+                    receiver=self.guest,
+                    public_key=self._own_keys[0],
+                )
+            )
+        return replies + self._forward()
+
+    def _take_key(self, message: LrPublicKey) -> list[Message]:
+        known = self._guest_key if self.two_party else self._encryption_key
+        if known is not None:
+            raise self._unexpected(message, "already holding that key")
+        self._check_key_size(message.public_key, message.sender)
+        if self.two_party:
+            self._guest_key = message.public_key
+            return []
+        self._encryption_key = message.public_key
+        return [] if self.setup is None else self._forward()
+
+    # one batch ------------------------------------------------------------------------------
+    def _forward(self) -> list[Message]:
+        """Send ``[[u_h / 4]]`` and the squares for the current batch."""
+        if self._encryption_key is None or self._batch_scores is not None:
+            return []
+        assert self.setup is not None
+        scores = self._scores(self.rows)
+        self._batch_scores = scores
+        key, n_jobs = self._encryption_key, self.settings.n_jobs
+        squares = scores**2 if self.setup.weighted else np.array([np.sum(scores**2)])
+        square_bound = SCORE_BOUND**2 * (1 if self.setup.weighted else len(scores))
+        return [
+            LrForward(
+                job_id=self.job_id,
+                sender=self.party,
+                receiver=self.guest,
+                round=self.epoch,
+                batch=self.batch,
+                quarter_scores=key.encrypt_vector(
+                    scores / 4, max_abs=SCORE_BOUND / 4, n_jobs=n_jobs
+                ),
+                squares=key.encrypt_vector(squares, max_abs=square_bound, n_jobs=n_jobs),
+            )
+        ]
+
+    def _take_residual(self, message: LrResidual) -> list[Message]:
+        if self._batch_scores is None or self._residual_done or self._awaiting_decision:
+            raise self._unexpected(message, f"in epoch {self.epoch} batch {self.batch}")
+        self._check_header(message, self.epoch, self.batch)
+        assert self.setup is not None
+        scores, rows = self._batch_scores, len(self.rows)
+        hosts = len(self.setup.hosts)
+        weighted = self.setup.weighted
+        n_jobs = self.settings.n_jobs
+        replies: list[Message] = []
+        if self.two_party:
+            key = self._guest_key
+            if key is None:
+                raise self._unexpected(message, "waiting for the guest's key")
+            bound = MAX_SAMPLE_WEIGHT * (SCORE_BOUND / 4 + 0.5)
+            residual = self._checked_vector(
+                message.residual, key=key, length=rows, exponent=ENCRYPTION_EXPONENT,
+                max_abs=bound, what="the residual", sender=self.guest,
+            )  # fmt: skip
+            if weighted:
+                quarter_weights = self._checked_vector(
+                    message.weights, key=key, length=rows, exponent=ENCRYPTION_EXPONENT,
+                    max_abs=MAX_SAMPLE_WEIGHT / 4, what="the row weights", sender=self.guest,
+                )  # fmt: skip
+                residual = quarter_weights.multiply(scores, n_jobs=n_jobs) + residual
+            else:
+                self._expect_empty(message.weights, "row weights")
+                residual = residual + scores / 4
+        else:
+            key = self._encryption_key
+            exponent = ENCRYPTION_EXPONENT + (FACTOR_EXPONENT if weighted else 0)
+            bound = MAX_SAMPLE_WEIGHT * ((hosts + 1) * SCORE_BOUND / 4 + 0.5)
+            residual = self._checked_vector(
+                message.residual, key=key, length=rows, exponent=exponent,
+                max_abs=bound, what="the residual", sender=self.guest,
+            )  # fmt: skip
+            self._expect_empty(message.weights, "row weights")
+            if self.index > 0:
+                prefix = self._checked_vector(
+                    message.prefix, key=key, length=rows, exponent=exponent,
+                    max_abs=MAX_SAMPLE_WEIGHT * self.index * SCORE_BOUND / 4,
+                    what="the score prefix", sender=self.guest,
+                )  # fmt: skip
+                cross = prefix.matmul(scores.reshape(1, -1), n_jobs=n_jobs)
+                replies.append(
+                    LrCross(
+                        job_id=self.job_id,
+                        sender=self.party,
+                        receiver=self.guest,
+                        round=self.epoch,
+                        batch=self.batch,
+                        cross=cross.rerandomize(n_jobs=n_jobs),
+                    )
+                )
+            else:
+                self._expect_empty(message.prefix, "score prefix")
+        gradient = residual.matmul(self.X[self.rows].T, n_jobs=n_jobs)
+        masked, self._mask = gradient.pack(n_jobs=n_jobs).mask(n_jobs=n_jobs)
+        empty, _ = key.encrypt_vector(np.zeros(0)).mask()
+        self._residual_done = True
+        replies.append(
+            LrMasked(
+                job_id=self.job_id,
+                sender=self.party,
+                receiver=self.key_owner,
+                round=self.epoch,
+                batch=self.batch,
+                gradient=masked,
+                loss=empty,
+            )
+        )
+        return replies
+
+    def _expect_empty(self, vector: Any, what: str) -> None:
+        if len(vector) != 0:
+            raise ProtocolError(f"{self.party}: the guest sent {what} this mode does not use")
+
+    def _decrypt_for_guest(self, message: LrMasked) -> list[Message]:
+        assert self._own_keys is not None and self.setup is not None
+        key = self._own_keys[0]
+        gradient = self._checked_masked(
+            message.gradient, key, self.setup.guest_features, "the gradient", self.guest
+        )
+        loss = self._checked_masked(message.loss, key, 1, "the loss", self.guest)
+        if len(loss) != 1:
+            raise ProtocolError(f"{self.party}: the guest's masked loss is missing")
+        values = decrypt_masked(self._own_keys[1], [gradient, loss], self.party, None)
+        return [
+            LrDecrypted(
+                job_id=self.job_id,
+                sender=self.party,
+                receiver=self.guest,
+                round=message.round,
+                batch=message.batch,
+                values=tuple(values),
+            )
+        ]
+
+    def _take_gradient(self, message: LrDecrypted) -> list[Message]:
+        if not self._residual_done or self._mask is None:
+            raise self._unexpected(message, f"in epoch {self.epoch} batch {self.batch}")
+        self._check_header(message, self.epoch, self.batch)
+        try:
+            gradient = self._mask.unmask(list(message.values))
+        except (ValueError, ArithmeticError) as error:
+            raise ProtocolError(
+                f"{self.party}: {message.sender}'s decryptions are malformed ({error})"
+            ) from error
+        self._update(gradient)
+        self._mask, self._residual_done, self._batch_scores = None, False, None
+        if not self.last_batch:
+            self._next_batch()
+            return self._forward()
+        change = self._end_epoch_weights()
+        self.history.append({"epoch": self.epoch, "weight_change": change})
+        self._awaiting_decision = True
+        validation = np.zeros(0) if self.X_validation is None else self.X_validation @ self.weights
+        return [
+            LrEpochEnd(
+                job_id=self.job_id,
+                sender=self.party,
+                receiver=self.guest,
+                round=self.epoch,
+                weight_change=change,
+                penalty=self.optimizer.penalty(self.weights),
+                validation_scores=validation,
+            )
+        ]
+
+    def _take_decision(self, message: LrDecision) -> list[Message]:
+        if not self._awaiting_decision:
+            raise self._unexpected(message, f"in epoch {self.epoch} batch {self.batch}")
+        self._check_header(message, self.epoch, 0)
+        self._awaiting_decision = False
+        if message.stop:
+            self._keep_epoch(message.best_epoch)
+            best = len(self.snapshots) - 1 if message.best_epoch == -1 else message.best_epoch
+            self._finish(self._party_result(0.0, "decided by the guest", best))
+            return []
+        assert self.setup is not None
+        if self.epoch + 1 >= self.setup.max_iter:
+            raise ProtocolError(f"{self.party}: the guest asked for more than max_iter epochs")
+        self._next_batch()
+        return self._forward()
+
+    @property
+    def waiting_for(self) -> Sequence[str]:
+        """The guest, and the key owner while a gradient is being decrypted."""
+        if self.done:
+            return ()
+        if self._residual_done and not self.two_party:
+            return (self.key_owner,)
+        return (self.guest,)

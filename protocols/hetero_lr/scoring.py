@@ -1,0 +1,161 @@
+"""Scoring with a trained hetero model: hosts send partial scores, the guest combines.
+
+The guest asks every host for ``u_h = X_h w_h`` on the aligned rows to score and
+computes ``sigmoid(X_g w_g + b + sum_h u_h)``.  The guest learns each host's partial
+score per scored row: that is inherent when the guest learns the scores, and is
+declared in SECURITY.md (feature inference from prediction scores).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import numpy.typing as npt
+
+from protocols.exceptions import ProtocolError
+from protocols.hetero_lr.party import checked_matrix
+from protocols.messages import LrPartialScores, LrScoreRequest, Message
+from protocols.roles import Role
+
+__all__ = ["ScoreGuest", "ScoreHost", "sigmoid"]
+
+FloatArray = npt.NDArray[np.float64]
+
+
+def sigmoid(z: FloatArray) -> FloatArray:
+    """The logistic function, without overflow warnings for large ``|z|``."""
+    result: FloatArray = np.exp(-np.logaddexp(0.0, -z))
+    return result
+
+
+def _checked_weights(weights: npt.ArrayLike, width: int, party: str) -> FloatArray:
+    array = np.asarray(weights, dtype=np.float64)
+    if array.shape != (width,) or not np.isfinite(array).all():
+        raise ProtocolError(
+            f"{party}: the model has {array.size} weights but the data {width} columns"
+        )
+    return array
+
+
+class ScoreGuest(Role):
+    """The guest's side of scoring; the result is the probability per row.
+
+    Parameters
+    ----------
+    party, job_id : str
+    hosts : sequence of str
+    features : array_like
+        The guest's aligned rows to score.
+    weights : array_like
+        The guest's coefficients.
+    intercept : float
+    """
+
+    def __init__(
+        self,
+        party: str,
+        job_id: str,
+        *,
+        hosts: Sequence[str],
+        features: npt.ArrayLike,
+        weights: npt.ArrayLike,
+        intercept: float,
+    ) -> None:
+        super().__init__(party, job_id)
+        self.hosts = tuple(hosts)
+        self.X = checked_matrix(features, "the rows to score", party)
+        self.weights = _checked_weights(weights, self.X.shape[1], party)
+        self.intercept = float(intercept)
+        self._partials: dict[str, FloatArray] = {}
+
+    def start(self) -> list[Message]:
+        """Ask every host for its partial scores."""
+        return [
+            LrScoreRequest(job_id=self.job_id, sender=self.party, receiver=host, rows=len(self.X))
+            for host in self.hosts
+        ]
+
+    def receive(self, message: Message) -> list[Message]:
+        """Collect partial scores; finish when every host has answered."""
+        if (
+            self.done
+            or not isinstance(message, LrPartialScores)
+            or message.sender not in self.hosts
+            or message.sender in self._partials
+        ):
+            raise self._unexpected(message, "waiting for partial scores")
+        scores = np.asarray(message.scores, dtype=np.float64)
+        if scores.shape != (len(self.X),) or not np.isfinite(scores).all():
+            raise ProtocolError(
+                f"{self.party}: {message.sender} sent {scores.size} partial scores for "
+                f"{len(self.X)} rows"
+            )
+        self._partials[message.sender] = scores
+        if len(self._partials) == len(self.hosts):
+            total = self.X @ self.weights + self.intercept
+            for partial in self._partials.values():
+                total = total + partial
+            self._finish(sigmoid(total))
+        return []
+
+    @property
+    def waiting_for(self) -> Sequence[str]:
+        """Hosts that have not answered yet."""
+        return tuple(host for host in self.hosts if host not in self._partials)
+
+
+class ScoreHost(Role):
+    """A host's side of scoring.
+
+    Parameters
+    ----------
+    party, job_id : str
+    guest : str
+    features : array_like
+        The host's aligned rows to score.
+    weights : array_like
+        The host's coefficients.
+    """
+
+    def __init__(
+        self,
+        party: str,
+        job_id: str,
+        *,
+        guest: str,
+        features: npt.ArrayLike,
+        weights: npt.ArrayLike,
+    ) -> None:
+        super().__init__(party, job_id)
+        self.guest = guest
+        self.X = checked_matrix(features, "the rows to score", party)
+        self.weights = _checked_weights(weights, self.X.shape[1], party)
+
+    def start(self) -> list[Message]:
+        """Nothing before the guest's request."""
+        return []
+
+    def receive(self, message: Message) -> list[Message]:
+        """Answer the guest's request with ``X_h w_h``."""
+        if self.done or not isinstance(message, LrScoreRequest) or message.sender != self.guest:
+            raise self._unexpected(message, "waiting for the guest's request")
+        if message.rows != len(self.X):
+            raise ProtocolError(
+                f"{self.party}: the guest scores {message.rows} rows, this host has "
+                f"{len(self.X)}; align the rows to score with PSI first"
+            )
+        self._finish(None)
+        return [
+            LrPartialScores(
+                job_id=self.job_id,
+                sender=self.party,
+                receiver=self.guest,
+                scores=self.X @ self.weights,
+            )
+        ]
+
+    @property
+    def waiting_for(self) -> Sequence[str]:
+        """The guest until it has asked."""
+        return () if self.done else (self.guest,)

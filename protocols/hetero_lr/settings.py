@@ -1,0 +1,98 @@
+"""The agreed parameters of hetero logistic-regression training."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+from protocols.exceptions import ProtocolError
+from protocols.hetero_lr.optimizers import OptimizerSettings
+
+__all__ = [
+    "CONVERGENCE",
+    "EARLY_STOPPING",
+    "MODES",
+    "SCORE_BOUND",
+    "LrSettings",
+]
+
+MODES = ("two-party", "arbiter")
+CONVERGENCE = ("loss", "weights", "max_iter")
+EARLY_STOPPING = ("auc", "ks")
+
+SCORE_BOUND = 2.0**30
+"""Public bound on every partial score ``u = X w`` that is encrypted.
+
+Vectors carry a public bound; a fixed one reveals nothing about the data.  A score
+beyond it is refused with advice to scale the features.
+"""
+
+
+@dataclass(frozen=True)
+class LrSettings:
+    """How a party trains.  The guest's values are sent to the hosts in ``LrSetup``.
+
+    Parameters
+    ----------
+    mode : {"two-party", "arbiter"}
+        Two-party: each party holds its own Paillier key (one host).  Arbiter: a
+        third party holds the key and only decrypts masked values.
+    batch_size : int, default 1024
+        Rows per mini-batch (at least; the plan spreads the remainder).  Every batch
+        must be larger than every party's feature count.
+    max_iter : int, default 10
+        Maximum number of epochs.
+    optimizer : OptimizerSettings
+        Update rule, learning rate, penalty and decay (each party applies its own).
+    convergence : {"loss", "weights", "max_iter"}, default "loss"
+        Stop when the epoch loss changes by less than ``tol`` (relative), when the
+        norm of the weight change of every party falls below ``tol``, or only at
+        ``max_iter``.
+    tol : float, default 1e-4
+    early_stopping : {"auc", "ks"} or None
+        Stop when the validation metric has not improved for ``patience`` epochs and
+        keep the best epoch's weights (needs a validation set).
+    patience : int, default 3
+    key_length : int, default 2048
+    allow_weak_key : bool, default False
+    fit_intercept : bool, default True
+        The guest adds an intercept (never penalised).
+    n_jobs : int or None
+        Workers for the cryptography (see :mod:`crypto.parallel`).
+    """
+
+    mode: str = "two-party"
+    batch_size: int = 1024
+    max_iter: int = 10
+    optimizer: OptimizerSettings = field(default_factory=OptimizerSettings)
+    convergence: str = "loss"
+    tol: float = 1e-4
+    early_stopping: str | None = None
+    patience: int = 3
+    key_length: int = 2048
+    allow_weak_key: bool = False
+    fit_intercept: bool = True
+    n_jobs: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.mode not in MODES:
+            raise ProtocolError(f"unknown training mode {self.mode!r}; choose one of {MODES}")
+        if self.convergence not in CONVERGENCE:
+            raise ProtocolError(
+                f"unknown convergence rule {self.convergence!r}; choose one of {CONVERGENCE}"
+            )
+        if self.early_stopping is not None and self.early_stopping not in EARLY_STOPPING:
+            raise ProtocolError(
+                f"unknown early_stopping metric {self.early_stopping!r}; "
+                f"choose one of {EARLY_STOPPING} or None"
+            )
+        _positive_int("batch_size", self.batch_size)
+        _positive_int("max_iter", self.max_iter)
+        _positive_int("patience", self.patience)
+        if not (math.isfinite(self.tol) and self.tol >= 0):
+            raise ProtocolError(f"tol must be a finite number >= 0, not {self.tol!r}")
+
+
+def _positive_int(name: str, value: object) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ProtocolError(f"{name} must be a positive integer, not {value!r}")

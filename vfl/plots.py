@@ -1,0 +1,233 @@
+"""PNG plots of a model's training history, ROC curves and KS.
+
+matplotlib is optional and imported only when a plot is drawn; it draws through the
+non-interactive Agg canvas, so no global state (backend, current figure) is touched.
+Each file is written under a temporary name next to its path and renamed into place, so
+a reader never sees half an image.  The numbers come from :mod:`vfl.metrics`.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+import numpy.typing as npt
+
+from vfl.exceptions import MetricError
+from vfl.metrics import ks_statistic, roc_auc, roc_curve
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+__all__ = ["plot_history", "plot_ks", "plot_roc"]
+
+_MISSING_MATPLOTLIB = "plots need matplotlib: pip install 'vfl-engine[plot]'"
+_VALIDATION_SERIES = {"validation_auc": "validation AUC", "validation_ks": "validation KS"}
+
+
+def plot_history(
+    history: Sequence[Mapping[str, float | None]],
+    path: str | os.PathLike[str],
+    *,
+    title: str | None = None,
+) -> Path:
+    """Plot the training loss per epoch and, below it, validation AUC and KS if present.
+
+    Parameters
+    ----------
+    history : sequence of mapping
+        One mapping per epoch with ``"epoch"`` and ``"loss"`` and optionally
+        ``"validation_auc"`` and ``"validation_ks"``; a value ``None`` is a gap.
+    path : str or os.PathLike
+        The PNG file to write; its directory is created if needed.
+    title : str, optional
+        Title above the plot.
+
+    Returns
+    -------
+    Path
+        ``path``.
+
+    Raises
+    ------
+    MetricError
+        If ``history`` is empty or an epoch lacks ``"epoch"`` or ``"loss"``.
+    ImportError
+        If matplotlib is not installed.
+    """
+    if not history:
+        raise MetricError("history is empty: pass one dictionary per epoch")
+    for index, entry in enumerate(history):
+        if "epoch" not in entry or "loss" not in entry:
+            raise MetricError(
+                f"history[{index}] has no 'epoch' or 'loss': give every epoch both keys"
+            )
+    epochs = _series(history, "epoch")
+    validation = {
+        label: _series(history, key)
+        for key, label in _VALIDATION_SERIES.items()
+        if any(entry.get(key) is not None for entry in history)
+    }
+    figure = _figure(height=6.5 if validation else 4.0)
+    axes = figure.subplots(2 if validation else 1, 1, sharex=True, squeeze=False)[:, 0]
+    axes[0].plot(epochs, _series(history, "loss"), "-o", markersize=3, label="loss")
+    axes[0].set_ylabel("training loss")
+    for label, values in validation.items():
+        axes[1].plot(epochs, values, "-o", markersize=3, label=label)
+    if validation:
+        axes[1].set_ylabel("validation metric")
+        axes[1].set_ylim(0.0, 1.0)
+        axes[1].legend(loc="lower right")
+    for axis in axes:
+        axis.grid(True, alpha=0.3)
+    axes[-1].set_xlabel("epoch")
+    return _save(figure, path, title or "Training history")
+
+
+def plot_roc(
+    curves: Mapping[str, tuple[npt.ArrayLike, npt.ArrayLike]],
+    path: str | os.PathLike[str],
+    *,
+    title: str | None = None,
+) -> Path:
+    """Plot one ROC curve per model, with its AUC in the legend, and the chance diagonal.
+
+    Parameters
+    ----------
+    curves : mapping
+        Model name (e.g. ``"federated"``, ``"guest only"``, ``"centralised"``) to its
+        ``(y_true, scores)`` on the same evaluation rows.
+    path : str or os.PathLike
+        The PNG file to write; its directory is created if needed.
+    title : str, optional
+        Title above the plot.
+
+    Returns
+    -------
+    Path
+        ``path``.
+
+    Raises
+    ------
+    MetricError
+        If ``curves`` is empty or a model's labels or scores are invalid.
+    ImportError
+        If matplotlib is not installed.
+    """
+    if not curves:
+        raise MetricError("curves is empty: pass at least one model's (y_true, scores)")
+    points = {name: roc_curve(y, s)[:2] for name, (y, s) in curves.items()}
+    areas = {name: roc_auc(y, s) for name, (y, s) in curves.items()}
+    figure = _figure(height=5.5, width=5.5)
+    axis = figure.subplots()
+    for name, (fpr, tpr) in points.items():
+        axis.plot(fpr, tpr, linewidth=1.5, label=f"{name} (AUC = {areas[name]:.3f})")
+    axis.plot([0, 1], [0, 1], "--", color="grey", linewidth=1, label="chance (AUC = 0.5)")
+    axis.set_xlim(0.0, 1.0)
+    axis.set_ylim(0.0, 1.0)
+    axis.set_aspect("equal")
+    axis.set_xlabel("false positive rate")
+    axis.set_ylabel("true positive rate")
+    axis.grid(True, alpha=0.3)
+    axis.legend(loc="lower right")
+    return _save(figure, path, title or "ROC")
+
+
+def plot_ks(
+    y_true: npt.ArrayLike,
+    scores: npt.ArrayLike,
+    path: str | os.PathLike[str],
+    *,
+    title: str | None = None,
+) -> Path:
+    """Plot the cumulative score distributions of positives and negatives and the KS gap.
+
+    Parameters
+    ----------
+    y_true : array_like
+        Labels, ``{0, 1}``, ``{-1, +1}`` or booleans; both classes must be present.
+    scores : array_like
+        One finite score per label, higher meaning more likely positive.
+    path : str or os.PathLike
+        The PNG file to write; its directory is created if needed.
+    title : str, optional
+        Title above the plot.
+
+    Returns
+    -------
+    Path
+        ``path``.
+
+    Raises
+    ------
+    MetricError
+        If the labels or scores are invalid.
+    ImportError
+        If matplotlib is not installed.
+    """
+    fpr, tpr, thresholds = roc_curve(y_true, scores)
+    ks = ks_statistic(y_true, scores)
+    # Share of each class scoring at most each distinct score, in increasing score order:
+    # P(score <= t_i) = 1 - P(score >= t_(i-1)), t_(i-1) being the next higher threshold.
+    score = thresholds[1:][::-1]
+    negatives = (1.0 - fpr[:-1])[::-1]
+    positives = (1.0 - tpr[:-1])[::-1]
+    widest = int(np.argmax(negatives - positives))
+    figure = _figure(height=4.5)
+    axis = figure.subplots()
+    axis.step(score, positives, where="post", label="positives (events)")
+    axis.step(score, negatives, where="post", label="negatives (non-events)")
+    axis.vlines(
+        score[widest],
+        positives[widest],
+        negatives[widest],
+        colors="black",
+        linestyles="--",
+        label=f"KS = {ks:.3f} at score {score[widest]:.4g}",
+    )
+    axis.set_ylim(0.0, 1.0)
+    axis.set_xlabel("score")
+    axis.set_ylabel("cumulative share of the class")
+    axis.grid(True, alpha=0.3)
+    axis.legend(loc="lower right")
+    return _save(figure, path, title or "KS")
+
+
+def _series(history: Sequence[Mapping[str, float | None]], key: str) -> list[float]:
+    values = (entry.get(key) for entry in history)
+    return [float("nan") if value is None else float(value) for value in values]
+
+
+def _figure(*, height: float, width: float = 7.0) -> Figure:
+    try:
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from matplotlib.figure import Figure
+    except ImportError as error:
+        raise ImportError(_MISSING_MATPLOTLIB) from error
+    figure = Figure(figsize=(width, height), layout="constrained")
+    FigureCanvasAgg(figure)
+    return figure
+
+
+def _save(figure: Figure, path: str | os.PathLike[str], title: str) -> Path:
+    """Write ``figure`` as PNG to a temporary file next to ``path``, then rename it."""
+    figure.suptitle(title)
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(
+        dir=target.parent, prefix=f".{target.name}.", suffix=".tmp"
+    )
+    try:
+        with os.fdopen(handle, "wb") as stream:
+            figure.savefig(stream, format="png", dpi=110)
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.replace(temporary, target)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+    return target
