@@ -6,9 +6,6 @@ one process over in-memory transports, with the same roles, data and outputs.
 
 from __future__ import annotations
 
-import json
-import os
-import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -24,6 +21,7 @@ from protocols.roles import Role
 from protocols.secure_sum import SumContributor, SumKeyOwner
 from vfl.datasets import PartyTable, read_party_csv, write_party_csv
 from vfl.exceptions import DataError, JobFileError, PeerAbortedError, PeerDisconnectedError
+from vfl.files import write_json_atomically
 from vfl.jobfile import JobConfig, PartyConfig, PsiStep, SecureSumStep, StepConfig
 from vfl.runner import RunSettings, Session, step_job_id
 from vfl.transport.base import Transport
@@ -43,22 +41,6 @@ class PartyReport:
     outputs: tuple[Path, ...]
     results: tuple[dict[str, Any], ...]
     seconds: float
-
-
-def write_json_atomically(path: Path, document: dict[str, Any]) -> None:
-    """Write JSON to a temporary file next to ``path`` and rename it into place."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as stream:
-            json.dump(document, stream, indent=2)
-            stream.write("\n")
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
 
 
 def _settings(job: JobConfig) -> RunSettings:

@@ -9,7 +9,7 @@ queued local work runs when no message is waiting.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import fields
 
 from crypto.paillier import PaillierPublicKey
@@ -21,8 +21,26 @@ from vfl import codec
 __all__ = ["run_locally"]
 
 
-def run_locally(roles: Mapping[str, Role], *, allow_weak_keys: bool = False) -> None:
+def run_locally(
+    roles: Mapping[str, Role],
+    *,
+    allow_weak_keys: bool = False,
+    through_codec: bool = True,
+    on_step: Callable[[], None] | None = None,
+) -> None:
     """Start every role and pass messages between them until all are done.
+
+    Parameters
+    ----------
+    roles : mapping of str to Role
+        Every party's role, by party name.
+    allow_weak_keys : bool, default False
+        Let the codec accept keys below 2048 bits (tests and benchmarks).
+    through_codec : bool, default True
+        Encode and decode every message as over TLS.  Only backends that cannot
+        be serialised (the phe and plaintext training backends) turn this off.
+    on_step : callable, optional
+        Called after every delivered message or piece of work (progress displays).
 
     Raises
     ------
@@ -36,6 +54,9 @@ def run_locally(roles: Mapping[str, Role], *, allow_weak_keys: bool = False) -> 
         for message in messages:
             if message.receiver not in roles:
                 raise ProtocolError(f"{message.sender} sent to unknown party {message.receiver}")
+            if not through_codec:
+                queue.append(message)
+                continue
             frame = codec.encode(message)
             _remember_keys(keyrings[message.sender], message)
             decoded = codec.decode(
@@ -50,12 +71,12 @@ def run_locally(roles: Mapping[str, Role], *, allow_weak_keys: bool = False) -> 
         if queue:
             message = queue.popleft()
             post(roles[message.receiver].receive(message))
-            continue
-        working = [role for role in roles.values() if role.has_work]
-        if working:
+        elif working := [role for role in roles.values() if role.has_work]:
             post(working[0].work())
-            continue
-        break
+        else:
+            break
+        if on_step is not None:
+            on_step()
     stuck = [name for name, role in roles.items() if not role.done]
     if stuck:
         raise ProtocolError(f"the protocol stopped before {', '.join(stuck)} finished")

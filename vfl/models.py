@@ -1,0 +1,213 @@
+"""Per-party model files: each party keeps only its own weights.
+
+A :class:`PartyModel` holds one party's share of a hetero logistic regression: its
+feature names, its coefficients, its own scaling, the intercept (guest only), the
+training history and the parameters that produced it.  It is saved as JSON, never
+pickled, and loaded with validation.  :func:`merge_to_sklearn` builds a single
+scikit-learn ``LogisticRegression`` from every party's file: it needs all of them,
+so it happens only when every party agrees to hand its file over.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from vfl.exceptions import DataError
+from vfl.files import write_json_atomically
+
+__all__ = ["MODEL_FORMAT_VERSION", "PartyModel", "Scaling", "merge_to_sklearn"]
+
+MODEL_FORMAT_VERSION = 1
+FloatArray = npt.NDArray[np.float64]
+
+
+@dataclass(frozen=True)
+class Scaling:
+    """A party's own standardisation: ``(x - mean) / scale`` per feature."""
+
+    mean: tuple[float, ...]
+    scale: tuple[float, ...]
+
+    @classmethod
+    def fit(cls, features: FloatArray) -> Scaling:
+        """Means and standard deviations of the training rows (1 where constant)."""
+        mean = features.mean(axis=0)
+        scale = features.std(axis=0)
+        scale[~(scale > 0)] = 1.0
+        return cls(tuple(float(v) for v in mean), tuple(float(v) for v in scale))
+
+    def transform(self, features: FloatArray) -> FloatArray:
+        """Standardise ``features`` (same columns as at fit time)."""
+        if features.shape[1:] != (len(self.mean),):
+            raise DataError(
+                f"the model was scaled on {len(self.mean)} columns, the data has "
+                f"{features.shape[1] if features.ndim == 2 else 'no'} columns"
+            )
+        result: FloatArray = (features - np.array(self.mean)) / np.array(self.scale)
+        return result
+
+
+@dataclass
+class PartyModel:
+    """One party's share of a trained hetero logistic regression.
+
+    Attributes
+    ----------
+    party : str
+        The party's name.
+    role : {"guest", "host"}
+    feature_names : list of str
+    weights : list of float
+        This party's coefficients on its scaled features.
+    intercept : float
+        The model's intercept (guest; 0.0 on a host).
+    scaling : Scaling or None
+        This party's standardisation, applied before the weights.
+    mode, backend : str
+    key_length : int
+    peers : list of str
+        The other parties of the job (names only).
+    history : list of dict
+        Per-epoch history as this party knows it.
+    epochs : int
+    stop_reason : str
+    version : int
+        :data:`MODEL_FORMAT_VERSION`.
+    """
+
+    party: str
+    role: str
+    feature_names: list[str]
+    weights: list[float]
+    intercept: float
+    scaling: Scaling | None
+    mode: str
+    backend: str
+    key_length: int
+    peers: list[str]
+    history: list[dict[str, Any]] = field(default_factory=list)
+    epochs: int = 0
+    stop_reason: str = ""
+    version: int = MODEL_FORMAT_VERSION
+
+    def __post_init__(self) -> None:
+        if self.role not in ("guest", "host"):
+            raise DataError(f"a model's role is 'guest' or 'host', not {self.role!r}")
+        if len(self.feature_names) != len(self.weights):
+            raise DataError(
+                f"{self.party}: {len(self.weights)} weights for {len(self.feature_names)} features"
+            )
+        if not all(math.isfinite(w) for w in [*self.weights, self.intercept]):
+            raise DataError(f"{self.party}: the model holds a non-finite weight")
+        if self.scaling is not None and len(self.scaling.mean) != len(self.weights):
+            raise DataError(f"{self.party}: the scaling does not match the features")
+
+    def decision_part(self, features: npt.ArrayLike) -> FloatArray:
+        """The party's share ``scaled(X) @ w`` (plus the intercept on the guest)."""
+        array = np.asarray(features, dtype=np.float64)
+        if array.ndim != 2 or array.shape[1] != len(self.weights):
+            raise DataError(
+                f"{self.party}: the model has {len(self.weights)} features, the data shape "
+                f"is {array.shape}"
+            )
+        if self.scaling is not None:
+            array = self.scaling.transform(array)
+        result: FloatArray = array @ np.array(self.weights) + self.intercept
+        return result
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dictionary."""
+        document = asdict(self)
+        document["scaling"] = None if self.scaling is None else asdict(self.scaling)
+        return document
+
+    @classmethod
+    def from_dict(cls, document: object) -> PartyModel:
+        """Validate and build a model from :meth:`to_dict`'s output."""
+        if not isinstance(document, dict):
+            raise DataError("a model file must hold a JSON object")
+        if document.get("version") != MODEL_FORMAT_VERSION:
+            raise DataError(
+                f"unsupported model format version {document.get('version')!r}; this "
+                f"engine reads version {MODEL_FORMAT_VERSION}"
+            )
+        expected = set(cls.__dataclass_fields__)
+        if set(document) != expected:
+            raise DataError(
+                f"model file fields differ: missing {sorted(expected - set(document))}, "
+                f"unknown {sorted(set(document) - expected)}"
+            )
+        try:
+            scaling = document["scaling"]
+            return cls(
+                **{
+                    **document,
+                    "feature_names": [str(n) for n in document["feature_names"]],
+                    "weights": [float(w) for w in document["weights"]],
+                    "intercept": float(document["intercept"]),
+                    "peers": [str(p) for p in document["peers"]],
+                    "scaling": None
+                    if scaling is None
+                    else Scaling(
+                        tuple(float(v) for v in scaling["mean"]),
+                        tuple(float(v) for v in scaling["scale"]),
+                    ),
+                }
+            )
+        except (TypeError, ValueError, KeyError) as error:
+            raise DataError(f"malformed model file ({error})") from error
+
+    def save(self, path: str | Path) -> Path:
+        """Write the model as JSON (atomically: temporary file, then rename)."""
+        target = Path(path)
+        write_json_atomically(target, self.to_dict())
+        return target
+
+    @classmethod
+    def load(cls, path: str | Path) -> PartyModel:
+        """Read and validate a model file written by :meth:`save`."""
+        try:
+            document = json.loads(Path(path).read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError) as error:
+            raise DataError(f"cannot read the model file {path}: {error}") from error
+        return cls.from_dict(document)
+
+
+def merge_to_sklearn(guest: PartyModel, hosts: list[PartyModel]) -> Any:
+    """One scikit-learn ``LogisticRegression`` on the raw columns of every party.
+
+    Columns are the guest's features, then each host's, in order; every party's
+    scaling is folded into the coefficients and the intercept.  This needs every
+    party's model file, so do it only when every party agrees.
+
+    Returns
+    -------
+    sklearn.linear_model.LogisticRegression
+        With ``coef_``, ``intercept_``, ``classes_`` and ``n_features_in_`` set.
+    """
+    from sklearn.linear_model import LogisticRegression  # type: ignore[import-untyped]
+
+    if guest.role != "guest" or any(host.role != "host" for host in hosts):
+        raise DataError("merge_to_sklearn needs the guest's model and the hosts' models")
+    coefficients: list[float] = []
+    intercept = guest.intercept
+    for model in (guest, *hosts):
+        weights = np.array(model.weights)
+        if model.scaling is not None:
+            scale = np.array(model.scaling.scale)
+            weights = weights / scale
+            intercept -= float(np.dot(weights, np.array(model.scaling.mean)))
+        coefficients.extend(weights.tolist())
+    merged = LogisticRegression()
+    merged.coef_ = np.array([coefficients])
+    merged.intercept_ = np.array([intercept])
+    merged.classes_ = np.array([0, 1])
+    merged.n_features_in_ = len(coefficients)
+    return merged
