@@ -35,6 +35,7 @@ from protocols.hetero_lr.party import (
     TrainingParty,
     decrypt_masked,
 )
+from protocols.hetero_lr.scoring import sigmoid
 from protocols.hetero_lr.settings import SCORE_BOUND, LrSettings
 from protocols.messages import (
     LrCross,
@@ -595,7 +596,7 @@ class LrGuest(TrainingParty):
         scores = self.X_validation @ self.weights
         for end in ends:
             scores = scores + end.validation_scores
-        probabilities = 1.0 / (1.0 + np.exp(-scores))
+        probabilities = sigmoid(scores)
         metrics = self.evaluate(self.y_validation, probabilities)
         return {"validation_auc": metrics["auc"], "validation_ks": metrics["ks"]}
 
