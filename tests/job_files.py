@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 import socket
 from collections.abc import Sequence
 from pathlib import Path
+
+from vfl.jobfile import JobConfig, PsiStep
 
 
 def free_ports(count: int) -> list[int]:
@@ -54,3 +57,16 @@ def write_job(
     path = folder / "job.toml"
     path.write_text("\n".join([*text, "", *steps]) + "\n")
     return path
+
+
+def with_test_keys(job: JobConfig, bits: int = 1024) -> JobConfig:
+    """``job`` with every Paillier and RSA key shortened to ``bits`` and weak keys
+    allowed: example job files say 2048 (users copy them), tests run on 1024."""
+    steps = []
+    for step in job.steps:
+        if isinstance(step, PsiStep):
+            step = dataclasses.replace(step, rsa_key_length=bits)
+        elif hasattr(step, "key_length"):
+            step = dataclasses.replace(step, key_length=bits)
+        steps.append(step)
+    return dataclasses.replace(job, allow_weak_keys=True, steps=tuple(steps))

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.job_files import with_test_keys
 from vfl.jobfile import load_job
 from vfl.jobs import simulate_job
 
@@ -22,8 +23,14 @@ EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 def test_example_job_simulates(tmp_path: Path, job_file: Path) -> None:
     folder = tmp_path / job_file.parent.name
     shutil.copytree(job_file.parent, folder, ignore=shutil.ignore_patterns("certs", "output"))
-    reports = simulate_job(load_job(folder / "job.toml"))
-    assert set(reports) == {p.name for p in load_job(folder / "job.toml").parties}
+    job = load_job(folder / "job.toml")
+    # users copy the examples: they must use full-strength keys...
+    assert not job.allow_weak_keys
+    for step in job.steps:
+        assert getattr(step, "key_length", 2048) >= 2048
+        assert getattr(step, "rsa_key_length", 2048) >= 2048
+    reports = simulate_job(with_test_keys(job))  # ...which the tests shorten to 1024 bits
+    assert set(reports) == {p.name for p in job.parties}
     for report in reports.values():
         assert report.outputs and all(path.is_file() for path in report.outputs)
 
@@ -33,7 +40,7 @@ def test_secure_sum_example_totals_are_the_plain_totals(tmp_path: Path) -> None:
     shutil.copytree(
         EXAMPLES / "secure-sum", folder, ignore=shutil.ignore_patterns("certs", "output")
     )
-    reports = simulate_job(load_job(folder / "job.toml"))
+    reports = simulate_job(with_test_keys(load_job(folder / "job.toml")))
     rows = [
         row
         for name in ("bank-a", "bank-b", "bank-c")

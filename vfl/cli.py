@@ -67,7 +67,29 @@ def _print_report(report: object) -> None:
             print(f"  {result['ids']} ids, peers {result['peer_ids']}: {learned}")
             if result["aligned_file"]:
                 print(f"  aligned rows -> {path.parent / result['aligned_file']}")
+        if result["type"] == "hetero_lr":
+            _print_training(path, result)
+        if result["type"] == "score":
+            if result["scores_file"]:
+                auc = "" if result["auc"] is None else f" (AUC {result['auc']:.4f} on these rows)"
+                print(
+                    f"  scored {result['rows']} rows{auc} -> {path.parent / result['scores_file']}"
+                )
+            else:
+                print(f"  sent partial scores for {result['rows']} rows to the guest")
     print(f"{report.party}: finished in {report.seconds:.1f} s")
+
+
+def _print_training(path: Path, result: dict[str, object]) -> None:
+    if result["model_file"] is None:
+        print(f"  {result['mode']} training: decrypted masked values only (no model)")
+        return
+    loss = result["final_loss"]
+    final = f", final loss {loss:.4f}" if isinstance(loss, float) else ""
+    print(
+        f"  trained {result['epochs']} epochs on {result['rows']} rows ({result['stop_reason']})"
+        f"{final}; own weights -> {path.parent / str(result['model_file'])}"
+    )
 
 
 def _run(arguments: argparse.Namespace) -> int:

@@ -120,7 +120,10 @@ def read_party_csv(
             if label_index is not None:
                 label = record[label_index].strip()
                 if label not in ("0", "1"):
-                    raise DataError(f"{path}:{line}: label {label!r} is not 0 or 1")
+                    raise DataError(
+                        f"{path}:{line}: label {label!r} is not 0 or 1; recode the "
+                        f"{label_column!r} column to 0/1 (1 = the event, e.g. fraud)"
+                    )
                 labels.append(int(label))
     features = np.array(rows, dtype=np.float64).reshape(len(ids), len(feature_indices))
     return PartyTable(

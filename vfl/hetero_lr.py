@@ -48,7 +48,7 @@ from vfl.exceptions import DataError
 from vfl.local import run_locally
 from vfl.models import PartyModel, Scaling, merge_to_sklearn
 
-__all__ = ["HeteroLogisticRegression"]
+__all__ = ["HeteroLogisticRegression", "class_row_weights"]
 
 FloatArray = npt.NDArray[np.float64]
 GUEST, ARBITER = "guest", "arbiter"
@@ -99,6 +99,49 @@ def _binary_labels(values: object, rows: int) -> FloatArray:
     if values_seen <= {-1.0, 1.0}:
         return (numeric > 0).astype(np.float64)
     raise DataError(f"labels must be 0/1, -1/+1 or bool, found {sorted(values_seen)[:5]}")
+
+
+def class_row_weights(
+    labels: FloatArray,
+    class_weight: str | dict[int, float] | None,
+    sample_weight: npt.ArrayLike | None = None,
+) -> FloatArray | None:
+    """Row weights from class weights, multiplied with ``sample_weight``.
+
+    Parameters
+    ----------
+    labels : numpy.ndarray
+        0/1 per row.
+    class_weight : "balanced", dict or None
+        ``"balanced"``: ``rows / (2 * rows_of_the_class)`` per class (0 for an absent
+        class); a dict ``{0: w0, 1: w1}`` (a missing class weighs 1); ``None``: no
+        class weights.
+    sample_weight : array_like, optional
+        A weight per row.
+
+    Returns
+    -------
+    numpy.ndarray or None
+        A weight per row, or ``None`` when neither class nor sample weights are given.
+
+    Raises
+    ------
+    DataError
+        If ``class_weight`` is none of the above.
+    """
+    weights = None if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
+    if class_weight is None:
+        return weights
+    if class_weight == "balanced":
+        positives = labels.sum()
+        counts = {1: positives, 0: len(labels) - positives}
+        per_class = {c: len(labels) / (2 * counts[c]) if counts[c] else 0.0 for c in (0, 1)}
+    elif isinstance(class_weight, dict):
+        per_class = {c: float(class_weight.get(c, 1.0)) for c in (0, 1)}
+    else:
+        raise DataError(f"class_weight must be None, 'balanced' or a dict, not {class_weight!r}")
+    by_class: FloatArray = np.where(labels > 0, per_class[1], per_class[0])
+    return by_class if weights is None else by_class * weights
 
 
 class HeteroLogisticRegression:
@@ -364,21 +407,7 @@ class HeteroLogisticRegression:
         return matrices
 
     def _row_weights(self, labels: FloatArray, sample_weight: npt.ArrayLike | None) -> Any:
-        weights = None if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
-        if self.class_weight is None:
-            return weights
-        if self.class_weight == "balanced":
-            positives = labels.sum()
-            counts = {1: positives, 0: len(labels) - positives}
-            per_class = {c: len(labels) / (2 * counts[c]) if counts[c] else 0.0 for c in (0, 1)}
-        elif isinstance(self.class_weight, dict):
-            per_class = {c: float(self.class_weight.get(c, 1.0)) for c in (0, 1)}
-        else:
-            raise DataError(
-                f"class_weight must be None, 'balanced' or a dict, not {self.class_weight!r}"
-            )
-        by_class = np.where(labels > 0, per_class[1], per_class[0])
-        return by_class if weights is None else by_class * weights
+        return class_row_weights(labels, self.class_weight, sample_weight)
 
     def _validation(
         self,

@@ -6,10 +6,17 @@ file.  Validation is strict: unknown keys, missing keys, wrong types, unknown ro
 or step types, duplicate names, a missing guest and missing files are refused with
 an error naming the file and the key.
 
+Steps: ``psi`` (align the rows on common ids), ``secure_sum`` (column totals over
+every party), ``hetero_lr`` (train a hetero logistic regression; each party keeps
+only its own weights) and ``score`` (probabilities for the aligned rows, learned by
+the guest).  Roles: one ``guest`` (holds the labels), one or more ``host`` parties,
+and an ``arbiter`` (no data: it holds the key of an arbiter-mode ``hetero_lr`` step
+and only ever decrypts masked values).
+
 Example::
 
     [job]
-    id = "consortium-sum"
+    id = "consortium-lr"
     timeout = 60            # seconds to wait for a peer's next message
     connect_timeout = 30    # seconds to reach every peer at start
     output_dir = "output"   # each party writes to output/<party>/
@@ -37,9 +44,30 @@ Example::
     type = "psi"            # align the rows on common ids first (ECDH by default)
 
     [[steps]]
-    type = "secure_sum"     # then sum over the common customers only
+    type = "secure_sum"     # sum over the common customers only
     columns = ["balance"]
     max_abs = 1e15
+
+    [[steps]]
+    type = "hetero_lr"      # train on the common customers (two-party: one host)
+    optimizer = "sgd"
+    learning_rate = 0.15
+    batch_size = 64
+    max_iter = 5
+    key_length = 2048       # Paillier key; under 2048 only with allow_weak_keys
+
+    [[steps]]
+    type = "score"          # the guest learns a probability per common customer
+
+The ``hetero_lr`` keys (all optional) are those of
+:class:`vfl.HeteroLogisticRegression`: ``mode`` (``"two-party"`` or ``"arbiter"``),
+``batch_size``, ``max_iter``, ``optimizer``, ``learning_rate``, ``penalty``,
+``alpha``, ``decay``, ``decay_sqrt``, ``tol``, ``convergence``, ``class_weight``
+(``"balanced"`` or a table ``{ 0 = 1.0, 1 = 5.0 }``), ``fit_intercept``,
+``standardize``, ``key_length``, ``n_jobs`` and ``backend`` (only ``"paillier"``).
+There is no ``random_state``: the guest draws the batch plan from the CSPRNG.
+A ``score`` step uses the model of the latest earlier ``hetero_lr`` step, or
+``models_dir``: a folder holding ``<party>.json`` model files from an earlier job.
 """
 
 from __future__ import annotations
@@ -52,7 +80,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
+from crypto.paillier.keys import MAX_KEY_BITS
 from protocols.exceptions import ProtocolError
+from protocols.hetero_lr import (
+    CONVERGENCE,
+    MODES,
+    OPTIMIZERS,
+    PENALTIES,
+    LrSettings,
+    OptimizerSettings,
+)
+from protocols.hetero_lr.party import MAX_SAMPLE_WEIGHT
 from protocols.messages import PARTY_NAME_PATTERN
 from protocols.psi.settings import DEFAULT_CHUNK_SIZE, MAX_CHUNK_SIZE, METHODS, OUTPUTS, PsiSettings
 from vfl.exceptions import JobFileError
@@ -61,15 +99,21 @@ from vfl.transport.base import DEFAULT_MAX_MESSAGE_BYTES
 __all__ = [
     "ROLES",
     "DataConfig",
+    "HeteroLrStep",
     "JobConfig",
     "PartyConfig",
     "PsiStep",
+    "ScoreStep",
     "SecureSumStep",
     "StepConfig",
     "load_job",
 ]
 
 ROLES = ("guest", "host", "arbiter")
+STRONG_KEY_BITS = 2048
+"""Paillier keys shorter than this need ``allow_weak_keys = true`` in ``[job]``."""
+WEAKEST_LR_KEY_BITS = 1024
+"""No hetero_lr key is ever shorter than this, even in tests."""
 JOB_ID = re.compile(r"[\x21-\x7e]{1,100}", re.ASCII)
 T = TypeVar("T")
 
@@ -141,7 +185,96 @@ class PsiStep:
         )
 
 
-StepConfig = SecureSumStep | PsiStep
+@dataclass(frozen=True)
+class HeteroLrStep:
+    """``type = "hetero_lr"``: train a hetero logistic regression on the aligned rows.
+
+    The guest trains with its features and labels, each host with its features (and
+    an arbiter holds the key in ``mode = "arbiter"``).  Each party writes its own
+    model (its weights only) and a summary.  Defaults are those of
+    :class:`vfl.HeteroLogisticRegression`; ``standardize`` makes each party scale its
+    own features on its training rows.
+    """
+
+    mode: str = "two-party"
+    batch_size: int = 1024
+    max_iter: int = 10
+    optimizer: str = "sgd"
+    learning_rate: float = 0.1
+    penalty: str = "l2"
+    alpha: float = 0.0
+    decay: float = 0.0
+    decay_sqrt: bool = False
+    tol: float = 1e-4
+    convergence: str = "loss"
+    class_weight: str | dict[int, float] | None = None
+    fit_intercept: bool = True
+    standardize: bool = True
+    key_length: int = STRONG_KEY_BITS
+    n_jobs: int | None = None
+    backend: str = "paillier"
+
+    type = "hetero_lr"
+
+    def settings(self, allow_weak_key: bool) -> LrSettings:
+        """The protocol parameters of this step.
+
+        Parameters
+        ----------
+        allow_weak_key : bool
+            The job's ``allow_weak_keys`` (keys under 2048 bits, tests only).
+
+        Returns
+        -------
+        LrSettings
+
+        Raises
+        ------
+        ProtocolError
+            If a value is out of range.
+        """
+        return LrSettings(
+            mode=self.mode,
+            batch_size=self.batch_size,
+            max_iter=self.max_iter,
+            optimizer=OptimizerSettings(
+                name=self.optimizer,
+                learning_rate=self.learning_rate,
+                penalty=self.penalty,
+                alpha=self.alpha,
+                decay=self.decay,
+                decay_sqrt=self.decay_sqrt,
+            ),
+            convergence=self.convergence,
+            tol=self.tol,
+            key_length=self.key_length,
+            allow_weak_key=allow_weak_key,
+            fit_intercept=self.fit_intercept,
+            n_jobs=self.n_jobs,
+        )
+
+
+@dataclass(frozen=True)
+class ScoreStep:
+    """``type = "score"``: the guest learns a probability for each of its current rows.
+
+    The rows are those later steps see (the aligned rows after a ``psi`` step).  The
+    model is the one trained by the latest earlier ``hetero_lr`` step of the job, or,
+    with ``models_dir``, each party's ``<party>.json`` in that folder (the
+    ``step-<i>-model.json`` files of an earlier job, renamed).  Hosts send only their
+    partial scores; the guest writes ``step-<i>-scores.csv`` (``id, probability``).
+    """
+
+    models_dir: Path | None = None
+
+    type = "score"
+
+    def model_file(self, party: str) -> Path | None:
+        """Where party ``party``'s model file is (``None``: from an earlier step)."""
+        return None if self.models_dir is None else self.models_dir / f"{party}.json"
+
+
+StepConfig = SecureSumStep | PsiStep | HeteroLrStep | ScoreStep
 
 
 @dataclass(frozen=True)
@@ -210,6 +343,13 @@ class JobConfig:
                         missing.append(f"{config.name}.{label} (not set)")
                     elif not file.is_file():
                         missing.append(f"{config.name}.{label} {file}")
+        for step in self.steps:
+            if not isinstance(step, ScoreStep):
+                continue
+            for config in chosen:
+                model = step.model_file(config.name)
+                if config.role != "arbiter" and model is not None and not model.is_file():
+                    missing.append(f"{config.name}'s model file {model} (score.models_dir)")
         if tls and (self.ca is None or not self.ca.is_file()):
             missing.append(f"tls.ca {self.ca if self.ca else '(not set)'}")
         if missing:
@@ -334,7 +474,7 @@ def _party(path: Path, index: int, table: object) -> PartyConfig:
     return PartyConfig(name, role, host, port, certificate, private_key, data)
 
 
-def _step(path: Path, index: int, table: object) -> StepConfig:
+def _step(path: Path, index: int, table: object, allow_weak_keys: bool) -> StepConfig:
     section = _Section(path, f"steps[{index}]", table)
     kind = section.take("type", str)
     if kind == "secure_sum":
@@ -381,7 +521,118 @@ def _step(path: Path, index: int, table: object) -> StepConfig:
         except ProtocolError as error:
             raise JobFileError(f"{path}: steps[{index}]: {error}") from None
         return psi
-    raise section.error("type", f"unknown step type {kind!r} (available: 'psi', 'secure_sum')")
+    if kind == "hetero_lr":
+        return _hetero_lr_step(path, index, section, allow_weak_keys)
+    if kind == "score":
+        score = ScoreStep(models_dir=section.path_value("models_dir", required=False))
+        section.finish()
+        return score
+    raise section.error(
+        "type",
+        f"unknown step type {kind!r} (available: 'psi', 'secure_sum', 'hetero_lr', 'score')",
+    )
+
+
+def _choice(options: Sequence[str]) -> Callable[[str], str | None]:
+    return lambda v: None if v in options else f"{v!r} is not one of {tuple(options)}"
+
+
+def _at_least(low: float) -> Callable[[float], str | None]:
+    return lambda v: None if math.isfinite(v) and v >= low else f"must be >= {low:g}"
+
+
+def _class_weight(section: _Section) -> str | dict[int, float] | None:
+    value = section.take("class_weight", (str, dict), None)
+    if value is None:
+        return None
+    if value == "balanced":
+        return "balanced"
+    if isinstance(value, str):
+        raise section.error(
+            "class_weight", f"{value!r} is not 'balanced' (or a table {{ 0 = 1.0, 1 = 5.0 }})"
+        )
+    weights: dict[int, float] = {}
+    for label, weight in value.items():
+        if label not in ("0", "1"):
+            raise section.error(
+                "class_weight", f"the classes are 0 and 1, not {label!r} (e.g. {{ 0 = 1, 1 = 5 }})"
+            )
+        if (
+            isinstance(weight, bool)
+            or not isinstance(weight, int | float)
+            or not 0 < weight <= MAX_SAMPLE_WEIGHT
+        ):
+            raise section.error(
+                "class_weight",
+                f"class {label}'s weight must be a number in (0, {MAX_SAMPLE_WEIGHT:g}], "
+                f"not {weight!r}",
+            )
+        weights[int(label)] = float(weight)
+    return weights
+
+
+def _key_length(allow_weak_keys: bool) -> Callable[[int], str | None]:
+    def check(bits: int) -> str | None:
+        if bits % 2 or not WEAKEST_LR_KEY_BITS <= bits <= MAX_KEY_BITS:
+            return (
+                f"must be an even number of bits from {STRONG_KEY_BITS} to {MAX_KEY_BITS} "
+                f"({WEAKEST_LR_KEY_BITS} with allow_weak_keys), not {bits}"
+            )
+        if bits < STRONG_KEY_BITS and not allow_weak_keys:
+            return (
+                f"a {bits}-bit key is weak; use at least {STRONG_KEY_BITS} bits (set "
+                "allow_weak_keys = true in [job] only for tests and quick trials)"
+            )
+        return None
+
+    return check
+
+
+def _hetero_lr_step(
+    path: Path, index: int, section: _Section, allow_weak_keys: bool
+) -> HeteroLrStep:
+    if "random_state" in section.table:
+        raise section.error(
+            "random_state",
+            "not accepted in a job file: the guest draws the batch plan from the CSPRNG "
+            "(fix it only in the Python API's simulations); remove the key",
+        )
+    backend = section.take("backend", str, "paillier")
+    if backend in ("plaintext", "phe"):
+        raise section.error(
+            "backend",
+            f"{backend!r} is for tests and benchmarks only and cannot run between parties; "
+            "use 'paillier' (the default)",
+        )
+    if backend != "paillier":
+        raise section.error("backend", f"{backend!r} is not 'paillier' (the only choice)")
+    step = HeteroLrStep(
+        mode=section.take("mode", str, "two-party", _choice(MODES)),
+        batch_size=section.take("batch_size", int, 1024, _at_least(1)),
+        max_iter=section.take("max_iter", int, 10, _at_least(1)),
+        optimizer=section.take("optimizer", str, "sgd", _choice(OPTIMIZERS)),
+        learning_rate=float(section.take("learning_rate", (int, float), 0.1, _positive)),
+        penalty=section.take("penalty", str, "l2", _choice(PENALTIES)),
+        alpha=float(section.take("alpha", (int, float), 0.0, _at_least(0))),
+        decay=float(section.take("decay", (int, float), 0.0, _at_least(0))),
+        decay_sqrt=section.take("decay_sqrt", bool, False),
+        tol=float(section.take("tol", (int, float), 1e-4, _at_least(0))),
+        convergence=section.take("convergence", str, "loss", _choice(CONVERGENCE)),
+        class_weight=_class_weight(section),
+        fit_intercept=section.take("fit_intercept", bool, True),
+        standardize=section.take("standardize", bool, True),
+        key_length=section.take("key_length", int, STRONG_KEY_BITS, _key_length(allow_weak_keys)),
+        n_jobs=section.take(
+            "n_jobs", int, None, lambda v: None if v != 0 else "must not be 0 (-1: all cores)"
+        ),
+        backend=backend,
+    )
+    section.finish()
+    try:
+        step.settings(allow_weak_key=allow_weak_keys)
+    except ProtocolError as error:
+        raise JobFileError(f"{path}: steps[{index}]: {error}") from None
+    return step
 
 
 def _check_parties(path: Path, parties: Sequence[PartyConfig], steps: Sequence[StepConfig]) -> None:
@@ -397,28 +648,72 @@ def _check_parties(path: Path, parties: Sequence[PartyConfig], steps: Sequence[S
         raise JobFileError(
             f"{path}: parties: exactly one party must have role 'guest', found {len(guests)}"
         )
-    if not any(p.role == "host" for p in parties):
+    hosts = sum(1 for p in parties if p.role == "host")
+    if not hosts:
         raise JobFileError(f"{path}: parties: at least one party must have role 'host'")
-    for step in steps:
+    _check_arbiters(path, parties, steps)
+    psi_output = "both"
+    trained = False
+    for index, step in enumerate(steps):
+        where = f"{path}: steps[{index}] ({step.type})"
+        for party in parties:  # every step works on the guest's and the hosts' rows
+            if party.role != "arbiter" and party.data is None:
+                raise JobFileError(
+                    f"{path}: parties: {party.name} has no data section, which the "
+                    f"{step.type} step needs"
+                )
         if isinstance(step, PsiStep):
-            for party in parties:
-                if party.role != "arbiter" and party.data is None:
-                    raise JobFileError(
-                        f"{path}: parties: {party.name} has no data section, which the "
-                        "psi step needs"
-                    )
-            hosts = sum(1 for p in parties if p.role == "host")
             try:
                 step.settings(allow_weak_key=True).check_hosts(hosts)
             except ProtocolError as error:
                 raise JobFileError(f"{path}: steps: {error}") from None
-        if isinstance(step, SecureSumStep):
-            for party in parties:
-                if party.role != "arbiter" and party.data is None:
-                    raise JobFileError(
-                        f"{path}: parties: {party.name} has no data section, which the "
-                        "secure_sum step needs"
-                    )
+            psi_output = step.output
+        if isinstance(step, HeteroLrStep | ScoreStep) and psi_output != "both":
+            raise JobFileError(
+                f"{where}: needs the rows aligned on every party, but the psi step before "
+                f"it has output = {psi_output!r}; use output = 'both'"
+            )
+        if isinstance(step, HeteroLrStep):
+            guest = next(p for p in parties if p.role == "guest")
+            if guest.data is not None and guest.data.label_column is None:
+                raise JobFileError(
+                    f"{path}: parties: the guest {guest.name} has no data.label_column, "
+                    "which the hetero_lr step trains on (a 0/1 column)"
+                )
+            if step.mode == "two-party" and hosts != 1:
+                raise JobFileError(
+                    f"{where}: mode 'two-party' trains with exactly one host, the job has "
+                    f"{hosts}; use mode = 'arbiter' (with an arbiter party) for several hosts"
+                )
+            trained = True
+        if isinstance(step, ScoreStep) and step.models_dir is None and not trained:
+            raise JobFileError(
+                f"{where}: no model to score with: put a hetero_lr step before it, or set "
+                "models_dir to a folder of <party>.json model files from an earlier job"
+            )
+
+
+def _check_arbiters(
+    path: Path, parties: Sequence[PartyConfig], steps: Sequence[StepConfig]
+) -> None:
+    arbiters = [p for p in parties if p.role == "arbiter"]
+    for party in arbiters:
+        if party.data is not None:
+            raise JobFileError(
+                f"{path}: parties: the arbiter {party.name} holds no data; remove its data section"
+            )
+    needed = any(isinstance(s, HeteroLrStep) and s.mode == "arbiter" for s in steps)
+    if arbiters and not needed:
+        raise JobFileError(
+            f"{path}: parties: {arbiters[0].name} has role 'arbiter', which only a hetero_lr "
+            "step with mode = 'arbiter' uses; remove the party or set that mode"
+        )
+    if needed and len(arbiters) != 1:
+        raise JobFileError(
+            f"{path}: parties: a hetero_lr step with mode = 'arbiter' needs exactly one party "
+            f"with role 'arbiter' (it holds the key and sees only masked values), found "
+            f"{len(arbiters)}"
+        )
 
 
 def load_job(path: str | Path) -> JobConfig:
@@ -463,7 +758,7 @@ def load_job(path: str | Path) -> JobConfig:
     step_tables = root.take("steps", list)
     root.finish()
     parties = tuple(_party(path, i, table) for i, table in enumerate(party_tables))
-    steps = tuple(_step(path, i, table) for i, table in enumerate(step_tables))
+    steps = tuple(_step(path, i, table, allow_weak_keys) for i, table in enumerate(step_tables))
     if not steps:
         raise JobFileError(f"{path}: steps: the job has no steps")
     _check_parties(path, parties, steps)

@@ -2,6 +2,14 @@
 
 ``vfl run`` plays one party over mutual TLS; ``vfl simulate`` plays all of them in
 one process over in-memory transports, with the same roles, data and outputs.
+
+Each party writes under ``output_dir/<party>/``, atomically (temporary file, then
+rename), one summary ``step-<i>-<type>.json`` per step it takes part in, and:
+
+- ``psi``: ``step-<i>-psi.csv``, its rows of the common ids in the agreed order;
+- ``hetero_lr``: ``step-<i>-model.json``, its own :class:`~vfl.models.PartyModel`
+  (its weights and scaling only; the arbiter writes no model);
+- ``score``: the guest's ``step-<i>-scores.csv`` (``id, probability``).
 """
 
 from __future__ import annotations
@@ -16,19 +24,38 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from protocols.hetero_lr import LrArbiter, LrGuest, LrHost, LrPartyResult, ScoreGuest, ScoreHost
 from protocols.psi import PsiGuest, PsiHost, PsiOutcome
 from protocols.roles import Role
 from protocols.secure_sum import SumContributor, SumKeyOwner
+from vfl import metrics
 from vfl.datasets import PartyTable, read_party_csv, write_party_csv
 from vfl.exceptions import DataError, JobFileError, PeerAbortedError, PeerDisconnectedError
-from vfl.files import write_json_atomically
-from vfl.jobfile import JobConfig, PartyConfig, PsiStep, SecureSumStep, StepConfig
+from vfl.files import write_csv_atomically, write_json_atomically
+from vfl.hetero_lr import class_row_weights
+from vfl.jobfile import (
+    HeteroLrStep,
+    JobConfig,
+    PartyConfig,
+    PsiStep,
+    ScoreStep,
+    SecureSumStep,
+    StepConfig,
+)
+from vfl.models import PartyModel, Scaling
 from vfl.runner import RunSettings, Session, step_job_id
 from vfl.transport.base import Transport
 from vfl.transport.memory import MemoryNetwork
 from vfl.transport.tls import TlsTransport
 
-__all__ = ["PartyReport", "run_party", "simulate_job", "write_json_atomically"]
+__all__ = [
+    "PartyReport",
+    "build_role",
+    "model_features",
+    "run_party",
+    "simulate_job",
+    "write_json_atomically",
+]
 
 MIN_KEY_BITS_STRICT = 2048
 
@@ -76,15 +103,223 @@ def _secure_sum_values(
     return np.append(sums, float(len(table)))
 
 
-def build_role(
-    job: JobConfig, index: int, step: StepConfig, party: PartyConfig, table: PartyTable
+def _rows(party: PartyConfig, table: PartyTable | None) -> PartyTable:
+    if table is None:
+        raise DataError(f"party {party.name!r} has no data section")
+    return table
+
+
+def model_features(
+    party: PartyConfig, table: PartyTable
+) -> tuple[list[str], npt.NDArray[np.float64]]:
+    """The feature names and matrix a party trains and scores on.
+
+    Every column of its data file but the id and the label, or only
+    ``data.feature_columns`` (in that order) when the job file names them.
+
+    Parameters
+    ----------
+    party : PartyConfig
+    table : PartyTable
+        The party's rows.
+
+    Returns
+    -------
+    tuple of (list of str, numpy.ndarray)
+        The column names and the matrix of those columns.
+
+    Raises
+    ------
+    DataError
+        If a named column is not in the data file.
+    """
+    wanted = party.data.feature_columns if party.data is not None else None
+    if wanted is None:
+        return list(table.feature_names), table.features
+    missing = [c for c in wanted if c not in table.feature_names]
+    if missing:
+        source = party.data.file if party.data else "its data"
+        raise DataError(
+            f"party {party.name!r}: feature_columns {missing} are not in {source} "
+            f"(columns: {table.feature_names})"
+        )
+    indices = [table.feature_names.index(c) for c in wanted]
+    return list(wanted), table.features[:, indices]
+
+
+def _training_inputs(
+    step: HeteroLrStep, party: PartyConfig, table: PartyTable
+) -> tuple[list[str], npt.NDArray[np.float64], Scaling | None]:
+    """Feature names, the (scaled) training matrix and the party's own scaling."""
+    if len(table) == 0:
+        raise DataError(
+            f"party {party.name!r} has no rows to train on (did the psi step find no common ids?)"
+        )
+    names, matrix = model_features(party, table)
+    scaling = Scaling.fit(matrix) if step.standardize else None
+    return names, matrix if scaling is None else scaling.transform(matrix), scaling
+
+
+def _training_labels(party: PartyConfig, table: PartyTable) -> npt.NDArray[np.float64]:
+    source = party.data.file if party.data else "its data"
+    if table.labels is None:
+        raise DataError(
+            f"party {party.name!r}: {source} has no label column; set data.label_column "
+            "to its 0/1 column"
+        )
+    labels = table.labels.astype(np.float64)
+    if len(np.unique(labels)) < 2:
+        raise DataError(
+            f"party {party.name!r}: every training row of {source} has label "
+            f"{int(labels[0])}; training needs rows of both classes 0 and 1"
+        )
+    return labels
+
+
+def _arbiter(job: JobConfig) -> str:
+    return next(p.name for p in job.parties if p.role == "arbiter")
+
+
+def _score_model(step: ScoreStep, party: PartyConfig, model: PartyModel | None) -> PartyModel:
+    """The model a party scores with: from ``models_dir``, else the job's latest."""
+    path = step.model_file(party.name)
+    if path is None:
+        if model is None:
+            raise DataError(f"party {party.name!r} has no trained model to score with")
+        return model
+    loaded = PartyModel.load(path)
+    if loaded.role != party.role:
+        raise DataError(
+            f"{path} is a {loaded.role}'s model, but {party.name!r} is a {party.role} in "
+            "this job; copy each party's own model file there"
+        )
+    return loaded
+
+
+def _score_role(
+    job: JobConfig,
+    job_id: str,
+    step: ScoreStep,
+    party: PartyConfig,
+    table: PartyTable,
+    model: PartyModel | None,
+) -> Role:
+    chosen = _score_model(step, party, model)
+    names, matrix = model_features(party, table)
+    if names != chosen.feature_names:
+        raise DataError(
+            f"party {party.name!r}: the model was trained on the columns "
+            f"{chosen.feature_names}, the data has {names}; score data with the same columns"
+        )
+    features = matrix if chosen.scaling is None else chosen.scaling.transform(matrix)
+    hosts = [host.name for host in job.hosts]
+    if party.role == "guest":
+        if sorted(chosen.peers) != sorted(hosts):
+            raise DataError(
+                f"party {party.name!r}: the model was trained with the hosts "
+                f"{sorted(chosen.peers)}, this job's hosts are {sorted(hosts)}; every "
+                "host of the training must score"
+            )
+        return ScoreGuest(
+            party.name,
+            job_id,
+            hosts=hosts,
+            features=features,
+            weights=chosen.weights,
+            intercept=chosen.intercept,
+        )
+    return ScoreHost(
+        party.name, job_id, guest=job.guest.name, features=features, weights=chosen.weights
+    )
+
+
+def _training_role(
+    job: JobConfig, job_id: str, step: HeteroLrStep, party: PartyConfig, table: PartyTable | None
 ) -> Role | None:
-    """The role ``party`` plays in step ``index`` (``None`` if it takes no part)."""
-    job_id = step_job_id(job.job_id, index)
-    if isinstance(step, SecureSumStep):
-        if party.role == "arbiter":
+    settings = step.settings(allow_weak_key=job.allow_weak_keys)
+    arbiter = _arbiter(job) if step.mode == "arbiter" else None
+    hosts = [host.name for host in job.hosts]
+    if party.role == "arbiter":
+        if arbiter is None:
             return None
-        values = _secure_sum_values(step, party, table)
+        return LrArbiter(
+            party.name,
+            job_id,
+            guest=job.guest.name,
+            hosts=hosts,
+            settings=settings,
+            backend=step.backend,
+        )
+    rows = _rows(party, table)
+    _, features, _ = _training_inputs(step, party, rows)
+    if party.role == "guest":
+        labels = _training_labels(party, rows)
+        return LrGuest(
+            party.name,
+            job_id,
+            hosts=hosts,
+            features=features,
+            labels=labels,
+            settings=settings,
+            backend=step.backend,
+            arbiter=arbiter,
+            sample_weight=class_row_weights(labels, step.class_weight),
+            plan_seed=None,  # drawn from the CSPRNG: no batch plan is fixed in deployments
+        )
+    return LrHost(
+        party.name,
+        job_id,
+        guest=job.guest.name,
+        features=features,
+        settings=settings,
+        backend=step.backend,
+        arbiter=arbiter,
+    )
+
+
+def build_role(
+    job: JobConfig,
+    index: int,
+    step: StepConfig,
+    party: PartyConfig,
+    table: PartyTable | None,
+    *,
+    model: PartyModel | None = None,
+) -> Role | None:
+    """The role ``party`` plays in step ``index`` (``None`` if it takes no part).
+
+    Parameters
+    ----------
+    job : JobConfig
+    index : int
+        The step's position in the job.
+    step : StepConfig
+    party : PartyConfig
+    table : PartyTable or None
+        The party's current rows (``None`` for an arbiter, which holds no data).
+    model : PartyModel, optional
+        The party's model from the latest earlier ``hetero_lr`` step (for ``score``).
+
+    Returns
+    -------
+    Role or None
+
+    Raises
+    ------
+    DataError
+        If the party's data cannot serve the step (no rows, labels of one class only,
+        columns that differ from the model's).
+    """
+    job_id = step_job_id(job.job_id, index)
+    if isinstance(step, HeteroLrStep):
+        return _training_role(job, job_id, step, party, table)
+    if party.role == "arbiter":
+        return None  # the arbiter takes part in arbiter-mode training only
+    rows = _rows(party, table)
+    if isinstance(step, ScoreStep):
+        return _score_role(job, job_id, step, party, rows, model)
+    if isinstance(step, SecureSumStep):
+        values = _secure_sum_values(step, party, rows)
         ring = [host.name for host in job.hosts]
         if party.role == "guest":
             return SumKeyOwner(
@@ -106,10 +341,8 @@ def build_role(
             min_key_bits=512 if job.allow_weak_keys else MIN_KEY_BITS_STRICT,
         )
     if isinstance(step, PsiStep):
-        if party.role == "arbiter":
-            return None
         settings = step.settings(allow_weak_key=job.allow_weak_keys)
-        ids = [customer.encode("utf-8") for customer in table.ids]
+        ids = [customer.encode("utf-8") for customer in rows.ids]
         if party.role == "guest":
             hosts = [host.name for host in job.hosts]
             return PsiGuest(party.name, job_id, hosts=hosts, ids=ids, settings=settings)
@@ -162,18 +395,119 @@ def _psi_output(
     return document, aligned if step.output == "both" else table
 
 
+def _training_output(
+    job: JobConfig,
+    index: int,
+    step: HeteroLrStep,
+    party: PartyConfig,
+    result: LrPartyResult | None,
+    table: PartyTable | None,
+    seconds: float,
+) -> tuple[dict[str, Any], PartyModel | None]:
+    """Write this party's model file; the summary and the model later steps use."""
+    document: dict[str, Any] = {
+        "job": job.job_id,
+        "step": index,
+        "type": step.type,
+        "party": party.name,
+        "role": party.role,
+        "mode": step.mode,
+        "key_length": step.key_length,
+    }
+    if party.role == "arbiter" or result is None or table is None:
+        document.update(model_file=None, seconds=round(seconds, 3))
+        return document, None  # the arbiter only decrypted masked values: no model
+    names, _, scaling = _training_inputs(step, party, table)
+    training = [job.guest.name, *(host.name for host in job.hosts)]
+    model = PartyModel(
+        party=party.name,
+        role=party.role,
+        feature_names=names,
+        weights=[float(w) for w in result.weights],
+        intercept=float(result.intercept),
+        scaling=scaling,
+        mode=step.mode,
+        backend=step.backend,
+        key_length=step.key_length,
+        peers=[name for name in training if name != party.name],
+        history=result.history,
+        epochs=result.epochs,
+        stop_reason=result.stop_reason,
+    )
+    path = model.save(job.party_output_dir(party.name) / f"step-{index}-model.json")
+    final_loss = result.history[-1].get("loss") if result.history else None
+    document.update(
+        rows=len(table),
+        features=len(names),
+        epochs=result.epochs,
+        stop_reason=result.stop_reason,
+        final_loss=final_loss,
+        history=result.history,
+        model_file=path.name,
+        seconds=round(seconds, 3),
+    )
+    return document, model
+
+
+def _score_output(
+    job: JobConfig,
+    index: int,
+    step: ScoreStep,
+    party: PartyConfig,
+    result: Any,
+    table: PartyTable,
+    seconds: float,
+) -> dict[str, Any]:
+    """The guest writes ``step-<i>-scores.csv`` (id, probability); hosts a summary only."""
+    document: dict[str, Any] = {
+        "job": job.job_id,
+        "step": index,
+        "type": step.type,
+        "party": party.name,
+        "role": party.role,
+        "rows": len(table),
+        "model": "from models_dir" if step.models_dir is not None else "from this job",
+    }
+    scores_path: Path | None = None
+    auc = None
+    if party.role == "guest":
+        probabilities = np.asarray(result, dtype=np.float64)
+        scores_path = job.party_output_dir(party.name) / f"step-{index}-scores.csv"
+        write_csv_atomically(
+            scores_path,
+            ["id", "probability"],
+            zip(table.ids, map(repr, probabilities.tolist()), strict=True),
+        )
+        if table.labels is not None and len(np.unique(table.labels)) == 2:
+            auc = metrics.roc_auc(table.labels.astype(np.float64), probabilities)
+    document.update(
+        scores_file=scores_path.name if scores_path is not None else None,
+        auc=auc,
+        seconds=round(seconds, 3),
+    )
+    return document
+
+
 def _output(
     job: JobConfig,
     index: int,
     step: StepConfig,
     party: PartyConfig,
     result: Any,
-    table: PartyTable,
+    table: PartyTable | None,
+    model: PartyModel | None,
     seconds: float,
-) -> tuple[dict[str, Any], PartyTable]:
-    """The step's summary document, and the table the next steps see."""
+) -> tuple[dict[str, Any], PartyTable | None, PartyModel | None]:
+    """The step's summary document, and the table and model the next steps see."""
+    if isinstance(step, HeteroLrStep):
+        document, trained = _training_output(job, index, step, party, result, table, seconds)
+        return document, table, trained or model
+    table = _rows(party, table)
     if isinstance(step, PsiStep):
-        return _psi_output(job, index, step, party, result, table, seconds)
+        document, aligned = _psi_output(job, index, step, party, result, table, seconds)
+        return document, aligned, model
+    if isinstance(step, ScoreStep):
+        return _score_output(job, index, step, party, result, table, seconds), table, model
     if isinstance(step, SecureSumStep):
         totals = np.asarray(result, dtype=np.float64)
         document = {
@@ -186,7 +520,7 @@ def _output(
             "rows": round(float(totals[-1])),
             "parties": 1 + len(job.hosts),
         }
-        return document, table
+        return document, table, model
     raise JobFileError(f"step type {step.type!r} has no output writer")
 
 
@@ -202,14 +536,15 @@ def _run_steps(
     ) as session:
         # loaded inside the session: a bad file aborts the peers instead of leaving them waiting
         table = _load_table(job, party) if party.data is not None else None
+        model: PartyModel | None = None  # this party's model from the latest hetero_lr step
         for index, step in enumerate(job.steps):
-            role = build_role(job, index, step, party, table) if table is not None else None
-            if role is None or table is None:
+            role = build_role(job, index, step, party, table, model=model)
+            if role is None:
                 continue
             step_started = time.perf_counter()
             result = session.run(role, index, step.type)
             seconds = time.perf_counter() - step_started
-            document, table = _output(job, index, step, party, result, table, seconds)
+            document, table, model = _output(job, index, step, party, result, table, model, seconds)
             path = job.party_output_dir(party.name) / f"step-{index}-{step.type}.json"
             write_json_atomically(path, document)
             outputs.append(path)

@@ -333,7 +333,14 @@ class Session:
         return message
 
     def _hold(self, sender: str, message: Message, step: int) -> None:
-        if message.job_id != step_job_id(self.job_id, step + 1):
+        """Keep a message of a later step until that step starts.
+
+        A party that takes no part in some steps (the arbiter: it only trains) starts
+        its next step early and may be several steps ahead.
+        """
+        _, _, number = message.job_id.rpartition("#")
+        later = number.isdigit() and int(number) > step
+        if not later or message.job_id != step_job_id(self.job_id, int(number)):
             raise ProtocolError(
                 f"{sender!r} sent a {message.kind.name} for {message.job_id!r} during step {step}"
             )
