@@ -61,6 +61,7 @@ class LrArbiter(Role):
         self._next: dict[str, tuple[int, int]] = {}
         self._epoch = 0
         self._decided = -1
+        self._held: list[LrMasked] = []
 
     def start(self) -> list[Message]:
         """Generate the key pair and send the public key to every party."""
@@ -81,14 +82,44 @@ class LrArbiter(Role):
         if self.done or self._keys is None:
             raise self._unexpected(message, "finished" if self.done else "not started")
         if isinstance(message, LrSetup) and message.sender == self.guest and self._plan is None:
-            return self._take_setup(message)
+            return self._take_setup(message) + self._release()
+        if isinstance(message, LrMasked) and message.sender in self.hosts and self._early(message):
+            return self._hold(message)
         if self._plan is None:
             raise self._unexpected(message, "waiting for the guest's setup")
         if isinstance(message, LrMasked) and message.sender in self._next:
             return self._decrypt(message)
         if isinstance(message, LrDecision) and message.sender == self.guest:
-            return self._take_decision(message)
+            return self._take_decision(message) + self._release()
         raise self._unexpected(message, f"in epoch {self._epoch}")
+
+    def _early(self, message: LrMasked) -> bool:
+        """A host's first masked values that overtook the guest's setup or its decision.
+
+        They come on the host's connection, the setup and the decision on the
+        guest's, so they may arrive first; they are held (one per host) until then.
+        """
+        if self._plan is None:
+            return True
+        following = (self._epoch + 1, 0)
+        return self._next[message.sender] == following == (message.round, message.batch)
+
+    def _hold(self, message: LrMasked) -> list[Message]:
+        if any(held.sender == message.sender for held in self._held):
+            raise self._unexpected(message, "still holding its previous masked values")
+        self._held.append(message)
+        return []
+
+    def _release(self) -> list[Message]:
+        held, self._held = self._held, []
+        if held and self.done:
+            raise ProtocolError(
+                f"{self.party}: {held[0].sender} sent masked values after the guest stopped"
+            )
+        replies: list[Message] = []
+        for message in held:
+            replies += self.receive(message)
+        return replies
 
     def _take_setup(self, message: LrSetup) -> list[Message]:
         if message.mode != "arbiter" or tuple(message.hosts) != self.hosts:
@@ -96,8 +127,22 @@ class LrArbiter(Role):
                 f"{self.party}: the guest's setup (mode {message.mode!r}, hosts "
                 f"{list(message.hosts)}) does not match this arbiter's configuration"
             )
-        if message.key_length != self.settings.key_length or len(message.plan_seed) != 32:
-            raise ProtocolError(f"{self.party}: the guest's setup does not match the key length")
+        if message.key_length != self.settings.key_length:
+            raise ProtocolError(
+                f"{self.party}: the guest's key length {message.key_length} does not match "
+                f"this arbiter's {self.settings.key_length}"
+            )
+        if (
+            len(message.plan_seed) != 32
+            or message.rows < 1
+            or message.batch_size < 1
+            or message.max_iter < 1
+        ):
+            raise ProtocolError(
+                f"{self.party}: the guest's setup is malformed (plan seed of "
+                f"{len(message.plan_seed)} bytes, {message.rows} rows, batch size "
+                f"{message.batch_size}, max_iter {message.max_iter})"
+            )
         self._plan = BatchPlan(message.rows, message.batch_size, message.plan_seed)
         self._next = {name: (0, 0) for name in (self.guest, *self.hosts)}
         return []

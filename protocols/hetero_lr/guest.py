@@ -166,6 +166,7 @@ class LrGuest(TrainingParty):
         if len(self.plan_seed) != 32:
             raise ProtocolError(f"{party}: the plan seed must be 32 bytes")
         self._own_keys: tuple[Any, Any] | None = None
+        self._setup_fields: dict[str, Any] = {}
         self._key: Any = None  # the key the hosts encrypt under
         self._host_setups: dict[str, LrHostSetup] = {}
         self._forwards: dict[str, deque[LrForward]] = {host: deque() for host in self.hosts}
@@ -228,7 +229,11 @@ class LrGuest(TrainingParty):
             "validation_rows": 0 if self.X_validation is None else len(self.X_validation),
             "key_length": self.settings.key_length,
         }
-        receivers = self.hosts if self.arbiter is None else (*self.hosts, self.arbiter)
+        # Arbiter mode: the hosts' forwards are under the arbiter's key, which reaches
+        # us on another connection; set the hosts up only once we hold it (_take_key),
+        # so that no forward can overtake the key.
+        receivers = self.hosts if self.arbiter is None else (self.arbiter,)
+        self._setup_fields = setup
         messages: list[Message] = [LrSetup(receiver=name, **setup) for name in receivers]
         if self.two_party:
             self._own_keys = self.backend.generate_keypair(
@@ -287,7 +292,9 @@ class LrGuest(TrainingParty):
             raise self._unexpected(message, "already holding the key")
         self._check_key_size(message.public_key, message.sender)
         self._key = message.public_key
-        return []
+        if self.two_party:
+            return []
+        return [LrSetup(receiver=host, **self._setup_fields) for host in self.hosts]
 
     def _take_forward(self, message: LrForward) -> list[Message]:
         expected = self._next_forward[message.sender]
@@ -449,7 +456,7 @@ class LrGuest(TrainingParty):
         n_jobs = self.settings.n_jobs
         batch_features, y = self.X[rows], self.signed_y[rows]
         weights = None if self.sample_weight is None else self.sample_weight[rows]
-        own = batch_features @ self.weights
+        own = self._scores(rows)
         quarters = [forward.quarter_scores for forward in forwards]
         total = quarters[0]
         for quarter in quarters[1:]:
@@ -509,7 +516,6 @@ class LrGuest(TrainingParty):
                 )
             ]
         empty = self._key.encrypt_vector(np.zeros(0))
-        shared = residual.rerandomize(n_jobs=n_jobs)
         messages: list[Message] = []
         prefix = None
         for index, host in enumerate(self.hosts):
@@ -521,7 +527,11 @@ class LrGuest(TrainingParty):
                 sent_prefix = weighted.rerandomize(n_jobs=n_jobs)
             messages.append(
                 LrResidual(
-                    receiver=host, residual=shared, weights=empty, prefix=sent_prefix, **header
+                    receiver=host,
+                    residual=residual.rerandomize(n_jobs=n_jobs),  # fresh for each host
+                    weights=empty,
+                    prefix=sent_prefix,
+                    **header,
                 )
             )
         return messages

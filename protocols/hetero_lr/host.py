@@ -100,6 +100,7 @@ class LrHost(TrainingParty):
         self._batch_scores: npt.NDArray[np.float64] | None = None
         self._residual_done = False
         self._mask: Any = None
+        self._decrypted_for_guest = False
         self._awaiting_decision = False
 
     @property
@@ -302,6 +303,10 @@ class LrHost(TrainingParty):
             raise ProtocolError(f"{self.party}: the guest sent {what} this mode does not use")
 
     def _decrypt_for_guest(self, message: LrMasked) -> list[Message]:
+        # once per batch, after the guest's residual of that batch (same connection)
+        if not self._residual_done or self._decrypted_for_guest:
+            raise self._unexpected(message, f"in epoch {self.epoch} batch {self.batch}")
+        self._check_header(message, self.epoch, self.batch)
         assert self._own_keys is not None and self.setup is not None
         key = self._own_keys[0]
         gradient = self._checked_masked(
@@ -311,6 +316,7 @@ class LrHost(TrainingParty):
         if len(loss) != 1:
             raise ProtocolError(f"{self.party}: the guest's masked loss is missing")
         values = decrypt_masked(self._own_keys[1], [gradient, loss], self.party, None)
+        self._decrypted_for_guest = True
         return [
             LrDecrypted(
                 job_id=self.job_id,
@@ -334,6 +340,7 @@ class LrHost(TrainingParty):
             ) from error
         self._update(gradient)
         self._mask, self._residual_done, self._batch_scores = None, False, None
+        self._decrypted_for_guest = False
         if not self.last_batch:
             self._next_batch()
             return self._forward()
