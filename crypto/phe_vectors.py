@@ -50,7 +50,13 @@ from crypto.encoding import decode_array, encode_array, exponent_for_precision, 
 from crypto.exceptions import EncodingError, KeyMismatchError
 from crypto.paillier.encryption import vector_bound
 from crypto.paillier.keys import DEFAULT_VECTOR_PRECISION
-from crypto.paillier.vector import _as_plaintext_array, _check_bound, _plaintext_exponent
+from crypto.paillier.vector import (
+    _as_plaintext_array,
+    _check_bound,
+    _plaintext_exponent,
+    plaintext_mantissas,
+)
+from crypto.plain import PlainMask
 
 __all__ = [
     "PheMask",
@@ -293,15 +299,6 @@ class PheVector:
         numbers = [x.decrease_exponent_to(new_exponent) for x in self.numbers]
         return PheVector(self.public_key, numbers, new_exponent, bound)
 
-    def _plain_mantissas(self, array: npt.NDArray[Any]) -> list[int]:
-        if array.ndim == 0:
-            return encode_array(array.reshape(1), self.exponent) * len(self)
-        if array.shape != (len(self),):
-            raise ValueError(
-                f"plaintext of shape {array.shape} does not match a vector of length {len(self)}"
-            )
-        return encode_array(array, self.exponent)
-
     def __add__(self, other: object) -> PheVector:
         if isinstance(other, PheVector):
             self.public_key.check_same(other.public_key)
@@ -315,7 +312,7 @@ class PheVector:
         array = _as_plaintext_array(other)
         if array is None:
             return NotImplemented
-        plain = self._plain_mantissas(array)
+        plain = plaintext_mantissas(array, len(self), self.exponent)
         largest = max((abs(m) for m in plain), default=0)
         bound = _check_bound(self.bound + largest, self.public_key.n, "addition")
         encode = self.public_key._encoded
@@ -355,21 +352,12 @@ class PheVector:
         if array is None:
             raise TypeError(f"cannot multiply a PheVector by {type(other).__name__}")
         exponent = _plaintext_exponent(array, precision)
-        factors = self._factors(array, exponent)
+        factors = plaintext_mantissas(array, len(self), exponent)
         largest = max((abs(m) for m in factors), default=0)
         bound = _check_bound(self.bound * largest, self.public_key.n, "multiplication")
         encode = self.public_key._encoded
         numbers = [x * encode(f, exponent) for x, f in zip(self.numbers, factors, strict=True)]
         return PheVector(self.public_key, numbers, self.exponent + exponent, bound)
-
-    def _factors(self, array: npt.NDArray[Any], exponent: int) -> list[int]:
-        if array.ndim == 0:
-            return encode_array(array.reshape(1), exponent) * len(self)
-        if array.shape == (len(self),):
-            return encode_array(array, exponent)
-        raise ValueError(
-            f"plaintext of shape {array.shape} does not match a vector of length {len(self)}"
-        )
 
     def matmul(
         self,
@@ -474,24 +462,5 @@ class PheMasked:
         return len(self.numbers)
 
 
-class PheMask:
-    """The masking party's secret: masks and exponent."""
-
-    __slots__ = ("_masks", "exponent", "public_key")
-
-    def __init__(self, public_key: PhePublicKey, masks: list[int], exponent: int) -> None:
-        self.public_key = public_key
-        self._masks = masks
-        self.exponent = exponent
-
-    def unmask(self, plaintexts: Sequence[int]) -> npt.NDArray[np.float64]:
-        """Remove the masks and decode, with ``VectorMask.unmask``'s checks."""
-        n = self.public_key.n
-        if len(plaintexts) != len(self._masks):
-            raise ValueError(f"expected {len(self._masks)} decryptions, got {len(plaintexts)}")
-        signed = []
-        for index, (value, mask) in enumerate(zip(plaintexts, self._masks, strict=True)):
-            if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < n:
-                raise ValueError(f"decryption {index} is not an integer in [0, n)")
-            signed.append(to_signed((value - mask) % n, n))
-        return decode_array(signed, self.exponent)
+PheMask = PlainMask
+"""The masking party's secret (masks and exponent): the same as the plain backend's."""

@@ -26,7 +26,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import Sequence
 from concurrent.futures import Executor
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -35,7 +35,12 @@ from crypto.encoding import decode_array, encode_array, exponent_for_precision, 
 from crypto.exceptions import EncodingError, KeyMismatchError
 from crypto.paillier.encryption import vector_bound
 from crypto.paillier.keys import DEFAULT_VECTOR_PRECISION
-from crypto.paillier.vector import _as_plaintext_array, _check_bound, _plaintext_exponent
+from crypto.paillier.vector import (
+    _as_plaintext_array,
+    _check_bound,
+    _plaintext_exponent,
+    plaintext_mantissas,
+)
 
 __all__ = [
     "PlainMask",
@@ -185,15 +190,6 @@ class PlainVector:
             self.public_key, [m * factor for m in self.mantissas], new_exponent, bound
         )
 
-    def _plain_mantissas(self, array: npt.NDArray[Any]) -> list[int]:
-        if array.ndim == 0:
-            return encode_array(array.reshape(1), self.exponent) * len(self)
-        if array.shape != (len(self),):
-            raise ValueError(
-                f"plaintext of shape {array.shape} does not match a vector of length {len(self)}"
-            )
-        return encode_array(array, self.exponent)
-
     def __add__(self, other: object) -> PlainVector:
         if isinstance(other, PlainVector):
             self.public_key.check_same(other.public_key)
@@ -207,7 +203,7 @@ class PlainVector:
         array = _as_plaintext_array(other)
         if array is None:
             return NotImplemented
-        plain = self._plain_mantissas(array)
+        plain = plaintext_mantissas(array, len(self), self.exponent)
         largest = max((abs(m) for m in plain), default=0)
         bound = _check_bound(self.bound + largest, self.public_key.n, "addition")
         mantissas = [x + y for x, y in zip(self.mantissas, plain, strict=True)]
@@ -240,20 +236,11 @@ class PlainVector:
         if array is None:
             raise TypeError(f"cannot multiply a PlainVector by {type(other).__name__}")
         exponent = _plaintext_exponent(array, precision)
-        factors = self._factors(array, exponent)
+        factors = plaintext_mantissas(array, len(self), exponent)
         largest = max((abs(m) for m in factors), default=0)
         bound = _check_bound(self.bound * largest, self.public_key.n, "multiplication")
         mantissas = [x * y for x, y in zip(self.mantissas, factors, strict=True)]
         return PlainVector(self.public_key, mantissas, self.exponent + exponent, bound)
-
-    def _factors(self, array: npt.NDArray[Any], exponent: int) -> list[int]:
-        if array.ndim == 0:
-            return encode_array(array.reshape(1), exponent) * len(self)
-        if array.shape == (len(self),):
-            return encode_array(array, exponent)
-        raise ValueError(
-            f"plaintext of shape {array.shape} does not match a vector of length {len(self)}"
-        )
 
     def matmul(
         self,
@@ -320,12 +307,17 @@ class PlainMasked:
         return len(self.mantissas)
 
 
+class _Modulus(Protocol):
+    @property
+    def n(self) -> int: ...
+
+
 class PlainMask:
-    """The masking party's secret: masks and exponent."""
+    """The masking party's secret: masks and exponent (any key with a modulus ``n``)."""
 
     __slots__ = ("_masks", "exponent", "public_key")
 
-    def __init__(self, public_key: PlainPublicKey, masks: list[int], exponent: int) -> None:
+    def __init__(self, public_key: _Modulus, masks: list[int], exponent: int) -> None:
         self.public_key = public_key
         self._masks = masks
         self.exponent = exponent

@@ -37,11 +37,11 @@ from protocols.hetero_lr import (
     LrHost,
     LrPartyResult,
     LrSettings,
-    OptimizerSettings,
     ScoreGuest,
     ScoreHost,
     get_backend,
 )
+from protocols.hetero_lr.settings import FLAT_KEYWORDS
 from protocols.roles import Role
 from vfl import metrics
 from vfl.exceptions import DataError
@@ -276,27 +276,8 @@ class HeteroLogisticRegression:
 
     def settings(self) -> LrSettings:
         """The protocol settings these parameters describe."""
-        return LrSettings(
-            mode=self.mode,
-            batch_size=self.batch_size,
-            max_iter=self.max_iter,
-            optimizer=OptimizerSettings(
-                name=self.optimizer,
-                learning_rate=self.learning_rate,
-                penalty=self.penalty,
-                alpha=self.alpha,
-                decay=self.decay,
-                decay_sqrt=self.decay_sqrt,
-            ),
-            convergence=self.convergence,
-            tol=self.tol,
-            early_stopping=self.early_stopping,
-            patience=self.patience,
-            key_length=self.key_length,
-            allow_weak_key=self.allow_weak_key,
-            fit_intercept=self.fit_intercept,
-            n_jobs=self.n_jobs,
-        )
+        params = self.get_params()
+        return LrSettings.from_flat(**{key: params[key] for key in FLAT_KEYWORDS})
 
     # training ---------------------------------------------------------------------------
     def fit(

@@ -88,9 +88,9 @@ from protocols.hetero_lr import (
     OPTIMIZERS,
     PENALTIES,
     LrSettings,
-    OptimizerSettings,
 )
 from protocols.hetero_lr.party import MAX_SAMPLE_WEIGHT
+from protocols.hetero_lr.settings import FLAT_KEYWORDS
 from protocols.messages import PARTY_NAME_PATTERN
 from protocols.psi.settings import DEFAULT_CHUNK_SIZE, MAX_CHUNK_SIZE, METHODS, OUTPUTS, PsiSettings
 from vfl.exceptions import JobFileError
@@ -233,25 +233,8 @@ class HeteroLrStep:
         ProtocolError
             If a value is out of range.
         """
-        return LrSettings(
-            mode=self.mode,
-            batch_size=self.batch_size,
-            max_iter=self.max_iter,
-            optimizer=OptimizerSettings(
-                name=self.optimizer,
-                learning_rate=self.learning_rate,
-                penalty=self.penalty,
-                alpha=self.alpha,
-                decay=self.decay,
-                decay_sqrt=self.decay_sqrt,
-            ),
-            convergence=self.convergence,
-            tol=self.tol,
-            key_length=self.key_length,
-            allow_weak_key=allow_weak_key,
-            fit_intercept=self.fit_intercept,
-            n_jobs=self.n_jobs,
-        )
+        values = {key: getattr(self, key) for key in FLAT_KEYWORDS if hasattr(self, key)}
+        return LrSettings.from_flat(**values, allow_weak_key=allow_weak_key)
 
 
 @dataclass(frozen=True)

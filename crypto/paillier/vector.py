@@ -57,6 +57,21 @@ def _check_bound(bound: int, n: int, operation: str) -> int:
     return bound
 
 
+def plaintext_mantissas(array: npt.NDArray[Any], length: int, exponent: int) -> list[int]:
+    """Mantissas at ``exponent`` of a scalar (repeated ``length`` times) or a 1-D array.
+
+    Shared by every vector type (:class:`EncryptedVector`, ``crypto.plain``,
+    ``crypto.phe_vectors``) so that they encode plaintext operands identically.
+    """
+    if array.ndim == 0:
+        return encode_array(array.reshape(1), exponent) * length
+    if array.shape != (length,):
+        raise ValueError(
+            f"plaintext of shape {array.shape} does not match a vector of length {length}"
+        )
+    return encode_array(array, exponent)
+
+
 def _plaintext_exponent(values: npt.NDArray[Any], precision: float | None) -> int:
     if precision is not None:
         return exponent_for_precision(precision)
@@ -253,15 +268,6 @@ class EncryptedVector:
         return self.decrease_exponent_to(exponent), other.decrease_exponent_to(exponent)
 
     # addition ---------------------------------------------------------------------
-    def _plain_mantissas(self, array: npt.NDArray[Any]) -> list[int]:
-        if array.ndim == 0:
-            return encode_array(array.reshape(1), self.exponent) * len(self)
-        if array.shape != (len(self),):
-            raise ValueError(
-                f"plaintext of shape {array.shape} does not match a vector of length {len(self)}"
-            )
-        return encode_array(array, self.exponent)
-
     def __add__(self, other: object) -> EncryptedVector:
         n2 = self.public_key._n2
         if isinstance(other, EncryptedVector):
@@ -274,7 +280,7 @@ class EncryptedVector:
         array = _as_plaintext_array(other)
         if array is None:
             return NotImplemented
-        mantissas = self._plain_mantissas(array)
+        mantissas = plaintext_mantissas(array, len(self), self.exponent)
         largest = max((abs(m) for m in mantissas), default=0)
         bound = _check_bound(self.bound + largest, self.public_key.n, "addition")
         n = self.public_key._n
@@ -355,14 +361,7 @@ class EncryptedVector:
         if array is None:
             raise TypeError(f"cannot multiply an EncryptedVector by {type(other).__name__}")
         exponent = _plaintext_exponent(array, precision)
-        if array.ndim == 0:
-            mantissas = encode_array(array.reshape(1), exponent) * len(self)
-        elif array.shape == (len(self),):
-            mantissas = encode_array(array, exponent)
-        else:
-            raise ValueError(
-                f"plaintext of shape {array.shape} does not match a vector of length {len(self)}"
-            )
+        mantissas = plaintext_mantissas(array, len(self), exponent)
         largest = max((abs(m) for m in mantissas), default=0)
         bound = _check_bound(self.bound * largest, self.public_key.n, "multiplication")
         return self._like(

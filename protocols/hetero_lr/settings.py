@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import Any
 
 from protocols.exceptions import ProtocolError
 from protocols.hetero_lr.optimizers import OptimizerSettings
@@ -11,6 +12,7 @@ from protocols.hetero_lr.optimizers import OptimizerSettings
 __all__ = [
     "CONVERGENCE",
     "EARLY_STOPPING",
+    "FLAT_KEYWORDS",
     "MODES",
     "SCORE_BOUND",
     "LrSettings",
@@ -19,6 +21,32 @@ __all__ = [
 MODES = ("two-party", "arbiter")
 CONVERGENCE = ("loss", "weights", "max_iter")
 EARLY_STOPPING = ("auc", "ks")
+
+OPTIMIZER_KEYWORDS = {
+    "optimizer": "name",
+    "learning_rate": "learning_rate",
+    "penalty": "penalty",
+    "alpha": "alpha",
+    "decay": "decay",
+    "decay_sqrt": "decay_sqrt",
+}
+"""Flat keywords of :meth:`LrSettings.from_flat` that configure the optimiser."""
+
+FLAT_KEYWORDS = (
+    *OPTIMIZER_KEYWORDS,
+    "mode",
+    "batch_size",
+    "max_iter",
+    "convergence",
+    "tol",
+    "early_stopping",
+    "patience",
+    "key_length",
+    "allow_weak_key",
+    "fit_intercept",
+    "n_jobs",
+)
+"""Every keyword :meth:`LrSettings.from_flat` accepts."""
 
 SCORE_BOUND = 2.0**30
 """Public bound on every partial score ``u = X w`` that is encrypted.
@@ -73,6 +101,21 @@ class LrSettings:
     allow_weak_key: bool = False
     fit_intercept: bool = True
     n_jobs: int | None = None
+
+    @classmethod
+    def from_flat(cls, **values: Any) -> LrSettings:
+        """Build settings from one flat set of keywords (job files, estimators).
+
+        The optimiser's keywords (:data:`OPTIMIZER_KEYWORDS`, with ``optimizer`` as
+        its name) go into :class:`OptimizerSettings`; the others are fields of this
+        class.  Unknown keywords raise ``TypeError``.
+        """
+        optimizer = {
+            OPTIMIZER_KEYWORDS[key]: values.pop(key)
+            for key in list(values)
+            if key in OPTIMIZER_KEYWORDS
+        }
+        return cls(optimizer=OptimizerSettings(**optimizer), **values)
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
