@@ -234,6 +234,22 @@ def test_warm_start_continues_from_the_previous_weights() -> None:
     assert warm.history_[0]["loss"] < cold.history_[0]["loss"]
 
 
+def test_warm_start_from_saved_party_models(breast_model, tmp_path) -> None:
+    model, (Xg, y, Xh), (train, test) = breast_model
+    paths = [m.save(tmp_path / f"{name}.json") for name, m in model.party_models_.items()]
+    guest, host = (PartyModel.load(path) for path in paths)
+    restored = HeteroLogisticRegression.from_party_models(guest, [host], **FAST)
+    np.testing.assert_array_equal(
+        restored.predict_proba(Xg[test], hosts=[Xh[test]]),
+        model.predict_proba(Xg[test], hosts=[Xh[test]]),
+    )
+    restored.set_params(warm_start=True, backend="plaintext", max_iter=1, batch_size=128)
+    restored.fit(Xg[train], y[train], hosts=[Xh[train]])
+    assert restored.history_[0]["loss"] < model.history_[0]["loss"]  # starts trained
+    with pytest.raises(DataError, match="guest's model"):
+        HeteroLogisticRegression.from_party_models(host, [guest])
+
+
 def test_history_plot(breast_model, tmp_path) -> None:
     model = breast_model[0]
     path = model.plot_history(str(tmp_path / "history.png"))

@@ -448,18 +448,9 @@ class HeteroLogisticRegression:
         originals: list[object],
         names: list[str],
     ) -> None:
-        guest = results[0]
-        self.coef_guest_ = guest.weights
-        self.coef_hosts_ = [result.weights for result in results[1:]]
-        self.intercept_ = guest.intercept
-        self.history_ = guest.history
-        self.n_iter_ = guest.epochs
-        self.stop_reason_ = guest.stop_reason
-        self.classes_ = np.array([0, 1])
-        self._scalings = scalings
-        self.party_models_: dict[str, PartyModel] = {}
+        models: dict[str, PartyModel] = {}
         for index, (name, result) in enumerate(zip([GUEST, *names], results, strict=True)):
-            self.party_models_[name] = PartyModel(
+            models[name] = PartyModel(
                 party=name,
                 role="guest" if index == 0 else "host",
                 feature_names=_column_names(
@@ -476,6 +467,45 @@ class HeteroLogisticRegression:
                 epochs=result.epochs,
                 stop_reason=result.stop_reason,
             )
+        self._adopt(models)
+
+    def _adopt(self, models: dict[str, PartyModel]) -> None:
+        """Set the learned attributes from every party's model."""
+        guest = models[GUEST]
+        hosts = [models[name] for name in host_names(len(models) - 1)]
+        self.coef_guest_ = np.array(guest.weights)
+        self.coef_hosts_ = [np.array(host.weights) for host in hosts]
+        self.intercept_ = guest.intercept
+        self.history_ = guest.history
+        self.n_iter_ = guest.epochs
+        self.stop_reason_ = guest.stop_reason
+        self.classes_ = np.array([0, 1])
+        self._scalings = [model.scaling for model in (guest, *hosts)]
+        self.party_models_ = models
+
+    @classmethod
+    def from_party_models(
+        cls, guest: PartyModel, hosts: Sequence[PartyModel], **params: Any
+    ) -> HeteroLogisticRegression:
+        """A fitted estimator from saved party models (to score, or to warm-start).
+
+        Parameters
+        ----------
+        guest : PartyModel
+            The guest's model (``PartyModel.load``).
+        hosts : sequence of PartyModel
+            The hosts' models, in the order their matrices will be passed.
+        **params
+            Constructor parameters; pass ``warm_start=True`` to continue training
+            from these weights with :meth:`fit`.
+        """
+        if guest.role != "guest" or not hosts or any(host.role != "host" for host in hosts):
+            raise DataError("from_party_models needs the guest's model and the hosts' models")
+        names = host_names(len(hosts))
+        models = {GUEST: guest, **dict(zip(names, hosts, strict=True))}
+        estimator = cls(**{"mode": guest.mode, "key_length": guest.key_length, **params})
+        estimator._adopt(models)
+        return estimator
 
     # prediction -----------------------------------------------------------------------------
     def _check_fitted(self) -> None:
