@@ -26,6 +26,7 @@ fuzz: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks paillier --key-lengths 1024 2048 3072
 	$(BIN)/python -m benchmarks psi
+	$(BIN)/python -m benchmarks hetero_lr
 
 $(STAMP): setup.cfg pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed (set PYTHON=...)")'
