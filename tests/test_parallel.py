@@ -68,3 +68,26 @@ def test_chunks_cover_the_range_once() -> None:
         covered = [i for start, stop in chunks for i in range(start, stop)]
         assert covered == list(range(total))
     assert chunk_bounds(10, 1, 1) == [(0, 10)]
+
+
+@pytest.mark.parametrize("rows", [1031, 1050, 513])
+def test_matrix_products_give_every_worker_a_share_of_odd_batches(public_key, rows) -> None:
+    # a batch of 1031 rows once went to a single worker (a rounding-up bug)
+    from crypto.paillier import vector
+
+    seen: list[int] = []
+    original = vector.parallel.run_chunks
+
+    def recording(kernel, arguments, **kwargs):  # type: ignore[no-untyped-def]
+        seen.append(len(arguments))
+        return original(kernel, arguments, **kwargs)
+
+    ev = public_key.encrypt_vector(np.linspace(-1, 1, rows))
+    X = np.random.default_rng(0).normal(size=(rows, 3))
+    with ThreadPoolExecutor(2) as pool:
+        vector.parallel.run_chunks = recording  # type: ignore[assignment]
+        try:
+            ev.matmul(X.T, executor=pool)
+        finally:
+            vector.parallel.run_chunks = original  # type: ignore[assignment]
+    assert seen and seen[-1] >= 2

@@ -447,7 +447,7 @@ class EncryptedVector:
         table_cost = width * digits * (1 << WINDOW_BITS) * 2 + count * width * digits
         if bucket_cost <= table_cost:
             # split the long rows (columns of ciphertexts); combine partial products
-            chunks = parallel.chunk_bounds(width, workers, max(256, -(-width // workers)))
+            chunks = parallel.chunk_bounds(width, workers, max(256, width // workers))
             partials = parallel.run_chunks(
                 _kernels.matmul_buckets,
                 [(self._ciphertexts[a:b], [row[a:b] for row in rows], n2) for a, b in chunks],
@@ -459,7 +459,7 @@ class EncryptedVector:
             for partial in partials[1:]:
                 result = [x * y % n2 for x, y in zip(result, partial, strict=True)]
             return result
-        chunks = parallel.chunk_bounds(count, workers, max(64, -(-count // workers)))
+        chunks = parallel.chunk_bounds(count, workers, max(64, count // workers))
         results = parallel.run_chunks(
             _kernels.matmul_tables,
             [(self._ciphertexts, rows[a:b], n2) for a, b in chunks],
