@@ -47,15 +47,10 @@ import numpy as np
 import numpy.typing as npt
 
 from crypto.encoding import decode_array, encode_array, exponent_for_precision, to_signed
-from crypto.exceptions import EncodingError, KeyMismatchError
+from crypto.exceptions import KeyMismatchError
+from crypto.fixed_point import FixedPointVector
 from crypto.paillier.encryption import vector_bound
 from crypto.paillier.keys import DEFAULT_VECTOR_PRECISION
-from crypto.paillier.vector import (
-    _as_plaintext_array,
-    _check_bound,
-    _plaintext_exponent,
-    plaintext_mantissas,
-)
 from crypto.plain import PlainMask
 
 __all__ = [
@@ -229,7 +224,7 @@ def generate_phe_keypair(bits: int = 2048) -> tuple[PhePublicKey, PhePrivateKey]
     return public_key, PhePrivateKey(raw_private, public_key)
 
 
-class PheVector:
+class PheVector(FixedPointVector[Any]):
     """phe ciphertexts of ``mantissa_i * 16**exponent`` with ``|mantissa_i| <= bound``.
 
     Supports the operations the protocols use on
@@ -250,14 +245,11 @@ class PheVector:
         Public bound on every ``|mantissa|``; at most ``max_int(n)``.
     """
 
-    __array_ufunc__ = None
-
-    __slots__ = ("bound", "exponent", "numbers", "public_key")
+    __slots__ = ()
 
     def __init__(
         self, public_key: PhePublicKey, numbers: Sequence[Any], exponent: int, bound: int
     ) -> None:
-        _check_bound(bound, public_key.n, "this vector")
         encrypted_number = _phe().EncryptedNumber
         for number in numbers:
             if not isinstance(number, encrypted_number):
@@ -268,141 +260,47 @@ class PheVector:
                 raise ValueError(
                     f"every number must have exponent {exponent}, one has {number.exponent}"
                 )
-        self.public_key = public_key
-        self.numbers = list(numbers)
-        self.exponent = exponent
-        self.bound = bound
+        super().__init__(public_key, numbers, exponent, bound)
 
-    def __len__(self) -> int:
-        return len(self.numbers)
+    @property
+    def numbers(self) -> list[Any]:
+        """The ``phe.EncryptedNumber`` objects."""
+        return self.items
 
-    def __repr__(self) -> str:
-        return f"<PheVector len={len(self)} exponent={self.exponent}>"
+    def _rescaled(self, factor: int, new_exponent: int) -> list[Any]:
+        return [x.decrease_exponent_to(new_exponent) for x in self.items]
 
-    def __getitem__(self, index: slice) -> PheVector:
-        if not isinstance(index, slice):
-            raise IndexError("a PheVector supports slices only")
-        return PheVector(self.public_key, self.numbers[index], self.exponent, self.bound)
+    def _sum_items(self, other: list[Any]) -> list[Any]:
+        return [x + y for x, y in zip(self.items, other, strict=True)]
 
-    def with_bound(self, bound: int) -> PheVector:
-        """The same numbers with another public bound (see ``EncryptedVector``)."""
-        return PheVector(self.public_key, self.numbers, self.exponent, bound)
-
-    def decrease_exponent_to(self, new_exponent: int) -> PheVector:
-        """The same values at a smaller exponent (phe's ``decrease_exponent_to``)."""
-        factor = 16 ** (self.exponent - new_exponent)
-        if factor == 1:
-            return self
-        if factor < 1:
-            raise ValueError(f"new exponent {new_exponent} must not exceed {self.exponent}")
-        bound = _check_bound(self.bound * factor, self.public_key.n, "re-encoding")
-        numbers = [x.decrease_exponent_to(new_exponent) for x in self.numbers]
-        return PheVector(self.public_key, numbers, new_exponent, bound)
-
-    def __add__(self, other: object) -> PheVector:
-        if isinstance(other, PheVector):
-            self.public_key.check_same(other.public_key)
-            if len(self) != len(other):
-                raise ValueError(f"length mismatch: {len(self)} vs {len(other)}")
-            exponent = min(self.exponent, other.exponent)
-            a, b = self.decrease_exponent_to(exponent), other.decrease_exponent_to(exponent)
-            bound = _check_bound(a.bound + b.bound, self.public_key.n, "addition")
-            numbers = [x + y for x, y in zip(a.numbers, b.numbers, strict=True)]
-            return PheVector(self.public_key, numbers, exponent, bound)
-        array = _as_plaintext_array(other)
-        if array is None:
-            return NotImplemented
-        plain = plaintext_mantissas(array, len(self), self.exponent)
-        largest = max((abs(m) for m in plain), default=0)
-        bound = _check_bound(self.bound + largest, self.public_key.n, "addition")
+    def _plus_mantissas(self, mantissas: list[int]) -> list[Any]:
         encode = self.public_key._encoded
-        numbers = [x + encode(m, self.exponent) for x, m in zip(self.numbers, plain, strict=True)]
-        return PheVector(self.public_key, numbers, self.exponent, bound)
+        return [x + encode(m, self.exponent) for x, m in zip(self.items, mantissas, strict=True)]
 
-    def __radd__(self, other: object) -> PheVector:
-        return self.__add__(other)
+    def _negated(self) -> list[Any]:
+        minus_one = self.public_key._encoded(-1, 0)  # as phe's own ``* -1`` does it
+        return [x * minus_one for x in self.items]
 
-    def __neg__(self) -> PheVector:
-        minus_one = self.public_key._encoded(-1, 0)
-        numbers = [x * minus_one for x in self.numbers]
-        return PheVector(self.public_key, numbers, self.exponent, self.bound)
+    def _times_mantissas(self, factors: list[int], exponent: int) -> list[Any]:
+        encode = self.public_key._encoded
+        return [x * encode(f, exponent) for x, f in zip(self.items, factors, strict=True)]
 
-    def __sub__(self, other: object) -> PheVector:
-        if isinstance(other, PheVector):
-            return self + (-other)
-        array = _as_plaintext_array(other)
-        if array is None:
-            return NotImplemented
-        return self + (-array)
+    def _matrix_rows(self, rows: list[list[int]], exponent: int) -> list[Any]:
+        """Row ``i``: the phe sum of ``number_k * EncodedNumber(A_ik)``, zeros included.
 
-    def multiply(
-        self,
-        other: npt.ArrayLike,
-        *,
-        precision: float | None = None,
-        n_jobs: int | None = None,
-        executor: Executor | None = None,
-    ) -> PheVector:
-        """Multiply by a plaintext scalar or elementwise array (see ``EncryptedVector``).
-
-        Each factor is encoded as ``PlainVector.multiply`` encodes it and multiplied in
-        as a ``phe.EncodedNumber``.  ``n_jobs`` and ``executor`` are ignored.
+        The naive way, which is the baseline.
         """
-        array = _as_plaintext_array(other)
-        if array is None:
-            raise TypeError(f"cannot multiply a PheVector by {type(other).__name__}")
-        exponent = _plaintext_exponent(array, precision)
-        factors = plaintext_mantissas(array, len(self), exponent)
-        largest = max((abs(m) for m in factors), default=0)
-        bound = _check_bound(self.bound * largest, self.public_key.n, "multiplication")
         encode = self.public_key._encoded
-        numbers = [x * encode(f, exponent) for x, f in zip(self.numbers, factors, strict=True)]
-        return PheVector(self.public_key, numbers, self.exponent + exponent, bound)
-
-    def matmul(
-        self,
-        matrix: npt.ArrayLike,
-        *,
-        precision: float | None = None,
-        n_jobs: int | None = None,
-        executor: Executor | None = None,
-    ) -> PheVector:
-        """Return ``matrix @ self``, the naive phe way (see ``EncryptedVector.matmul``).
-
-        Row ``i`` is the phe sum over ``k`` of ``number_k * EncodedNumber(A_ik)``, zeros
-        included: this is the baseline.  ``n_jobs`` and ``executor`` are ignored.
-        """
-        array = np.asarray(matrix)
-        if array.ndim != 2 or array.shape[1] != len(self):
-            raise ValueError(
-                f"matmul needs a 2-D matrix with {len(self)} columns, got shape {array.shape}"
-            )
-        if array.dtype.kind not in "biuf":
-            raise EncodingError(f"cannot multiply by a matrix of dtype {array.dtype}")
-        exponent = _plaintext_exponent(array, precision)
-        flat = encode_array(array, exponent)
-        columns = len(self)
-        rows = [flat[i * columns : (i + 1) * columns] for i in range(array.shape[0])]
-        row_norm = max((sum(abs(a) for a in row) for row in rows), default=0)
-        bound = _check_bound(self.bound * row_norm, self.public_key.n, "matrix product")
-        phe = _phe()
-        encode = self.public_key._encoded
-        result_exponent = self.exponent + exponent
         numbers = []
         for row in rows:
-            terms = [x * encode(a, exponent) for x, a in zip(self.numbers, row, strict=True)]
+            terms = [x * encode(a, exponent) for x, a in zip(self.items, row, strict=True)]
             if not terms:  # no columns: the (unobfuscated) encryption of 0, ciphertext 1
-                terms = [phe.EncryptedNumber(self.public_key.raw, 1, result_exponent)]
+                terms = [_phe().EncryptedNumber(self.public_key.raw, 1, self.exponent + exponent)]
             total = terms[0]
             for term in terms[1:]:
                 total = total + term
             numbers.append(total)
-        return PheVector(self.public_key, numbers, result_exponent, bound)
-
-    def __rmatmul__(self, other: object) -> PheVector:
-        if not isinstance(other, np.ndarray | list | tuple):
-            return NotImplemented
-        return self.matmul(np.asarray(other))
+        return numbers
 
     def _copies(self) -> list[Any]:
         """Fresh ``phe.EncryptedNumber`` objects with the same ciphertexts."""

@@ -32,15 +32,10 @@ import numpy as np
 import numpy.typing as npt
 
 from crypto.encoding import decode_array, encode_array, exponent_for_precision, to_signed
-from crypto.exceptions import EncodingError, KeyMismatchError
+from crypto.exceptions import KeyMismatchError
+from crypto.fixed_point import FixedPointVector
 from crypto.paillier.encryption import vector_bound
 from crypto.paillier.keys import DEFAULT_VECTOR_PRECISION
-from crypto.paillier.vector import (
-    _as_plaintext_array,
-    _check_bound,
-    _plaintext_exponent,
-    plaintext_mantissas,
-)
 
 __all__ = [
     "PlainMask",
@@ -141,136 +136,46 @@ def _object_array(values: Sequence[int]) -> npt.NDArray[Any]:
     return array
 
 
-class PlainVector:
+class PlainVector(FixedPointVector[int]):
     """Mantissas sharing one exponent, with the bound an encrypted vector would carry.
 
     Supports the operations the protocols use on
-    :class:`~crypto.paillier.EncryptedVector`: ``+``, ``-``, :meth:`multiply`,
-    :meth:`matmul` (and ``A @ v``), :meth:`rerandomize`, :meth:`pack`, :meth:`mask`,
-    ``len`` and slicing.
+    :class:`~crypto.paillier.EncryptedVector` (see :class:`FixedPointVector`), plus
+    :meth:`rerandomize`, :meth:`pack` and :meth:`mask`.
     """
 
-    __array_ufunc__ = None
-
-    __slots__ = ("bound", "exponent", "mantissas", "public_key")
+    __slots__ = ()
 
     def __init__(
         self, public_key: PlainPublicKey, mantissas: Sequence[int], exponent: int, bound: int
     ) -> None:
-        _check_bound(bound, public_key.n, "this vector")
-        self.public_key = public_key
-        self.mantissas = [int(m) for m in mantissas]
-        self.exponent = exponent
-        self.bound = bound
+        super().__init__(public_key, [int(m) for m in mantissas], exponent, bound)
 
-    def __len__(self) -> int:
-        return len(self.mantissas)
+    @property
+    def mantissas(self) -> list[int]:
+        """The signed mantissas."""
+        return self.items
 
-    def __repr__(self) -> str:
-        return f"<PlainVector len={len(self)} exponent={self.exponent}>"
+    def _rescaled(self, factor: int, new_exponent: int) -> list[int]:
+        return [m * factor for m in self.items]
 
-    def __getitem__(self, index: slice) -> PlainVector:
-        if not isinstance(index, slice):
-            raise IndexError("a PlainVector supports slices only")
-        return PlainVector(self.public_key, self.mantissas[index], self.exponent, self.bound)
+    def _sum_items(self, other: list[int]) -> list[int]:
+        return [x + y for x, y in zip(self.items, other, strict=True)]
 
-    def with_bound(self, bound: int) -> PlainVector:
-        """The same mantissas with another public bound (see ``EncryptedVector``)."""
-        return PlainVector(self.public_key, self.mantissas, self.exponent, bound)
+    def _plus_mantissas(self, mantissas: list[int]) -> list[int]:
+        return self._sum_items(mantissas)
 
-    def decrease_exponent_to(self, new_exponent: int) -> PlainVector:
-        """The same values at a smaller exponent."""
-        factor = 16 ** (self.exponent - new_exponent)
-        if factor == 1:
-            return self
-        if factor < 1:
-            raise ValueError(f"new exponent {new_exponent} must not exceed {self.exponent}")
-        bound = _check_bound(self.bound * factor, self.public_key.n, "re-encoding")
-        return PlainVector(
-            self.public_key, [m * factor for m in self.mantissas], new_exponent, bound
-        )
+    def _negated(self) -> list[int]:
+        return [-m for m in self.items]
 
-    def __add__(self, other: object) -> PlainVector:
-        if isinstance(other, PlainVector):
-            self.public_key.check_same(other.public_key)
-            if len(self) != len(other):
-                raise ValueError(f"length mismatch: {len(self)} vs {len(other)}")
-            exponent = min(self.exponent, other.exponent)
-            a, b = self.decrease_exponent_to(exponent), other.decrease_exponent_to(exponent)
-            bound = _check_bound(a.bound + b.bound, self.public_key.n, "addition")
-            mantissas = [x + y for x, y in zip(a.mantissas, b.mantissas, strict=True)]
-            return PlainVector(self.public_key, mantissas, exponent, bound)
-        array = _as_plaintext_array(other)
-        if array is None:
-            return NotImplemented
-        plain = plaintext_mantissas(array, len(self), self.exponent)
-        largest = max((abs(m) for m in plain), default=0)
-        bound = _check_bound(self.bound + largest, self.public_key.n, "addition")
-        mantissas = [x + y for x, y in zip(self.mantissas, plain, strict=True)]
-        return PlainVector(self.public_key, mantissas, self.exponent, bound)
+    def _times_mantissas(self, factors: list[int], exponent: int) -> list[int]:
+        return [x * y for x, y in zip(self.items, factors, strict=True)]
 
-    def __radd__(self, other: object) -> PlainVector:
-        return self.__add__(other)
-
-    def __neg__(self) -> PlainVector:
-        return PlainVector(self.public_key, [-m for m in self.mantissas], self.exponent, self.bound)
-
-    def __sub__(self, other: object) -> PlainVector:
-        if isinstance(other, PlainVector):
-            return self + (-other)
-        array = _as_plaintext_array(other)
-        if array is None:
-            return NotImplemented
-        return self + (-array)
-
-    def multiply(
-        self,
-        other: npt.ArrayLike,
-        *,
-        precision: float | None = None,
-        n_jobs: int | None = None,
-        executor: Executor | None = None,
-    ) -> PlainVector:
-        """Multiply by a plaintext scalar or elementwise array (see ``EncryptedVector``)."""
-        array = _as_plaintext_array(other)
-        if array is None:
-            raise TypeError(f"cannot multiply a PlainVector by {type(other).__name__}")
-        exponent = _plaintext_exponent(array, precision)
-        factors = plaintext_mantissas(array, len(self), exponent)
-        largest = max((abs(m) for m in factors), default=0)
-        bound = _check_bound(self.bound * largest, self.public_key.n, "multiplication")
-        mantissas = [x * y for x, y in zip(self.mantissas, factors, strict=True)]
-        return PlainVector(self.public_key, mantissas, self.exponent + exponent, bound)
-
-    def matmul(
-        self,
-        matrix: npt.ArrayLike,
-        *,
-        precision: float | None = None,
-        n_jobs: int | None = None,
-        executor: Executor | None = None,
-    ) -> PlainVector:
-        """Return ``matrix @ self`` (see ``EncryptedVector.matmul``)."""
-        array = np.asarray(matrix)
-        if array.ndim != 2 or array.shape[1] != len(self):
-            raise ValueError(
-                f"matmul needs a 2-D matrix with {len(self)} columns, got shape {array.shape}"
-            )
-        if array.dtype.kind not in "biuf":
-            raise EncodingError(f"cannot multiply by a matrix of dtype {array.dtype}")
-        exponent = _plaintext_exponent(array, precision)
-        encoded = _object_array(encode_array(array, exponent)).reshape(array.shape)
-        row_norm = max((sum(abs(a) for a in row) for row in encoded.tolist()), default=0)
-        bound = _check_bound(self.bound * row_norm, self.public_key.n, "matrix product")
-        products = encoded.dot(_object_array(self.mantissas)) if len(self) else [0] * len(array)
-        return PlainVector(
-            self.public_key, [int(p) for p in products], self.exponent + exponent, bound
-        )
-
-    def __rmatmul__(self, other: object) -> PlainVector:
-        if not isinstance(other, np.ndarray | list | tuple):
-            return NotImplemented
-        return self.matmul(np.asarray(other))
+    def _matrix_rows(self, rows: list[list[int]], exponent: int) -> list[int]:
+        if not self.items:
+            return [0] * len(rows)
+        products = _object_array([a for row in rows for a in row]).reshape(len(rows), -1)
+        return [int(p) for p in products.dot(_object_array(self.items))]
 
     def rerandomize(
         self, *, n_jobs: int | None = None, executor: Executor | None = None
@@ -287,8 +192,8 @@ class PlainVector:
     ) -> tuple[PlainMasked, PlainMask]:
         """Add uniform masks in ``Z_n``, as :meth:`EncryptedVector.mask` does."""
         n = self.public_key.n
-        masks = [secrets.randbelow(n) for _ in self.mantissas]
-        masked = [(m + r) % n for m, r in zip(self.mantissas, masks, strict=True)]
+        masks = [secrets.randbelow(n) for _ in self.items]
+        masked = [(m + r) % n for m, r in zip(self.items, masks, strict=True)]
         return PlainMasked(self.public_key, masked), PlainMask(
             self.public_key, masks, self.exponent
         )

@@ -1,0 +1,206 @@
+"""The fixed-point bookkeeping every stand-in vector type shares with ``EncryptedVector``.
+
+A vector holds one item per value (a plain mantissa, a phe ``EncryptedNumber``...), a
+shared base-16 exponent and a public bound on every mantissa.  This base class does
+what does not depend on the items: checking operands, encoding plaintext operands,
+aligning exponents and updating (and checking) the bound exactly as
+:class:`~crypto.paillier.EncryptedVector` does.  A subclass supplies the few
+operations on items.  :mod:`crypto.plain` and :mod:`crypto.phe_vectors` use it, so the
+same computation produces the same mantissas, exponents, bounds and overflow errors on
+every backend.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Sequence
+from concurrent.futures import Executor
+from typing import Any, Generic, Self, TypeVar
+
+import numpy as np
+import numpy.typing as npt
+
+from crypto.encoding import encode_array
+from crypto.exceptions import EncodingError
+from crypto.paillier.vector import (
+    _as_plaintext_array,
+    _check_bound,
+    _plaintext_exponent,
+    plaintext_mantissas,
+)
+
+__all__ = ["FixedPointVector"]
+
+Item = TypeVar("Item")
+
+
+class FixedPointVector(abc.ABC, Generic[Item]):
+    """Items of ``mantissa_i * 16**exponent`` with ``|mantissa_i| <= bound``.
+
+    Supports ``+``, ``-``, unary ``-``, :meth:`multiply`, :meth:`matmul` (and
+    ``A @ v``), :meth:`with_bound`, :meth:`decrease_exponent_to`, ``len`` and slicing.
+
+    Parameters
+    ----------
+    public_key : object
+        The key; it has ``n`` and ``check_same(other)``.
+    items : sequence
+        One item per value.
+    exponent : int
+        The shared base-16 exponent.
+    bound : int
+        Public bound on every ``|mantissa|``; at most ``max_int(n)``.
+    """
+
+    __array_ufunc__ = None
+
+    __slots__ = ("bound", "exponent", "items", "public_key")
+
+    def __init__(self, public_key: Any, items: Sequence[Item], exponent: int, bound: int) -> None:
+        _check_bound(bound, public_key.n, "this vector")
+        self.public_key = public_key
+        self.items = list(items)
+        self.exponent = exponent
+        self.bound = bound
+
+    # what a subclass supplies -------------------------------------------------------------
+    @abc.abstractmethod
+    def _rescaled(self, factor: int, new_exponent: int) -> list[Item]:
+        """Items of the same values at ``new_exponent`` (mantissas times ``factor``)."""
+
+    @abc.abstractmethod
+    def _sum_items(self, other: list[Item]) -> list[Item]:
+        """Elementwise sums with another vector's items at the same exponent."""
+
+    @abc.abstractmethod
+    def _plus_mantissas(self, mantissas: list[int]) -> list[Item]:
+        """Elementwise sums with plaintext mantissas at this exponent."""
+
+    @abc.abstractmethod
+    def _negated(self) -> list[Item]:
+        """Items of the negated values."""
+
+    @abc.abstractmethod
+    def _times_mantissas(self, factors: list[int], exponent: int) -> list[Item]:
+        """Elementwise products with plaintext mantissas at ``exponent``."""
+
+    @abc.abstractmethod
+    def _matrix_rows(self, rows: list[list[int]], exponent: int) -> list[Item]:
+        """``sum_k rows[i][k] * item_k`` for every row (mantissas at ``exponent``)."""
+
+    # shared bookkeeping --------------------------------------------------------------------
+    def _like(
+        self, items: Sequence[Item], exponent: int | None = None, bound: int | None = None
+    ) -> Self:
+        return type(self)(
+            self.public_key,
+            items,
+            self.exponent if exponent is None else exponent,
+            self.bound if bound is None else bound,
+        )
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} len={len(self)} exponent={self.exponent}>"
+
+    def __getitem__(self, index: slice) -> Self:
+        if not isinstance(index, slice):
+            raise IndexError(f"a {type(self).__name__} supports slices only")
+        return self._like(self.items[index])
+
+    def with_bound(self, bound: int) -> Self:
+        """The same items with another public bound (see ``EncryptedVector.with_bound``)."""
+        return self._like(self.items, bound=bound)
+
+    def decrease_exponent_to(self, new_exponent: int) -> Self:
+        """The same values at a smaller exponent."""
+        if new_exponent > self.exponent:
+            raise ValueError(f"new exponent {new_exponent} must not exceed {self.exponent}")
+        factor = 16 ** (self.exponent - new_exponent)
+        if factor == 1:
+            return self
+        bound = _check_bound(self.bound * factor, self.public_key.n, "re-encoding")
+        return self._like(self._rescaled(factor, new_exponent), new_exponent, bound)
+
+    def __add__(self, other: object) -> Self:
+        if isinstance(other, type(self)):
+            self.public_key.check_same(other.public_key)
+            if len(self) != len(other):
+                raise ValueError(f"length mismatch: {len(self)} vs {len(other)}")
+            exponent = min(self.exponent, other.exponent)
+            a, b = self.decrease_exponent_to(exponent), other.decrease_exponent_to(exponent)
+            bound = _check_bound(a.bound + b.bound, self.public_key.n, "addition")
+            return self._like(a._sum_items(b.items), exponent, bound)
+        array = _as_plaintext_array(other)
+        if array is None:
+            return NotImplemented
+        plain = plaintext_mantissas(array, len(self), self.exponent)
+        largest = max((abs(m) for m in plain), default=0)
+        bound = _check_bound(self.bound + largest, self.public_key.n, "addition")
+        return self._like(self._plus_mantissas(plain), bound=bound)
+
+    def __radd__(self, other: object) -> Self:
+        return self.__add__(other)
+
+    def __neg__(self) -> Self:
+        return self._like(self._negated())
+
+    def __sub__(self, other: object) -> Self:
+        if isinstance(other, type(self)):
+            return self + (-other)
+        array = _as_plaintext_array(other)
+        if array is None:
+            return NotImplemented
+        return self + (-array)
+
+    def multiply(
+        self,
+        other: npt.ArrayLike,
+        *,
+        precision: float | None = None,
+        n_jobs: int | None = None,
+        executor: Executor | None = None,
+    ) -> Self:
+        """Multiply by a plaintext scalar or elementwise array (see ``EncryptedVector``).
+
+        ``n_jobs`` and ``executor`` are accepted for the same signature and ignored.
+        """
+        array = _as_plaintext_array(other)
+        if array is None:
+            raise TypeError(f"cannot multiply a {type(self).__name__} by {type(other).__name__}")
+        exponent = _plaintext_exponent(array, precision)
+        factors = plaintext_mantissas(array, len(self), exponent)
+        largest = max((abs(m) for m in factors), default=0)
+        bound = _check_bound(self.bound * largest, self.public_key.n, "multiplication")
+        return self._like(self._times_mantissas(factors, exponent), self.exponent + exponent, bound)
+
+    def matmul(
+        self,
+        matrix: npt.ArrayLike,
+        *,
+        precision: float | None = None,
+        n_jobs: int | None = None,
+        executor: Executor | None = None,
+    ) -> Self:
+        """Return ``matrix @ self`` (see ``EncryptedVector.matmul``); ``n_jobs`` is ignored."""
+        array = np.asarray(matrix)
+        if array.ndim != 2 or array.shape[1] != len(self):
+            raise ValueError(
+                f"matmul needs a 2-D matrix with {len(self)} columns, got shape {array.shape}"
+            )
+        if array.dtype.kind not in "biuf":
+            raise EncodingError(f"cannot multiply by a matrix of dtype {array.dtype}")
+        exponent = _plaintext_exponent(array, precision)
+        flat = encode_array(array, exponent)
+        width = len(self)
+        rows = [flat[i * width : (i + 1) * width] for i in range(array.shape[0])]
+        row_norm = max((sum(abs(a) for a in row) for row in rows), default=0)
+        bound = _check_bound(self.bound * row_norm, self.public_key.n, "matrix product")
+        return self._like(self._matrix_rows(rows, exponent), self.exponent + exponent, bound)
+
+    def __rmatmul__(self, other: object) -> Self:
+        if not isinstance(other, np.ndarray | list | tuple):
+            return NotImplemented
+        return self.matmul(np.asarray(other))
