@@ -127,6 +127,17 @@ def ecdh_dst(salt: bytes) -> bytes:
     ------
     HashToCurveError
         If ``salt`` has the wrong length (a ``ValueError``).
+    TypeError
+        If ``salt`` is not bytes.
+
+    Examples
+    --------
+    >>> ecdh_dst(bytes(16))
+    b'VFL-PSI-V01-CS01-with-curve25519_XMD:SHA-512_ELL2_RO_-00000000000000000000000000000000'
+    >>> ecdh_dst(b"short")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    crypto.exceptions.HashToCurveError: the PSI salt must be 16 to 64 bytes, got 5; ...
     """
     if not isinstance(salt, bytes | bytearray):
         raise TypeError(f"salt must be bytes, got {type(salt).__name__}")
@@ -152,6 +163,19 @@ def validate_points(points: bytes) -> None:
         If the length is not a multiple of 32, or a point is not canonically
         encoded (top bit set or ``u >= p``), is a low-order point or lies on the
         twist of curve25519; the message names the first bad index.
+    TypeError
+        If ``points`` is not bytes.
+
+    Examples
+    --------
+    >>> from crypto.hash_to_curve import hash_to_x25519_many
+    >>> points = hash_to_x25519_many([b"id-1", b"id-2"], ecdh_dst(bytes(16)))
+    >>> validate_points(points) is None
+    True
+    >>> validate_points(points + bytes(32))  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    crypto.exceptions.InvalidPointError: the peer sent an invalid point at index 2: a low-order ...
     """
     if not isinstance(points, bytes | bytearray | memoryview):
         raise TypeError(f"points must be bytes, got {type(points).__name__}")
@@ -235,6 +259,28 @@ class EcdhKey:
     ----------
     scalar : bytes
         32 secret bytes (RFC 7748 clamping is applied by X25519 itself).
+
+    Raises
+    ------
+    InvalidKeyError
+        If ``scalar`` is not 32 bytes.
+
+    Examples
+    --------
+    >>> key = EcdhKey.generate()
+    >>> key
+    <EcdhKey (secret)>
+    >>> EcdhKey.from_bytes(key.to_bytes()) == key
+    True
+    >>> dst = ecdh_dst(bytes(16))
+    >>> points = key.hash_and_exponentiate([b"id-1", b"id-2"], dst)
+    >>> len(points)
+    64
+    >>> other = EcdhKey.generate()  # the other party's key
+    >>> key.exponentiate(other.hash_and_exponentiate([b"id-1"], dst)) == other.exponentiate(
+    ...     points[:32]
+    ... )
+    True
     """
 
     __slots__ = ("_private", "_scalar")
@@ -249,12 +295,28 @@ class EcdhKey:
 
     @classmethod
     def generate(cls) -> EcdhKey:
-        """A fresh key from the operating system's CSPRNG (:func:`secrets.token_bytes`)."""
+        """A fresh key from the operating system's CSPRNG (:func:`secrets.token_bytes`).
+
+        Returns
+        -------
+        EcdhKey
+            A new secret key.
+        """
         return cls(secrets.token_bytes(SCALAR_BYTES))
 
     @classmethod
     def from_bytes(cls, data: bytes) -> EcdhKey:
         """Restore a key saved with :meth:`to_bytes`.
+
+        Parameters
+        ----------
+        data : bytes
+            The 32 secret bytes.
+
+        Returns
+        -------
+        EcdhKey
+            The key.
 
         Raises
         ------
@@ -264,7 +326,13 @@ class EcdhKey:
         return cls(data)
 
     def to_bytes(self) -> bytes:
-        """The 32 secret bytes.  Treat them like a password."""
+        """The 32 secret bytes.  Treat them like a password.
+
+        Returns
+        -------
+        bytes
+            The scalar given to the constructor.
+        """
         return self._scalar
 
     def __repr__(self) -> str:
@@ -351,6 +419,13 @@ class EcdhKey:
         -------
         bytes
             ``32 * len(ids)`` bytes, in the order of ``ids``.
+
+        Raises
+        ------
+        TypeError
+            If an id is not bytes.
+        HashToCurveError
+            If ``dst`` is empty or longer than 255 bytes.
         """
         ids = list(ids)
         for index, value in enumerate(ids):

@@ -52,6 +52,21 @@ def max_int(n: int) -> int:
 
     Positive values occupy ``[0, max_int]``, negative ones ``[n - max_int, n)``
     and the middle third is reserved to detect overflow.
+
+    Parameters
+    ----------
+    n : int
+        The Paillier modulus.
+
+    Returns
+    -------
+    int
+        ``n // 3 - 1``.
+
+    Examples
+    --------
+    >>> max_int(101)
+    32
     """
     return n // 3 - 1
 
@@ -167,6 +182,15 @@ def encode_scalar(
     -----
     Without ``precision`` or ``exponent`` the exponent of a float depends on its
     magnitude (phe's behaviour), which reveals that magnitude to anyone who sees it.
+
+    Examples
+    --------
+    >>> encode_scalar(7, 2**64)
+    (7, 0)
+    >>> encode_scalar(1.5, 2**64, precision=2.0**-32)  # 1.5 * 16**8
+    (6442450944, -8)
+    >>> encode_scalar(0.1, 2**64)  # phe's rule: all 53 bits of the float
+    (7205759403792794, -14)
     """
     number = _as_python_number(value)
     if exponent is None:
@@ -207,6 +231,11 @@ def encode_array(values: npt.ArrayLike, exponent: int) -> list[int]:
     ------
     EncodingError
         If a value is NaN, infinite or not numeric.
+
+    Examples
+    --------
+    >>> encode_array([0.5, -1.25, 3], -1)  # in sixteenths
+    [8, -20, 48]
     """
     _check_exponent(exponent)
     array = np.asarray(values)
@@ -241,6 +270,30 @@ def decode_scalar(mantissa: int, exponent: int) -> int | float:
     """Return ``mantissa * 16**exponent``: an int if ``exponent >= 0``, else a float.
 
     The float is correctly rounded.
+
+    Parameters
+    ----------
+    mantissa : int
+        The signed mantissa.
+    exponent : int
+        The base-16 exponent.
+
+    Returns
+    -------
+    int or float
+        The decoded value.
+
+    Raises
+    ------
+    PlaintextOverflowError
+        If the value is too large for a float.
+
+    Examples
+    --------
+    >>> decode_scalar(8, -1)
+    0.5
+    >>> decode_scalar(3, 2)
+    768
     """
     if exponent >= 0:
         return int(mantissa * BASE**exponent)
@@ -254,6 +307,28 @@ def decode_array(mantissas: Sequence[int], exponent: int) -> npt.NDArray[np.floa
     """Decode signed mantissas sharing one exponent into a float64 array.
 
     Each result is correctly rounded (one rounding to float, then exact scaling).
+
+    Parameters
+    ----------
+    mantissas : sequence of int
+        Signed mantissas.
+    exponent : int
+        Their shared base-16 exponent.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``mantissas[i] * 16**exponent`` as float64.
+
+    Raises
+    ------
+    PlaintextOverflowError
+        If a value exceeds the float64 range.
+
+    Examples
+    --------
+    >>> decode_array([8, -20, 48], -1).tolist()
+    [0.5, -1.25, 3.0]
     """
     try:
         floats = np.fromiter((float(m) for m in mantissas), dtype=np.float64, count=len(mantissas))
@@ -271,10 +346,27 @@ def decode_array(mantissas: Sequence[int], exponent: int) -> npt.NDArray[np.floa
 def alignment_factor(exponent: int, new_exponent: int) -> int:
     """The mantissa factor ``16**(exponent - new_exponent)`` that re-encodes a value.
 
+    Parameters
+    ----------
+    exponent : int
+        The current exponent.
+    new_exponent : int
+        The exponent wanted, at most ``exponent``.
+
+    Returns
+    -------
+    int
+        The factor to multiply the mantissa by.
+
     Raises
     ------
     ValueError
         If ``new_exponent`` is larger (that would lose precision).
+
+    Examples
+    --------
+    >>> alignment_factor(0, -2)
+    256
     """
     if new_exponent > exponent:
         raise ValueError(f"new exponent {new_exponent} must not exceed the current {exponent}")
@@ -284,10 +376,31 @@ def alignment_factor(exponent: int, new_exponent: int) -> int:
 def to_signed(residue: int, n: int) -> int:
     """Map a plaintext in ``[0, n)`` to its signed mantissa.
 
+    Parameters
+    ----------
+    residue : int
+        A decrypted plaintext in ``[0, n)``.
+    n : int
+        The Paillier modulus.
+
+    Returns
+    -------
+    int
+        ``residue`` if it is at most :func:`max_int`, else ``residue - n``.
+
     Raises
     ------
     PlaintextOverflowError
         If the residue lies in the middle third, i.e. the computation overflowed.
+
+    Examples
+    --------
+    >>> to_signed(5, 101), to_signed(96, 101)
+    (5, -5)
+    >>> to_signed(50, 101)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    crypto.exceptions.PlaintextOverflowError: decrypted value lies in the overflow band ...
     """
     limit = max_int(n)
     if residue <= limit:

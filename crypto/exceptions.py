@@ -23,7 +23,19 @@ __all__ = [
 
 
 class CryptoError(Exception):
-    """Base class of every error raised by the ``crypto`` package."""
+    """Base class of every error raised by the ``crypto`` package.
+
+    Examples
+    --------
+    Each error is also the closest built-in exception, so either can be caught:
+
+    >>> from crypto.paillier import generate_paillier_keypair
+    >>> try:
+    ...     generate_paillier_keypair(1024)
+    ... except ValueError as error:
+    ...     print(type(error).__name__, isinstance(error, CryptoError))
+    WeakKeyError True
+    """
 
 
 class WeakKeyError(CryptoError, ValueError):

@@ -33,11 +33,28 @@ class FixedBaseTable:
         Exponents up to this length are supported at once; the table grows on
         demand (:meth:`ensure`) for longer ones.
 
+    Raises
+    ------
+    ValueError
+        If ``modulus`` is below 2.
+
     Notes
     -----
     Memory is ``exponent_bits / 8 * 256`` residues; for a 2048-bit Paillier key
     (``modulus = n**2``, 512 bytes a residue) and 1024-bit exponents that is 16 MiB.
     The table is safe to share between threads.
+
+    Examples
+    --------
+    >>> table = FixedBaseTable(3, 1000003, exponent_bits=16)
+    >>> table.pow(12345) == pow(3, 12345, 1000003)
+    True
+    >>> table.pow_many([0, 1, 2])
+    [mpz(1), mpz(3), mpz(9)]
+    >>> table.pow(2**40) == pow(3, 2**40, 1000003)  # the table grows on demand
+    True
+    >>> table.exponent_bits
+    48
     """
 
     __slots__ = ("_lock", "_modulus", "_next_base", "_rows")
@@ -62,7 +79,13 @@ class FixedBaseTable:
         return WINDOW_BITS * len(self._rows)
 
     def ensure(self, exponent_bits: int) -> None:
-        """Grow the table so that exponents of ``exponent_bits`` bits are covered."""
+        """Grow the table so that exponents of ``exponent_bits`` bits are covered.
+
+        Parameters
+        ----------
+        exponent_bits : int
+            The longest exponent to support without further growth.
+        """
         rows_needed = -(-exponent_bits // WINDOW_BITS)
         if rows_needed <= len(self._rows):
             return
@@ -77,7 +100,24 @@ class FixedBaseTable:
                 self._rows.append(row)  # appended whole: readers never see a partial row
 
     def pow(self, exponent: int) -> mpz:
-        """Return ``base**exponent mod modulus`` for ``0 <= exponent``."""
+        """Return ``base**exponent mod modulus`` for ``0 <= exponent``.
+
+        Parameters
+        ----------
+        exponent : int
+            A non-negative exponent (the table grows if it is longer than
+            :attr:`exponent_bits`).
+
+        Returns
+        -------
+        gmpy2.mpz
+            The power.
+
+        Raises
+        ------
+        ValueError
+            If ``exponent`` is negative.
+        """
         if exponent < 0:
             raise ValueError("FixedBaseTable.pow needs a non-negative exponent")
         if exponent.bit_length() > self.exponent_bits:
@@ -91,5 +131,16 @@ class FixedBaseTable:
         return mpz(1) if result is None else result
 
     def pow_many(self, exponents: Iterable[int]) -> list[mpz]:
-        """Return ``[self.pow(e) for e in exponents]``."""
+        """Return ``[self.pow(e) for e in exponents]``.
+
+        Parameters
+        ----------
+        exponents : iterable of int
+            Non-negative exponents.
+
+        Returns
+        -------
+        list of gmpy2.mpz
+            One power per exponent, in order.
+        """
         return [self.pow(e) for e in exponents]

@@ -50,6 +50,27 @@ class FixedPointVector(abc.ABC, Generic[Item]):
         The shared base-16 exponent.
     bound : int
         Public bound on every ``|mantissa|``; at most ``max_int(n)``.
+
+    Raises
+    ------
+    PlaintextOverflowError
+        If ``bound`` exceeds ``max_int(n)``.
+
+    Examples
+    --------
+    :class:`~crypto.plain.PlainVector` is a subclass whose items are the mantissas:
+
+    >>> from crypto.plain import generate_plain_keypair
+    >>> public_key, private_key = generate_plain_keypair(1024)
+    >>> v = public_key.encrypt_vector([1.5, -2.0])
+    >>> isinstance(v, FixedPointVector), v.exponent, v.mantissas
+    (True, -8, [6442450944, -8589934592])
+    >>> (v + v).bound == 2 * v.bound
+    True
+    >>> v.decrease_exponent_to(-9).mantissas
+    [103079215104, -137438953472]
+    >>> private_key.decrypt_vector(v.multiply([2.0, 0.5]) - 1).tolist()
+    [2.0, -2.0]
     """
 
     __array_ufunc__ = None
@@ -111,11 +132,45 @@ class FixedPointVector(abc.ABC, Generic[Item]):
         return self._like(self.items[index])
 
     def with_bound(self, bound: int) -> Self:
-        """The same items with another public bound (see ``EncryptedVector.with_bound``)."""
+        """The same items with another public bound (see ``EncryptedVector.with_bound``).
+
+        Parameters
+        ----------
+        bound : int
+            The new bound on every ``|mantissa|``.
+
+        Returns
+        -------
+        FixedPointVector
+            A vector of the same type sharing these items.
+
+        Raises
+        ------
+        PlaintextOverflowError
+            If ``bound`` exceeds ``max_int(n)``.
+        """
         return self._like(self.items, bound=bound)
 
     def decrease_exponent_to(self, new_exponent: int) -> Self:
-        """The same values at a smaller exponent."""
+        """The same values at a smaller exponent.
+
+        Parameters
+        ----------
+        new_exponent : int
+            At most :attr:`exponent`.
+
+        Returns
+        -------
+        FixedPointVector
+            The same values; the bound grows by ``16**(exponent - new_exponent)``.
+
+        Raises
+        ------
+        ValueError
+            If ``new_exponent`` is larger than :attr:`exponent`.
+        PlaintextOverflowError
+            If the re-encoded values could leave the plaintext space.
+        """
         if new_exponent > self.exponent:
             raise ValueError(f"new exponent {new_exponent} must not exceed {self.exponent}")
         factor = 16 ** (self.exponent - new_exponent)
@@ -165,7 +220,26 @@ class FixedPointVector(abc.ABC, Generic[Item]):
     ) -> Self:
         """Multiply by a plaintext scalar or elementwise array (see ``EncryptedVector``).
 
-        ``n_jobs`` and ``executor`` are accepted for the same signature and ignored.
+        Parameters
+        ----------
+        other : float, int or array_like
+            The plaintext factor(s).
+        precision : float, optional
+            Resolution of float factors (default ``2**-16``; integers are exact).
+        n_jobs, executor
+            Accepted for the same signature, and ignored.
+
+        Returns
+        -------
+        FixedPointVector
+            At exponent ``self.exponent + exponent(other)``.
+
+        Raises
+        ------
+        TypeError
+            If ``other`` is not a number or an array of numbers.
+        PlaintextOverflowError
+            If the products could leave the plaintext space.
         """
         array = _as_plaintext_array(other)
         if array is None:
@@ -184,7 +258,31 @@ class FixedPointVector(abc.ABC, Generic[Item]):
         n_jobs: int | None = None,
         executor: Executor | None = None,
     ) -> Self:
-        """Return ``matrix @ self`` (see ``EncryptedVector.matmul``); ``n_jobs`` is ignored."""
+        """Return ``matrix @ self`` (see ``EncryptedVector.matmul``); ``n_jobs`` is ignored.
+
+        Parameters
+        ----------
+        matrix : array_like
+            Shape ``(m, len(self))``.
+        precision : float, optional
+            Resolution of float entries (default ``2**-16``; integers are exact).
+        n_jobs, executor
+            Accepted for the same signature, and ignored.
+
+        Returns
+        -------
+        FixedPointVector
+            ``m`` items at exponent ``self.exponent + exponent(matrix)``.
+
+        Raises
+        ------
+        ValueError
+            If ``matrix`` is not 2-D with ``len(self)`` columns.
+        EncodingError
+            If ``matrix`` is not numeric.
+        PlaintextOverflowError
+            If a row's products could leave the plaintext space.
+        """
         array = np.asarray(matrix)
         if array.ndim != 2 or array.shape[1] != len(self):
             raise ValueError(

@@ -164,6 +164,16 @@ def expand_message_xmd(msg: bytes, dst: bytes, len_in_bytes: int) -> bytes:
     HashToCurveError
         If ``dst`` is empty or longer than 255 bytes, or ``len_in_bytes`` is out of
         range.
+    TypeError
+        If ``msg`` or ``dst`` is not bytes, or ``len_in_bytes`` is not an int.
+
+    Examples
+    --------
+    The test vector of RFC 9380 appendix K.3:
+
+    >>> dst = b"QUUX-V01-CS02-with-expander-SHA512-256"
+    >>> expand_message_xmd(b"abc", dst, 0x20).hex()
+    '0da749f12fbe5483eb066a5f595055679b976e93abe9be6f0f6318bce7aca8dc'
     """
     msg = _check_bytes("msg", msg)
     dst = _check_dst(dst)
@@ -203,6 +213,18 @@ def hash_to_field(msg: bytes, dst: bytes, count: int) -> list[int]:
     -------
     list of int
         ``count`` field elements in ``[0, p)``.
+
+    Raises
+    ------
+    HashToCurveError
+        If ``count`` is not a positive int or ``dst`` is invalid.
+
+    Examples
+    --------
+    >>> dst = b"QUUX-V01-CS02-with-curve25519_XMD:SHA-512_ELL2_RO_"  # RFC 9380 J.4.1
+    >>> [hex(u) for u in hash_to_field(b"abc", dst, 2)]  # doctest: +NORMALIZE_WHITESPACE
+    ['0x49bed021c7a3748f09fa8cdfcac044089f7829d3531066ac9e74e0994e05bc7d',
+     '0x5c36525b663e63389d886105cee7ed712325d5a97e60e140aba7e2ce5ae851b6']
     """
     if isinstance(count, bool) or not isinstance(count, int) or count < 1:
         raise HashToCurveError(f"count must be a positive int, got {count!r}")
@@ -230,6 +252,25 @@ def map_to_curve_elligator2_curve25519(u: int) -> tuple[int, int]:
     tuple of int
         The affine Montgomery point ``(x, y)`` (on the curve, not necessarily in the
         prime-order subgroup).
+
+    Raises
+    ------
+    HashToCurveError
+        If ``u`` is not in ``[0, p)``.
+    TypeError
+        If ``u`` is not an int.
+
+    Examples
+    --------
+    ``Q0`` of the RFC 9380 test vector for ``msg = "abc"``:
+
+    >>> dst = b"QUUX-V01-CS02-with-curve25519_XMD:SHA-512_ELL2_RO_"  # RFC 9380 J.4.1
+    >>> u0, _ = hash_to_field(b"abc", dst, 2)
+    >>> x, y = map_to_curve_elligator2_curve25519(u0)
+    >>> hex(x)
+    '0x16b3d86e056b7970fa00165f6f48d90b619ad618791661b7b5e1ec78be10eac1'
+    >>> is_on_curve25519(x, y)
+    True
     """
     if isinstance(u, bool) or not isinstance(u, int | gmpy2.mpz):
         raise TypeError(f"u must be an int, got {type(u).__name__}")
@@ -280,7 +321,26 @@ def map_to_curve_elligator2_curve25519(u: int) -> tuple[int, int]:
 
 
 def is_on_curve25519(x: int, y: int) -> bool:
-    """Whether the affine point ``(x, y)`` (reduced mod p) lies on curve25519."""
+    """Whether the affine point ``(x, y)`` (reduced mod p) lies on curve25519.
+
+    Parameters
+    ----------
+    x, y : int
+        Affine Montgomery coordinates.
+
+    Returns
+    -------
+    bool
+        Whether both are in ``[0, p)`` and ``y**2 == x**3 + A*x**2 + x``.
+
+    Examples
+    --------
+    The base point of X25519 (``u = 9``):
+
+    >>> y = 14781619447589544791020593568409986887264606134616475288964881837755586237401
+    >>> is_on_curve25519(9, y), is_on_curve25519(9, y + 1)
+    (True, False)
+    """
     return 0 <= x < P and 0 <= y < P and (y * y - x * (x * x + MONTGOMERY_A * x + 1)) % P == 0
 
 
@@ -333,6 +393,13 @@ def hash_to_curve25519(msg: bytes, dst: bytes) -> tuple[int, int]:
     ------
     HashToCurveError
         If ``dst`` is invalid.
+
+    Examples
+    --------
+    >>> dst = b"QUUX-V01-CS02-with-curve25519_XMD:SHA-512_ELL2_RO_"  # RFC 9380 J.4.1
+    >>> x, y = hash_to_curve25519(b"abc", dst)
+    >>> hex(y)
+    '0x1b8235f255a268f0a6fa8763e97eb3d22d149343d495da1160eff9703f2d07dd'
     """
     return _hash_to_point(msg, dst)
 
@@ -487,6 +554,18 @@ def hash_to_x25519(msg: bytes, dst: bytes) -> bytes:
     -------
     bytes
         32 bytes, little-endian, canonical (``u < p``, top bit clear).
+
+    Raises
+    ------
+    HashToCurveError
+        If ``dst`` is invalid.
+
+    Examples
+    --------
+    >>> dst = b"QUUX-V01-CS02-with-curve25519_XMD:SHA-512_ELL2_RO_"  # RFC 9380 J.4.1
+    >>> u = hash_to_x25519(b"abc", dst)
+    >>> len(u), int.from_bytes(u, "little") == hash_to_curve25519(b"abc", dst)[0]
+    (32, True)
     """
     if type(msg) is not bytes:
         msg = _check_bytes("msg", msg)
@@ -521,6 +600,20 @@ def hash_to_x25519_many(msgs: Sequence[bytes], dst: bytes) -> bytes:
     -------
     bytes
         ``32 * len(msgs)`` bytes.
+
+    Raises
+    ------
+    HashToCurveError
+        If ``dst`` is invalid.
+    TypeError
+        If a message is not bytes.
+
+    Examples
+    --------
+    >>> dst = b"QUUX-V01-CS02-with-curve25519_XMD:SHA-512_ELL2_RO_"  # RFC 9380 J.4.1
+    >>> points = hash_to_x25519_many([b"abc", b""], dst)
+    >>> points == hash_to_x25519(b"abc", dst) + hash_to_x25519(b"", dst)
+    True
     """
     expander = _expander(_check_dst(dst))
     p = _P

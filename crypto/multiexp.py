@@ -22,7 +22,25 @@ _NUMPY_DIGITS_LIMIT = 1 << 62
 
 
 def best_window(terms: int, exponent_bits: int) -> int:
-    """Digit width minimising the bucket method's multiplication count."""
+    """Digit width minimising the bucket method's multiplication count.
+
+    Parameters
+    ----------
+    terms : int
+        Number of terms of the product.
+    exponent_bits : int
+        Bit length of the longest exponent.
+
+    Returns
+    -------
+    int
+        The digit width ``c``, between 1 and 16.
+
+    Examples
+    --------
+    >>> best_window(1000, 64), best_window(10, 2048)
+    (8, 3)
+    """
     best_cost, best_width = None, 1
     for width in range(1, 17):
         windows = -(-exponent_bits // width)
@@ -83,6 +101,19 @@ def multi_exp(bases: Sequence[mpz], exponents: Sequence[int], modulus: int) -> m
     -------
     gmpy2.mpz
         The product.
+
+    Raises
+    ------
+    ValueError
+        If the lengths differ or an exponent is negative.
+
+    Examples
+    --------
+    >>> from gmpy2 import mpz
+    >>> multi_exp([mpz(2), mpz(3), mpz(5)], [10, 20, 30], 1000003)
+    mpz(996687)
+    >>> 2**10 * 3**20 * 5**30 % 1000003
+    996687
     """
     if len(bases) != len(exponents):
         raise ValueError(f"{len(bases)} bases but {len(exponents)} exponents")
@@ -129,6 +160,36 @@ def signed_multi_exp(bases: Sequence[mpz], exponents: Sequence[int], modulus: in
 
     Positive and negative terms are combined separately and the negative part is
     inverted once, instead of inverting every base.
+
+    Parameters
+    ----------
+    bases : sequence of gmpy2.mpz
+        Residues modulo ``modulus``; those with a negative exponent must be
+        invertible.
+    exponents : sequence of int
+        One exponent per base, of any sign.
+    modulus : int
+        The modulus.
+
+    Returns
+    -------
+    gmpy2.mpz
+        The product.
+
+    Raises
+    ------
+    ValueError
+        If the lengths differ.
+    ZeroDivisionError
+        If the product of the bases with negative exponents is not invertible.
+
+    Examples
+    --------
+    >>> from gmpy2 import mpz
+    >>> signed_multi_exp([mpz(2), mpz(3)], [5, -1], 101)  # 2**5 / 3 mod 101
+    mpz(78)
+    >>> 78 * 3 % 101 == 2**5
+    True
     """
     if len(bases) != len(exponents):
         raise ValueError(f"{len(bases)} bases but {len(exponents)} exponents")

@@ -51,7 +51,21 @@ T = TypeVar("T")
 
 @dataclass(frozen=True)
 class Parallelism:
-    """Default parallel settings for crypto operations in the current context."""
+    """Default parallel settings for crypto operations in the current context.
+
+    Attributes
+    ----------
+    n_jobs : int or None
+        Worker count (scikit-learn semantics; ``None``: inline).
+    executor : concurrent.futures.Executor or None
+        Run every kernel on this executor.
+
+    Examples
+    --------
+    >>> with parallel_config(n_jobs=2) as settings:
+    ...     settings
+    Parallelism(n_jobs=2, executor=None)
+    """
 
     n_jobs: int | None = None
     executor: Executor | None = None
@@ -73,11 +87,26 @@ def parallel_config(
     Operators such as ``ev * x`` or ``X.T @ ev`` take no keyword arguments; they
     use these defaults.
 
+    Parameters
+    ----------
+    n_jobs : int, optional
+        Default worker count (``-1``: every core).
+    executor : concurrent.futures.Executor, optional
+        Default executor for every kernel.
+
+    Yields
+    ------
+    Parallelism
+        The settings in force inside the block.
+
     Examples
     --------
-    >>> from crypto.parallel import parallel_config
-    >>> with parallel_config(n_jobs=1):
-    ...     pass
+    >>> from crypto.parallel import parallel_config, resolve_n_jobs
+    >>> with parallel_config(n_jobs=3):
+    ...     resolve_n_jobs(None)
+    3
+    >>> resolve_n_jobs(None)  # outside the block: inline
+    1
     """
     settings = Parallelism(n_jobs=n_jobs, executor=executor)
     token = _SETTINGS.set(settings)
@@ -92,7 +121,30 @@ def _settings() -> Parallelism:
 
 
 def resolve_n_jobs(n_jobs: int | None) -> int:
-    """Turn an ``n_jobs`` setting into a worker count (at least 1)."""
+    """Turn an ``n_jobs`` setting into a worker count (at least 1).
+
+    Parameters
+    ----------
+    n_jobs : int or None
+        A positive count, a negative one (``-1``: every core, ``-2``: all but
+        one...) or ``None`` (the :func:`parallel_config` default, else 1).
+
+    Returns
+    -------
+    int
+        The number of workers.
+
+    Raises
+    ------
+    ValueError
+        If ``n_jobs`` is 0 or not an int.
+
+    Examples
+    --------
+    >>> import os
+    >>> resolve_n_jobs(None), resolve_n_jobs(4), resolve_n_jobs(-1) == (os.cpu_count() or 1)
+    (1, 4, True)
+    """
     if n_jobs is None:
         n_jobs = _settings().n_jobs
     if n_jobs is None:
@@ -137,6 +189,27 @@ def chunk_bounds(total: int, workers: int, min_chunk: int) -> list[tuple[int, in
 
     Chunks hold at least ``min_chunk`` items (except when ``total`` is smaller);
     one worker gets one chunk.
+
+    Parameters
+    ----------
+    total : int
+        Number of items.
+    workers : int
+        Number of workers.
+    min_chunk : int
+        Smallest worthwhile chunk.
+
+    Returns
+    -------
+    list of tuple of int
+        ``(start, stop)`` of each chunk, covering ``range(total)`` in order.
+
+    Examples
+    --------
+    >>> chunk_bounds(10, 2, 1)
+    [(0, 2), (2, 4), (4, 6), (6, 8), (8, 10)]
+    >>> chunk_bounds(10, 2, 4), chunk_bounds(10, 1, 1)
+    ([(0, 5), (5, 10)], [(0, 10)])
     """
     if total <= 0:
         return []
@@ -170,6 +243,18 @@ def run_chunks(
         Worker count; see the module documentation.
     executor : concurrent.futures.Executor, optional
         Run on this executor instead of a default pool.
+
+    Returns
+    -------
+    list
+        One result per tuple of ``arguments``, in order.
+
+    Examples
+    --------
+    >>> run_chunks(pow, [(2, 10), (3, 3)], releases_gil=True)
+    [1024, 27]
+    >>> run_chunks(pow, [(2, 10), (3, 3)], releases_gil=True, n_jobs=2)  # on threads
+    [1024, 27]
     """
     if executor is None:
         executor = _settings().executor

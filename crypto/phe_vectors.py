@@ -92,6 +92,24 @@ class PhePublicKey:
         The same fingerprint :class:`~crypto.paillier.PaillierPublicKey` gives ``n``.
     raw : phe.PaillierPublicKey
         The wrapped key.
+
+    Raises
+    ------
+    TypeError
+        If ``raw`` is not a ``phe.PaillierPublicKey``.
+    ImportError
+        If phe is not installed.
+
+    Examples
+    --------
+    >>> import phe
+    >>> from crypto.paillier import PaillierPublicKey
+    >>> raw_public, _ = phe.generate_paillier_keypair(n_length=1024)
+    >>> public_key = PhePublicKey(raw_public)
+    >>> public_key.bits
+    1024
+    >>> public_key.fingerprint == PaillierPublicKey(raw_public.n, allow_weak_key=True).fingerprint
+    True
     """
 
     __slots__ = ("_encoded_number", "bits", "fingerprint", "n", "raw")
@@ -118,7 +136,18 @@ class PhePublicKey:
         return hash(("PhePublicKey", self.n))
 
     def check_same(self, other: object) -> None:
-        """Raise :class:`KeyMismatchError` unless ``other`` is this key."""
+        """Raise :class:`KeyMismatchError` unless ``other`` is this key.
+
+        Parameters
+        ----------
+        other : object
+            The key of another operand.
+
+        Raises
+        ------
+        KeyMismatchError
+            If ``other`` is not a :class:`PhePublicKey` with the same modulus.
+        """
         if other != self:
             theirs = getattr(other, "fingerprint", type(other).__name__)
             raise KeyMismatchError(
@@ -151,6 +180,18 @@ class PhePublicKey:
         -------
         PheVector
             One phe ciphertext per value, each freshly obfuscated by phe.
+
+        Raises
+        ------
+        ValueError
+            If ``values`` is not 1-D.
+
+        Examples
+        --------
+        >>> public_key, private_key = generate_phe_keypair(1024)
+        >>> v = public_key.encrypt_vector([0.5, -1.0])
+        >>> v.exponent, len(v.numbers), private_key.decrypt_vector(v).tolist()
+        (-8, 2, [0.5, -1.0])
         """
         array = np.asarray(values)
         if array.ndim != 1:
@@ -175,6 +216,24 @@ class PhePrivateKey:
         The wrapped key (available as :attr:`raw`).
     public_key : PhePublicKey
         The matching public key.
+
+    Raises
+    ------
+    TypeError
+        If ``raw`` is not a ``phe.PaillierPrivateKey``.
+    KeyMismatchError
+        If ``raw`` does not belong to ``public_key``.
+    ImportError
+        If phe is not installed.
+
+    Examples
+    --------
+    >>> import phe
+    >>> raw_public, raw_private = phe.generate_paillier_keypair(n_length=1024)
+    >>> public_key = PhePublicKey(raw_public)
+    >>> private_key = PhePrivateKey(raw_private, public_key)
+    >>> private_key.decrypt_vector(public_key.encrypt_vector([2.5, 4.0]) + 1).tolist()
+    [3.5, 5.0]
     """
 
     __slots__ = ("public_key", "raw")
@@ -200,7 +259,22 @@ class PhePrivateKey:
     ) -> list[int]:
         """Residues in ``[0, n)`` of every ciphertext (phe's ``raw_decrypt``).
 
-        ``n_jobs`` and ``executor`` are ignored.
+        Parameters
+        ----------
+        vector : PheMasked or PheVector
+            Under this key.
+        n_jobs, executor
+            Ignored.
+
+        Returns
+        -------
+        list of int
+            One residue per ciphertext.
+
+        Raises
+        ------
+        KeyMismatchError
+            If the vector is under another key.
         """
         self.public_key.check_same(vector.public_key)
         return [int(self.raw.raw_decrypt(x.ciphertext(be_secure=False))) for x in vector.numbers]
@@ -212,13 +286,55 @@ class PhePrivateKey:
         n_jobs: int | None = None,
         executor: Executor | None = None,
     ) -> npt.NDArray[np.float64]:
-        """Decrypt and decode a vector to float64 (overflow detected as on decryption)."""
+        """Decrypt and decode a vector to float64 (overflow detected as on decryption).
+
+        Parameters
+        ----------
+        vector : PheVector
+            Under this key.
+        n_jobs, executor
+            Ignored.
+
+        Returns
+        -------
+        numpy.ndarray
+            One float64 per value.
+
+        Raises
+        ------
+        KeyMismatchError
+            If the vector is under another key.
+        PlaintextOverflowError
+            If a plaintext lies in the overflow band.
+        """
         residues = self.decrypt_raw(vector)
         return decode_array([to_signed(r, self.public_key.n) for r in residues], vector.exponent)
 
 
 def generate_phe_keypair(bits: int = 2048) -> tuple[PhePublicKey, PhePrivateKey]:
-    """A phe key pair (``phe.generate_paillier_keypair(n_length=bits)``), wrapped."""
+    """A phe key pair (``phe.generate_paillier_keypair(n_length=bits)``), wrapped.
+
+    Parameters
+    ----------
+    bits : int, default 2048
+        Length of the modulus.
+
+    Returns
+    -------
+    tuple
+        ``(PhePublicKey, PhePrivateKey)``.
+
+    Raises
+    ------
+    ImportError
+        If phe is not installed.
+
+    Examples
+    --------
+    >>> public_key, private_key = generate_phe_keypair(1024)
+    >>> public_key.bits, private_key.public_key is public_key
+    (1024, True)
+    """
     raw_public, raw_private = _phe().generate_paillier_keypair(n_length=bits)
     public_key = PhePublicKey(raw_public)
     return public_key, PhePrivateKey(raw_private, public_key)
@@ -243,6 +359,26 @@ class PheVector(FixedPointVector[Any]):
         The shared base-16 exponent.
     bound : int
         Public bound on every ``|mantissa|``; at most ``max_int(n)``.
+
+    Raises
+    ------
+    TypeError
+        If an item is not a ``phe.EncryptedNumber``.
+    KeyMismatchError
+        If a number is under another key.
+    ValueError
+        If a number is at another exponent.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> public_key, private_key = generate_phe_keypair(1024)
+    >>> v = public_key.encrypt_vector([1.0, 2.0])
+    >>> w = PheVector(public_key, v.numbers[::-1], v.exponent, v.bound)
+    >>> private_key.decrypt_vector(v - w).tolist()
+    [-1.0, 1.0]
+    >>> private_key.decrypt_vector(np.array([[1.0, 1.0]]) @ v).tolist()
+    [3.0]
     """
 
     __slots__ = ()
@@ -313,14 +449,36 @@ class PheVector(FixedPointVector[Any]):
     def rerandomize(
         self, *, n_jobs: int | None = None, executor: Executor | None = None
     ) -> PheVector:
-        """The same values under fresh randomness (phe's ``obfuscate`` on copies)."""
+        """The same values under fresh randomness (phe's ``obfuscate`` on copies).
+
+        Parameters
+        ----------
+        n_jobs, executor
+            Ignored.
+
+        Returns
+        -------
+        PheVector
+            New ciphertexts of the same values.
+        """
         numbers = self._copies()
         for number in numbers:
             number.obfuscate()
         return PheVector(self.public_key, numbers, self.exponent, self.bound)
 
     def pack(self, *, n_jobs: int | None = None, executor: Executor | None = None) -> PheVector:
-        """The same vector: phe has no packing."""
+        """The same vector: phe has no packing.
+
+        Parameters
+        ----------
+        n_jobs, executor
+            Ignored.
+
+        Returns
+        -------
+        PheVector
+            ``self``.
+        """
         return self
 
     def mask(
@@ -328,12 +486,24 @@ class PheVector(FixedPointVector[Any]):
     ) -> tuple[PheMasked, PheMask]:
         """Add uniform masks in ``Z_n`` and obfuscate, as ``EncryptedVector.mask`` does.
 
+        Parameters
+        ----------
+        n_jobs, executor
+            Ignored.
+
         Returns
         -------
         masked : PheMasked
             Ciphertexts of ``(mantissa_i + r_i) mod n``, for the key owner to decrypt.
         mask : PheMask
             The masks, kept by the caller to recover the values.
+
+        Examples
+        --------
+        >>> public_key, private_key = generate_phe_keypair(1024)
+        >>> masked, mask = public_key.encrypt_vector([1.5, -2.0]).mask()
+        >>> mask.unmask(private_key.decrypt_raw(masked)).tolist()
+        [1.5, -2.0]
         """
         n = self.public_key.n
         raw = self.public_key.raw
@@ -348,7 +518,22 @@ class PheVector(FixedPointVector[Any]):
 
 
 class PheMasked:
-    """Masked phe ciphertexts, ready for the key owner's :meth:`PhePrivateKey.decrypt_raw`."""
+    """Masked phe ciphertexts, ready for the key owner's :meth:`PhePrivateKey.decrypt_raw`.
+
+    Parameters
+    ----------
+    public_key : PhePublicKey
+        The key owner's key.
+    numbers : list of phe.EncryptedNumber
+        The masked, obfuscated ciphertexts.
+
+    Examples
+    --------
+    >>> public_key, private_key = generate_phe_keypair(1024)
+    >>> masked, mask = public_key.encrypt_vector([1.0, 2.0, 3.0]).mask()
+    >>> isinstance(masked, PheMasked), len(masked)
+    (True, 3)
+    """
 
     __slots__ = ("numbers", "public_key")
 

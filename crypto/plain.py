@@ -55,6 +55,19 @@ class PlainPublicKey:
     bits : int
         Size of the modulus ``n = 2**bits - 1`` (it only bounds the mantissas, as
         a Paillier modulus of that size would).
+
+    Raises
+    ------
+    ValueError
+        If ``bits`` is not an int of at least 64.
+
+    Examples
+    --------
+    >>> public_key = PlainPublicKey(1024)
+    >>> public_key.n == 2**1024 - 1
+    True
+    >>> public_key.encrypt_vector([0.5, -1.0]).mantissas  # at exponent -8
+    [2147483648, -4294967296]
     """
 
     __slots__ = ("bits", "fingerprint", "n")
@@ -70,7 +83,18 @@ class PlainPublicKey:
         return f"<PlainPublicKey bits={self.bits} {self.fingerprint}>"
 
     def check_same(self, other: object) -> None:
-        """Raise :class:`KeyMismatchError` unless ``other`` is this key."""
+        """Raise :class:`KeyMismatchError` unless ``other`` is this key.
+
+        Parameters
+        ----------
+        other : object
+            The key of another operand.
+
+        Raises
+        ------
+        KeyMismatchError
+            If ``other`` is not this very object.
+        """
         if other is not self:
             raise KeyMismatchError("operands belong to different plain keys")
 
@@ -83,7 +107,29 @@ class PlainPublicKey:
         n_jobs: int | None = None,
         executor: Executor | None = None,
     ) -> PlainVector:
-        """Encode a 1-D array as :meth:`PaillierPublicKey.encrypt_vector` would."""
+        """Encode a 1-D array as :meth:`PaillierPublicKey.encrypt_vector` would.
+
+        Parameters
+        ----------
+        values : array_like of float
+            The values (1-D).
+        precision : float, default 2**-32
+            Absolute resolution; sets the shared exponent.
+        max_abs : float, optional
+            A public bound on ``|values|``.
+        n_jobs, executor
+            Ignored (same signature as the Paillier key's).
+
+        Returns
+        -------
+        PlainVector
+            The mantissas, exponent and bound an encryption would have.
+
+        Raises
+        ------
+        ValueError
+            If ``values`` is not 1-D.
+        """
         array = np.asarray(values)
         if array.ndim != 1:
             raise ValueError(f"encrypt_vector needs a 1-D array, got shape {array.shape}")
@@ -94,7 +140,22 @@ class PlainPublicKey:
 
 
 class PlainPrivateKey:
-    """The matching "private key": decoding, with the Paillier key's checks."""
+    """The matching "private key": decoding, with the Paillier key's checks.
+
+    Parameters
+    ----------
+    public_key : PlainPublicKey
+        The key it decodes for.
+
+    Examples
+    --------
+    >>> public_key, private_key = generate_plain_keypair(1024)
+    >>> v = public_key.encrypt_vector([0.5, -1.0])
+    >>> private_key.decrypt_vector(v.multiply(3)).tolist()
+    [1.5, -3.0]
+    >>> private_key.decrypt_raw(v)[0] == 2**31  # -1.0 would be n - 2**32
+    True
+    """
 
     __slots__ = ("public_key",)
 
@@ -108,7 +169,25 @@ class PlainPrivateKey:
         n_jobs: int | None = None,
         executor: Executor | None = None,
     ) -> list[int]:
-        """Residues in ``[0, n)`` of every value, as ``decrypt_raw`` returns them."""
+        """Residues in ``[0, n)`` of every value, as ``decrypt_raw`` returns them.
+
+        Parameters
+        ----------
+        vector : PlainMasked or PlainVector
+            Under this key.
+        n_jobs, executor
+            Ignored.
+
+        Returns
+        -------
+        list of int
+            One residue per value.
+
+        Raises
+        ------
+        KeyMismatchError
+            If the vector belongs to another key.
+        """
         self.public_key.check_same(vector.public_key)
         return [m % self.public_key.n for m in vector.mantissas]
 
@@ -119,13 +198,50 @@ class PlainPrivateKey:
         n_jobs: int | None = None,
         executor: Executor | None = None,
     ) -> npt.NDArray[np.float64]:
-        """Decode a vector to float64 (overflow detected as on decryption)."""
+        """Decode a vector to float64 (overflow detected as on decryption).
+
+        Parameters
+        ----------
+        vector : PlainVector
+            Under this key.
+        n_jobs, executor
+            Ignored.
+
+        Returns
+        -------
+        numpy.ndarray
+            One float64 per value.
+
+        Raises
+        ------
+        KeyMismatchError
+            If the vector belongs to another key.
+        PlaintextOverflowError
+            If a residue lies in the overflow band.
+        """
         residues = self.decrypt_raw(vector)
         return decode_array([to_signed(r, self.public_key.n) for r in residues], vector.exponent)
 
 
 def generate_plain_keypair(bits: int = 2048) -> tuple[PlainPublicKey, PlainPrivateKey]:
-    """A plain key pair whose modulus has ``bits`` bits."""
+    """A plain key pair whose modulus has ``bits`` bits.
+
+    Parameters
+    ----------
+    bits : int, default 2048
+        Size of the modulus (at least 64).
+
+    Returns
+    -------
+    tuple
+        ``(PlainPublicKey, PlainPrivateKey)``.
+
+    Examples
+    --------
+    >>> public_key, private_key = generate_plain_keypair(1024)
+    >>> private_key.public_key is public_key, public_key.bits
+    (True, 1024)
+    """
     public_key = PlainPublicKey(bits)
     return public_key, PlainPrivateKey(public_key)
 
@@ -142,6 +258,26 @@ class PlainVector(FixedPointVector[int]):
     Supports the operations the protocols use on
     :class:`~crypto.paillier.EncryptedVector` (see :class:`FixedPointVector`), plus
     :meth:`rerandomize`, :meth:`pack` and :meth:`mask`.
+
+    Parameters
+    ----------
+    public_key : PlainPublicKey
+        The key.
+    mantissas : sequence of int
+        Signed mantissas.
+    exponent : int
+        The shared base-16 exponent.
+    bound : int
+        Public bound on every ``|mantissa|``.
+
+    Examples
+    --------
+    >>> public_key, private_key = generate_plain_keypair(1024)
+    >>> v = PlainVector(public_key, [3, -5], exponent=0, bound=8)
+    >>> (v + v).mantissas, (v + v).bound
+    ([6, -10], 16)
+    >>> private_key.decrypt_vector(v.matmul([[1, 1], [2, 0]])).tolist()
+    [-2.0, 6.0]
     """
 
     __slots__ = ()
@@ -180,17 +316,57 @@ class PlainVector(FixedPointVector[int]):
     def rerandomize(
         self, *, n_jobs: int | None = None, executor: Executor | None = None
     ) -> PlainVector:
-        """The same vector (there is no randomness to refresh)."""
+        """The same vector (there is no randomness to refresh).
+
+        Parameters
+        ----------
+        n_jobs, executor
+            Ignored.
+
+        Returns
+        -------
+        PlainVector
+            ``self``.
+        """
         return self
 
     def pack(self, *, n_jobs: int | None = None, executor: Executor | None = None) -> PlainVector:
-        """The same vector (packing is lossless, so it changes no value)."""
+        """The same vector (packing is lossless, so it changes no value).
+
+        Parameters
+        ----------
+        n_jobs, executor
+            Ignored.
+
+        Returns
+        -------
+        PlainVector
+            ``self``.
+        """
         return self
 
     def mask(
         self, *, n_jobs: int | None = None, executor: Executor | None = None
     ) -> tuple[PlainMasked, PlainMask]:
-        """Add uniform masks in ``Z_n``, as :meth:`EncryptedVector.mask` does."""
+        """Add uniform masks in ``Z_n``, as :meth:`EncryptedVector.mask` does.
+
+        Parameters
+        ----------
+        n_jobs, executor
+            Ignored.
+
+        Returns
+        -------
+        tuple
+            ``(PlainMasked to send, PlainMask to keep)``.
+
+        Examples
+        --------
+        >>> public_key, private_key = generate_plain_keypair(1024)
+        >>> masked, mask = public_key.encrypt_vector([1.5, -2.0]).mask()
+        >>> mask.unmask(private_key.decrypt_raw(masked)).tolist()
+        [1.5, -2.0]
+        """
         n = self.public_key.n
         masks = [secrets.randbelow(n) for _ in self.items]
         masked = [(m + r) % n for m, r in zip(self.items, masks, strict=True)]
@@ -200,7 +376,22 @@ class PlainVector(FixedPointVector[int]):
 
 
 class PlainMasked:
-    """Masked residues, ready for the "key owner" to return."""
+    """Masked residues, ready for the "key owner" to return.
+
+    Parameters
+    ----------
+    public_key : PlainPublicKey
+        The key.
+    mantissas : list of int
+        The masked residues, in ``[0, n)``.
+
+    Examples
+    --------
+    >>> public_key, private_key = generate_plain_keypair(1024)
+    >>> masked, mask = public_key.encrypt_vector([1.0, 2.0, 3.0]).mask()
+    >>> len(masked), private_key.decrypt_raw(masked) == masked.mantissas
+    (3, True)
+    """
 
     __slots__ = ("mantissas", "public_key")
 
@@ -218,7 +409,23 @@ class _Modulus(Protocol):
 
 
 class PlainMask:
-    """The masking party's secret: masks and exponent (any key with a modulus ``n``)."""
+    """The masking party's secret: masks and exponent (any key with a modulus ``n``).
+
+    Parameters
+    ----------
+    public_key : object
+        A key with a modulus ``n``.
+    masks : list of int
+        One mask in ``[0, n)`` per value.
+    exponent : int
+        The base-16 exponent of the masked values.
+
+    Examples
+    --------
+    >>> mask = PlainMask(PlainPublicKey(64), masks=[10, 20], exponent=0)
+    >>> mask.unmask([13, 15]).tolist()  # 13 - 10 and 15 - 20
+    [3.0, -5.0]
+    """
 
     __slots__ = ("_masks", "exponent", "public_key")
 
@@ -228,7 +435,25 @@ class PlainMask:
         self.exponent = exponent
 
     def unmask(self, plaintexts: Sequence[int]) -> npt.NDArray[np.float64]:
-        """Remove the masks and decode, with :meth:`VectorMask.unmask`'s checks."""
+        """Remove the masks and decode, with :meth:`VectorMask.unmask`'s checks.
+
+        Parameters
+        ----------
+        plaintexts : sequence of int
+            The key owner's residues, in order.
+
+        Returns
+        -------
+        numpy.ndarray
+            The values, as float64.
+
+        Raises
+        ------
+        ValueError
+            If the count is wrong or a value is outside ``[0, n)``.
+        PlaintextOverflowError
+            If an unmasked value lies in the overflow band.
+        """
         n = self.public_key.n
         if len(plaintexts) != len(self._masks):
             raise ValueError(f"expected {len(self._masks)} decryptions, got {len(plaintexts)}")

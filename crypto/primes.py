@@ -32,6 +32,18 @@ def random_prime(bits: int, *, blum: bool = True) -> mpz:
     -------
     gmpy2.mpz
         The prime.
+
+    Raises
+    ------
+    ValueError
+        If ``bits`` is below 16.
+
+    Examples
+    --------
+    >>> import gmpy2
+    >>> p = random_prime(256)
+    >>> p.bit_length(), p % 4, p >> 254, gmpy2.is_prime(p)
+    (256, mpz(3), mpz(3), True)
     """
     if bits < 16:
         raise ValueError(f"a prime needs at least 16 bits, got {bits}")

@@ -150,6 +150,20 @@ class RsaBlindPublicKey:
     ------
     InvalidKeyError
         If ``n`` or ``e`` fails a check.
+
+    Examples
+    --------
+    The whole blind-signature exchange (the guest holds ``public_key``):
+
+    >>> key = generate_rsa_blind_key(1024, allow_weak_key=True)  # the host's
+    >>> public_key = RsaBlindPublicKey(key.public_key.n, key.public_key.e)
+    >>> salt = bytes(32)
+    >>> blinded, blinding = public_key.blind([b"ann", b"bob"], salt)  # guest
+    >>> signed = key.sign(blinded)  # host: sees only uniform values
+    >>> guest_tags = public_key.unblind_tags(signed, blinding, salt)  # guest, verified
+    >>> host_tags = key.tags([b"bob", b"cid"], salt)  # host's own ids
+    >>> guest_tags[32:] == host_tags[:32], guest_tags[:32] == host_tags[32:]
+    (True, False)
     """
 
     __slots__ = ("_byte_length", "_e", "_fdh_bytes", "_n")
@@ -249,6 +263,18 @@ class RsaBlindPublicKey:
         -------
         list of int
             One value per id, in order.
+
+        Raises
+        ------
+        TypeError
+            If an id or the salt is not bytes.
+
+        Examples
+        --------
+        >>> public_key = generate_rsa_blind_key(1024, allow_weak_key=True).public_key
+        >>> a, b = public_key.full_domain_hash([b"ann", b"ann"], salt=bytes(32))
+        >>> a == b, 0 < a < public_key.n
+        (True, True)
         """
         return [int(value) for value in self._fdh(ids, salt)]
 
@@ -274,6 +300,18 @@ class RsaBlindPublicKey:
         tuple
             ``(blinded, blinding)``: the values to send, in order, and the secret
             state :meth:`unblind_tags` needs.
+
+        Raises
+        ------
+        TypeError
+            If an id or the salt is not bytes.
+
+        Examples
+        --------
+        >>> public_key = generate_rsa_blind_key(1024, allow_weak_key=True).public_key
+        >>> blinded, blinding = public_key.blind([b"ann", b"ann"], salt=bytes(32))
+        >>> blinding, blinded[0] == blinded[1]  # fresh factors: equal ids look different
+        (<RsaBlinding of 2 values (secret)>, False)
         """
         salt = _check_salt(salt)
         hashes = self._fdh(ids, salt)
@@ -352,6 +390,30 @@ class RsaBlinding:
 
     Holds the blinding factors (which would reveal the hashed ids behind the
     blinded values) and the hashes themselves; never send it anywhere.
+    :meth:`RsaBlindPublicKey.blind` makes it.
+
+    Parameters
+    ----------
+    key : RsaBlindPublicKey
+        The key the values were blinded under.
+    salt : bytes
+        The job's salt.
+    hashes : list of gmpy2.mpz
+        The full-domain hashes of the ids.
+    factors : list of gmpy2.mpz
+        The blinding factors, one per id.
+
+    Examples
+    --------
+    >>> import copy
+    >>> public_key = generate_rsa_blind_key(1024, allow_weak_key=True).public_key
+    >>> _, blinding = public_key.blind([b"ann", b"bob", b"cid"], salt=bytes(32))
+    >>> len(blinding)
+    3
+    >>> copy.deepcopy(blinding)  # nor can it be pickled
+    Traceback (most recent call last):
+    ...
+    TypeError: an RsaBlinding holds secret blinding factors and is not picklable
     """
 
     __slots__ = ("_factors", "_hashes", "_key", "_salt")
@@ -413,6 +475,15 @@ class RsaBlindPrivateKey:
     InvalidKeyError
         If ``p * q != n``, a factor is not prime, or ``e`` is not invertible
         modulo ``lcm(p - 1, q - 1)``.
+
+    Examples
+    --------
+    >>> key = generate_rsa_blind_key(1024, allow_weak_key=True)
+    >>> same = RsaBlindPrivateKey(key.public_key, key.p, key.q)
+    >>> same.d == key.d, pow(pow(5, key.d, key.public_key.n), 65537, key.public_key.n)
+    (True, 5)
+    >>> key.sign([5]) == same.sign([5]) == [pow(5, key.d, key.public_key.n)]
+    True
     """
 
     __slots__ = ("_d", "_dp", "_dq", "_p", "_q", "_q_inv", "public_key")
@@ -504,6 +575,17 @@ class RsaBlindPrivateKey:
         ------
         MalformedInputError
             If a value is not an int in ``(0, n)``, naming its index.
+
+        Examples
+        --------
+        >>> key = generate_rsa_blind_key(1024, allow_weak_key=True)
+        >>> n, e = key.public_key.n, key.public_key.e
+        >>> [pow(s, e, n) for s in key.sign([2, 3])]
+        [2, 3]
+        >>> key.sign([0])  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        crypto.exceptions.MalformedInputError: value 0 is outside (0, n): ...
         """
         checked = _to_values(values, self.public_key._n, "value")
         return [int(s) for s in self._sign(checked, n_jobs, executor)]
@@ -536,6 +618,20 @@ class RsaBlindPrivateKey:
         -------
         bytes
             ``32 * len(ids)`` bytes, in the order of ``ids``.
+
+        Raises
+        ------
+        TypeError
+            If an id or the salt is not bytes.
+
+        Examples
+        --------
+        >>> key = generate_rsa_blind_key(1024, allow_weak_key=True)
+        >>> tags = key.tags([b"ann", b"bob"], salt=bytes(32))
+        >>> len(tags), tags[:32] == key.tags([b"ann"], salt=bytes(32))
+        (64, True)
+        >>> tags[:32] == key.tags([b"ann"], salt=bytes(16))  # another job, another tag
+        False
         """
         public = self.public_key
         hashes = public._fdh(ids, salt)
@@ -571,6 +667,14 @@ def generate_rsa_blind_key(
     ------
     WeakKeyError
         If ``key_length`` is below 2048 without ``allow_weak_key``, or below 1024.
+    InvalidKeyError
+        If ``key_length`` is not an int, or is above 16384.
+
+    Examples
+    --------
+    >>> key = generate_rsa_blind_key(1024, allow_weak_key=True)
+    >>> key.public_key.key_length, key.public_key.e, key.p * key.q == key.public_key.n
+    (1024, 65537, True)
     """
     if isinstance(key_length, bool) or not isinstance(key_length, int):
         raise InvalidKeyError(f"key_length must be an int, got {key_length!r}")
@@ -611,6 +715,13 @@ def ints_to_bytes(values: Sequence[int], width: int) -> bytes:
     ------
     MalformedInputError
         If a value is negative, not an int or does not fit in ``width`` bytes.
+    ValueError
+        If ``width`` is not a positive int.
+
+    Examples
+    --------
+    >>> ints_to_bytes([1, 258], 2).hex()
+    '00010102'
     """
     if isinstance(width, bool) or not isinstance(width, int) or width < 1:
         raise ValueError(f"width must be a positive int, got {width!r}")
@@ -646,6 +757,19 @@ def ints_from_bytes(blob: bytes, width: int, modulus: int) -> list[int]:
     MalformedInputError
         If the length is not a multiple of ``width`` or a value is outside
         ``(0, modulus)``, naming the first bad index.
+    TypeError
+        If ``blob`` is not bytes.
+    ValueError
+        If ``width`` is not a positive int.
+
+    Examples
+    --------
+    >>> ints_from_bytes(bytes.fromhex("00010102"), 2, modulus=1000)
+    [1, 258]
+    >>> ints_from_bytes(bytes.fromhex("000100"), 2, modulus=1000)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    crypto.exceptions.MalformedInputError: the peer sent 3 bytes, not a multiple of ...
     """
     if not isinstance(blob, bytes | bytearray | memoryview):
         raise TypeError(f"blob must be bytes, got {type(blob).__name__}")

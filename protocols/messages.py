@@ -78,7 +78,13 @@ A vector field is decoded with a key the receiving party already knows, or with 
 
 
 class MessageKind(enum.IntEnum):
-    """Every message kind of every protocol (values are wire constants: never reuse one)."""
+    """Every message kind of every protocol (values are wire constants: never reuse one).
+
+    Examples
+    --------
+    >>> MessageKind(20).name, MESSAGE_TYPES[MessageKind.PSI_SETUP].__name__
+    ('PSI_SETUP', 'PsiSetup')
+    """
 
     ABORT = 1
     SUM_PUBLIC_KEY = 10
@@ -125,6 +131,23 @@ class Message:
         Mini-batch or chunk index within the round, from 0.
     version : int
         :data:`PROTOCOL_VERSION` of the sender.
+
+    Examples
+    --------
+    Every concrete message is a frozen, keyword-only dataclass with this header and
+    its own payload fields:
+
+    >>> message = LrDecision(
+    ...     job_id="job-1", sender="guest", receiver="host", round=4, stop=True, best_epoch=2
+    ... )
+    >>> message.kind, message.version
+    (<MessageKind.LR_DECISION: 39>, 1)
+    >>> message.describe()
+    'LR_DECISION guest->host round=4 batch=0'
+    >>> message.stop = False
+    Traceback (most recent call last):
+    ...
+    dataclasses.FrozenInstanceError: cannot assign to field 'stop'
     """
 
     KIND: ClassVar[MessageKind]
@@ -147,11 +170,17 @@ class Message:
 
     @property
     def kind(self) -> MessageKind:
-        """The message kind."""
+        """The message kind (the class's ``KIND``)."""
         return self.KIND
 
     def describe(self) -> str:
-        """A log-safe one-line summary: header only, never payload values."""
+        """A log-safe one-line summary: header only, never payload values.
+
+        Returns
+        -------
+        str
+            ``"<KIND> <sender>-><receiver> round=<round> batch=<batch>"``.
+        """
         return (
             f"{self.KIND.name} {self.sender}->{self.receiver} round={self.round} batch={self.batch}"
         )
@@ -161,13 +190,35 @@ HEADER_FIELDS = tuple(f.name for f in dataclasses.fields(Message))
 
 
 def payload_fields(cls: type[Message]) -> tuple[dataclasses.Field[Any], ...]:
-    """The payload fields of a message class, in declaration order."""
+    """The payload fields of a message class, in declaration order.
+
+    Parameters
+    ----------
+    cls : type of Message
+        A message class.
+
+    Returns
+    -------
+    tuple of dataclasses.Field
+        Every field that is not part of the header.
+
+    Examples
+    --------
+    >>> [field.name for field in payload_fields(PsiSetup)]
+    ['method', 'output', 'salt', 'size', 'chunk_size']
+    """
     return tuple(f for f in dataclasses.fields(cls) if f.name not in HEADER_FIELDS)
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class Abort(Message):
-    """A party stops the job; ``reason`` is a one-line, data-free explanation."""
+    """A party stops the job; ``reason`` is a one-line, data-free explanation.
+
+    Examples
+    --------
+    >>> Abort(job_id="job-1", sender="host", receiver="guest", reason="disk full").reason
+    'disk full'
+    """
 
     KIND = MessageKind.ABORT
     reason: str

@@ -32,6 +32,31 @@ class Role(abc.ABC):
         This party's name.
     job_id : str
         The job's id; every message carries it.
+
+    Examples
+    --------
+    A role that waits for one :class:`~protocols.messages.Abort` and keeps its reason;
+    the caller moves the messages:
+
+    >>> from protocols.messages import Abort
+    >>> class Listener(Role):
+    ...     def start(self):
+    ...         return []
+    ...     def receive(self, message):
+    ...         if not isinstance(message, Abort):
+    ...             raise self._unexpected(message, "listening")
+    ...         self._finish(message.reason)
+    ...         return []
+    ...     @property
+    ...     def waiting_for(self):
+    ...         return () if self.done else ("guest",)
+    >>> role = Listener("host", "job-1")
+    >>> role.start(), role.waiting_for, role.progress
+    ([], ('guest',), (0, 1))
+    >>> role.receive(Abort(job_id="job-1", sender="guest", receiver="host", reason="stop"))
+    []
+    >>> role.done, role.result, role.progress
+    (True, 'stop', (1, 1))
     """
 
     def __init__(self, party: str, job_id: str) -> None:
@@ -42,11 +67,27 @@ class Role(abc.ABC):
 
     @abc.abstractmethod
     def start(self) -> list[Message]:
-        """The messages to send first (may be empty)."""
+        """The messages to send first (may be empty).
+
+        Returns
+        -------
+        list of Message
+            What to send, in order.
+        """
 
     @abc.abstractmethod
     def receive(self, message: Message) -> list[Message]:
         """Handle one message; return the messages to send in reply.
+
+        Parameters
+        ----------
+        message : Message
+            A decoded message addressed to this party.
+
+        Returns
+        -------
+        list of Message
+            What to send in reply (may be empty).
 
         Raises
         ------
@@ -65,7 +106,13 @@ class Role(abc.ABC):
         return False
 
     def work(self) -> list[Message]:
-        """Do one bounded piece of queued local work; return the messages it produced."""
+        """Do one bounded piece of queued local work; return the messages it produced.
+
+        Returns
+        -------
+        list of Message
+            What to send (may be empty).
+        """
         return []
 
     @property

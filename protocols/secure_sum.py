@@ -96,6 +96,32 @@ class SumKeyOwner(Role):
         Paillier key length.
     allow_weak_key : bool, default False
         Permit keys under 2048 bits (tests only).
+
+    Raises
+    ------
+    ProtocolError
+        If the contributors are not distinct other parties, or ``values`` is not a
+        non-empty 1-D vector of finite values within ``max_abs``.
+
+    Examples
+    --------
+    One key owner and two contributors; the caller moves the messages:
+
+    >>> owner = SumKeyOwner("guest", "job-1", contributors=["h1", "h2"], values=[1.0, 2.0],
+    ...                     max_abs=10.0, key_length=1024, allow_weak_key=True)
+    >>> roles = {
+    ...     "guest": owner,
+    ...     "h1": SumContributor("h1", "job-1", key_owner="guest", ring=["h1", "h2"],
+    ...                          values=[0.5, -1.0], max_abs=10.0, min_key_bits=1024),
+    ...     "h2": SumContributor("h2", "job-1", key_owner="guest", ring=["h1", "h2"],
+    ...                          values=[4.0, 0.0], max_abs=10.0, min_key_bits=1024),
+    ... }
+    >>> queue = [message for role in roles.values() for message in role.start()]
+    >>> while queue:
+    ...     message = queue.pop(0)
+    ...     queue += roles[message.receiver].receive(message)
+    >>> owner.result.tolist(), roles["h2"].result.tolist()
+    ([5.5, 1.0], [5.5, 1.0])
     """
 
     def __init__(
@@ -128,7 +154,18 @@ class SumKeyOwner(Role):
         return self._private_key.public_key
 
     def start(self) -> list[Message]:
-        """Generate the key pair and send it to every contributor."""
+        """Generate the key pair and send it to every contributor.
+
+        Returns
+        -------
+        list of Message
+            One :class:`SumPublicKey` per contributor.
+
+        Raises
+        ------
+        ProtocolError
+            If called twice.
+        """
         if self._started:
             raise ProtocolError(f"{self.party}: start() called twice")
         self._started = True
@@ -147,7 +184,23 @@ class SumKeyOwner(Role):
         ]
 
     def receive(self, message: Message) -> list[Message]:
-        """Accept the final partial sum from the last contributor and broadcast the total."""
+        """Accept the final partial sum from the last contributor and broadcast the total.
+
+        Parameters
+        ----------
+        message : Message
+            The last contributor's :class:`SumPartial`.
+
+        Returns
+        -------
+        list of Message
+            One :class:`SumResult` per contributor.
+
+        Raises
+        ------
+        ProtocolError
+            If the message is unexpected, under another key or of the wrong length.
+        """
         last = self.contributors[-1]
         if (
             self.done
@@ -208,6 +261,21 @@ class SumContributor(Role):
         Public bound on every party's values (also the encryption bound).
     min_key_bits : int, default 2048
         Refuse an owner key shorter than this.
+
+    Raises
+    ------
+    ProtocolError
+        If ``ring`` does not list distinct contributors including this one (and not
+        the key owner), or ``values`` is unusable.
+
+    Examples
+    --------
+    See :class:`SumKeyOwner` for a whole run.  Each contributor knows its place:
+
+    >>> first = SumContributor("h1", "job-1", key_owner="guest", ring=["h1", "h2"],
+    ...                        values=[0.5], max_abs=10.0)
+    >>> first.previous, first.next, first.start(), first.waiting_for
+    (None, 'h2', [], ('guest',))
     """
 
     def __init__(
@@ -249,11 +317,34 @@ class SumContributor(Role):
         return self.key_owner if last else self.ring[self.position + 1]
 
     def start(self) -> list[Message]:
-        """Nothing to send before the owner's key arrives."""
+        """Nothing to send before the owner's key arrives.
+
+        Returns
+        -------
+        list of Message
+            Always empty.
+        """
         return []
 
     def receive(self, message: Message) -> list[Message]:
-        """Take the key, the previous partial sum and finally the result, in any order."""
+        """Take the key, the previous partial sum and finally the result, in any order.
+
+        Parameters
+        ----------
+        message : Message
+            :class:`SumPublicKey` or :class:`SumResult` from the key owner, or
+            :class:`SumPartial` from the previous contributor.
+
+        Returns
+        -------
+        list of Message
+            This contributor's :class:`SumPartial`, once it can be computed.
+
+        Raises
+        ------
+        ProtocolError
+            If the message is unexpected or inconsistent with the job.
+        """
         if isinstance(message, SumPublicKey) and message.sender == self.key_owner:
             return self._take_key(message)
         if isinstance(message, SumPartial) and message.sender == self.previous:

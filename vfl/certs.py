@@ -68,6 +68,15 @@ class PartyCredentials:
         Its private key (PEM, mode 0600).
     ca : pathlib.Path
         The job CA certificate every party trusts (PEM).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     creds = create_job_certificates(Path(tmp), ["bank-a"])["bank-a"]
+    ...     creds.certificate.name, creds.private_key.name, creds.ca.name
+    ('bank-a.crt', 'bank-a.key', 'ca.crt')
     """
 
     certificate: Path
@@ -85,6 +94,15 @@ class CertificateAuthority:
         The CA certificate (PEM).
     private_key : pathlib.Path
         The CA private key (PEM, mode 0600).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     ca = create_ca(Path(tmp), name="other-ca")
+    ...     ca.certificate.name, oct(ca.private_key.stat().st_mode & 0o777)
+    ('other-ca.crt', '0o600')
     """
 
     certificate: Path
@@ -93,6 +111,16 @@ class CertificateAuthority:
 
 def validate_party_name(name: str) -> str:
     """Return ``name`` if it is a valid party name, else raise CertificateError.
+
+    Parameters
+    ----------
+    name : str
+        A party name.
+
+    Returns
+    -------
+    str
+        ``name``, unchanged.
 
     Raises
     ------
@@ -104,6 +132,10 @@ def validate_party_name(name: str) -> str:
     --------
     >>> validate_party_name("bank-a")
     'bank-a'
+    >>> validate_party_name("Bank A")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    vfl.exceptions.CertificateError: invalid party name 'Bank A': use 1-63 lowercase letters, ...
     """
     if not isinstance(name, str) or not PARTY_NAME_PATTERN.fullmatch(name):
         raise CertificateError(
@@ -214,6 +246,21 @@ def create_ca(
     ------
     CertificateError
         On a bad name, existing files (without ``overwrite``) or a write failure.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> from cryptography import x509
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     ca = create_ca(Path(tmp), common_name="job 7 CA", days=30)
+    ...     certificate = x509.load_pem_x509_certificate(ca.certificate.read_bytes())
+    ...     create_ca(Path(tmp))  # the files exist now  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    vfl.exceptions.CertificateError: refusing to overwrite existing files: ...
+    >>> certificate.subject.rfc4514_string()
+    'CN=job 7 CA'
     """
     if not isinstance(name, str) or not PARTY_NAME_PATTERN.fullmatch(name):
         raise CertificateError(f"invalid CA file name {name!r}: use lowercase letters, digits, '-'")
@@ -309,6 +356,18 @@ def issue_certificate(
     CertificateError
         On a bad name, unreadable CA, existing files (without ``overwrite``) or a
         write failure.
+
+    Examples
+    --------
+    A certificate from a CA the job does not trust, as a test of refusals would make:
+
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     foreign = create_ca(Path(tmp) / "foreign")
+    ...     creds = issue_certificate(foreign, Path(tmp) / "foreign", "bank-a", days=1)
+    ...     certificate_names(creds.certificate), creds.ca == foreign.certificate
+    (['bank-a'], True)
     """
     validate_party_name(name)
     _check_days(days)
@@ -395,6 +454,17 @@ def create_job_certificates(
     CertificateError
         On an invalid or duplicate name, no parties, existing files (without
         ``overwrite``) or a write failure.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     creds = create_job_certificates(Path(tmp), ["guest", "host"])
+    ...     sorted(path.name for path in Path(tmp).iterdir())
+    ['ca.crt', 'ca.key', 'guest.crt', 'guest.key', 'host.crt', 'host.key']
+    >>> list(creds)
+    ['guest', 'host']
     """
     if isinstance(parties, str):
         raise CertificateError("parties must be a sequence of names, not one string")
@@ -418,10 +488,30 @@ def create_job_certificates(
 def certificate_names(path: Path) -> list[str]:
     """The DNS subjectAltNames of the certificate in ``path`` (a party certificate has one).
 
+    Parameters
+    ----------
+    path : pathlib.Path
+        A PEM certificate.
+
+    Returns
+    -------
+    list of str
+        Its DNS subjectAltNames (empty without the extension).
+
     Raises
     ------
     CertificateError
         If the file cannot be read or is not a PEM certificate.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     ca = create_ca(Path(tmp))
+    ...     odd = issue_certificate(ca, Path(tmp), "bank-a", dns_names=["bank-a", "bank-z"])
+    ...     certificate_names(odd.certificate), certificate_names(ca.certificate)
+    (['bank-a', 'bank-z'], [])
     """
     try:
         certificate = x509.load_pem_x509_certificate(Path(path).read_bytes())

@@ -149,7 +149,13 @@ _DTYPE_NAMES = {1: "float64", 2: "int64", 3: "uint8", 4: "bool"}
 
 
 class FieldTag(enum.IntEnum):
-    """Wire tag of each payload type (wire constants: never reuse a value)."""
+    """Wire tag of each payload type (wire constants: never reuse a value).
+
+    Examples
+    --------
+    >>> FieldTag(8).name, int(FieldTag.STR_TUPLE)
+    ('ENCRYPTED_VECTOR', 12)
+    """
 
     BOOL = 1
     INT = 2
@@ -204,6 +210,22 @@ class Keyring:
     ----------
     keys : iterable of PaillierPublicKey, optional
         Keys known from the start (e.g. the party's own).
+
+    Examples
+    --------
+    >>> from crypto.paillier import generate_paillier_keypair
+    >>> public_key, private_key = generate_paillier_keypair(1024, allow_weak_key=True)
+    >>> keyring = Keyring()
+    >>> keyring.add(public_key)
+    >>> keyring.add(public_key)  # known already: nothing changes
+    >>> len(keyring), public_key in keyring, public_key.fingerprint_bytes in keyring
+    (1, True, True)
+    >>> keyring.get(public_key.fingerprint_bytes) is public_key
+    True
+    >>> keyring.get(bytes(16))  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    vfl.exceptions.CodecError: vector under unknown key 0000...; the key must be sent first
     """
 
     __slots__ = ("_keys",)
@@ -215,6 +237,11 @@ class Keyring:
 
     def add(self, public_key: PaillierPublicKey) -> None:
         """Remember ``public_key`` (adding a known key again does nothing).
+
+        Parameters
+        ----------
+        public_key : PaillierPublicKey
+            A key this party has accepted.
 
         Raises
         ------
@@ -304,6 +331,14 @@ def field_tags(cls: type[Message]) -> tuple[tuple[str, FieldTag], ...]:
     ------
     TypeError
         If an annotation cannot be resolved or is not one of the payload types.
+
+    Examples
+    --------
+    >>> from protocols.messages import PsiHostSetup, SumPartial
+    >>> field_tags(PsiHostSetup)
+    (('size', <FieldTag.INT: 2>), ('rsa_public_key', <FieldTag.INT_TUPLE: 11>))
+    >>> [tag.name for _, tag in field_tags(SumPartial)]
+    ['PUBLIC_KEY', 'ENCRYPTED_VECTOR', 'INT']
     """
     if cls in _SCHEMAS:
         return _SCHEMAS[cls]
@@ -504,6 +539,18 @@ def encode(message: Message) -> bytes:
         If a value has the right type but peers would refuse it: an invalid header
         (party name, job id, counters, protocol version) or a value over its
         type's limit (long string, huge integer, unsupported array shape...).
+
+    Examples
+    --------
+    >>> from protocols.messages import Abort
+    >>> frame = encode(Abort(job_id="job-1", sender="guest", receiver="host", reason="stop"))
+    >>> frame[:4], len(frame)
+    (b'VFLM', 48)
+    >>> encode(Abort(job_id="job-1", sender="Guest", receiver="host", reason="stop"))
+    ... # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    vfl.exceptions.CodecError: cannot encode ABORT: ...
     """
     if not isinstance(message, Message):
         raise TypeError(f"expected a Message, got {type(message).__name__}")
@@ -760,6 +807,27 @@ def decode(
     ------
     CodecError
         On any problem (and nothing else), saying which part of the frame is wrong.
+
+    Examples
+    --------
+    A vector decodes under a key the receiver knows:
+
+    >>> from protocols.messages import LrCross
+    >>> from crypto.paillier import generate_paillier_keypair
+    >>> public_key, private_key = generate_paillier_keypair(1024, allow_weak_key=True)
+    >>> cross = public_key.encrypt_vector([0.5, -1.0])
+    >>> frame = encode(LrCross(job_id="job-1", sender="host", receiver="guest", cross=cross))
+    >>> message = decode(frame, Keyring([public_key]), allow_weak_keys=True)
+    >>> message.describe(), private_key.decrypt_vector(message.cross).tolist()
+    ('LR_CROSS host->guest round=0 batch=0', [0.5, -1.0])
+    >>> decode(frame, Keyring())  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    vfl.exceptions.CodecError: LR_CROSS.cross: vector under unknown key ...; the key must be ...
+    >>> decode(frame[:-1], Keyring([public_key]))  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    vfl.exceptions.CodecError: ...
     """
     if not isinstance(data, bytes | bytearray | memoryview):
         raise CodecError(f"expected bytes, got {type(data).__name__}")

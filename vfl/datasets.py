@@ -32,6 +32,19 @@ class PartyTable:
         Column names of ``features``.
     labels : numpy.ndarray or None
         Labels in {0, 1} (the guest only).
+    duplicates_dropped : int
+        Rows dropped because their id repeated (``dedupe=True`` only).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> table = PartyTable(ids=["a", "b", "c"], features=np.array([[1.0], [2.0], [3.0]]),
+    ...                    feature_names=["income"], labels=np.array([0, 1, 1]))
+    >>> len(table)
+    3
+    >>> part = table.take(np.array([2, 0]))
+    >>> part.ids, part.features.ravel().tolist(), part.labels.tolist()
+    (['c', 'a'], [3.0, 1.0], [1, 0])
     """
 
     ids: list[str]
@@ -44,7 +57,18 @@ class PartyTable:
         return len(self.ids)
 
     def take(self, rows: npt.NDArray[np.intp]) -> PartyTable:
-        """The table restricted to ``rows`` (in that order)."""
+        """The table restricted to ``rows`` (in that order).
+
+        Parameters
+        ----------
+        rows : numpy.ndarray
+            Integer row indices, e.g. an intersection's ``guest_index``.
+
+        Returns
+        -------
+        PartyTable
+            A new table (``duplicates_dropped`` is 0).
+        """
         return PartyTable(
             ids=[self.ids[i] for i in rows.tolist()],
             features=self.features[rows],
@@ -74,12 +98,33 @@ def read_party_csv(
         Keep the first row of a repeated id (counted in ``duplicates_dropped``)
         instead of refusing the file.
 
+    Returns
+    -------
+    PartyTable
+        The ids, the other columns as float64 features and the labels if asked for.
+
     Raises
     ------
     DataError
         If the file is missing, a column is absent, an id repeats (unless
         ``dedupe``), a cell is empty or not a finite number, or a label is not 0/1;
         the message names the row and column.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     path = Path(folder) / "guest.csv"
+    ...     _ = path.write_text('''id,y,age,income
+    ... c1,0,35,1200.5
+    ... c2,1,41,980
+    ... ''')
+    ...     table = read_party_csv(path, label_column="y")
+    >>> table.ids, table.feature_names, table.labels.tolist()
+    (['c1', 'c2'], ['age', 'income'], [0, 1])
+    >>> table.features.tolist()
+    [[35.0, 1200.5], [41.0, 980.0]]
     """
     path = Path(path)
     if not path.is_file():
@@ -144,6 +189,37 @@ def write_party_csv(
     place, so a reader never sees half a file.  Numbers are written with Python's
     shortest exact representation, so :func:`read_party_csv` reads back the same
     values.
+
+    Parameters
+    ----------
+    table : PartyTable
+        The rows to write.
+    path : str or Path
+        The CSV file; its directory is created if needed.
+    id_column : str, default "id"
+        Name of the id column.
+    label_column : str, optional
+        Name of the label column, written second when the table has labels.
+
+    Raises
+    ------
+    OSError
+        If the file cannot be written.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> import numpy as np
+    >>> from pathlib import Path
+    >>> table = PartyTable(["c1", "c2"], np.array([[0.1, 2.0], [1 / 3, -4.0]]),
+    ...                    ["x1", "x2"], labels=np.array([1, 0]))
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     path = Path(folder) / "guest.csv"
+    ...     write_party_csv(table, path, label_column="label")
+    ...     header = path.read_text().splitlines()[0]
+    ...     again = read_party_csv(path, label_column="label")
+    >>> header, bool((again.features == table.features).all())
+    ('id,label,x1,x2', True)
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -192,6 +268,21 @@ def load_builtin(name: str = "breast") -> tuple[PartyTable, PartyTable]:
     ``"breast"``: 569 rows, 10 guest + 20 host features.  ``"default_credit"``:
     30,000 rows, 13 guest + 10 host features (22% defaults).  See
     ``vfl/data/README.md`` for provenance.
+
+    Parameters
+    ----------
+    name : {"breast", "default_credit"}, default "breast"
+        The data set.
+
+    Returns
+    -------
+    tuple of PartyTable
+        ``(guest, host)``; only the guest's table has labels.
+
+    Raises
+    ------
+    DataError
+        If ``name`` is not a built-in data set.
 
     Examples
     --------

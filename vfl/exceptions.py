@@ -20,7 +20,19 @@ __all__ = [
 
 
 class VflError(Exception):
-    """Base class of errors raised by the ``vfl`` package."""
+    """Base class of errors raised by the ``vfl`` package.
+
+    Examples
+    --------
+    Most errors are also the closest built-in exception:
+
+    >>> from vfl.metrics import roc_auc
+    >>> try:
+    ...     roc_auc([1, 1], [0.2, 0.9])
+    ... except ValueError as error:
+    ...     print(type(error).__name__, isinstance(error, VflError))
+    MetricError True
+    """
 
 
 class DataError(VflError, ValueError):
@@ -40,7 +52,26 @@ class CodecError(VflError, ValueError):
 
 
 class TransportError(VflError):
-    """A connection to a peer failed; :attr:`peer` names it when known."""
+    """A connection to a peer failed; :attr:`peer` names it when known.
+
+    Parameters
+    ----------
+    message : str
+        What happened.
+    peer : str, optional
+        The peer's name, available as :attr:`peer`.
+
+    Examples
+    --------
+    >>> from vfl.transport import MemoryNetwork
+    >>> alice = MemoryNetwork().transport("alice")
+    >>> try:
+    ...     alice.receive(timeout=0.01)
+    ... except TransportError as error:
+    ...     print(type(error).__name__)
+    PeerTimeoutError
+    >>> alice.close()
+    """
 
     def __init__(self, message: str, peer: str | None = None) -> None:
         super().__init__(message)
@@ -68,7 +99,21 @@ class MessageTooLargeError(TransportError):
 
 
 class PeerAbortedError(VflError):
-    """A peer aborted the job and said why."""
+    """A peer aborted the job and said why.
+
+    Parameters
+    ----------
+    message : str
+        The peer's reason.
+    peer : str
+        The peer's name, available as :attr:`peer`.
+
+    Examples
+    --------
+    >>> error = PeerAbortedError("host-1 aborted: disk full", "host-1")
+    >>> error.peer, str(error)
+    ('host-1', 'host-1 aborted: disk full')
+    """
 
     def __init__(self, message: str, peer: str) -> None:
         super().__init__(message)

@@ -128,6 +128,16 @@ def class_row_weights(
     ------
     DataError
         If ``class_weight`` is none of the above.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> class_row_weights(np.array([1.0, 0.0, 0.0, 0.0]), "balanced").tolist()
+    [2.0, 0.6666666666666666, 0.6666666666666666, 0.6666666666666666]
+    >>> class_row_weights(np.array([1.0, 0.0]), {1: 3.0}, sample_weight=[0.5, 2.0]).tolist()
+    [1.5, 2.0]
+    >>> class_row_weights(np.array([1.0, 0.0]), None) is None
+    True
     """
     weights = None if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
     if class_weight is None:
@@ -201,6 +211,26 @@ class HeteroLogisticRegression:
     classes_ : numpy.ndarray
     party_models_ : dict of str to PartyModel
         Every party's model as it would save it.
+
+    Examples
+    --------
+    A guest with two features and the labels, one host with one feature, rows
+    already aligned (see :func:`vfl.intersect`):
+
+    >>> import numpy as np
+    >>> x = np.linspace(-1.0, 1.0, 200)
+    >>> X_guest, X_host = np.column_stack([x, np.cos(5 * x)]), np.sin(3 * x)[:, None]
+    >>> y = (x + np.sin(3 * x) > 0).astype(int)
+    >>> model = HeteroLogisticRegression(key_length=1024, allow_weak_key=True, batch_size=50,
+    ...                                  optimizer="adam", learning_rate=0.2, max_iter=5,
+    ...                                  random_state=0)
+    >>> model = model.fit(X_guest, y, hosts=[X_host])
+    >>> model.n_iter_, model.stop_reason_, len(model.coef_guest_), len(model.coef_hosts_[0])
+    (5, 'max_iter', 2, 1)
+    >>> model.predict(X_guest[[0, -1]], hosts=[X_host[[0, -1]]]).tolist()
+    [0, 1]
+    >>> model.evaluate(X_guest, y, hosts=[X_host])["auc"]
+    1.0
     """
 
     def __init__(
@@ -256,12 +286,49 @@ class HeteroLogisticRegression:
 
     # scikit-learn's estimator contract -----------------------------------------------------
     def get_params(self, deep: bool = True) -> dict[str, Any]:
-        """The constructor parameters (scikit-learn contract)."""
+        """The constructor parameters (scikit-learn contract).
+
+        Parameters
+        ----------
+        deep : bool, default True
+            Ignored (no parameter is an estimator).
+
+        Returns
+        -------
+        dict
+            Every constructor parameter and its value.
+
+        Examples
+        --------
+        >>> HeteroLogisticRegression(max_iter=3).get_params()["max_iter"]
+        3
+        """
         names = [p for p in inspect.signature(type(self).__init__).parameters if p != "self"]
         return {name: getattr(self, name) for name in names}
 
     def set_params(self, **params: Any) -> HeteroLogisticRegression:
-        """Set constructor parameters (scikit-learn contract)."""
+        """Set constructor parameters (scikit-learn contract).
+
+        Parameters
+        ----------
+        **params
+            Constructor parameters and their new values.
+
+        Returns
+        -------
+        HeteroLogisticRegression
+            ``self``.
+
+        Raises
+        ------
+        ValueError
+            If a name is not a constructor parameter.
+
+        Examples
+        --------
+        >>> HeteroLogisticRegression().set_params(penalty="l1", alpha=0.01)
+        HeteroLogisticRegression(penalty='l1', alpha=0.01)
+        """
         valid = self.get_params()
         for name, value in params.items():
             if name not in valid:
@@ -275,7 +342,24 @@ class HeteroLogisticRegression:
         return f"HeteroLogisticRegression({', '.join(f'{k}={v!r}' for k, v in changed.items())})"
 
     def settings(self) -> LrSettings:
-        """The protocol settings these parameters describe."""
+        """The protocol settings these parameters describe.
+
+        Returns
+        -------
+        LrSettings
+            What every party's role is given.
+
+        Raises
+        ------
+        ProtocolError
+            If a parameter is invalid.
+
+        Examples
+        --------
+        >>> settings = HeteroLogisticRegression(optimizer="adam", max_iter=3).settings()
+        >>> settings.optimizer.name, settings.max_iter
+        ('adam', 3)
+        """
         params = self.get_params()
         return LrSettings.from_flat(**{key: params[key] for key in FLAT_KEYWORDS})
 
@@ -307,6 +391,27 @@ class HeteroLogisticRegression:
         -------
         HeteroLogisticRegression
             ``self``.
+
+        Raises
+        ------
+        DataError
+            If the data are malformed or not aligned, the number of hosts does not
+            fit the mode, or training fails.
+        ProtocolError
+            If a parameter is invalid.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> x = np.linspace(-1.0, 1.0, 200)
+        >>> X_guest, X_host = np.column_stack([x, np.cos(5 * x)]), np.sin(3 * x)[:, None]
+        >>> y = (x + np.sin(3 * x) > 0).astype(int)
+        >>> model = HeteroLogisticRegression(key_length=1024, allow_weak_key=True,
+        ...                                  batch_size=50, backend="plaintext").fit(
+        ...     X_guest, y, hosts=[X_host]
+        ... )
+        >>> model.n_iter_ <= 10, model.classes_.tolist()
+        (True, [0, 1])
         """
         guest_matrix = _matrix(X_guest, "X_guest")
         host_matrices = self._host_matrices(hosts, len(guest_matrix))
@@ -498,6 +603,32 @@ class HeteroLogisticRegression:
         **params
             Constructor parameters; pass ``warm_start=True`` to continue training
             from these weights with :meth:`fit`.
+
+        Returns
+        -------
+        HeteroLogisticRegression
+            A fitted estimator.
+
+        Raises
+        ------
+        DataError
+            If ``guest`` is not a guest's model or ``hosts`` are not hosts' models.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> x = np.linspace(-1.0, 1.0, 200)
+        >>> X_guest, X_host = np.column_stack([x, np.cos(5 * x)]), np.sin(3 * x)[:, None]
+        >>> y = (x + np.sin(3 * x) > 0).astype(int)
+        >>> model = HeteroLogisticRegression(key_length=1024, allow_weak_key=True,
+        ...                                  batch_size=50, backend="plaintext").fit(
+        ...     X_guest, y, hosts=[X_host]
+        ... )
+        >>> models = model.party_models_
+        >>> again = HeteroLogisticRegression.from_party_models(models["guest"], [models["host"]])
+        >>> bool(np.allclose(again.decision_function(X_guest, [X_host]),
+        ...                  model.decision_function(X_guest, [X_host])))
+        True
         """
         if guest.role != "guest" or not hosts or any(host.role != "host" for host in hosts):
             raise DataError("from_party_models needs the guest's model and the hosts' models")
@@ -513,7 +644,39 @@ class HeteroLogisticRegression:
             raise DataError("this model is not fitted yet; call fit() first")
 
     def decision_function(self, X_guest: object, hosts: Sequence[object]) -> FloatArray:
-        """``z = X_g w_g + b + sum_h X_h w_h`` per row, through the scoring protocol."""
+        """``z = X_g w_g + b + sum_h X_h w_h`` per row, through the scoring protocol.
+
+        Parameters
+        ----------
+        X_guest : array_like or DataFrame
+            The guest's rows.
+        hosts : sequence of array_like or DataFrame
+            Each host's rows, aligned with ``X_guest``.
+
+        Returns
+        -------
+        numpy.ndarray
+            The log-odds of class 1, one per row.
+
+        Raises
+        ------
+        DataError
+            If the model is not fitted, or the data are malformed or do not match it.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> x = np.linspace(-1.0, 1.0, 200)
+        >>> X_guest, X_host = np.column_stack([x, np.cos(5 * x)]), np.sin(3 * x)[:, None]
+        >>> y = (x + np.sin(3 * x) > 0).astype(int)
+        >>> model = HeteroLogisticRegression(key_length=1024, allow_weak_key=True,
+        ...                                  batch_size=50, backend="plaintext").fit(
+        ...     X_guest, y, hosts=[X_host]
+        ... )
+        >>> z = model.decision_function(X_guest, [X_host])
+        >>> z.shape, bool(z[0] < 0 < z[-1])
+        ((200,), True)
+        """
         self._check_fitted()
         guest_matrix = _matrix(X_guest, "X_guest")
         host_matrices = self._host_matrices(hosts, len(guest_matrix))
@@ -549,7 +712,39 @@ class HeteroLogisticRegression:
             return np.log(probabilities) - np.log1p(-probabilities)
 
     def predict_proba(self, X_guest: object, hosts: Sequence[object]) -> FloatArray:
-        """Probabilities of classes 0 and 1, shape ``(rows, 2)``."""
+        """Probabilities of classes 0 and 1, shape ``(rows, 2)``.
+
+        Parameters
+        ----------
+        X_guest : array_like or DataFrame
+            The guest's rows.
+        hosts : sequence of array_like or DataFrame
+            Each host's rows, aligned with ``X_guest``.
+
+        Returns
+        -------
+        numpy.ndarray
+            Column 1 is the probability of the event, column 0 its complement.
+
+        Raises
+        ------
+        DataError
+            If the model is not fitted, or the data are malformed or do not match it.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> x = np.linspace(-1.0, 1.0, 200)
+        >>> X_guest, X_host = np.column_stack([x, np.cos(5 * x)]), np.sin(3 * x)[:, None]
+        >>> y = (x + np.sin(3 * x) > 0).astype(int)
+        >>> model = HeteroLogisticRegression(key_length=1024, allow_weak_key=True,
+        ...                                  batch_size=50, backend="plaintext").fit(
+        ...     X_guest, y, hosts=[X_host]
+        ... )
+        >>> probabilities = model.predict_proba(X_guest, [X_host])
+        >>> probabilities.shape, bool(np.allclose(probabilities.sum(axis=1), 1.0))
+        ((200, 2), True)
+        """
         z = self.decision_function(X_guest, hosts)
         positive = np.exp(-np.logaddexp(0.0, -z))
         return np.column_stack([1.0 - positive, positive])
@@ -557,18 +752,124 @@ class HeteroLogisticRegression:
     def predict(
         self, X_guest: object, hosts: Sequence[object], *, threshold: float = 0.5
     ) -> npt.NDArray[np.int64]:
-        """0/1 per row (1 when the probability is at least ``threshold``)."""
+        """0/1 per row (1 when the probability is at least ``threshold``).
+
+        Parameters
+        ----------
+        X_guest : array_like or DataFrame
+            The guest's rows.
+        hosts : sequence of array_like or DataFrame
+            Each host's rows, aligned with ``X_guest``.
+        threshold : float, default 0.5
+            Probability from which a row is predicted positive.
+
+        Returns
+        -------
+        numpy.ndarray
+            Int64 labels.
+
+        Raises
+        ------
+        DataError
+            If the model is not fitted, or the data are malformed or do not match it.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> x = np.linspace(-1.0, 1.0, 200)
+        >>> X_guest, X_host = np.column_stack([x, np.cos(5 * x)]), np.sin(3 * x)[:, None]
+        >>> y = (x + np.sin(3 * x) > 0).astype(int)
+        >>> model = HeteroLogisticRegression(key_length=1024, allow_weak_key=True,
+        ...                                  batch_size=50, backend="plaintext").fit(
+        ...     X_guest, y, hosts=[X_host]
+        ... )
+        >>> model.predict(X_guest[[0, -1]], [X_host[[0, -1]]]).tolist()
+        [0, 1]
+        """
         return (self.predict_proba(X_guest, hosts)[:, 1] >= threshold).astype(np.int64)
 
     def score(self, X_guest: object, y: object, hosts: Sequence[object]) -> float:
-        """Accuracy at threshold 0.5 (scikit-learn's classifier contract)."""
+        """Accuracy at threshold 0.5 (scikit-learn's classifier contract).
+
+        Parameters
+        ----------
+        X_guest : array_like or DataFrame
+            The guest's rows.
+        y : array_like
+            Their labels (0/1, -1/+1 or bool).
+        hosts : sequence of array_like or DataFrame
+            Each host's rows, aligned with ``X_guest``.
+
+        Returns
+        -------
+        float
+            The share of rows predicted right.
+
+        Raises
+        ------
+        DataError
+            If the model is not fitted, or the data are malformed or do not match it.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> x = np.linspace(-1.0, 1.0, 200)
+        >>> X_guest, X_host = np.column_stack([x, np.cos(5 * x)]), np.sin(3 * x)[:, None]
+        >>> y = (x + np.sin(3 * x) > 0).astype(int)
+        >>> model = HeteroLogisticRegression(key_length=1024, allow_weak_key=True,
+        ...                                  batch_size=50, backend="plaintext").fit(
+        ...     X_guest, y, hosts=[X_host]
+        ... )
+        >>> model.score(X_guest, y, [X_host]) > 0.9
+        True
+        """
         labels = _binary_labels(y, len(_matrix(X_guest, "X_guest")))
         return float(np.mean(self.predict(X_guest, hosts) == labels))
 
     def evaluate(
         self, X_guest: object, y: object, hosts: Sequence[object], *, threshold: float = 0.5
     ) -> dict[str, float]:
-        """AUC, KS, precision, recall, F1 and lift on held-out rows (see :mod:`vfl.metrics`)."""
+        """AUC, KS, precision, recall, F1 and lift on held-out rows (see :mod:`vfl.metrics`).
+
+        Parameters
+        ----------
+        X_guest : array_like or DataFrame
+            The guest's rows.
+        y : array_like
+            Their labels (0/1, -1/+1 or bool).
+        hosts : sequence of array_like or DataFrame
+            Each host's rows, aligned with ``X_guest``.
+        threshold : float, default 0.5
+            Threshold of precision, recall and F1.
+
+        Returns
+        -------
+        dict of str to float
+            See :func:`vfl.metrics.evaluate`.
+
+        Raises
+        ------
+        DataError
+            If the model is not fitted, or the data are malformed or do not match it.
+        MetricError
+            If the labels hold only one class.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> x = np.linspace(-1.0, 1.0, 200)
+        >>> X_guest, X_host = np.column_stack([x, np.cos(5 * x)]), np.sin(3 * x)[:, None]
+        >>> y = (x + np.sin(3 * x) > 0).astype(int)
+        >>> model = HeteroLogisticRegression(key_length=1024, allow_weak_key=True,
+        ...                                  batch_size=50, backend="plaintext").fit(
+        ...     X_guest, y, hosts=[X_host]
+        ... )
+        >>> report = model.evaluate(X_guest, y, [X_host])
+        >>> sorted(report)
+        ['auc', 'f1', 'ks', 'lift', 'positives', 'precision', 'recall', 'rows']
+        >>> report["rows"], report["positives"]
+        (200, 100)
+        """
         labels = _binary_labels(y, len(_matrix(X_guest, "X_guest")))
         return metrics.evaluate(
             labels, self.predict_proba(X_guest, hosts)[:, 1], threshold=threshold
@@ -576,13 +877,59 @@ class HeteroLogisticRegression:
 
     # export ----------------------------------------------------------------------------------
     def to_sklearn(self) -> Any:
-        """A scikit-learn ``LogisticRegression`` on the raw columns (guest's, then hosts')."""
+        """A scikit-learn ``LogisticRegression`` on the raw columns (guest's, then hosts').
+
+        Returns
+        -------
+        sklearn.linear_model.LogisticRegression
+            See :func:`vfl.models.merge_to_sklearn`.
+
+        Raises
+        ------
+        DataError
+            If the model is not fitted.
+        """
         self._check_fitted()
         models = [self.party_models_[name] for name in host_names(len(self.coef_hosts_))]
         return merge_to_sklearn(self.party_models_[GUEST], models)
 
     def plot_history(self, path: str) -> Any:
-        """Write the training curves (loss, validation AUC/KS per epoch) to a PNG."""
+        """Write the training curves (loss, validation AUC/KS per epoch) to a PNG.
+
+        Parameters
+        ----------
+        path : str
+            The PNG file to write.
+
+        Returns
+        -------
+        pathlib.Path
+            ``path``.
+
+        Raises
+        ------
+        DataError
+            If the model is not fitted.
+        ImportError
+            If matplotlib is not installed.
+
+        Examples
+        --------
+        >>> import tempfile
+        >>> from pathlib import Path
+        >>> import numpy as np
+        >>> x = np.linspace(-1.0, 1.0, 200)
+        >>> X_guest, X_host = np.column_stack([x, np.cos(5 * x)]), np.sin(3 * x)[:, None]
+        >>> y = (x + np.sin(3 * x) > 0).astype(int)
+        >>> model = HeteroLogisticRegression(key_length=1024, allow_weak_key=True,
+        ...                                  batch_size=50, backend="plaintext").fit(
+        ...     X_guest, y, hosts=[X_host]
+        ... )
+        >>> with tempfile.TemporaryDirectory() as folder:
+        ...     written = model.plot_history(str(Path(folder) / "history.png"))
+        ...     written.name, written.read_bytes()[1:4]
+        ('history.png', b'PNG')
+        """
         from vfl.plots import plot_history
 
         self._check_fitted()

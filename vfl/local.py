@@ -46,6 +46,23 @@ def run_locally(
     ------
     ProtocolError
         If a role fails, or the roles stop exchanging messages before all are done.
+    CodecError
+        If a message cannot be encoded or decoded.
+
+    Examples
+    --------
+    Scoring with a fitted model: the host sends its partial scores to the guest.
+
+    >>> from protocols.hetero_lr import ScoreGuest, ScoreHost
+    >>> roles = {
+    ...     "guest": ScoreGuest("guest", "job-1", hosts=["host"], features=[[1.0], [0.0]],
+    ...                         weights=[2.0], intercept=-1.0),
+    ...     "host": ScoreHost("host", "job-1", guest="guest", features=[[0.5], [1.0]],
+    ...                       weights=[2.0]),
+    ... }
+    >>> run_locally(roles)
+    >>> roles["guest"].result.round(4).tolist()
+    [0.8808, 0.7311]
     """
     keyrings = {name: codec.Keyring() for name in roles}
     queue: deque[Message] = deque()

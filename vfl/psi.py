@@ -44,6 +44,18 @@ class IntersectionResult:
         As requested.
     dropped_duplicates : tuple of int
         Repeated ids dropped per party (guest first) when ``dedupe=True``.
+
+    Examples
+    --------
+    >>> guest_ids, host_ids = ["ann", "bob", "cid", "ann"], ["cid", "dan", "ann"]
+    >>> result = intersect(guest_ids, host_ids, dedupe=True)
+    >>> result.size, result.dropped_duplicates
+    (2, (1, 0))
+    >>> [guest_ids[g] == host_ids[h] for g, h in zip(result.guest_index, result.host_index)]
+    [True, True]
+    >>> counted = intersect(guest_ids[:3], host_ids, output="cardinality")
+    >>> counted.size, counted.guest_index, counted.host_index
+    (2, None, None)
     """
 
     guest_index: npt.NDArray[np.int64] | None
@@ -55,7 +67,7 @@ class IntersectionResult:
 
     @property
     def host_index(self) -> npt.NDArray[np.int64] | None:
-        """``host_indices[0]``: the rows of the (first) host."""
+        """``host_indices[0]``: the rows of the (first) host (``None`` like ``host_indices``)."""
         return None if self.host_indices is None else self.host_indices[0]
 
 

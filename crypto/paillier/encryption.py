@@ -30,7 +30,39 @@ _MIN_CHUNK = 16
 
 
 def vector_bound(mantissas: Sequence[int], max_abs: float | None, exponent: int, n: int) -> int:
-    """The public mantissa bound of a new vector (see ``encrypt_vector``'s ``max_abs``)."""
+    """The public mantissa bound of a new vector (see ``encrypt_vector``'s ``max_abs``).
+
+    Parameters
+    ----------
+    mantissas : sequence of int
+        The vector's signed mantissas.
+    max_abs : float or None
+        A public bound on the values; ``None`` takes the next power of two above
+        the largest mantissa.
+    exponent : int
+        The vector's base-16 exponent.
+    n : int
+        The Paillier modulus.
+
+    Returns
+    -------
+    int
+        The bound on every ``|mantissa|``, at least 1.
+
+    Raises
+    ------
+    EncodingError
+        If a mantissa exceeds ``max_abs``.
+    PlaintextOverflowError
+        If the bound exceeds :func:`~crypto.encoding.max_int`.
+
+    Examples
+    --------
+    >>> vector_bound([3, -5], None, 0, 2**64)  # the next power of two above 5
+    8
+    >>> vector_bound([3, -5], 10.0, 0, 2**64)
+    10
+    """
     largest = max((abs(m) for m in mantissas), default=0)
     if max_abs is None:
         bound = 1 << largest.bit_length() if largest else 1
@@ -64,6 +96,12 @@ class Encryptor:
         ``obfuscator_kernel(*key_args, count) -> obfuscators``.
     key_args : tuple
         Plain numbers identifying the key material for the kernels.
+
+    Notes
+    -----
+    Users do not build one: every :class:`~crypto.paillier.PaillierPublicKey` and
+    :class:`~crypto.paillier.PaillierPrivateKey` owns one, and their ``encrypt``,
+    ``encrypt_vector`` and ``precompute_obfuscators`` call it.
     """
 
     __slots__ = ("_encrypt_kernel", "_key_args", "_obfuscator_kernel", "pool", "public_key")
@@ -102,7 +140,22 @@ class Encryptor:
         return [item for chunk in results for item in chunk]
 
     def precompute(self, count: int, n_jobs: int | None, executor: Executor | None) -> int:
-        """Add ``count`` obfuscators to the pool; return the pool size."""
+        """Add ``count`` obfuscators to the pool; return the pool size.
+
+        Parameters
+        ----------
+        count : int
+            How many obfuscators to compute.
+        n_jobs : int or None
+            Workers; see :mod:`crypto.parallel`.
+        executor : concurrent.futures.Executor or None
+            Run the work on this executor.
+
+        Returns
+        -------
+        int
+            The new pool size.
+        """
         self.pool.add(
             self._run(self._obfuscator_kernel, count, lambda a, b: b - a, n_jobs, executor)
         )
@@ -111,7 +164,22 @@ class Encryptor:
     def mantissas(
         self, mantissas: Sequence[int], n_jobs: int | None, executor: Executor | None
     ) -> list[mpz]:
-        """Ciphertexts of signed mantissas (pooled obfuscators first, then fresh ones)."""
+        """Ciphertexts of signed mantissas (pooled obfuscators first, then fresh ones).
+
+        Parameters
+        ----------
+        mantissas : sequence of int
+            Signed mantissas, each at most ``max_int(n)`` in magnitude.
+        n_jobs : int or None
+            Workers; see :mod:`crypto.parallel`.
+        executor : concurrent.futures.Executor or None
+            Run the work on this executor.
+
+        Returns
+        -------
+        list of gmpy2.mpz
+            One ciphertext per mantissa, in order.
+        """
         pooled = self.pool.take(len(mantissas))
         n, n2 = self.public_key._n, self.public_key._n2
         head = [(1 + (m % n) * n) * rho % n2 for rho, m in zip(pooled, mantissas, strict=False)]
@@ -123,7 +191,20 @@ class Encryptor:
         )
 
     def number(self, value: int | float, precision: float | None) -> EncryptedNumber:
-        """One number, phe's encoding rules."""
+        """One number, phe's encoding rules.
+
+        Parameters
+        ----------
+        value : int or float
+            The number.
+        precision : float or None
+            Fix the resolution (see :func:`~crypto.encoding.encode_scalar`).
+
+        Returns
+        -------
+        EncryptedNumber
+            The ciphertext and its exponent.
+        """
         mantissa, exponent = encode_scalar(value, self.public_key.n, precision=precision)
         (ciphertext,) = self.mantissas([mantissa], None, None)
         return EncryptedNumber._trusted(self.public_key, ciphertext, exponent)
@@ -136,7 +217,31 @@ class Encryptor:
         n_jobs: int | None,
         executor: Executor | None,
     ) -> EncryptedVector:
-        """A 1-D array at one shared exponent, with its public bound."""
+        """A 1-D array at one shared exponent, with its public bound.
+
+        Parameters
+        ----------
+        values : array_like
+            The plaintexts (1-D).
+        precision : float
+            Absolute resolution; sets the shared exponent.
+        max_abs : float or None
+            A public bound on ``|values|`` (see :func:`vector_bound`).
+        n_jobs : int or None
+            Workers; see :mod:`crypto.parallel`.
+        executor : concurrent.futures.Executor or None
+            Run the work on this executor.
+
+        Returns
+        -------
+        EncryptedVector
+            One ciphertext per value.
+
+        Raises
+        ------
+        ValueError
+            If ``values`` is not 1-D.
+        """
         array = np.asarray(values)
         if array.ndim != 1:
             raise ValueError(f"encrypt_vector needs a 1-D array, got shape {array.shape}")

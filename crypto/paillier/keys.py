@@ -176,7 +176,18 @@ class PaillierPublicKey:
         return (_rebuild_public_key, (int(self._n), self.allow_weak_key))
 
     def check_same(self, other: PaillierPublicKey) -> None:
-        """Raise :class:`KeyMismatchError` unless ``other`` is this key."""
+        """Raise :class:`KeyMismatchError` unless ``other`` is this key.
+
+        Parameters
+        ----------
+        other : PaillierPublicKey
+            The key of another operand.
+
+        Raises
+        ------
+        KeyMismatchError
+            If ``other`` has another modulus.
+        """
         if other != self:
             raise KeyMismatchError(
                 f"operands are encrypted under different keys ({self.fingerprint} "
@@ -194,7 +205,31 @@ class PaillierPublicKey:
     ) -> int:
         """Compute ``count`` obfuscators ahead of time for later encryptions.
 
-        Each is consumed by exactly one encryption. Returns the new pool size.
+        Each is consumed by exactly one encryption.
+
+        Parameters
+        ----------
+        count : int
+            How many obfuscators to add.
+        n_jobs : int, optional
+            Workers (``-1``: every core); see :mod:`crypto.parallel`.
+        executor : concurrent.futures.Executor, optional
+            Run the work on this executor.
+
+        Returns
+        -------
+        int
+            The new pool size.
+
+        Examples
+        --------
+        >>> from crypto.paillier import generate_paillier_keypair
+        >>> public_key, _ = generate_paillier_keypair(1024, allow_weak_key=True)
+        >>> public_key.precompute_obfuscators(4)
+        4
+        >>> _ = public_key.encrypt_vector([1.0, 2.0, 3.0])
+        >>> public_key.precomputed_obfuscators
+        1
         """
         return self._encryptor.precompute(count, n_jobs, executor)
 
@@ -213,6 +248,22 @@ class PaillierPublicKey:
         Returns
         -------
         EncryptedNumber
+            The ciphertext and its (public) exponent.
+
+        Raises
+        ------
+        EncodingError
+            If ``value`` is not a finite real number.
+        PlaintextOverflowError
+            If the encoded value does not fit the key.
+
+        Examples
+        --------
+        >>> from crypto.paillier import generate_paillier_keypair
+        >>> public_key, private_key = generate_paillier_keypair(1024, allow_weak_key=True)
+        >>> x = public_key.encrypt(2.5)
+        >>> private_key.decrypt(x * 2 - 1)
+        4.0
         """
         return self._encryptor.number(value, precision)
 
@@ -248,6 +299,26 @@ class PaillierPublicKey:
         Returns
         -------
         EncryptedVector
+            One ciphertext per value, at the exponent ``precision`` fixes.
+
+        Raises
+        ------
+        ValueError
+            If ``values`` is not 1-D.
+        EncodingError
+            If a value is not finite, or exceeds ``max_abs``.
+        PlaintextOverflowError
+            If the values do not fit the key at this precision.
+
+        Examples
+        --------
+        >>> from crypto.paillier import generate_paillier_keypair
+        >>> public_key, private_key = generate_paillier_keypair(1024, allow_weak_key=True)
+        >>> ev = public_key.encrypt_vector([0.5, -1.0, 2.0], max_abs=4.0)
+        >>> len(ev), ev.exponent, ev.bound == 4 * 16**8
+        (3, -8, True)
+        >>> private_key.decrypt_vector(ev + ev).tolist()
+        [1.0, -2.0, 4.0]
         """
         return self._encryptor.vector(values, precision, max_abs, n_jobs, executor)
 
@@ -273,6 +344,20 @@ class PaillierPrivateKey:
     ------
     InvalidKeyError
         If ``p * q != n``, ``p == q`` or a factor is not prime.
+
+    Examples
+    --------
+    >>> from crypto.paillier import generate_paillier_keypair
+    >>> public_key, private_key = generate_paillier_keypair(1024, allow_weak_key=True)
+    >>> private_key.p * private_key.q == public_key.n
+    True
+    >>> same = PaillierPrivateKey(public_key, private_key.p, private_key.q)
+    >>> same.decrypt(public_key.encrypt(-7) + 3)
+    -4
+    >>> PaillierPrivateKey(public_key, 3, private_key.q)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    crypto.exceptions.InvalidKeyError: p * q does not equal the public key's n
     """
 
     __slots__ = ("_context", "_encryptor", "_p", "_pool", "_q", "public_key")
@@ -331,7 +416,22 @@ class PaillierPrivateKey:
     def precompute_obfuscators(
         self, count: int, *, n_jobs: int | None = None, executor: Executor | None = None
     ) -> int:
-        """Compute ``count`` owner obfuscators (CRT) ahead of time; see the public key's."""
+        """Compute ``count`` owner obfuscators (CRT) ahead of time; see the public key's.
+
+        Parameters
+        ----------
+        count : int
+            How many obfuscators to add.
+        n_jobs : int, optional
+            Workers (``-1``: every core); see :mod:`crypto.parallel`.
+        executor : concurrent.futures.Executor, optional
+            Run the work on this executor.
+
+        Returns
+        -------
+        int
+            The new pool size.
+        """
         return self._encryptor.precompute(count, n_jobs, executor)
 
     @property
@@ -340,7 +440,27 @@ class PaillierPrivateKey:
         return len(self._pool)
 
     def encrypt(self, value: int | float, precision: float | None = None) -> EncryptedNumber:
-        """Encrypt one number as the key owner (CRT); same result type as the public key's."""
+        """Encrypt one number as the key owner (CRT); same result type as the public key's.
+
+        Parameters
+        ----------
+        value : int or float
+            The number.
+        precision : float, optional
+            Fix the resolution (see :meth:`PaillierPublicKey.encrypt`).
+
+        Returns
+        -------
+        EncryptedNumber
+            A ciphertext anyone holding the public key can compute with.
+
+        Examples
+        --------
+        >>> from crypto.paillier import generate_paillier_keypair
+        >>> public_key, private_key = generate_paillier_keypair(1024, allow_weak_key=True)
+        >>> private_key.decrypt(private_key.encrypt(1.25) + public_key.encrypt(0.75))
+        2.0
+        """
         return self._encryptor.number(value, precision)
 
     def encrypt_vector(
@@ -357,7 +477,35 @@ class PaillierPrivateKey:
         The obfuscators are statistically uniform in ``<hs>`` (no short-exponent
         assumption), computed modulo ``p**2`` and ``q**2``.
 
-        Same parameters and result as :meth:`PaillierPublicKey.encrypt_vector`.
+        Same parameters, result and errors as :meth:`PaillierPublicKey.encrypt_vector`.
+
+        Parameters
+        ----------
+        values : array_like of float
+            The plaintexts (1-D).
+        precision : float, default 2**-32
+            Absolute resolution; sets the shared exponent.
+        max_abs : float, optional
+            A public bound on ``|values|``.
+        n_jobs : int, optional
+            Workers (``-1``: every core); see :mod:`crypto.parallel`.
+        executor : concurrent.futures.Executor, optional
+            Run the work on this executor.
+
+        Returns
+        -------
+        EncryptedVector
+            One ciphertext per value under :attr:`public_key`.
+
+        Examples
+        --------
+        >>> from crypto.paillier import generate_paillier_keypair
+        >>> public_key, private_key = generate_paillier_keypair(1024, allow_weak_key=True)
+        >>> ev = private_key.encrypt_vector([0.25, -3.0])
+        >>> ev.public_key == public_key
+        True
+        >>> private_key.decrypt_vector(ev * 2).tolist()
+        [0.5, -6.0]
         """
         return self._encryptor.vector(values, precision, max_abs, n_jobs, executor)
 
@@ -370,19 +518,65 @@ class PaillierPrivateKey:
             )
 
     def raw_decrypt(self, ciphertext: int) -> int:
-        """Decrypt one ciphertext to its plaintext in ``[0, n)`` (phe's ``raw_decrypt``)."""
+        """Decrypt one ciphertext to its plaintext in ``[0, n)`` (phe's ``raw_decrypt``).
+
+        Parameters
+        ----------
+        ciphertext : int
+            A ciphertext under :attr:`public_key`.
+
+        Returns
+        -------
+        int
+            The plaintext residue (a negative mantissa ``m`` comes back as ``n + m``).
+
+        Raises
+        ------
+        MalformedCiphertextError
+            If ``ciphertext`` is outside ``(0, n**2)`` or shares a factor with ``n``.
+
+        Examples
+        --------
+        >>> from crypto.paillier import generate_paillier_keypair
+        >>> public_key, private_key = generate_paillier_keypair(1024, allow_weak_key=True)
+        >>> private_key.raw_decrypt(public_key.encrypt(5).ciphertext())
+        5
+        >>> private_key.raw_decrypt(public_key.encrypt(-5).ciphertext()) == public_key.n - 5
+        True
+        """
         (checked,) = validate_ciphertexts([ciphertext], self.public_key._n, self.public_key._n2)
         return int(self._context.decrypt_raw([checked])[0])
 
     def decrypt(self, encrypted_number: EncryptedNumber) -> int | float:
         """Decrypt an :class:`EncryptedNumber` (phe's ``decrypt``).
 
-        Returns an int when the exponent is non-negative, else a float.
+        Parameters
+        ----------
+        encrypted_number : EncryptedNumber
+            A number under :attr:`public_key`.
+
+        Returns
+        -------
+        int or float
+            An int when the exponent is non-negative, else a float.
 
         Raises
         ------
         PlaintextOverflowError
             If the plaintext lies in the overflow band.
+        KeyMismatchError
+            If the number is under another key.
+        TypeError
+            If ``encrypted_number`` is not an :class:`EncryptedNumber`.
+
+        Examples
+        --------
+        >>> from crypto.paillier import generate_paillier_keypair
+        >>> public_key, private_key = generate_paillier_keypair(1024, allow_weak_key=True)
+        >>> private_key.decrypt(public_key.encrypt(3) * 4)
+        12
+        >>> private_key.decrypt(public_key.encrypt(3) * 0.5)
+        1.5
         """
         if not isinstance(encrypted_number, EncryptedNumber):
             raise TypeError(
@@ -404,6 +598,33 @@ class PaillierPrivateKey:
 
         This is what a key owner returns when it decrypts a :class:`MaskedVector`
         for the party that masked it.
+
+        Parameters
+        ----------
+        vector : EncryptedVector, PackedEncryptedVector or MaskedVector
+            Ciphertexts under :attr:`public_key`.
+        n_jobs : int, optional
+            Worker threads (``-1``: every core); see :mod:`crypto.parallel`.
+        executor : concurrent.futures.Executor, optional
+            Run the work on this executor.
+
+        Returns
+        -------
+        list of int
+            One residue in ``[0, n)`` per ciphertext, in order.
+
+        Raises
+        ------
+        KeyMismatchError
+            If the vector is under another key.
+
+        Examples
+        --------
+        >>> from crypto.paillier import generate_paillier_keypair
+        >>> public_key, private_key = generate_paillier_keypair(1024, allow_weak_key=True)
+        >>> masked, mask = public_key.encrypt_vector([1.5, -2.0]).mask()
+        >>> mask.unmask(private_key.decrypt_raw(masked)).tolist()
+        [1.5, -2.0]
         """
         self._check_key(vector.public_key)
         ciphertexts = vector._ciphertexts
@@ -427,10 +648,36 @@ class PaillierPrivateKey:
     ) -> npt.NDArray[np.float64]:
         """Decrypt a vector (plain or packed) to a float64 array.
 
+        Parameters
+        ----------
+        vector : EncryptedVector or PackedEncryptedVector
+            Ciphertexts under :attr:`public_key`.
+        n_jobs : int, optional
+            Worker threads (``-1``: every core); see :mod:`crypto.parallel`.
+        executor : concurrent.futures.Executor, optional
+            Run the work on this executor.
+
+        Returns
+        -------
+        numpy.ndarray
+            One float64 per value.
+
         Raises
         ------
         PlaintextOverflowError
             If a plaintext lies in the overflow band.
+        KeyMismatchError
+            If the vector is under another key.
+        TypeError
+            If ``vector`` is a :class:`MaskedVector` (use :meth:`decrypt_raw`).
+
+        Examples
+        --------
+        >>> from crypto.paillier import generate_paillier_keypair
+        >>> public_key, private_key = generate_paillier_keypair(1024, allow_weak_key=True)
+        >>> ev = public_key.encrypt_vector([1.0, 2.0, 3.0])
+        >>> private_key.decrypt_vector(ev.pack()).tolist()
+        [1.0, 2.0, 3.0]
         """
         raw = self.decrypt_raw(vector, n_jobs=n_jobs, executor=executor)
         n = self.public_key.n
@@ -475,6 +722,16 @@ def generate_paillier_keypair(
     ------
     WeakKeyError
         If ``n_length`` is below 2048 and ``allow_weak_key`` is false.
+    InvalidKeyError
+        If ``n_length`` is not an even int between 64 and 16384.
+
+    Examples
+    --------
+    >>> public_key, private_key = generate_paillier_keypair(1024, allow_weak_key=True)
+    >>> public_key.bits, private_key.public_key == public_key
+    (1024, True)
+    >>> private_key.decrypt(public_key.encrypt(41) + 1)
+    42
     """
     if isinstance(n_length, bool) or not isinstance(n_length, int):
         raise InvalidKeyError(f"n_length must be an int, got {n_length!r}")

@@ -40,6 +40,26 @@ class MaskedVector:
 
     The owner calls :meth:`PaillierPrivateKey.decrypt_raw` and sends the list of
     integers back; the masking party recovers the values with :meth:`VectorMask.unmask`.
+    Make one with :func:`mask_vector` (or ``EncryptedVector.mask``).
+
+    Parameters
+    ----------
+    public_key : PaillierPublicKey
+        The key owner's key.
+    ciphertexts : list of gmpy2.mpz
+        The masked, re-randomised ciphertexts (not checked: use :meth:`from_bytes`
+        for ciphertexts from a peer).
+
+    Examples
+    --------
+    >>> from crypto.paillier import generate_paillier_keypair
+    >>> public_key, private_key = generate_paillier_keypair(1024, allow_weak_key=True)
+    >>> masked, mask = public_key.encrypt_vector([1.5, -2.0]).mask()
+    >>> len(masked)
+    2
+    >>> received = MaskedVector.from_bytes(masked.to_bytes(), public_key)
+    >>> mask.unmask(private_key.decrypt_raw(received)).tolist()
+    [1.5, -2.0]
     """
 
     __slots__ = ("_ciphertexts", "public_key")
@@ -60,7 +80,13 @@ class MaskedVector:
         return f"<MaskedVector ciphertexts={len(self)} key={self.public_key.fingerprint}>"
 
     def to_bytes(self) -> bytes:
-        """Serialise; see :mod:`.serialization`."""
+        """Serialise; see :mod:`.serialization`.
+
+        Returns
+        -------
+        bytes
+            The vector format of :func:`~crypto.paillier.serialization.vector_to_bytes`.
+        """
         from crypto.paillier.serialization import vector_to_bytes
 
         return vector_to_bytes(self)
@@ -69,7 +95,29 @@ class MaskedVector:
     def from_bytes(
         cls, data: bytes, public_key: PaillierPublicKey, *, max_bytes: int | None = None
     ) -> MaskedVector:
-        """Deserialise and validate masked ciphertexts under ``public_key``."""
+        """Deserialise and validate masked ciphertexts under ``public_key``.
+
+        Parameters
+        ----------
+        data : bytes
+            Output of :meth:`to_bytes`.
+        public_key : PaillierPublicKey
+            The key the ciphertexts must be under.
+        max_bytes : int, optional
+            Refuse larger inputs (default 1 GiB).
+
+        Returns
+        -------
+        MaskedVector
+            The validated vector.
+
+        Raises
+        ------
+        DeserializationError
+            If ``data`` is malformed or holds another kind of vector.
+        KeyMismatchError
+            If the vector is under another key.
+        """
         from crypto.paillier.serialization import vector_from_bytes
 
         vector = vector_from_bytes(data, public_key, max_bytes=max_bytes)
@@ -81,7 +129,30 @@ class MaskedVector:
 class VectorMask:
     """The masking party's secret: the masks and how to decode the unmasked values.
 
-    Keep it in memory; never send it.
+    Keep it in memory; never send it.  :func:`mask_vector` makes it.
+
+    Parameters
+    ----------
+    public_key : PaillierPublicKey
+        The key owner's key.
+    masks : list of int
+        One mask in ``[0, n)`` per ciphertext.
+    exponent : int
+        The base-16 exponent of the masked values.
+    length : int
+        Number of values.
+    layout : PackingLayout or None
+        The packing layout when the masked vector was packed.
+
+    Examples
+    --------
+    >>> from crypto.paillier import generate_paillier_keypair
+    >>> public_key, private_key = generate_paillier_keypair(1024, allow_weak_key=True)
+    >>> masked, mask = public_key.encrypt_vector([0.5, 1.0, -4.0]).pack().mask()
+    >>> mask
+    <VectorMask values=3 packed=True>
+    >>> mask.unmask(private_key.decrypt_raw(masked)).tolist()
+    [0.5, 1.0, -4.0]
     """
 
     __slots__ = ("_masks", "exponent", "layout", "length", "public_key")
@@ -110,6 +181,11 @@ class VectorMask:
         ----------
         plaintexts : sequence of int
             ``decrypt_raw`` output of the owner, in order.
+
+        Returns
+        -------
+        numpy.ndarray
+            The values, as float64.
 
         Raises
         ------
@@ -141,10 +217,28 @@ def mask_vector(
 ) -> tuple[MaskedVector, VectorMask]:
     """Mask every ciphertext of ``vector`` with a uniform ``R`` in ``Z_n``.
 
+    Parameters
+    ----------
+    vector : EncryptedVector or PackedEncryptedVector
+        Ciphertexts under another party's key.
+    n_jobs : int, optional
+        Workers (``-1``: every core); see :mod:`crypto.parallel`.
+    executor : concurrent.futures.Executor, optional
+        Run the work on this executor.
+
     Returns
     -------
     tuple
         ``(MaskedVector to send, VectorMask to keep)``.
+
+    Examples
+    --------
+    >>> from crypto.paillier import generate_paillier_keypair
+    >>> public_key, private_key = generate_paillier_keypair(1024, allow_weak_key=True)
+    >>> masked, mask = mask_vector(public_key.encrypt_vector([1.5, -2.0]))
+    >>> raw = private_key.decrypt_raw(masked)  # what the key owner sees: uniform in Z_n
+    >>> mask.unmask(raw).tolist()
+    [1.5, -2.0]
     """
     public_key = vector.public_key
     n = public_key.n

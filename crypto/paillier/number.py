@@ -38,6 +38,22 @@ class EncryptedNumber:
     :class:`EncryptedVector` additionally tracks bounds so that overflow is refused
     before it happens.  The exponent is public: it reveals the magnitude of a float
     encrypted without an explicit precision.
+
+    Raises
+    ------
+    MalformedCiphertextError
+        If ``ciphertext`` is outside ``(0, n**2)`` or shares a factor with ``n``.
+
+    Examples
+    --------
+    >>> from crypto.paillier import generate_paillier_keypair
+    >>> public_key, private_key = generate_paillier_keypair(1024, allow_weak_key=True)
+    >>> x = public_key.encrypt(2.5)
+    >>> private_key.decrypt(3 * x + 1), private_key.decrypt(x - x / 5)
+    (8.5, 2.0)
+    >>> copy = EncryptedNumber(public_key, x.ciphertext(), x.exponent)  # e.g. from phe
+    >>> private_key.decrypt(copy + x)
+    5.0
     """
 
     __slots__ = ("_ciphertext", "exponent", "public_key")
@@ -63,6 +79,16 @@ class EncryptedNumber:
 
         ``be_secure`` exists for phe compatibility: ciphertexts here are obfuscated
         when created, so the value is always safe to share.
+
+        Parameters
+        ----------
+        be_secure : bool, default True
+            Ignored (phe compatibility).
+
+        Returns
+        -------
+        int
+            The ciphertext, in ``(0, n**2)``.
         """
         return int(self._ciphertext)
 
@@ -77,6 +103,21 @@ class EncryptedNumber:
         """Return the same value re-encoded at a smaller exponent.
 
         Costs one exponentiation by ``16**(exponent - new_exponent)``.
+
+        Parameters
+        ----------
+        new_exponent : int
+            At most :attr:`exponent`.
+
+        Returns
+        -------
+        EncryptedNumber
+            The same value at ``new_exponent``.
+
+        Raises
+        ------
+        ValueError
+            If ``new_exponent`` is larger than :attr:`exponent`.
         """
         factor = alignment_factor(self.exponent, new_exponent)
         if factor == 1:
@@ -152,6 +193,12 @@ class EncryptedNumber:
         return self * (1 / float(scalar))
 
     def rerandomize(self) -> EncryptedNumber:
-        """The same plaintext under a fresh, statistically uniform obfuscator."""
+        """The same plaintext under a fresh, statistically uniform obfuscator.
+
+        Returns
+        -------
+        EncryptedNumber
+            A new ciphertext of the same value and exponent.
+        """
         (ciphertext,) = _kernels.rerandomize_public(self.public_key._n, [self._ciphertext], None)
         return EncryptedNumber._trusted(self.public_key, ciphertext, self.exponent)

@@ -47,12 +47,44 @@ STATISTICAL_SECURITY_BITS = 128
 
 
 def fresh_exponent_bits(n: int) -> int:
-    """DJN short-exponent length for fresh encryptions: half the bits of ``n``."""
+    """DJN short-exponent length for fresh encryptions: half the bits of ``n``.
+
+    Parameters
+    ----------
+    n : int
+        The Paillier modulus.
+
+    Returns
+    -------
+    int
+        ``ceil(bits(n) / 2)``.
+
+    Examples
+    --------
+    >>> fresh_exponent_bits(2**2047)  # a 2048-bit modulus
+    1024
+    """
     return (int(n).bit_length() + 1) // 2
 
 
 def statistical_exponent_bits(n: int) -> int:
-    """Exponent length that makes ``hs**r`` statistically uniform in ``<hs>``."""
+    """Exponent length that makes ``hs**r`` statistically uniform in ``<hs>``.
+
+    Parameters
+    ----------
+    n : int
+        The Paillier modulus.
+
+    Returns
+    -------
+    int
+        ``bits(n) + 128``.
+
+    Examples
+    --------
+    >>> statistical_exponent_bits(2**2047)
+    2176
+    """
     return int(n).bit_length() + STATISTICAL_SECURITY_BITS
 
 
@@ -69,6 +101,19 @@ def derive_obfuscation_base(n: mpz) -> mpz:
     -------
     gmpy2.mpz
         The DJN base, an n-th residue of (overwhelmingly likely) large order.
+
+    Raises
+    ------
+    ArithmeticError
+        If no base can be derived (``n`` is not a valid modulus).
+
+    Examples
+    --------
+    >>> from crypto.paillier import generate_paillier_keypair
+    >>> public_key, _ = generate_paillier_keypair(1024, allow_weak_key=True)
+    >>> hs = derive_obfuscation_base(mpz(public_key.n))
+    >>> int(hs) == public_key.obfuscation_base
+    True
     """
     n = mpz(n)
     width = (n.bit_length() + 7) // 8
@@ -86,6 +131,15 @@ class ObfuscatorPool:
 
     Items are removed from the pool when taken, so an obfuscator can never be used
     twice.  The pool is thread-safe.
+
+    Examples
+    --------
+    >>> pool = ObfuscatorPool()
+    >>> pool.add([mpz(2), mpz(3), mpz(5)])
+    >>> pool.take(2), len(pool)
+    ([mpz(2), mpz(3)], 1)
+    >>> pool.take(5)  # fewer when the pool runs dry
+    [mpz(5)]
     """
 
     __slots__ = ("_items", "_lock")
@@ -98,12 +152,29 @@ class ObfuscatorPool:
         return len(self._items)
 
     def add(self, obfuscators: Iterable[mpz]) -> None:
-        """Put freshly computed obfuscators into the pool."""
+        """Put freshly computed obfuscators into the pool.
+
+        Parameters
+        ----------
+        obfuscators : iterable of gmpy2.mpz
+            Obfuscators never used before.
+        """
         with self._lock:
             self._items.extend(obfuscators)
 
     def take(self, count: int) -> list[mpz]:
-        """Remove and return up to ``count`` obfuscators (fewer if the pool runs dry)."""
+        """Remove and return up to ``count`` obfuscators (fewer if the pool runs dry).
+
+        Parameters
+        ----------
+        count : int
+            How many are wanted.
+
+        Returns
+        -------
+        list of gmpy2.mpz
+            At most ``count`` obfuscators, oldest first.
+        """
         with self._lock:
             return [self._items.popleft() for _ in range(min(count, len(self._items)))]
 

@@ -50,6 +50,14 @@ class PackingLayout:
         Values per ciphertext (the last ciphertext may hold fewer).
     bound : int
         Every mantissa lies in ``[-bound, bound]``; a slot stores ``mantissa + bound``.
+
+    Examples
+    --------
+    >>> layout = PackingLayout.for_bound(200, bound=1000, modulus_bits=1024)
+    >>> layout
+    PackingLayout(length=200, slot_bits=11, slots=93, bound=1000)
+    >>> layout.ciphertexts, layout.group_sizes()
+    (3, [93, 93, 14])
     """
 
     length: int
@@ -59,7 +67,27 @@ class PackingLayout:
 
     @classmethod
     def for_bound(cls, length: int, bound: int, modulus_bits: int) -> PackingLayout:
-        """The densest layout for ``length`` values with ``|mantissa| <= bound``."""
+        """The densest layout for ``length`` values with ``|mantissa| <= bound``.
+
+        Parameters
+        ----------
+        length : int
+            Number of values.
+        bound : int
+            Public bound on every ``|mantissa|``.
+        modulus_bits : int
+            Bit length of the key's ``n``.
+
+        Returns
+        -------
+        PackingLayout
+            Slots of ``bits(2 * bound)`` bits, as many per ciphertext as fit.
+
+        Raises
+        ------
+        PlaintextOverflowError
+            If fewer than two values fit in one plaintext.
+        """
         slot_bits = max(1, (2 * bound).bit_length())
         slots = (modulus_bits - 1) // slot_bits
         if slots < 2:
@@ -75,12 +103,30 @@ class PackingLayout:
         return -(-self.length // self.slots)
 
     def group_sizes(self) -> list[int]:
-        """Number of values in each ciphertext."""
+        """Number of values in each ciphertext.
+
+        Returns
+        -------
+        list of int
+            :attr:`slots` for every ciphertext but possibly the last.
+        """
         full, rest = divmod(self.length, self.slots)
         return [self.slots] * full + ([rest] if rest else [])
 
     def validate(self, modulus_bits: int) -> None:
-        """Raise ``ValueError`` if the layout does not fit a ``modulus_bits`` key."""
+        """Raise ``ValueError`` if the layout does not fit a ``modulus_bits`` key.
+
+        Parameters
+        ----------
+        modulus_bits : int
+            Bit length of the key's ``n``.
+
+        Raises
+        ------
+        ValueError
+            If a field is negative, the slots exceed the plaintext space or the
+            bound does not fit a slot.
+        """
         if self.length < 0 or self.slot_bits < 1 or self.slots < 1 or self.bound < 0:
             raise ValueError("packing layout fields must be positive")
         if self.slot_bits * self.slots > modulus_bits - 1:
@@ -93,7 +139,35 @@ class PackedEncryptedVector:
     """Ciphertexts each holding up to ``layout.slots`` fixed-point values.
 
     Decrypt with :meth:`PaillierPrivateKey.decrypt_vector`, or :meth:`mask` it
-    first when the key owner is another party.
+    first when the key owner is another party.  Make one with :func:`pack_vector`
+    (or ``EncryptedVector.pack``).
+
+    Parameters
+    ----------
+    public_key : PaillierPublicKey
+        The key.
+    ciphertexts : list of gmpy2.mpz
+        ``layout.ciphertexts`` packed ciphertexts (not checked: deserialise a
+        peer's with :func:`~crypto.paillier.serialization.vector_from_bytes`).
+    exponent : int
+        The shared base-16 exponent.
+    layout : PackingLayout
+        Where each value sits.
+
+    Raises
+    ------
+    ValueError
+        If the layout does not fit the key or the ciphertext count is wrong.
+
+    Examples
+    --------
+    >>> from crypto.paillier import generate_paillier_keypair
+    >>> public_key, private_key = generate_paillier_keypair(1024, allow_weak_key=True)
+    >>> packed = public_key.encrypt_vector([1.5, -2.0, 0.25]).pack()
+    >>> len(packed), len(packed.ciphertexts)  # three values in one ciphertext
+    (3, 1)
+    >>> private_key.decrypt_vector(packed.rerandomize()).tolist()
+    [1.5, -2.0, 0.25]
     """
 
     __slots__ = ("_ciphertexts", "exponent", "layout", "public_key")
@@ -137,7 +211,18 @@ class PackedEncryptedVector:
     def rerandomize(
         self, *, n_jobs: int | None = None, executor: Executor | None = None
     ) -> PackedEncryptedVector:
-        """The same packed plaintexts under fresh, statistically uniform obfuscators."""
+        """The same packed plaintexts under fresh, statistically uniform obfuscators.
+
+        Parameters
+        ----------
+        n_jobs, executor
+            See :mod:`crypto.parallel`.
+
+        Returns
+        -------
+        PackedEncryptedVector
+            New ciphertexts of the same plaintexts and layout.
+        """
         return PackedEncryptedVector(
             self.public_key,
             rerandomize_ciphertexts(
@@ -150,13 +235,30 @@ class PackedEncryptedVector:
     def mask(
         self, *, n_jobs: int | None = None, executor: Executor | None = None
     ) -> tuple[MaskedVector, VectorMask]:
-        """Hide the packed plaintexts under uniform masks (see :mod:`.masking`)."""
+        """Hide the packed plaintexts under uniform masks (see :mod:`.masking`).
+
+        Parameters
+        ----------
+        n_jobs, executor
+            See :mod:`crypto.parallel`.
+
+        Returns
+        -------
+        tuple
+            ``(MaskedVector to send, VectorMask to keep)``.
+        """
         from crypto.paillier.masking import mask_vector
 
         return mask_vector(self, n_jobs=n_jobs, executor=executor)
 
     def to_bytes(self) -> bytes:
-        """Serialise; see :mod:`.serialization`."""
+        """Serialise; see :mod:`.serialization`.
+
+        Returns
+        -------
+        bytes
+            The vector format of :func:`~crypto.paillier.serialization.vector_to_bytes`.
+        """
         from crypto.paillier.serialization import vector_to_bytes
 
         return vector_to_bytes(self)
@@ -173,6 +275,27 @@ def pack_vector(
         The values to pack.
     n_jobs, executor
         See :mod:`crypto.parallel` (the work releases the GIL: threads by default).
+
+    Returns
+    -------
+    PackedEncryptedVector
+        The same values, ``layout.slots`` per ciphertext.
+
+    Raises
+    ------
+    PlaintextOverflowError
+        If the vector's bound is too large for two values to share a plaintext.
+
+    Examples
+    --------
+    >>> from crypto.paillier import generate_paillier_keypair
+    >>> public_key, private_key = generate_paillier_keypair(1024, allow_weak_key=True)
+    >>> ev = public_key.encrypt_vector([float(i) for i in range(40)], max_abs=64.0)
+    >>> packed = pack_vector(ev)
+    >>> packed.layout.slots, len(packed.ciphertexts)
+    (25, 2)
+    >>> private_key.decrypt_vector(packed)[[0, 24, 25, 39]].tolist()
+    [0.0, 24.0, 25.0, 39.0]
     """
     public_key = vector.public_key
     layout = PackingLayout.for_bound(len(vector), max(vector.bound, 1), public_key.bits)
@@ -207,11 +330,33 @@ def pack_vector(
 def unpack_mantissas(plaintexts: Sequence[int], layout: PackingLayout) -> list[int]:
     """Signed mantissas from decrypted packed plaintexts.
 
+    Parameters
+    ----------
+    plaintexts : sequence of int
+        One decrypted plaintext per packed ciphertext, in order.
+    layout : PackingLayout
+        The layout of the packed vector.
+
+    Returns
+    -------
+    list of int
+        ``layout.length`` signed mantissas.
+
     Raises
     ------
+    ValueError
+        If the number of plaintexts does not match the layout.
     PlaintextOverflowError
         If a plaintext or slot is outside what the layout allows (a corrupted or
         dishonestly decrypted value).
+
+    Examples
+    --------
+    Two 4-bit slots holding ``1 + 3`` and ``-2 + 3``:
+
+    >>> layout = PackingLayout(length=2, slot_bits=4, slots=2, bound=3)
+    >>> unpack_mantissas([4 + (1 << 4)], layout)
+    [1, -2]
     """
     if len(plaintexts) != layout.ciphertexts:
         raise ValueError(f"expected {layout.ciphertexts} plaintexts, got {len(plaintexts)}")

@@ -39,6 +39,23 @@ def rerandomize_ciphertexts(
         Plaintexts to add on the way (masks), one per ciphertext.
     n_jobs, executor
         See :mod:`crypto.parallel` (table look-ups: a process pool by default).
+
+    Returns
+    -------
+    list of gmpy2.mpz
+        One fresh ciphertext per input, in order.
+
+    Examples
+    --------
+    >>> from crypto.paillier import EncryptedVector, generate_paillier_keypair
+    >>> public_key, private_key = generate_paillier_keypair(1024, allow_weak_key=True)
+    >>> ev = public_key.encrypt_vector([1.0, 2.0])
+    >>> fresh = rerandomize_ciphertexts(public_key, [mpz(c) for c in ev.ciphertexts], [16**8, 0])
+    >>> [int(c) for c in fresh] == ev.ciphertexts
+    False
+    >>> again = EncryptedVector(public_key, [int(c) for c in fresh], ev.exponent, 2 * ev.bound)
+    >>> private_key.decrypt_vector(again).tolist()  # 16**8 is 1.0 at exponent -8
+    [2.0, 2.0]
     """
     workers = parallel.effective_workers(n_jobs, executor)
     chunks = parallel.chunk_bounds(len(ciphertexts), workers, _MIN_CHUNK)

@@ -71,12 +71,52 @@ AnyVector = EncryptedVector | PackedEncryptedVector | MaskedVector
 
 
 def ciphertext_width(public_key: PaillierPublicKey) -> int:
-    """Bytes per serialised ciphertext: ``ceil(bits(n**2) / 8)``."""
+    """Bytes per serialised ciphertext: ``ceil(bits(n**2) / 8)``.
+
+    Parameters
+    ----------
+    public_key : PaillierPublicKey
+        The key.
+
+    Returns
+    -------
+    int
+        The width, e.g. 256 for a 1024-bit key.
+    """
     return (public_key.nsquare.bit_length() + 7) // 8
 
 
 def vector_to_bytes(vector: AnyVector) -> bytes:
-    """Serialise an encrypted, packed or masked vector."""
+    """Serialise an encrypted, packed or masked vector.
+
+    Parameters
+    ----------
+    vector : EncryptedVector, PackedEncryptedVector or MaskedVector
+        The vector.
+
+    Returns
+    -------
+    bytes
+        The format of the module documentation (header, then fixed-width
+        ciphertexts).
+
+    Raises
+    ------
+    TypeError
+        If ``vector`` is of another type.
+    ValueError
+        If its exponent is outside the serialisable range.
+
+    Examples
+    --------
+    >>> from crypto.paillier import generate_paillier_keypair
+    >>> public_key, private_key = generate_paillier_keypair(1024, allow_weak_key=True)
+    >>> data = vector_to_bytes(public_key.encrypt_vector([1.5, -2.0]))
+    >>> data[:4], ciphertext_width(public_key)
+    (b'VFLP', 256)
+    >>> EncryptedVector.from_bytes(data, public_key).exponent
+    -8
+    """
     public_key = vector.public_key
     width = ciphertext_width(public_key)
     if isinstance(vector, EncryptedVector):
@@ -144,12 +184,29 @@ def vector_from_bytes(
     max_bytes : int, optional
         Refuse larger inputs (default :data:`DEFAULT_MAX_VECTOR_BYTES`).
 
+    Returns
+    -------
+    EncryptedVector, PackedEncryptedVector or MaskedVector
+        The vector, of the kind its header names.
+
     Raises
     ------
     DeserializationError
         On any malformed field, size or ciphertext.
     KeyMismatchError
         If the vector is under another key.
+
+    Examples
+    --------
+    >>> from crypto.paillier import generate_paillier_keypair
+    >>> public_key, private_key = generate_paillier_keypair(1024, allow_weak_key=True)
+    >>> data = vector_to_bytes(public_key.encrypt_vector([1.5, -2.0]))
+    >>> private_key.decrypt_vector(vector_from_bytes(data, public_key)).tolist()
+    [1.5, -2.0]
+    >>> vector_from_bytes(data[:-1], public_key)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    crypto.exceptions.DeserializationError: invalid ciphertext vector: ... bytes of ciphertexts ...
     """
     if not isinstance(data, bytes | bytearray | memoryview):
         raise _fail(f"expected bytes, got {type(data).__name__}")
@@ -259,7 +316,27 @@ def _load_document(
 
 
 def public_key_to_json(public_key: PaillierPublicKey) -> str:
-    """Serialise a public key to JSON."""
+    """Serialise a public key to JSON.
+
+    Parameters
+    ----------
+    public_key : PaillierPublicKey
+        The key.
+
+    Returns
+    -------
+    str
+        ``{"type": "paillier-public-key", "version": 1, "n": "<hex>"}``.
+
+    Examples
+    --------
+    >>> import json
+    >>> from crypto.paillier import generate_paillier_keypair
+    >>> public_key, private_key = generate_paillier_keypair(1024, allow_weak_key=True)
+    >>> document = json.loads(public_key_to_json(public_key))
+    >>> document["type"], int(document["n"], 16) == public_key.n
+    ('paillier-public-key', True)
+    """
     return json.dumps(
         {"type": "paillier-public-key", "version": FORMAT_VERSION, "n": _hex(public_key.n)}
     )
@@ -268,13 +345,67 @@ def public_key_to_json(public_key: PaillierPublicKey) -> str:
 def public_key_from_json(
     text: str | bytes | dict[str, Any], *, allow_weak_key: bool = False
 ) -> PaillierPublicKey:
-    """Load and validate a public key from JSON (the key-size policy applies)."""
+    """Load and validate a public key from JSON (the key-size policy applies).
+
+    Parameters
+    ----------
+    text : str, bytes or dict
+        The JSON document (or its parsed object).
+    allow_weak_key : bool, default False
+        Accept a modulus shorter than 2048 bits (tests and benchmarks).
+
+    Returns
+    -------
+    PaillierPublicKey
+        The key.
+
+    Raises
+    ------
+    DeserializationError
+        If the document is not valid JSON of a version-1 public key.
+    WeakKeyError
+        If the key is too short and ``allow_weak_key`` is false.
+    InvalidKeyError
+        If ``n`` is not a valid modulus.
+
+    Examples
+    --------
+    >>> from crypto.paillier import generate_paillier_keypair
+    >>> public_key, private_key = generate_paillier_keypair(1024, allow_weak_key=True)
+    >>> text = public_key_to_json(public_key)
+    >>> public_key_from_json(text, allow_weak_key=True) == public_key
+    True
+    >>> public_key_from_json(text)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    crypto.exceptions.WeakKeyError: a 1024-bit Paillier key is below the 2048-bit minimum ...
+    """
     document = _load_document(text, "paillier-public-key", {"n"})
     return PaillierPublicKey(_parse_hex(document, "n"), allow_weak_key=allow_weak_key)
 
 
 def private_key_to_json(private_key: PaillierPrivateKey) -> str:
-    """Serialise a private key to JSON (keep the result secret)."""
+    """Serialise a private key to JSON (keep the result secret).
+
+    Parameters
+    ----------
+    private_key : PaillierPrivateKey
+        The key.
+
+    Returns
+    -------
+    str
+        ``{"type": "paillier-private-key", "version": 1, "n": ..., "p": ..., "q": ...}``
+        with hex integers.
+
+    Examples
+    --------
+    >>> import json
+    >>> from crypto.paillier import generate_paillier_keypair
+    >>> public_key, private_key = generate_paillier_keypair(1024, allow_weak_key=True)
+    >>> sorted(json.loads(private_key_to_json(private_key)))
+    ['n', 'p', 'q', 'type', 'version']
+    """
     return json.dumps(
         {
             "type": "paillier-private-key",
@@ -289,7 +420,37 @@ def private_key_to_json(private_key: PaillierPrivateKey) -> str:
 def private_key_from_json(
     text: str | bytes | dict[str, Any], *, allow_weak_key: bool = False
 ) -> PaillierPrivateKey:
-    """Load and validate a private key from JSON (``p * q == n``, both prime)."""
+    """Load and validate a private key from JSON (``p * q == n``, both prime).
+
+    Parameters
+    ----------
+    text : str, bytes or dict
+        The JSON document (or its parsed object).
+    allow_weak_key : bool, default False
+        Accept a modulus shorter than 2048 bits (tests and benchmarks).
+
+    Returns
+    -------
+    PaillierPrivateKey
+        The key, with its public key.
+
+    Raises
+    ------
+    DeserializationError
+        If the document is not valid JSON of a version-1 private key.
+    WeakKeyError
+        If the key is too short and ``allow_weak_key`` is false.
+    InvalidKeyError
+        If ``p * q != n`` or a factor is not prime.
+
+    Examples
+    --------
+    >>> from crypto.paillier import generate_paillier_keypair
+    >>> public_key, private_key = generate_paillier_keypair(1024, allow_weak_key=True)
+    >>> text = private_key_to_json(private_key)
+    >>> private_key_from_json(text, allow_weak_key=True) == private_key
+    True
+    """
     document = _load_document(text, "paillier-private-key", {"n", "p", "q"})
     public_key = PaillierPublicKey(_parse_hex(document, "n"), allow_weak_key=allow_weak_key)
     return PaillierPrivateKey(public_key, _parse_hex(document, "p"), _parse_hex(document, "q"))
@@ -325,22 +486,121 @@ def _unpack_ints(data: bytes, kind: int, count: int) -> list[int]:
 
 
 def public_key_to_bytes(public_key: PaillierPublicKey) -> bytes:
-    """Serialise a public key to bytes."""
+    """Serialise a public key to bytes.
+
+    Parameters
+    ----------
+    public_key : PaillierPublicKey
+        The key.
+
+    Returns
+    -------
+    bytes
+        ``b"VFLK"``, version 1, kind 1, then ``n`` (2-byte length, big-endian bytes).
+
+    Examples
+    --------
+    >>> from crypto.paillier import generate_paillier_keypair
+    >>> public_key, private_key = generate_paillier_keypair(1024, allow_weak_key=True)
+    >>> data = public_key_to_bytes(public_key)
+    >>> data[:4], data[4], data[5], len(data)  # magic, version, kind 1
+    (b'VFLK', 1, 1, 136)
+    """
     return _pack_ints(_KEY_PUBLIC, [public_key.n])
 
 
 def public_key_from_bytes(data: bytes, *, allow_weak_key: bool = False) -> PaillierPublicKey:
-    """Load and validate a public key from bytes."""
+    """Load and validate a public key from bytes.
+
+    Parameters
+    ----------
+    data : bytes
+        Output of :func:`public_key_to_bytes`.
+    allow_weak_key : bool, default False
+        Accept a modulus shorter than 2048 bits (tests and benchmarks).
+
+    Returns
+    -------
+    PaillierPublicKey
+        The key.
+
+    Raises
+    ------
+    DeserializationError
+        If ``data`` is truncated, has trailing bytes or is not a public key.
+    WeakKeyError
+        If the key is too short and ``allow_weak_key`` is false.
+    InvalidKeyError
+        If ``n`` is not a valid modulus.
+
+    Examples
+    --------
+    >>> from crypto.paillier import generate_paillier_keypair
+    >>> public_key, private_key = generate_paillier_keypair(1024, allow_weak_key=True)
+    >>> data = public_key_to_bytes(public_key)
+    >>> public_key_from_bytes(data, allow_weak_key=True) == public_key
+    True
+    """
     (n,) = _unpack_ints(data, _KEY_PUBLIC, 1)
     return PaillierPublicKey(n, allow_weak_key=allow_weak_key)
 
 
 def private_key_to_bytes(private_key: PaillierPrivateKey) -> bytes:
-    """Serialise a private key to bytes (keep the result secret)."""
+    """Serialise a private key to bytes (keep the result secret).
+
+    Parameters
+    ----------
+    private_key : PaillierPrivateKey
+        The key.
+
+    Returns
+    -------
+    bytes
+        ``b"VFLK"``, version 1, kind 2, then ``n``, ``p`` and ``q``.
+
+    Examples
+    --------
+    >>> from crypto.paillier import generate_paillier_keypair
+    >>> public_key, private_key = generate_paillier_keypair(1024, allow_weak_key=True)
+    >>> data = private_key_to_bytes(private_key)
+    >>> data[:4], data[4], data[5]  # magic, version, kind 2
+    (b'VFLK', 1, 2)
+    """
     return _pack_ints(_KEY_PRIVATE, [private_key.public_key.n, private_key.p, private_key.q])
 
 
 def private_key_from_bytes(data: bytes, *, allow_weak_key: bool = False) -> PaillierPrivateKey:
-    """Load and validate a private key from bytes."""
+    """Load and validate a private key from bytes.
+
+    Parameters
+    ----------
+    data : bytes
+        Output of :func:`private_key_to_bytes`.
+    allow_weak_key : bool, default False
+        Accept a modulus shorter than 2048 bits (tests and benchmarks).
+
+    Returns
+    -------
+    PaillierPrivateKey
+        The key, with its public key.
+
+    Raises
+    ------
+    DeserializationError
+        If ``data`` is truncated, has trailing bytes or is not a private key.
+    WeakKeyError
+        If the key is too short and ``allow_weak_key`` is false.
+    InvalidKeyError
+        If ``p * q != n`` or a factor is not prime.
+
+    Examples
+    --------
+    >>> from crypto.paillier import generate_paillier_keypair
+    >>> public_key, private_key = generate_paillier_keypair(1024, allow_weak_key=True)
+    >>> data = private_key_to_bytes(private_key)
+    >>> restored = private_key_from_bytes(data, allow_weak_key=True)
+    >>> restored.decrypt(public_key.encrypt(7))
+    7
+    """
     n, p, q = _unpack_ints(data, _KEY_PRIVATE, 3)
     return PaillierPrivateKey(PaillierPublicKey(n, allow_weak_key=allow_weak_key), p, q)

@@ -19,6 +19,15 @@ def validate_ciphertexts(values: Iterable[object], n: mpz, n2: mpz) -> list[mpz]
     ``n`` (a value shares a factor with ``n = pq`` exactly when the product does);
     only if that fails is the culprit searched for.
 
+    Parameters
+    ----------
+    values : iterable of int
+        Ciphertexts, e.g. from a peer.
+    n : gmpy2.mpz
+        The Paillier modulus.
+    n2 : gmpy2.mpz
+        ``n**2``.
+
     Returns
     -------
     list of gmpy2.mpz
@@ -28,6 +37,15 @@ def validate_ciphertexts(values: Iterable[object], n: mpz, n2: mpz) -> list[mpz]
     ------
     MalformedCiphertextError
         Naming the index of the first bad value.
+
+    Examples
+    --------
+    >>> validate_ciphertexts([4, 7], mpz(15), mpz(225))
+    [mpz(4), mpz(7)]
+    >>> validate_ciphertexts([4, 10], mpz(15), mpz(225))  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    crypto.exceptions.MalformedCiphertextError: ciphertext 1 shares a factor with n: ...
     """
     checked: list[mpz] = []
     product = mpz(1)
@@ -56,6 +74,28 @@ def batch_invert(values: Sequence[mpz], modulus: mpz) -> list[mpz]:
 
     Costs three multiplications per value plus one ``invert``, instead of one
     ``invert`` (about eight multiplications' worth) per value.
+
+    Parameters
+    ----------
+    values : sequence of gmpy2.mpz
+        Residues invertible modulo ``modulus``.
+    modulus : gmpy2.mpz
+        The modulus.
+
+    Returns
+    -------
+    list of gmpy2.mpz
+        The inverses, in order.
+
+    Raises
+    ------
+    ZeroDivisionError
+        If a value is not invertible.
+
+    Examples
+    --------
+    >>> batch_invert([mpz(3), mpz(5)], mpz(7))  # 3 * 5 == 5 * 3 == 1 mod 7
+    [mpz(5), mpz(3)]
     """
     if not values:
         return []

@@ -122,6 +122,32 @@ class EncryptedVector:
     functions of its inputs, so a receiver who knows the inputs could recognise how
     they were combined.  Call :meth:`rerandomize` (or :meth:`mask`, which also hides
     the plaintext) before a vector leaves its party.
+
+    Raises
+    ------
+    MalformedCiphertextError
+        If a ciphertext is outside ``(0, n**2)`` or shares a factor with ``n``.
+    ValueError
+        If ``bound`` is not a non-negative int.
+    PlaintextOverflowError
+        If ``bound`` exceeds ``public_key.max_int``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from crypto.paillier import generate_paillier_keypair
+    >>> public_key, private_key = generate_paillier_keypair(1024, allow_weak_key=True)
+    >>> ev = public_key.encrypt_vector([1.0, -2.0, 0.5])
+    >>> private_key.decrypt_vector(2 * ev + [1.0, 1.0, 1.0]).tolist()
+    [3.0, -3.0, 2.0]
+    >>> X = np.array([[1.0, 0.0, 2.0], [0.0, 1.0, -4.0]])
+    >>> private_key.decrypt_vector(X @ ev).tolist()
+    [2.0, -4.0]
+    >>> private_key.decrypt(ev.sum()), private_key.decrypt_vector(ev[[2, 0]]).tolist()
+    (-0.5, [0.5, 1.0])
+    >>> same = EncryptedVector(public_key, ev.ciphertexts, ev.exponent, ev.bound)
+    >>> private_key.decrypt_vector(same - ev).tolist()
+    [0.0, 0.0, 0.0]
     """
 
     __array_ufunc__ = None  # make numpy defer: ndarray + ev -> ev.__radd__, X @ ev -> __rmatmul__
@@ -170,6 +196,21 @@ class EncryptedVector:
 
         A receiver replaces the bound a peer claimed by the public worst case it can
         justify, so that its overflow checks never rely on a peer's word.
+
+        Parameters
+        ----------
+        bound : int
+            The new bound on every ``|mantissa|``.
+
+        Returns
+        -------
+        EncryptedVector
+            A vector sharing these ciphertexts.
+
+        Raises
+        ------
+        PlaintextOverflowError
+            If ``bound`` exceeds ``public_key.max_int``.
         """
         return self._like(self._ciphertexts, bound=_check_bound(bound, self.public_key.n, "bound"))
 
@@ -184,6 +225,27 @@ class EncryptedVector:
         max_abs : float
             A bound on the absolute value of every number (the numbers are
             encrypted, so the bound must come from the caller).
+
+        Returns
+        -------
+        EncryptedVector
+            At the smallest exponent of the numbers.
+
+        Raises
+        ------
+        ValueError
+            If ``numbers_`` is empty.
+        KeyMismatchError
+            If the numbers are under different keys.
+
+        Examples
+        --------
+        >>> from crypto.paillier import generate_paillier_keypair
+        >>> public_key, private_key = generate_paillier_keypair(1024, allow_weak_key=True)
+        >>> numbers = [public_key.encrypt(3), public_key.encrypt(0.5)]
+        >>> ev = EncryptedVector.from_numbers(numbers, max_abs=4.0)
+        >>> private_key.decrypt_vector(ev).tolist()
+        [3.0, 0.5]
         """
         if not numbers_:
             raise ValueError("from_numbers needs at least one number")
@@ -252,7 +314,27 @@ class EncryptedVector:
     def decrease_exponent_to(
         self, new_exponent: int, *, n_jobs: int | None = None, executor: Executor | None = None
     ) -> EncryptedVector:
-        """The same values at a smaller exponent (one small exponentiation each)."""
+        """The same values at a smaller exponent (one small exponentiation each).
+
+        Parameters
+        ----------
+        new_exponent : int
+            At most :attr:`exponent`.
+        n_jobs, executor
+            See :mod:`crypto.parallel`.
+
+        Returns
+        -------
+        EncryptedVector
+            The same values; the bound grows by ``16**(exponent - new_exponent)``.
+
+        Raises
+        ------
+        ValueError
+            If ``new_exponent`` is larger than :attr:`exponent`.
+        PlaintextOverflowError
+            If the re-encoded values could leave the plaintext space.
+        """
         factor = alignment_factor(self.exponent, new_exponent)
         if factor == 1:
             return self
@@ -356,6 +438,20 @@ class EncryptedVector:
         -------
         EncryptedVector
             Exponent ``self.exponent + exponent(other)``.
+
+        Raises
+        ------
+        PlaintextOverflowError
+            If the products could leave the plaintext space (checked first).
+
+        Examples
+        --------
+        >>> from crypto.paillier import generate_paillier_keypair
+        >>> public_key, private_key = generate_paillier_keypair(1024, allow_weak_key=True)
+        >>> ev = public_key.encrypt_vector([1.0, -2.0])
+        >>> product = ev.multiply([0.1, 3], precision=2.0**-32)
+        >>> product.exponent, private_key.decrypt_vector(product).round(6).tolist()
+        (-16, [0.1, -6.0])
         """
         array = _as_plaintext_array(other)
         if array is None:
@@ -409,6 +505,28 @@ class EncryptedVector:
         n_jobs, executor
             See :mod:`crypto.parallel` (both plans are multiplication-bound, so the
             default pool is a process pool).
+
+        Returns
+        -------
+        EncryptedVector
+            ``m`` ciphertexts at exponent ``self.exponent + exponent(matrix)``.
+
+        Raises
+        ------
+        ValueError
+            If ``matrix`` is not 2-D with ``len(self)`` columns.
+        EncodingError
+            If ``matrix`` is not numeric.
+        PlaintextOverflowError
+            If a row's products could leave the plaintext space (checked first).
+
+        Examples
+        --------
+        >>> from crypto.paillier import generate_paillier_keypair
+        >>> public_key, private_key = generate_paillier_keypair(1024, allow_weak_key=True)
+        >>> ev = public_key.encrypt_vector([1.0, 2.0, 3.0])
+        >>> private_key.decrypt_vector(ev.matmul([[1, 1, 1], [0, 0, 2]])).tolist()
+        [6.0, 6.0]
         """
         array = np.asarray(matrix)
         if array.ndim != 2 or array.shape[1] != len(self):
@@ -490,7 +608,18 @@ class EncryptedVector:
 
     # reductions and re-randomisation ------------------------------------------------
     def sum(self) -> EncryptedNumber:
-        """Encrypted sum of all elements (one multiplication per element)."""
+        """Encrypted sum of all elements (one multiplication per element).
+
+        Returns
+        -------
+        EncryptedNumber
+            At :attr:`exponent`.
+
+        Raises
+        ------
+        PlaintextOverflowError
+            If the sum could leave the plaintext space.
+        """
         _check_bound(self.bound * len(self), self.public_key.n, "sum")
         n2 = self.public_key._n2
         total = mpz(1)
@@ -505,6 +634,25 @@ class EncryptedVector:
 
         Do this before a vector leaves its party; then its ciphertexts reveal
         nothing about how they were computed, even to the key owner.
+
+        Parameters
+        ----------
+        n_jobs, executor
+            See :mod:`crypto.parallel`.
+
+        Returns
+        -------
+        EncryptedVector
+            New ciphertexts of the same values, exponent and bound.
+
+        Examples
+        --------
+        >>> from crypto.paillier import generate_paillier_keypair
+        >>> public_key, private_key = generate_paillier_keypair(1024, allow_weak_key=True)
+        >>> ev = public_key.encrypt_vector([1.0, 2.0])
+        >>> fresh = ev.rerandomize()
+        >>> fresh.ciphertexts == ev.ciphertexts, private_key.decrypt_vector(fresh).tolist()
+        (False, [1.0, 2.0])
         """
         return self._like(
             rerandomize_ciphertexts(
@@ -515,18 +663,46 @@ class EncryptedVector:
     def pack(
         self, *, n_jobs: int | None = None, executor: Executor | None = None
     ) -> PackedEncryptedVector:
-        """Pack several values into each ciphertext (see :mod:`.packing`)."""
+        """Pack several values into each ciphertext (see :mod:`.packing`).
+
+        Parameters
+        ----------
+        n_jobs, executor
+            See :mod:`crypto.parallel`.
+
+        Returns
+        -------
+        PackedEncryptedVector
+            See :func:`~crypto.paillier.packing.pack_vector`.
+        """
         return pack_vector(self, n_jobs=n_jobs, executor=executor)
 
     def mask(
         self, *, n_jobs: int | None = None, executor: Executor | None = None
     ) -> tuple[MaskedVector, VectorMask]:
-        """Hide every plaintext under a uniform mask and re-randomise (see :mod:`.masking`)."""
+        """Hide every plaintext under a uniform mask and re-randomise (see :mod:`.masking`).
+
+        Parameters
+        ----------
+        n_jobs, executor
+            See :mod:`crypto.parallel`.
+
+        Returns
+        -------
+        tuple
+            ``(MaskedVector to send, VectorMask to keep)``.
+        """
         return mask_vector(self, n_jobs=n_jobs, executor=executor)
 
     # serialisation ----------------------------------------------------------------------
     def to_bytes(self) -> bytes:
-        """Serialise (fixed width per ciphertext); see :mod:`.serialization`."""
+        """Serialise (fixed width per ciphertext); see :mod:`.serialization`.
+
+        Returns
+        -------
+        bytes
+            The vector format of :func:`~crypto.paillier.serialization.vector_to_bytes`.
+        """
         from crypto.paillier.serialization import vector_to_bytes
 
         return vector_to_bytes(self)
@@ -535,7 +711,37 @@ class EncryptedVector:
     def from_bytes(
         cls, data: bytes, public_key: PaillierPublicKey, *, max_bytes: int | None = None
     ) -> EncryptedVector:
-        """Deserialise and validate a vector encrypted under ``public_key``."""
+        """Deserialise and validate a vector encrypted under ``public_key``.
+
+        Parameters
+        ----------
+        data : bytes
+            Output of :meth:`to_bytes`.
+        public_key : PaillierPublicKey
+            The key the vector must be under.
+        max_bytes : int, optional
+            Refuse larger inputs (default 1 GiB).
+
+        Returns
+        -------
+        EncryptedVector
+            The validated vector.
+
+        Raises
+        ------
+        DeserializationError
+            If ``data`` is malformed or holds another kind of vector.
+        KeyMismatchError
+            If the vector is under another key.
+
+        Examples
+        --------
+        >>> from crypto.paillier import generate_paillier_keypair
+        >>> public_key, private_key = generate_paillier_keypair(1024, allow_weak_key=True)
+        >>> data = public_key.encrypt_vector([1.5, -2.0]).to_bytes()
+        >>> private_key.decrypt_vector(EncryptedVector.from_bytes(data, public_key)).tolist()
+        [1.5, -2.0]
+        """
         from crypto.paillier.serialization import vector_from_bytes
 
         vector = vector_from_bytes(data, public_key, max_bytes=max_bytes)
@@ -545,7 +751,35 @@ class EncryptedVector:
 
 
 def concatenate(vectors: Sequence[EncryptedVector]) -> EncryptedVector:
-    """Join vectors under one key end to end (exponents aligned to the smallest)."""
+    """Join vectors under one key end to end (exponents aligned to the smallest).
+
+    Parameters
+    ----------
+    vectors : sequence of EncryptedVector
+        At least one, all under the same key.
+
+    Returns
+    -------
+    EncryptedVector
+        The values of every vector in order; the bound is the largest bound.
+
+    Raises
+    ------
+    ValueError
+        If ``vectors`` is empty.
+    KeyMismatchError
+        If the vectors are under different keys.
+
+    Examples
+    --------
+    >>> from crypto.paillier import generate_paillier_keypair
+    >>> public_key, private_key = generate_paillier_keypair(1024, allow_weak_key=True)
+    >>> a = public_key.encrypt_vector([1.0, 2.0])
+    >>> b = public_key.encrypt_vector([0.5], precision=2.0**-40)
+    >>> joined = concatenate([a, b])
+    >>> joined.exponent, private_key.decrypt_vector(joined).tolist()
+    (-10, [1.0, 2.0, 0.5])
+    """
     if not vectors:
         raise ValueError("concatenate needs at least one vector")
     first = vectors[0]

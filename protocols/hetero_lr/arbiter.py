@@ -37,6 +37,39 @@ class LrArbiter(Role):
     settings : LrSettings
         ``key_length``, ``allow_weak_key`` and ``n_jobs`` are used.
     backend : str, default "paillier"
+
+    Raises
+    ------
+    ProtocolError
+        If ``settings.mode`` is not ``"arbiter"`` or the backend is unknown.
+
+    Examples
+    --------
+    Arbiter mode: the arbiter holds the only key and sees masked values only;
+    the model is the same as in two-party mode (see :class:`LrGuest`):
+
+    >>> from protocols.hetero_lr import LrGuest, LrHost, OptimizerSettings
+    >>> import numpy as np
+    >>> x = np.linspace(-1.0, 1.0, 40)
+    >>> guest_rows, host_rows = np.column_stack([x, x**2]), np.sin(3 * x)[:, None]
+    >>> labels = (x + np.sin(3 * x) > 0).astype(float)
+    >>> settings = LrSettings(mode="arbiter", batch_size=20, max_iter=3, key_length=1024,
+    ...                       allow_weak_key=True, optimizer=OptimizerSettings(learning_rate=0.5))
+    >>> roles = {
+    ...     "guest": LrGuest("guest", "job-1", hosts=["host"], features=guest_rows,
+    ...                      labels=labels, settings=settings, arbiter="arbiter",
+    ...                      plan_seed=bytes(32)),
+    ...     "host": LrHost("host", "job-1", guest="guest", features=host_rows,
+    ...                    settings=settings, arbiter="arbiter"),
+    ...     "arbiter": LrArbiter("arbiter", "job-1", guest="guest", hosts=["host"],
+    ...                          settings=settings),
+    ... }
+    >>> queue = [message for role in roles.values() for message in role.start()]
+    >>> while queue:
+    ...     message = queue.pop(0)
+    ...     queue += roles[message.receiver].receive(message)
+    >>> roles["arbiter"].done, roles["guest"].result.weights.round(4).tolist()
+    (True, [0.6064, -0.0007])
     """
 
     def __init__(
@@ -64,7 +97,18 @@ class LrArbiter(Role):
         self._held: list[LrMasked] = []
 
     def start(self) -> list[Message]:
-        """Generate the key pair and send the public key to every party."""
+        """Generate the key pair and send the public key to every party.
+
+        Returns
+        -------
+        list of Message
+            One :class:`~protocols.messages.LrPublicKey` for the guest and each host.
+
+        Raises
+        ------
+        ProtocolError
+            If called twice, or the key is too short without ``allow_weak_key``.
+        """
         if self._keys is not None:
             raise ProtocolError(f"{self.party}: start() called twice")
         self._keys = self.backend.generate_keypair(
@@ -78,7 +122,25 @@ class LrArbiter(Role):
         ]
 
     def receive(self, message: Message) -> list[Message]:
-        """Take the setup, decrypt masked values, or stop on the guest's decision."""
+        """Take the setup, decrypt masked values, or stop on the guest's decision.
+
+        Parameters
+        ----------
+        message : Message
+            :class:`~protocols.messages.LrSetup` or
+            :class:`~protocols.messages.LrDecision` from the guest, or
+            :class:`~protocols.messages.LrMasked` from any party.
+
+        Returns
+        -------
+        list of Message
+            :class:`~protocols.messages.LrDecrypted` replies (may be empty).
+
+        Raises
+        ------
+        ProtocolError
+            If the message is unexpected, out of order or malformed.
+        """
         if self.done or self._keys is None:
             raise self._unexpected(message, "finished" if self.done else "not started")
         if isinstance(message, LrSetup) and message.sender == self.guest and self._plan is None:

@@ -33,6 +33,15 @@ class Backend:
         Whether its vectors can be sent through the wire codec (between processes).
     secure : bool
         Whether it hides anything (only secure backends may run in a deployment).
+
+    Examples
+    --------
+    >>> backend = get_backend("plaintext")
+    >>> backend.wire, backend.secure
+    (False, False)
+    >>> public_key, private_key = backend.generate_keypair(1024, allow_weak_key=True)
+    >>> private_key.decrypt_vector(public_key.encrypt_vector([1.5]).multiply(2)).tolist()
+    [3.0]
     """
 
     name: str
@@ -41,7 +50,25 @@ class Backend:
     _generate: Callable[[int], tuple[Any, Any]]
 
     def generate_keypair(self, bits: int, *, allow_weak_key: bool = False) -> tuple[Any, Any]:
-        """A fresh ``(public_key, private_key)`` pair of ``bits`` bits."""
+        """A fresh ``(public_key, private_key)`` pair of ``bits`` bits.
+
+        Parameters
+        ----------
+        bits : int
+            Length of the modulus.
+        allow_weak_key : bool, default False
+            Permit ``bits < 2048`` (tests and benchmarks only).
+
+        Returns
+        -------
+        tuple
+            ``(public_key, private_key)`` of the backend's types.
+
+        Raises
+        ------
+        ProtocolError
+            If ``bits`` is below 2048 and ``allow_weak_key`` is false.
+        """
         if bits < MIN_KEY_BITS and not allow_weak_key:
             raise ProtocolError(
                 f"refusing a {bits}-bit key: the minimum is {MIN_KEY_BITS} bits; "
@@ -68,7 +95,32 @@ BACKENDS = {
 
 
 def get_backend(name: str) -> Backend:
-    """The backend called ``name``."""
+    """The backend called ``name``.
+
+    Parameters
+    ----------
+    name : str
+        ``"paillier"``, ``"phe"`` or ``"plaintext"``.
+
+    Returns
+    -------
+    Backend
+        The registered backend.
+
+    Raises
+    ------
+    ProtocolError
+        If no backend has that name.
+
+    Examples
+    --------
+    >>> get_backend("paillier").wire
+    True
+    >>> get_backend("ckks")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    protocols.exceptions.ProtocolError: unknown backend 'ckks'; choose one of ('paillier', ...)
+    """
     try:
         return BACKENDS[name]
     except KeyError:

@@ -40,6 +40,14 @@ class BatchPlan:
         Minimum rows per batch; ``rows < batch_size`` gives one full batch.
     seed : bytes
         The agreed seed (32 bytes).
+
+    Examples
+    --------
+    >>> plan = BatchPlan(rows=1000, batch_size=300, seed=bytes(32))
+    >>> plan.batch_count, plan.smallest, [len(batch) for batch in plan.batches(0)]
+    (3, 333, [334, 333, 333])
+    >>> bool((plan.batches(1)[0] == plan.batches(0)[0]).all())  # reshuffled every epoch
+    False
     """
 
     rows: int
@@ -57,7 +65,18 @@ class BatchPlan:
         return self.rows // self.batch_count
 
     def batches(self, epoch: int) -> list[npt.NDArray[np.int64]]:
-        """The row indices of each batch of ``epoch``."""
+        """The row indices of each batch of ``epoch``.
+
+        Parameters
+        ----------
+        epoch : int
+            The epoch, from 0.
+
+        Returns
+        -------
+        list of numpy.ndarray
+            :attr:`batch_count` int64 arrays that together hold every row once.
+        """
         prefix = epoch.to_bytes(8, "big")
         keys = np.fromiter(
             (

@@ -98,6 +98,38 @@ class LrGuest(TrainingParty):
         Warm start, the intercept last when ``fit_intercept``.
     plan_seed : bytes, optional
         32 bytes fixing the batch plan (default: fresh from the CSPRNG).
+
+    Raises
+    ------
+    ProtocolError
+        If the hosts, arbiter, labels, weights, validation set or plan seed do not
+        fit the settings.
+
+    Examples
+    --------
+    Two-party training on 40 aligned rows; the caller moves the messages:
+
+    >>> from protocols.hetero_lr import LrHost, OptimizerSettings
+    >>> import numpy as np
+    >>> x = np.linspace(-1.0, 1.0, 40)
+    >>> guest_rows, host_rows = np.column_stack([x, x**2]), np.sin(3 * x)[:, None]
+    >>> labels = (x + np.sin(3 * x) > 0).astype(float)
+    >>> settings = LrSettings(batch_size=20, max_iter=3, key_length=1024, allow_weak_key=True,
+    ...                       optimizer=OptimizerSettings(learning_rate=0.5))
+    >>> guest = LrGuest("guest", "job-1", hosts=["host"], features=guest_rows, labels=labels,
+    ...                 settings=settings, plan_seed=bytes(32))
+    >>> host = LrHost("host", "job-1", guest="guest", features=host_rows, settings=settings)
+    >>> roles = {"guest": guest, "host": host}
+    >>> queue = [message for role in roles.values() for message in role.start()]
+    >>> while queue:
+    ...     message = queue.pop(0)
+    ...     queue += roles[message.receiver].receive(message)
+    >>> guest.result.epochs, guest.result.stop_reason
+    (3, 'max_iter')
+    >>> [round(epoch["loss"], 4) for epoch in guest.result.history]
+    [0.6534, 0.518, 0.4324]
+    >>> guest.result.weights.round(4).tolist(), host.result.weights.round(4).tolist()
+    ([0.6064, -0.0007], [0.7676])
     """
 
     def __init__(
@@ -208,7 +240,19 @@ class LrGuest(TrainingParty):
 
     # start and setup --------------------------------------------------------------------
     def start(self) -> list[Message]:
-        """Send the setup to every host (and the arbiter); two-party: also our key."""
+        """Send the setup to every host (and the arbiter); two-party: also our key.
+
+        Returns
+        -------
+        list of Message
+            :class:`LrSetup` for every host (arbiter mode: for the arbiter first)
+            and, two-party, :class:`LrPublicKey`.
+
+        Raises
+        ------
+        ProtocolError
+            If called twice, or batches would not be larger than the feature count.
+        """
         if self._phase != "setup" or self.plan is not None:
             raise ProtocolError(f"{self.party}: start() called twice")
         rows = len(self.X)
@@ -250,7 +294,23 @@ class LrGuest(TrainingParty):
         return messages
 
     def receive(self, message: Message) -> list[Message]:
-        """Store the message after checking it fits the current state, then advance."""
+        """Store the message after checking it fits the current state, then advance.
+
+        Parameters
+        ----------
+        message : Message
+            A message from a host or the arbiter.
+
+        Returns
+        -------
+        list of Message
+            Whatever the protocol sends next.
+
+        Raises
+        ------
+        ProtocolError
+            If the message is unexpected or malformed.
+        """
         if self.done or self.plan is None:
             raise self._unexpected(message, "finished" if self.done else "not started")
         replies: list[Message]

@@ -63,6 +63,39 @@ class LrHost(TrainingParty):
         The host's aligned validation rows.
     initial_weights : array_like, optional
         Warm start.
+
+    Raises
+    ------
+    ProtocolError
+        If the features are malformed, or an arbiter is given in two-party mode
+        (or missing in arbiter mode).
+
+    Examples
+    --------
+    Training with the plaintext backend (values change exactly as under encryption,
+    see :mod:`crypto.plain`) gives the weights of :class:`LrGuest`'s example:
+
+    >>> from protocols.hetero_lr import LrGuest, OptimizerSettings
+    >>> import numpy as np
+    >>> x = np.linspace(-1.0, 1.0, 40)
+    >>> guest_rows, host_rows = np.column_stack([x, x**2]), np.sin(3 * x)[:, None]
+    >>> labels = (x + np.sin(3 * x) > 0).astype(float)
+    >>> settings = LrSettings(batch_size=20, max_iter=3, key_length=1024, allow_weak_key=True,
+    ...                       optimizer=OptimizerSettings(learning_rate=0.5))
+    >>> roles = {
+    ...     "guest": LrGuest("guest", "job-1", hosts=["host"], features=guest_rows,
+    ...                      labels=labels, settings=settings, backend="plaintext",
+    ...                      plan_seed=bytes(32)),
+    ...     "host": LrHost("host", "job-1", guest="guest", features=host_rows,
+    ...                    settings=settings, backend="plaintext"),
+    ... }
+    >>> queue = [message for role in roles.values() for message in role.start()]
+    >>> while queue:
+    ...     message = queue.pop(0)
+    ...     queue += roles[message.receiver].receive(message)
+    >>> host = roles["host"].result
+    >>> host.weights.round(4).tolist(), [round(e["weight_change"], 4) for e in host.history]
+    ([0.7676], [0.0963, 0.0634, 0.0422])
     """
 
     def __init__(
@@ -109,11 +142,34 @@ class LrHost(TrainingParty):
         return self.arbiter is None
 
     def start(self) -> list[Message]:
-        """Nothing to send before the guest's setup."""
+        """Nothing to send before the guest's setup.
+
+        Returns
+        -------
+        list of Message
+            Always empty.
+        """
         return []
 
     def receive(self, message: Message) -> list[Message]:
-        """Advance on the guest's, the arbiter's or the peer key owner's message."""
+        """Advance on the guest's, the arbiter's or the peer key owner's message.
+
+        Parameters
+        ----------
+        message : Message
+            A message from the guest or the arbiter.
+
+        Returns
+        -------
+        list of Message
+            Whatever the protocol sends next.
+
+        Raises
+        ------
+        ProtocolError
+            If the message is unexpected, malformed or disagrees with this host's
+            settings.
+        """
         if self.done:
             raise self._unexpected(message, "finished")
         if isinstance(message, LrSetup) and message.sender == self.guest:

@@ -220,7 +220,13 @@ class OptimizerSettings:
         return self.learning_rate / (math.sqrt(scale) if self.decay_sqrt else scale)
 
     def to_dict(self) -> dict[str, Any]:
-        """The settings as a JSON-serialisable dict (field name to value)."""
+        """The settings as a JSON-serialisable dict (field name to value).
+
+        Returns
+        -------
+        dict
+            Every field of the settings.
+        """
         return dataclasses.asdict(self)
 
 

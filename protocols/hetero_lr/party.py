@@ -67,6 +67,16 @@ class LrPartyResult:
         The epoch whose weights were kept.
     optimizer_state : dict
         The optimiser's state after the last update (for checkpoints).
+
+    Examples
+    --------
+    The result of every party of a run (see :class:`~protocols.hetero_lr.LrGuest`):
+
+    >>> import numpy as np
+    >>> result = LrPartyResult(np.array([0.5, -1.0]), 0.25, [], epochs=3,
+    ...                        stop_reason="max_iter", best_epoch=2)
+    >>> result.epochs, result.optimizer_state
+    (3, {})
     """
 
     weights: FloatArray
@@ -79,7 +89,36 @@ class LrPartyResult:
 
 
 def checked_matrix(values: npt.ArrayLike, what: str, party: str) -> FloatArray:
-    """A finite 2-D float64 array, or a clear error."""
+    """A finite 2-D float64 array, or a clear error.
+
+    Parameters
+    ----------
+    values : array_like
+        The matrix.
+    what : str
+        What it is (named in errors).
+    party : str
+        Whose it is (named in errors).
+
+    Returns
+    -------
+    numpy.ndarray
+        ``values`` as float64.
+
+    Raises
+    ------
+    ProtocolError
+        If ``values`` is not 2-D or holds a NaN or an infinity.
+
+    Examples
+    --------
+    >>> checked_matrix([[1, 2], [3, 4]], "features", "host").dtype
+    dtype('float64')
+    >>> checked_matrix([1, 2], "features", "host")
+    Traceback (most recent call last):
+    ...
+    protocols.exceptions.ProtocolError: host: features must be a 2-D array, got shape (2,)
+    """
     array = np.asarray(values, dtype=np.float64)
     if array.ndim != 2:
         raise ProtocolError(f"{party}: {what} must be a 2-D array, got shape {array.shape}")
@@ -107,6 +146,24 @@ class TrainingParty(Role):
         Warm start (the guest's include the intercept last when it fits one).
     penalized : array_like of bool, optional
         Which coefficients the penalty applies to (default all).
+
+    Raises
+    ------
+    ProtocolError
+        If the features, validation rows or initial weights are malformed, or the
+        backend is unknown.
+
+    Examples
+    --------
+    :class:`~protocols.hetero_lr.LrGuest` and :class:`~protocols.hetero_lr.LrHost`
+    are the concrete parties:
+
+    >>> import numpy as np
+    >>> from protocols.hetero_lr import LrHost, LrSettings
+    >>> host = LrHost("host", "job-1", guest="guest", features=np.ones((8, 3)),
+    ...               settings=LrSettings())
+    >>> isinstance(host, TrainingParty), host.features_count, host.weights.tolist()
+    (True, 3, [0.0, 0.0, 0.0])
     """
 
     def __init__(

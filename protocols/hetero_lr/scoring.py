@@ -24,7 +24,24 @@ FloatArray = npt.NDArray[np.float64]
 
 
 def sigmoid(z: FloatArray) -> FloatArray:
-    """The logistic function, without overflow warnings for large ``|z|``."""
+    """The logistic function, without overflow warnings for large ``|z|``.
+
+    Parameters
+    ----------
+    z : numpy.ndarray
+        Scores.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``1 / (1 + exp(-z))``, elementwise.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> sigmoid(np.array([0.0, np.log(3.0), -1000.0])).round(6).tolist()
+    [0.5, 0.75, 0.0]
+    """
     result: FloatArray = np.exp(-np.logaddexp(0.0, -z))
     return result
 
@@ -50,6 +67,24 @@ class ScoreGuest(Role):
     weights : array_like
         The guest's coefficients.
     intercept : float
+
+    Raises
+    ------
+    ProtocolError
+        If the rows are malformed or do not match the weights.
+
+    Examples
+    --------
+    >>> guest = ScoreGuest("guest", "job-1", hosts=["host"], features=[[1.0], [0.0]],
+    ...                    weights=[2.0], intercept=-1.0)
+    >>> host = ScoreHost("host", "job-1", guest="guest", features=[[0.5], [1.0]],
+    ...                  weights=[2.0])
+    >>> (request,) = guest.start()
+    >>> (scores,) = host.receive(request)
+    >>> scores.scores.tolist()  # the host's partial scores X_h w_h
+    [1.0, 2.0]
+    >>> guest.receive(scores), guest.result.round(4).tolist()  # sigmoid(2 - 1 + 1), ...
+    ([], [0.8808, 0.7311])
     """
 
     def __init__(
@@ -70,14 +105,36 @@ class ScoreGuest(Role):
         self._partials: dict[str, FloatArray] = {}
 
     def start(self) -> list[Message]:
-        """Ask every host for its partial scores."""
+        """Ask every host for its partial scores.
+
+        Returns
+        -------
+        list of Message
+            One :class:`~protocols.messages.LrScoreRequest` per host.
+        """
         return [
             LrScoreRequest(job_id=self.job_id, sender=self.party, receiver=host, rows=len(self.X))
             for host in self.hosts
         ]
 
     def receive(self, message: Message) -> list[Message]:
-        """Collect partial scores; finish when every host has answered."""
+        """Collect partial scores; finish when every host has answered.
+
+        Parameters
+        ----------
+        message : Message
+            A host's :class:`~protocols.messages.LrPartialScores`.
+
+        Returns
+        -------
+        list of Message
+            Always empty.
+
+        Raises
+        ------
+        ProtocolError
+            If the message is unexpected or has the wrong number of scores.
+        """
         if (
             self.done
             or not isinstance(message, LrPartialScores)
@@ -116,6 +173,19 @@ class ScoreHost(Role):
         The host's aligned rows to score.
     weights : array_like
         The host's coefficients.
+
+    Raises
+    ------
+    ProtocolError
+        If the rows are malformed or do not match the weights.
+
+    Examples
+    --------
+    See :class:`ScoreGuest` for a whole run.
+
+    >>> host = ScoreHost("host", "job-1", guest="guest", features=[[0.5]], weights=[2.0])
+    >>> host.start(), host.waiting_for
+    ([], ('guest',))
     """
 
     def __init__(
@@ -133,11 +203,33 @@ class ScoreHost(Role):
         self.weights = _checked_weights(weights, self.X.shape[1], party)
 
     def start(self) -> list[Message]:
-        """Nothing before the guest's request."""
+        """Nothing before the guest's request.
+
+        Returns
+        -------
+        list of Message
+            Always empty.
+        """
         return []
 
     def receive(self, message: Message) -> list[Message]:
-        """Answer the guest's request with ``X_h w_h``."""
+        """Answer the guest's request with ``X_h w_h``.
+
+        Parameters
+        ----------
+        message : Message
+            The guest's :class:`~protocols.messages.LrScoreRequest`.
+
+        Returns
+        -------
+        list of Message
+            One :class:`~protocols.messages.LrPartialScores`.
+
+        Raises
+        ------
+        ProtocolError
+            If the message is unexpected or asks for another number of rows.
+        """
         if self.done or not isinstance(message, LrScoreRequest) or message.sender != self.guest:
             raise self._unexpected(message, "waiting for the guest's request")
         if message.rows != len(self.X):

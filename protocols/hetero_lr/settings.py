@@ -87,6 +87,21 @@ class LrSettings:
         The guest adds an intercept (never penalised).
     n_jobs : int or None
         Workers for the cryptography (see :mod:`crypto.parallel`).
+
+    Raises
+    ------
+    ProtocolError
+        If a value is unknown or out of range.
+
+    Examples
+    --------
+    >>> settings = LrSettings(mode="arbiter", batch_size=256, max_iter=5)
+    >>> settings.optimizer.name, settings.convergence
+    ('sgd', 'loss')
+    >>> LrSettings(batch_size=0)
+    Traceback (most recent call last):
+    ...
+    protocols.exceptions.ProtocolError: batch_size must be a positive integer, not 0
     """
 
     mode: str = "two-party"
@@ -109,6 +124,29 @@ class LrSettings:
         The optimiser's keywords (:data:`OPTIMIZER_KEYWORDS`, with ``optimizer`` as
         its name) go into :class:`OptimizerSettings`; the others are fields of this
         class.  Unknown keywords raise ``TypeError``.
+
+        Parameters
+        ----------
+        **values
+            Keywords of :data:`FLAT_KEYWORDS`.
+
+        Returns
+        -------
+        LrSettings
+            The settings.
+
+        Raises
+        ------
+        TypeError
+            If a keyword is unknown.
+        ProtocolError
+            If a value is invalid.
+
+        Examples
+        --------
+        >>> settings = LrSettings.from_flat(optimizer="adam", learning_rate=0.05, max_iter=3)
+        >>> settings.optimizer.name, settings.optimizer.learning_rate, settings.max_iter
+        ('adam', 0.05, 3)
         """
         optimizer = {
             OPTIMIZER_KEYWORDS[key]: values.pop(key)

@@ -106,6 +106,36 @@ class PsiGuest(Role):
 
     The result (:attr:`result`) is a :class:`~protocols.psi.outcome.PsiOutcome` whose
     ``rows`` index ``ids``.
+
+    Raises
+    ------
+    ProtocolError
+        If the hosts are not distinct other parties, or the settings cannot serve
+        them.
+    DuplicateIdError
+        If an id repeats.
+
+    Examples
+    --------
+    A guest and one host; the caller moves the messages and runs queued work:
+
+    >>> from protocols.psi import PsiHost
+    >>> guest = PsiGuest("guest", "job-1", hosts=["host"], ids=[b"ann", b"bob", b"cid"])
+    >>> host = PsiHost("host", "job-1", guest="guest", ids=[b"dan", b"cid", b"ann"])
+    >>> roles = {"guest": guest, "host": host}
+    >>> queue = [message for role in roles.values() for message in role.start()]
+    >>> while queue or guest.has_work or host.has_work:
+    ...     if queue:
+    ...         message = queue.pop(0)
+    ...         queue += roles[message.receiver].receive(message)
+    ...     else:
+    ...         queue += next(role for role in roles.values() if role.has_work).work()
+    >>> [guest.ids[row] for row in guest.result.rows] == [
+    ...     host.ids[row] for row in host.result.rows
+    ... ]  # the same customers, in the same order
+    True
+    >>> sorted(guest.ids[row] for row in guest.result.rows), guest.result.peer_sizes
+    ([b'ann', b'cid'], {'host': 3})
     """
 
     def __init__(
@@ -138,7 +168,18 @@ class PsiGuest(Role):
 
     # Role contract ------------------------------------------------------------------
     def start(self) -> list[Message]:
-        """Send the setup to every host (ECDH: the guest's items can be made at once)."""
+        """Send the setup to every host (ECDH: the guest's items can be made at once).
+
+        Returns
+        -------
+        list of Message
+            One :class:`PsiSetup` per host.
+
+        Raises
+        ------
+        ProtocolError
+            If called twice.
+        """
         if self._started:
             raise ProtocolError(f"{self.party}: start() called twice")
         self._started = True
@@ -160,7 +201,25 @@ class PsiGuest(Role):
         ]
 
     def receive(self, message: Message) -> list[Message]:
-        """Take a host's setup, processed items or own items."""
+        """Take a host's setup, processed items or own items.
+
+        Parameters
+        ----------
+        message : Message
+            :class:`PsiHostSetup`, :class:`PsiProcessedItems` or :class:`PsiHostItems`
+            from a host.
+
+        Returns
+        -------
+        list of Message
+            Once every host's items are in: :class:`PsiPositions` or
+            :class:`PsiDone` for every host; else nothing.
+
+        Raises
+        ------
+        ProtocolError
+            If the message is unexpected, malformed or its cryptography fails.
+        """
         if self._done or not self._started:
             raise self._unexpected(message, "finished" if self._done else "not started")
         link = self._links.get(message.sender)
@@ -189,7 +248,18 @@ class PsiGuest(Role):
         )
 
     def work(self) -> list[Message]:
-        """Blind the next chunk for a host, or else make one host chunk comparable."""
+        """Blind the next chunk for a host, or else make one host chunk comparable.
+
+        Returns
+        -------
+        list of Message
+            A :class:`PsiGuestItems` chunk, or the final messages once complete.
+
+        Raises
+        ------
+        ProtocolError
+            If a host's items are malformed.
+        """
         for link in self._links.values():
             if self._can_prepare(link):
                 return [self._prepare(link)]

@@ -49,6 +49,37 @@ class PsiHost(Role):
 
     The result is a :class:`~protocols.psi.outcome.PsiOutcome` whose ``rows`` index
     ``ids`` (``None`` unless the output is ``"both"``).
+
+    Raises
+    ------
+    ProtocolError
+        If ``guest`` is this party.
+    DuplicateIdError
+        If an id repeats.
+
+    Examples
+    --------
+    With output ``"guest"`` the host learns only the guest's set size:
+
+    >>> from protocols.psi import PsiGuest, PsiSettings
+    >>> settings = PsiSettings(method="rsa", output="guest", allow_weak_key=True,
+    ...                        rsa_key_length=1024)
+    >>> guest = PsiGuest("guest", "job-1", hosts=["host"], ids=[b"ann", b"bob"],
+    ...                  settings=settings)
+    >>> host = PsiHost("host", "job-1", guest="guest", ids=[b"bob", b"cid", b"dan"],
+    ...                settings=settings)
+    >>> roles = {"guest": guest, "host": host}
+    >>> queue = [message for role in roles.values() for message in role.start()]
+    >>> while queue or guest.has_work or host.has_work:
+    ...     if queue:
+    ...         message = queue.pop(0)
+    ...         queue += roles[message.receiver].receive(message)
+    ...     else:
+    ...         queue += next(role for role in roles.values() if role.has_work).work()
+    >>> host.result
+    PsiOutcome(rows=None, size=None, own_size=3, peer_sizes={'guest': 2})
+    >>> [guest.ids[row] for row in guest.result.rows]
+    [b'bob']
     """
 
     def __init__(
@@ -82,7 +113,18 @@ class PsiHost(Role):
 
     # Role contract ------------------------------------------------------------------
     def start(self) -> list[Message]:
-        """Announce this party's set size (and, for RSA-PSI, make and send its key)."""
+        """Announce this party's set size (and, for RSA-PSI, make and send its key).
+
+        Returns
+        -------
+        list of Message
+            One :class:`PsiHostSetup` for the guest.
+
+        Raises
+        ------
+        ProtocolError
+            If called twice.
+        """
         if self._started:
             raise ProtocolError(f"{self.party}: start() called twice")
         self._started = True
@@ -107,7 +149,25 @@ class PsiHost(Role):
         ]
 
     def receive(self, message: Message) -> list[Message]:
-        """Take the guest's setup, items, and the final positions or done."""
+        """Take the guest's setup, items, and the final positions or done.
+
+        Parameters
+        ----------
+        message : Message
+            :class:`PsiSetup`, :class:`PsiGuestItems`, :class:`PsiPositions` or
+            :class:`PsiDone` from the guest.
+
+        Returns
+        -------
+        list of Message
+            Always empty: the host's answers are made by :meth:`work`.
+
+        Raises
+        ------
+        ProtocolError
+            If the message is unexpected, malformed or disagrees with this
+            party's settings.
+        """
         if self._done or not self._started:
             raise self._unexpected(message, "finished" if self._done else "not started")
         if message.sender != self.guest:
@@ -132,7 +192,18 @@ class PsiHost(Role):
         return bool(self._pending or self._next_own < self._own_chunks)
 
     def work(self) -> list[Message]:
-        """Process the guest's next chunk, or else blind this party's next chunk."""
+        """Process the guest's next chunk, or else blind this party's next chunk.
+
+        Returns
+        -------
+        list of Message
+            :class:`PsiProcessedItems` or :class:`PsiHostItems`.
+
+        Raises
+        ------
+        ProtocolError
+            If the guest's items are malformed.
+        """
         assert self._cipher is not None
         if self._pending:
             chunk, items = self._pending.popleft()

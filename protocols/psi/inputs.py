@@ -18,7 +18,15 @@ MAX_ID_BYTES = 1024
 
 
 class DuplicateIdError(ProtocolError, ValueError):
-    """An id appears more than once in one party's input."""
+    """An id appears more than once in one party's input.
+
+    Examples
+    --------
+    >>> canonical_ids(["a", "b", "a"], party="host")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    protocols.psi.inputs.DuplicateIdError: host: 1 id(s) appear more than once (first: rows 0 ...)
+    """
 
 
 @dataclass(frozen=True)
@@ -33,6 +41,12 @@ class CanonicalIds:
         ``source_rows[i]`` is the index in the original input of ``encoded[i]``.
     dropped : int
         How many repeated ids were dropped (``dedupe=True`` only).
+
+    Examples
+    --------
+    >>> ids = canonical_ids(["b", 7, "b", "a"], dedupe=True)
+    >>> ids.encoded, ids.source_rows.tolist(), ids.dropped
+    ([b'b', b'7', b'a'], [0, 1, 3], 1)
     """
 
     encoded: list[bytes]
@@ -46,10 +60,31 @@ def encode_id(value: object) -> bytes:
     Floats and booleans are refused: ``1.0``, ``1`` and ``True`` would otherwise be
     silently equal or unequal depending on the other party's formatting.
 
+    Parameters
+    ----------
+    value : str, bytes or int
+        One id.
+
+    Returns
+    -------
+    bytes
+        Its canonical encoding.
+
     Raises
     ------
     ProtocolError
         For an id of another type, an empty id or one longer than 1024 bytes.
+
+    Examples
+    --------
+    >>> encode_id("ann"), encode_id(17), encode_id(b"id-1")
+    (b'ann', b'17', b'id-1')
+    >>> len(encode_id("café"))  # UTF-8
+    5
+    >>> encode_id(1.0)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    protocols.exceptions.ProtocolError: an id must be a string, bytes or an integer, not float ...
     """
     if isinstance(value, bytes):
         encoded = value
@@ -86,6 +121,11 @@ def canonical_ids(
         Keep the first occurrence of a repeated id instead of refusing the input.
     party : str, optional
         Named in error messages.
+
+    Returns
+    -------
+    CanonicalIds
+        The unique encoded ids and the input row of each.
 
     Raises
     ------

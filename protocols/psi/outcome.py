@@ -27,6 +27,16 @@ class PsiOutcome:
         Number of ids this party put in.
     peer_sizes : dict of str to int
         Every peer's number of ids (set sizes are revealed by design).
+
+    Examples
+    --------
+    What :class:`~protocols.psi.PsiGuest` produces; ``rows`` indexes its ids:
+
+    >>> import numpy as np
+    >>> ids = [b"ann", b"bob", b"cid"]
+    >>> outcome = PsiOutcome(np.array([2, 0]), 2, own_size=3, peer_sizes={"host": 5})
+    >>> [ids[row] for row in outcome.rows]
+    [b'cid', b'ann']
     """
 
     rows: npt.NDArray[np.int64] | None

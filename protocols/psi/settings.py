@@ -57,6 +57,21 @@ class PsiSettings:
     rsa_window : int, default 4
         RSA guest: chunks awaiting signatures at once (bounds the blinding factors
         held in memory).
+
+    Raises
+    ------
+    ProtocolError
+        If a value is unknown or out of range, or ``output="cardinality"`` is asked
+        of RSA-PSI.
+
+    Examples
+    --------
+    >>> PsiSettings(method="rsa", output="guest", chunk_size=1000).rsa_key_length
+    2048
+    >>> PsiSettings(method="rsa", output="cardinality")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    protocols.exceptions.ProtocolError: PSI output 'cardinality' needs method 'ecdh' ...
     """
 
     method: PsiMethod = "ecdh"
@@ -85,7 +100,26 @@ class PsiSettings:
             raise ProtocolError(f"PSI rsa_window must be at least 1, not {self.rsa_window}")
 
     def check_hosts(self, count: int) -> None:
-        """Refuse a number of hosts this configuration cannot serve."""
+        """Refuse a number of hosts this configuration cannot serve.
+
+        Parameters
+        ----------
+        count : int
+            The number of hosts.
+
+        Raises
+        ------
+        ProtocolError
+            If there is no host, or several with ``output="cardinality"``.
+
+        Examples
+        --------
+        >>> PsiSettings().check_hosts(3)
+        >>> PsiSettings(output="cardinality").check_hosts(2)  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        protocols.exceptions.ProtocolError: PSI output 'cardinality' works with one host; ...
+        """
         if count < 1:
             raise ProtocolError("PSI needs at least one host")
         if self.output == "cardinality" and count > 1:

@@ -26,6 +26,21 @@ class Transport(abc.ABC):
     ----------
     party : str
         This party's name.
+
+    Examples
+    --------
+    :class:`~vfl.transport.MemoryTransport` and :class:`~vfl.transport.TlsTransport`
+    implement it; a transport is a context manager that closes itself:
+
+    >>> from vfl.transport import MemoryNetwork
+    >>> network = MemoryNetwork()
+    >>> with network.transport("guest") as guest, network.transport("host") as host:
+    ...     guest.connect(["host"], timeout=1.0)
+    ...     guest.send("host", b"setup")
+    ...     isinstance(host, Transport), host.receive(timeout=1.0)
+    (True, ('guest', b'setup'))
+    >>> guest.closed, host.closed
+    (True, True)
     """
 
     party: str
@@ -33,6 +48,13 @@ class Transport(abc.ABC):
     @abc.abstractmethod
     def connect(self, peers: Sequence[str], timeout: float) -> None:
         """Make every listed peer reachable, retrying with backoff while peers start.
+
+        Parameters
+        ----------
+        peers : sequence of str
+            The peers this party will send to.
+        timeout : float
+            Seconds to keep trying.
 
         Raises
         ------
@@ -43,6 +65,13 @@ class Transport(abc.ABC):
     @abc.abstractmethod
     def send(self, peer: str, message: bytes) -> None:
         """Deliver one message to ``peer`` (large messages travel in chunks).
+
+        Parameters
+        ----------
+        peer : str
+            The receiving party.
+        message : bytes
+            The encoded message.
 
         Raises
         ------
@@ -55,6 +84,16 @@ class Transport(abc.ABC):
         """Wait for the next message from any peer: ``(sender, message)``.
 
         ``sender`` is the authenticated identity of the connection it came on.
+
+        Parameters
+        ----------
+        timeout : float
+            Seconds to wait.
+
+        Returns
+        -------
+        tuple of (str, bytes)
+            The sender's name and the message.
 
         Raises
         ------

@@ -74,7 +74,13 @@ _RECV_BYTES = 1 << 18  # never ask the stream for more than this at once
 
 
 class FrameType(enum.IntEnum):
-    """The type byte of a frame."""
+    """The type byte of a frame.
+
+    Examples
+    --------
+    >>> FrameType(2).name, encode_frame(FrameType.ACCEPT)[0]
+    ('LAST', 4)
+    """
 
     CHUNK = 1
     """Part of a message; more of it follows."""
@@ -87,18 +93,62 @@ class FrameType(enum.IntEnum):
 
 
 class FrameReceiver(Protocol):
-    """Anything frames can be read from: ``recv(n)`` returns at most ``n`` bytes, ``b""`` at EOF."""
+    """Anything frames can be read from: ``recv(n)`` returns at most ``n`` bytes, ``b""`` at EOF.
+
+    Sockets and TLS sockets are; so is a small in-memory stand-in for tests.
+
+    Examples
+    --------
+    >>> import io
+    >>> class Replay:
+    ...     def __init__(self, data):
+    ...         self.buffer = io.BytesIO(data)
+    ...     def recv(self, bufsize):
+    ...         return self.buffer.read(bufsize)
+    >>> read_frame(Replay(encode_frame(FrameType.LAST, b"hi")))
+    (<FrameType.LAST: 2>, b'hi')
+    """
 
     def recv(self, bufsize: int, /) -> bytes:
-        """Return up to ``bufsize`` bytes; ``b""`` once the stream has ended."""
+        """Return up to ``bufsize`` bytes; ``b""`` once the stream has ended.
+
+        Parameters
+        ----------
+        bufsize : int
+            The most bytes wanted.
+
+        Returns
+        -------
+        bytes
+            Between 1 and ``bufsize`` bytes, or ``b""`` at the end.
+        """
         ...
 
 
 class FrameSender(Protocol):
-    """Anything frames can be written to."""
+    """Anything frames can be written to (``sendall``, as sockets have).
+
+    Examples
+    --------
+    >>> class Recorder:
+    ...     def __init__(self):
+    ...         self.frames = []
+    ...     def sendall(self, data):
+    ...         self.frames.append(bytes(data))
+    >>> recorder = Recorder()
+    >>> send_message(recorder, b"hello", chunk_bytes=2)
+    >>> [frame[5:] for frame in recorder.frames]  # the payloads after 5-byte headers
+    [b'he', b'll', b'o']
+    """
 
     def sendall(self, data: bytes, /) -> None:
-        """Write all of ``data``."""
+        """Write all of ``data``.
+
+        Parameters
+        ----------
+        data : bytes
+            What to write.
+        """
         ...
 
 
@@ -127,6 +177,16 @@ def encode_frame(frame_type: FrameType, payload: bytes = b"") -> bytes:
     -------
     bytes
         ``type | length | payload``.
+
+    Raises
+    ------
+    ValueError
+        If ``payload`` is too long for one frame.
+
+    Examples
+    --------
+    >>> encode_frame(FrameType.LAST, b"hi").hex()  # type 2, length 2, "hi"
+    '02000000026869'
     """
     if len(payload) > MAX_CHUNK_BYTES:
         raise ValueError(f"a frame carries at most {MAX_CHUNK_BYTES} bytes, got {len(payload)}")
@@ -147,6 +207,20 @@ def encode_message(message: bytes, *, chunk_bytes: int = DEFAULT_CHUNK_BYTES) ->
     ------
     bytes
         One encoded frame at a time.
+
+    Raises
+    ------
+    ValueError
+        If ``chunk_bytes`` is out of range.
+    TypeError
+        If ``chunk_bytes`` is not an int.
+
+    Examples
+    --------
+    >>> [FrameType(frame[0]).name for frame in encode_message(b"hello", chunk_bytes=2)]
+    ['CHUNK', 'CHUNK', 'LAST']
+    >>> [frame.hex() for frame in encode_message(b"")]  # one empty LAST frame
+    ['0200000000']
     """
     _check_chunk_bytes(chunk_bytes)
     view = memoryview(message)
@@ -159,7 +233,18 @@ def encode_message(message: bytes, *, chunk_bytes: int = DEFAULT_CHUNK_BYTES) ->
 
 
 def encode_goodbye() -> bytes:
-    """The GOODBYE frame (announces a clean close)."""
+    """The GOODBYE frame (announces a clean close).
+
+    Returns
+    -------
+    bytes
+        An empty frame of type :attr:`FrameType.GOODBYE`.
+
+    Examples
+    --------
+    >>> encode_goodbye().hex()
+    '0300000000'
+    """
     return encode_frame(FrameType.GOODBYE)
 
 
@@ -170,13 +255,56 @@ def send_message(
 
     ``OSError`` from the stream propagates; the caller knows which peer it was
     writing to and turns it into a :class:`~vfl.exceptions.TransportError`.
+
+    Parameters
+    ----------
+    stream : FrameSender
+        Where to write.
+    message : bytes
+        The message.
+    chunk_bytes : int, default 1 MiB
+        Largest payload per frame.
+
+    Raises
+    ------
+    OSError
+        If the stream fails.
+
+    Examples
+    --------
+    >>> import socket
+    >>> left, right = socket.socketpair()
+    >>> send_message(left, b"hello", chunk_bytes=2)
+    >>> read_message(right, max_message_bytes=100, chunk_bytes=2)
+    b'hello'
+    >>> left.close(); right.close()
     """
     for frame in encode_message(message, chunk_bytes=chunk_bytes):
         stream.sendall(frame)
 
 
 def send_goodbye(stream: FrameSender) -> None:
-    """Write the GOODBYE frame to ``stream`` (``OSError`` propagates)."""
+    """Write the GOODBYE frame to ``stream`` (``OSError`` propagates).
+
+    Parameters
+    ----------
+    stream : FrameSender
+        Where to write.
+
+    Raises
+    ------
+    OSError
+        If the stream fails.
+
+    Examples
+    --------
+    >>> import socket
+    >>> left, right = socket.socketpair()
+    >>> send_goodbye(left)
+    >>> read_message(right, max_message_bytes=100) is None  # a clean close
+    True
+    >>> left.close(); right.close()
+    """
     stream.sendall(encode_goodbye())
 
 
@@ -268,6 +396,20 @@ def read_frame(
         If the stream timed out.
     TransportError
         On an unknown type or a frame longer than ``chunk_bytes``.
+
+    Examples
+    --------
+    >>> import socket
+    >>> left, right = socket.socketpair()
+    >>> left.sendall(encode_frame(FrameType.ACCEPT))
+    >>> read_frame(right, peer="bank-b")
+    (<FrameType.ACCEPT: 4>, b'')
+    >>> left.close()
+    >>> read_frame(right, peer="bank-b")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    vfl.exceptions.PeerDisconnectedError: peer 'bank-b' closed the connection without ...
+    >>> right.close()
     """
     _check_chunk_bytes(chunk_bytes)
     header = _read_header(stream, peer, at_boundary=False)
@@ -338,6 +480,20 @@ def read_message(
         On a protocol violation: an unknown frame type, a frame longer than
         ``chunk_bytes``, a non-empty GOODBYE, a GOODBYE or ACCEPT inside a message,
         an empty CHUNK frame.  The connection is unusable afterwards.
+
+    Examples
+    --------
+    >>> import socket
+    >>> left, right = socket.socketpair()
+    >>> send_message(left, bytes(300), chunk_bytes=100)
+    >>> len(read_message(right, max_message_bytes=1000, chunk_bytes=100))
+    300
+    >>> send_message(left, bytes(300), chunk_bytes=100)
+    >>> read_message(right, max_message_bytes=250, chunk_bytes=100)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    vfl.exceptions.MessageTooLargeError: the peer sent a message of more than 250 bytes ...
+    >>> left.close(); right.close()
     """
     _check_chunk_bytes(chunk_bytes)
     if max_message_bytes < 0:

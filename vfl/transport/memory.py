@@ -97,10 +97,17 @@ class MemoryNetwork:
         max_message_bytes : int, default 512 MiB
             Largest message this party accepts, and sends.
 
+        Returns
+        -------
+        MemoryTransport
+            The party's end of the network.
+
         Raises
         ------
         TransportError
             If ``party`` already has a transport on this network.
+        ValueError
+            If ``party`` is empty or ``max_message_bytes`` negative.
         """
         if not isinstance(party, str) or not party:
             raise ValueError(f"party must be a non-empty str, got {party!r}")
@@ -123,6 +130,11 @@ class MemoryNetwork:
 
         Messages ``party`` sent before are still delivered first.  The crashed
         transport itself becomes unusable (its calls raise ``TransportError``).
+
+        Parameters
+        ----------
+        party : str
+            The party that dies.
 
         Raises
         ------
@@ -173,6 +185,22 @@ class MemoryTransport(Transport):
         This party's name.
     max_message_bytes : int
         Largest message accepted (checked when sending and when receiving).
+
+    Examples
+    --------
+    >>> network = MemoryNetwork()
+    >>> guest, host = network.transport("guest"), network.transport("host", 4)
+    >>> guest.send("host", b"12345")
+    >>> host.receive(timeout=1.0)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    vfl.exceptions.MessageTooLargeError: peer 'guest' sent a message of 5 bytes, over the ...
+    >>> network.crash("guest")
+    >>> host.receive(timeout=1.0)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    vfl.exceptions.PeerDisconnectedError: peer 'guest' disconnected without saying goodbye ...
+    >>> host.close()
     """
 
     def __init__(self, network: MemoryNetwork, party: str, max_message_bytes: int) -> None:
@@ -216,6 +244,13 @@ class MemoryTransport(Transport):
     def connect(self, peers: Sequence[str], timeout: float) -> None:
         """Wait up to ``timeout`` seconds until every peer has a transport on the network.
 
+        Parameters
+        ----------
+        peers : sequence of str
+            The peers this party will send to.
+        timeout : float
+            Seconds to wait.
+
         Raises
         ------
         PeerUnavailableError
@@ -240,6 +275,13 @@ class MemoryTransport(Transport):
 
     def send(self, peer: str, message: bytes) -> None:
         """Put ``message`` in ``peer``'s queue.
+
+        Parameters
+        ----------
+        peer : str
+            The receiving party.
+        message : bytes
+            The encoded message.
 
         Raises
         ------
@@ -281,6 +323,16 @@ class MemoryTransport(Transport):
         """Wait up to ``timeout`` seconds for the next message: ``(sender, message)``.
 
         Goodbyes from peers are consumed silently.
+
+        Parameters
+        ----------
+        timeout : float
+            Seconds to wait.
+
+        Returns
+        -------
+        tuple of (str, bytes)
+            The sender's name and the message.
 
         Raises
         ------
