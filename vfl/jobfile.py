@@ -126,6 +126,7 @@ class DataConfig:
     id_column: str
     label_column: str | None
     feature_columns: tuple[str, ...] | None
+    log_columns: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -422,12 +423,17 @@ def _address(section: _Section) -> tuple[str, int]:
 def _data(path: Path, where: str, table: object) -> DataConfig:
     section = _Section(path, where, table)
     feature_columns = section.take("feature_columns", list, None, _string_list)
+    log_columns = section.take("log_columns", list, None, _string_list)
     data = DataConfig(
         file=section.path_value("file") or Path(),
         id_column=section.take("id_column", str, "id"),
         label_column=section.take("label_column", str, None),
         feature_columns=tuple(feature_columns) if feature_columns is not None else None,
+        log_columns=tuple(log_columns or ()),
     )
+    if feature_columns is not None and not set(data.log_columns) <= set(feature_columns):
+        extra = sorted(set(data.log_columns) - set(feature_columns))
+        raise section.error("log_columns", f"names {extra}, which are not in feature_columns")
     section.finish()
     return data
 

@@ -156,7 +156,17 @@ def _training_inputs(
             f"party {party.name!r} has no rows to train on (did the psi step find no common ids?)"
         )
     names, matrix = model_features(party, table)
-    scaling = Scaling.fit(matrix) if step.standardize else None
+    log_columns = party.data.log_columns if party.data is not None else ()
+    missing = [c for c in log_columns if c not in names]
+    if missing:
+        source = party.data.file if party.data else "its data"
+        raise DataError(f"party {party.name!r}: log_columns {missing} are not in {source}")
+    log = [name in log_columns for name in names]
+    scaling = (
+        Scaling.fit(matrix, log=log, standardize=step.standardize)
+        if step.standardize or any(log)
+        else None
+    )
     return names, matrix if scaling is None else scaling.transform(matrix), scaling
 
 
@@ -525,7 +535,7 @@ def _output(
 
 
 def _run_steps(
-    job: JobConfig, party: PartyConfig, transport: Transport, *, show_progress: bool | None
+    job: JobConfig, party: PartyConfig, transport: Transport, *, show_progress: bool | str | None
 ) -> PartyReport:
     started = time.perf_counter()
     peers = [p.name for p in job.peers_of(party.name)]
@@ -552,8 +562,13 @@ def _run_steps(
     return PartyReport(party.name, tuple(outputs), tuple(results), time.perf_counter() - started)
 
 
-def run_party(job: JobConfig, party_name: str, *, show_progress: bool | None = None) -> PartyReport:
+def run_party(
+    job: JobConfig, party_name: str, *, show_progress: bool | str | None = None
+) -> PartyReport:
     """Run one party's side of ``job`` over mutual TLS (``vfl run``).
+
+    ``show_progress`` is as in :class:`~vfl.runner.Session`: ``None`` (a bar on a
+    terminal), ``True``, ``False``, or ``"lines"`` (one line per tenth of a step).
 
     Raises
     ------

@@ -22,34 +22,109 @@ import numpy.typing as npt
 from vfl.exceptions import DataError
 from vfl.files import write_json_atomically
 
-__all__ = ["MODEL_FORMAT_VERSION", "PartyModel", "Scaling", "merge_to_sklearn"]
+__all__ = ["MODEL_FORMAT_VERSION", "PartyModel", "Scaling", "merge_to_sklearn", "signed_log"]
 
-MODEL_FORMAT_VERSION = 1
+MODEL_FORMAT_VERSION = 2
+"""Written into every model file.  Version 2 added the scaling's ``log`` flags."""
+READABLE_MODEL_VERSIONS = (1, 2)
+"""Model file versions this engine reads (version 1 files have no log transform)."""
 FloatArray = npt.NDArray[np.float64]
+
+
+def signed_log(values: npt.ArrayLike) -> FloatArray:
+    """``sign(x) * log(1 + |x|)``: tames heavy-tailed amounts, keeps sign and zero.
+
+    Examples
+    --------
+    >>> signed_log([0.0, -1.0, 99.0]).round(4).tolist()
+    [0.0, -0.6931, 4.6052]
+    """
+    array = np.asarray(values, dtype=np.float64)
+    result: FloatArray = np.sign(array) * np.log1p(np.abs(array))
+    return result
 
 
 @dataclass(frozen=True)
 class Scaling:
-    """A party's own standardisation: ``(x - mean) / scale`` per feature."""
+    """A party's own feature transform: optional signed log, then ``(x - mean) / scale``.
+
+    Attributes
+    ----------
+    mean, scale : tuple of float
+        Per feature, after the log transform (``0`` and ``1`` when not standardising).
+    log : tuple of bool
+        Per feature, whether :func:`signed_log` is applied first (empty: none).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> scaling = Scaling.fit(np.array([[1.0, 0.0], [3.0, 99.0]]), log=[False, True])
+    >>> scaling.transform(np.array([[2.0, 99.0]])).round(4).tolist()
+    [[0.0, 1.0]]
+    """
 
     mean: tuple[float, ...]
     scale: tuple[float, ...]
+    log: tuple[bool, ...] = ()
+
+    def __post_init__(self) -> None:
+        if len(self.scale) != len(self.mean) or len(self.log) not in (0, len(self.mean)):
+            raise DataError(
+                f"a scaling needs as many scales ({len(self.scale)}) and log flags "
+                f"({len(self.log)}) as means ({len(self.mean)})"
+            )
+        if not all(math.isfinite(v) for v in self.mean) or not all(
+            math.isfinite(v) and v > 0 for v in self.scale
+        ):
+            raise DataError("a scaling needs finite means and positive finite scales")
 
     @classmethod
-    def fit(cls, features: FloatArray) -> Scaling:
-        """Means and standard deviations of the training rows (1 where constant)."""
-        mean = features.mean(axis=0)
-        scale = features.std(axis=0)
+    def fit(
+        cls,
+        features: FloatArray,
+        *,
+        log: npt.ArrayLike | None = None,
+        standardize: bool = True,
+    ) -> Scaling:
+        """Fit on the training rows.
+
+        Parameters
+        ----------
+        features : numpy.ndarray
+            The training rows, one column per feature.
+        log : sequence of bool, optional
+            Per column, whether to apply :func:`signed_log` first.
+        standardize : bool, default True
+            Subtract the mean and divide by the standard deviation (1 where constant);
+            with ``False`` only the log transform is applied.
+
+        Returns
+        -------
+        Scaling
+        """
+        flags = () if log is None else tuple(bool(flag) for flag in np.asarray(log).tolist())
+        if flags and len(flags) != features.shape[1]:
+            raise DataError(f"{len(flags)} log flags for {features.shape[1]} columns")
+        if not any(flags):
+            flags = ()
+        transformed = cls((0.0,) * features.shape[1], (1.0,) * features.shape[1], flags)
+        values = transformed.transform(features)
+        if not standardize:
+            return transformed
+        mean = values.mean(axis=0)
+        scale = values.std(axis=0)
         scale[~(scale > 0)] = 1.0
-        return cls(tuple(float(v) for v in mean), tuple(float(v) for v in scale))
+        return cls(tuple(float(v) for v in mean), tuple(float(v) for v in scale), flags)
 
     def transform(self, features: FloatArray) -> FloatArray:
-        """Standardise ``features`` (same columns as at fit time)."""
-        if features.shape[1:] != (len(self.mean),):
+        """Transform ``features`` (same columns as at fit time)."""
+        if features.ndim != 2 or features.shape[1:] != (len(self.mean),):
             raise DataError(
                 f"the model was scaled on {len(self.mean)} columns, the data has "
                 f"{features.shape[1] if features.ndim == 2 else 'no'} columns"
             )
+        if self.log:
+            features = np.where(np.array(self.log), signed_log(features), features)
         result: FloatArray = (features - np.array(self.mean)) / np.array(self.scale)
         return result
 
@@ -133,11 +208,15 @@ class PartyModel:
         """Validate and build a model from :meth:`to_dict`'s output."""
         if not isinstance(document, dict):
             raise DataError("a model file must hold a JSON object")
-        if document.get("version") != MODEL_FORMAT_VERSION:
+        version = document.get("version")
+        if version not in READABLE_MODEL_VERSIONS or isinstance(version, bool):
             raise DataError(
-                f"unsupported model format version {document.get('version')!r}; this "
-                f"engine reads version {MODEL_FORMAT_VERSION}"
+                f"unsupported model format version {version!r}; this engine reads versions "
+                f"{', '.join(map(str, READABLE_MODEL_VERSIONS))} (a newer engine wrote it?)"
             )
+        scaling = document.get("scaling")
+        if version == 1 and isinstance(scaling, dict) and scaling.get("log"):
+            raise DataError("a version 1 model file cannot hold log flags; it is corrupt")
         expected = set(cls.__dataclass_fields__)
         if set(document) != expected:
             raise DataError(
@@ -145,7 +224,6 @@ class PartyModel:
                 f"unknown {sorted(set(document) - expected)}"
             )
         try:
-            scaling = document["scaling"]
             return cls(
                 **{
                     **document,
@@ -158,6 +236,7 @@ class PartyModel:
                     else Scaling(
                         tuple(float(v) for v in scaling["mean"]),
                         tuple(float(v) for v in scaling["scale"]),
+                        tuple(_flag(v) for v in scaling.get("log", ())),
                     ),
                 }
             )
@@ -180,6 +259,12 @@ class PartyModel:
         return cls.from_dict(document)
 
 
+def _flag(value: object) -> bool:
+    if not isinstance(value, bool):
+        raise ValueError(f"a scaling's log flags are true/false, not {value!r}")
+    return value
+
+
 def merge_to_sklearn(guest: PartyModel, hosts: list[PartyModel]) -> Any:
     """One scikit-learn ``LogisticRegression`` on the raw columns of every party.
 
@@ -199,6 +284,11 @@ def merge_to_sklearn(guest: PartyModel, hosts: list[PartyModel]) -> Any:
     coefficients: list[float] = []
     intercept = guest.intercept
     for model in (guest, *hosts):
+        if model.scaling is not None and model.scaling.log:
+            raise DataError(
+                f"{model.party}'s model log-transforms some columns, which a linear model "
+                "on the raw columns cannot express; score with the party models instead"
+            )
         weights = np.array(model.weights)
         if model.scaling is not None:
             scale = np.array(model.scaling.scale)
