@@ -16,7 +16,6 @@ starts.
 from __future__ import annotations
 
 import logging
-import sys
 import time
 from collections import deque
 from collections.abc import Sequence
@@ -37,6 +36,7 @@ from vfl.exceptions import (
     VflError,
 )
 from vfl.logs import event
+from vfl.progress import Progress, resolve_style
 from vfl.transport.base import Transport
 
 __all__ = ["RunSettings", "Session", "step_job_id"]
@@ -60,27 +60,6 @@ class RunSettings:
     allow_weak_keys: bool = False
 
 
-class _Progress:
-    """A tqdm bar on a terminal, nothing otherwise (the log has the events)."""
-
-    def __init__(self, label: str, total: int, enabled: bool) -> None:
-        self._bar: Any = None
-        if enabled:
-            from tqdm import tqdm
-
-            self._bar = tqdm(total=total, desc=label, unit="step", leave=False, file=sys.stderr)
-
-    def update(self, done: int, total: int) -> None:
-        if self._bar is not None:
-            self._bar.total = total
-            self._bar.n = done
-            self._bar.refresh()
-
-    def close(self) -> None:
-        if self._bar is not None:
-            self._bar.close()
-
-
 class Session:
     """One party's run of a job over a transport.
 
@@ -96,8 +75,10 @@ class Session:
         Every other party of the job.
     settings : RunSettings
         Timeouts and limits.
-    show_progress : bool, optional
-        Progress bars (default: when stderr is a terminal).
+    show_progress : bool or {"auto", "bar", "lines", "none"}, optional
+        Progress display (:mod:`vfl.progress`); ``None``/``"auto"``: a bar when
+        stderr is a terminal, nothing otherwise; ``True`` is ``"bar"``, ``False``
+        ``"none"``.
     """
 
     def __init__(
@@ -108,7 +89,7 @@ class Session:
         peers: Sequence[str],
         settings: RunSettings,
         *,
-        show_progress: bool | None = None,
+        show_progress: bool | str | None = None,
     ) -> None:
         self.transport = transport
         self.party = party
@@ -116,7 +97,8 @@ class Session:
         self.peers = tuple(peers)
         self.settings = settings
         self.keyring = codec.Keyring()
-        self.show_progress = sys.stderr.isatty() if show_progress is None else show_progress
+        self.progress_style = resolve_style(show_progress)
+        self.show_progress = self.progress_style != "none"
         self._held: deque[tuple[str, Message]] = deque()
         self._gone: set[str] = set()
         self._step = -1
@@ -125,7 +107,10 @@ class Session:
     def open(self) -> None:
         """Reach every peer (retrying while they start)."""
         started = time.perf_counter()
-        self.transport.connect(self.peers, self.settings.connect_timeout)
+        try:
+            self.transport.connect(self.peers, self.settings.connect_timeout)
+        except PeerDisconnectedError as error:
+            raise self._explain(error) from error  # its abort says why, if it sent one
         event(
             LOGGER,
             "connected",
@@ -183,7 +168,7 @@ class Session:
             raise ValueError(f"role job id {role.job_id!r} does not match step {step}")
         self._step = step
         started = time.perf_counter()
-        progress = _Progress(f"{self.party}: {label}", role.progress[1], self.show_progress)
+        progress = Progress(f"{self.party}: {label}", role.progress[1], self.progress_style)
         try:
             self._send_all(role.start())
             for sender, message in self._take_held(role.job_id):

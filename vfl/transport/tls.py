@@ -211,20 +211,31 @@ class TlsTransport(Transport):
         not name ``party``.
     TransportError
         If the listening socket cannot be bound.
+    ValueError
+        If a party name, size limit or timeout is invalid, or ``peers`` names
+        this party.
 
     Examples
     --------
-    Two parties on one machine (``creds`` from
-    :func:`vfl.certs.create_job_certificates`)::
+    Two parties on one machine, on free loopback ports (each party normally runs
+    in its own process, with its peers' fixed addresses):
 
-        a = TlsTransport("bank-a", listen=("127.0.0.1", 9101),
-                         peers={"bank-b": ("127.0.0.1", 9102)},
-                         certificate=creds["bank-a"].certificate,
-                         private_key=creds["bank-a"].private_key, ca=creds["bank-a"].ca)
-        a.connect(["bank-b"], timeout=30)
-        a.send("bank-b", b"hello")
-        sender, message = a.receive(timeout=60)
-        a.close()
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> from vfl.certs import create_job_certificates
+    >>> folder = tempfile.TemporaryDirectory()
+    >>> creds = create_job_certificates(Path(folder.name), ["bank-a", "bank-b"])
+    >>> def start(party, peer):
+    ...     return TlsTransport(party, listen=("127.0.0.1", 0), peers={peer: ("127.0.0.1", 0)},
+    ...                         certificate=creds[party].certificate,
+    ...                         private_key=creds[party].private_key, ca=creds[party].ca)
+    >>> a, b = start("bank-a", "bank-b"), start("bank-b", "bank-a")
+    >>> a.set_peer_address("bank-b", b.listen_address)
+    >>> a.connect(["bank-b"], timeout=30)
+    >>> a.send("bank-b", b"hello")
+    >>> b.receive(timeout=30)  # the sender's name comes from its certificate
+    ('bank-a', b'hello')
+    >>> a.close(); b.close(); folder.cleanup()
     """
 
     def __init__(
@@ -340,6 +351,13 @@ class TlsTransport(Transport):
         """Change where ``peer`` listens (e.g. once a peer started on port 0 knows its port).
 
         Only the address changes: the set of peers allowed to connect is fixed.
+
+        Parameters
+        ----------
+        peer : str
+            One of this transport's peers.
+        address : tuple of (str, int)
+            Its new ``(host, port)``.
 
         Raises
         ------
@@ -557,6 +575,9 @@ class TlsTransport(Transport):
             If a peer's certificate fails verification (another CA, another name),
             or the peer refused this party (closed the connection instead of
             accepting it).  Not retried.
+        PeerDisconnectedError
+            If a peer still being dialled has already connected to this party and
+            said goodbye (it stopped, e.g. on bad input: its abort is queued).
         TransportError
             If a name is not in ``peers``, the peer spoke something else than this
             protocol, or this transport is closed.
@@ -582,6 +603,14 @@ class TlsTransport(Transport):
                 try:
                     connection = self._open(peer, deadline)
                 except _RetryableError as error:
+                    with self._lock:
+                        left = peer in self._said_goodbye
+                    if left:  # it reached us and has already stopped: waiting is pointless
+                        raise PeerDisconnectedError(
+                            f"{peer!r} connected to {self.party!r} and stopped again before "
+                            f"{self.party!r} could reach it ({error})",
+                            peer,
+                        ) from None
                     last_error[peer] = str(error)
                     next_try[peer] = time.monotonic() + delay[peer]
                     delay[peer] = min(2 * delay[peer], _MAX_RETRY_DELAY)
@@ -706,6 +735,13 @@ class TlsTransport(Transport):
     def send(self, peer: str, message: bytes) -> None:
         """Send one message to ``peer`` over the outbound connection (chunked).
 
+        Parameters
+        ----------
+        peer : str
+            A connected peer (see :meth:`connect`).
+        message : bytes
+            The encoded message.
+
         Raises
         ------
         MessageTooLargeError
@@ -785,6 +821,16 @@ class TlsTransport(Transport):
 
     def receive(self, timeout: float) -> tuple[str, bytes]:
         """The next message from any peer: ``(sender, message)``, in arrival order per peer.
+
+        Parameters
+        ----------
+        timeout : float
+            Seconds to wait.
+
+        Returns
+        -------
+        tuple of (str, bytes)
+            The sender's certified name and the message.
 
         Raises
         ------
