@@ -58,6 +58,20 @@ def plot_history(
         If ``history`` is empty or an epoch lacks ``"epoch"`` or ``"loss"``.
     ImportError
         If matplotlib is not installed.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> history = [
+    ...     {"epoch": 0, "loss": 0.65, "validation_auc": 0.81},
+    ...     {"epoch": 1, "loss": 0.52, "validation_auc": None},  # a gap
+    ...     {"epoch": 2, "loss": 0.47, "validation_auc": 0.86},
+    ... ]
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     path = plot_history(history, Path(folder) / "plots" / "history.png")
+    ...     path.name, path.read_bytes()[1:4]
+    ('history.png', b'PNG')
     """
     if not history:
         raise MetricError("history is empty: pass one dictionary per epoch")
@@ -72,6 +86,8 @@ def plot_history(
         for key, label in _VALIDATION_SERIES.items()
         if any(entry.get(key) is not None for entry in history)
     }
+    from matplotlib.ticker import MaxNLocator
+
     figure = _figure(height=6.5 if validation else 4.0)
     axes = figure.subplots(2 if validation else 1, 1, sharex=True, squeeze=False)[:, 0]
     axes[0].plot(epochs, _series(history, "loss"), "-o", markersize=3, label="loss")
@@ -85,6 +101,7 @@ def plot_history(
     for axis in axes:
         axis.grid(True, alpha=0.3)
     axes[-1].set_xlabel("epoch")
+    axes[-1].xaxis.set_major_locator(MaxNLocator(integer=True))
     return _save(figure, path, title or "Training history")
 
 
@@ -117,6 +134,20 @@ def plot_roc(
         If ``curves`` is empty or a model's labels or scores are invalid.
     ImportError
         If matplotlib is not installed.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> y = [0, 0, 1, 1, 0, 1]
+    >>> curves = {
+    ...     "federated": (y, [0.1, 0.3, 0.8, 0.7, 0.2, 0.9]),
+    ...     "guest only": (y, [0.4, 0.6, 0.5, 0.7, 0.3, 0.6]),
+    ... }
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     path = plot_roc(curves, Path(folder) / "roc.png", title="ROC, test rows")
+    ...     path.suffix, path.stat().st_size > 0
+    ('.png', True)
     """
     if not curves:
         raise MetricError("curves is empty: pass at least one model's (y_true, scores)")
@@ -168,6 +199,19 @@ def plot_ks(
         If the labels or scores are invalid.
     ImportError
         If matplotlib is not installed.
+
+    Examples
+    --------
+    >>> import os
+    >>> import tempfile
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     path = plot_ks([0, 0, 1, 1], [0.1, 0.4, 0.35, 0.8], os.path.join(folder, "ks.png"))
+    ...     sorted(os.listdir(folder))  # no temporary file is left behind
+    ['ks.png']
+    >>> plot_ks([1, 1], [0.2, 0.9], "never-written.png")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    vfl.exceptions.MetricError: ...
     """
     fpr, tpr, thresholds = roc_curve(y_true, scores)
     ks = ks_statistic(y_true, scores)

@@ -1,0 +1,285 @@
+"""An evaluation report: a metrics table, ROC, KS and training plots, Markdown and HTML.
+
+:func:`write_report` compares models scored on the same rows (for example the
+federated model, the guest's features alone and a centralised reference) and writes,
+into one folder: ``metrics.json``, ``roc.png``, ``ks.png`` (the first model),
+``training.png`` (when a training history is given), ``report.md`` and a
+self-contained ``report.html`` that shows the same tables and the images.  Every file
+is written under a temporary name and renamed into place.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from vfl import metrics
+from vfl.exceptions import MetricError
+from vfl.files import write_json_atomically, write_text_atomically
+
+__all__ = ["METRIC_COLUMNS", "ModelScores", "Report", "format_table", "write_report"]
+
+METRIC_COLUMNS = (
+    ("auc", "AUC"),
+    ("ks", "KS"),
+    ("accuracy", "accuracy"),
+    ("precision", "precision"),
+    ("recall", "recall"),
+    ("f1", "F1"),
+    ("lift", "lift@10%"),
+)
+"""The metrics of the table, in order: key in the metrics dictionary and heading."""
+
+
+@dataclass(frozen=True)
+class ModelScores:
+    """One model's scores on the evaluation rows.
+
+    Attributes
+    ----------
+    name : str
+        Short name for tables and legends, e.g. ``"federated"``.
+    description : str
+        What the model is and who could build it.
+    labels, scores : array_like
+        True 0/1 labels and predicted probabilities, one per evaluation row.
+    """
+
+    name: str
+    description: str
+    labels: npt.ArrayLike
+    scores: npt.ArrayLike
+
+
+@dataclass(frozen=True)
+class Report:
+    """What :func:`write_report` wrote and computed.
+
+    Attributes
+    ----------
+    folder : Path
+    metrics : dict
+        Model name to its metrics (:func:`vfl.metrics.evaluate` plus ``accuracy``).
+    files : dict
+        ``"metrics"``, ``"roc"``, ``"ks"``, ``"training"`` (if drawn), ``"markdown"``
+        and ``"html"`` to their paths.
+    """
+
+    folder: Path
+    metrics: dict[str, dict[str, float]]
+    files: dict[str, Path] = field(default_factory=dict)
+
+
+def _model_metrics(model: ModelScores, threshold: float) -> dict[str, float]:
+    labels = np.asarray(model.labels, dtype=np.float64)
+    scores = np.asarray(model.scores, dtype=np.float64)
+    if labels.shape != scores.shape:
+        raise MetricError(
+            f"{model.name}: {labels.size} labels but {scores.size} scores; score every row"
+        )
+    result = metrics.evaluate(labels, scores, threshold=threshold)
+    result["accuracy"] = float(np.mean((scores >= threshold) == (labels == 1)))
+    return result
+
+
+def format_table(results: Mapping[str, Mapping[str, float]], *, markdown: bool = False) -> str:
+    """The metrics as a text (or Markdown) table, one row per model.
+
+    Examples
+    --------
+    >>> print(format_table({"federated": {"auc": 0.75, "ks": 0.4, "accuracy": 0.8,
+    ...     "precision": 0.5, "recall": 0.25, "f1": 1 / 3, "lift": 2.0}}))
+    model      AUC     KS      accuracy  precision  recall  F1      lift@10%
+    federated  0.7500  0.4000  0.8000    0.5000     0.2500  0.3333  2.0000
+    """
+    headings = ["model", *(heading for _, heading in METRIC_COLUMNS)]
+    rows = [
+        [name, *(f"{values[key]:.4f}" for key, _ in METRIC_COLUMNS)]
+        for name, values in results.items()
+    ]
+    if markdown:
+        lines = ["| " + " | ".join(headings) + " |", "|---" + "|---:" * len(METRIC_COLUMNS) + "|"]
+        lines += ["| " + " | ".join(row) + " |" for row in rows]
+        return "\n".join(lines)
+    widths = [max(len(line[i]) for line in [headings, *rows]) + 2 for i in range(len(headings))]
+    lines = [
+        "".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True))
+        for line in [headings, *rows]
+    ]
+    return "\n".join(line.rstrip() for line in lines)
+
+
+def _markdown(
+    title: str,
+    models: Sequence[ModelScores],
+    results: Mapping[str, Mapping[str, float]],
+    facts: Sequence[tuple[str, str]],
+    images: Mapping[str, Path],
+    threshold: float,
+) -> str:
+    first = next(iter(results.values()))
+    parts = [
+        f"# {title}",
+        "",
+        f"Evaluated on {int(first['rows'])} rows ({int(first['positives'])} positive). "
+        f"Accuracy, precision, recall and F1 at the threshold {threshold}; lift in the "
+        "top 10 % of scores.",
+        "",
+        format_table(results, markdown=True),
+        "",
+        "## Models",
+        "",
+        *(f"- **{model.name}**: {model.description}" for model in models),
+    ]
+    if facts:
+        parts += ["", "## Run", "", "| | |", "|---|---|"]
+        parts += [f"| {label} | {value} |" for label, value in facts]
+    captions = {
+        "roc": "ROC curves",
+        "ks": f"KS of the {models[0].name} model",
+        "training": "Training history",
+    }
+    for key, path in images.items():
+        parts += ["", f"## {captions[key]}", "", f"![{captions[key]}]({path.name})"]
+    return "\n".join(parts) + "\n"
+
+
+def _html(
+    markdown_title: str,
+    models: Sequence[ModelScores],
+    results: Mapping[str, Mapping[str, float]],
+    facts: Sequence[tuple[str, str]],
+    images: Mapping[str, Path],
+    threshold: float,
+) -> str:
+    escape = html.escape
+    header = "".join(f"<th>{escape(h)}</th>" for h in ["model", *(h for _, h in METRIC_COLUMNS)])
+    body = "".join(
+        "<tr><th>"
+        + escape(name)
+        + "</th>"
+        + "".join(f"<td>{values[key]:.4f}</td>" for key, _ in METRIC_COLUMNS)
+        + "</tr>"
+        for name, values in results.items()
+    )
+    first = next(iter(results.values()))
+    described = "".join(
+        f"<li><b>{escape(m.name)}</b>: {escape(m.description)}</li>" for m in models
+    )
+    run = "".join(f"<tr><th>{escape(k)}</th><td>{escape(v)}</td></tr>" for k, v in facts)
+    figures = "".join(
+        f'<figure><img src="{escape(path.name)}" alt="{escape(key)}"></figure>'
+        for key, path in images.items()
+    )
+    return f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>{escape(markdown_title)}</title>
+<style>
+body {{ font-family: system-ui, sans-serif; max-width: 60rem; margin: 2rem auto; }}
+table {{ border-collapse: collapse; margin: 1rem 0; }}
+th, td {{ border: 1px solid #ccc; padding: 0.3rem 0.6rem; }}
+td {{ text-align: right; font-variant-numeric: tabular-nums; }}
+th {{ text-align: left; background: #f4f4f4; }}
+figure {{ display: inline-block; margin: 0.5rem; }} img {{ max-width: 28rem; }}
+</style></head><body>
+<h1>{escape(markdown_title)}</h1>
+<p>Evaluated on {int(first["rows"])} rows ({int(first["positives"])} positive). Accuracy,
+precision, recall and F1 at the threshold {threshold}; lift in the top 10 % of scores.</p>
+<table><thead><tr>{header}</tr></thead><tbody>{body}</tbody></table>
+<h2>Models</h2><ul>{described}</ul>
+{"<h2>Run</h2><table>" + run + "</table>" if facts else ""}
+{figures}
+</body></html>
+"""
+
+
+def write_report(
+    folder: str | Path,
+    models: Sequence[ModelScores],
+    *,
+    history: Sequence[Mapping[str, Any]] | None = None,
+    facts: Sequence[tuple[str, str]] = (),
+    title: str = "Model evaluation",
+    threshold: float = 0.5,
+) -> Report:
+    """Evaluate ``models`` on their rows and write the report files into ``folder``.
+
+    Parameters
+    ----------
+    folder : str or Path
+        Created if needed; existing report files in it are replaced.
+    models : sequence of ModelScores
+        At least one; the first is the one the KS plot shows.
+    history : sequence of mapping, optional
+        Per-epoch training history of the first model (``epoch``, ``loss``, ...):
+        drawn as ``training.png``.
+    facts : sequence of (str, str)
+        Label and value pairs shown in a "Run" table (sizes, times, settings).
+    title : str
+        The report's title.
+    threshold : float, default 0.5
+        Cut-off for accuracy, precision, recall and F1.
+
+    Returns
+    -------
+    Report
+
+    Raises
+    ------
+    MetricError
+        If ``models`` is empty, names repeat, or a model's labels or scores are invalid.
+    ImportError
+        If matplotlib is not installed (``pip install 'vfl-engine[plot]'``).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> labels = [0, 0, 1, 1, 0, 1]
+    >>> models = [ModelScores("federated", "both banks", labels, [.1, .4, .35, .8, .2, .9]),
+    ...           ModelScores("guest only", "bank A alone", labels, [.3, .5, .4, .6, .5, .4])]
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     report = write_report(folder, models, history=[{"epoch": 1, "loss": 0.6}])
+    ...     sorted(path.name for path in report.files.values())
+    ['ks.png', 'metrics.json', 'report.html', 'report.md', 'roc.png', 'training.png']
+    >>> [round(report.metrics[name]["auc"], 4) for name in ("federated", "guest only")]
+    [0.8889, 0.5556]
+    """
+    from vfl import plots
+
+    if not models:
+        raise MetricError("no models to report on: pass at least one ModelScores")
+    names = [model.name for model in models]
+    if len(set(names)) != len(names):
+        raise MetricError(f"model names repeat in {names}; give each model its own name")
+    target = Path(folder)
+    target.mkdir(parents=True, exist_ok=True)
+    results = {model.name: _model_metrics(model, threshold) for model in models}
+    images: dict[str, Path] = {
+        "roc": plots.plot_roc(
+            {m.name: (m.labels, m.scores) for m in models}, target / "roc.png", title="ROC"
+        ),
+        "ks": plots.plot_ks(
+            models[0].labels, models[0].scores, target / "ks.png", title=f"KS: {models[0].name}"
+        ),
+    }
+    if history:
+        images["training"] = plots.plot_history(
+            history, target / "training.png", title=f"Training: {models[0].name}"
+        )
+    files = dict(images)
+    files["metrics"] = write_json_atomically(
+        target / "metrics.json",
+        {"threshold": threshold, "models": results, "run": dict(facts)},
+    )
+    files["markdown"] = write_text_atomically(
+        target / "report.md", _markdown(title, models, results, facts, images, threshold)
+    )
+    files["html"] = write_text_atomically(
+        target / "report.html", _html(title, models, results, facts, images, threshold)
+    )
+    return Report(folder=target, metrics=results, files=files)
