@@ -15,6 +15,7 @@ from crypto.exceptions import CryptoError
 from protocols.exceptions import ProtocolError
 from vfl import __version__
 from vfl.exceptions import VflError
+from vfl.progress import PROGRESS_STYLES
 
 __all__ = ["build_parser", "main"]
 
@@ -22,14 +23,14 @@ __all__ = ["build_parser", "main"]
 def _demo(arguments: argparse.Namespace) -> int:
     from vfl.demo import run_demo
 
-    result = run_demo(
+    run_demo(
+        workdir=arguments.workdir,
         key_length=arguments.key_length,
-        n_jobs=arguments.n_jobs,
+        epochs=arguments.epochs,
+        seed=arguments.seed,
         allow_weak_key=arguments.allow_weak_key,
+        customers=arguments.customers,
     )
-    if result.max_error > 1e-5:  # fixed-point resolution of the features is 2**-16
-        print(f"vfl: error: encrypted gradient differs by {result.max_error:.2e}", file=sys.stderr)
-        return 1
     return 0
 
 
@@ -99,7 +100,8 @@ def _run(arguments: argparse.Namespace) -> int:
 
     configure_logging(arguments.log_level)
     job = load_job(arguments.config)
-    report = run_party(job, arguments.party, show_progress=False if arguments.no_progress else None)
+    progress = "none" if arguments.no_progress else arguments.progress
+    report = run_party(job, arguments.party, show_progress=progress)
     _print_report(report)
     return 0
 
@@ -127,15 +129,23 @@ def build_parser() -> argparse.ArgumentParser:
 
     demo = commands.add_parser(
         "demo",
-        help="one encrypted gradient round on built-in data, checked against plaintext",
+        help="two banks train a default model together, end to end (the main job)",
         description=(
-            "Run one mini-batch of two-party hetero logistic regression on the built-in "
-            "breast data with real Paillier encryption (each party its own key, masked "
-            "decryption), and compare the gradients with plaintext."
+            "Split the built-in UCI credit-card data between two banks, make TLS "
+            "certificates, run the training job (PSI, then 2048-bit two-party hetero LR) "
+            "and a scoring job of new customers with one `vfl run` process per bank over "
+            "mutual TLS, compare with bank A alone and with pooled data, and write a report."
         ),
     )
+    demo.add_argument(
+        "--workdir", default="demo-output", help="folder for every file (demo-output)"
+    )
     demo.add_argument("--key-length", type=int, default=2048, help="Paillier key bits (2048)")
-    demo.add_argument("--n-jobs", type=int, default=-1, help="workers, -1 for every core")
+    demo.add_argument("--epochs", type=int, default=4, help="training epochs (4)")
+    demo.add_argument("--seed", type=int, default=0, help="seed of the data split (0)")
+    demo.add_argument(
+        "--customers", type=int, help="use only this many of the 30,000 customers (quick runs)"
+    )
     demo.add_argument(
         "--allow-weak-key", action="store_true", help="permit keys under 2048 bits (quick runs)"
     )
@@ -165,7 +175,13 @@ def build_parser() -> argparse.ArgumentParser:
         command.add_argument("--config", required=True, help="the job file (TOML)")
         if name == "run":
             command.add_argument("--party", required=True, help="which party this process is")
-            command.add_argument("--no-progress", action="store_true", help="no progress bars")
+            command.add_argument(
+                "--progress",
+                choices=PROGRESS_STYLES,
+                default="auto",
+                help="bar, a line per tenth of each step, or none (auto: a bar on a terminal)",
+            )
+            command.add_argument("--no-progress", action="store_true", help="--progress none")
         command.add_argument(
             "--log-level",
             default="INFO",
