@@ -432,6 +432,12 @@ def run_demo(
     """
     started = time.perf_counter()
     folder = Path(workdir).resolve()
+    try:
+        import matplotlib  # noqa: F401  (the report's plots; checked before any work)
+    except ImportError:
+        raise VflError(
+            "the demo's report draws plots with matplotlib: pip install 'vfl-engine[plot]'"
+        ) from None
     if key_length < 2048 and not allow_weak_key:
         raise VflError(f"{key_length}-bit keys are weak; use 2048 or more, or --allow-weak-key")
     if epochs < 1:
