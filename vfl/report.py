@@ -115,87 +115,96 @@ def format_table(results: Mapping[str, Mapping[str, float]], *, markdown: bool =
     return "\n".join(line.rstrip() for line in lines)
 
 
-def _markdown(
-    title: str,
-    models: Sequence[ModelScores],
-    results: Mapping[str, Mapping[str, float]],
-    facts: Sequence[tuple[str, str]],
-    images: Mapping[str, Path],
-    threshold: float,
-) -> str:
-    first = next(iter(results.values()))
+@dataclass(frozen=True)
+class _Content:
+    """What both renderings of the report show."""
+
+    title: str
+    models: Sequence[ModelScores]
+    results: Mapping[str, Mapping[str, float]]
+    facts: Sequence[tuple[str, str]]
+    images: Mapping[str, Path]
+    threshold: float
+
+    @property
+    def summary(self) -> str:
+        first = next(iter(self.results.values()))
+        return (
+            f"Evaluated on {int(first['rows'])} rows ({int(first['positives'])} positive). "
+            f"Accuracy, precision, recall and F1 at the threshold {self.threshold}; lift "
+            "in the top 10 % of scores."
+        )
+
+    def caption(self, image: str) -> str:
+        captions = {
+            "roc": "ROC curves",
+            "ks": f"KS of the {self.models[0].name} model",
+            "training": "Training history",
+        }
+        return captions[image]
+
+
+def _markdown(content: _Content) -> str:
     parts = [
-        f"# {title}",
+        f"# {content.title}",
         "",
-        f"Evaluated on {int(first['rows'])} rows ({int(first['positives'])} positive). "
-        f"Accuracy, precision, recall and F1 at the threshold {threshold}; lift in the "
-        "top 10 % of scores.",
+        content.summary,
         "",
-        format_table(results, markdown=True),
+        format_table(content.results, markdown=True),
         "",
         "## Models",
         "",
-        *(f"- **{model.name}**: {model.description}" for model in models),
+        *(f"- **{model.name}**: {model.description}" for model in content.models),
     ]
-    if facts:
+    if content.facts:
         parts += ["", "## Run", "", "| | |", "|---|---|"]
-        parts += [f"| {label} | {value} |" for label, value in facts]
-    captions = {
-        "roc": "ROC curves",
-        "ks": f"KS of the {models[0].name} model",
-        "training": "Training history",
-    }
-    for key, path in images.items():
-        parts += ["", f"## {captions[key]}", "", f"![{captions[key]}]({path.name})"]
+        parts += [f"| {label} | {value} |" for label, value in content.facts]
+    for key, path in content.images.items():
+        caption = content.caption(key)
+        parts += ["", f"## {caption}", "", f"![{caption}]({path.name})"]
     return "\n".join(parts) + "\n"
 
 
-def _html(
-    markdown_title: str,
-    models: Sequence[ModelScores],
-    results: Mapping[str, Mapping[str, float]],
-    facts: Sequence[tuple[str, str]],
-    images: Mapping[str, Path],
-    threshold: float,
-) -> str:
+_STYLE = """
+body { font-family: system-ui, sans-serif; max-width: 60rem; margin: 2rem auto; }
+table { border-collapse: collapse; margin: 1rem 0; }
+th, td { border: 1px solid #ccc; padding: 0.3rem 0.6rem; }
+td { text-align: right; font-variant-numeric: tabular-nums; }
+th { text-align: left; background: #f4f4f4; }
+figure { display: inline-block; margin: 0.5rem; } img { max-width: 28rem; }
+"""
+
+
+def _html(content: _Content) -> str:
     escape = html.escape
     header = "".join(f"<th>{escape(h)}</th>" for h in ["model", *(h for _, h in METRIC_COLUMNS)])
     body = "".join(
-        "<tr><th>"
-        + escape(name)
-        + "</th>"
+        f"<tr><th>{escape(name)}</th>"
         + "".join(f"<td>{values[key]:.4f}</td>" for key, _ in METRIC_COLUMNS)
         + "</tr>"
-        for name, values in results.items()
+        for name, values in content.results.items()
     )
-    first = next(iter(results.values()))
     described = "".join(
-        f"<li><b>{escape(m.name)}</b>: {escape(m.description)}</li>" for m in models
+        f"<li><b>{escape(m.name)}</b>: {escape(m.description)}</li>" for m in content.models
     )
-    run = "".join(f"<tr><th>{escape(k)}</th><td>{escape(v)}</td></tr>" for k, v in facts)
+    run = "".join(f"<tr><th>{escape(k)}</th><td>{escape(v)}</td></tr>" for k, v in content.facts)
     figures = "".join(
-        f'<figure><img src="{escape(path.name)}" alt="{escape(key)}"></figure>'
-        for key, path in images.items()
+        f'<figure><img src="{escape(path.name)}" alt="{escape(content.caption(key))}"></figure>'
+        for key, path in content.images.items()
     )
-    return f"""<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><title>{escape(markdown_title)}</title>
-<style>
-body {{ font-family: system-ui, sans-serif; max-width: 60rem; margin: 2rem auto; }}
-table {{ border-collapse: collapse; margin: 1rem 0; }}
-th, td {{ border: 1px solid #ccc; padding: 0.3rem 0.6rem; }}
-td {{ text-align: right; font-variant-numeric: tabular-nums; }}
-th {{ text-align: left; background: #f4f4f4; }}
-figure {{ display: inline-block; margin: 0.5rem; }} img {{ max-width: 28rem; }}
-</style></head><body>
-<h1>{escape(markdown_title)}</h1>
-<p>Evaluated on {int(first["rows"])} rows ({int(first["positives"])} positive). Accuracy,
-precision, recall and F1 at the threshold {threshold}; lift in the top 10 % of scores.</p>
-<table><thead><tr>{header}</tr></thead><tbody>{body}</tbody></table>
-<h2>Models</h2><ul>{described}</ul>
-{"<h2>Run</h2><table>" + run + "</table>" if facts else ""}
-{figures}
-</body></html>
-"""
+    sections = [
+        "<!DOCTYPE html>",
+        '<html lang="en"><head><meta charset="utf-8">',
+        f"<title>{escape(content.title)}</title><style>{_STYLE}</style></head><body>",
+        f"<h1>{escape(content.title)}</h1>",
+        f"<p>{escape(content.summary)}</p>",
+        f"<table><thead><tr>{header}</tr></thead><tbody>{body}</tbody></table>",
+        f"<h2>Models</h2><ul>{described}</ul>",
+        f"<h2>Run</h2><table>{run}</table>" if content.facts else "",
+        figures,
+        "</body></html>",
+    ]
+    return "\n".join(section for section in sections if section) + "\n"
 
 
 def write_report(
@@ -276,10 +285,7 @@ def write_report(
         target / "metrics.json",
         {"threshold": threshold, "models": results, "run": dict(facts)},
     )
-    files["markdown"] = write_text_atomically(
-        target / "report.md", _markdown(title, models, results, facts, images, threshold)
-    )
-    files["html"] = write_text_atomically(
-        target / "report.html", _html(title, models, results, facts, images, threshold)
-    )
+    content = _Content(title, models, results, facts, images, threshold)
+    files["markdown"] = write_text_atomically(target / "report.md", _markdown(content))
+    files["html"] = write_text_atomically(target / "report.html", _html(content))
     return Report(folder=target, metrics=results, files=files)
