@@ -101,7 +101,14 @@ def _run(arguments: argparse.Namespace) -> int:
     configure_logging(arguments.log_level)
     job = load_job(arguments.config)
     progress = "none" if arguments.no_progress else arguments.progress
-    report = run_party(job, arguments.party, show_progress=progress)
+    if arguments.transcript is None:
+        report = run_party(job, arguments.party, show_progress=progress)
+    else:
+        from vfl.transcript import TranscriptRecorder
+
+        with TranscriptRecorder(arguments.transcript, keep=False) as recorder:
+            report = run_party(job, arguments.party, show_progress=progress, recorder=recorder)
+        print(f"{arguments.party}: transcript -> {arguments.transcript}")
     _print_report(report)
     return 0
 
@@ -182,6 +189,11 @@ def build_parser() -> argparse.ArgumentParser:
                 help="bar, a line per tenth of each step, or none (auto: a bar on a terminal)",
             )
             command.add_argument("--no-progress", action="store_true", help="--progress none")
+            command.add_argument(
+                "--transcript",
+                metavar="FILE",
+                help="append every message sent and received to FILE (JSON lines, for audits)",
+            )
         command.add_argument(
             "--log-level",
             default="INFO",

@@ -44,6 +44,7 @@ from vfl.jobfile import (
 )
 from vfl.models import PartyModel, Scaling
 from vfl.runner import RunSettings, Session, step_job_id
+from vfl.transcript import TranscriptEntry
 from vfl.transport.base import Transport
 from vfl.transport.memory import MemoryNetwork
 from vfl.transport.tls import TlsTransport
@@ -535,14 +536,25 @@ def _output(
 
 
 def _run_steps(
-    job: JobConfig, party: PartyConfig, transport: Transport, *, show_progress: bool | str | None
+    job: JobConfig,
+    party: PartyConfig,
+    transport: Transport,
+    *,
+    show_progress: bool | str | None,
+    recorder: Callable[[TranscriptEntry], None] | None = None,
 ) -> PartyReport:
     started = time.perf_counter()
     peers = [p.name for p in job.peers_of(party.name)]
     outputs: list[Path] = []
     results: list[dict[str, Any]] = []
     with Session(
-        transport, party.name, job.job_id, peers, _settings(job), show_progress=show_progress
+        transport,
+        party.name,
+        job.job_id,
+        peers,
+        _settings(job),
+        show_progress=show_progress,
+        recorder=recorder,
     ) as session:
         # loaded inside the session: a bad file aborts the peers instead of leaving them waiting
         table = _load_table(job, party) if party.data is not None else None
@@ -563,12 +575,18 @@ def _run_steps(
 
 
 def run_party(
-    job: JobConfig, party_name: str, *, show_progress: bool | str | None = None
+    job: JobConfig,
+    party_name: str,
+    *,
+    show_progress: bool | str | None = None,
+    recorder: Callable[[TranscriptEntry], None] | None = None,
 ) -> PartyReport:
     """Run one party's side of ``job`` over mutual TLS (``vfl run``).
 
     ``show_progress`` is as in :class:`~vfl.runner.Session`: ``None`` (a bar on a
     terminal), ``True``, ``False``, or ``"lines"`` (one line per tenth of a step).
+    ``recorder`` receives every message this party sends and receives
+    (:mod:`vfl.transcript`).
 
     Raises
     ------
@@ -587,11 +605,16 @@ def run_party(
         ca=job.ca,
         max_message_bytes=job.max_message_bytes,
     )
-    return _run_steps(job, party, transport, show_progress=show_progress)
+    return _run_steps(job, party, transport, show_progress=show_progress, recorder=recorder)
 
 
-def simulate_job(job: JobConfig) -> dict[str, PartyReport]:
+def simulate_job(
+    job: JobConfig, *, recorder: Callable[[TranscriptEntry], None] | None = None
+) -> dict[str, PartyReport]:
     """Run every party of ``job`` in this process over in-memory transports.
+
+    ``recorder`` (thread-safe, e.g. a :class:`~vfl.transcript.TranscriptRecorder`)
+    receives every message every party sends and receives.
 
     Raises
     ------
@@ -611,7 +634,7 @@ def simulate_job(job: JobConfig) -> dict[str, PartyReport]:
         def target() -> None:
             try:
                 reports[party.name] = _run_steps(
-                    job, party, transports[party.name], show_progress=False
+                    job, party, transports[party.name], show_progress=False, recorder=recorder
                 )
             except BaseException as error:  # collected and re-raised in the caller
                 failures[party.name] = error

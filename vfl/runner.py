@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, fields
 from typing import Any
 
@@ -37,6 +37,7 @@ from vfl.exceptions import (
 )
 from vfl.logs import event
 from vfl.progress import Progress, resolve_style
+from vfl.transcript import TranscriptEntry
 from vfl.transport.base import Transport
 
 __all__ = ["RunSettings", "Session", "step_job_id"]
@@ -79,6 +80,9 @@ class Session:
         Progress display (:mod:`vfl.progress`); ``None``/``"auto"``: a bar when
         stderr is a terminal, nothing otherwise; ``True`` is ``"bar"``, ``False``
         ``"none"``.
+    recorder : callable, optional
+        Called with a :class:`~vfl.transcript.TranscriptEntry` for every message
+        sent (after encoding) and received (after validation).
     """
 
     def __init__(
@@ -90,8 +94,10 @@ class Session:
         settings: RunSettings,
         *,
         show_progress: bool | str | None = None,
+        recorder: Callable[[TranscriptEntry], None] | None = None,
     ) -> None:
         self.transport = transport
+        self.recorder = recorder
         self.party = party
         self.job_id = job_id
         self.peers = tuple(peers)
@@ -154,8 +160,18 @@ class Session:
         event(LOGGER, "aborted", logging.ERROR, party=self.party, reason=reason)
 
     # running a step ------------------------------------------------------------------
-    def run(self, role: Role, step: int, label: str) -> Any:
+    def run(
+        self,
+        role: Role,
+        step: int,
+        label: str,
+        *,
+        after_each: Callable[[Role], None] | None = None,
+    ) -> Any:
         """Run ``role`` to completion as step ``step``; return its result.
+
+        ``after_each``, if given, is called with the role after each message it
+        handled and each piece of work it did (for example to checkpoint it).
 
         Raises
         ------
@@ -177,14 +193,15 @@ class Session:
                 incoming = self._poll() if role.has_work else self._next_message(role)
                 if incoming is None:
                     self._send_all(role.work())
-                    progress.update(*role.progress)
-                    continue
-                sender, message = incoming
-                if message.job_id != role.job_id:
-                    self._hold(sender, message, step)
-                    continue
-                self._deliver(role, sender, message)
+                else:
+                    sender, message = incoming
+                    if message.job_id != role.job_id:
+                        self._hold(sender, message, step)
+                        continue
+                    self._deliver(role, sender, message)
                 progress.update(*role.progress)
+                if after_each is not None:
+                    after_each(role)
         finally:
             progress.close()
         event(
@@ -209,6 +226,12 @@ class Session:
                 )
             frame = codec.encode(message)
             self._register_keys(message)
+            if self.recorder is not None:
+                self.recorder(
+                    TranscriptEntry(
+                        "sent", self.party, message.receiver, self._step, frame, message
+                    )
+                )
             try:
                 self.transport.send(message.receiver, frame)
             except TransportError as error:
@@ -279,6 +302,10 @@ class Session:
 
     def _received(self, sender: str, frame: bytes) -> tuple[str, Message]:
         message = self._decode(sender, frame)
+        if self.recorder is not None:
+            self.recorder(
+                TranscriptEntry("received", self.party, sender, self._step, frame, message)
+            )
         event(
             LOGGER,
             "received",
