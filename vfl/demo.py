@@ -68,15 +68,19 @@ PARTY_TIMEOUT = 600.0
 SCORE_TOLERANCE = 1e-6
 """Largest difference allowed between the job's scores and a plaintext recomputation."""
 TRAINING = {
-    "optimizer": "adam",
-    "learning_rate": 0.1,
+    "optimizer": "sgd",
+    "learning_rate": 0.3,
     "batch_size": 1024,
     "penalty": "l2",
     "alpha": 0.0,
     "convergence": "max_iter",
     "n_jobs": -1,
 }
-"""The demo's training settings (besides the epochs and the key length)."""
+"""The demo's training settings (besides the epochs and the key length).
+
+Chosen on the plaintext backend (identical arithmetic) over six batch plans: plain
+SGD at 0.3 for 4 epochs gave held-out AUC 0.738-0.742, adam at 0.1 0.718-0.742.
+"""
 
 FloatArray = npt.NDArray[np.float64]
 Log = Callable[[str], None]
