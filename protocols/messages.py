@@ -34,6 +34,7 @@ __all__ = [
     "LrPartialScores",
     "LrPublicKey",
     "LrResidual",
+    "LrResume",
     "LrScoreRequest",
     "LrSetup",
     "Message",
@@ -109,6 +110,7 @@ class MessageKind(enum.IntEnum):
     LR_DECISION = 39
     LR_SCORE_REQUEST = 40
     LR_PARTIAL_SCORES = 41
+    LR_RESUME = 42
 
 
 MESSAGE_TYPES: dict[MessageKind, type[Message]] = {}
@@ -351,7 +353,9 @@ class LrSetup(Message):
     ``plan_seed`` fixes the public batch plan (which rows form each mini-batch of
     each epoch); ``weighted`` says whether rows carry weights (the weights stay with
     the guest); ``validation_rows`` is the size of the aligned validation set
-    (0: none).
+    (0: none).  ``resume`` says that the guest continues an interrupted run
+    (``vfl run --resume``); every party must agree.  When resuming with
+    checkpoints, ``plan_seed`` is the seed of the guest's checkpoints.
     """
 
     KIND = MessageKind.LR_SETUP
@@ -365,16 +369,27 @@ class LrSetup(Message):
     weighted: bool
     validation_rows: int
     key_length: int
+    resume: bool = False
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class LrHostSetup(Message):
-    """Host -> guest: the host's feature count and row counts (checked by the guest)."""
+    """Host -> guest: the host's feature count and row counts (checked by the guest).
+
+    Sent in reply to :class:`LrSetup`, or, when the host resumes an interrupted run
+    (``resume``), first: then ``resume_epochs`` lists the epochs after which the host
+    holds a checkpoint (at most two) and ``resume_seed`` the plan seed of those
+    checkpoints (empty without any).  The guest picks the epoch to continue from
+    (:class:`LrResume`).
+    """
 
     KIND = MessageKind.LR_HOST_SETUP
     features: int
     rows: int
     validation_rows: int
+    resume: bool = False
+    resume_seed: bytes = b""
+    resume_epochs: tuple[int, ...] = ()
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -477,6 +492,19 @@ class LrDecision(Message):
     KIND = MessageKind.LR_DECISION
     stop: bool
     best_epoch: int
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class LrResume(Message):
+    """Guest -> every host and the arbiter, in a resumed run only: where training goes on.
+
+    Training continues with epoch ``round``, from every party's checkpoint taken
+    after epoch ``round - 1``: the latest epoch for which the guest and every host
+    hold a checkpoint of this training run (``round`` 0: none, start afresh with
+    the setup's plan seed).  Keys, masks and obfuscators are always fresh.
+    """
+
+    KIND = MessageKind.LR_RESUME
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)

@@ -87,9 +87,11 @@ def _print_training(path: Path, result: dict[str, object]) -> None:
         return
     loss = result["final_loss"]
     final = f", final loss {loss:.4f}" if isinstance(loss, float) else ""
+    after = result.get("resumed_after_epoch")
+    resumed = f", resumed after epoch {after}" if isinstance(after, int) and after >= 0 else ""
     print(
-        f"  trained {result['epochs']} epochs on {result['rows']} rows ({result['stop_reason']})"
-        f"{final}; own weights -> {path.parent / str(result['model_file'])}"
+        f"  trained {result['epochs']} epochs on {result['rows']} rows ({result['stop_reason']}"
+        f"{resumed}){final}; own weights -> {path.parent / str(result['model_file'])}"
     )
 
 
@@ -101,13 +103,16 @@ def _run(arguments: argparse.Namespace) -> int:
     configure_logging(arguments.log_level)
     job = load_job(arguments.config)
     progress = "none" if arguments.no_progress else arguments.progress
+    resume = arguments.resume
     if arguments.transcript is None:
-        report = run_party(job, arguments.party, show_progress=progress)
+        report = run_party(job, arguments.party, show_progress=progress, resume=resume)
     else:
         from vfl.transcript import TranscriptRecorder
 
         with TranscriptRecorder(arguments.transcript, keep=False) as recorder:
-            report = run_party(job, arguments.party, show_progress=progress, recorder=recorder)
+            report = run_party(
+                job, arguments.party, show_progress=progress, recorder=recorder, resume=resume
+            )
         print(f"{arguments.party}: transcript -> {arguments.transcript}")
     _print_report(report)
     return 0
@@ -120,7 +125,7 @@ def _simulate(arguments: argparse.Namespace) -> int:
 
     configure_logging(arguments.log_level)
     job = load_job(arguments.config)
-    for report in simulate_job(job).values():
+    for report in simulate_job(job, resume=arguments.resume).values():
         _print_report(report)
     return 0
 
@@ -194,6 +199,14 @@ def build_parser() -> argparse.ArgumentParser:
                 metavar="FILE",
                 help="append every message sent and received to FILE (JSON lines, for audits)",
             )
+        command.add_argument(
+            "--resume",
+            action="store_true",
+            help=(
+                "continue an interrupted run: keep the steps it finished and go on training "
+                "from the last epoch every party checkpointed (every party must resume)"
+            ),
+        )
         command.add_argument(
             "--log-level",
             default="INFO",

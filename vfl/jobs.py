@@ -10,10 +10,21 @@ rename), one summary ``step-<i>-<type>.json`` per step it takes part in, and:
 - ``hetero_lr``: ``step-<i>-model.json``, its own :class:`~vfl.models.PartyModel`
   (its weights and scaling only; the arbiter writes no model);
 - ``score``: the guest's ``step-<i>-scores.csv`` (``id, probability``).
+
+While its run is unfinished, each party also keeps a run record and, in a
+``hetero_lr`` step (the arbiter too), a checkpoint after each epoch that training
+goes on from, under ``checkpoints/`` (:mod:`vfl.checkpoint`; deleted once the party
+finished every step).  With ``resume=True`` (``--resume``) a party skips the steps
+it finished (reloading a ``psi`` step's aligned rows and a ``hetero_lr`` step's
+model) and continues an interrupted ``hetero_lr`` step from the latest epoch every
+training party holds a checkpoint of: the model is the one the uninterrupted run
+would have trained.  Every party must resume, or none.
 """
 
 from __future__ import annotations
 
+import functools
+import json
 import threading
 import time
 from collections.abc import Callable
@@ -25,10 +36,12 @@ import numpy as np
 import numpy.typing as npt
 
 from protocols.hetero_lr import LrArbiter, LrGuest, LrHost, LrPartyResult, ScoreGuest, ScoreHost
+from protocols.hetero_lr.party import TrainingParty
 from protocols.psi import PsiGuest, PsiHost, PsiOutcome
 from protocols.roles import Role
 from protocols.secure_sum import SumContributor, SumKeyOwner
 from vfl import metrics
+from vfl.checkpoint import CheckpointStore, RunRecord
 from vfl.datasets import PartyTable, read_party_csv, write_party_csv
 from vfl.exceptions import DataError, JobFileError, PeerAbortedError, PeerDisconnectedError
 from vfl.files import write_csv_atomically, write_json_atomically
@@ -535,6 +548,58 @@ def _output(
     raise JobFileError(f"step type {step.type!r} has no output writer")
 
 
+def _finished_output(path: Path, job: JobConfig, index: int, party: PartyConfig) -> Path:
+    """A file a finished step wrote, which a resumed run reloads; refused if missing."""
+    if not path.is_file():
+        raise DataError(
+            f"{party.name} cannot resume: step {index} is recorded as finished but its "
+            f"output {path} is missing; run the job again without --resume to start over"
+        )
+    return path
+
+
+def _reload_step(
+    job: JobConfig,
+    index: int,
+    step: StepConfig,
+    party: PartyConfig,
+    table: PartyTable | None,
+    model: PartyModel | None,
+) -> tuple[Path, dict[str, Any], PartyTable | None, PartyModel | None]:
+    """A finished step's summary, and the table and model the next steps see."""
+    folder = job.party_output_dir(party.name)
+    path = _finished_output(folder / f"step-{index}-{step.type}.json", job, index, party)
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:
+        raise DataError(f"{path}: cannot reload this finished step's summary ({error})") from None
+    if not isinstance(document, dict) or (
+        document.get("job"),
+        document.get("step"),
+        document.get("type"),
+        document.get("party"),
+    ) != (job.job_id, index, step.type, party.name):
+        raise DataError(f"{path}: not the summary of step {index} ({step.type}) of {party.name}")
+    for key in ("aligned_file", "model_file", "scores_file"):
+        name = document.get(key)
+        if name is not None and (not isinstance(name, str) or Path(name).name != name):
+            raise DataError(f"{path}: {key} must name a file in {folder}")
+    if isinstance(step, PsiStep) and document.get("aligned_file") is not None:
+        aligned_path = _finished_output(folder / document["aligned_file"], job, index, party)
+        assert party.data is not None
+        aligned = read_party_csv(
+            aligned_path, id_column=party.data.id_column, label_column=party.data.label_column
+        )
+        table = aligned if step.output == "both" else table
+    if isinstance(step, HeteroLrStep) and document.get("model_file") is not None:
+        model = PartyModel.load(
+            _finished_output(folder / document["model_file"], job, index, party)
+        )
+    if isinstance(step, ScoreStep) and document.get("scores_file") is not None:
+        _finished_output(folder / document["scores_file"], job, index, party)
+    return path, document, table, model
+
+
 def _run_steps(
     job: JobConfig,
     party: PartyConfig,
@@ -542,11 +607,23 @@ def _run_steps(
     *,
     show_progress: bool | str | None,
     recorder: Callable[[TranscriptEntry], None] | None = None,
+    resume: bool = False,
 ) -> PartyReport:
     started = time.perf_counter()
     peers = [p.name for p in job.peers_of(party.name)]
     outputs: list[Path] = []
     results: list[dict[str, Any]] = []
+    # Write-ahead: a checkpoint the training role took is written before the next
+    # message leaves (the session reports each one before sending it), so no peer
+    # hears of an epoch's end before this party's checkpoint of it is on disk.
+    checkpointing: list[Callable[[], None]] = []
+
+    def before_sending(entry: TranscriptEntry) -> None:
+        if entry.direction == "sent" and checkpointing:
+            checkpointing[0]()
+        if recorder is not None:
+            recorder(entry)
+
     with Session(
         transport,
         party.name,
@@ -554,23 +631,43 @@ def _run_steps(
         peers,
         _settings(job),
         show_progress=show_progress,
-        recorder=recorder,
+        recorder=before_sending,
     ) as session:
         # loaded inside the session: a bad file aborts the peers instead of leaving them waiting
         table = _load_table(job, party) if party.data is not None else None
+        record = RunRecord.begin(job, party, resume=resume)
         model: PartyModel | None = None  # this party's model from the latest hetero_lr step
         for index, step in enumerate(job.steps):
+            if resume and index in record.finished:
+                path, document, table, model = _reload_step(job, index, step, party, table, model)
+                outputs.append(path)
+                results.append(document)
+                continue
             role = build_role(job, index, step, party, table, model=model)
             if role is None:
                 continue
+            after_each: Callable[[Role], None] | None = None
+            if isinstance(role, TrainingParty | LrArbiter):
+                store = CheckpointStore(job, party.name, index, record.run)
+                if resume:
+                    role.prepare_resume(store.load(role.ROLE, role.inputs_digest))
+                after_each = store.keep
+                checkpointing[:] = [functools.partial(store.keep, role)]
             step_started = time.perf_counter()
-            result = session.run(role, index, step.type)
+            try:
+                result = session.run(role, index, step.type, after_each=after_each)
+            finally:
+                checkpointing.clear()
             seconds = time.perf_counter() - step_started
             document, table, model = _output(job, index, step, party, result, table, model, seconds)
+            if isinstance(role, TrainingParty | LrArbiter):
+                document["resumed_after_epoch"] = role.resumed_after
             path = job.party_output_dir(party.name) / f"step-{index}-{step.type}.json"
             write_json_atomically(path, document)
+            record.finish_step(index)
             outputs.append(path)
             results.append(document)
+        record.finish_job()
     return PartyReport(party.name, tuple(outputs), tuple(results), time.perf_counter() - started)
 
 
@@ -580,13 +677,15 @@ def run_party(
     *,
     show_progress: bool | str | None = None,
     recorder: Callable[[TranscriptEntry], None] | None = None,
+    resume: bool = False,
 ) -> PartyReport:
     """Run one party's side of ``job`` over mutual TLS (``vfl run``).
 
     ``show_progress`` is as in :class:`~vfl.runner.Session`: ``None`` (a bar on a
     terminal), ``True``, ``False``, or ``"lines"`` (one line per tenth of a step).
     ``recorder`` receives every message this party sends and receives
-    (:mod:`vfl.transcript`).
+    (:mod:`vfl.transcript`).  ``resume`` continues an interrupted run
+    (``vfl run --resume``, see the module docstring); every party must resume.
 
     Raises
     ------
@@ -605,16 +704,22 @@ def run_party(
         ca=job.ca,
         max_message_bytes=job.max_message_bytes,
     )
-    return _run_steps(job, party, transport, show_progress=show_progress, recorder=recorder)
+    return _run_steps(
+        job, party, transport, show_progress=show_progress, recorder=recorder, resume=resume
+    )
 
 
 def simulate_job(
-    job: JobConfig, *, recorder: Callable[[TranscriptEntry], None] | None = None
+    job: JobConfig,
+    *,
+    recorder: Callable[[TranscriptEntry], None] | None = None,
+    resume: bool = False,
 ) -> dict[str, PartyReport]:
     """Run every party of ``job`` in this process over in-memory transports.
 
     ``recorder`` (thread-safe, e.g. a :class:`~vfl.transcript.TranscriptRecorder`)
-    receives every message every party sends and receives.
+    receives every message every party sends and receives.  ``resume`` continues an
+    interrupted run of every party (``vfl simulate --resume``).
 
     Raises
     ------
@@ -634,7 +739,12 @@ def simulate_job(
         def target() -> None:
             try:
                 reports[party.name] = _run_steps(
-                    job, party, transports[party.name], show_progress=False, recorder=recorder
+                    job,
+                    party,
+                    transports[party.name],
+                    show_progress=False,
+                    recorder=recorder,
+                    resume=resume,
                 )
             except BaseException as error:  # collected and re-raised in the caller
                 failures[party.name] = error

@@ -15,9 +15,18 @@ from typing import Any
 from protocols.exceptions import ProtocolError
 from protocols.hetero_lr.backends import get_backend
 from protocols.hetero_lr.batch_plan import BatchPlan
-from protocols.hetero_lr.party import MAX_MASKED_VALUES, decrypt_masked
+from protocols.hetero_lr.party import MAX_MASKED_VALUES, decrypt_masked, select_checkpoints
 from protocols.hetero_lr.settings import LrSettings
-from protocols.messages import LrDecision, LrDecrypted, LrMasked, LrPublicKey, LrSetup, Message
+from protocols.hetero_lr.state import LrCheckpoint, inputs_digest, settings_description
+from protocols.messages import (
+    LrDecision,
+    LrDecrypted,
+    LrMasked,
+    LrPublicKey,
+    LrResume,
+    LrSetup,
+    Message,
+)
 from protocols.roles import Role
 
 __all__ = ["LrArbiter"]
@@ -70,7 +79,14 @@ class LrArbiter(Role):
     ...     queue += roles[message.receiver].receive(message)
     >>> roles["arbiter"].done, roles["guest"].result.weights.round(4).tolist()
     (True, [0.6064, -0.0007])
+
+    The arbiter holds no training state: its checkpoints record the epoch and the
+    plan seed only, and it resumes wherever the guest and the hosts agree
+    (:class:`~protocols.messages.LrResume`).
     """
+
+    ROLE = "arbiter"
+    """The role named in checkpoints."""
 
     def __init__(
         self,
@@ -93,8 +109,63 @@ class LrArbiter(Role):
         self._plan: BatchPlan | None = None
         self._next: dict[str, tuple[int, int]] = {}
         self._epoch = 0
-        self._decided = -1
+        self._max_iter = 0
         self._held: list[LrMasked] = []
+        self._resume: tuple[LrCheckpoint, ...] | None = None
+        self._resume_pending = False
+        self._checkpoint: LrCheckpoint | None = None
+        self.resumed_after: int | None = None
+        """In a resumed run, the epoch training went on after (-1: from the start)."""
+        self.inputs_digest = inputs_digest(
+            {
+                "role": "arbiter",
+                "party": party,
+                "guest": guest,
+                "hosts": list(self.hosts),
+                "settings": settings_description(settings),
+            },
+            {},
+        )
+        """SHA-256 of this arbiter's settings and parties (in its checkpoints)."""
+
+    @property
+    def resuming(self) -> bool:
+        """Whether this arbiter takes part in a resumed run (:meth:`prepare_resume`)."""
+        return self._resume is not None
+
+    def prepare_resume(self, checkpoints: Sequence[LrCheckpoint] = ()) -> None:
+        """Take part in a resumed run (call before :meth:`start`).
+
+        The arbiter's checkpoints are only checked (same role and settings): it holds
+        no training state, and goes on with whatever epoch the guest announces.
+
+        Parameters
+        ----------
+        checkpoints : sequence of LrCheckpoint
+            This arbiter's checkpoints of the interrupted run.
+
+        Raises
+        ------
+        ProtocolError
+            If called after ``start`` or twice, or a checkpoint is another role's or of
+            other settings.
+        """
+        if self._keys is not None or self._resume is not None:
+            raise ProtocolError(
+                f"{self.party}: prepare_resume() must be called once, before start()"
+            )
+        self._resume = select_checkpoints(self.party, "arbiter", self.inputs_digest, checkpoints)
+
+    def take_checkpoint(self) -> LrCheckpoint | None:
+        """The checkpoint taken since the last call, if any (then forgotten here).
+
+        Returns
+        -------
+        LrCheckpoint or None
+            The epoch that training went on from, with the plan seed.
+        """
+        checkpoint, self._checkpoint = self._checkpoint, None
+        return checkpoint
 
     def start(self) -> list[Message]:
         """Generate the key pair and send the public key to every party.
@@ -153,6 +224,8 @@ class LrArbiter(Role):
             return self._decrypt(message)
         if isinstance(message, LrDecision) and message.sender == self.guest:
             return self._take_decision(message) + self._release()
+        if isinstance(message, LrResume) and message.sender == self.guest and self._resume_pending:
+            return self._take_resume(message) + self._release()
         raise self._unexpected(message, f"in epoch {self._epoch}")
 
     def _early(self, message: LrMasked) -> bool:
@@ -161,7 +234,7 @@ class LrArbiter(Role):
         They come on the host's connection, the setup and the decision on the
         guest's, so they may arrive first; they are held (one per host) until then.
         """
-        if self._plan is None:
+        if self._plan is None or self._resume_pending:
             return True
         following = (self._epoch + 1, 0)
         return self._next[message.sender] == following == (message.round, message.batch)
@@ -205,8 +278,32 @@ class LrArbiter(Role):
                 f"{len(message.plan_seed)} bytes, {message.rows} rows, batch size "
                 f"{message.batch_size}, max_iter {message.max_iter})"
             )
+        if message.resume != self.resuming:
+            raise ProtocolError(
+                f"{self.party}: the guest "
+                + (
+                    "continues an interrupted run (--resume) but this arbiter starts afresh"
+                    if message.resume
+                    else "starts afresh but this arbiter continues an interrupted run (--resume)"
+                )
+                + "; start every party with --resume, or none"
+            )
         self._plan = BatchPlan(message.rows, message.batch_size, message.plan_seed)
+        self._max_iter = message.max_iter
         self._next = {name: (0, 0) for name in (self.guest, *self.hosts)}
+        self._resume_pending = self.resuming
+        return []
+
+    def _take_resume(self, message: LrResume) -> list[Message]:
+        if message.batch != 0 or message.round >= self._max_iter:
+            raise ProtocolError(
+                f"{self.party}: the guest resumes with epoch {message.round} batch "
+                f"{message.batch}, beyond max_iter {self._max_iter}"
+            )
+        self._epoch = message.round
+        self._next = dict.fromkeys(self._next, (message.round, 0))
+        self._resume_pending = False
+        self.resumed_after = message.round - 1
         return []
 
     def _decrypt(self, message: LrMasked) -> list[Message]:
@@ -254,6 +351,14 @@ class LrArbiter(Role):
             raise self._unexpected(message, f"in epoch {self._epoch}")
         if message.stop:
             self._finish(None)
+        else:
+            assert self._plan is not None
+            self._checkpoint = LrCheckpoint(
+                role="arbiter",
+                epoch=self._epoch,
+                plan_seed=self._plan.seed,
+                inputs_digest=self.inputs_digest,
+            )
         self._epoch += 1
         return []
 

@@ -37,6 +37,7 @@ from protocols.hetero_lr.party import (
 )
 from protocols.hetero_lr.scoring import sigmoid
 from protocols.hetero_lr.settings import SCORE_BOUND, LrSettings
+from protocols.hetero_lr.state import KEPT_CHECKPOINTS, LrCheckpoint
 from protocols.messages import (
     LrCross,
     LrDecision,
@@ -47,6 +48,7 @@ from protocols.messages import (
     LrMasked,
     LrPublicKey,
     LrResidual,
+    LrResume,
     LrSetup,
     Message,
 )
@@ -130,7 +132,36 @@ class LrGuest(TrainingParty):
     [0.6534, 0.518, 0.4324]
     >>> guest.result.weights.round(4).tolist(), host.result.weights.round(4).tolist()
     ([0.6064, -0.0007], [0.7676])
+
+    Resuming after epoch 1 from checkpoints gives the same model (keys are fresh):
+
+    >>> def train(guest, host):
+    ...     roles = {"guest": guest, "host": host}
+    ...     queue = [message for role in roles.values() for message in role.start()]
+    ...     while queue:
+    ...         message = queue.pop(0)
+    ...         queue += roles[message.receiver].receive(message)
+    ...         for role in roles.values():
+    ...             checkpoint = role.take_checkpoint()
+    ...             if checkpoint is not None:
+    ...                 saved[role.party].append(checkpoint)
+    >>> saved = {"guest": [], "host": []}
+    >>> train(LrGuest("guest", "job-1", hosts=["host"], features=guest_rows, labels=labels,
+    ...               settings=settings, plan_seed=bytes(32)),
+    ...       LrHost("host", "job-1", guest="guest", features=host_rows, settings=settings))
+    >>> [checkpoint.epoch for checkpoint in saved["guest"]]
+    [0, 1]
+    >>> guest = LrGuest("guest", "job-1", hosts=["host"], features=guest_rows, labels=labels,
+    ...                 settings=settings)
+    >>> host = LrHost("host", "job-1", guest="guest", features=host_rows, settings=settings)
+    >>> guest.prepare_resume(saved["guest"])
+    >>> host.prepare_resume(saved["host"])
+    >>> train(guest, host)
+    >>> guest.resumed_after, guest.result.weights.round(4).tolist()
+    (1, [0.6064, -0.0007])
     """
+
+    ROLE = "guest"
 
     def __init__(
         self,
@@ -212,6 +243,32 @@ class LrGuest(TrainingParty):
         self._best = (-math.inf, -1)
         self._stale_epochs = 0
 
+    def _digest_inputs(self) -> tuple[dict[str, Any], dict[str, npt.ArrayLike | None]]:
+        description, arrays = super()._digest_inputs()
+        description.update(hosts=list(self.hosts), arbiter=self.arbiter)
+        arrays.update(
+            labels=self.y,
+            sample_weight=self.sample_weight,
+            validation_labels=self.y_validation,
+        )
+        return description, arrays
+
+    def prepare_resume(self, checkpoints: Sequence[LrCheckpoint] = ()) -> None:
+        """Continue an interrupted run; see :meth:`TrainingParty.prepare_resume`.
+
+        The guest's checkpoints fix the plan seed of the resumed run (without any, it
+        is the one given or a fresh one).
+
+        Parameters
+        ----------
+        checkpoints : sequence of LrCheckpoint
+            The guest's checkpoints of the interrupted run.
+        """
+        super().prepare_resume(checkpoints)
+        seed, _ = self._offered()
+        if seed:
+            self.plan_seed = seed
+
     def _weights(self, sample_weight: npt.ArrayLike | None) -> FloatArray | None:
         if sample_weight is None:
             return None
@@ -272,6 +329,7 @@ class LrGuest(TrainingParty):
             "weighted": self.weighted,
             "validation_rows": 0 if self.X_validation is None else len(self.X_validation),
             "key_length": self.settings.key_length,
+            "resume": self.resuming,
         }
         # Arbiter mode: the hosts' forwards are under the arbiter's key, which reaches
         # us on another connection; set the hosts up only once we hold it (_take_key),
@@ -335,6 +393,7 @@ class LrGuest(TrainingParty):
     def _take_host_setup(self, message: LrHostSetup) -> list[Message]:
         if message.sender in self._host_setups:
             raise self._unexpected(message, "already holding that host's setup")
+        self._check_resume_offer(message)
         validation_rows = 0 if self.X_validation is None else len(self.X_validation)
         if message.rows != len(self.X) or message.validation_rows != validation_rows:
             raise ProtocolError(
@@ -346,6 +405,54 @@ class LrGuest(TrainingParty):
         self._check_batch_size(self.plan, message.features, message.sender)
         self._host_setups[message.sender] = message
         return []
+
+    def _check_resume_offer(self, message: LrHostSetup) -> None:
+        """A host resumes exactly when the guest does, offering at most its last two epochs."""
+        host = message.sender
+        if message.resume != self.resuming:
+            raise ProtocolError(
+                f"{self.party}: {host} "
+                + (
+                    "continues an interrupted run (--resume) but the guest starts afresh"
+                    if message.resume
+                    else "starts afresh but the guest continues an interrupted run (--resume)"
+                )
+                + "; start every party with --resume, or none"
+            )
+        epochs = message.resume_epochs
+        if (
+            len(epochs) > KEPT_CHECKPOINTS
+            or len(set(epochs)) != len(epochs)
+            or not all(0 <= epoch < self.settings.max_iter - 1 for epoch in epochs)
+            or len(message.resume_seed) != (32 if epochs else 0)
+        ):
+            raise ProtocolError(
+                f"{self.party}: {host}'s resume offer is malformed (at most "
+                f"{KEPT_CHECKPOINTS} distinct epochs below {self.settings.max_iter - 1}, "
+                "and their 32-byte plan seed)"
+            )
+
+    def _agree_on_resume(self) -> list[Message]:
+        """Continue after the latest epoch the guest and every host hold a checkpoint of."""
+        seed, own = self._offered()
+        common = set(own) if seed == self.plan_seed else set()
+        for host in self.hosts:
+            offer = self._host_setups[host]
+            common &= set(offer.resume_epochs) if offer.resume_seed == self.plan_seed else set()
+        after = max(common, default=-1)
+        if after >= 0:
+            checkpoint = self._checkpoint_of(after)
+            self._restore(checkpoint)
+            best_value = -math.inf if checkpoint.best_value is None else checkpoint.best_value
+            self._best = (best_value, checkpoint.best_epoch)
+            self._stale_epochs = checkpoint.stale_epochs
+            self._next_forward = dict.fromkeys(self.hosts, (self.epoch, 0))
+        self.resumed_after = after
+        receivers = self.hosts if self.arbiter is None else (*self.hosts, self.arbiter)
+        return [
+            LrResume(job_id=self.job_id, sender=self.party, receiver=name, round=after + 1)
+            for name in receivers
+        ]
 
     def _take_key(self, message: LrPublicKey) -> list[Message]:
         if self._key is not None:
@@ -481,7 +588,7 @@ class LrGuest(TrainingParty):
             if self._key is None or len(self._host_setups) < len(self.hosts):
                 return None
             self._phase = "forward"
-            return []
+            return self._agree_on_resume() if self.resuming else []
         if self._phase == "forward":
             if not all(self._forwards[host] for host in self.hosts):
                 return None
@@ -647,6 +754,13 @@ class LrGuest(TrainingParty):
         ]
         self._epoch_ends = {}
         self._loss_sum = 0.0
+        if reason is None:
+            best_epoch_so_far = self._best[1]
+            self._take_checkpoint_now(
+                best_epoch=best_epoch_so_far,
+                best_value=None if best_epoch_so_far == -1 else float(self._best[0]),
+                stale_epochs=self._stale_epochs,
+            )
         if reason is not None:
             kept = len(self.snapshots) - 1 if best_epoch == -1 else best_epoch
             intercept = float(self.weights[-1]) if self.settings.fit_intercept else 0.0

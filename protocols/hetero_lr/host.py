@@ -35,6 +35,7 @@ from protocols.messages import (
     LrMasked,
     LrPublicKey,
     LrResidual,
+    LrResume,
     LrSetup,
     Message,
 )
@@ -98,6 +99,8 @@ class LrHost(TrainingParty):
     ([0.7676], [0.0963, 0.0634, 0.0422])
     """
 
+    ROLE = "host"
+
     def __init__(
         self,
         party: str,
@@ -135,6 +138,7 @@ class LrHost(TrainingParty):
         self._mask: Any = None
         self._decrypted_for_guest = False
         self._awaiting_decision = False
+        self._resume_pending = False
 
     @property
     def two_party(self) -> bool:
@@ -142,14 +146,25 @@ class LrHost(TrainingParty):
         return self.arbiter is None
 
     def start(self) -> list[Message]:
-        """Nothing to send before the guest's setup.
+        """Nothing to send before the guest's setup, unless resuming.
 
         Returns
         -------
         list of Message
-            Always empty.
+            Empty; when resuming (:meth:`prepare_resume`), the
+            :class:`~protocols.messages.LrHostSetup` offering this host's checkpoints.
+
+        Raises
+        ------
+        ProtocolError
+            If called twice while resuming.
         """
-        return []
+        if not self.resuming:
+            return []
+        if self._resume_pending or self.setup is not None:
+            raise ProtocolError(f"{self.party}: start() called twice")
+        self._resume_pending = True
+        return [self._setup_reply()]
 
     def receive(self, message: Message) -> list[Message]:
         """Advance on the guest's, the arbiter's or the peer key owner's message.
@@ -186,6 +201,8 @@ class LrHost(TrainingParty):
             return self._take_gradient(message)
         if isinstance(message, LrDecision) and message.sender == self.guest:
             return self._take_decision(message)
+        if isinstance(message, LrResume) and message.sender == self.guest and self.resuming:
+            return self._take_resume(message)
         raise self._unexpected(message, f"in epoch {self.epoch} batch {self.batch}")
 
     @property
@@ -197,6 +214,16 @@ class LrHost(TrainingParty):
     def _take_setup(self, message: LrSetup) -> list[Message]:
         if self.setup is not None:
             raise self._unexpected(message, "already set up")
+        if message.resume != self.resuming:
+            raise ProtocolError(
+                f"{self.party}: the guest "
+                + (
+                    "continues an interrupted run (--resume) but this host starts afresh"
+                    if message.resume
+                    else "starts afresh but this host continues an interrupted run (--resume)"
+                )
+                + "; start every party with --resume, or none"
+            )
         rows, width = self.X.shape
         expected = {
             "mode": self.settings.mode,
@@ -220,16 +247,8 @@ class LrHost(TrainingParty):
         self.setup = message
         self.index = message.hosts.index(self.party)
         self._start_plan(plan)
-        replies: list[Message] = [
-            LrHostSetup(
-                job_id=self.job_id,
-                sender=self.party,
-                receiver=self.guest,
-                features=width,
-                rows=rows,
-                validation_rows=expected["validation_rows"],
-            )
-        ]
+        # resuming: the setup reply went out first, and forwards wait for LrResume
+        replies: list[Message] = [] if self.resuming else [self._setup_reply()]
         if self.two_party:
             self._own_keys = self.backend.generate_keypair(
                 self.settings.key_length, allow_weak_key=self.settings.allow_weak_key
@@ -245,6 +264,42 @@ class LrHost(TrainingParty):
             )
         return replies + self._forward()
 
+    def _setup_reply(self) -> LrHostSetup:
+        rows, width = self.X.shape
+        seed, epochs = self._offered()
+        return LrHostSetup(
+            job_id=self.job_id,
+            sender=self.party,
+            receiver=self.guest,
+            features=width,
+            rows=rows,
+            validation_rows=0 if self.X_validation is None else len(self.X_validation),
+            resume=self.resuming,
+            resume_seed=seed,
+            resume_epochs=epochs,
+        )
+
+    def _take_resume(self, message: LrResume) -> list[Message]:
+        """Go on with epoch ``message.round`` from this host's checkpoint of the one before."""
+        if not self._resume_pending or self.setup is None:
+            raise self._unexpected(message, "not waiting to resume")
+        if message.batch != 0 or message.round >= self.setup.max_iter:
+            raise ProtocolError(
+                f"{self.party}: the guest resumes with epoch {message.round} batch "
+                f"{message.batch}, beyond max_iter {self.setup.max_iter}"
+            )
+        after = message.round - 1
+        if after >= 0:
+            if after not in self._offered()[1] or self._offered()[0] != self.setup.plan_seed:
+                raise ProtocolError(
+                    f"{self.party}: the guest resumes after epoch {after}, which this host "
+                    "did not offer"
+                )
+            self._restore(self._checkpoint_of(after))
+        self._resume_pending = False
+        self.resumed_after = after
+        return self._forward()
+
     def _take_key(self, message: LrPublicKey) -> list[Message]:
         known = self._guest_key if self.two_party else self._encryption_key
         if known is not None:
@@ -259,7 +314,7 @@ class LrHost(TrainingParty):
     # one batch ------------------------------------------------------------------------------
     def _forward(self) -> list[Message]:
         """Send ``[[u_h / 4]]`` and the squares for the current batch."""
-        if self._encryption_key is None or self._batch_scores is not None:
+        if self._encryption_key is None or self._batch_scores is not None or self._resume_pending:
             return []
         assert self.setup is not None
         scores = self._scores(self.rows)
@@ -429,6 +484,7 @@ class LrHost(TrainingParty):
         assert self.setup is not None
         if self.epoch + 1 >= self.setup.max_iter:
             raise ProtocolError(f"{self.party}: the guest asked for more than max_iter epochs")
+        self._take_checkpoint_now()
         self._next_batch()
         return self._forward()
 

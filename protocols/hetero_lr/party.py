@@ -9,8 +9,9 @@ and replaces its claimed bound by the public worst case before computing with it
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import numpy.typing as npt
@@ -23,6 +24,12 @@ from protocols.hetero_lr.backends import Backend, get_backend
 from protocols.hetero_lr.batch_plan import BatchPlan
 from protocols.hetero_lr.optimizers import Optimizer
 from protocols.hetero_lr.settings import SCORE_BOUND, LrSettings
+from protocols.hetero_lr.state import (
+    KEPT_CHECKPOINTS,
+    LrCheckpoint,
+    inputs_digest,
+    settings_description,
+)
 from protocols.messages import Message
 from protocols.roles import Role
 
@@ -33,6 +40,7 @@ __all__ = [
     "LrPartyResult",
     "TrainingParty",
     "checked_matrix",
+    "select_checkpoints",
 ]
 
 FloatArray = npt.NDArray[np.float64]
@@ -164,7 +172,14 @@ class TrainingParty(Role):
     ...               settings=LrSettings())
     >>> isinstance(host, TrainingParty), host.features_count, host.weights.tolist()
     (True, 3, [0.0, 0.0, 0.0])
+
+    Resuming: :meth:`prepare_resume` (before :meth:`start`) with the party's
+    checkpoints of the interrupted run, :meth:`take_checkpoint` after every message
+    to store the checkpoint of each epoch that training goes on from.
     """
+
+    ROLE: ClassVar[str]
+    """``"guest"`` or ``"host"`` (the role named in checkpoints)."""
 
     def __init__(
         self,
@@ -191,6 +206,7 @@ class TrainingParty(Role):
                 f"training rows {self.X.shape[1]}"
             )
         width = self.X.shape[1]
+        self.initial_weights: FloatArray | None = None
         if initial_weights is None:
             self.weights = np.zeros(width)
         else:
@@ -200,6 +216,7 @@ class TrainingParty(Role):
                     f"{party}: the initial weights must be {width} finite numbers "
                     f"(one per column), got shape {self.weights.shape}"
                 )
+            self.initial_weights = self.weights.copy()
         self.optimizer = Optimizer(settings.optimizer, width, penalized)
         self.plan: BatchPlan | None = None
         self.epoch = 0
@@ -208,6 +225,141 @@ class TrainingParty(Role):
         self.epoch_start_weights = self.weights.copy()
         self.snapshots: list[FloatArray] = []
         self.history: list[dict[str, Any]] = []
+        self._resume: tuple[LrCheckpoint, ...] | None = None
+        self._checkpoint: LrCheckpoint | None = None
+        self._inputs_digest: str | None = None
+        self.resumed_after: int | None = None
+        """In a resumed run, the epoch training went on after (-1: from the start)."""
+
+    # checkpoints and resuming -------------------------------------------------------------
+    def _digest_inputs(self) -> tuple[dict[str, Any], dict[str, npt.ArrayLike | None]]:
+        """What :attr:`inputs_digest` covers (subclasses add theirs)."""
+        description = {
+            "role": self.ROLE,
+            "party": self.party,
+            "settings": settings_description(self.settings),
+        }
+        arrays: dict[str, npt.ArrayLike | None] = {
+            "features": self.X,
+            "validation": self.X_validation,
+            "initial_weights": self.initial_weights,
+        }
+        return description, arrays
+
+    @property
+    def inputs_digest(self) -> str:
+        """SHA-256 of this party's training inputs and settings (in its checkpoints)."""
+        if self._inputs_digest is None:
+            self._inputs_digest = inputs_digest(*self._digest_inputs())
+        return self._inputs_digest
+
+    @property
+    def resuming(self) -> bool:
+        """Whether this party continues an interrupted run (:meth:`prepare_resume`)."""
+        return self._resume is not None
+
+    def prepare_resume(self, checkpoints: Sequence[LrCheckpoint] = ()) -> None:
+        """Continue an interrupted run from one of ``checkpoints`` (call before ``start``).
+
+        The parties agree on the latest epoch for which every training party holds a
+        checkpoint of this run; without one, training starts afresh.  Every party of
+        the run must resume, or none.
+
+        Parameters
+        ----------
+        checkpoints : sequence of LrCheckpoint
+            This party's checkpoints of the interrupted run (its last two are used).
+
+        Raises
+        ------
+        ProtocolError
+            If called after ``start`` or twice, or a checkpoint is another role's, of
+            other training inputs or settings, or cannot be continued.
+        """
+        if self.plan is not None or self._resume is not None:
+            raise ProtocolError(
+                f"{self.party}: prepare_resume() must be called once, before start()"
+            )
+        self._resume = select_checkpoints(
+            self.party,
+            self.ROLE,
+            self.inputs_digest,
+            checkpoints,
+            width=self.features_count,
+            max_iter=self.settings.max_iter if self.ROLE == "guest" else None,
+        )
+        for checkpoint in self._resume:
+            restored = self._restored_optimizer(checkpoint)
+            if restored.state()["penalized"] != self.optimizer.state()["penalized"]:
+                raise ProtocolError(
+                    f"{self.party}: the checkpoint of epoch {checkpoint.epoch} penalises other "
+                    "coefficients than this party's settings"
+                )
+
+    def _restored_optimizer(self, checkpoint: LrCheckpoint) -> Optimizer:
+        assert checkpoint.optimizer is not None
+        optimizer = Optimizer.from_state(checkpoint.optimizer)
+        if optimizer.settings != self.settings.optimizer or optimizer.size != self.features_count:
+            raise ProtocolError(
+                f"{self.party}: the checkpoint of epoch {checkpoint.epoch} was made with "
+                "other optimiser settings"
+            )
+        return optimizer
+
+    def take_checkpoint(self) -> LrCheckpoint | None:
+        """The checkpoint taken since the last call, if any (then forgotten here).
+
+        Returns
+        -------
+        LrCheckpoint or None
+            This party's state after the last epoch that training went on from.
+        """
+        checkpoint, self._checkpoint = self._checkpoint, None
+        return checkpoint
+
+    def _take_checkpoint_now(self, **early_stopping: Any) -> None:
+        """Remember this party's state after epoch :attr:`epoch` (before moving on)."""
+        assert self.plan is not None
+        self._checkpoint = LrCheckpoint(
+            role=self.ROLE,
+            epoch=self.epoch,
+            plan_seed=self.plan.seed,
+            inputs_digest=self.inputs_digest,
+            weights=tuple(float(w) for w in self.weights),
+            optimizer=self.optimizer.state(),
+            snapshots=tuple(tuple(float(w) for w in snapshot) for snapshot in self.snapshots),
+            history=tuple(dict(entry) for entry in self.history),
+            **early_stopping,
+        )
+
+    def _offered(self) -> tuple[bytes, tuple[int, ...]]:
+        """The plan seed and epochs of this party's checkpoints (for the agreement)."""
+        if not self._resume:
+            return b"", ()
+        return self._resume[-1].plan_seed, tuple(c.epoch for c in self._resume)
+
+    def _checkpoint_of(self, epoch: int) -> LrCheckpoint:
+        for checkpoint in self._resume or ():
+            if checkpoint.epoch == epoch:
+                return checkpoint
+        raise ProtocolError(f"{self.party}: holds no checkpoint of epoch {epoch}")
+
+    def _restore(self, checkpoint: LrCheckpoint) -> None:
+        """Continue with epoch ``checkpoint.epoch + 1`` from ``checkpoint``."""
+        assert self.plan is not None
+        if checkpoint.plan_seed != self.plan.seed:
+            raise ProtocolError(
+                f"{self.party}: its checkpoint of epoch {checkpoint.epoch} belongs to another "
+                "training run (another batch plan)"
+            )
+        self.optimizer = self._restored_optimizer(checkpoint)
+        self.weights = np.array(checkpoint.weights, dtype=np.float64)
+        self.snapshots = [np.array(snapshot, dtype=np.float64) for snapshot in checkpoint.snapshots]
+        self.history = [dict(entry) for entry in checkpoint.history]
+        self.epoch_start_weights = self.weights.copy()
+        self.epoch = checkpoint.epoch + 1
+        self.batch = 0
+        self.batches = self.plan.batches(self.epoch)
 
     # the plan -------------------------------------------------------------------------
     @property
@@ -355,6 +507,68 @@ class TrainingParty(Role):
         total = self.settings.max_iter * per_epoch
         done = total if self.done else min(total, self.epoch * per_epoch + self.batch)
         return done, total
+
+
+def select_checkpoints(
+    party: str,
+    role: str,
+    digest: str,
+    checkpoints: Sequence[LrCheckpoint],
+    *,
+    width: int | None = None,
+    max_iter: int | None = None,
+) -> tuple[LrCheckpoint, ...]:
+    """The checkpoints a resuming party offers: its last two of its latest run.
+
+    Parameters
+    ----------
+    party, role : str
+        The resuming party and its role (``"guest"``, ``"host"``, ``"arbiter"``).
+    digest : str
+        The party's :func:`~protocols.hetero_lr.state.inputs_digest` now.
+    checkpoints : sequence of LrCheckpoint
+        The party's checkpoints, in any order.
+    width : int, optional
+        The party's number of coefficients.
+    max_iter : int, optional
+        The epochs training may take (a checkpoint must leave one to go on with).
+
+    Returns
+    -------
+    tuple of LrCheckpoint
+        At most :data:`~protocols.hetero_lr.state.KEPT_CHECKPOINTS`, by epoch, all of
+        the plan seed of the latest.
+
+    Raises
+    ------
+    ProtocolError
+        If a checkpoint is another role's, was made from other inputs or settings,
+        has another width, leaves no epoch to train, or two share an epoch.
+    """
+    for checkpoint in checkpoints:
+        where = f"{party}: the checkpoint of epoch {checkpoint.epoch}"
+        if checkpoint.role != role:
+            raise ProtocolError(f"{where} is a {checkpoint.role}'s, this party is the {role}")
+        if checkpoint.inputs_digest != digest:
+            raise ProtocolError(
+                f"{where} was made from other training data or settings than this party's "
+                "now (their digests differ); the data or the job changed since the "
+                "interrupted run"
+            )
+        if width is not None and len(checkpoint.weights) != width:
+            raise ProtocolError(
+                f"{where} holds {len(checkpoint.weights)} weights, this party trains {width}"
+            )
+        if max_iter is not None and checkpoint.epoch + 1 >= max_iter:
+            raise ProtocolError(f"{where} leaves no epoch to train with max_iter {max_iter}")
+    epochs = [checkpoint.epoch for checkpoint in checkpoints]
+    if len(set(epochs)) != len(epochs):
+        raise ProtocolError(f"{party}: two checkpoints of the same epoch")
+    ordered = sorted(checkpoints, key=lambda checkpoint: checkpoint.epoch)
+    if not ordered:
+        return ()
+    seed = ordered[-1].plan_seed
+    return tuple(c for c in ordered if c.plan_seed == seed)[-KEPT_CHECKPOINTS:]
 
 
 def decrypt_masked(
