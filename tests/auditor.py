@@ -1,0 +1,1672 @@
+"""An auditor of whole-job transcripts against the declared leakage table.
+
+:data:`DECLARED` is SECURITY.md §9 to §11 in machine-readable form: for every message
+kind, the roles that may send it to which roles, and for every payload field whether
+it is a ciphertext (under whose key), a masked vector the receiver decrypts, a public
+key, or a plaintext and what it is declared to reveal.
+
+:class:`Audit` takes the messages of a job as recorded by every party (in memory from
+``simulate_job(recorder=...)`` or from ``vfl run --transcript`` files), decodes every
+frame as its receiver did, pairs each frame sent with the frame received, and checks
+each message against the table and against the parties' real data:
+
+* every message is of a declared kind, on a declared route, with the declared fields;
+* no plaintext id, id hash or hash-to-curve point (and no point under the receiver's
+  own PSI secret), no feature value and no label vector appears in any frame or
+  decoded payload value;
+* every ciphertext is under the declared owner's announced key, in ``(0, n**2)``,
+  coprime to ``n`` and not a trivial encryption;
+* everything a party decrypts for another one is uniformly masked, hides the true
+  gradient or loss, and unmasks to exactly the values a plaintext replay computes;
+* no ciphertext and no Paillier obfuscator appears twice in the whole job;
+* public vector metadata (exponent, bound, length) does not depend on the data.
+
+The secrets the audit needs (Paillier private keys, PSI scalars, masks) are recorded
+by wrapping the real functions that make them (:func:`record_secrets`); in separate
+processes :func:`main` does the same around ``vfl run``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import functools
+import hashlib
+import hmac
+import importlib
+import json
+import re
+import sys
+import threading
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+from unittest import mock
+
+import gmpy2
+import numpy as np
+
+from crypto.ecdh import POINT_BYTES, EcdhKey, ecdh_dst
+from crypto.encoding import encode_array
+from crypto.exceptions import CryptoError
+from crypto.hash_to_curve import hash_to_field, hash_to_x25519_many
+from crypto.paillier import (
+    EncryptedVector,
+    MaskedVector,
+    PackedEncryptedVector,
+    PackingLayout,
+    PaillierPrivateKey,
+    PaillierPublicKey,
+    VectorMask,
+)
+from crypto.plain import PlainVector
+from protocols.hetero_lr.batch_plan import BatchPlan
+from protocols.hetero_lr.party import ENCRYPTION_EXPONENT, FACTOR_EXPONENT
+from protocols.messages import (
+    LrDecision,
+    LrDecrypted,
+    LrForward,
+    LrMasked,
+    LrPublicKey,
+    LrSetup,
+    Message,
+    MessageKind,
+    PsiSetup,
+    SumPublicKey,
+    payload_fields,
+)
+from tests.protocol_harness import run_roles
+from vfl import codec
+from vfl.datasets import PartyTable, read_party_csv
+from vfl.jobfile import HeteroLrStep, JobConfig, PsiStep, ScoreStep
+from vfl.jobs import build_role
+from vfl.models import PartyModel
+
+ROOT = Path(__file__).resolve().parent.parent
+SECURITY_MD = ROOT / "SECURITY.md"
+
+# ---------------------------------------------------------------------------------------
+# The declared leakage table (SECURITY.md §9 secure sum, §10 PSI, §11 hetero LR + scoring)
+# ---------------------------------------------------------------------------------------
+
+FORMS = {
+    "ciphertext": "an EncryptedVector under `key`; the receiver cannot decrypt it unless "
+    "`opened` says what its decryption reveals",
+    "masked": "a MaskedVector under the receiver's key: the receiver decrypts it, and "
+    "every plaintext is hidden by a mask uniform in Z_n",
+    "public-key": "a Paillier public key",
+    "parameter": "a public parameter of the job (checked against the job file)",
+    "size": "a set size or row count",
+    "blinded": "id-derived group elements or tags (PSI), never testable by the receiver",
+    "positions": "positions of the common ids in the host's shuffled sequence",
+    "residues": "raw decryptions of the receiver's own masked values",
+    "partial-scores": "a host's partial scores u_h = X_h w_h, one per row",
+    "scalar": "a float summary of the sender's own weights",
+    "totals": "the secure-sum total",
+    "reason": "a one-line reason without data",
+}
+KEY_OWNERS = ("sender", "receiver", "guest", "arbiter")
+ROLES = ("guest", "host", "arbiter")
+MODES = ("two-party", "arbiter")
+
+
+@dataclasses.dataclass(frozen=True)
+class Field:
+    """One payload field: its form, whose key (ciphertexts) and what it reveals."""
+
+    name: str
+    form: str
+    reveals: str
+    key: str | None = None
+    opened: str | None = None  # the key owner receives it and learns this (secure sum)
+
+    def __post_init__(self) -> None:
+        assert self.form in FORMS, self.form
+        assert (self.key is not None) == (self.form in ("ciphertext", "masked")), self
+        assert self.key is None or self.key in KEY_OWNERS, self.key
+        assert self.form != "masked" or self.key == "receiver", self
+
+
+@dataclasses.dataclass(frozen=True)
+class Route:
+    """Who may send a kind to whom (roles), in which training mode, with which fields."""
+
+    sender: str
+    receiver: str
+    fields: tuple[Field, ...]
+    mode: str | None = None  # hetero LR only: "two-party" or "arbiter"; None: any
+
+    def __post_init__(self) -> None:
+        assert self.sender in (*ROLES, "any") and self.receiver in (*ROLES, "any"), self
+        assert self.mode is None or self.mode in MODES, self.mode
+
+
+@dataclasses.dataclass(frozen=True)
+class Declared:
+    """A message kind: its protocol, its SECURITY.md section and its routes."""
+
+    kind: MessageKind
+    cls: str  # the message class name, as SECURITY.md writes it
+    protocol: str  # "psi", "hetero_lr", "score", "secure_sum" or "any"
+    section: str
+    routes: tuple[Route, ...]
+
+
+def _f(name: str, form: str, reveals: str, key: str | None = None, **extra: Any) -> Field:
+    return Field(name, form, reveals, key, **extra)
+
+
+NOTHING = "nothing (it cannot decrypt)"
+UNIFORM = "nothing: uniform residues in Z_n"
+LR_SETUP_FIELDS = (
+    _f("mode", "parameter", "the training mode"),
+    _f("hosts", "parameter", "the host names"),
+    _f("rows", "size", "the aligned row count"),
+    _f("batch_size", "parameter", "the batch size"),
+    _f("max_iter", "parameter", "the most epochs"),
+    _f("plan_seed", "parameter", "the public batch plan"),
+    _f("guest_features", "size", "the guest's gradient width"),
+    _f("weighted", "parameter", "whether rows are weighted"),
+    _f("validation_rows", "size", "the validation row count"),
+    _f("key_length", "parameter", "the key length"),
+    _f("resume", "parameter", "whether the guest continues an interrupted run"),
+)
+
+
+def _lr_forward(key: str) -> tuple[Field, ...]:
+    return (
+        _f("quarter_scores", "ciphertext", NOTHING, key),
+        _f("squares", "ciphertext", NOTHING, key),
+    )
+
+
+def _lr_residual(key: str) -> tuple[Field, ...]:
+    return (
+        _f("residual", "ciphertext", NOTHING, key),
+        _f("weights", "ciphertext", NOTHING + "; empty unless rows are weighted", key),
+        _f("prefix", "ciphertext", NOTHING + "; empty except for hosts after the first", key),
+    )
+
+
+LR_MASKED_FIELDS = (
+    _f("gradient", "masked", UNIFORM, "receiver"),
+    _f("loss", "masked", UNIFORM + "; empty from a host", "receiver"),
+)
+LR_DECRYPTED_FIELDS = (
+    _f(
+        "values",
+        "residues",
+        "the receiver unmasks its own gradient sum per batch (the guest also the batch loss)",
+    ),
+)
+LR_EPOCH_END_FIELDS = (
+    _f("weight_change", "scalar", "the host's squared weight change over the epoch"),
+    _f("penalty", "scalar", "the host's penalty value"),
+    _f("validation_scores", "partial-scores", "the host's partial scores on validation rows"),
+)
+LR_DECISION_FIELDS = (
+    _f("stop", "parameter", "whether training stops"),
+    _f("best_epoch", "parameter", "the epoch every party keeps"),
+)
+PSI = "psi"
+LR = "hetero_lr"
+
+
+def _declare(kind: MessageKind, cls: str, protocol: str, section: str, *routes: Route) -> Declared:
+    return Declared(kind, cls, protocol, section, routes)
+
+
+DECLARED: dict[MessageKind, Declared] = {
+    d.kind: d
+    for d in (
+        _declare(
+            MessageKind.ABORT,
+            "Abort",
+            "any",
+            "§7, §9",
+            Route("any", "any", (_f("reason", "reason", "that the job stopped, and why"),)),
+        ),
+        # secure sum (§9): the guest holds the key, hosts c_1..c_k add in a ring
+        _declare(
+            MessageKind.SUM_PUBLIC_KEY,
+            "SumPublicKey",
+            "secure_sum",
+            "§9",
+            Route(
+                "guest",
+                "host",
+                (
+                    _f("public_key", "public-key", "the guest's key"),
+                    _f("length", "size", "the vector length"),
+                ),
+            ),
+        ),
+        _declare(
+            MessageKind.SUM_PARTIAL,
+            "SumPartial",
+            "secure_sum",
+            "§9",
+            Route(
+                "host",
+                "host",
+                (
+                    _f("public_key", "public-key", "the guest's key"),
+                    _f("partial", "ciphertext", NOTHING, "guest"),
+                    _f("contributors", "size", "how many parties added so far"),
+                ),
+            ),
+            Route(
+                "host",
+                "guest",
+                (
+                    _f("public_key", "public-key", "the guest's key"),
+                    _f(
+                        "partial",
+                        "ciphertext",
+                        "the hosts' total",
+                        "guest",
+                        opened="the hosts' total (one host: its vector, inherent)",
+                    ),
+                    _f("contributors", "size", "how many parties added"),
+                ),
+            ),
+        ),
+        _declare(
+            MessageKind.SUM_RESULT,
+            "SumResult",
+            "secure_sum",
+            "§9",
+            Route(
+                "guest",
+                "host",
+                (
+                    _f("totals", "totals", "the total over all parties"),
+                    _f("contributors", "size", "how many parties added"),
+                ),
+            ),
+        ),
+        # private set intersection (§10)
+        _declare(
+            MessageKind.PSI_SETUP,
+            "PsiSetup",
+            PSI,
+            "§10",
+            Route(
+                "guest",
+                "host",
+                (
+                    _f("method", "parameter", "the PSI method"),
+                    _f("output", "parameter", "who learns the result"),
+                    _f("salt", "parameter", "the job's public salt"),
+                    _f("size", "size", "the guest's set size"),
+                    _f("chunk_size", "parameter", "the chunk size"),
+                ),
+            ),
+        ),
+        _declare(
+            MessageKind.PSI_HOST_SETUP,
+            "PsiHostSetup",
+            PSI,
+            "§10",
+            Route(
+                "host",
+                "guest",
+                (
+                    _f("size", "size", "the host's set size"),
+                    _f("rsa_public_key", "parameter", "RSA-PSI: the host's (n, e); else empty"),
+                ),
+            ),
+        ),
+        _declare(
+            MessageKind.PSI_GUEST_ITEMS,
+            "PsiGuestItems",
+            PSI,
+            "§10",
+            Route("guest", "host", (_f("items", "blinded", "nothing (DDH / uniform blinding)"),)),
+        ),
+        _declare(
+            MessageKind.PSI_PROCESSED_ITEMS,
+            "PsiProcessedItems",
+            PSI,
+            "§10",
+            Route("host", "guest", (_f("items", "blinded", "comparable values of its own ids"),)),
+        ),
+        _declare(
+            MessageKind.PSI_HOST_ITEMS,
+            "PsiHostItems",
+            PSI,
+            "§10",
+            Route("host", "guest", (_f("items", "blinded", "after matching: the common ids"),)),
+        ),
+        _declare(
+            MessageKind.PSI_POSITIONS,
+            "PsiPositions",
+            PSI,
+            "§10",
+            Route(
+                "guest",
+                "host",
+                (_f("positions", "positions", "the common ids, in the agreed order"),),
+            ),
+        ),
+        _declare(
+            MessageKind.PSI_DONE,
+            "PsiDone",
+            PSI,
+            "§10",
+            Route("guest", "host", ()),
+        ),
+        # hetero logistic regression (§11)
+        _declare(
+            MessageKind.LR_SETUP,
+            "LrSetup",
+            LR,
+            "§11",
+            Route("guest", "host", LR_SETUP_FIELDS),
+            Route("guest", "arbiter", LR_SETUP_FIELDS, mode="arbiter"),
+        ),
+        _declare(
+            MessageKind.LR_HOST_SETUP,
+            "LrHostSetup",
+            LR,
+            "§11",
+            Route(
+                "host",
+                "guest",
+                (
+                    _f("features", "size", "the host's gradient width"),
+                    _f("rows", "size", "the aligned row count"),
+                    _f("validation_rows", "size", "the validation row count"),
+                    _f("resume", "parameter", "whether the host continues an interrupted run"),
+                    _f("resume_seed", "parameter", "the plan seed of its checkpoints"),
+                    _f("resume_epochs", "parameter", "the epochs it holds checkpoints of"),
+                ),
+            ),
+        ),
+        _declare(
+            MessageKind.LR_PUBLIC_KEY,
+            "LrPublicKey",
+            LR,
+            "§11",
+            Route("guest", "host", (_f("public_key", "public-key", "nothing"),), "two-party"),
+            Route("host", "guest", (_f("public_key", "public-key", "nothing"),), "two-party"),
+            Route("arbiter", "guest", (_f("public_key", "public-key", "nothing"),), "arbiter"),
+            Route("arbiter", "host", (_f("public_key", "public-key", "nothing"),), "arbiter"),
+        ),
+        _declare(
+            MessageKind.LR_FORWARD,
+            "LrForward",
+            LR,
+            "§11",
+            Route("host", "guest", _lr_forward("sender"), "two-party"),
+            Route("host", "guest", _lr_forward("arbiter"), "arbiter"),
+        ),
+        _declare(
+            MessageKind.LR_RESIDUAL,
+            "LrResidual",
+            LR,
+            "§11",
+            Route("guest", "host", _lr_residual("sender"), "two-party"),
+            Route("guest", "host", _lr_residual("arbiter"), "arbiter"),
+        ),
+        _declare(
+            MessageKind.LR_MASKED,
+            "LrMasked",
+            LR,
+            "§11",
+            Route("guest", "host", LR_MASKED_FIELDS, "two-party"),
+            Route("host", "guest", LR_MASKED_FIELDS, "two-party"),
+            Route("guest", "arbiter", LR_MASKED_FIELDS, "arbiter"),
+            Route("host", "arbiter", LR_MASKED_FIELDS, "arbiter"),
+        ),
+        _declare(
+            MessageKind.LR_DECRYPTED,
+            "LrDecrypted",
+            LR,
+            "§11",
+            Route("host", "guest", LR_DECRYPTED_FIELDS, "two-party"),
+            Route("guest", "host", LR_DECRYPTED_FIELDS, "two-party"),
+            Route("arbiter", "guest", LR_DECRYPTED_FIELDS, "arbiter"),
+            Route("arbiter", "host", LR_DECRYPTED_FIELDS, "arbiter"),
+        ),
+        _declare(
+            MessageKind.LR_CROSS,
+            "LrCross",
+            LR,
+            "§11",
+            Route("host", "guest", (_f("cross", "ciphertext", NOTHING, "arbiter"),), "arbiter"),
+        ),
+        _declare(
+            MessageKind.LR_EPOCH_END,
+            "LrEpochEnd",
+            LR,
+            "§11",
+            Route("host", "guest", LR_EPOCH_END_FIELDS),
+        ),
+        _declare(
+            MessageKind.LR_DECISION,
+            "LrDecision",
+            LR,
+            "§11",
+            Route("guest", "host", LR_DECISION_FIELDS),
+            Route("guest", "arbiter", LR_DECISION_FIELDS, "arbiter"),
+        ),
+        _declare(
+            MessageKind.LR_RESUME,
+            "LrResume",
+            LR,
+            "§11",
+            Route("guest", "host", ()),
+            Route("guest", "arbiter", (), "arbiter"),
+        ),
+        # scoring (§11, "Scoring")
+        _declare(
+            MessageKind.LR_SCORE_REQUEST,
+            "LrScoreRequest",
+            "score",
+            "§11",
+            Route("guest", "host", (_f("rows", "size", "the number of rows to score"),)),
+        ),
+        _declare(
+            MessageKind.LR_PARTIAL_SCORES,
+            "LrPartialScores",
+            "score",
+            "§11",
+            Route(
+                "host",
+                "guest",
+                (_f("scores", "partial-scores", "the host's partial score per scored row"),),
+            ),
+        ),
+    )
+}
+
+VECTOR_TYPES = (EncryptedVector, PackedEncryptedVector, MaskedVector)
+KEY_KINDS = {MessageKind.LR_PUBLIC_KEY, MessageKind.SUM_PUBLIC_KEY, MessageKind.SUM_PARTIAL}
+
+
+def routes_for(kind: MessageKind, mode: str | None) -> list[Route]:
+    """The declared routes of ``kind`` in training mode ``mode``."""
+    return [r for r in DECLARED[kind].routes if r.mode is None or r.mode == mode]
+
+
+def find_route(kind: MessageKind, sender: str, receiver: str, mode: str | None) -> Route | None:
+    """The declared route of a message, or None if undeclared."""
+    for route in routes_for(kind, mode):
+        if route.sender in (sender, "any") and route.receiver in (receiver, "any"):
+            return route
+    return None
+
+
+# ---------------------------------------------------------------------------------------
+# SECURITY.md: which kinds and routes it declares
+# ---------------------------------------------------------------------------------------
+
+_PARTY_WORDS = {
+    "g": "guest",
+    "guest": "guest",
+    "h": "host",
+    "h_j": "host",
+    "host": "host",
+    "hosts": "host",
+    "every host": "host",
+    "c_i": "host",
+    "c_{i+1}": "host",
+    "c_k": "host",
+    "a": "arbiter",
+    "arbiter": "arbiter",
+    "any": "any",
+}
+
+
+def _doc_parties(text: str) -> set[str]:
+    text = re.sub(r"\(.*?\)", "", text).replace("`", "").strip().lower()
+    parties: set[str] = set()
+    for token in re.split(r",|\band\b", text):
+        token = token.strip()
+        if token in ("all", "each"):
+            parties |= {"guest", "host"}
+        elif token in _PARTY_WORDS:
+            parties.add(_PARTY_WORDS[token])
+        else:
+            raise ValueError(f"SECURITY.md: unknown party {token!r} in {text!r}")
+    return parties
+
+
+def _doc_routes(cell: str) -> set[tuple[str, str]]:
+    if "↔" in cell:
+        left, right = (_doc_parties(side) for side in cell.split("↔"))
+        return {(a, b) for a in left for b in right} | {(b, a) for a in left for b in right}
+    left_text, right_text = cell.split("→")
+    if right_text.strip() == "the other":
+        left = _doc_parties(left_text)
+        assert left == {"guest", "host"}, cell
+        return {("guest", "host"), ("host", "guest")}
+    return {(a, b) for a in _doc_parties(left_text) for b in _doc_parties(right_text)}
+
+
+def security_md_routes(
+    text: str | None = None,
+) -> dict[tuple[str, str | None], set[tuple[str, str]]]:
+    """Routes SECURITY.md's message tables (and the scoring paragraph) declare.
+
+    Keys are ``(class name, mode)`` with mode ``"two-party"``/``"arbiter"`` for §11
+    training and ``None`` elsewhere; values are ``(sender role, receiver role)`` pairs.
+    """
+    text = SECURITY_MD.read_text() if text is None else text
+    routes: dict[tuple[str, str | None], set[tuple[str, str]]] = defaultdict(set)
+    mode: str | None = None
+    text = re.sub(r"\n(?!\n|\||#|\*\*|\* )", " ", text)  # join the lines of each paragraph
+    for line in text.splitlines():
+        if line.startswith("## "):
+            mode = None
+        if line.startswith("**Two-party mode**"):
+            mode = "two-party"
+        elif line.startswith("**Arbiter mode**"):
+            mode = "arbiter"
+        elif line.startswith("**Scoring**"):
+            mode = None
+            for sender, receiver, name in re.findall(r"\b([GHA]) → ([GHA]) `(\w+)`", line):
+                pair = (_PARTY_WORDS[sender.lower()], _PARTY_WORDS[receiver.lower()])
+                routes[(name, None)].add(pair)
+        if not line.startswith("| `"):
+            continue
+        cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
+        names = re.findall(r"`(\w+)`", cells[0])
+        if not names or not any(name in {d.cls for d in DECLARED.values()} for name in names):
+            continue
+        if cells[1] == "as in two-party":
+            for name in names:
+                routes[(name, mode)] |= routes[(name, "two-party")]
+            continue
+        for name in names:
+            routes[(name, mode)] |= _doc_routes(cells[1])
+    return dict(routes)
+
+
+def security_md_message_names(text: str | None = None) -> set[str]:
+    """Names in the first column of SECURITY.md's message tables (``| message | ...``)."""
+    text = SECURITY_MD.read_text() if text is None else text
+    names: set[str] = set()
+    in_table = False
+    for line in text.splitlines():
+        if line.startswith("| message |"):
+            in_table = True
+        elif not line.startswith("|"):
+            in_table = False
+        elif in_table:
+            names.update(re.findall(r"`(\w+)`", line.split("|")[1]))
+    return names
+
+
+def security_md_gaps(text: str | None = None) -> list[str]:
+    """Differences between the declared routes and SECURITY.md's (sorted)."""
+    documented = security_md_routes(text)
+    gaps: list[str] = []
+    for declared in DECLARED.values():
+        modes: tuple[str | None, ...] = MODES if declared.protocol == LR else (None,)
+        for mode in modes:
+            table = {(r.sender, r.receiver) for r in routes_for(declared.kind, mode)}
+            doc = documented.get((declared.cls, mode), set())
+            if declared.kind == MessageKind.ABORT:
+                doc = set().union(*(v for (name, _), v in documented.items() if name == "Abort"))
+            where = f"{declared.cls}" + (f" ({mode})" if mode else "")
+            gaps += [f"{where}: {s} → {r} not in SECURITY.md" for s, r in sorted(table - doc)]
+            gaps += [f"{where}: SECURITY.md has {s} → {r}" for s, r in sorted(doc - table)]
+    return sorted(gaps)
+
+
+# ---------------------------------------------------------------------------------------
+# Recording the secrets (wrapping the real functions that make them)
+# ---------------------------------------------------------------------------------------
+
+
+class SecretLog:
+    """Paillier private keys, PSI scalars and masks as the parties made them.
+
+    With ``path``, every record is also appended to that JSON-lines file (for
+    parties in separate processes); :meth:`load` reads such files back.
+    """
+
+    def __init__(self, path: Path | None = None) -> None:
+        self.private_keys: dict[int, PaillierPrivateKey] = {}
+        self.key_party: dict[int, str] = {}
+        self.ecdh: dict[str, list[bytes]] = defaultdict(list)
+        self.masks: dict[int, VectorMask] = {}  # first masked ciphertext -> its mask
+        self._lock = threading.Lock()
+        self._path = path
+
+    def _write(self, record: dict[str, Any]) -> None:
+        if self._path is not None:
+            with self._path.open("a", encoding="utf-8") as stream:
+                stream.write(json.dumps(record) + "\n")
+
+    def add_private_key(self, party: str, private_key: PaillierPrivateKey) -> None:
+        with self._lock:
+            n = private_key.public_key.n
+            self.private_keys[n] = private_key
+            self.key_party[n] = party
+            self._write(
+                {
+                    "type": "paillier",
+                    "party": party,
+                    "p": hex(private_key.p),
+                    "q": hex(private_key.q),
+                }
+            )
+
+    def add_ecdh(self, party: str, scalar: bytes) -> None:
+        with self._lock:
+            self.ecdh[party].append(scalar)
+            self._write({"type": "ecdh", "party": party, "scalar": scalar.hex()})
+
+    def add_mask(self, masked: MaskedVector, mask: VectorMask) -> None:
+        if not len(masked):
+            return
+        with self._lock:
+            self.masks[masked.ciphertexts[0]] = mask
+            layout = mask.layout
+            self._write(
+                {
+                    "type": "mask",
+                    "n": hex(mask.public_key.n),
+                    "first": hex(masked.ciphertexts[0]),
+                    "masks": [hex(m) for m in mask._masks],
+                    "exponent": mask.exponent,
+                    "length": mask.length,
+                    "layout": None if layout is None else dataclasses.astuple(layout),
+                }
+            )
+
+    @classmethod
+    def load(cls, paths: Iterable[Path]) -> SecretLog:
+        log = cls()
+        for path in paths:
+            for line in path.read_text().splitlines():
+                record = json.loads(line)
+                if record["type"] == "paillier":
+                    p, q = int(record["p"], 16), int(record["q"], 16)
+                    public = PaillierPublicKey(p * q, allow_weak_key=True)
+                    log.add_private_key(record["party"], PaillierPrivateKey(public, p, q))
+                elif record["type"] == "ecdh":
+                    log.add_ecdh(record["party"], bytes.fromhex(record["scalar"]))
+                else:
+                    public = PaillierPublicKey(int(record["n"], 16), allow_weak_key=True)
+                    layout = record["layout"]
+                    log.masks[int(record["first"], 16)] = VectorMask(
+                        public,
+                        [int(m, 16) for m in record["masks"]],
+                        record["exponent"],
+                        record["length"],
+                        None if layout is None else PackingLayout(*layout),
+                    )
+        return log
+
+
+@contextlib.contextmanager
+def record_secrets(log: SecretLog, party: str | None = None) -> Iterator[SecretLog]:
+    """Record every key pair, PSI scalar and mask the engine makes (the real code runs).
+
+    Wraps the Paillier key generation the hetero LR backend calls, ``mask_vector``
+    (both places that call it) and ``EcdhKey.generate``.  The party is ``party`` or,
+    in ``simulate_job``, taken from the thread name (``party-<name>``).
+    """
+    backends = importlib.import_module("protocols.hetero_lr.backends")
+    masking = importlib.import_module("crypto.paillier.masking")
+    vector = importlib.import_module("crypto.paillier.vector")
+    real_keygen = backends.generate_paillier_keypair
+    real_mask = masking.mask_vector
+    real_generate = EcdhKey.generate
+
+    def who() -> str:
+        return party or threading.current_thread().name.removeprefix("party-")
+
+    def keygen(*args: Any, **kwargs: Any) -> tuple[PaillierPublicKey, PaillierPrivateKey]:
+        public_key, private_key = real_keygen(*args, **kwargs)
+        log.add_private_key(who(), private_key)
+        return public_key, private_key
+
+    def mask(*args: Any, **kwargs: Any) -> tuple[MaskedVector, VectorMask]:
+        masked, vector_mask = real_mask(*args, **kwargs)
+        log.add_mask(masked, vector_mask)
+        return masked, vector_mask
+
+    def generate(cls: type[EcdhKey]) -> EcdhKey:
+        key = real_generate()
+        log.add_ecdh(who(), key.to_bytes())
+        return key
+
+    with (
+        mock.patch.object(backends, "generate_paillier_keypair", keygen),
+        mock.patch.object(masking, "mask_vector", mask),
+        mock.patch.object(vector, "mask_vector", mask),
+        mock.patch.object(EcdhKey, "generate", classmethod(generate)),
+    ):
+        yield log
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -c 'from tests.auditor import main; main()' SECRETS run --party P ...``.
+
+    Runs ``vfl`` (``vfl.cli.main``) with the remaining arguments, recording this
+    party's secrets to SECRETS: a real ``vfl run`` process whose keys and masks the
+    audit can read afterwards.
+    """
+    from vfl.cli import main as vfl_main
+
+    args = list(sys.argv[1:] if argv is None else argv)
+    path, rest = Path(args[0]), args[1:]
+    party = rest[rest.index("--party") + 1]
+    with record_secrets(SecretLog(path), party):
+        return vfl_main(rest)
+
+
+# ---------------------------------------------------------------------------------------
+# Transcripts: frames sent and received, paired and decoded as the receiver did
+# ---------------------------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class Wire:
+    """One message on one connection: the frame as sent and received, decoded."""
+
+    step: int
+    sender: str
+    receiver: str
+    frame: bytes
+    message: Message
+
+
+def recorder_entries(entries: Iterable[Any]) -> list[dict[str, Any]]:
+    """:class:`~vfl.transcript.TranscriptEntry` objects as ``read_transcript`` dicts."""
+    return [
+        {
+            "direction": e.direction,
+            "party": e.party,
+            "peer": e.peer,
+            "kind": e.message.kind.name,
+            "frame": e.frame,
+        }
+        for e in entries
+    ]
+
+
+def _register(keyring: codec.Keyring, message: Message) -> None:
+    for field in dataclasses.fields(message):
+        value = getattr(message, field.name)
+        if isinstance(value, PaillierPublicKey):
+            keyring.add(value)
+
+
+def pair_transcripts(entries: Iterable[Mapping[str, Any]]) -> list[Wire]:
+    """Pair every party's sent frames with the receivers' received frames.
+
+    Each party's entries are decoded in its own order with its own keyring, as its
+    runner did.  Raises AssertionError unless, on every connection, the frames
+    received are exactly the frames sent, in order.
+    """
+    by_party: dict[str, list[Mapping[str, Any]]] = defaultdict(list)
+    for entry in entries:
+        by_party[str(entry["party"])].append(entry)
+    sent: dict[tuple[str, str], list[bytes]] = defaultdict(list)
+    received: dict[tuple[str, str], list[tuple[bytes, Message]]] = defaultdict(list)
+    for party, items in by_party.items():
+        keyring = codec.Keyring()
+        for entry in items:
+            frame, peer = bytes(entry["frame"]), str(entry["peer"])
+            if entry["direction"] == "received":
+                message = codec.decode(frame, keyring, allow_weak_keys=True)
+                assert (message.sender, message.receiver) == (peer, party), message.describe()
+                _register(keyring, message)
+                received[(peer, party)].append((frame, message))
+            else:
+                assert entry["direction"] == "sent", entry["direction"]
+                if MessageKind[str(entry["kind"])] in KEY_KINDS:
+                    _register(keyring, codec.decode(frame, keyring, allow_weak_keys=True))
+                sent[(party, peer)].append(frame)
+    assert set(sent) == set(received), (sorted(sent), sorted(received))
+    wire: list[Wire] = []
+    for link in sorted(sent):
+        frames = [frame for frame, _ in received[link]]
+        assert frames == sent[link], f"{link}: frames received differ from frames sent"
+        for frame, message in received[link]:
+            step = int(message.job_id.rpartition("#")[2])
+            wire.append(Wire(step, link[0], link[1], frame, message))
+    return wire
+
+
+# ---------------------------------------------------------------------------------------
+# Helpers: values of a message, searching bytes, fixed-point encodings, uniformity
+# ---------------------------------------------------------------------------------------
+
+
+def fields_of(message: Message) -> list[tuple[str, Any]]:
+    return [(f.name, getattr(message, f.name)) for f in payload_fields(type(message))]
+
+
+EXPONENTS = (
+    ENCRYPTION_EXPONENT,
+    FACTOR_EXPONENT,
+    ENCRYPTION_EXPONENT + FACTOR_EXPONENT,
+    ENCRYPTION_EXPONENT + 2 * FACTOR_EXPONENT,
+)
+"""Every exponent a hetero LR value is encoded at (values, factors and their products)."""
+
+
+def encodings(values: Iterable[Any], moduli: Iterable[int]) -> set[int]:
+    """Fixed-point mantissas of ``values`` at every exponent in :data:`EXPONENTS`, mod n."""
+    flat = np.concatenate([np.asarray(v, dtype=np.float64).ravel() for v in values] or [[]])
+    flat = np.unique(flat[np.isfinite(flat)])
+    residues: set[int] = set()
+    for exponent in EXPONENTS:
+        mantissas = encode_array(flat, exponent)
+        for n in moduli:
+            residues.update(m % n for m in mantissas)
+    return residues
+
+
+def distinctive(values: Iterable[float]) -> set[float]:
+    """Floats whose 8 bytes are distinctive enough to search for (>= 6 nonzero bytes)."""
+    return {
+        float(v)
+        for v in values
+        if np.isfinite(v) and sum(b != 0 for b in np.float64(v).tobytes()) >= 6
+    }
+
+
+class Needles:
+    """Byte strings (>= 8 bytes) to find anywhere in a set of frames, fast (numpy)."""
+
+    def __init__(self) -> None:
+        self._by_anchor: dict[int, list[tuple[bytes, str, frozenset[str] | None]]] = defaultdict(
+            list
+        )
+
+    def add(self, needle: bytes, what: str, receivers: Iterable[str] | None = None) -> None:
+        assert len(needle) >= 8, (needle, what)
+        anchor = int.from_bytes(needle[-8:], "little")
+        only = None if receivers is None else frozenset(receivers)
+        self._by_anchor[anchor].append((bytes(needle), what, only))
+
+    def __len__(self) -> int:
+        return sum(len(v) for v in self._by_anchor.values())
+
+    def search(self, wire: Sequence[Wire]) -> list[str]:
+        """Every needle found in a frame to a receiver it is forbidden for."""
+        if not self._by_anchor or not wire:
+            return []
+        data = b"".join(w.frame for w in wire)
+        starts = np.cumsum([0] + [len(w.frame) for w in wire])
+        anchors = np.fromiter(self._by_anchor, dtype=np.uint64, count=len(self._by_anchor))
+        found: list[str] = []
+        for shift in range(8):
+            count = (len(data) - shift) // 8
+            words = np.frombuffer(data, dtype="<u8", count=count, offset=shift)
+            for index in np.flatnonzero(np.isin(words, anchors)):
+                end = shift + 8 * int(index) + 8
+                frame = int(np.searchsorted(starts, end - 8, side="right")) - 1
+                w = wire[frame]
+                for needle, what, only in self._by_anchor[int(words[index])]:
+                    begin = end - len(needle)
+                    if begin < starts[frame] or data[begin:end] != needle:
+                        continue
+                    if only is None or w.receiver in only:
+                        found.append(
+                            f"{what} in {w.message.describe()} (offset {begin - starts[frame]})"
+                        )
+        return found
+
+
+def uniformity_problems(residues: Sequence[int], n: int, what: str) -> list[str]:
+    """Why ``residues`` do not look uniform in ``[0, n)`` (empty if they do).
+
+    A masked value is ``(m + R) mod n`` with ``R`` uniform; an unmasked fixed-point
+    value is small (or ``n`` minus a small one).  Each uniform residue is within
+    ``2**200`` of either end with probability ~``2**-823``; the counts below fail for
+    uniform residues with probability < 1e-6.
+    """
+    problems: list[str] = []
+    if not residues:
+        return [f"{what}: nothing to check"]
+    low = [r for r in residues if not 2**200 <= r < n - 2**200]
+    if low:
+        problems.append(f"{what}: {len(low)} of {len(residues)} residues are near 0 or n")
+    if len(set(residues)) != len(residues):
+        problems.append(f"{what}: a residue repeats")
+    count = len(residues)
+    upper = sum(2 * r >= n for r in residues)
+    if abs(upper - count / 2) > 2.5 * count**0.5 + 1:
+        problems.append(f"{what}: {upper} of {count} residues in the upper half of Z_n")
+    short = sum(r.bit_length() < n.bit_length() - 8 for r in residues)
+    if short > count / 16 + 3:
+        problems.append(f"{what}: {short} of {count} residues are 8+ bits shorter than n")
+    top_bytes = {r * 256 // n for r in residues}
+    if len(top_bytes) < min(count, 256) // 2:
+        problems.append(f"{what}: only {len(top_bytes)} distinct top bytes in {count} residues")
+    return problems
+
+
+# ---------------------------------------------------------------------------------------
+# The truth: each party's data and a plaintext replay of the training
+# ---------------------------------------------------------------------------------------
+
+
+@dataclasses.dataclass
+class PartyData:
+    name: str
+    role: str
+    ids: list[bytes]  # as the PSI step hashes them
+    raw: np.ndarray  # the CSV's feature columns
+    labels: np.ndarray | None  # the CSV's labels (the guest)
+    aligned: PartyTable | None  # its rows after PSI (output file)
+
+
+@dataclasses.dataclass
+class Truth:
+    """What the parties hold, and what the training computed (by a plaintext replay)."""
+
+    parties: dict[str, PartyData]
+    training: dict[str, np.ndarray]  # each data party's training matrix, as trained on
+    masked: dict[tuple[str, int, int], dict[str, np.ndarray]]  # (sender, epoch, batch)
+    final_scores: dict[str, np.ndarray]  # each host's u_h at scoring
+
+
+def step_index(job: JobConfig, kind: type) -> int:
+    (index,) = [i for i, s in enumerate(job.steps) if isinstance(s, kind)]
+    return index
+
+
+def load_truth(job: JobConfig, wire: Sequence[Wire]) -> Truth:
+    """Each party's files and outputs, and a plaintext replay of the job's training."""
+    parties: dict[str, PartyData] = {}
+    psi, lr = step_index(job, PsiStep), step_index(job, HeteroLrStep)
+    for party in job.parties:
+        if party.data is None:
+            parties[party.name] = PartyData(
+                party.name, party.role, [], np.zeros((0, 0)), None, None
+            )
+            continue
+        table = read_party_csv(
+            party.data.file, id_column=party.data.id_column, label_column=party.data.label_column
+        )
+        aligned = read_party_csv(
+            job.party_output_dir(party.name) / f"step-{psi}-psi.csv",
+            id_column=party.data.id_column,
+            label_column=party.data.label_column,
+        )
+        parties[party.name] = PartyData(
+            party.name,
+            party.role,
+            [i.encode("utf-8") for i in table.ids],
+            table.features,
+            table.labels,
+            aligned,
+        )
+    step = job.steps[lr]
+    assert isinstance(step, HeteroLrStep)
+    plain_step = dataclasses.replace(step, backend="plaintext")
+    roles = {
+        p.name: build_role(job, lr, plain_step, p, parties[p.name].aligned) for p in job.parties
+    }
+    training = {name: role.X for name, role in roles.items() if hasattr(role, "X")}
+    (seed,) = {w.message.plan_seed for w in wire if isinstance(w.message, LrSetup)}
+    roles[job.guest.name].plan_seed = seed  # the run's public batch plan
+    made: dict[int, tuple[PlainVector, np.ndarray]] = {}
+    real_mask = PlainVector.mask
+
+    def mask(self: PlainVector, **kwargs: Any) -> Any:
+        masked, plain_mask = real_mask(self, **kwargs)
+        made[id(masked)] = (masked, np.asarray(plain_mask.unmask(masked.mantissas)))
+        return masked, plain_mask
+
+    with mock.patch.object(PlainVector, "mask", mask):
+        transcript = run_roles(roles)
+    masked: dict[tuple[str, int, int], dict[str, np.ndarray]] = {}
+    for message in transcript:
+        if isinstance(message, LrMasked):
+            masked[(message.sender, message.round, message.batch)] = {
+                name: made[id(getattr(message, name))][1] for name in ("gradient", "loss")
+            }
+    final_scores: dict[str, np.ndarray] = {}
+    score = step_index(job, ScoreStep)
+    for host in job.hosts:
+        model = PartyModel.load(job.party_output_dir(host.name) / f"step-{lr}-model.json")
+        scorer = build_role(
+            job, score, job.steps[score], host, parties[host.name].aligned, model=model
+        )
+        final_scores[host.name] = scorer.X @ scorer.weights
+    return Truth(parties, training, masked, final_scores)
+
+
+# ---------------------------------------------------------------------------------------
+# The audit
+# ---------------------------------------------------------------------------------------
+
+
+class Audit:
+    """Every check of one job's transcripts; each ``check_*`` returns its violations."""
+
+    def __init__(
+        self,
+        job: JobConfig,
+        wire: Sequence[Wire],
+        secrets: SecretLog,
+    ) -> None:
+        self.job = job
+        self.wire = list(wire)
+        self.secrets = secrets
+        self.roles = {p.name: p.role for p in job.parties}
+        self.steps = {i: s for i, s in enumerate(job.steps)}
+        self.truth = load_truth(job, self.wire)
+        self.keys = self._announced_keys()
+        self.stats: Counter[str] = Counter()
+
+    # the context ------------------------------------------------------------------------
+    def mode(self, step: int) -> str | None:
+        config = self.steps[step]
+        return config.mode if isinstance(config, HeteroLrStep) else None
+
+    def protocol(self, step: int) -> str:
+        return self.steps[step].type
+
+    def _announced_keys(self) -> dict[tuple[int, str], PaillierPublicKey]:
+        keys: dict[tuple[int, str], PaillierPublicKey] = {}
+        for w in self.wire:
+            if isinstance(w.message, LrPublicKey | SumPublicKey):
+                known = keys.setdefault((w.step, w.sender), w.message.public_key)
+                assert known == w.message.public_key, f"{w.sender} announced two keys"
+        return keys
+
+    def owner(self, field: Field, w: Wire) -> str:
+        if field.key == "sender":
+            return w.sender
+        if field.key == "receiver":
+            return w.receiver
+        wanted = field.key
+        (name,) = [p for p, role in self.roles.items() if role == wanted]
+        return name
+
+    def private_key(self, n: int) -> PaillierPrivateKey | None:
+        return self.secrets.private_keys.get(n)
+
+    def vectors(self) -> Iterator[tuple[Wire, Field, Any]]:
+        for w in self.wire:
+            route = find_route(
+                w.message.kind, self.roles[w.sender], self.roles[w.receiver], self.mode(w.step)
+            )
+            assert route is not None, w.message.describe()
+            declared = {f.name: f for f in route.fields}
+            for name, value in fields_of(w.message):
+                if isinstance(value, VECTOR_TYPES):
+                    yield w, declared[name], value
+
+    # 1. the table ------------------------------------------------------------------------
+    def check_declared(self) -> list[str]:
+        """Every message: a declared kind, for this step's protocol, on a declared route."""
+        problems: list[str] = []
+        for w in self.wire:
+            declared = DECLARED.get(w.message.kind)
+            if declared is None:
+                problems.append(f"undeclared kind {w.message.describe()}")
+                continue
+            if declared.protocol not in (self.protocol(w.step), "any"):
+                problems.append(f"{w.message.describe()} in a {self.protocol(w.step)} step")
+            if w.message.kind == MessageKind.ABORT:
+                problems.append(f"the job aborted: {w.message.describe()}")
+            route = find_route(
+                w.message.kind, self.roles[w.sender], self.roles[w.receiver], self.mode(w.step)
+            )
+            if route is None:
+                problems.append(
+                    f"undeclared route {w.message.describe()} ({self.roles[w.sender]} → "
+                    f"{self.roles[w.receiver]}, mode {self.mode(w.step)})"
+                )
+                continue
+            names = [name for name, _ in fields_of(w.message)]
+            if names != [f.name for f in route.fields]:
+                problems.append(f"{w.message.describe()}: fields {names} differ from the table")
+        return problems
+
+    def observed_routes(self) -> set[tuple[str, str, str, str | None]]:
+        return {
+            (w.message.kind.name, self.roles[w.sender], self.roles[w.receiver], self.mode(w.step))
+            for w in self.wire
+        }
+
+    def expected_routes(self) -> set[tuple[str, str, str, str | None]]:
+        """The declared routes every step of this job must use."""
+        expected = set()
+        for index, step in self.steps.items():
+            mode = self.mode(index)
+            for declared in DECLARED.values():
+                if declared.protocol != step.type:
+                    continue
+                if declared.kind == MessageKind.PSI_DONE and getattr(step, "output", "") == "both":
+                    continue
+                if declared.kind == MessageKind.LR_CROSS and len(self.job.hosts) < 2:
+                    continue
+                if declared.kind == MessageKind.LR_RESUME:
+                    continue  # resumed runs only
+                for route in routes_for(declared.kind, mode):
+                    expected.add((declared.kind.name, route.sender, route.receiver, mode))
+        return expected
+
+    # 2. public fields reveal exactly what is declared ------------------------------------
+    def check_public_fields(self) -> list[str]:
+        self.stats["partial scores checked"] = 0
+        self.stats["public fields checked"] = 0
+        problems: list[str] = []
+        job, truth = self.job, self.truth
+        guest = job.guest.name
+        data = truth.parties
+        psi_step = job.steps[step_index(job, PsiStep)]
+        lr_step = job.steps[step_index(job, HeteroLrStep)]
+        assert isinstance(psi_step, PsiStep) and isinstance(lr_step, HeteroLrStep)
+        aligned = data[guest].aligned
+        assert aligned is not None
+        rows = len(aligned)
+        expected_setup = {
+            "mode": lr_step.mode,
+            "hosts": tuple(h.name for h in job.hosts),
+            "rows": rows,
+            "batch_size": lr_step.batch_size,
+            "max_iter": lr_step.max_iter,
+            "guest_features": truth.training[guest].shape[1],
+            "weighted": lr_step.class_weight is not None,
+            "validation_rows": 0,
+            "key_length": lr_step.key_length,
+            "resume": False,
+        }
+        decisions = [w.message for w in self.wire if isinstance(w.message, LrDecision)]
+        epochs = 1 + max(m.round for m in decisions)
+        for w in self.wire:
+            m, values = w.message, dict(fields_of(w.message))
+            kind = m.kind
+            expect: dict[str, Any] = {}
+            if kind == MessageKind.PSI_SETUP:
+                expect = {
+                    "method": psi_step.method,
+                    "output": psi_step.output,
+                    "size": len(data[guest].ids),
+                    "chunk_size": psi_step.chunk_size,
+                }
+                if len(values["salt"]) != 32:
+                    problems.append(f"{m.describe()}: a salt of {len(values['salt'])} bytes")
+            elif kind == MessageKind.PSI_HOST_SETUP:
+                expect = {"size": len(data[w.sender].ids), "rsa_public_key": ()}
+            elif kind == MessageKind.PSI_POSITIONS:
+                positions = values["positions"]
+                host_size = len(data[w.receiver].ids)
+                if (
+                    positions.dtype.kind not in "iu"
+                    or len(positions) != rows
+                    or len(set(positions.tolist())) != rows
+                    or positions.min() < 0
+                    or positions.max() >= host_size
+                ):
+                    problems.append(f"{m.describe()}: positions are not {rows} distinct indices")
+            elif kind == MessageKind.LR_SETUP:
+                expect = expected_setup
+                if len(values["plan_seed"]) != 32:
+                    problems.append(
+                        f"{m.describe()}: a plan seed of {len(values['plan_seed'])} bytes"
+                    )
+            elif kind == MessageKind.LR_HOST_SETUP:
+                expect = {
+                    "features": truth.training[w.sender].shape[1],
+                    "rows": rows,
+                    "validation_rows": 0,
+                    "resume": False,
+                    "resume_seed": b"",
+                    "resume_epochs": (),
+                }
+            elif kind == MessageKind.LR_EPOCH_END:
+                for name in ("weight_change", "penalty"):
+                    if not (np.isfinite(values[name]) and values[name] >= 0):
+                        problems.append(f"{m.describe()}: {name} = {values[name]!r}")
+                if values["validation_scores"].shape != (0,):
+                    problems.append(f"{m.describe()}: validation scores without a validation set")
+            elif kind == MessageKind.LR_DECISION:
+                expect = {"stop": m.round == epochs - 1, "best_epoch": -1}
+            elif kind == MessageKind.LR_PUBLIC_KEY:
+                if values["public_key"].bits != lr_step.key_length:
+                    problems.append(f"{m.describe()}: a {values['public_key'].bits}-bit key")
+            elif kind == MessageKind.LR_SCORE_REQUEST:
+                expect = {"rows": rows}
+            elif kind == MessageKind.LR_PARTIAL_SCORES:
+                if not np.array_equal(values["scores"], truth.final_scores[w.sender]):
+                    problems.append(f"{m.describe()}: scores are not exactly X_h w_h")
+                self.stats["partial scores checked"] += len(values["scores"])
+            for name, value in expect.items():
+                if values[name] != value:
+                    problems.append(
+                        f"{m.describe()}: {name} = {values[name]!r}, expected {value!r}"
+                    )
+            self.stats["public fields checked"] += len(expect)
+        return problems
+
+    # 3. no plaintext id, id hash, point, feature or label -------------------------------
+    @functools.cached_property
+    def _id_forms(self) -> tuple[Needles, dict[str, set[bytes]]]:
+        return self.id_needles()
+
+    def id_needles(self) -> tuple[Needles, dict[str, set[bytes]]]:
+        """Every form of every id a receiver could test (the worst case: exact guesses).
+
+        Returns the needles (for frame bytes) and, per receiver, the 32-byte forms
+        that no PSI item it gets may equal.
+        """
+        needles = Needles()
+        ids = sorted({i for p in self.truth.parties.values() for i in p.ids})
+        salts = {w.message.salt for w in self.wire if isinstance(w.message, PsiSetup)}
+        assert len(salts) == 1, "one salt per job"
+        (salt,) = salts
+        dst = ecdh_dst(salt)
+        forms: set[bytes] = set()
+        for value in ids:
+            assert len(value) >= 8, "audit with ids of at least 8 bytes"
+            needles.add(value, f"raw id {value!r}")
+            digests = {
+                "sha256": hashlib.sha256(value).digest(),
+                "sha512": hashlib.sha512(value).digest(),
+                "sha1": hashlib.sha1(value).digest(),
+                "md5": hashlib.md5(value).digest(),
+                "sha3-256": hashlib.sha3_256(value).digest(),
+                "blake2b": hashlib.blake2b(value).digest(),
+                "blake2b-256": hashlib.blake2b(value, digest_size=32).digest(),
+                "blake2s": hashlib.blake2s(value).digest(),
+                "salted sha256": hashlib.sha256(salt + value).digest(),
+                "sha256 salted after": hashlib.sha256(value + salt).digest(),
+                "hmac-sha256": hmac.new(salt, value, "sha256").digest(),
+                "keyed blake2b": hashlib.blake2b(value, key=salt, digest_size=32).digest(),
+            }
+            for index, u in enumerate(hash_to_field(value, dst, 2)):
+                digests[f"hash_to_field[{index}]"] = u.to_bytes(32, "little")
+                digests[f"hash_to_field[{index}] big-endian"] = u.to_bytes(32, "big")
+            for name, digest in digests.items():
+                needles.add(digest, f"{name}({value!r})")
+                for offset in range(0, len(digest) - 31, 32):
+                    forms.add(digest[offset : offset + 32])
+                if len(digest) >= 32:
+                    forms.add(digest[:32])
+        points = _hashed_points(tuple(ids), dst)
+        for index, value in enumerate(ids):
+            point = points[index * POINT_BYTES : (index + 1) * POINT_BYTES]
+            needles.add(point, f"H({value!r})")
+            forms.add(point)
+        testable: dict[str, set[bytes]] = {name: set(forms) for name in self.roles}
+        for party, scalars in self.secrets.ecdh.items():
+            for scalar in scalars:
+                raised = EcdhKey(scalar).exponentiate(points)
+                for index, value in enumerate(ids):
+                    point = raised[index * POINT_BYTES : (index + 1) * POINT_BYTES]
+                    needles.add(point, f"H({value!r})^(own secret of {party})", [party])
+                    testable[party].add(point)
+        self.stats["id forms"] = len(needles)
+        return needles, testable
+
+    def check_psi_items(self) -> list[str]:
+        """No PSI item a receiver gets equals a form of an id it could compute itself."""
+        problems: list[str] = []
+        _, testable = self._id_forms
+        self.stats["psi items checked"] = 0
+        for w in self.wire:
+            items = getattr(w.message, "items", None)
+            if not isinstance(items, bytes):
+                continue
+            width = POINT_BYTES
+            chunks = {items[i : i + width] for i in range(0, len(items), width)}
+            self.stats["psi items checked"] += len(chunks)
+            if chunks & testable[w.receiver]:
+                problems.append(
+                    f"{w.message.describe()}: {len(chunks & testable[w.receiver])} testable items"
+                )
+        return problems
+
+    def check_plaintext(self) -> list[str]:
+        """No id form, feature value or label vector in any frame or decoded value."""
+        needles, _ = self.id_needles()  # a fresh copy: features and labels are added
+        truth = self.truth
+        features: set[float] = set()
+        skipped = 0
+        for party in truth.parties.values():
+            values = np.concatenate(
+                [party.raw.ravel(), truth.training.get(party.name, np.zeros(0)).ravel()]
+            )
+            unique = set(np.unique(values).tolist())
+            kept = distinctive(unique)
+            skipped += len(unique - kept)
+            features |= kept
+        for value in features:
+            raw = np.float64(value)
+            needles.add(raw.tobytes(), f"feature value {value!r}")
+            needles.add(raw.byteswap().tobytes(), f"feature value {value!r} (big-endian)")
+        self.stats["distinctive feature values"] = len(features)
+        self.stats["round feature values (decoded checks only)"] = skipped
+        label_vectors = self._label_vectors()
+        for what, labels in label_vectors.items():
+            for form, encoded in _label_forms(labels).items():
+                if len(encoded) >= 8:
+                    needles.add(encoded, f"labels of {what} as {form}")
+        self.stats["needles"] = len(needles)
+        problems = needles.search(self.wire)
+        self.stats["plaintext integers checked"] = 0
+        problems += self._decoded_plaintext(features, label_vectors)
+        return problems
+
+    def _label_vectors(self) -> dict[str, np.ndarray]:
+        guest = self.truth.parties[self.job.guest.name]
+        assert guest.labels is not None and guest.aligned is not None
+        assert guest.aligned.labels is not None
+        vectors = {"the CSV": guest.labels, "the aligned rows": guest.aligned.labels}
+        setup = next(w.message for w in self.wire if isinstance(w.message, LrSetup))
+        plan = BatchPlan(setup.rows, setup.batch_size, setup.plan_seed)
+        epochs = 1 + max(w.message.round for w in self.wire if isinstance(w.message, LrDecision))
+        for epoch in range(epochs):
+            for batch, rows in enumerate(plan.batches(epoch)):
+                vectors[f"epoch {epoch} batch {batch}"] = guest.aligned.labels[rows]
+        return vectors
+
+    def _decoded_plaintext(
+        self, features: set[float], labels: Mapping[str, np.ndarray]
+    ) -> list[str]:
+        problems: list[str] = []
+        ids = {i for p in self.truth.parties.values() for i in p.ids}
+        id_text = {i.decode() for i in ids}
+        label_like = [np.asarray(v, dtype=np.float64) for v in labels.values()]
+        moduli = {v.public_key.n for _, _, v in self.vectors()}
+        forbidden_ints = encodings(
+            [*self.truth.training.values(), *(p.raw for p in self.truth.parties.values())], moduli
+        )
+        for w in self.wire:
+            route = find_route(
+                w.message.kind, self.roles[w.sender], self.roles[w.receiver], self.mode(w.step)
+            )
+            assert route is not None
+            forms = {f.name: f.form for f in route.fields}
+            for name, value in fields_of(w.message):
+                where = f"{w.message.describe()}.{name}"
+                if isinstance(value, str) and (
+                    value in id_text or any(t in value for t in id_text)
+                ):
+                    problems.append(f"{where}: an id in a string")
+                elif isinstance(value, tuple) and value and isinstance(value[0], str):
+                    if set(value) & id_text:
+                        problems.append(f"{where}: an id in a string tuple")
+                elif isinstance(value, bytes) and value in ids:
+                    problems.append(f"{where}: a raw id")
+                elif isinstance(value, float) and value in features:
+                    problems.append(f"{where}: a feature value")
+                elif isinstance(value, np.ndarray):
+                    floats = value.astype(np.float64).ravel()
+                    if forms[name] != "positions" and features & set(floats.tolist()):
+                        problems.append(
+                            f"{where}: {len(features & set(floats.tolist()))} feature values"
+                        )
+                    if len(floats) >= 16 and np.isin(floats, (0.0, 1.0)).all():
+                        problems.append(f"{where}: a label-like 0/1 vector")
+                    for labels_ in label_like:
+                        for candidate in (labels_, 2 * labels_ - 1, labels_ / 2):
+                            if len(candidate) == len(floats) and np.array_equal(candidate, floats):
+                                problems.append(f"{where}: the labels")
+                elif isinstance(value, tuple) and value:
+                    self.stats["plaintext integers checked"] += len(value)
+                    if set(value) & forbidden_ints:
+                        problems.append(f"{where}: a fixed-point encoding of a feature")
+        return problems
+
+    # 4. ciphertexts: keys, ranges, repeats, obfuscators ------------------------------------
+    def check_ciphertexts(self) -> list[str]:
+        self.stats["ciphertexts"] = 0
+        problems: list[str] = []
+        seen: dict[int, str] = {}
+        announcer = {(step, key.n): party for (step, party), key in self.keys.items()}
+        obfuscators: dict[tuple[int, int, int], str] = {}
+        recovery: dict[int, tuple[Any, Any, Any, Any]] = {}
+        for w, field, vector in self.vectors():
+            where = f"{w.message.describe()}.{field.name}"
+            owner = self.owner(field, w)
+            expected = self.keys.get((w.step, owner))
+            key = vector.public_key
+            if expected is None or key != expected:
+                problems.append(f"{where}: under {key.fingerprint}, not {owner}'s announced key")
+            holder = announcer.get((w.step, key.n))
+            if holder is None:
+                problems.append(f"{where}: under a key nobody announced")
+            if holder == w.receiver and field.form != "masked" and field.opened is None:
+                problems.append(f"{where}: the receiver holds the key and it is not masked")
+            n, n2 = key.n, key.nsquare
+            private = self.private_key(n)
+            if private is None:
+                problems.append(f"{where}: no private key recorded for {key.fingerprint}")
+            elif n not in recovery:
+                p, q = private.p, private.q
+                recovery[n] = (p, q, gmpy2.invert(n, p - 1), gmpy2.invert(n, q - 1))
+            for c in vector.ciphertexts:
+                self.stats["ciphertexts"] += 1
+                if not 0 < c < n2 or gmpy2.gcd(c, n) != 1:
+                    problems.append(f"{where}: a ciphertext outside Z*_(n^2)")
+                if c % n == 1:
+                    problems.append(f"{where}: a trivial ciphertext (obfuscator 1)")
+                if c in seen:
+                    problems.append(f"{where}: a ciphertext already sent in {seen[c]}")
+                seen[c] = where
+                if n in recovery:
+                    p, q, dp, dq = recovery[n]
+                    r = (n, int(gmpy2.powmod(c % p, dp, p)), int(gmpy2.powmod(c % q, dq, q)))
+                    if r in obfuscators:
+                        problems.append(f"{where}: obfuscator already used in {obfuscators[r]}")
+                    obfuscators[r] = where
+        self.stats["obfuscators recovered"] = len(obfuscators)
+        problems += self._check_recovery(recovery)
+        return problems
+
+    def _check_recovery(self, recovery: Mapping[int, tuple[Any, Any, Any, Any]]) -> list[str]:
+        """The obfuscator formula is right: c == (1 + m n) r^n mod n^2 on a few ciphertexts."""
+        checked: Counter[int] = Counter()
+        problems = []
+        for _, _, vector in self.vectors():
+            n = vector.public_key.n
+            if n not in recovery or checked[n] >= 3 or not len(vector):
+                continue
+            c = vector.ciphertexts[0]
+            private = self.secrets.private_keys[n]
+            m = private.raw_decrypt(c)
+            phi = (private.p - 1) * (private.q - 1)
+            r = pow(c % n, pow(n, -1, phi), n)
+            if (1 + m * n) * pow(r, n, n * n) % (n * n) != c:
+                problems.append("obfuscator recovery does not reproduce a ciphertext")
+            checked[n] += 1
+        return problems
+
+    # 5. what key owners decrypt -----------------------------------------------------------
+    def check_masking(self) -> list[str]:
+        self.stats["masked values decrypted"] = 0
+        problems: list[str] = []
+        residues_by_key: dict[int, list[int]] = defaultdict(list)
+        masks_by_key: dict[int, list[int]] = defaultdict(list)
+        decrypted: dict[tuple[str, str, int, int], list[int]] = {}
+        moduli = {v.public_key.n for _, _, v in self.vectors()}
+        truths = [a for values in self.truth.masked.values() for a in values.values()]
+        forbidden = encodings(truths, moduli)
+        for w, field, vector in self.vectors():
+            if field.form != "masked" or not len(vector):
+                continue
+            where = f"{w.message.describe()}.{field.name}"
+            key = vector.public_key
+            private = self.private_key(key.n)
+            if private is None:
+                problems.append(f"{where}: no private key to audit")
+                continue
+            residues = private.decrypt_raw(vector)
+            decrypted.setdefault(
+                (w.sender, w.receiver, w.message.round, w.message.batch), []
+            ).extend(residues)
+            residues_by_key[key.n] += residues
+            if set(residues) & forbidden:
+                problems.append(f"{where}: decrypts to a true value's encoding")
+            mask = self.secrets.masks.get(vector.ciphertexts[0])
+            if mask is None:
+                problems.append(f"{where}: not made by mask_vector")
+                continue
+            masks_by_key[key.n] += list(mask._masks)
+            truth = self.truth.masked[(w.sender, w.message.round, w.message.batch)][field.name]
+            if not np.array_equal(mask.unmask(residues), truth):
+                problems.append(f"{where}: unmasks to something other than the replay's value")
+            plaintexts = [(r - s) % key.n for r, s in zip(residues, mask._masks, strict=True)]
+            if set(residues) & set(plaintexts):
+                problems.append(f"{where}: a residue equals its unmasked plaintext")
+            naive = VectorMask(key, [0] * len(residues), mask.exponent, mask.length, mask.layout)
+            try:
+                looks = naive.unmask(residues)
+            except (CryptoError, ValueError, ArithmeticError):
+                looks = None  # not even a valid encoding: good
+            if looks is not None and np.allclose(looks, truth):
+                problems.append(f"{where}: decrypts to the true values without the mask")
+            self.stats["masked values decrypted"] += len(residues)
+        for n, residues in residues_by_key.items():
+            owner = self.secrets.key_party.get(n, "?")
+            problems += uniformity_problems(residues, n, f"what {owner} decrypts")
+        for n, masks in masks_by_key.items():
+            problems += uniformity_problems(
+                masks, n, f"masks under {self.secrets.key_party.get(n)}'s key"
+            )
+        # what the key owner sends back is exactly what it decrypted, nothing else
+        for w in self.wire:
+            if isinstance(w.message, LrDecrypted):
+                expected = decrypted.get((w.receiver, w.sender, w.message.round, w.message.batch))
+                if expected != list(w.message.values):
+                    problems.append(f"{w.message.describe()}: not exactly the decryptions")
+        return problems
+
+    def check_forward_truth(self) -> list[str]:
+        """The hosts' forwards decrypt (with the owner's key) to their partial scores/4,
+        and nothing the guest gets in plaintext encodes those training scores."""
+        problems: list[str] = []
+        scores: list[np.ndarray] = []
+        for w in self.wire:
+            if isinstance(w.message, LrForward):
+                private = self.private_key(w.message.quarter_scores.public_key.n)
+                assert private is not None
+                quarter = private.decrypt_vector(w.message.quarter_scores)
+                scores += [quarter, 4 * quarter]
+        moduli = {v.public_key.n for _, _, v in self.vectors()}
+        forbidden = encodings(scores, moduli)
+        values = set(np.concatenate(scores).tolist())
+        for w in self.wire:
+            if w.receiver != self.job.guest.name:
+                continue
+            for name, value in fields_of(w.message):
+                if isinstance(value, tuple) and set(value) & forbidden:
+                    problems.append(f"{w.message.describe()}.{name}: a training partial score")
+                if isinstance(value, np.ndarray) and values & set(value.ravel().tolist()):
+                    problems.append(f"{w.message.describe()}.{name}: a training partial score")
+        self.stats["training partial scores"] = len(values)
+        return problems
+
+    # 6. vector metadata does not depend on the data ---------------------------------------
+    def check_metadata(self) -> list[str]:
+        """Exponent, bound and length of each field are the same for every batch of the
+        same size (every epoch): they may depend on public constants only."""
+        setup = next(w.message for w in self.wire if isinstance(w.message, LrSetup))
+        plan = BatchPlan(setup.rows, setup.batch_size, setup.plan_seed)
+        sizes = [len(rows) for rows in plan.batches(0)]
+        groups: dict[tuple[Any, ...], set[tuple[Any, ...]]] = defaultdict(set)
+        for w, field, vector in self.vectors():
+            m = w.message
+            group = (m.kind.name, field.name, w.sender, w.receiver, sizes[m.batch])
+            if isinstance(vector, MaskedVector):
+                groups[group].add(("length", len(vector)))
+            elif isinstance(vector, PackedEncryptedVector):
+                groups[group].add((len(vector), vector.exponent, vector.layout))
+            else:
+                groups[group].add((len(vector), vector.exponent, vector.bound))
+        problems = []
+        for (kind, name, sender, receiver, size), seen in sorted(groups.items()):
+            if len(seen) > 1:
+                problems.append(
+                    f"{kind}.{name} {sender} → {receiver}: {len(seen)} different (length, "
+                    f"exponent, bound) for batches of {size} rows"
+                )
+        return problems
+
+
+@functools.lru_cache(maxsize=8)
+def _hashed_points(ids: tuple[bytes, ...], dst: bytes) -> bytes:
+    """``H(id)`` for every id (RFC 9380 hash to curve25519, the job's DST), cached."""
+    return hash_to_x25519_many(ids, dst)
+
+
+def _label_forms(labels: np.ndarray) -> dict[str, bytes]:
+    """A label vector as the bytes any plausible encoding would give (both byte orders)."""
+    labels = np.asarray(labels)
+    arrays = {
+        "uint8": labels.astype(np.uint8),
+        "int64": labels.astype(np.int64),
+        "float64": labels.astype(np.float64),
+        "signed float64": 2.0 * labels.astype(np.float64) - 1.0,
+        "signed int8": (2 * labels.astype(np.int8) - 1).astype(np.int8),
+        "halves": labels.astype(np.float64) / 2,
+    }
+    forms = {name: array.tobytes() for name, array in arrays.items()}
+    forms |= {
+        f"{name} (big-endian)": array.byteswap().tobytes()
+        for name, array in arrays.items()
+        if array.itemsize > 1
+    }
+    forms["bits"] = np.packbits(labels.astype(np.uint8)).tobytes()
+    return forms
+
+
+# ---------------------------------------------------------------------------------------
+# The example jobs, ready to audit
+# ---------------------------------------------------------------------------------------
+
+
+def audit_id(value: str) -> str:
+    """A long, realistic id for an example's short one (same mapping in every file).
+
+    The examples number their customers 0..568; ids that short occur by chance in any
+    frame, so the audit renames them (the PSI and everything after it are unchanged).
+    """
+    return "cust-" + hashlib.sha256(b"audit-id:" + value.encode()).hexdigest()[:16]
+
+
+def prepare_example(
+    name: str, folder: Path, *, max_iter: int, ports: Sequence[int] | None = None
+) -> Path:
+    """Copy ``examples/<name>`` to ``folder`` for an audit; return its job file.
+
+    Ids are renamed (:func:`audit_id`), keys are 1024 bits (weak keys allowed),
+    ``max_iter`` is set, and with ``ports`` every party gets a free loopback port.
+    """
+    source = ROOT / "examples" / name
+    folder.mkdir(parents=True, exist_ok=True)
+    for csv_file in sorted(source.glob("*.csv")):
+        lines = csv_file.read_text().splitlines()
+        header = lines[0].split(",")
+        column = header.index("id")
+        rows = [line.split(",") for line in lines[1:]]
+        for row in rows:
+            row[column] = audit_id(row[column])
+        (folder / csv_file.name).write_text("\n".join(",".join(r) for r in [header, *rows]) + "\n")
+    text = (source / "job.toml").read_text()
+    edits = [
+        (r"key_length = 2048", "key_length = 1024"),
+        (r"\[job\]\n", "[job]\nallow_weak_keys = true\n"),
+        (r"max_iter = \d+", f"max_iter = {max_iter}"),
+    ]
+    for pattern, replacement in edits:
+        text, count = re.subn(pattern, replacement, text)
+        assert count >= 1, pattern
+    if ports is not None:
+        addresses = iter(ports)
+        text = re.sub(
+            r'address = "127\.0\.0\.1:\d+"',
+            lambda _: f'address = "127.0.0.1:{next(addresses)}"',
+            text,
+        )
+    path = folder / "job.toml"
+    path.write_text(text)
+    return path
