@@ -77,23 +77,15 @@ KNOWN_DOC_GAPS = {
 }
 """Where SECURITY.md does not (yet) declare a route the engine uses.  New gaps fail."""
 
-# A real leak (see the strict xfails below).  In arbiter mode two vectors carry a bound
-# (public metadata) computed from the data instead of public constants:
-# * LrResidual.residual, guest -> every host: guest.py _compute_batch adds the plaintext
-#   `u_g/4 - y/2` to the hosts' scores (`total + plain`), which raises the bound by the
-#   largest plaintext mantissa, and rerandomize() keeps it.  Each host learns
-#   max_i |u_g,i/4 - y_i/2| of every batch exactly (resolution 2**-32); in epoch 0
-#   batch 0 (u_g = 0) that is whether the batch holds a positive label.
-# * LrCross.cross, host j > 1 -> guest: host.py computes prefix.matmul(scores), whose
-#   bound is the public prefix bound times sum_i |round(u_j,i * 2**16)|, so the guest
-#   learns the L1 norm of that host's partial scores per batch.
-# SECURITY.md §11 says every vector's bound is derived from public constants, never
-# from the data.  Fix: replace those bounds by public ones (with_bound) before sending.
-BOUND_LEAK = (
-    "arbiter mode leaks data through vector bounds: LrResidual.residual's bound is "
-    "public + max|u_g/4 - y/2| (to every host), LrCross.cross's is public * sum|u_h| "
-    "(to the guest); SECURITY.md §11 says bounds come from public constants only"
-)
+# A leak these tests found and that is fixed: in arbiter mode two vectors carried a
+# bound (public metadata) computed from the data instead of public constants.
+# * LrResidual.residual, guest -> every host: `total + plain` raised the bound by the
+#   largest |u_g/4 - y/2| of the batch (in epoch 0 batch 0: whether it holds a positive
+#   label).
+# * LrCross.cross, host j > 1 -> guest: prefix.matmul(scores) multiplied the bound by
+#   sum_i |u_j,i|, the L1 norm of that host's partial scores per batch.
+# Now every sent vector claims the public worst case (party.with_public_bound); the
+# tests below would catch a regression value by value.
 
 
 # the runs ------------------------------------------------------------------------------------
@@ -282,8 +274,8 @@ def test_the_guest_never_sees_a_training_partial_score(run: Run) -> None:
     [
         "two_party",
         "two_party_tls",
-        pytest.param("arbiter", marks=pytest.mark.xfail(strict=True, reason=BOUND_LEAK)),
-        pytest.param("arbiter_tls", marks=pytest.mark.xfail(strict=True, reason=BOUND_LEAK)),
+        "arbiter",
+        "arbiter_tls",
     ],
 )
 def test_vector_metadata_does_not_depend_on_the_data(
@@ -312,7 +304,6 @@ def _forwards(run: Run, private: Any) -> dict[tuple[str, int, int], list[int]]:
     }
 
 
-@pytest.mark.xfail(strict=True, reason=BOUND_LEAK)
 def test_arbiter_mode_residual_bound_hides_the_guest_residuals(arbiter: Run) -> None:
     private = _arbiter_private_key(arbiter)
     forwards = _forwards(arbiter, private)
@@ -330,7 +321,6 @@ def test_arbiter_mode_residual_bound_hides_the_guest_residuals(arbiter: Run) -> 
     assert not any(revealed), f"{sum(revealed)} of {len(revealed)} bounds are max|u_g/4 - y/2|"
 
 
-@pytest.mark.xfail(strict=True, reason=BOUND_LEAK)
 def test_arbiter_mode_cross_bound_hides_the_host_scores(arbiter: Run) -> None:
     private = _arbiter_private_key(arbiter)
     forwards = _forwards(arbiter, private)

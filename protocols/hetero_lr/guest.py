@@ -34,6 +34,7 @@ from protocols.hetero_lr.party import (
     MAX_SAMPLE_WEIGHT,
     TrainingParty,
     decrypt_masked,
+    with_public_bound,
 )
 from protocols.hetero_lr.scoring import sigmoid
 from protocols.hetero_lr.settings import SCORE_BOUND, LrSettings
@@ -685,12 +686,17 @@ class LrGuest(TrainingParty):
         empty = self._key.encrypt_vector(np.zeros(0))
         messages: list[Message] = []
         prefix = None
+        # the bounds in the clear are the public worst cases the hosts check against
+        residual = with_public_bound(
+            residual, MAX_SAMPLE_WEIGHT * ((len(self.hosts) + 1) * SCORE_BOUND / 4 + 0.5)
+        )
         for index, host in enumerate(self.hosts):
             if index == 0:
                 sent_prefix = empty
             else:
                 prefix = quarters[0] if prefix is None else prefix + quarters[index - 1]
                 weighted = prefix if weights is None else prefix.multiply(weights, n_jobs=n_jobs)
+                weighted = with_public_bound(weighted, MAX_SAMPLE_WEIGHT * index * SCORE_BOUND / 4)
                 sent_prefix = weighted.rerandomize(n_jobs=n_jobs)
             messages.append(
                 LrResidual(

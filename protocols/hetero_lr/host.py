@@ -23,6 +23,7 @@ from protocols.hetero_lr.party import (
     MAX_SAMPLE_WEIGHT,
     TrainingParty,
     decrypt_masked,
+    with_public_bound,
 )
 from protocols.hetero_lr.settings import SCORE_BOUND, LrSettings
 from protocols.messages import (
@@ -379,7 +380,10 @@ class LrHost(TrainingParty):
                     max_abs=MAX_SAMPLE_WEIGHT * self.index * SCORE_BOUND / 4,
                     what="the score prefix", sender=self.guest,
                 )  # fmt: skip
-                cross = prefix.matmul(scores.reshape(1, -1), n_jobs=n_jobs)
+                cross = with_public_bound(
+                    prefix.matmul(scores.reshape(1, -1), n_jobs=n_jobs),
+                    MAX_SAMPLE_WEIGHT * self.index * SCORE_BOUND**2 / 4 * rows,
+                )  # the public worst case the guest checks against, not sum |u|
                 replies.append(
                     LrCross(
                         job_id=self.job_id,

@@ -571,6 +571,18 @@ def select_checkpoints(
     return tuple(c for c in ordered if c.plan_seed == seed)[-KEPT_CHECKPOINTS:]
 
 
+def with_public_bound(vector: Any, max_abs: float) -> Any:
+    """``vector`` claiming the public worst-case bound ``max_abs``, not one from data.
+
+    A vector's bound travels in the clear; one computed from the data (a sum's
+    largest plaintext, a product with the row weights) would tell the receiver about
+    the values inside the ciphertexts.  Every vector a party sends carries a bound
+    derived from public constants only (the receiver checks against the same).
+    """
+    bound, _ = encode_scalar(max_abs, vector.public_key.n, exponent=vector.exponent)
+    return vector.with_bound(max(bound, 1))
+
+
 def decrypt_masked(
     private_key: Any, masked: list[Any], party: str, n_jobs: int | None
 ) -> list[int]:
