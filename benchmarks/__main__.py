@@ -14,7 +14,7 @@ import argparse
 import sys
 from collections.abc import Callable, Sequence
 
-from benchmarks import hetero_lr_bench, paillier_bench, psi_bench
+from benchmarks import hetero_lr_bench, label_privacy_bench, paillier_bench, psi_bench
 
 __all__ = ["SUITES", "build_parser", "main"]
 
@@ -25,6 +25,7 @@ SUITES: dict[str, tuple[str, AddArguments, SuiteMain]] = {
     "paillier": (paillier_bench.DESCRIPTION, paillier_bench.add_arguments, paillier_bench.main),
     "psi": (psi_bench.DESCRIPTION, psi_bench.add_arguments, psi_bench.main),
     "hetero_lr": hetero_lr_bench.SUITE,
+    "label_privacy": label_privacy_bench.SUITE,
 }
 """Suite name to ``(description, add_arguments, main)``."""
 

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import math
+import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -11,7 +14,24 @@ from hypothesis import strategies as st
 from scipy import stats  # type: ignore[import-untyped]
 
 from protocols.exceptions import ProtocolError
+from protocols.hetero_lr import (
+    LrArbiter,
+    LrGuest,
+    LrHost,
+    LrSettings,
+    OptimizerSettings,
+)
 from protocols.hetero_lr.privacy import LabelPrivacy, csprng_normal, epsilon_spent, noise_scale
+from protocols.messages import LrResidual
+from tests.job_files import with_test_keys
+from tests.protocol_harness import run_roles
+from tests.test_hetero_lr_protocol import SEED, all_weights, train
+from vfl.datasets import load_builtin
+from vfl.exceptions import JobFileError
+from vfl.jobfile import load_job
+from vfl.jobs import simulate_job
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
 epsilons = st.floats(min_value=0.01, max_value=50.0)
 deltas = st.floats(min_value=1e-12, max_value=0.1)
@@ -74,3 +94,135 @@ def test_label_privacy_noise_has_the_scale() -> None:
     assert float(noise.std()) == pytest.approx(privacy.sigma, rel=0.03)
     with pytest.raises(ProtocolError, match="positive finite epsilon"):
         LabelPrivacy(epsilon=-1.0, delta=1e-5, epochs=4)
+
+
+# -- the noise in the protocol ------------------------------------------------------------------
+
+
+def _data() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    guest, host = load_builtin("breast")
+    assert guest.labels is not None
+    return guest.features[:480], guest.labels[:480].astype(float), host.features[:480]
+
+
+def _settings(mode: str, epsilon: float | None, epochs: int = 1) -> LrSettings:
+    return LrSettings(
+        mode=mode, batch_size=480, max_iter=epochs, convergence="max_iter", key_length=1024,
+        allow_weak_key=True, optimizer=OptimizerSettings(name="sgd", learning_rate=0.15),
+        label_privacy_epsilon=epsilon,
+    )  # fmt: skip
+
+
+def _first_residuals(roles: dict, mode: str) -> dict[str, np.ndarray]:  # type: ignore[type-arg]
+    """What each host's first LrResidual holds, decrypted with the key it is under."""
+    private = roles["guest"]._own_keys[1] if mode == "two-party" else roles["arbiter"]._keys[1]
+    transcript = roles["transcript"]
+    found: dict[str, np.ndarray] = {}
+    for message in transcript:
+        if isinstance(message, LrResidual) and message.receiver not in found:
+            found[message.receiver] = np.asarray(private.decrypt_vector(message.residual))
+    return found
+
+
+def _run(mode: str, epsilon: float | None, hosts: int = 1) -> dict:  # type: ignore[type-arg]
+    Xg, y, Xh = _data()
+    names = ["host"] if hosts == 1 else [f"host-{i}" for i in range(1, hosts + 1)]
+    settings = _settings(mode, epsilon)
+    arbiter = "arbiter" if mode == "arbiter" else None
+    roles: dict = {  # type: ignore[type-arg]
+        "guest": LrGuest(
+            "guest",
+            "job",
+            hosts=names,
+            features=Xg,
+            labels=y,
+            settings=settings,
+            backend="plaintext",
+            arbiter=arbiter,
+            plan_seed=SEED,
+        )
+    }
+    for name, columns in zip(names, np.array_split(np.arange(Xh.shape[1]), hosts), strict=True):
+        roles[name] = LrHost(name, "job", guest="guest", features=Xh[:, columns],
+                             settings=settings, backend="plaintext", arbiter=arbiter)  # fmt: skip
+    if arbiter:
+        roles[arbiter] = LrArbiter(arbiter, "job", guest="guest", hosts=names, settings=settings,
+                                   backend="plaintext")  # fmt: skip
+    roles["transcript"] = run_roles(roles)
+    return roles
+
+
+@pytest.mark.parametrize(("mode", "hosts"), [("two-party", 1), ("arbiter", 2)])
+def test_each_host_gets_its_own_fresh_noise_of_the_right_scale(mode: str, hosts: int) -> None:
+    exact = _first_residuals(_run(mode, None, hosts), mode)
+    noisy_roles = _run(mode, 1.0, hosts)
+    noisy = _first_residuals(noisy_roles, mode)
+    sigma = noise_scale(1.0, 1e-5, 1, 0.5)
+    noises = [noisy[host] - exact[host] for host in exact]
+    for noise in noises:
+        assert noise.shape == (480,)
+        assert float(noise.std()) == pytest.approx(sigma, rel=0.2)
+        assert abs(float(noise.mean())) < 4 * sigma / math.sqrt(480)
+    if len(noises) > 1:  # independent noise per host
+        assert abs(np.corrcoef(noises[0], noises[1])[0, 1]) < 0.25
+
+
+def test_the_guests_own_update_is_exact_and_the_hosts_is_noised() -> None:
+    exact = _run("two-party", None)
+    noisy = _run("two-party", 0.5)
+    # one batch, one epoch: the guest's gradient used the exact residual...
+    assert np.array_equal(exact["guest"].result.weights, noisy["guest"].result.weights)
+    assert exact["guest"].result.intercept == noisy["guest"].result.intercept
+    # ...the host's used d + e: its update moved by learning_rate * X_h^T e / rows
+    assert not np.allclose(exact["host"].result.weights, noisy["host"].result.weights)
+
+
+def test_label_privacy_refuses_row_weights() -> None:
+    Xg, y, _ = _data()
+    with pytest.raises(ProtocolError, match="label privacy needs unweighted rows"):
+        LrGuest("guest", "job", hosts=["host"], features=Xg, labels=y,
+                settings=_settings("two-party", 1.0), backend="plaintext",
+                sample_weight=np.ones(len(y)))  # fmt: skip
+    with pytest.raises(ProtocolError, match="label_privacy_epsilon must be a positive"):
+        _settings("two-party", -1.0)
+
+
+def test_encrypted_training_with_noise_runs_and_differs_from_noiseless() -> None:
+    data = _data()
+    settings = dataclasses_replace(_settings("two-party", 2.0, epochs=2), batch_size=160)
+    noisy = train("paillier", data, settings)
+    exact = train("paillier", data, dataclasses_replace(settings, label_privacy_epsilon=None))
+    assert not np.allclose(all_weights(noisy), all_weights(exact))
+
+
+def dataclasses_replace(settings: LrSettings, **changes: object) -> LrSettings:
+    import dataclasses
+
+    return dataclasses.replace(settings, **changes)  # type: ignore[arg-type]
+
+
+def test_job_files_take_label_privacy_and_report_it(tmp_path: Path) -> None:
+    folder = tmp_path / "hetero-lr"
+    shutil.copytree(
+        EXAMPLES / "hetero-lr", folder, ignore=shutil.ignore_patterns("certs", "output")
+    )
+    text = (folder / "job.toml").read_text()
+    marker = 'type = "hetero_lr"'
+    job_file = folder / "job.toml"
+    job_file.write_text(text.replace(marker, marker + "\nlabel_privacy_epsilon = 4"))
+    job = with_test_keys(load_job(job_file))
+    simulate_job(job)
+    summary = json.loads((folder / "output" / "bank-a" / "step-1-hetero_lr.json").read_text())
+    assert summary["label_privacy"] == {
+        "epsilon": 4.0,
+        "delta": 1e-5,
+        "sigma": noise_scale(4.0, 1e-5, job.steps[1].max_iter, 0.5),  # type: ignore[union-attr]
+    }
+    job_file.write_text(
+        text.replace(marker, marker + '\nlabel_privacy_epsilon = 4\nclass_weight = "balanced"')
+    )
+    with pytest.raises(JobFileError, match="needs unweighted rows, but class_weight is set"):
+        load_job(job_file)
+    job_file.write_text(text.replace(marker, marker + "\nlabel_privacy_delta = 2"))
+    with pytest.raises(JobFileError, match="label_privacy_delta: must be between 0 and 1"):
+        load_job(job_file)

@@ -197,6 +197,12 @@ class HeteroLogisticRegression:
         Start from the previous fit's weights.
     verbose : bool, default False
         Show a progress bar.
+    label_privacy_epsilon : float or None, default None
+        Label differential privacy: the guest adds Gaussian noise to the residual it
+        sends each host, so each host's gradients over the run are
+        ``(epsilon, label_privacy_delta)``-DP per label
+        (:mod:`protocols.hetero_lr.privacy`).  Needs no class or sample weights.
+    label_privacy_delta : float, default 1e-5
 
     Attributes
     ----------
@@ -259,6 +265,8 @@ class HeteroLogisticRegression:
         random_state: int | None = None,
         warm_start: bool = False,
         verbose: bool = False,
+        label_privacy_epsilon: float | None = None,
+        label_privacy_delta: float = 1e-5,
     ) -> None:
         self.mode = mode
         self.key_length = key_length
@@ -283,6 +291,8 @@ class HeteroLogisticRegression:
         self.random_state = random_state
         self.warm_start = warm_start
         self.verbose = verbose
+        self.label_privacy_epsilon = label_privacy_epsilon
+        self.label_privacy_delta = label_privacy_delta
 
     # scikit-learn's estimator contract -----------------------------------------------------
     def get_params(self, deep: bool = True) -> dict[str, Any]:

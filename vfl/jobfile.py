@@ -214,6 +214,8 @@ class HeteroLrStep:
     key_length: int = STRONG_KEY_BITS
     n_jobs: int | None = None
     backend: str = "paillier"
+    label_privacy_epsilon: float | None = None
+    label_privacy_delta: float = 1e-5
 
     type = "hetero_lr"
 
@@ -577,6 +579,10 @@ def _key_length(allow_weak_keys: bool) -> Callable[[int], str | None]:
     return check
 
 
+def _optional_float(value: float | None) -> float | None:
+    return None if value is None else float(value)
+
+
 def _hetero_lr_step(
     path: Path, index: int, section: _Section, allow_weak_keys: bool
 ) -> HeteroLrStep:
@@ -615,8 +621,25 @@ def _hetero_lr_step(
             "n_jobs", int, None, lambda v: None if v != 0 else "must not be 0 (-1: all cores)"
         ),
         backend=backend,
+        label_privacy_epsilon=_optional_float(
+            section.take("label_privacy_epsilon", (int, float), None, _positive)
+        ),
+        label_privacy_delta=float(
+            section.take(
+                "label_privacy_delta",
+                (int, float),
+                1e-5,
+                lambda v: None if 0 < v < 1 else "must be between 0 and 1 (exclusive)",
+            )
+        ),
     )
     section.finish()
+    if step.label_privacy_epsilon is not None and step.class_weight is not None:
+        raise section.error(
+            "label_privacy_epsilon",
+            "needs unweighted rows, but class_weight is set (class weights depend on the "
+            "labels and would reach the hosts' gradients un-noised); drop one of them",
+        )
     try:
         step.settings(allow_weak_key=allow_weak_keys)
     except ProtocolError as error:

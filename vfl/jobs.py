@@ -437,6 +437,7 @@ def _training_output(
         "role": party.role,
         "mode": step.mode,
         "key_length": step.key_length,
+        "label_privacy": _label_privacy_summary(step),
     }
     if party.role == "arbiter" or result is None or table is None:
         document.update(model_file=None, seconds=round(seconds, 3))
@@ -471,6 +472,14 @@ def _training_output(
         seconds=round(seconds, 3),
     )
     return document, model
+
+
+def _label_privacy_summary(step: HeteroLrStep) -> dict[str, float] | None:
+    """The guest's label-privacy guarantee and noise scale (``None`` without)."""
+    privacy = step.settings(allow_weak_key=True).label_privacy()
+    if privacy is None:
+        return None
+    return {"epsilon": privacy.epsilon, "delta": privacy.delta, "sigma": privacy.sigma}
 
 
 def _score_output(

@@ -214,6 +214,13 @@ class LrGuest(TrainingParty):
         self.y = _labels(labels, len(self.X), "the labels")
         self.signed_y = 2.0 * self.y - 1.0
         self.sample_weight = self._weights(sample_weight)
+        self.label_privacy = settings.label_privacy()
+        if self.label_privacy is not None and self.sample_weight is not None:
+            raise ProtocolError(
+                f"{party}: label privacy needs unweighted rows: class or sample weights "
+                "depend on the labels and would reach the hosts' gradients un-noised; "
+                "drop class_weight/sample_weight or label_privacy_epsilon"
+            )
         self.y_validation = None
         if self.X_validation is not None:
             if validation_labels is None:
@@ -670,6 +677,8 @@ class LrGuest(TrainingParty):
             key = self._own_keys[0]
             bound = MAX_SAMPLE_WEIGHT * (SCORE_BOUND / 4 + 0.5)
             values = plain if weights is None else weights * plain
+            if self.label_privacy is not None:  # the host's gradient gets X_h^T (d + e)
+                values = values + self.label_privacy.noise(len(values))
             return [
                 LrResidual(
                     receiver=self.hosts[0],
@@ -687,9 +696,8 @@ class LrGuest(TrainingParty):
         messages: list[Message] = []
         prefix = None
         # the bounds in the clear are the public worst cases the hosts check against
-        residual = with_public_bound(
-            residual, MAX_SAMPLE_WEIGHT * ((len(self.hosts) + 1) * SCORE_BOUND / 4 + 0.5)
-        )
+        public_residual_bound = MAX_SAMPLE_WEIGHT * ((len(self.hosts) + 1) * SCORE_BOUND / 4 + 0.5)
+        residual = with_public_bound(residual, public_residual_bound)
         for index, host in enumerate(self.hosts):
             if index == 0:
                 sent_prefix = empty
@@ -698,10 +706,15 @@ class LrGuest(TrainingParty):
                 weighted = prefix if weights is None else prefix.multiply(weights, n_jobs=n_jobs)
                 weighted = with_public_bound(weighted, MAX_SAMPLE_WEIGHT * index * SCORE_BOUND / 4)
                 sent_prefix = weighted.rerandomize(n_jobs=n_jobs)
+            sent = residual
+            if self.label_privacy is not None:  # fresh noise for each host
+                sent = with_public_bound(
+                    residual + self.label_privacy.noise(len(plain)), public_residual_bound
+                )
             messages.append(
                 LrResidual(
                     receiver=host,
-                    residual=residual.rerandomize(n_jobs=n_jobs),  # fresh for each host
+                    residual=sent.rerandomize(n_jobs=n_jobs),  # fresh for each host
                     weights=empty,
                     prefix=sent_prefix,
                     **header,

@@ -8,6 +8,7 @@ from typing import Any
 
 from protocols.exceptions import ProtocolError
 from protocols.hetero_lr.optimizers import OptimizerSettings
+from protocols.hetero_lr.privacy import LabelPrivacy
 
 __all__ = [
     "CONVERGENCE",
@@ -45,6 +46,8 @@ FLAT_KEYWORDS = (
     "allow_weak_key",
     "fit_intercept",
     "n_jobs",
+    "label_privacy_epsilon",
+    "label_privacy_delta",
 )
 """Every keyword :meth:`LrSettings.from_flat` accepts."""
 
@@ -87,6 +90,13 @@ class LrSettings:
         The guest adds an intercept (never penalised).
     n_jobs : int or None
         Workers for the cryptography (see :mod:`crypto.parallel`).
+    label_privacy_epsilon : float or None, default None
+        The guest's label differential privacy: Gaussian noise on the residual it
+        sends each host, so that every host's gradients over the whole run are
+        ``(epsilon, label_privacy_delta)``-DP with respect to each label
+        (:mod:`protocols.hetero_lr.privacy`).  ``None``: no noise.  Needs unweighted
+        rows (no class or sample weights).
+    label_privacy_delta : float, default 1e-5
 
     Raises
     ------
@@ -116,6 +126,8 @@ class LrSettings:
     allow_weak_key: bool = False
     fit_intercept: bool = True
     n_jobs: int | None = None
+    label_privacy_epsilon: float | None = None
+    label_privacy_delta: float = 1e-5
 
     @classmethod
     def from_flat(cls, **values: Any) -> LrSettings:
@@ -172,6 +184,28 @@ class LrSettings:
         _positive_int("patience", self.patience)
         if not (math.isfinite(self.tol) and self.tol >= 0):
             raise ProtocolError(f"tol must be a finite number >= 0, not {self.tol!r}")
+        epsilon = self.label_privacy_epsilon
+        if epsilon is not None and (
+            isinstance(epsilon, bool)
+            or not isinstance(epsilon, int | float)
+            or not (math.isfinite(epsilon) and epsilon > 0)
+        ):
+            raise ProtocolError(
+                f"label_privacy_epsilon must be a positive number or None, not {epsilon!r}"
+            )
+        delta = self.label_privacy_delta
+        if isinstance(delta, bool) or not isinstance(delta, int | float) or not 0 < delta < 1:
+            raise ProtocolError(f"label_privacy_delta must be in (0, 1), not {delta!r}")
+
+    def label_privacy(self) -> LabelPrivacy | None:
+        """The guest's noise for these settings (``None`` without label privacy)."""
+        if self.label_privacy_epsilon is None:
+            return None
+        return LabelPrivacy(
+            epsilon=float(self.label_privacy_epsilon),
+            delta=float(self.label_privacy_delta),
+            epochs=self.max_iter,
+        )
 
 
 def _positive_int(name: str, value: object) -> None:
