@@ -65,16 +65,7 @@ from vfl.transcript import TranscriptRecorder, read_transcript
 EXAMPLES = {"two-party": "hetero-lr", "arbiter": "hetero-lr-arbiter"}
 EPOCHS = {"simulated": 3, "tls": 2}
 
-KNOWN_DOC_GAPS = {
-    # LrResume (checkpoint/resume, in progress) is not in SECURITY.md yet
-    "LrResume (two-party): guest → host not in SECURITY.md",
-    "LrResume (arbiter): guest → host not in SECURITY.md",
-    "LrResume (arbiter): guest → arbiter not in SECURITY.md",
-    # the arbiter-mode table omits the host's setup and the decision sent to the arbiter
-    # (the latter only in prose: "A receives the decisions")
-    "LrHostSetup (arbiter): host → guest not in SECURITY.md",
-    "LrDecision (arbiter): guest → arbiter not in SECURITY.md",
-}
+KNOWN_DOC_GAPS: set[str] = set()
 """Where SECURITY.md does not (yet) declare a route the engine uses.  New gaps fail."""
 
 # A leak these tests found and that is fixed: in arbiter mode two vectors carried a
