@@ -12,6 +12,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import train_test_split
 
+from protocols.exceptions import ProtocolError
 from vfl import HeteroLogisticRegression, PartyModel, intersect, merge_to_sklearn
 from vfl.datasets import PartyTable, load_builtin
 from vfl.exceptions import DataError
@@ -185,8 +186,12 @@ def test_estimator_contract() -> None:
 def test_default_key_is_2048_bits_and_weak_keys_need_opt_in() -> None:
     Xg, y, Xh = aligned("breast")
     assert HeteroLogisticRegression().key_length == 2048
-    with pytest.raises(DataError, match="minimum is 2048"):
+    # refused before any work, with the job files' rule
+    with pytest.raises(ProtocolError, match="a 1024-bit key is weak; use at least 2048"):
         HeteroLogisticRegression(key_length=1024).fit(Xg, y, hosts=[Xh])
+    for bits in (1000, 1025, 512, 20000):
+        with pytest.raises(ProtocolError, match="even number of bits from 2048 to 16384"):
+            HeteroLogisticRegression(key_length=bits, allow_weak_key=True).fit(Xg, y, hosts=[Xh])
 
 
 @pytest.mark.parametrize(

@@ -6,6 +6,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
+from crypto.paillier.keys import MAX_KEY_BITS, MIN_KEY_BITS
 from protocols.exceptions import ProtocolError
 from protocols.hetero_lr.optimizers import OptimizerSettings
 from protocols.hetero_lr.privacy import LabelPrivacy
@@ -179,6 +180,7 @@ class LrSettings:
                 f"unknown early_stopping metric {self.early_stopping!r}; "
                 f"choose one of {EARLY_STOPPING} or None"
             )
+        _key_length(self.key_length, self.allow_weak_key)
         _positive_int("batch_size", self.batch_size)
         _positive_int("max_iter", self.max_iter)
         _positive_int("patience", self.patience)
@@ -205,6 +207,29 @@ class LrSettings:
             epsilon=float(self.label_privacy_epsilon),
             delta=float(self.label_privacy_delta),
             epochs=self.max_iter,
+        )
+
+
+WEAKEST_KEY_BITS = 1024
+"""The shortest Paillier key training accepts, and only with ``allow_weak_key``."""
+
+
+def _key_length(bits: object, allow_weak_key: bool) -> None:
+    """The job files' key rule, for every entry point (estimator, roles, jobs)."""
+    if (
+        isinstance(bits, bool)
+        or not isinstance(bits, int)
+        or bits % 2
+        or not WEAKEST_KEY_BITS <= bits <= MAX_KEY_BITS
+    ):
+        raise ProtocolError(
+            f"key_length must be an even number of bits from {MIN_KEY_BITS} to {MAX_KEY_BITS} "
+            f"({WEAKEST_KEY_BITS} with allow_weak_key), not {bits!r}"
+        )
+    if bits < MIN_KEY_BITS and not allow_weak_key:
+        raise ProtocolError(
+            f"a {bits}-bit key is weak; use at least {MIN_KEY_BITS} bits "
+            "(allow_weak_key only for tests and quick trials)"
         )
 
 
