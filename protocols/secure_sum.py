@@ -28,6 +28,7 @@ import numpy as np
 import numpy.typing as npt
 
 from crypto.encoding import encode_scalar, exponent_for_precision
+from crypto.exceptions import CryptoError
 from crypto.paillier import (
     DEFAULT_VECTOR_PRECISION,
     EncryptedVector,
@@ -58,6 +59,15 @@ def _checked_values(values: npt.ArrayLike, max_abs: float, party: str) -> FloatA
 
 
 EXPONENT = exponent_for_precision(DEFAULT_VECTOR_PRECISION)
+
+
+def _check_counters(message: Message, party: str) -> None:
+    """Secure sum has one round and no batches: other counters are a replay or forgery."""
+    if message.round or message.batch:
+        raise ProtocolError(
+            f"{party}: {message.sender} sent {message.kind.name} for round {message.round} "
+            f"batch {message.batch}; a secure sum has only round 0, batch 0"
+        )
 
 
 def _trusted_bound(
@@ -209,6 +219,7 @@ class SumKeyOwner(Role):
             or message.sender != last
         ):
             raise self._unexpected(message, f"waiting for the partial sum from {last}")
+        _check_counters(message, self.party)
         if message.public_key != self.public_key:
             raise ProtocolError(f"{self.party}: {last} sent a sum under another key")
         if message.contributors != len(self.contributors):
@@ -225,7 +236,21 @@ class SumKeyOwner(Role):
         partial = _trusted_bound(
             message.partial, message.contributors, self.max_abs, last, self.party
         )
-        totals = self._private_key.decrypt_vector(partial) + self.values
+        try:
+            others = self._private_key.decrypt_vector(partial)
+        except CryptoError as error:  # e.g. a plaintext in the overflow band
+            raise ProtocolError(
+                f"{self.party}: {last} sent a sum that does not decrypt to values within "
+                f"the job's bounds ({error})"
+            ) from error
+        # each contributor's values are within max_abs (up to the encoding's rounding)
+        limit = len(self.contributors) * (self.max_abs + 2.0**-30)
+        if not np.isfinite(others).all() or np.abs(others).max(initial=0.0) > limit:
+            raise ProtocolError(
+                f"{self.party}: {last} sent a sum beyond the public bound of "
+                f"{len(self.contributors)} x max_abs={self.max_abs:g}"
+            )
+        totals = others + self.values
         self._finish(totals)
         return [
             SumResult(
@@ -345,6 +370,7 @@ class SumContributor(Role):
         ProtocolError
             If the message is unexpected or inconsistent with the job.
         """
+        _check_counters(message, self.party)
         if isinstance(message, SumPublicKey) and message.sender == self.key_owner:
             return self._take_key(message)
         if isinstance(message, SumPartial) and message.sender == self.previous:

@@ -6,6 +6,7 @@ import csv
 import math
 import os
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -129,55 +130,80 @@ def read_party_csv(
     path = Path(path)
     if not path.is_file():
         raise DataError(f"{path}: no such file")
-    with path.open(newline="", encoding="utf-8") as handle:
+    with path.open(newline="", encoding="utf-8-sig") as handle:  # -sig: a BOM is not a cell
         reader = csv.reader(handle)
-        header = next(reader, None)
-        if not header:
-            raise DataError(f"{path}: the file is empty")
-        for required in filter(None, (id_column, label_column)):
-            if required not in header:
-                raise DataError(f"{path}: no column {required!r} (columns: {header})")
-        id_index = header.index(id_column)
-        label_index = header.index(label_column) if label_column else None
-        feature_indices = [i for i in range(len(header)) if i not in (id_index, label_index)]
-        ids: list[str] = []
-        rows: list[list[float]] = []
-        labels: list[int] = []
-        seen: set[str] = set()
-        dropped = 0
-        for line, record in enumerate(reader, start=2):
-            if len(record) != len(header):
-                raise DataError(f"{path}:{line}: {len(record)} cells, expected {len(header)}")
-            customer = record[id_index].strip()
-            if not customer:
-                raise DataError(f"{path}:{line}: empty id")
-            if customer in seen:
-                if dedupe:
-                    dropped += 1
-                    continue
-                raise DataError(
-                    f"{path}:{line}: id {customer!r} appears twice (de-duplicate the file, or "
-                    "set dedupe = true in the psi step to keep each id's first row)"
-                )
-            seen.add(customer)
-            ids.append(customer)
-            rows.append([_number(path, line, header[i], record[i]) for i in feature_indices])
-            if label_index is not None:
-                label = record[label_index].strip()
-                if label not in ("0", "1"):
-                    raise DataError(
-                        f"{path}:{line}: label {label!r} is not 0 or 1; recode the "
-                        f"{label_column!r} column to 0/1 (1 = the event, e.g. fraud)"
-                    )
-                labels.append(int(label))
+        try:
+            ids, rows, labels, header, feature_indices, dropped, has_labels = _read_rows(
+                path, reader, id_column, label_column, dedupe
+            )
+        except UnicodeDecodeError:
+            raise DataError(
+                f"{path}: the file is not UTF-8 text (after line {reader.line_num}); "
+                "save it as UTF-8 CSV"
+            ) from None
+        except csv.Error as error:
+            raise DataError(f"{path}:{reader.line_num}: malformed CSV ({error})") from None
     features = np.array(rows, dtype=np.float64).reshape(len(ids), len(feature_indices))
     return PartyTable(
         ids=ids,
         features=features,
         feature_names=[header[i] for i in feature_indices],
-        labels=np.array(labels, dtype=np.int64) if label_index is not None else None,
+        labels=np.array(labels, dtype=np.int64) if has_labels else None,
         duplicates_dropped=dropped,
     )
+
+
+def _read_rows(
+    path: Path,
+    reader: Iterator[list[str]],
+    id_column: str,
+    label_column: str | None,
+    dedupe: bool,
+) -> tuple[list[str], list[list[float]], list[int], list[str], list[int], int, bool]:
+    """The cells of a party's CSV file, checked; see :func:`read_party_csv`."""
+    header = next(reader, None)
+    if not header:
+        raise DataError(f"{path}: the file is empty")
+    for required in filter(None, (id_column, label_column)):
+        if required not in header:
+            raise DataError(f"{path}: no column {required!r} (columns: {header})")
+    repeated = sorted({name for name in header if header.count(name) > 1})
+    if repeated:
+        raise DataError(f"{path}: column(s) {repeated} appear more than once in the header")
+    id_index = header.index(id_column)
+    label_index = header.index(label_column) if label_column else None
+    feature_indices = [i for i in range(len(header)) if i not in (id_index, label_index)]
+    ids: list[str] = []
+    rows: list[list[float]] = []
+    labels: list[int] = []
+    seen: set[str] = set()
+    dropped = 0
+    for line, record in enumerate(reader, start=2):
+        if len(record) != len(header):
+            raise DataError(f"{path}:{line}: {len(record)} cells, expected {len(header)}")
+        customer = record[id_index].strip()
+        if not customer:
+            raise DataError(f"{path}:{line}: empty id")
+        if customer in seen:
+            if dedupe:
+                dropped += 1
+                continue
+            raise DataError(
+                f"{path}:{line}: id {customer!r} appears twice (de-duplicate the file, or "
+                "set dedupe = true in the psi step to keep each id's first row)"
+            )
+        seen.add(customer)
+        ids.append(customer)
+        rows.append([_number(path, line, header[i], record[i]) for i in feature_indices])
+        if label_index is not None:
+            label = record[label_index].strip()
+            if label not in ("0", "1"):
+                raise DataError(
+                    f"{path}:{line}: label {label!r} is not 0 or 1; recode the "
+                    f"{label_column!r} column to 0/1 (1 = the event, e.g. fraud)"
+                )
+            labels.append(int(label))
+    return ids, rows, labels, header, feature_indices, dropped, label_index is not None
 
 
 def write_party_csv(

@@ -27,6 +27,7 @@ Key bytes: ``b"VFLK"``, version, kind (1 public, 2 private), then each integer a
 from __future__ import annotations
 
 import json
+import re
 import struct
 from typing import Any
 
@@ -66,6 +67,7 @@ _KEY_PUBLIC, _KEY_PRIVATE = 1, 2
 _HEADER = struct.Struct(">4sBBH16siQQH")
 _PACKING = struct.Struct(">II")
 _MAX_INT_HEX = MAX_KEY_BITS // 4 + 1
+_HEX = re.compile(r"[0-9a-fA-F]+", re.ASCII)
 
 AnyVector = EncryptedVector | PackedEncryptedVector | MaskedVector
 
@@ -285,33 +287,33 @@ def _parse_hex(document: dict[str, Any], field: str) -> int:
     text = document.get(field)
     if not isinstance(text, str) or not 0 < len(text) <= _MAX_INT_HEX:
         raise DeserializationError(f"key field {field!r} must be a hex string")
-    try:
-        return int(text, 16)
-    except ValueError as error:
-        raise DeserializationError(f"key field {field!r} is not valid hex") from error
+    if not _HEX.fullmatch(text):  # int(text, 16) would also take "0x", "_", spaces, signs
+        raise DeserializationError(f"key field {field!r} is not valid hex")
+    return int(text, 16)
 
 
-def _load_document(
-    text: str | bytes | dict[str, Any], kind: str, fields: set[str]
-) -> dict[str, Any]:
-    if isinstance(text, dict):
-        document = text
-    else:
+def _load_document(text: object, kind: str, fields: set[str]) -> dict[str, Any]:
+    if isinstance(text, str | bytes | bytearray):
         if len(text) > 16 * _MAX_INT_HEX:
             raise DeserializationError("key JSON is too large")
         try:
             document = json.loads(text)
         except (ValueError, UnicodeDecodeError) as error:
             raise DeserializationError(f"key is not valid JSON: {error}") from error
+        except RecursionError:  # "[[[[...": nested deeper than the parser's stack
+            raise DeserializationError("key is not valid JSON: nested too deeply") from None
+    else:
+        document = text
     if not isinstance(document, dict):
         raise DeserializationError("key JSON must be an object")
     if document.get("type") != kind:
         raise DeserializationError(f"expected a {kind!r}, got type {document.get('type')!r}")
-    if document.get("version") != FORMAT_VERSION:
-        raise DeserializationError(f"unsupported key version {document.get('version')!r}")
+    version = document.get("version")
+    if type(version) is not int or version != FORMAT_VERSION:  # not 1.0, not true
+        raise DeserializationError(f"unsupported key version {version!r}")
     unknown = set(document) - fields - {"type", "version"}
     if unknown:
-        raise DeserializationError(f"unknown key fields: {sorted(unknown)}")
+        raise DeserializationError(f"unknown key fields: {sorted(unknown, key=str)}")
     return document
 
 

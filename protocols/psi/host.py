@@ -253,13 +253,17 @@ class PsiHost(Role):
         ):
             if theirs != ours:
                 raise ProtocolError(
-                    f"{self.party}: the guest asked for PSI {name} {theirs!r} but this "
-                    f"party's job says {ours!r}; both must run the same job file"
+                    f"{self.party}: the guest {self.guest!r} asked for PSI {name} {theirs!r} "
+                    f"but this party's job says {ours!r}; both must run the same job file"
                 )
         if not MIN_SALT_BYTES <= len(message.salt) <= MAX_SALT_BYTES:
-            raise ProtocolError(f"{self.party}: the guest sent a {len(message.salt)}-byte salt")
+            raise ProtocolError(
+                f"{self.party}: the guest {self.guest!r} sent a {len(message.salt)}-byte salt"
+            )
         if not 0 <= message.size <= MAX_SET_SIZE:
-            raise ProtocolError(f"{self.party}: the guest announced {message.size} ids")
+            raise ProtocolError(
+                f"{self.party}: the guest {self.guest!r} announced {message.size} ids"
+            )
         self._guest_size = message.size
         self._guest_chunks = chunk_count(message.size, settings.chunk_size)
         if isinstance(self._cipher, RsaHostCipher):
@@ -272,12 +276,14 @@ class PsiHost(Role):
         if self._guest_size is None or self._cipher is None:
             raise self._unexpected(message, "waiting for the guest's setup")
         if chunk in self._received or not 0 <= chunk < self._guest_chunks:
-            raise ProtocolError(f"{self.party}: the guest sent chunk {chunk} again or out of range")
+            raise ProtocolError(
+                f"{self.party}: the guest {self.guest!r} sent chunk {chunk} again or out of range"
+            )
         expected = chunk_length(chunk, self._guest_size, self.settings.chunk_size)
         if len(message.items) != expected * self._cipher.item_bytes:
             raise ProtocolError(
-                f"{self.party}: the guest sent {len(message.items)} bytes in chunk {chunk}, "
-                f"expected {expected * self._cipher.item_bytes}"
+                f"{self.party}: the guest {self.guest!r} sent {len(message.items)} bytes in "
+                f"chunk {chunk}, expected {expected * self._cipher.item_bytes}"
             )
         self._received.add(chunk)
         self._pending.append((chunk, message.items))
@@ -315,17 +321,21 @@ class PsiHost(Role):
             raise self._unexpected(message, "still exchanging items")
         positions = message.positions
         if positions.ndim != 1 or positions.dtype.kind != "i":
-            raise ProtocolError(f"{self.party}: the guest sent positions that are not integers")
+            raise ProtocolError(
+                f"{self.party}: the guest {self.guest!r} sent positions that are not integers"
+            )
         limit = min(len(self.ids), self._guest_size or 0)
         if len(positions) > limit:
             raise ProtocolError(
-                f"{self.party}: the guest sent {len(positions)} positions for at most {limit} "
-                "common ids"
+                f"{self.party}: the guest {self.guest!r} sent {len(positions)} positions for at "
+                f"most {limit} common ids"
             )
         if len(positions) and (positions.min() < 0 or positions.max() >= len(self.ids)):
-            raise ProtocolError(f"{self.party}: the guest sent a position out of range")
+            raise ProtocolError(
+                f"{self.party}: the guest {self.guest!r} sent a position out of range"
+            )
         if len(np.unique(positions)) != len(positions):
-            raise ProtocolError(f"{self.party}: the guest sent a position twice")
+            raise ProtocolError(f"{self.party}: the guest {self.guest!r} sent a position twice")
         rows = self._order[positions.astype(np.int64)]
         self._finish(
             PsiOutcome(rows, len(rows), len(self.ids), {self.guest: self._guest_size or 0})

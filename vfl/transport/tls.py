@@ -640,6 +640,24 @@ class TlsTransport(Transport):
             if self._closing.wait(max(0.0, min(wake, deadline) - now)):
                 self._check_open()
 
+    def _stopped(self, peer: str, wait: float = 1.0) -> bool:
+        """Whether ``peer``, which closed a connection instead of accepting it, has stopped.
+
+        A party that fails early (bad data, say) sends its abort and goodbye on its own
+        connection, then closes the connections still being accepted.  If ``peer`` had
+        connected to this party, its goodbye is awaited for up to ``wait`` seconds:
+        then it is a stopped party (its abort is queued), not an identity refusal.
+        """
+        deadline = time.monotonic() + wait
+        while True:
+            with self._lock:
+                if peer in self._said_goodbye:
+                    return True
+                connected = peer in self._inbound
+            if not connected or time.monotonic() >= deadline or self._closing.is_set():
+                return False
+            self._closing.wait(0.01)
+
     def _address(self, peer: str) -> tuple[str, int]:
         with self._lock:
             return self._peers[peer]
@@ -702,6 +720,12 @@ class TlsTransport(Transport):
                 ) from error
             except PeerDisconnectedError as error:
                 cause = error.__cause__
+                if cause is None and self._stopped(peer):
+                    raise PeerDisconnectedError(
+                        f"{peer!r} stopped before accepting the connection from "
+                        f"{self.party!r} (its own connection to {self.party!r} said goodbye)",
+                        peer,
+                    ) from error
                 reason = _ssl_reason(cause) if cause is not None else "connection closed"
                 raise PeerRefusedError(
                     f"peer {peer!r} at {where} refused the connection from {self.party!r} "
