@@ -356,6 +356,9 @@ class LrSetup(Message):
     (0: none).  ``resume`` says that the guest continues an interrupted run
     (``vfl run --resume``); every party must agree.  When resuming with
     checkpoints, ``plan_seed`` is the seed of the guest's checkpoints.
+    ``rows_digest`` (to hosts only; empty: not checked) is a SHA-256 of the guest's
+    row ids in order, salted with ``plan_seed``: a host refuses rows that are not its
+    own customers in its own order.
     """
 
     KIND = MessageKind.LR_SETUP
@@ -370,6 +373,7 @@ class LrSetup(Message):
     validation_rows: int
     key_length: int
     resume: bool = False
+    rows_digest: bytes = b""
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -509,10 +513,16 @@ class LrResume(Message):
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class LrScoreRequest(Message):
-    """Guest -> host: send partial scores for the ``rows`` aligned rows to score."""
+    """Guest -> host: send partial scores for the ``rows`` aligned rows to score.
+
+    ``rows_digest`` (empty: not checked) is a SHA-256 of the guest's row ids in
+    order, salted with the fresh ``rows_salt``: the host refuses to score other rows.
+    """
 
     KIND = MessageKind.LR_SCORE_REQUEST
     rows: int
+    rows_salt: bytes = b""
+    rows_digest: bytes = b""
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)

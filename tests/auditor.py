@@ -171,6 +171,7 @@ LR_SETUP_FIELDS = (
     _f("validation_rows", "size", "the validation row count"),
     _f("key_length", "parameter", "the key length"),
     _f("resume", "parameter", "whether the guest continues an interrupted run"),
+    _f("rows_digest", "parameter", "whether the receiver holds the same ordered ids (hosts)"),
 )
 
 
@@ -466,7 +467,15 @@ DECLARED: dict[MessageKind, Declared] = {
             "LrScoreRequest",
             "score",
             "§11",
-            Route("guest", "host", (_f("rows", "size", "the number of rows to score"),)),
+            Route(
+                "guest",
+                "host",
+                (
+                    _f("rows", "size", "the number of rows to score"),
+                    _f("rows_salt", "parameter", "a fresh salt for the rows digest"),
+                    _f("rows_digest", "parameter", "whether the host holds the same ordered ids"),
+                ),
+            ),
         ),
         _declare(
             MessageKind.LR_PARTIAL_SCORES,
@@ -1207,7 +1216,10 @@ class Audit:
                 ):
                     problems.append(f"{m.describe()}: positions are not {rows} distinct indices")
             elif kind == MessageKind.LR_SETUP:
-                expect = expected_setup
+                expect = {k: v for k, v in expected_setup.items() if k != "rows_digest"}
+                digest_bytes = 0 if self.roles[w.receiver] == "arbiter" else 32
+                if len(values["rows_digest"]) != digest_bytes:
+                    problems.append(f"{m.describe()}: a rows digest of the wrong length")
                 if len(values["plan_seed"]) != 32:
                     problems.append(
                         f"{m.describe()}: a plan seed of {len(values['plan_seed'])} bytes"
@@ -1234,6 +1246,8 @@ class Audit:
                     problems.append(f"{m.describe()}: a {values['public_key'].bits}-bit key")
             elif kind == MessageKind.LR_SCORE_REQUEST:
                 expect = {"rows": rows}
+                if len(values["rows_salt"]) != 16 or len(values["rows_digest"]) != 32:
+                    problems.append(f"{m.describe()}: a rows salt or digest of the wrong length")
             elif kind == MessageKind.LR_PARTIAL_SCORES:
                 if not np.array_equal(values["scores"], truth.final_scores[w.sender]):
                     problems.append(f"{m.describe()}: scores are not exactly X_h w_h")

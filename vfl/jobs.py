@@ -251,9 +251,15 @@ def _score_role(
             features=features,
             weights=chosen.weights,
             intercept=chosen.intercept,
+            row_ids=table.ids,
         )
     return ScoreHost(
-        party.name, job_id, guest=job.guest.name, features=features, weights=chosen.weights
+        party.name,
+        job_id,
+        guest=job.guest.name,
+        features=features,
+        weights=chosen.weights,
+        row_ids=table.ids,
     )
 
 
@@ -289,6 +295,7 @@ def _training_role(
             arbiter=arbiter,
             sample_weight=class_row_weights(labels, step.class_weight),
             plan_seed=None,  # drawn from the CSPRNG: no batch plan is fixed in deployments
+            row_ids=rows.ids,  # each host refuses rows that are not its customers in order
         )
     return LrHost(
         party.name,
@@ -298,6 +305,7 @@ def _training_role(
         settings=settings,
         backend=step.backend,
         arbiter=arbiter,
+        row_ids=rows.ids,
     )
 
 

@@ -34,6 +34,8 @@ from protocols.hetero_lr.party import (
     MAX_SAMPLE_WEIGHT,
     TrainingParty,
     decrypt_masked,
+    row_ids_checked,
+    rows_digest,
     with_public_bound,
 )
 from protocols.hetero_lr.scoring import sigmoid
@@ -101,6 +103,9 @@ class LrGuest(TrainingParty):
         Warm start, the intercept last when ``fit_intercept``.
     plan_seed : bytes, optional
         32 bytes fixing the batch plan (default: fresh from the CSPRNG).
+    row_ids : sequence of str, optional
+        The training rows' customer ids, in order: each host compares a salted
+        digest of them with its own and refuses misaligned rows.
 
     Raises
     ------
@@ -181,6 +186,7 @@ class LrGuest(TrainingParty):
         evaluate: Evaluator | None = None,
         initial_weights: npt.ArrayLike | None = None,
         plan_seed: bytes | None = None,
+        row_ids: Sequence[str] | None = None,
     ) -> None:
         rows = np.asarray(features, dtype=np.float64)
         held_out = None if validation is None else np.asarray(validation, dtype=np.float64)
@@ -233,6 +239,7 @@ class LrGuest(TrainingParty):
                 f"{party}: early stopping on {settings.early_stopping} needs a validation set"
             )
         self.evaluate = evaluate
+        self.row_ids = row_ids_checked(row_ids, len(self.X), party)
         self.plan_seed = secrets.token_bytes(32) if plan_seed is None else plan_seed
         if len(self.plan_seed) != 32:
             raise ProtocolError(f"{party}: the plan seed must be 32 bytes")
@@ -344,7 +351,7 @@ class LrGuest(TrainingParty):
         # so that no forward can overtake the key.
         receivers = self.hosts if self.arbiter is None else (self.arbiter,)
         self._setup_fields = setup
-        messages: list[Message] = [LrSetup(receiver=name, **setup) for name in receivers]
+        messages: list[Message] = [self._setup_for(name) for name in receivers]
         if self.two_party:
             self._own_keys = self.backend.generate_keypair(
                 self.settings.key_length, allow_weak_key=self.settings.allow_weak_key
@@ -469,7 +476,12 @@ class LrGuest(TrainingParty):
         self._key = message.public_key
         if self.two_party:
             return []
-        return [LrSetup(receiver=host, **self._setup_fields) for host in self.hosts]
+        return [self._setup_for(host) for host in self.hosts]
+
+    def _setup_for(self, receiver: str) -> LrSetup:
+        """The setup for ``receiver``; hosts (not the arbiter) get the rows digest."""
+        digest = rows_digest(self.row_ids, self.plan_seed) if receiver in self.hosts else b""
+        return LrSetup(receiver=receiver, rows_digest=digest, **self._setup_fields)
 
     def _take_forward(self, message: LrForward) -> list[Message]:
         expected = self._next_forward[message.sender]

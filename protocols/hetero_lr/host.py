@@ -22,7 +22,9 @@ from protocols.hetero_lr.party import (
     FACTOR_EXPONENT,
     MAX_SAMPLE_WEIGHT,
     TrainingParty,
+    check_rows_digest,
     decrypt_masked,
+    row_ids_checked,
     with_public_bound,
 )
 from protocols.hetero_lr.settings import SCORE_BOUND, LrSettings
@@ -65,6 +67,9 @@ class LrHost(TrainingParty):
         The host's aligned validation rows.
     initial_weights : array_like, optional
         Warm start.
+    row_ids : sequence of str, optional
+        The training rows' customer ids, in order: compared (salted digest) with
+        the guest's, misaligned rows are refused.
 
     Raises
     ------
@@ -114,6 +119,7 @@ class LrHost(TrainingParty):
         arbiter: str | None = None,
         validation: npt.ArrayLike | None = None,
         initial_weights: npt.ArrayLike | None = None,
+        row_ids: Sequence[str] | None = None,
     ) -> None:
         super().__init__(
             party,
@@ -124,6 +130,7 @@ class LrHost(TrainingParty):
             validation=validation,
             initial_weights=initial_weights,
         )
+        self.row_ids = row_ids_checked(row_ids, len(self.X), party)
         if (arbiter is None) != (settings.mode == "two-party"):
             raise ProtocolError(f"{party}: arbiter mode needs an arbiter; two-party mode none")
         self.guest = guest
@@ -226,6 +233,9 @@ class LrHost(TrainingParty):
                 + "; start every party with --resume, or none"
             )
         rows, width = self.X.shape
+        check_rows_digest(
+            message.rows_digest, self.row_ids, message.plan_seed, self.party, "the guest"
+        )
         expected = {
             "mode": self.settings.mode,
             "rows": rows,

@@ -9,6 +9,7 @@ and replaces its claimed bound by the public worst case before computing with it
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
@@ -569,6 +570,67 @@ def select_checkpoints(
         return ()
     seed = ordered[-1].plan_seed
     return tuple(c for c in ordered if c.plan_seed == seed)[-KEPT_CHECKPOINTS:]
+
+
+ROWS_DIGEST_BYTES = 32
+"""Length of a rows digest (SHA-256); an empty digest means "not checked"."""
+
+
+def rows_digest(row_ids: Sequence[str] | None, salt: bytes) -> bytes:
+    """A salted SHA-256 of a party's row ids in order (``b""`` without ids).
+
+    Parties that should hold the same customers in the same order (after PSI, or
+    files aligned by hand) compare these to refuse misaligned rows before training or
+    scoring on them.  The salt is fresh per run, so digests do not link runs; a
+    receiver learns only whether its own ordered ids are the sender's.
+
+    Examples
+    --------
+    >>> rows_digest(["a", "b"], b"salt") == rows_digest(["a", "b"], b"salt")
+    True
+    >>> rows_digest(["a", "b"], b"salt") == rows_digest(["b", "a"], b"salt")
+    False
+    >>> rows_digest(None, b"salt")
+    b''
+    """
+    if row_ids is None:
+        return b""
+    digest = hashlib.sha256(b"vfl/hetero-lr/rows/v1\x00")
+    digest.update(len(salt).to_bytes(2, "big") + salt)
+    for customer in row_ids:
+        encoded = str(customer).encode("utf-8")
+        digest.update(len(encoded).to_bytes(4, "big") + encoded)
+    return digest.digest()
+
+
+def row_ids_checked(row_ids: Sequence[str] | None, rows: int, party: str) -> list[str] | None:
+    """``row_ids`` as a list, after checking there is one per row."""
+    if row_ids is None:
+        return None
+    ids = [str(customer) for customer in row_ids]
+    if len(ids) != rows:
+        raise ProtocolError(f"{party}: {len(ids)} row ids for {rows} rows")
+    return ids
+
+
+def check_rows_digest(
+    received: bytes, row_ids: Sequence[str] | None, salt: bytes, party: str, sender: str
+) -> None:
+    """Refuse ``sender``'s rows when its digest differs from this party's.
+
+    Raises
+    ------
+    ProtocolError
+        If the digest is malformed, or both parties know their ids and they differ.
+    """
+    if len(received) not in (0, ROWS_DIGEST_BYTES):
+        raise ProtocolError(f"{party}: {sender} sent a rows digest of {len(received)} bytes")
+    if received and row_ids is not None and received != rows_digest(row_ids, salt):
+        raise ProtocolError(
+            f"{party}: {sender}'s rows are not the same customers in the same order as "
+            "this party's; align both data files with a psi step (or the same order of "
+            "ids) before training or scoring"
+        )
 
 
 def with_public_bound(vector: Any, max_abs: float) -> Any:

@@ -8,13 +8,19 @@ declared in SECURITY.md (feature inference from prediction scores).
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Sequence
 
 import numpy as np
 import numpy.typing as npt
 
 from protocols.exceptions import ProtocolError
-from protocols.hetero_lr.party import checked_matrix
+from protocols.hetero_lr.party import (
+    check_rows_digest,
+    checked_matrix,
+    row_ids_checked,
+    rows_digest,
+)
 from protocols.messages import LrPartialScores, LrScoreRequest, Message
 from protocols.roles import Role
 
@@ -96,12 +102,14 @@ class ScoreGuest(Role):
         features: npt.ArrayLike,
         weights: npt.ArrayLike,
         intercept: float,
+        row_ids: Sequence[str] | None = None,
     ) -> None:
         super().__init__(party, job_id)
         self.hosts = tuple(hosts)
         self.X = checked_matrix(features, "the rows to score", party)
         self.weights = _checked_weights(weights, self.X.shape[1], party)
         self.intercept = float(intercept)
+        self.row_ids = row_ids_checked(row_ids, len(self.X), party)
         self._partials: dict[str, FloatArray] = {}
 
     def start(self) -> list[Message]:
@@ -112,8 +120,17 @@ class ScoreGuest(Role):
         list of Message
             One :class:`~protocols.messages.LrScoreRequest` per host.
         """
+        salt = secrets.token_bytes(16)
+        digest = rows_digest(self.row_ids, salt)
         return [
-            LrScoreRequest(job_id=self.job_id, sender=self.party, receiver=host, rows=len(self.X))
+            LrScoreRequest(
+                job_id=self.job_id,
+                sender=self.party,
+                receiver=host,
+                rows=len(self.X),
+                rows_salt=salt if digest else b"",
+                rows_digest=digest,
+            )
             for host in self.hosts
         ]
 
@@ -196,11 +213,13 @@ class ScoreHost(Role):
         guest: str,
         features: npt.ArrayLike,
         weights: npt.ArrayLike,
+        row_ids: Sequence[str] | None = None,
     ) -> None:
         super().__init__(party, job_id)
         self.guest = guest
         self.X = checked_matrix(features, "the rows to score", party)
         self.weights = _checked_weights(weights, self.X.shape[1], party)
+        self.row_ids = row_ids_checked(row_ids, len(self.X), party)
 
     def start(self) -> list[Message]:
         """Nothing before the guest's request.
@@ -237,6 +256,11 @@ class ScoreHost(Role):
                 f"{self.party}: the guest scores {message.rows} rows, this host has "
                 f"{len(self.X)}; align the rows to score with PSI first"
             )
+        if len(message.rows_salt) > 64:
+            raise ProtocolError(f"{self.party}: the guest's rows salt is too long")
+        check_rows_digest(
+            message.rows_digest, self.row_ids, message.rows_salt, self.party, "the guest"
+        )
         self._finish(None)
         return [
             LrPartialScores(
