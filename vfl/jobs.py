@@ -37,6 +37,7 @@ import numpy.typing as npt
 
 from protocols.hetero_lr import LrArbiter, LrGuest, LrHost, LrPartyResult, ScoreGuest, ScoreHost
 from protocols.hetero_lr.party import TrainingParty
+from protocols.hetero_lr.settings import SCORE_BOUND
 from protocols.psi import PsiGuest, PsiHost, PsiOutcome
 from protocols.roles import Role
 from protocols.secure_sum import SumContributor, SumKeyOwner
@@ -176,12 +177,53 @@ def _training_inputs(
         source = party.data.file if party.data else "its data"
         raise DataError(f"party {party.name!r}: log_columns {missing} are not in {source}")
     log = [name in log_columns for name in names]
-    scaling = (
-        Scaling.fit(matrix, log=log, standardize=step.standardize)
-        if step.standardize or any(log)
-        else None
+    scaling: Scaling | None = None
+    scaled: npt.NDArray[np.float64] | None = None
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        try:
+            if step.standardize or any(log):
+                scaling = Scaling.fit(matrix, log=log, standardize=step.standardize)
+            scaled = matrix if scaling is None else scaling.transform(matrix)
+        except DataError:
+            scaled = None  # a column's mean or deviation overflowed: named below
+        _check_feature_range(party, names, matrix, scaled)
+    assert scaled is not None
+    return names, scaled, scaling
+
+
+MAX_FEATURE_ABS = SCORE_BOUND
+"""Largest |feature| a party trains on, after its scaling: one feature alone must not
+exceed the public bound on partial scores (``protocols.hetero_lr.SCORE_BOUND``)."""
+
+
+def _check_feature_range(
+    party: PartyConfig,
+    names: list[str],
+    matrix: npt.NDArray[np.float64],
+    scaled: npt.NDArray[np.float64] | None,
+) -> None:
+    """Refuse, naming the column, values the training cannot encode, before any message."""
+    source = party.data.file if party.data else "its data"
+    advice = (
+        f"features must stay within ±{MAX_FEATURE_ABS:.3g} after scaling (set standardize "
+        "= true, add the column to log_columns, or fix the value)"
     )
-    return names, matrix if scaling is None else scaling.transform(matrix), scaling
+    for index, name in enumerate(names):
+        if scaled is None:  # the scaling overflowed: find the column whose statistics did
+            column = matrix[:, index]
+            if not (np.isfinite(np.mean(column)) and np.isfinite(np.std(column))):
+                raise DataError(
+                    f"party {party.name!r}: column {name!r} of {source} overflows when "
+                    f"scaled; {advice}"
+                )
+            continue
+        largest = float(np.max(np.abs(scaled[:, index]))) if len(scaled) else 0.0
+        if not np.isfinite(largest) or largest > MAX_FEATURE_ABS:
+            raise DataError(
+                f"party {party.name!r}: column {name!r} of {source} reaches {largest:.3g}; {advice}"
+            )
+    if scaled is None:
+        raise DataError(f"party {party.name!r}: the features of {source} overflow when scaled")
 
 
 def _training_labels(party: PartyConfig, table: PartyTable) -> npt.NDArray[np.float64]:

@@ -254,8 +254,10 @@ class PartyModel:
         """Read and validate a model file written by :meth:`save`."""
         try:
             document = json.loads(Path(path).read_text(encoding="utf-8"))
-        except (OSError, json.JSONDecodeError) as error:
+        except (OSError, json.JSONDecodeError, UnicodeDecodeError) as error:
             raise DataError(f"cannot read the model file {path}: {error}") from error
+        except RecursionError:
+            raise DataError(f"cannot read the model file {path}: nested too deeply") from None
         return cls.from_dict(document)
 
 

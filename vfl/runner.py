@@ -130,7 +130,12 @@ class Session:
         self.transport.close()
 
     def __enter__(self) -> Session:
-        self.open()
+        try:
+            self.open()
+        except BaseException as error:  # tell whoever is reachable, stop our threads
+            self.abort(error)
+            self.close()
+            raise
         return self
 
     def __exit__(self, exc_type: object, exc: BaseException | None, traceback: object) -> None:
@@ -143,7 +148,9 @@ class Session:
         reason = f"{type(error).__name__}: {error}".splitlines()[0][:500]
         if isinstance(error, PeerAbortedError):
             return  # the job is already over for everyone
-        dead = getattr(error, "peer", None)
+        # a peer that hung up cannot hear us; one that sent something invalid (an
+        # oversized or malformed frame, a timeout waiting for it) must be told
+        dead = error.peer if isinstance(error, PeerDisconnectedError) else None
         for peer in self.peers:
             if peer == dead or peer in self._gone:
                 continue
