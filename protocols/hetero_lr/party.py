@@ -406,11 +406,22 @@ class TrainingParty(Role):
         if gradient_sum.shape != self.weights.shape or not np.isfinite(gradient_sum).all():
             raise ProtocolError(f"{self.party}: the decrypted gradient is malformed")
         gradient = gradient_sum / len(self.rows)
-        self.weights = self.optimizer.step(self.weights, gradient, self.epoch)
+        with np.errstate(over="ignore", invalid="ignore"):
+            weights = self.optimizer.step(self.weights, gradient, self.epoch)
+            finite = bool(np.isfinite(weights).all() and np.isfinite(np.sum(weights**2)))
+        if not finite:
+            raise ProtocolError(
+                f"{self.party}: the decrypted gradient drives the weights out of range "
+                "(a peer's decryptions are wrong)"
+            )
+        self.weights = weights
 
     def _end_epoch_weights(self) -> float:
         """Snapshot the weights; return the squared norm of the epoch's change."""
-        change = float(np.sum((self.weights - self.epoch_start_weights) ** 2))
+        with np.errstate(over="ignore"):
+            change = float(np.sum((self.weights - self.epoch_start_weights) ** 2))
+        if not np.isfinite(change):
+            raise ProtocolError(f"{self.party}: the weights changed out of range this epoch")
         self.snapshots.append(self.weights.copy())
         self.epoch_start_weights = self.weights.copy()
         return change
