@@ -1,13 +1,37 @@
-"""Writing job files for tests: free loopback ports, one certificate per party."""
+"""Job files for tests: free loopback ports, one certificate per party, and starting
+one party's `vfl run` as a process of its own."""
 
 from __future__ import annotations
 
 import dataclasses
 import socket
+import subprocess
+import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import IO, Any
 
 from vfl.jobfile import JobConfig, PsiStep
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def start_party(
+    job: Path,
+    party: str,
+    *options: str,
+    cwd: Path = ROOT,
+    stdout: int | IO[Any] = subprocess.PIPE,
+    stderr: int | IO[Any] = subprocess.PIPE,
+) -> subprocess.Popen[str]:
+    """``vfl run --config job --party party [options]`` as a process of its own."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "vfl.cli", "run", "--config", str(job), "--party", party, *options],
+        cwd=cwd,
+        stdout=stdout,
+        stderr=stderr,
+        text=True,
+    )
 
 
 def free_ports(count: int) -> list[int]:

@@ -14,7 +14,6 @@ import os
 import re
 import signal
 import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -22,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.job_files import write_job
+from tests.job_files import start_party, write_job
 from vfl.certs import create_job_certificates
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -39,24 +38,7 @@ class Party:
 
     def __init__(self, job: Path, name: str) -> None:
         self.name = name
-        self.process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "vfl.cli",
-                "run",
-                "--config",
-                str(job),
-                "--party",
-                name,
-                "--progress",
-                "lines",
-            ],
-            cwd=ROOT,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
+        self.process = start_party(job, name, "--progress", "lines", stdout=subprocess.DEVNULL)
         self.lines: list[str] = []
         self._changed = threading.Condition()
         self._reader = threading.Thread(target=self._read, daemon=True)

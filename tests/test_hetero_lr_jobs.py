@@ -8,14 +8,12 @@ import dataclasses
 import json
 import re
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from tests.job_files import with_test_keys, write_job
+from tests.job_files import start_party, with_test_keys, write_job
 from tests.test_jobs_e2e import ROOT
 from vfl import metrics
 from vfl.certs import create_job_certificates
@@ -273,16 +271,7 @@ def test_separate_processes_over_tls(tmp_path: Path) -> None:
         timeout=60,
         allow_weak_keys=True,
     )
-    processes = {
-        name: subprocess.Popen(
-            [sys.executable, "-m", "vfl.cli", "run", "--config", str(job_path), "--party", name],
-            cwd=ROOT,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        for name, _ in parties
-    }
+    processes = {name: start_party(job_path, name) for name, _ in parties}
     outputs = {}
     for name, process in processes.items():
         stdout, stderr = process.communicate(timeout=120)

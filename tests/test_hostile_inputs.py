@@ -33,7 +33,6 @@ import json
 import os
 import struct
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -71,7 +70,7 @@ from protocols.messages import (
 )
 from protocols.psi import PsiGuest, PsiHost, PsiSettings
 from protocols.secure_sum import SumContributor, SumKeyOwner
-from tests.job_files import write_job
+from tests.job_files import start_party, write_job
 from vfl import codec
 from vfl.certs import create_job_certificates
 from vfl.datasets import read_party_csv
@@ -499,17 +498,6 @@ def test_a_key_below_the_minimum_length_is_refused(
 # ---------------------------------------------------------------------------------------
 # a real `vfl run` process over mutual TLS, and a hostile peer in this process
 # ---------------------------------------------------------------------------------------
-def start_party(job_path: Path, party: str) -> subprocess.Popen[str]:
-    """``vfl run --config job --party party`` as a process of its own."""
-    return subprocess.Popen(
-        [sys.executable, "-m", "vfl.cli", "run", "--config", str(job_path), "--party", party],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-
-
 def finished(process: subprocess.Popen[str], seconds: float) -> tuple[int, str, float]:
     """Wait for ``process``; its status, stderr and how long it took (fails on a hang)."""
     started = time.monotonic()

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.job_files import write_job
+from tests.job_files import start_party, write_job
 from vfl.certs import create_ca, create_job_certificates, issue_certificate
 from vfl.jobfile import load_job
 from vfl.jobs import simulate_job
@@ -77,24 +77,7 @@ def job_dir(tmp_path: Path) -> Path:
 
 
 def _start(job: Path, party: str) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "vfl.cli",
-            "run",
-            "--config",
-            str(job),
-            "--party",
-            party,
-            "--log-level",
-            "DEBUG",
-        ],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    return start_party(job, party, "--log-level", "DEBUG")
 
 
 def _outputs(folder: Path) -> dict[tuple[str, str], dict[str, object]]:

@@ -6,15 +6,12 @@ import csv
 import dataclasses
 import json
 import random
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from tests.job_files import write_job
+from tests.job_files import start_party, write_job
 from tests.psi_helpers import phone_ids
-from tests.test_jobs_e2e import ROOT
 from vfl.certs import create_job_certificates
 from vfl.exceptions import DataError, JobFileError
 from vfl.jobfile import load_job
@@ -141,16 +138,7 @@ def test_separate_processes_over_tls(tmp_path: Path) -> None:
     rows = _write_data(tmp_path)
     create_job_certificates(tmp_path / "certs", [name for name, _ in parties])
     job_path = _write_job(tmp_path, 'method = "rsa"\nrsa_key_length = 2048', parties)
-    processes = {
-        name: subprocess.Popen(
-            [sys.executable, "-m", "vfl.cli", "run", "--config", str(job_path), "--party", name],
-            cwd=ROOT,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        for name, _ in parties
-    }
+    processes = {name: start_party(job_path, name) for name, _ in parties}
     for name, process in processes.items():
         stdout, stderr = process.communicate(timeout=120)
         assert process.returncode == 0, f"{name}: {stderr[-3000:]}"

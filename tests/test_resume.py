@@ -23,7 +23,6 @@ import re
 import shutil
 import signal
 import subprocess
-import sys
 import time
 from collections import deque
 from collections.abc import Callable, Iterator
@@ -38,7 +37,7 @@ from protocols.hetero_lr import LrArbiter, LrGuest, LrHost, LrSettings, Optimize
 from protocols.hetero_lr.state import LrCheckpoint
 from protocols.messages import LrHostSetup, LrResume, Message
 from protocols.roles import Role
-from tests.job_files import with_test_keys, write_job
+from tests.job_files import start_party, with_test_keys, write_job
 from tests.test_jobs_e2e import ROOT
 from vfl import metrics
 from vfl.certs import create_job_certificates
@@ -690,11 +689,9 @@ def test_the_cli_resumes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> 
 # real processes over mutual TLS: kill, then resume ----------------------------------------
 def _start(job_path: Path, party: str, logs: Path, *options: str) -> subprocess.Popen[str]:
     label = "-".join([party, *(o.strip("-") for o in options)])
-    return subprocess.Popen(
-        [sys.executable, "-m", "vfl.cli", "run", "--config", str(job_path), "--party", party,
-         "--progress", "none", *options],
-        cwd=ROOT, stdout=(logs / f"{label}.out").open("w"),
-        stderr=(logs / f"{label}.err").open("w"), text=True,
+    return start_party(
+        job_path, party, "--progress", "none", *options,
+        stdout=(logs / f"{label}.out").open("w"), stderr=(logs / f"{label}.err").open("w"),
     )  # fmt: skip
 
 
