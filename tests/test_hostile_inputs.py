@@ -380,7 +380,8 @@ def check_clean_abort(
 ) -> None:
     """The receiver refused, naming the offender; every other party finished its work
     before the refusal or stopped on the receiver's abort (whose reason names the
-    offender); the offender may also stop on its own error (e.g. its peer vanished)."""
+    offender); the offender may also stop on its own one-line error (its peer
+    vanished, or the effect of its own hostile frame reached it first)."""
     refused = outcomes[receiver]
     assert isinstance(refused, REFUSALS), f"{receiver}: {refused!r}"
     assert names(str(refused), offender), str(refused)
@@ -390,8 +391,12 @@ def check_clean_abort(
             continue
         if isinstance(outcome, PeerAbortedError):
             assert outcome.peer == receiver and names(str(outcome), offender), str(outcome)
-        else:
-            assert name == offender and isinstance(outcome, VflError), f"{name}: {outcome!r}"
+        else:  # the offender: its peer vanished, or it saw the effect of its own frame
+            # first (a host that signed the chunk it was wrongly sent: "signature 0
+            # does not verify") - either way a clean one-line error
+            assert name == offender, f"{name}: {outcome!r}"
+            assert isinstance(outcome, VflError | REFUSALS), f"{name}: {outcome!r}"
+            assert "\n" not in str(outcome).strip()
 
 
 # (protocol, offender, receiver, kind of the frame tampered with)

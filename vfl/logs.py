@@ -59,6 +59,25 @@ def _value(value: object) -> str:
     return f'"{text}"' if (" " in text or not text) else text
 
 
+class _CurrentStderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to whatever ``sys.stderr`` is when a line is logged, not when configured.
+
+    Background threads (TLS listeners) may log after the stderr of the moment of
+    configuration was replaced and closed (an embedding application, pytest's capture).
+    """
+
+    def __init__(self) -> None:
+        super().__init__(sys.stderr)
+
+    @property
+    def stream(self) -> TextIO:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value: TextIO) -> None:
+        pass  # always the current sys.stderr
+
+
 def configure_logging(level: str | int = "INFO", stream: TextIO | None = None) -> None:
     """Send ``vfl`` log events to ``stream`` (stderr by default) as key=value lines.
 
@@ -88,7 +107,9 @@ def configure_logging(level: str | int = "INFO", stream: TextIO | None = None) -
     >>> logger.setLevel(saved[1])
     >>> logger.propagate = saved[2]
     """
-    handler = logging.StreamHandler(stream or sys.stderr)
+    handler: logging.Handler = (
+        _CurrentStderrHandler() if stream is None else logging.StreamHandler(stream)
+    )
     handler.setFormatter(KeyValueFormatter())
     logger = logging.getLogger(LOGGER_NAME)
     logger.handlers[:] = [handler]
