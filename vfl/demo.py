@@ -40,6 +40,7 @@ from typing import IO, Any
 import numpy as np
 import numpy.typing as npt
 
+from protocols.hetero_lr.scoring import sigmoid
 from vfl.certs import create_job_certificates
 from vfl.datasets import PartyTable, read_party_csv
 from vfl.demo_data import (
@@ -51,6 +52,7 @@ from vfl.demo_data import (
     LABEL_COLUMN,
     DemoSplit,
     load_uci_credit_card,
+    select_columns,
     split_for_demo,
 )
 from vfl.exceptions import DataError, VflError
@@ -270,10 +272,6 @@ def _wait(processes: dict[str, subprocess.Popen[str]], grace: float = 60.0) -> l
 
 
 # -- evaluation --------------------------------------------------------------------------------
-def _columns(table: PartyTable, names: Sequence[str]) -> FloatArray:
-    return table.features[:, [table.feature_names.index(name) for name in names]]
-
-
 def _log_flags(names: Sequence[str], log: Sequence[str]) -> list[bool]:
     return [name in log for name in names]
 
@@ -322,23 +320,23 @@ def _evaluate(
     labels = outcomes.labels[_rows_by_id(outcomes, scored_ids)].astype(np.float64)
     a_rows, b_rows = _rows_by_id(a_new, scored_ids), _rows_by_id(b_new, scored_ids)
     a_test, b_test = (
-        _columns(a_new, BANK_A_FEATURES)[a_rows],
-        _columns(b_new, BANK_B_FEATURES)[b_rows],
+        select_columns(a_new, BANK_A_FEATURES)[a_rows],
+        select_columns(b_new, BANK_B_FEATURES)[b_rows],
     )
 
     # the scoring job's output against both model files applied in plaintext
     decision = models["bank-a"].decision_part(a_test) + models["bank-b"].decision_part(b_test)
-    difference = float(np.max(np.abs(federated - 1.0 / (1.0 + np.exp(-decision)))))
+    difference = float(np.max(np.abs(federated - sigmoid(decision))))
 
     a_log = _log_flags(BANK_A_FEATURES, BANK_A_LOG_COLUMNS)
     b_log = _log_flags(BANK_B_FEATURES, BANK_B_LOG_COLUMNS)
-    guest_only = _reference(_columns(a_train, BANK_A_FEATURES), a_train.labels, a_test, a_log)
+    guest_only = _reference(select_columns(a_train, BANK_A_FEATURES), a_train.labels, a_test, a_log)
     bank_b_ids = set(b_train.ids)
     common = [customer for customer in a_train.ids if customer in bank_b_ids]
     pooled_train = np.hstack(
         [
-            _columns(a_train, BANK_A_FEATURES)[_rows_by_id(a_train, common)],
-            _columns(b_train, BANK_B_FEATURES)[_rows_by_id(b_train, common)],
+            select_columns(a_train, BANK_A_FEATURES)[_rows_by_id(a_train, common)],
+            select_columns(b_train, BANK_B_FEATURES)[_rows_by_id(b_train, common)],
         ]
     )
     pooled_labels = a_train.labels[_rows_by_id(a_train, common)]

@@ -19,6 +19,7 @@ generator: they stage a demo, they protect nothing.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -38,6 +39,7 @@ __all__ = [
     "LABEL_COLUMN",
     "DemoSplit",
     "load_uci_credit_card",
+    "select_columns",
     "split_for_demo",
 ]
 
@@ -120,7 +122,14 @@ def load_uci_credit_card(path: str | Path | None = None) -> PartyTable:
         return read_party_csv(builtin, id_column=ID_COLUMN, label_column=LABEL_COLUMN)
 
 
-def _columns(table: PartyTable, names: tuple[str, ...]) -> npt.NDArray[np.float64]:
+def select_columns(table: PartyTable, names: Sequence[str]) -> npt.NDArray[np.float64]:
+    """The matrix of ``table``'s columns ``names``, in that order.
+
+    Raises
+    ------
+    DataError
+        If a column is missing.
+    """
     missing = [name for name in names if name not in table.feature_names]
     if missing:
         raise DataError(f"the credit-card table has no column(s) {missing}")
@@ -132,7 +141,7 @@ def _bank_table(
 ) -> PartyTable:
     return PartyTable(
         ids=[table.ids[i] for i in rows.tolist()],
-        features=_columns(table, names)[rows],
+        features=select_columns(table, names)[rows],
         feature_names=list(names),
         labels=table.labels[rows] if labels and table.labels is not None else None,
     )
