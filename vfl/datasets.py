@@ -16,7 +16,7 @@ import numpy.typing as npt
 
 from vfl.exceptions import DataError
 
-__all__ = ["PartyTable", "load_builtin", "read_party_csv", "write_party_csv"]
+__all__ = ["PartyTable", "load_builtin", "make_toy_hetero", "read_party_csv", "write_party_csv"]
 
 
 @dataclass(frozen=True)
@@ -324,3 +324,34 @@ def load_builtin(name: str = "breast") -> tuple[PartyTable, PartyTable]:
     with resources.as_file(folder / f"{name}_hetero_host.csv") as host_path:
         host = read_party_csv(host_path)
     return guest, host
+
+
+def make_toy_hetero(
+    rows: int = 200,
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.int64], npt.NDArray[np.float64]]:
+    """A tiny aligned two-party data set for examples: guest features, labels, host features.
+
+    ``x`` runs evenly over ``[-1, 1]``; the guest holds ``x`` and ``cos(5x)``, the host
+    ``sin(3x)``, and the label is ``x + sin(3x) > 0``, so both parties' columns
+    matter.  Deterministic.
+
+    Parameters
+    ----------
+    rows : int, default 200
+
+    Returns
+    -------
+    tuple of numpy.ndarray
+        ``(X_guest, y, X_host)``, shapes ``(rows, 2)``, ``(rows,)``, ``(rows, 1)``.
+
+    Examples
+    --------
+    >>> X_guest, y, X_host = make_toy_hetero()
+    >>> X_guest.shape, X_host.shape, int(y.sum())
+    ((200, 2), (200, 1), 100)
+    """
+    x = np.linspace(-1.0, 1.0, rows)
+    guest = np.column_stack([x, np.cos(5 * x)])
+    host = np.sin(3 * x)[:, None]
+    labels = (x + np.sin(3 * x) > 0).astype(np.int64)
+    return guest, labels, host

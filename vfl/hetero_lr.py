@@ -413,13 +413,10 @@ class HeteroLogisticRegression:
         Examples
         --------
         >>> import numpy as np
-        >>> x = np.linspace(-1.0, 1.0, 200)
-        >>> X_guest, X_host = np.column_stack([x, np.cos(5 * x)]), np.sin(3 * x)[:, None]
-        >>> y = (x + np.sin(3 * x) > 0).astype(int)
-        >>> model = HeteroLogisticRegression(key_length=1024, allow_weak_key=True,
-        ...                                  batch_size=50, backend="plaintext").fit(
-        ...     X_guest, y, hosts=[X_host]
-        ... )
+        >>> from vfl.datasets import make_toy_hetero
+        >>> X_guest, y, X_host = make_toy_hetero()
+        >>> model = HeteroLogisticRegression(batch_size=50, backend="plaintext")
+        >>> model = model.fit(X_guest, y, hosts=[X_host])
         >>> model.n_iter_ <= 10, model.classes_.tolist()
         (True, [0, 1])
         """
@@ -627,13 +624,10 @@ class HeteroLogisticRegression:
         Examples
         --------
         >>> import numpy as np
-        >>> x = np.linspace(-1.0, 1.0, 200)
-        >>> X_guest, X_host = np.column_stack([x, np.cos(5 * x)]), np.sin(3 * x)[:, None]
-        >>> y = (x + np.sin(3 * x) > 0).astype(int)
-        >>> model = HeteroLogisticRegression(key_length=1024, allow_weak_key=True,
-        ...                                  batch_size=50, backend="plaintext").fit(
-        ...     X_guest, y, hosts=[X_host]
-        ... )
+        >>> from vfl.datasets import make_toy_hetero
+        >>> X_guest, y, X_host = make_toy_hetero()
+        >>> model = HeteroLogisticRegression(batch_size=50, backend="plaintext")
+        >>> model = model.fit(X_guest, y, hosts=[X_host])
         >>> models = model.party_models_
         >>> again = HeteroLogisticRegression.from_party_models(models["guest"], [models["host"]])
         >>> bool(np.allclose(again.decision_function(X_guest, [X_host]),
@@ -676,13 +670,10 @@ class HeteroLogisticRegression:
         Examples
         --------
         >>> import numpy as np
-        >>> x = np.linspace(-1.0, 1.0, 200)
-        >>> X_guest, X_host = np.column_stack([x, np.cos(5 * x)]), np.sin(3 * x)[:, None]
-        >>> y = (x + np.sin(3 * x) > 0).astype(int)
-        >>> model = HeteroLogisticRegression(key_length=1024, allow_weak_key=True,
-        ...                                  batch_size=50, backend="plaintext").fit(
-        ...     X_guest, y, hosts=[X_host]
-        ... )
+        >>> from vfl.datasets import make_toy_hetero
+        >>> X_guest, y, X_host = make_toy_hetero()
+        >>> model = HeteroLogisticRegression(batch_size=50, backend="plaintext")
+        >>> model = model.fit(X_guest, y, hosts=[X_host])
         >>> z = model.decision_function(X_guest, [X_host])
         >>> z.shape, bool(z[0] < 0 < z[-1])
         ((200,), True)
@@ -744,13 +735,10 @@ class HeteroLogisticRegression:
         Examples
         --------
         >>> import numpy as np
-        >>> x = np.linspace(-1.0, 1.0, 200)
-        >>> X_guest, X_host = np.column_stack([x, np.cos(5 * x)]), np.sin(3 * x)[:, None]
-        >>> y = (x + np.sin(3 * x) > 0).astype(int)
-        >>> model = HeteroLogisticRegression(key_length=1024, allow_weak_key=True,
-        ...                                  batch_size=50, backend="plaintext").fit(
-        ...     X_guest, y, hosts=[X_host]
-        ... )
+        >>> from vfl.datasets import make_toy_hetero
+        >>> X_guest, y, X_host = make_toy_hetero()
+        >>> model = HeteroLogisticRegression(batch_size=50, backend="plaintext")
+        >>> model = model.fit(X_guest, y, hosts=[X_host])
         >>> probabilities = model.predict_proba(X_guest, [X_host])
         >>> probabilities.shape, bool(np.allclose(probabilities.sum(axis=1), 1.0))
         ((200, 2), True)
@@ -786,13 +774,10 @@ class HeteroLogisticRegression:
         Examples
         --------
         >>> import numpy as np
-        >>> x = np.linspace(-1.0, 1.0, 200)
-        >>> X_guest, X_host = np.column_stack([x, np.cos(5 * x)]), np.sin(3 * x)[:, None]
-        >>> y = (x + np.sin(3 * x) > 0).astype(int)
-        >>> model = HeteroLogisticRegression(key_length=1024, allow_weak_key=True,
-        ...                                  batch_size=50, backend="plaintext").fit(
-        ...     X_guest, y, hosts=[X_host]
-        ... )
+        >>> from vfl.datasets import make_toy_hetero
+        >>> X_guest, y, X_host = make_toy_hetero()
+        >>> model = HeteroLogisticRegression(batch_size=50, backend="plaintext")
+        >>> model = model.fit(X_guest, y, hosts=[X_host])
         >>> model.predict(X_guest[[0, -1]], [X_host[[0, -1]]]).tolist()
         [0, 1]
         """
@@ -823,13 +808,10 @@ class HeteroLogisticRegression:
         Examples
         --------
         >>> import numpy as np
-        >>> x = np.linspace(-1.0, 1.0, 200)
-        >>> X_guest, X_host = np.column_stack([x, np.cos(5 * x)]), np.sin(3 * x)[:, None]
-        >>> y = (x + np.sin(3 * x) > 0).astype(int)
-        >>> model = HeteroLogisticRegression(key_length=1024, allow_weak_key=True,
-        ...                                  batch_size=50, backend="plaintext").fit(
-        ...     X_guest, y, hosts=[X_host]
-        ... )
+        >>> from vfl.datasets import make_toy_hetero
+        >>> X_guest, y, X_host = make_toy_hetero()
+        >>> model = HeteroLogisticRegression(batch_size=50, backend="plaintext")
+        >>> model = model.fit(X_guest, y, hosts=[X_host])
         >>> model.score(X_guest, y, [X_host]) > 0.9
         True
         """
@@ -867,13 +849,10 @@ class HeteroLogisticRegression:
         Examples
         --------
         >>> import numpy as np
-        >>> x = np.linspace(-1.0, 1.0, 200)
-        >>> X_guest, X_host = np.column_stack([x, np.cos(5 * x)]), np.sin(3 * x)[:, None]
-        >>> y = (x + np.sin(3 * x) > 0).astype(int)
-        >>> model = HeteroLogisticRegression(key_length=1024, allow_weak_key=True,
-        ...                                  batch_size=50, backend="plaintext").fit(
-        ...     X_guest, y, hosts=[X_host]
-        ... )
+        >>> from vfl.datasets import make_toy_hetero
+        >>> X_guest, y, X_host = make_toy_hetero()
+        >>> model = HeteroLogisticRegression(batch_size=50, backend="plaintext")
+        >>> model = model.fit(X_guest, y, hosts=[X_host])
         >>> report = model.evaluate(X_guest, y, [X_host])
         >>> sorted(report)
         ['auc', 'f1', 'ks', 'lift', 'positives', 'precision', 'recall', 'rows']
@@ -928,13 +907,10 @@ class HeteroLogisticRegression:
         >>> import tempfile
         >>> from pathlib import Path
         >>> import numpy as np
-        >>> x = np.linspace(-1.0, 1.0, 200)
-        >>> X_guest, X_host = np.column_stack([x, np.cos(5 * x)]), np.sin(3 * x)[:, None]
-        >>> y = (x + np.sin(3 * x) > 0).astype(int)
-        >>> model = HeteroLogisticRegression(key_length=1024, allow_weak_key=True,
-        ...                                  batch_size=50, backend="plaintext").fit(
-        ...     X_guest, y, hosts=[X_host]
-        ... )
+        >>> from vfl.datasets import make_toy_hetero
+        >>> X_guest, y, X_host = make_toy_hetero()
+        >>> model = HeteroLogisticRegression(batch_size=50, backend="plaintext")
+        >>> model = model.fit(X_guest, y, hosts=[X_host])
         >>> with tempfile.TemporaryDirectory() as folder:
         ...     written = model.plot_history(str(Path(folder) / "history.png"))
         ...     written.name, written.read_bytes()[1:4]
