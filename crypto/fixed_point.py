@@ -20,7 +20,7 @@ from typing import Any, Generic, Self, TypeVar
 import numpy as np
 import numpy.typing as npt
 
-from crypto.encoding import encode_array
+from crypto.encoding import decode_array, encode_array, to_signed
 from crypto.exceptions import EncodingError
 from crypto.paillier.vector import (
     _as_plaintext_array,
@@ -29,7 +29,7 @@ from crypto.paillier.vector import (
     plaintext_mantissas,
 )
 
-__all__ = ["FixedPointVector"]
+__all__ = ["FixedPointPrivateKey", "FixedPointVector"]
 
 Item = TypeVar("Item")
 
@@ -302,3 +302,51 @@ class FixedPointVector(abc.ABC, Generic[Item]):
         if not isinstance(other, np.ndarray | list | tuple):
             return NotImplemented
         return self.matmul(np.asarray(other))
+
+
+class FixedPointPrivateKey(abc.ABC):
+    """Decoding shared by the private keys of the plain and phe vector backends.
+
+    Subclasses provide :meth:`decrypt_raw` (residues in ``[0, n)``) and a
+    ``public_key`` with ``n``; this class turns residues into floats.
+    """
+
+    __slots__ = ()
+    public_key: Any
+
+    @abc.abstractmethod
+    def decrypt_raw(
+        self, vector: Any, *, n_jobs: int | None = None, executor: Executor | None = None
+    ) -> list[int]:
+        """Residues in ``[0, n)`` of every value of ``vector``."""
+
+    def decrypt_vector(
+        self,
+        vector: FixedPointVector[Any],
+        *,
+        n_jobs: int | None = None,
+        executor: Executor | None = None,
+    ) -> npt.NDArray[np.float64]:
+        """Decrypt and decode a vector to float64 (overflow detected as on decryption).
+
+        Parameters
+        ----------
+        vector : FixedPointVector
+            Under this key.
+        n_jobs, executor
+            Ignored.
+
+        Returns
+        -------
+        numpy.ndarray
+            One float64 per value.
+
+        Raises
+        ------
+        KeyMismatchError
+            If the vector is under another key.
+        PlaintextOverflowError
+            If a plaintext lies in the overflow band.
+        """
+        residues = self.decrypt_raw(vector)
+        return decode_array([to_signed(r, self.public_key.n) for r in residues], vector.exponent)

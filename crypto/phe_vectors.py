@@ -46,9 +46,9 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from crypto.encoding import decode_array, encode_array, exponent_for_precision, to_signed
+from crypto.encoding import encode_array, exponent_for_precision
 from crypto.exceptions import KeyMismatchError
-from crypto.fixed_point import FixedPointVector
+from crypto.fixed_point import FixedPointPrivateKey, FixedPointVector
 from crypto.paillier.encryption import vector_bound
 from crypto.paillier.keys import DEFAULT_VECTOR_PRECISION
 from crypto.plain import PlainMask
@@ -207,7 +207,7 @@ class PhePublicKey:
         return self._encoded_number(self.raw, int(mantissa) % self.n, exponent)
 
 
-class PhePrivateKey:
+class PhePrivateKey(FixedPointPrivateKey):
     """A ``phe`` private key behind the backend API.
 
     Parameters
@@ -278,37 +278,6 @@ class PhePrivateKey:
         """
         self.public_key.check_same(vector.public_key)
         return [int(self.raw.raw_decrypt(x.ciphertext(be_secure=False))) for x in vector.numbers]
-
-    def decrypt_vector(
-        self,
-        vector: PheVector,
-        *,
-        n_jobs: int | None = None,
-        executor: Executor | None = None,
-    ) -> npt.NDArray[np.float64]:
-        """Decrypt and decode a vector to float64 (overflow detected as on decryption).
-
-        Parameters
-        ----------
-        vector : PheVector
-            Under this key.
-        n_jobs, executor
-            Ignored.
-
-        Returns
-        -------
-        numpy.ndarray
-            One float64 per value.
-
-        Raises
-        ------
-        KeyMismatchError
-            If the vector is under another key.
-        PlaintextOverflowError
-            If a plaintext lies in the overflow band.
-        """
-        residues = self.decrypt_raw(vector)
-        return decode_array([to_signed(r, self.public_key.n) for r in residues], vector.exponent)
 
 
 def generate_phe_keypair(bits: int = 2048) -> tuple[PhePublicKey, PhePrivateKey]:

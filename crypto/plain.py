@@ -33,7 +33,7 @@ import numpy.typing as npt
 
 from crypto.encoding import decode_array, encode_array, exponent_for_precision, to_signed
 from crypto.exceptions import KeyMismatchError
-from crypto.fixed_point import FixedPointVector
+from crypto.fixed_point import FixedPointPrivateKey, FixedPointVector
 from crypto.paillier.encryption import vector_bound
 from crypto.paillier.keys import DEFAULT_VECTOR_PRECISION
 
@@ -139,7 +139,7 @@ class PlainPublicKey:
         return PlainVector(self, mantissas, exponent, bound)
 
 
-class PlainPrivateKey:
+class PlainPrivateKey(FixedPointPrivateKey):
     """The matching "private key": decoding, with the Paillier key's checks.
 
     Parameters
@@ -190,37 +190,6 @@ class PlainPrivateKey:
         """
         self.public_key.check_same(vector.public_key)
         return [m % self.public_key.n for m in vector.mantissas]
-
-    def decrypt_vector(
-        self,
-        vector: PlainVector,
-        *,
-        n_jobs: int | None = None,
-        executor: Executor | None = None,
-    ) -> npt.NDArray[np.float64]:
-        """Decode a vector to float64 (overflow detected as on decryption).
-
-        Parameters
-        ----------
-        vector : PlainVector
-            Under this key.
-        n_jobs, executor
-            Ignored.
-
-        Returns
-        -------
-        numpy.ndarray
-            One float64 per value.
-
-        Raises
-        ------
-        KeyMismatchError
-            If the vector belongs to another key.
-        PlaintextOverflowError
-            If a residue lies in the overflow band.
-        """
-        residues = self.decrypt_raw(vector)
-        return decode_array([to_signed(r, self.public_key.n) for r in residues], vector.exponent)
 
 
 def generate_plain_keypair(bits: int = 2048) -> tuple[PlainPublicKey, PlainPrivateKey]:
