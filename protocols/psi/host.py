@@ -275,9 +275,13 @@ class PsiHost(Role):
         chunk = message.batch
         if self._guest_size is None or self._cipher is None:
             raise self._unexpected(message, "waiting for the guest's setup")
-        if chunk in self._received or not 0 <= chunk < self._guest_chunks:
+        # the guest sends its chunks in order on one ordered connection: anything else
+        # (a replay, a skipped or a reordered chunk) is refused before it is processed
+        if chunk != len(self._received) or chunk >= self._guest_chunks:
             raise ProtocolError(
-                f"{self.party}: the guest {self.guest!r} sent chunk {chunk} again or out of range"
+                f"{self.party}: the guest {self.guest!r} sent chunk {chunk}, expected chunk "
+                f"{len(self._received)} of {self._guest_chunks} (again, out of order or out "
+                "of range)"
             )
         expected = chunk_length(chunk, self._guest_size, self.settings.chunk_size)
         if len(message.items) != expected * self._cipher.item_bytes:
