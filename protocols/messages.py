@@ -43,6 +43,9 @@ __all__ = [
     "PsiGuestItems",
     "PsiHostItems",
     "PsiHostSetup",
+    "PsiOtColumns",
+    "PsiOtReceiverPoints",
+    "PsiOtSenderPoint",
     "PsiPositions",
     "PsiProcessedItems",
     "PsiSetup",
@@ -98,6 +101,9 @@ class MessageKind(enum.IntEnum):
     PSI_HOST_ITEMS = 24
     PSI_POSITIONS = 25
     PSI_DONE = 26
+    PSI_OT_SENDER = 27
+    PSI_OT_RECEIVER = 28
+    PSI_OT_COLUMNS = 29
     LR_SETUP = 30
     LR_HOST_SETUP = 31
     LR_PUBLIC_KEY = 32
@@ -317,7 +323,8 @@ class PsiProcessedItems(Message):
 class PsiHostItems(Message):
     """Host -> guest: chunk ``batch`` of the host's own shuffled items.
 
-    ECDH: ``H(id)^b``; RSA: 32-byte tags of the host's signatures ``FDH(id)^d``.
+    ECDH: ``H(id)^b``; RSA: 32-byte tags of the host's signatures ``FDH(id)^d``;
+    KKRT: the three 16-byte PRF outputs of each id, one per cuckoo bin.
     """
 
     KIND = MessageKind.PSI_HOST_ITEMS
@@ -341,6 +348,41 @@ class PsiDone(Message):
     """Guest -> host (outputs ``"guest"`` and ``"cardinality"``): the protocol is over."""
 
     KIND = MessageKind.PSI_DONE
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class PsiOtSenderPoint(Message):
+    """Guest -> host (``method="kkrt"``): the guest's base-OT point ``R = r * G``.
+
+    Reveals nothing: a fresh X25519 public key (see :mod:`crypto.ot`).
+    """
+
+    KIND = MessageKind.PSI_OT_SENDER
+    point: bytes
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class PsiOtReceiverPoints(Message):
+    """Host -> guest (``method="kkrt"``): two points per base OT.
+
+    One is an X25519 public key, the other a point hashed from random bytes; which
+    is which (the host's secret choice bits) does not show (see :mod:`crypto.ot`).
+    """
+
+    KIND = MessageKind.PSI_OT_RECEIVER
+    points: bytes
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class PsiOtColumns(Message):
+    """Guest -> host (``method="kkrt"``): block ``batch`` of the OT-extension matrix ``u``.
+
+    512 columns of the block's bins, each masked by a PRG stream the host does not
+    know (see :mod:`crypto.ot_extension`).
+    """
+
+    KIND = MessageKind.PSI_OT_COLUMNS
+    columns: bytes
 
 
 # --- hetero logistic regression (protocols.hetero_lr) -----------------------------------

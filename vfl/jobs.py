@@ -38,7 +38,7 @@ import numpy.typing as npt
 from protocols.hetero_lr import LrArbiter, LrGuest, LrHost, LrPartyResult, ScoreGuest, ScoreHost
 from protocols.hetero_lr.party import TrainingParty
 from protocols.hetero_lr.settings import SCORE_BOUND
-from protocols.psi import PsiGuest, PsiHost, PsiOutcome
+from protocols.psi import PsiOutcome, psi_guest, psi_host
 from protocols.roles import Role
 from protocols.secure_sum import SumContributor, SumKeyOwner
 from vfl import metrics
@@ -419,8 +419,8 @@ def build_role(
         ids = [customer.encode("utf-8") for customer in rows.ids]
         if party.role == "guest":
             hosts = [host.name for host in job.hosts]
-            return PsiGuest(party.name, job_id, hosts=hosts, ids=ids, settings=settings)
-        return PsiHost(party.name, job_id, guest=job.guest.name, ids=ids, settings=settings)
+            return psi_guest(party.name, job_id, hosts=hosts, ids=ids, settings=settings)
+        return psi_host(party.name, job_id, guest=job.guest.name, ids=ids, settings=settings)
     raise JobFileError(f"step type {step.type!r} cannot run yet")
 
 

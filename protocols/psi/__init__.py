@@ -1,15 +1,21 @@
-"""Private set intersection: ECDH (default) and RSA blind signatures, one or more hosts.
+"""Private set intersection: ECDH (default), RSA blind signatures and KKRT; one or more hosts.
 
-The guest (:class:`PsiGuest`) runs the protocol with every host (:class:`PsiHost`);
-ids travel in shuffled chunks, blinded under secrets the receiver does not know.
-Outputs: ``"both"`` (every party learns the common ids in one agreed order, so row
-``k`` is the same customer everywhere), ``"guest"`` or ``"cardinality"``.
+The guest runs the protocol with every host: :class:`PsiGuest` and :class:`PsiHost`
+for ECDH and RSA (ids travel in shuffled chunks, blinded under secrets the receiver
+does not know), :class:`KkrtGuest` and :class:`KkrtHost` for KKRT (an oblivious PRF
+from OT extension).  :func:`psi_guest` and :func:`psi_host` pick the role for a
+method.  Outputs: ``"both"`` (every party learns the common ids in one agreed
+order, so row ``k`` is the same customer everywhere), ``"guest"`` or
+``"cardinality"`` (ECDH only).
 """
 
 from protocols.psi.guest import PsiGuest
 from protocols.psi.host import PsiHost
 from protocols.psi.inputs import CanonicalIds, DuplicateIdError, canonical_ids, encode_id
+from protocols.psi.kkrt_guest import KkrtGuest
+from protocols.psi.kkrt_host import KkrtHost
 from protocols.psi.outcome import PsiOutcome
+from protocols.psi.parties import psi_guest, psi_host
 from protocols.psi.settings import METHODS, OUTPUTS, PsiSettings
 
 __all__ = [
@@ -17,10 +23,14 @@ __all__ = [
     "OUTPUTS",
     "CanonicalIds",
     "DuplicateIdError",
+    "KkrtGuest",
+    "KkrtHost",
     "PsiGuest",
     "PsiHost",
     "PsiOutcome",
     "PsiSettings",
     "canonical_ids",
     "encode_id",
+    "psi_guest",
+    "psi_host",
 ]

@@ -53,13 +53,12 @@ from protocols.psi.inputs import DuplicateIdError
 from protocols.psi.matching import as_values, intersect_rows, positions_in
 from protocols.psi.outcome import PsiOutcome
 from protocols.psi.settings import PsiSettings
+from protocols.psi.setup_checks import MAX_SET_SIZE
 from protocols.roles import Role
 
 __all__ = ["MAX_SET_SIZE", "SALT_BYTES", "PsiGuest"]
 
 SALT_BYTES = 32
-MAX_SET_SIZE = 1 << 32
-"""Largest set size a peer may announce."""
 MIN_STRICT_RSA_BITS = 2048
 
 

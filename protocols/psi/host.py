@@ -21,16 +21,14 @@ from protocols.messages import (
     PsiSetup,
 )
 from protocols.psi.ciphers import EcdhHostCipher, HostCipher, RsaHostCipher
-from protocols.psi.guest import MAX_SET_SIZE, chunk_count, chunk_length
+from protocols.psi.guest import chunk_count, chunk_length
 from protocols.psi.inputs import DuplicateIdError
 from protocols.psi.outcome import PsiOutcome
 from protocols.psi.settings import PsiSettings
+from protocols.psi.setup_checks import check_guest_setup, checked_positions
 from protocols.roles import Role
 
 __all__ = ["PsiHost"]
-
-MIN_SALT_BYTES = 16
-MAX_SALT_BYTES = 64
 
 
 class PsiHost(Role):
@@ -246,24 +244,7 @@ class PsiHost(Role):
         if self._guest_size is not None:
             raise self._unexpected(message, "already set up")
         settings = self.settings
-        for name, theirs, ours in (
-            ("method", message.method, settings.method),
-            ("output", message.output, settings.output),
-            ("chunk_size", message.chunk_size, settings.chunk_size),
-        ):
-            if theirs != ours:
-                raise ProtocolError(
-                    f"{self.party}: the guest {self.guest!r} asked for PSI {name} {theirs!r} "
-                    f"but this party's job says {ours!r}; both must run the same job file"
-                )
-        if not MIN_SALT_BYTES <= len(message.salt) <= MAX_SALT_BYTES:
-            raise ProtocolError(
-                f"{self.party}: the guest {self.guest!r} sent a {len(message.salt)}-byte salt"
-            )
-        if not 0 <= message.size <= MAX_SET_SIZE:
-            raise ProtocolError(
-                f"{self.party}: the guest {self.guest!r} announced {message.size} ids"
-            )
+        check_guest_setup(self.party, self.guest, settings, message)
         self._guest_size = message.size
         self._guest_chunks = chunk_count(message.size, settings.chunk_size)
         if isinstance(self._cipher, RsaHostCipher):
@@ -323,23 +304,9 @@ class PsiHost(Role):
     def _on_positions(self, message: PsiPositions) -> None:
         if self.settings.output != "both" or not self._all_sent():
             raise self._unexpected(message, "still exchanging items")
-        positions = message.positions
-        if positions.ndim != 1 or positions.dtype.kind != "i":
-            raise ProtocolError(
-                f"{self.party}: the guest {self.guest!r} sent positions that are not integers"
-            )
-        limit = min(len(self.ids), self._guest_size or 0)
-        if len(positions) > limit:
-            raise ProtocolError(
-                f"{self.party}: the guest {self.guest!r} sent {len(positions)} positions for at "
-                f"most {limit} common ids"
-            )
-        if len(positions) and (positions.min() < 0 or positions.max() >= len(self.ids)):
-            raise ProtocolError(
-                f"{self.party}: the guest {self.guest!r} sent a position out of range"
-            )
-        if len(np.unique(positions)) != len(positions):
-            raise ProtocolError(f"{self.party}: the guest {self.guest!r} sent a position twice")
+        positions = checked_positions(
+            self.party, self.guest, message, len(self.ids), self._guest_size or 0
+        )
         rows = self._order[positions.astype(np.int64)]
         self._finish(
             PsiOutcome(rows, len(rows), len(self.ids), {self.guest: self._guest_size or 0})

@@ -17,17 +17,19 @@ __all__ = [
     "PsiSettings",
 ]
 
-PsiMethod = Literal["ecdh", "rsa"]
+PsiMethod = Literal["ecdh", "rsa", "kkrt"]
 PsiOutput = Literal["both", "guest", "cardinality"]
 
-METHODS: Final = ("ecdh", "rsa")
+METHODS: Final = ("ecdh", "rsa", "kkrt")
 """``"ecdh"`` (default): commutative X25519 exponentiation of RFC 9380 hashes.
-``"rsa"``: RSA blind signatures (each host signs; suits a host with a much larger set)."""
+``"rsa"``: RSA blind signatures (each host signs; suits a host with a much larger set).
+``"kkrt"``: an oblivious PRF from OT extension (KKRT16): public-key work only for 512
+base OTs, then AES and hashing per id, so it is many times faster on large sets."""
 
 OUTPUTS: Final = ("both", "guest", "cardinality")
 """Who learns what: ``"both"`` every party learns the common ids in one agreed order;
 ``"guest"`` only the guest learns them; ``"cardinality"`` only the guest learns how
-many there are (ECDH, one host)."""
+many there are (ECDH, one host; KKRT and RSA let the guest see which ids match)."""
 
 DEFAULT_CHUNK_SIZE: Final = 16_384
 """Items per message: bounds memory per message and lets the parties work in parallel."""
@@ -41,8 +43,8 @@ class PsiSettings:
 
     Parameters
     ----------
-    method : {"ecdh", "rsa"}, default "ecdh"
-        The protocol.
+    method : {"ecdh", "rsa", "kkrt"}, default "ecdh"
+        The protocol (see :data:`METHODS`).
     output : {"both", "guest", "cardinality"}, default "both"
         Who learns the intersection (see :data:`OUTPUTS`).
     chunk_size : int, default 16384
@@ -53,7 +55,7 @@ class PsiSettings:
         Permit RSA keys under 2048 bits (tests only).
     n_jobs : int or None, default None
         Worker processes or threads for the cryptography (scikit-learn semantics:
-        ``None`` is one, ``-1`` all cores).
+        ``None`` is one, ``-1`` all cores); KKRT runs in one thread and ignores it.
     rsa_window : int, default 4
         RSA guest: chunks awaiting signatures at once (bounds the blinding factors
         held in memory).
@@ -62,7 +64,7 @@ class PsiSettings:
     ------
     ProtocolError
         If a value is unknown or out of range, or ``output="cardinality"`` is asked
-        of RSA-PSI.
+        of RSA-PSI or KKRT-PSI.
 
     Examples
     --------
@@ -89,8 +91,8 @@ class PsiSettings:
             raise ProtocolError(f"unknown PSI output {self.output!r}; choose one of {OUTPUTS}")
         if self.output == "cardinality" and self.method != "ecdh":
             raise ProtocolError(
-                "PSI output 'cardinality' needs method 'ecdh' (RSA-PSI lets the guest "
-                "match its own signatures, so it cannot hide which ids are common)"
+                "PSI output 'cardinality' needs method 'ecdh' (RSA-PSI and KKRT-PSI let "
+                "the guest match its own values, so they cannot hide which ids are common)"
             )
         if not 1 <= self.chunk_size <= MAX_CHUNK_SIZE:
             raise ProtocolError(

@@ -1,0 +1,107 @@
+"""Cuckoo hashing of the guest's ids into bins, for OT-PSI (KKRT16).
+
+Every id has :data:`~crypto.ot_extension.HASH_FUNCTIONS` candidate bins; the
+guest puts each id in one of them so that no bin holds two ids.  There are
+:func:`bin_count` bins, about 1.27 per id: with three hash functions that fills
+comfortably below the 0.92 load at which cuckoo hashing stops working, and an
+insertion that still fails makes the guest draw a new salt (new hash functions)
+before anything is sent, so a failure reveals nothing.
+"""
+
+from __future__ import annotations
+
+import math
+import secrets
+
+import numpy as np
+import numpy.typing as npt
+
+from crypto.ot_extension import BIN_ALIGN, HASH_FUNCTIONS
+from protocols.exceptions import ProtocolError
+
+__all__ = ["BINS_PER_ID", "CuckooError", "bin_count", "cuckoo_table"]
+
+BINS_PER_ID = 1.27
+"""Bins per guest id (load about 0.79 with three hash functions)."""
+EXTRA_BINS = BIN_ALIGN
+"""Bins added to every table, so that small sets are lightly loaded."""
+MAX_KICKS = 500
+"""Evictions one insertion may cause before the table is declared failed."""
+
+
+class CuckooError(ProtocolError):
+    """The ids could not be placed under these hash functions (draw a new salt)."""
+
+
+def bin_count(size: int) -> int:
+    """Number of bins for ``size`` guest ids: a multiple of ``BIN_ALIGN``.
+
+    Parameters
+    ----------
+    size : int
+        The guest's number of ids.
+
+    Returns
+    -------
+    int
+        ``ceil(1.27 size) + 128``, rounded up to a multiple of 128.
+
+    Examples
+    --------
+    >>> bin_count(0), bin_count(100), bin_count(100_000)
+    (128, 256, 127232)
+    """
+    wanted = math.ceil(BINS_PER_ID * size) + EXTRA_BINS
+    return -(-wanted // BIN_ALIGN) * BIN_ALIGN
+
+
+def cuckoo_table(positions: npt.NDArray[np.int64], bins: int) -> npt.NDArray[np.int64]:
+    """Place every item in one of its candidate bins, at most one item per bin.
+
+    Parameters
+    ----------
+    positions : numpy.ndarray
+        ``(items, HASH_FUNCTIONS)`` candidate bins in ``[0, bins)``.
+    bins : int
+        Number of bins.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(bins,)`` int64: the item in each bin, or -1 for an empty bin.
+
+    Raises
+    ------
+    CuckooError
+        If an insertion needs more than :data:`MAX_KICKS` evictions.
+
+    Examples
+    --------
+    >>> table = cuckoo_table(np.array([[0, 1, 2], [0, 1, 2], [0, 1, 2]]), bins=4)
+    >>> sorted(table.tolist())
+    [-1, 0, 1, 2]
+    >>> cuckoo_table(np.array([[0, 0, 0], [0, 0, 0]]), bins=4)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    protocols.psi.cuckoo.CuckooError: cuckoo hashing could not place 2 ids in 4 bins ...
+    """
+    if positions.ndim != 2 or positions.shape[1] != HASH_FUNCTIONS:
+        raise ValueError(f"positions must have shape (items, {HASH_FUNCTIONS})")
+    candidates: list[list[int]] = positions.tolist()
+    table = [-1] * bins
+    for item in range(len(candidates)):
+        current = item
+        for _ in range(MAX_KICKS):
+            choices = candidates[current]
+            free = next((b for b in choices if table[b] < 0), None)
+            if free is not None:
+                table[free] = current
+                break
+            victim_bin = choices[secrets.randbelow(HASH_FUNCTIONS)]
+            table[victim_bin], current = current, table[victim_bin]
+        else:
+            raise CuckooError(
+                f"cuckoo hashing could not place {len(candidates)} ids in {bins} bins "
+                "under these hash functions; draw a new salt and try again"
+            )
+    return np.array(table, dtype=np.int64)

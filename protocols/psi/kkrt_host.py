@@ -1,0 +1,341 @@
+"""A host's side of KKRT-PSI (see :mod:`protocols.psi.kkrt_guest` for the message flow)."""
+
+from __future__ import annotations
+
+import math
+import secrets
+from collections import deque
+from collections.abc import Sequence
+
+import numpy as np
+
+from crypto.exceptions import CryptoError
+from crypto.ot import RandomOtReceiver
+from crypto.ot_extension import (
+    CODE_BITS,
+    CODE_BYTES,
+    HASH_FUNCTIONS,
+    OUTPUT_BYTES,
+    OprfSender,
+    choice_bits,
+    item_hashes,
+)
+from crypto.permutation import secure_permutation
+from protocols.exceptions import ProtocolError
+from protocols.messages import (
+    Message,
+    PsiDone,
+    PsiHostItems,
+    PsiHostSetup,
+    PsiOtColumns,
+    PsiOtReceiverPoints,
+    PsiOtSenderPoint,
+    PsiPositions,
+    PsiSetup,
+)
+from protocols.psi.cuckoo import bin_count
+from protocols.psi.inputs import DuplicateIdError
+from protocols.psi.kkrt_guest import HOST_ITEM_BYTES, block_bins, output_key
+from protocols.psi.outcome import PsiOutcome
+from protocols.psi.settings import PsiSettings
+from protocols.psi.setup_checks import check_guest_setup, checked_positions
+from protocols.roles import Role
+
+__all__ = ["KkrtHost"]
+
+
+class KkrtHost(Role):
+    """A host's side of KKRT-PSI (``PsiSettings(method="kkrt")``).
+
+    Parameters
+    ----------
+    party, job_id : str
+        See :class:`~protocols.roles.Role`.
+    guest : str
+        The guest's name.
+    ids : sequence of bytes
+        This party's ids, unique.
+    settings : PsiSettings
+        The job's PSI parameters (``method="kkrt"``); the guest's setup must agree.
+
+    The result is a :class:`~protocols.psi.outcome.PsiOutcome` whose ``rows`` index
+    ``ids`` (``None`` unless the output is ``"both"``).
+
+    Raises
+    ------
+    ProtocolError
+        If ``guest`` is this party or the settings are not KKRT's.
+    DuplicateIdError
+        If an id repeats.
+
+    Examples
+    --------
+    With output ``"guest"`` the host learns only the guest's set size:
+
+    >>> from protocols.psi import KkrtGuest, PsiSettings
+    >>> settings = PsiSettings(method="kkrt", output="guest")
+    >>> guest = KkrtGuest("guest", "job-1", hosts=["host"], ids=[b"ann", b"bob"],
+    ...                   settings=settings)
+    >>> host = KkrtHost("host", "job-1", guest="guest", ids=[b"bob", b"cid", b"dan"],
+    ...                 settings=settings)
+    >>> roles = {"guest": guest, "host": host}
+    >>> queue = [message for role in roles.values() for message in role.start()]
+    >>> while queue or guest.has_work or host.has_work:
+    ...     if queue:
+    ...         message = queue.pop(0)
+    ...         queue += roles[message.receiver].receive(message)
+    ...     else:
+    ...         queue += next(role for role in roles.values() if role.has_work).work()
+    >>> host.result
+    PsiOutcome(rows=None, size=None, own_size=3, peer_sizes={'guest': 2})
+    >>> [guest.ids[row] for row in guest.result.rows]
+    [b'bob']
+    """
+
+    def __init__(
+        self,
+        party: str,
+        job_id: str,
+        *,
+        guest: str,
+        ids: Sequence[bytes],
+        settings: PsiSettings,
+    ) -> None:
+        super().__init__(party, job_id)
+        if settings.method != "kkrt":
+            raise ProtocolError(f"{party}: KkrtHost runs method 'kkrt', not {settings.method!r}")
+        if guest == party:
+            raise ProtocolError(f"{party}: the PSI guest must be another party")
+        self.settings = settings
+        self.guest = guest
+        self.ids = list(ids)
+        if len(set(self.ids)) != len(self.ids):
+            raise DuplicateIdError(f"{party}: PSI ids must be unique")
+        self._order = secure_permutation(len(self.ids))
+        self._secret = np.frombuffer(secrets.token_bytes(CODE_BYTES), dtype=np.uint8)
+        self._ot = RandomOtReceiver(choice_bits(self._secret))
+        self._block = block_bins(settings)
+        self._salt: bytes | None = None
+        self._guest_size: int | None = None
+        self._blocks = 0
+        self._bins = 0
+        self._oprf: OprfSender | None = None
+        self._received = 0
+        self._pending: deque[tuple[int, bytes]] = deque()
+        self._processed = 0
+        self._codes = np.empty((0, CODE_BYTES), dtype=np.uint8)
+        self._flat_bins = np.empty(0, dtype=np.int64)
+        self._by_bin = np.empty(0, dtype=np.int64)
+        self._sorted_bins = np.empty(0, dtype=np.int64)
+        self._values = np.empty((0, OUTPUT_BYTES), dtype=np.uint8)
+        self._hashed = False
+        self._sent = False
+        self._started = False
+
+    # Role contract ------------------------------------------------------------------
+    def start(self) -> list[Message]:
+        """Announce this party's set size and send its base-OT points.
+
+        Returns
+        -------
+        list of Message
+            :class:`PsiHostSetup` and :class:`PsiOtReceiverPoints` for the guest.
+
+        Raises
+        ------
+        ProtocolError
+            If called twice.
+        """
+        if self._started:
+            raise ProtocolError(f"{self.party}: start() called twice")
+        self._started = True
+        job_id, party, guest = self.job_id, self.party, self.guest
+        return [
+            PsiHostSetup(
+                job_id=job_id, sender=party, receiver=guest, size=len(self.ids), rsa_public_key=()
+            ),
+            PsiOtReceiverPoints(
+                job_id=job_id, sender=party, receiver=guest, points=self._ot.points
+            ),
+        ]
+
+    def receive(self, message: Message) -> list[Message]:
+        """Take the guest's setup, base-OT point, matrix blocks and the final message.
+
+        Parameters
+        ----------
+        message : Message
+            :class:`PsiSetup`, :class:`PsiOtSenderPoint`, :class:`PsiOtColumns`,
+            :class:`PsiPositions` or :class:`PsiDone` from the guest.
+
+        Returns
+        -------
+        list of Message
+            Always empty: the host's answers are made by :meth:`work`.
+
+        Raises
+        ------
+        ProtocolError
+            If the message is unexpected, malformed or disagrees with this
+            party's settings.
+        """
+        if self._done or not self._started:
+            raise self._unexpected(message, "finished" if self._done else "not started")
+        if message.sender != self.guest:
+            raise ProtocolError(f"{self.party}: {message.sender!r} is not the PSI guest")
+        if isinstance(message, PsiSetup):
+            self._on_setup(message)
+        elif isinstance(message, PsiOtSenderPoint):
+            self._on_ot_point(message)
+        elif isinstance(message, PsiOtColumns):
+            self._on_columns(message)
+        elif isinstance(message, PsiPositions):
+            self._on_positions(message)
+        elif isinstance(message, PsiDone):
+            self._on_done(message)
+        else:
+            raise self._unexpected(message, "running KKRT-PSI")
+        return []
+
+    @property
+    def has_work(self) -> bool:
+        """Whether own ids can be hashed, a block processed, or the values sent."""
+        if self._salt is None or self._sent or self._done:
+            return False
+        return not self._hashed or bool(self._pending) or self._processed == self._blocks
+
+    def work(self) -> list[Message]:
+        """Hash this party's ids, else evaluate the PRF on the next block, else send.
+
+        Returns
+        -------
+        list of Message
+            Nothing, or every :class:`PsiHostItems` chunk once all blocks are in.
+        """
+        if not self._hashed:
+            self._hash_ids()
+            return []
+        if self._pending:
+            self._process(*self._pending.popleft())
+            return []
+        if self._processed == self._blocks and not self._sent:
+            return self._send_values()
+        return []
+
+    @property
+    def waiting_for(self) -> Sequence[str]:
+        """The guest, until the protocol is over."""
+        return () if self._done else (self.guest,)
+
+    @property
+    def progress(self) -> tuple[int, int]:
+        """``(blocks processed, blocks in all + 1)``."""
+        total = self._blocks + 1
+        if self._done:
+            return total, total
+        return self._processed + int(self._sent), total
+
+    # steps --------------------------------------------------------------------------
+    def _on_setup(self, message: PsiSetup) -> None:
+        if self._salt is not None:
+            raise self._unexpected(message, "already set up")
+        check_guest_setup(self.party, self.guest, self.settings, message)
+        self._guest_size = message.size
+        self._bins = bin_count(message.size)
+        self._blocks = math.ceil(self._bins / self._block)
+        self._salt = message.salt
+
+    def _on_ot_point(self, message: PsiOtSenderPoint) -> None:
+        if self._salt is None or self._oprf is not None:
+            raise self._unexpected(message, "not expecting a base-OT point")
+        try:
+            seeds = self._ot.keys(message.point)
+        except CryptoError as error:
+            raise ProtocolError(
+                f"{self.party}: the guest {self.guest!r} sent a bad base-OT point: {error}"
+            ) from error
+        self._oprf = OprfSender(self._secret, seeds, output_key(self._salt))
+
+    def _on_columns(self, message: PsiOtColumns) -> None:
+        block = message.batch
+        if self._oprf is None:
+            raise self._unexpected(message, "waiting for the guest's setup and base-OT point")
+        # the guest sends its blocks in order on one ordered connection
+        if block != self._received or block >= self._blocks:
+            raise ProtocolError(
+                f"{self.party}: the guest {self.guest!r} sent block {block}, expected block "
+                f"{self._received} of {self._blocks} (again, out of order or out of range)"
+            )
+        count = min(self._block, self._bins - block * self._block)
+        expected = CODE_BITS * count // 8
+        if len(message.columns) != expected:
+            raise ProtocolError(
+                f"{self.party}: the guest {self.guest!r} sent {len(message.columns)} bytes in "
+                f"block {block}, expected {expected}"
+            )
+        self._received += 1
+        self._pending.append((block, message.columns))
+
+    def _hash_ids(self) -> None:
+        assert self._salt is not None
+        shuffled = [self.ids[row] for row in self._order.tolist()]
+        self._codes, positions = item_hashes(shuffled, self._salt, self._bins)
+        self._flat_bins = positions.reshape(-1)  # item-major: entry 3 k + i
+        self._by_bin = np.argsort(self._flat_bins, kind="stable")
+        self._sorted_bins = self._flat_bins[self._by_bin]
+        self._values = np.empty((len(self._flat_bins), OUTPUT_BYTES), dtype=np.uint8)
+        self._hashed = True
+
+    def _process(self, block: int, columns: bytes) -> None:
+        assert self._oprf is not None
+        start = block * self._block
+        try:
+            q_rows = self._oprf.rows(start, columns)
+        except CryptoError as error:
+            raise ProtocolError(
+                f"{self.party}: the guest {self.guest!r} sent a bad block {block}: {error}"
+            ) from error
+        low, high = np.searchsorted(self._sorted_bins, [start, start + len(q_rows)])
+        entries = self._by_bin[low:high]
+        bins = self._flat_bins[entries]
+        outputs = self._oprf.outputs(
+            q_rows[bins - start], bins, self._codes[entries // HASH_FUNCTIONS]
+        )
+        self._values[entries] = np.frombuffer(outputs, dtype=np.uint8).reshape(-1, OUTPUT_BYTES)
+        self._processed += 1
+
+    def _send_values(self) -> list[Message]:
+        self._sent = True
+        per_item = self._values.reshape(len(self.ids), HOST_ITEM_BYTES)
+        size = self.settings.chunk_size
+        return [
+            PsiHostItems(
+                job_id=self.job_id,
+                sender=self.party,
+                receiver=self.guest,
+                batch=chunk,
+                items=per_item[chunk * size : (chunk + 1) * size].tobytes(),
+            )
+            for chunk in range(math.ceil(len(self.ids) / size))
+        ]
+
+    def _all_received(self) -> bool:
+        # the guest can only finish once it has every block: with no host ids it
+        # finishes before this party has processed them (there is nothing to send)
+        return self._salt is not None and self._received == self._blocks
+
+    def _on_positions(self, message: PsiPositions) -> None:
+        if self.settings.output != "both" or not self._all_received():
+            raise self._unexpected(message, "still exchanging values")
+        positions = checked_positions(
+            self.party, self.guest, message, len(self.ids), self._guest_size or 0
+        )
+        rows = self._order[positions]
+        self._finish(
+            PsiOutcome(rows, len(rows), len(self.ids), {self.guest: self._guest_size or 0})
+        )
+
+    def _on_done(self, message: PsiDone) -> None:
+        if self.settings.output == "both" or not self._all_received():
+            raise self._unexpected(message, "still exchanging values")
+        self._finish(PsiOutcome(None, None, len(self.ids), {self.guest: self._guest_size or 0}))
