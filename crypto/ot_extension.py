@@ -7,26 +7,29 @@ and hashing per item:
 
 * the **receiver** (the PSI guest) holds both seeds ``(k0[i], k1[i])`` of every
   base OT and, for every bin ``j``, a row ``r[j]``: the pseudorandom code word
-  ``C(x)`` of the item ``x`` it put in that bin (random bytes for an empty bin);
+  ``C(x, h)`` of the item ``x`` it put in that bin with hash function ``h`` (random
+  bytes for an empty bin);
 * the **sender** (the PSI host) holds its choice bits ``s`` and the seeds
   ``k{s[i]}[i]``;
 * the receiver sends, column by column, ``u[i] = G(k0[i]) ^ G(k1[i]) ^ r[:, i]``
   (:meth:`OprfReceiver.columns`), where ``G`` is AES-256-CTR; the sender computes
   ``q[:, i] = G(k{s[i]}[i]) ^ s[i] * u[i]`` (:meth:`OprfSender.rows`), so that row
   by row ``q[j] = t[j] ^ (s & r[j])`` with ``t[:, i] = G(k0[i])``;
-* the PRF of ``y`` in bin ``j`` is ``F(j, y) = H(j, q[j] ^ (s & C(y)))``
-  (:meth:`OprfSender.outputs`); for the receiver's own item it is ``H(j, t[j])``
-  (:meth:`OprfReceiver.outputs`), computed without the sender's secret ``s``.
+* the PRF of ``y`` under hash function ``h`` is ``H(j, q[j] ^ (s & C(y, h)))`` with
+  ``j`` its bin (:meth:`OprfSender.outputs`); for the receiver's own item it is
+  ``H(j, t[j])`` (:meth:`OprfReceiver.outputs`), computed without the sender's
+  secret ``s``.
 
-For ``y != x`` the code words differ in about half of their 512 bits (at least
-128 except with negligible probability), so ``q[j] ^ (s & C(y))`` hides at least
-128 secret bits of ``s`` and ``H`` (BLAKE2b, a correlation-robust hash) makes the
-output pseudorandom to the receiver.  The sender only sees ``u``, which is
-masked by a PRG stream it does not know.
+For ``(y, h) != (x, h')`` the code words differ in about half of their 512 bits (at
+least 128 except with negligible probability), so ``q[j] ^ (s & C(y, h))`` hides at
+least 128 secret bits of ``s`` and ``H`` (BLAKE2b, a correlation-robust hash) makes
+the output pseudorandom to the receiver.  The code word depends on the hash function
+too, so an item whose candidate bins coincide still gets three unrelated values.  The
+sender only sees ``u``, which is masked by a PRG stream it does not know.
 
 Bins are processed in blocks of a multiple of :data:`BIN_ALIGN` bins, so neither
 party holds the whole bit matrix, and AES-CTR starts each block at its own
-counter.  The code words and the three cuckoo bins of an item come from one
+counter.  An item's three code words and three cuckoo bins come from one
 SHAKE-256 of the item under the job's salt (:func:`item_hashes`).
 
 Examples
@@ -39,13 +42,13 @@ Examples
 >>> sender = OprfSender(choices, ot_receiver.keys(ot_sender.point), key=bytes(32))
 >>> codes, _ = item_hashes([b"ann", b"bob"], bytes(32), bins=256)
 >>> rows = np.zeros((BIN_ALIGN, CODE_BYTES), dtype=np.uint8)
->>> rows[:2] = codes  # ann in bin 0, bob in bin 1
+>>> rows[:2] = codes[:, 0]  # ann in bin 0, bob in bin 1, both by hash function 0
 >>> columns, t_rows = receiver.columns(0, rows)
 >>> q_rows = sender.rows(0, columns)
 >>> mine = receiver.outputs(t_rows[:2], np.array([0, 1]))
->>> theirs = sender.outputs(q_rows[[1, 0]], np.array([1, 0]), codes[[0, 0]])
->>> mine[:16] == theirs[16:], mine[:16] == theirs[:16]  # ann matches in bin 0 only
-(True, False)
+>>> theirs = sender.outputs(q_rows[[0, 0, 1]], np.array([0, 0, 1]), codes[0])  # ann's 3 codes
+>>> [mine[:16] == theirs[16 * k : 16 * (k + 1)] for k in range(3)]  # bin 0 by function 0 only
+[True, False, False]
 """
 
 from __future__ import annotations
@@ -83,14 +86,19 @@ HASH_FUNCTIONS = 3
 BIN_ALIGN = 128
 """Blocks of bins start at multiples of 128 bins (one AES block per column)."""
 _ITEM_LABEL = b"VFL-OTPSI-V01 item"
-_OUTPUT_LABEL = b"VFL-OTPSI-V01 out"
+_OUTPUT_PERSON = b"VFL-OTPSI-V1 out"  # BLAKE2b personalisation: at most 16 bytes
 _U64 = np.dtype("<u8")
+_REVERSE_BITS = np.array([int(f"{byte:08b}"[::-1], 2) for byte in range(256)], dtype=np.uint8)
+_TRANSPOSE_STEPS = tuple(
+    (np.uint64(shift), np.uint64(mask))
+    for shift, mask in ((7, 0x00AA00AA00AA00AA), (14, 0x0000CCCC0000CCCC), (28, 0x00000000F0F0F0F0))
+)
 
 Rows = npt.NDArray[np.uint8]
 
 
 def item_hashes(ids: Sequence[bytes], salt: bytes, bins: int) -> tuple[Rows, npt.NDArray[np.int64]]:
-    """Each id's code word and its :data:`HASH_FUNCTIONS` candidate bins.
+    """Each id's code word and candidate bin under each of the :data:`HASH_FUNCTIONS`.
 
     Parameters
     ----------
@@ -104,7 +112,7 @@ def item_hashes(ids: Sequence[bytes], salt: bytes, bins: int) -> tuple[Rows, npt
     Returns
     -------
     codes : numpy.ndarray
-        ``(len(ids), CODE_BYTES)`` uint8: ``C(id)``.
+        ``(len(ids), HASH_FUNCTIONS, CODE_BYTES)`` uint8: ``C(id, h)``.
     positions : numpy.ndarray
         ``(len(ids), HASH_FUNCTIONS)`` int64 bins in ``[0, bins)``.
 
@@ -117,20 +125,21 @@ def item_hashes(ids: Sequence[bytes], salt: bytes, bins: int) -> tuple[Rows, npt
     --------
     >>> codes, positions = item_hashes([b"ann"], bytes(16), bins=10)
     >>> codes.shape, positions.shape, bool((positions < 10).all())
-    ((1, 64), (1, 3), True)
+    ((1, 3, 64), (1, 3), True)
     """
     if bins < 1:
         raise MalformedInputError(f"OT-PSI needs at least one bin, not {bins}")
     prefix = hashlib.shake_256(_ITEM_LABEL + len(salt).to_bytes(2, "little") + salt)
-    width = CODE_BYTES + 8 * HASH_FUNCTIONS
+    code_bytes = HASH_FUNCTIONS * CODE_BYTES
+    width = code_bytes + 8 * HASH_FUNCTIONS
     digests = []
     for item in ids:
         state = prefix.copy()
         state.update(item)
         digests.append(state.digest(width))
     table = np.frombuffer(b"".join(digests), dtype=np.uint8).reshape(len(ids), width)
-    codes = np.ascontiguousarray(table[:, :CODE_BYTES])
-    raw = np.ascontiguousarray(table[:, CODE_BYTES:]).view(_U64)
+    codes = table[:, :code_bytes].reshape(len(ids), HASH_FUNCTIONS, CODE_BYTES).copy()
+    raw = np.ascontiguousarray(table[:, code_bytes:]).view(_U64)
     positions = (raw % np.uint64(bins)).astype(np.int64)
     return codes, positions
 
@@ -168,6 +177,11 @@ def transpose_bits(matrix: Rows) -> Rows:
         ``(rows, cols / 8)`` uint8, each row's bits in ``unpackbits`` order; ``rows``
         must be a multiple of 8.
 
+    Raises
+    ------
+    MalformedInputError
+        If ``rows`` is not a multiple of 8.
+
     Returns
     -------
     numpy.ndarray
@@ -182,8 +196,21 @@ def transpose_bits(matrix: Rows) -> Rows:
     >>> np.array_equal(transpose_bits(transpose_bits(m)), m)
     True
     """
-    bits = np.unpackbits(matrix, axis=1)
-    return np.packbits(bits.T, axis=1)
+    rows, width = matrix.shape
+    if rows % 8:
+        raise MalformedInputError(
+            f"a bit matrix to transpose needs a multiple of 8 rows, not {rows}"
+        )
+    # 8x8 blocks as little-endian words, bits in LSB-first order: word[b, c] holds rows
+    # 8b..8b+7 of byte column c, one row per byte; three masked swaps transpose each
+    # block (Hacker's Delight, 7-3), and the blocks are put back in transposed order
+    flipped = _REVERSE_BITS[matrix].reshape(rows // 8, 8, width).transpose(0, 2, 1)
+    words = np.ascontiguousarray(flipped).view(_U64)[..., 0]
+    for shift, mask in _TRANSPOSE_STEPS:
+        swap = (words ^ (words >> shift)) & mask
+        words = words ^ swap ^ (swap << shift)
+    blocks = words.view(np.uint8).reshape(rows // 8, width, 8)
+    return _REVERSE_BITS[blocks.transpose(1, 2, 0).reshape(8 * width, rows // 8)]
 
 
 def _prg(key: bytes, start_bin: int, count: int) -> bytes:
@@ -205,7 +232,7 @@ class _OutputHash:
     """``H(j, row)``: BLAKE2b-128 of the bin number and the row, keyed per job."""
 
     def __init__(self, key: bytes) -> None:
-        self._state = hashlib.blake2b(key=key, digest_size=OUTPUT_BYTES, person=_OUTPUT_LABEL[:16])
+        self._state = hashlib.blake2b(key=key, digest_size=OUTPUT_BYTES, person=_OUTPUT_PERSON)
 
     def __call__(self, rows: Rows, bins: npt.NDArray[np.int64]) -> bytes:
         if rows.shape != (len(bins), CODE_BYTES):
@@ -363,7 +390,7 @@ class OprfSender:
         return transpose_bits(q_cols)
 
     def outputs(self, q_rows: Rows, bins: npt.NDArray[np.int64], codes: Rows) -> bytes:
-        """``F(j, y) = H(j, q[j] ^ (s & C(y)))`` for items ``y`` in bins ``j``.
+        """``H(j, q[j] ^ (s & C(y, h)))`` for items ``y`` in their bins ``j = h(y)``.
 
         Parameters
         ----------
@@ -372,7 +399,8 @@ class OprfSender:
         bins : numpy.ndarray
             The bin numbers.
         codes : numpy.ndarray
-            ``(k, CODE_BYTES)``: each item's code word.
+            ``(k, CODE_BYTES)``: each item's code word under the hash function that
+            gave that bin.
 
         Returns
         -------

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 import secrets
+from collections.abc import Iterator
 
 import numpy as np
 import numpy.typing as npt
@@ -89,6 +90,7 @@ def cuckoo_table(positions: npt.NDArray[np.int64], bins: int) -> npt.NDArray[np.
         raise ValueError(f"positions must have shape (items, {HASH_FUNCTIONS})")
     candidates: list[list[int]] = positions.tolist()
     table = [-1] * bins
+    victims = _victim_choices()
     for item in range(len(candidates)):
         current = item
         for _ in range(MAX_KICKS):
@@ -97,7 +99,7 @@ def cuckoo_table(positions: npt.NDArray[np.int64], bins: int) -> npt.NDArray[np.
             if free is not None:
                 table[free] = current
                 break
-            victim_bin = choices[secrets.randbelow(HASH_FUNCTIONS)]
+            victim_bin = choices[next(victims)]
             table[victim_bin], current = current, table[victim_bin]
         else:
             raise CuckooError(
@@ -105,3 +107,12 @@ def cuckoo_table(positions: npt.NDArray[np.int64], bins: int) -> npt.NDArray[np.
                 "under these hash functions; draw a new salt and try again"
             )
     return np.array(table, dtype=np.int64)
+
+
+def _victim_choices() -> Iterator[int]:
+    """Uniform choices among the hash functions, from the CSPRNG in bulk."""
+    limit = 256 - 256 % HASH_FUNCTIONS  # unbiased: bytes at or above it are skipped
+    while True:
+        for byte in secrets.token_bytes(4096):
+            if byte < limit:
+                yield byte % HASH_FUNCTIONS

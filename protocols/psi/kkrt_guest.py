@@ -12,10 +12,11 @@ With each host ``j`` (all public-key work is in step 2, 512 base OTs):
    (:class:`PsiOtColumns`); it keeps the PRF value ``F(j, x)`` of each of its ids;
 4. host -> guest :class:`PsiHostItems`: for each of its ids, shuffled, the PRF
    values in its three candidate bins;
-5. the guest intersects over all hosts, orders the common ids by their PRF value
-   with the first host, and tells each host the positions of the common ids in the
-   host's shuffled sequence (:class:`PsiPositions`, output ``"both"``) or only that
-   it is over (:class:`PsiDone`, output ``"guest"``).
+5. the guest intersects over all hosts, orders the common ids by a salted hash of
+   the id (an order that depends on nothing but the common ids), and tells each host
+   the positions of the common ids in the host's shuffled sequence
+   (:class:`PsiPositions`, output ``"both"``) or only that it is over
+   (:class:`PsiDone`, output ``"guest"``).
 
 See ``SECURITY.md`` for what each message reveals and :mod:`crypto.ot_extension`
 for the cryptography.
@@ -34,7 +35,14 @@ import numpy.typing as npt
 
 from crypto.exceptions import CryptoError
 from crypto.ot import RandomOtSender
-from crypto.ot_extension import CODE_BITS, CODE_BYTES, OUTPUT_BYTES, OprfReceiver, item_hashes
+from crypto.ot_extension import (
+    CODE_BITS,
+    CODE_BYTES,
+    HASH_FUNCTIONS,
+    OUTPUT_BYTES,
+    OprfReceiver,
+    item_hashes,
+)
 from protocols.exceptions import ProtocolError
 from protocols.messages import (
     Message,
@@ -63,6 +71,7 @@ HOST_ITEM_BYTES = 3 * OUTPUT_BYTES
 SALT_ATTEMPTS = 16
 """Salts the guest tries before giving up on cuckoo hashing (one nearly always works)."""
 _OUTPUT_KEY_LABEL = b"VFL-OTPSI-V01 output key"
+_ORDER_LABEL = b"VFL-OTPSI-V01 order"
 
 
 def output_key(salt: bytes) -> bytes:
@@ -192,7 +201,8 @@ class KkrtGuest(Role):
         self._block = block_bins(settings)
         self._blocks = math.ceil(self._bins / self._block)
         self._salt = b""
-        self._codes = np.empty((0, CODE_BYTES), dtype=np.uint8)
+        self._codes = np.empty((0, HASH_FUNCTIONS, CODE_BYTES), dtype=np.uint8)
+        self._positions = np.empty((0, HASH_FUNCTIONS), dtype=np.int64)
         self._table = np.empty(0, dtype=np.int64)
         self._links = {
             host: _HostLink(
@@ -319,7 +329,7 @@ class KkrtGuest(Role):
                 self._table = cuckoo_table(positions, self._bins)
             except CuckooError:
                 continue
-            self._salt, self._codes = salt, codes
+            self._salt, self._codes, self._positions = salt, codes, positions
             return
         raise ProtocolError(
             f"{self.party}: cuckoo hashing failed under {SALT_ATTEMPTS} salts; this should "
@@ -338,10 +348,13 @@ class KkrtGuest(Role):
         rows = rows.reshape(count, CODE_BYTES).copy()  # random rows for the empty bins
         occupants = self._table[start : start + count]
         filled = np.flatnonzero(occupants >= 0)
-        rows[filled] = self._codes[occupants[filled]]
+        items = occupants[filled]
+        # the code word of the hash function that put the item in this bin
+        functions = np.argmax(self._positions[items] == (filled + start)[:, None], axis=1)
+        rows[filled] = self._codes[items, functions]
         columns, t_rows = link.oprf.columns(start, rows)
         values = link.oprf.outputs(t_rows[filled], filled + start)
-        link.own_values[occupants[filled]] = as_values(values, OUTPUT_BYTES)
+        link.own_values[items] = as_values(values, OUTPUT_BYTES)
         link.next_block += 1
         return PsiOtColumns(
             job_id=self.job_id, sender=self.party, receiver=link.host, batch=block, columns=columns
@@ -385,6 +398,23 @@ class KkrtGuest(Role):
         link.host_items[chunk] = message.items
 
     # the end ------------------------------------------------------------------------
+    def _agreed_order(self, rows: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+        """``rows`` sorted by a salted hash of their ids.
+
+        Every party learns the common ids with output ``"both"``, so an order that
+        depends only on them reveals nothing more; an order by PRF value would tell
+        a host which of its three values matched, i.e. which bin each common id
+        occupies in this party's cuckoo table (which depends on its other ids).
+        """
+        prefix = hashlib.sha256(_ORDER_LABEL + self._salt)
+        keys = []
+        for row in rows.tolist():
+            digest = prefix.copy()
+            digest.update(self.ids[row])
+            keys.append(digest.digest())
+        order = np.argsort(np.array(keys, dtype="S32"), kind="stable")
+        return rows[order]
+
     def _host_chunks(self, link: _HostLink) -> int:
         if link.host_size is None:
             return 0
@@ -409,7 +439,7 @@ class KkrtGuest(Role):
             for link in links
         ]
         own = [link.own_values for link in links]
-        rows = intersect_rows(own, peers)
+        rows = self._agreed_order(intersect_rows(own, peers))
         sizes = {link.host: link.host_size or 0 for link in links}
         self._finish(PsiOutcome(rows, len(rows), len(self.ids), sizes))
         if self.settings.output == "guest":

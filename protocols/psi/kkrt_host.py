@@ -123,7 +123,7 @@ class KkrtHost(Role):
         self._received = 0
         self._pending: deque[tuple[int, bytes]] = deque()
         self._processed = 0
-        self._codes = np.empty((0, CODE_BYTES), dtype=np.uint8)
+        self._codes = np.empty((0, HASH_FUNCTIONS, CODE_BYTES), dtype=np.uint8)
         self._flat_bins = np.empty(0, dtype=np.int64)
         self._by_bin = np.empty(0, dtype=np.int64)
         self._sorted_bins = np.empty(0, dtype=np.int64)
@@ -298,9 +298,8 @@ class KkrtHost(Role):
         low, high = np.searchsorted(self._sorted_bins, [start, start + len(q_rows)])
         entries = self._by_bin[low:high]
         bins = self._flat_bins[entries]
-        outputs = self._oprf.outputs(
-            q_rows[bins - start], bins, self._codes[entries // HASH_FUNCTIONS]
-        )
+        codes = self._codes.reshape(-1, CODE_BYTES)[entries]  # the code of (item, function)
+        outputs = self._oprf.outputs(q_rows[bins - start], bins, codes)
         self._values[entries] = np.frombuffer(outputs, dtype=np.uint8).reshape(-1, OUTPUT_BYTES)
         self._processed += 1
 
