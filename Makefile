@@ -28,6 +28,7 @@ fuzz: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks paillier --key-lengths 1024 2048 3072
 	$(BIN)/python -m benchmarks psi
+	$(BIN)/python -m benchmarks psi --method kkrt --output benchmarks/results/psi_kkrt.json
 	$(BIN)/python -m benchmarks hetero_lr
 
 $(STAMP): setup.cfg pyproject.toml

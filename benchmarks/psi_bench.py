@@ -126,7 +126,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="N",
         help="ids per side, half of them common (10000 100000 1000000)",
     )
-    option("--method", choices=["ecdh", "rsa"], default="ecdh", help="PSI method (ecdh)")
+    option("--method", choices=["ecdh", "rsa", "kkrt"], default="ecdh", help="PSI method (ecdh)")
     option("--n-jobs", type=int, default=1, help="n_jobs of the psi step, per party (1)")
     option("--chunk-size", type=int, help="chunk_size of the psi step (the engine's default)")
     option(
