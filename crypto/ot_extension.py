@@ -406,5 +406,12 @@ class OprfSender:
         -------
         bytes
             ``OUTPUT_BYTES`` per item.
+
+        Raises
+        ------
+        MalformedInputError
+            If the shapes do not match.
         """
+        if codes.shape != q_rows.shape:
+            raise MalformedInputError(f"{codes.shape} code words for {q_rows.shape} rows")
         return self._hash(q_rows ^ (codes & self._choices), bins)

@@ -75,6 +75,8 @@ def cuckoo_table(positions: npt.NDArray[np.int64], bins: int) -> npt.NDArray[np.
     ------
     CuckooError
         If an insertion needs more than :data:`MAX_KICKS` evictions.
+    ValueError
+        If ``positions`` has the wrong shape or a bin out of range.
 
     Examples
     --------
@@ -88,6 +90,8 @@ def cuckoo_table(positions: npt.NDArray[np.int64], bins: int) -> npt.NDArray[np.
     """
     if positions.ndim != 2 or positions.shape[1] != HASH_FUNCTIONS:
         raise ValueError(f"positions must have shape (items, {HASH_FUNCTIONS})")
+    if positions.size and (positions.min() < 0 or positions.max() >= bins):
+        raise ValueError(f"positions must lie in [0, {bins})")
     candidates: list[list[int]] = positions.tolist()
     table = [-1] * bins
     victims = _victim_choices()
