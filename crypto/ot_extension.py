@@ -88,6 +88,7 @@ BIN_ALIGN = 128
 _ITEM_LABEL = b"VFL-OTPSI-V01 item"
 _OUTPUT_PERSON = b"VFL-OTPSI-V1 out"  # BLAKE2b personalisation: at most 16 bytes
 _U64 = np.dtype("<u8")
+_HASH_RUN = 65_536
 _REVERSE_BITS = np.array([int(f"{byte:08b}"[::-1], 2) for byte in range(256)], dtype=np.uint8)
 _TRANSPOSE_STEPS = tuple(
     (np.uint64(shift), np.uint64(mask))
@@ -132,15 +133,19 @@ def item_hashes(ids: Sequence[bytes], salt: bytes, bins: int) -> tuple[Rows, npt
     prefix = hashlib.shake_256(_ITEM_LABEL + len(salt).to_bytes(2, "little") + salt)
     code_bytes = HASH_FUNCTIONS * CODE_BYTES
     width = code_bytes + 8 * HASH_FUNCTIONS
-    digests = []
-    for item in ids:
-        state = prefix.copy()
-        state.update(item)
-        digests.append(state.digest(width))
-    table = np.frombuffer(b"".join(digests), dtype=np.uint8).reshape(len(ids), width)
-    codes = table[:, :code_bytes].reshape(len(ids), HASH_FUNCTIONS, CODE_BYTES).copy()
-    raw = np.ascontiguousarray(table[:, code_bytes:]).view(_U64)
-    positions = (raw % np.uint64(bins)).astype(np.int64)
+    codes = np.empty((len(ids), HASH_FUNCTIONS, CODE_BYTES), dtype=np.uint8)
+    positions = np.empty((len(ids), HASH_FUNCTIONS), dtype=np.int64)
+    for first in range(0, len(ids), _HASH_RUN):  # in runs: bounded temporary memory
+        digests = []
+        for item in ids[first : first + _HASH_RUN]:
+            state = prefix.copy()
+            state.update(item)
+            digests.append(state.digest(width))
+        table = np.frombuffer(b"".join(digests), dtype=np.uint8).reshape(len(digests), width)
+        last = first + len(digests)
+        codes[first:last] = table[:, :code_bytes].reshape(-1, HASH_FUNCTIONS, CODE_BYTES)
+        raw = np.ascontiguousarray(table[:, code_bytes:]).view(_U64)
+        positions[first:last] = raw % np.uint64(bins)
     return codes, positions
 
 
