@@ -35,11 +35,9 @@ from crypto.rsa_blind import RsaBlindPublicKey
 from protocols.exceptions import ProtocolError
 from protocols.messages import (
     Message,
-    PsiDone,
     PsiGuestItems,
     PsiHostItems,
     PsiHostSetup,
-    PsiPositions,
     PsiProcessedItems,
     PsiSetup,
 )
@@ -49,8 +47,9 @@ from protocols.psi.ciphers import (
     GuestCipher,
     RsaGuestCipher,
 )
+from protocols.psi.closing import closing_messages, joined_values
 from protocols.psi.inputs import DuplicateIdError
-from protocols.psi.matching import as_values, intersect_rows, positions_in
+from protocols.psi.matching import as_values, intersect_rows
 from protocols.psi.outcome import PsiOutcome
 from protocols.psi.settings import PsiSettings
 from protocols.psi.setup_checks import MAX_SET_SIZE
@@ -387,36 +386,21 @@ class PsiGuest(Role):
         if self._done or not all(self._complete(link) for link in self._links.values()):
             return []
         links = list(self._links.values())
+        hosts = [link.host for link in links]
         peers = [
-            as_values(
-                b"".join(link.host_values[c] for c in range(self._host_chunks(link))),
-                COMPARABLE_BYTES,
-            )
+            joined_values(link.host_values, self._host_chunks(link), COMPARABLE_BYTES)
             for link in links
         ]
         sizes = {link.host: link.host_size or 0 for link in links}
         if self.settings.output == "cardinality":
             size = int(np.isin(as_values(links[0].values, COMPARABLE_BYTES), peers[0]).sum())
             self._finish(PsiOutcome(None, size, len(self.ids), sizes))
-            return [
-                PsiDone(job_id=self.job_id, sender=self.party, receiver=link.host) for link in links
-            ]
+            return closing_messages(self.job_id, self.party, hosts, None)
         own = [self._by_row(link) for link in links]
         rows = intersect_rows(own, peers)
         self._finish(PsiOutcome(rows, len(rows), len(self.ids), sizes))
-        if self.settings.output == "guest":
-            return [
-                PsiDone(job_id=self.job_id, sender=self.party, receiver=link.host) for link in links
-            ]
-        return [
-            PsiPositions(
-                job_id=self.job_id,
-                sender=self.party,
-                receiver=link.host,
-                positions=positions_in(values[rows], peer),
-            )
-            for link, values, peer in zip(links, own, peers, strict=True)
-        ]
+        common = None if self.settings.output == "guest" else (rows, own, peers, 1)
+        return closing_messages(self.job_id, self.party, hosts, common)
 
     def _by_row(self, link: _HostLink) -> npt.NDArray[np.bytes_]:
         """Comparable values in this party's row order (they arrived in shuffled order)."""

@@ -46,18 +46,17 @@ from crypto.ot_extension import (
 from protocols.exceptions import ProtocolError
 from protocols.messages import (
     Message,
-    PsiDone,
     PsiHostItems,
     PsiHostSetup,
     PsiOtColumns,
     PsiOtReceiverPoints,
     PsiOtSenderPoint,
-    PsiPositions,
     PsiSetup,
 )
+from protocols.psi.closing import closing_messages, joined_values
 from protocols.psi.cuckoo import CuckooError, bin_count, cuckoo_table
 from protocols.psi.inputs import DuplicateIdError
-from protocols.psi.matching import as_values, intersect_rows, positions_in
+from protocols.psi.matching import as_values, intersect_rows
 from protocols.psi.outcome import PsiOutcome
 from protocols.psi.settings import PsiSettings
 from protocols.psi.setup_checks import MAX_SET_SIZE
@@ -432,26 +431,11 @@ class KkrtGuest(Role):
             return []
         links = list(self._links.values())
         peers = [
-            as_values(
-                b"".join(link.host_items[c] for c in range(self._host_chunks(link))),
-                OUTPUT_BYTES,
-            )
-            for link in links
+            joined_values(link.host_items, self._host_chunks(link), OUTPUT_BYTES) for link in links
         ]
         own = [link.own_values for link in links]
         rows = self._agreed_order(intersect_rows(own, peers))
         sizes = {link.host: link.host_size or 0 for link in links}
         self._finish(PsiOutcome(rows, len(rows), len(self.ids), sizes))
-        if self.settings.output == "guest":
-            return [
-                PsiDone(job_id=self.job_id, sender=self.party, receiver=link.host) for link in links
-            ]
-        return [
-            PsiPositions(
-                job_id=self.job_id,
-                sender=self.party,
-                receiver=link.host,
-                positions=positions_in(values[rows], peer) // 3,
-            )
-            for link, values, peer in zip(links, own, peers, strict=True)
-        ]
+        common = None if self.settings.output == "guest" else (rows, own, peers, HASH_FUNCTIONS)
+        return closing_messages(self.job_id, self.party, [link.host for link in links], common)
