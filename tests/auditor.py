@@ -13,7 +13,12 @@ each message against the table and against the parties' real data:
 * every message is of a declared kind, on a declared route, with the declared fields;
 * no plaintext id, id hash or hash-to-curve point (and no point under the receiver's
   own PSI secret), no feature value and no label vector appears in any frame or
-  decoded payload value;
+  decoded payload value; for KKRT-PSI no code word ``C(id, h)`` or raw cuckoo bins
+  anywhere, and no guest ``t`` row, guest PRF value ``H(j, t[j])`` or value
+  ``F(j, id)`` the host can evaluate itself in anything a host receives;
+* KKRT-PSI messages have exactly the protocol's kinds, order and sizes, base-OT points
+  are valid and distinct, OT-extension columns look uniform, and host PRF values
+  match a value the guest can compute only for the ids the guest holds;
 * every ciphertext is under the declared owner's announced key, in ``(0, n**2)``,
   coprime to ``n`` and not a trivial encryption;
 * everything a party decrypts for another one is uniformly masked, hides the true
@@ -21,9 +26,10 @@ each message against the table and against the parties' real data:
 * no ciphertext and no Paillier obfuscator appears twice in the whole job;
 * public vector metadata (exponent, bound, length) does not depend on the data.
 
-The secrets the audit needs (Paillier private keys, PSI scalars, masks) are recorded
-by wrapping the real functions that make them (:func:`record_secrets`); in separate
-processes :func:`main` does the same around ``vfl run``.
+The secrets the audit needs (Paillier private keys, PSI scalars, masks, KKRT's OPRF
+states) are recorded by wrapping the real functions that make them
+(:func:`record_secrets`); in separate processes :func:`main` does the same around
+``vfl run``.
 """
 
 from __future__ import annotations
@@ -47,10 +53,21 @@ from unittest import mock
 import gmpy2
 import numpy as np
 
-from crypto.ecdh import POINT_BYTES, EcdhKey, ecdh_dst
+from crypto.ecdh import POINT_BYTES, EcdhKey, ecdh_dst, validate_points
 from crypto.encoding import encode_array
 from crypto.exceptions import CryptoError
 from crypto.hash_to_curve import hash_to_field, hash_to_x25519_many
+from crypto.ot import BASE_POINT
+from crypto.ot_extension import (
+    BIN_ALIGN,
+    CODE_BITS,
+    CODE_BYTES,
+    HASH_FUNCTIONS,
+    OUTPUT_BYTES,
+    OprfReceiver,
+    OprfSender,
+    item_hashes,
+)
 from crypto.paillier import (
     EncryptedVector,
     MaskedVector,
@@ -72,10 +89,16 @@ from protocols.messages import (
     LrSetup,
     Message,
     MessageKind,
+    PsiHostItems,
+    PsiOtColumns,
+    PsiOtReceiverPoints,
+    PsiOtSenderPoint,
     PsiSetup,
     SumPublicKey,
     payload_fields,
 )
+from protocols.psi.cuckoo import bin_count
+from protocols.psi.kkrt_guest import output_key
 from tests.protocol_harness import run_roles
 from vfl import codec
 from vfl.datasets import PartyTable, read_party_csv
@@ -99,6 +122,10 @@ FORMS = {
     "parameter": "a public parameter of the job (checked against the job file)",
     "size": "a set size or row count",
     "blinded": "id-derived group elements or tags (PSI), never testable by the receiver",
+    "ot-points": "base-OT group elements (KKRT-PSI): fresh X25519 public keys and points "
+    "hashed from random bytes, independent of every id",
+    "ot-columns": "the OT-extension matrix u (KKRT-PSI), every column masked by a PRG "
+    "stream the receiver does not know",
     "positions": "positions of the common ids in the host's shuffled sequence",
     "residues": "raw decryptions of the receiver's own masked values",
     "partial-scores": "a host's partial scores u_h = X_h w_h, one per row",
@@ -151,10 +178,16 @@ class Declared:
     protocol: str  # "psi", "hetero_lr", "score", "secure_sum" or "any"
     section: str
     routes: tuple[Route, ...]
+    methods: tuple[str, ...] = ()  # PSI: the methods that send it (empty: every method)
 
 
 def _f(name: str, form: str, reveals: str, key: str | None = None, **extra: Any) -> Field:
     return Field(name, form, reveals, key, **extra)
+
+
+PSI_METHODS = ("ecdh", "rsa", "kkrt")
+BLINDING_METHODS = ("ecdh", "rsa")
+OT_METHODS = ("kkrt",)
 
 
 NOTHING = "nothing (it cannot decrypt)"
@@ -214,8 +247,15 @@ PSI = "psi"
 LR = "hetero_lr"
 
 
-def _declare(kind: MessageKind, cls: str, protocol: str, section: str, *routes: Route) -> Declared:
-    return Declared(kind, cls, protocol, section, routes)
+def _declare(
+    kind: MessageKind,
+    cls: str,
+    protocol: str,
+    section: str,
+    *routes: Route,
+    methods: tuple[str, ...] = (),
+) -> Declared:
+    return Declared(kind, cls, protocol, section, routes, methods)
 
 
 DECLARED: dict[MessageKind, Declared] = {
@@ -325,6 +365,7 @@ DECLARED: dict[MessageKind, Declared] = {
             PSI,
             "§10",
             Route("guest", "host", (_f("items", "blinded", "nothing (DDH / uniform blinding)"),)),
+            methods=BLINDING_METHODS,
         ),
         _declare(
             MessageKind.PSI_PROCESSED_ITEMS,
@@ -332,13 +373,26 @@ DECLARED: dict[MessageKind, Declared] = {
             PSI,
             "§10",
             Route("host", "guest", (_f("items", "blinded", "comparable values of its own ids"),)),
+            methods=BLINDING_METHODS,
         ),
         _declare(
             MessageKind.PSI_HOST_ITEMS,
             "PsiHostItems",
             PSI,
             "§10",
-            Route("host", "guest", (_f("items", "blinded", "after matching: the common ids"),)),
+            Route(
+                "host",
+                "guest",
+                (
+                    _f(
+                        "items",
+                        "blinded",
+                        "after matching: the common ids (KKRT: the OPRF value of each host "
+                        "id in its three candidate bins, pseudorandom unless the guest holds "
+                        "the id)",
+                    ),
+                ),
+            ),
         ),
         _declare(
             MessageKind.PSI_POSITIONS,
@@ -357,6 +411,58 @@ DECLARED: dict[MessageKind, Declared] = {
             PSI,
             "§10",
             Route("guest", "host", ()),
+        ),
+        # KKRT-PSI (§10): base OTs and the OT-extension matrix of the batched OPRF
+        _declare(
+            MessageKind.PSI_OT_SENDER,
+            "PsiOtSenderPoint",
+            PSI,
+            "§10",
+            Route(
+                "guest",
+                "host",
+                (_f("point", "ot-points", "nothing (a fresh X25519 public key R = r·G)"),),
+            ),
+            methods=OT_METHODS,
+        ),
+        _declare(
+            MessageKind.PSI_OT_RECEIVER,
+            "PsiOtReceiverPoints",
+            PSI,
+            "§10",
+            Route(
+                "host",
+                "guest",
+                (
+                    _f(
+                        "points",
+                        "ot-points",
+                        "nothing: which point of each of the 512 pairs is the host's key "
+                        "(its secret s) does not show, and CDH hides the other seed",
+                    ),
+                ),
+            ),
+            methods=OT_METHODS,
+        ),
+        _declare(
+            MessageKind.PSI_OT_COLUMNS,
+            "PsiOtColumns",
+            PSI,
+            "§10",
+            Route(
+                "guest",
+                "host",
+                (
+                    _f(
+                        "columns",
+                        "ot-columns",
+                        "nothing: u = G(k0) ^ G(k1) ^ r is masked by the PRG stream of the "
+                        "seed the host did not choose (the guest's set size and the chunk "
+                        "size fix every length)",
+                    ),
+                ),
+            ),
+            methods=OT_METHODS,
         ),
         # hetero logistic regression (§11)
         _declare(
@@ -631,11 +737,28 @@ def security_md_gaps(text: str | None = None) -> list[str]:
 # ---------------------------------------------------------------------------------------
 
 
+@dataclasses.dataclass(frozen=True)
+class OprfBlock:
+    """One block of a KKRT OT extension as one party computed it (secret).
+
+    The guest (OPRF receiver) keeps ``t[j]`` for every bin ``j`` of the block: its
+    own PRF value of the id in bin ``j`` is ``H(j, t[j])``.  A host (OPRF sender)
+    keeps ``q[j] = t[j] ^ (s & r[j])`` and its secret ``s`` (``choices``): it can
+    evaluate ``F(j, y) = H(j, q[j] ^ (s & C(y)))`` for any guess ``y``.
+    """
+
+    start: int
+    rows: bytes  # t rows (guest) or q rows (host), 64 bytes per bin
+    choices: bytes = b""  # the host's secret s (64 bytes); empty for the guest
+
+
 class SecretLog:
-    """Paillier private keys, PSI scalars and masks as the parties made them.
+    """Paillier private keys, PSI scalars, masks and KKRT OPRF states as made.
 
     With ``path``, every record is also appended to that JSON-lines file (for
-    parties in separate processes); :meth:`load` reads such files back.
+    parties in separate processes); :meth:`load` reads such files back.  The keys
+    of KKRT's base OTs are not PSI scalars and are not recorded (there are 513 per
+    link, and no id is ever raised to them).
     """
 
     def __init__(self, path: Path | None = None) -> None:
@@ -643,6 +766,7 @@ class SecretLog:
         self.key_party: dict[int, str] = {}
         self.ecdh: dict[str, list[bytes]] = defaultdict(list)
         self.masks: dict[int, VectorMask] = {}  # first masked ciphertext -> its mask
+        self.oprf: dict[str, list[OprfBlock]] = defaultdict(list)
         self._lock = threading.Lock()
         self._path = path
 
@@ -669,6 +793,19 @@ class SecretLog:
         with self._lock:
             self.ecdh[party].append(scalar)
             self._write({"type": "ecdh", "party": party, "scalar": scalar.hex()})
+
+    def add_oprf(self, party: str, block: OprfBlock) -> None:
+        with self._lock:
+            self.oprf[party].append(block)
+            self._write(
+                {
+                    "type": "oprf",
+                    "party": party,
+                    "start": block.start,
+                    "rows": block.rows.hex(),
+                    "choices": block.choices.hex(),
+                }
+            )
 
     def add_mask(self, masked: MaskedVector, mask: VectorMask) -> None:
         if not len(masked):
@@ -700,6 +837,13 @@ class SecretLog:
                     log.add_private_key(record["party"], PaillierPrivateKey(public, p, q))
                 elif record["type"] == "ecdh":
                     log.add_ecdh(record["party"], bytes.fromhex(record["scalar"]))
+                elif record["type"] == "oprf":
+                    block = OprfBlock(
+                        record["start"],
+                        bytes.fromhex(record["rows"]),
+                        bytes.fromhex(record["choices"]),
+                    )
+                    log.add_oprf(record["party"], block)
                 else:
                     public = PaillierPublicKey(int(record["n"], 16), allow_weak_key=True)
                     layout = record["layout"]
@@ -715,18 +859,29 @@ class SecretLog:
 
 @contextlib.contextmanager
 def record_secrets(log: SecretLog, party: str | None = None) -> Iterator[SecretLog]:
-    """Record every key pair, PSI scalar and mask the engine makes (the real code runs).
+    """Record every key pair, PSI scalar, mask and OPRF state the engine makes (the real
+    code runs).
 
     Wraps the Paillier key generation the hetero LR backend calls, ``mask_vector``
-    (both places that call it) and ``EcdhKey.generate``.  The party is ``party`` or,
-    in ``simulate_job``, taken from the thread name (``party-<name>``).
+    (both places that call it), ``EcdhKey.generate`` (except in :mod:`crypto.ot`:
+    base-OT keys are not PSI scalars), and KKRT's ``OprfReceiver.columns`` and
+    ``OprfSender.rows`` (each block's ``t`` or ``q`` rows).  The party is ``party``
+    or, in ``simulate_job``, taken from the thread name (``party-<name>``).
     """
     backends = importlib.import_module("protocols.hetero_lr.backends")
     masking = importlib.import_module("crypto.paillier.masking")
     vector = importlib.import_module("crypto.paillier.vector")
+    ot = importlib.import_module("crypto.ot")
     real_keygen = backends.generate_paillier_keypair
     real_mask = masking.mask_vector
     real_generate = EcdhKey.generate
+    real_columns = OprfReceiver.columns
+    real_rows = OprfSender.rows
+
+    class OtKeys:
+        """What :mod:`crypto.ot` sees as ``EcdhKey``: keys made without recording."""
+
+        generate = staticmethod(real_generate)
 
     def who() -> str:
         return party or threading.current_thread().name.removeprefix("party-")
@@ -746,11 +901,25 @@ def record_secrets(log: SecretLog, party: str | None = None) -> Iterator[SecretL
         log.add_ecdh(who(), key.to_bytes())
         return key
 
+    def columns(self: OprfReceiver, start_bin: int, rows: Any) -> tuple[bytes, Any]:
+        u, t_rows = real_columns(self, start_bin, rows)
+        log.add_oprf(who(), OprfBlock(start_bin, np.ascontiguousarray(t_rows).tobytes()))
+        return u, t_rows
+
+    def rows(self: OprfSender, start_bin: int, u: bytes) -> Any:
+        q_rows = real_rows(self, start_bin, u)
+        choices = np.asarray(self._choices, dtype=np.uint8).tobytes()
+        log.add_oprf(who(), OprfBlock(start_bin, np.ascontiguousarray(q_rows).tobytes(), choices))
+        return q_rows
+
     with (
         mock.patch.object(backends, "generate_paillier_keypair", keygen),
         mock.patch.object(masking, "mask_vector", mask),
         mock.patch.object(vector, "mask_vector", mask),
         mock.patch.object(EcdhKey, "generate", classmethod(generate)),
+        mock.patch.object(ot, "EcdhKey", OtKeys),
+        mock.patch.object(OprfReceiver, "columns", columns),
+        mock.patch.object(OprfSender, "rows", rows),
     ):
         yield log
 
@@ -987,9 +1156,14 @@ def step_index(job: JobConfig, kind: type) -> int:
 
 
 def load_truth(job: JobConfig, wire: Sequence[Wire]) -> Truth:
-    """Each party's files and outputs, and a plaintext replay of the job's training."""
+    """Each party's files and outputs, and a plaintext replay of the job's training.
+
+    A job of one PSI step only (:func:`prepare_psi_job`) has no training to replay;
+    a party that did not learn the common rows (output ``"guest"``) has no aligned
+    file.
+    """
     parties: dict[str, PartyData] = {}
-    psi, lr = step_index(job, PsiStep), step_index(job, HeteroLrStep)
+    psi = step_index(job, PsiStep)
     for party in job.parties:
         if party.data is None:
             parties[party.name] = PartyData(
@@ -999,11 +1173,14 @@ def load_truth(job: JobConfig, wire: Sequence[Wire]) -> Truth:
         table = read_party_csv(
             party.data.file, id_column=party.data.id_column, label_column=party.data.label_column
         )
-        aligned = read_party_csv(
-            job.party_output_dir(party.name) / f"step-{psi}-psi.csv",
-            id_column=party.data.id_column,
-            label_column=party.data.label_column,
-        )
+        aligned_path = job.party_output_dir(party.name) / f"step-{psi}-psi.csv"
+        aligned = None
+        if aligned_path.exists():
+            aligned = read_party_csv(
+                aligned_path,
+                id_column=party.data.id_column,
+                label_column=party.data.label_column,
+            )
         parties[party.name] = PartyData(
             party.name,
             party.role,
@@ -1012,6 +1189,9 @@ def load_truth(job: JobConfig, wire: Sequence[Wire]) -> Truth:
             table.labels,
             aligned,
         )
+    if not any(isinstance(s, HeteroLrStep) for s in job.steps):
+        return Truth(parties, {}, {}, {})
+    lr = step_index(job, HeteroLrStep)
     step = job.steps[lr]
     assert isinstance(step, HeteroLrStep)
     plain_step = dataclasses.replace(step, backend="plaintext")
@@ -1049,6 +1229,124 @@ def load_truth(job: JobConfig, wire: Sequence[Wire]) -> Truth:
 
 
 # ---------------------------------------------------------------------------------------
+# KKRT-PSI: what each party can compute
+# ---------------------------------------------------------------------------------------
+
+
+def oprf_hash(key: bytes, bins: Iterable[int], rows: np.ndarray) -> list[bytes]:
+    """``H(j, row)`` for each bin ``j`` and 64-byte row (the job's output hash, keyed
+    with ``output_key(salt)``), through :meth:`OprfReceiver.outputs`, which computes
+    nothing else (a host value that matches a guest value checks it)."""
+    hasher = OprfReceiver([(bytes(32), bytes(32))] * CODE_BITS, key)
+    rows = np.ascontiguousarray(rows, dtype=np.uint8).reshape(-1, CODE_BYTES)
+    out = hasher.outputs(rows, np.fromiter(bins, dtype=np.int64, count=len(rows)))
+    return [out[i : i + OUTPUT_BYTES] for i in range(0, len(out), OUTPUT_BYTES)]
+
+
+def codes_per_function(codes: np.ndarray) -> np.ndarray:
+    """``C(id, h)`` as ``(ids, HASH_FUNCTIONS, CODE_BYTES)``, whether ``item_hashes``
+    gives one code word per id or one per id and hash function."""
+    if codes.ndim == 2:
+        return np.repeat(codes[:, None, :], HASH_FUNCTIONS, axis=1)
+    return codes
+
+
+@dataclasses.dataclass
+class KkrtView:
+    """A KKRT step's public parameters and what each party can compute."""
+
+    step: int
+    salt: bytes
+    bins: int
+    block: int
+    ids: list[bytes]  # every id of every party
+    codes: np.ndarray  # C(id, h), (len(ids), 3, 64)
+    positions: np.ndarray  # candidate bins, (len(ids), 3)
+    bin_bytes: list[bytes]  # the 24 SHAKE bytes each id's bins come from
+    guest_values: dict[str, set[bytes]]  # guest -> H(j, t[j]) for every bin of every link
+    guest_rows: set[bytes]  # the guest's t rows
+    host_values: dict[str, dict[bytes, bytes]]  # host -> {F(j, y): y} for every id, bin
+    host_rows: dict[str, dict[bytes, bytes]]  # host -> {its 48-byte row of y: y}
+
+
+def kkrt_view(
+    job: JobConfig, step: int, wire: Sequence[Wire], truth: Truth, secrets: SecretLog
+) -> KkrtView:
+    """:class:`KkrtView` of step ``step`` from the transcript and the recorded states."""
+    config = job.steps[step]
+    assert isinstance(config, PsiStep) and config.method == "kkrt"
+    (salt,) = {w.message.salt for w in wire if w.step == step and isinstance(w.message, PsiSetup)}
+    key = output_key(salt)
+    guest = job.guest.name
+    bins = bin_count(len(truth.parties[guest].ids))
+    block = -(-config.chunk_size // BIN_ALIGN) * BIN_ALIGN
+    ids = sorted({i for p in truth.parties.values() for i in p.ids})
+    raw_codes, positions = item_hashes(ids, salt, bins)
+    prefix = hashlib.shake_256(b"VFL-OTPSI-V01 item" + len(salt).to_bytes(2, "little") + salt)
+    code_bytes = raw_codes[0].size if len(ids) else 0
+    bin_bytes = []
+    for index, value in enumerate(ids):
+        state = prefix.copy()
+        state.update(value)
+        digest = state.digest(code_bytes + 8 * HASH_FUNCTIONS)  # code words, then bins
+        assert digest[:code_bytes] == raw_codes[index].tobytes(), "C(x) is SHAKE-256"
+        bin_bytes.append(digest[code_bytes:])
+    codes = codes_per_function(raw_codes)
+    guest_values: dict[str, set[bytes]] = defaultdict(set)
+    guest_rows: set[bytes] = set()
+    host_values: dict[str, dict[bytes, bytes]] = {}
+    host_rows: dict[str, dict[bytes, bytes]] = {}
+    for party, blocks in secrets.oprf.items():
+        if party == guest:
+            for b in blocks:
+                rows = np.frombuffer(b.rows, dtype=np.uint8).reshape(-1, CODE_BYTES)
+                guest_values[party].update(
+                    oprf_hash(key, range(b.start, b.start + len(rows)), rows)
+                )
+                guest_rows.update(row.tobytes() for row in rows)
+            continue
+        (choices,) = {b.choices for b in blocks}
+        s = np.frombuffer(choices, dtype=np.uint8)
+        q = np.zeros((bins, CODE_BYTES), dtype=np.uint8)
+        for b in blocks:
+            rows = np.frombuffer(b.rows, dtype=np.uint8).reshape(-1, CODE_BYTES)
+            q[b.start : b.start + len(rows)] = rows
+        flat = positions.reshape(-1)  # item-major: (id k, function h) at 3 k + h
+        owners = np.repeat(np.arange(len(ids)), HASH_FUNCTIONS)
+        values = oprf_hash(key, flat, q[flat] ^ (codes.reshape(-1, CODE_BYTES) & s))
+        host_values[party] = {v: ids[o] for v, o in zip(values, owners.tolist(), strict=True)}
+        own = set(truth.parties[party].ids)
+        host_rows[party] = {
+            b"".join(values[HASH_FUNCTIONS * k : HASH_FUNCTIONS * (k + 1)]): value
+            for k, value in enumerate(ids)
+            if value in own
+        }
+    return KkrtView(
+        step,
+        salt,
+        bins,
+        block,
+        ids,
+        codes,
+        positions,
+        bin_bytes,
+        dict(guest_values),
+        guest_rows,
+        host_values,
+        host_rows,
+    )
+
+
+def _payload_size(message: Message) -> int | None:
+    """Bytes of a KKRT message's payload (point, points, columns or items), else None."""
+    for name in ("point", "points", "columns", "items"):
+        value = getattr(message, name, None)
+        if isinstance(value, bytes):
+            return len(value)
+    return None
+
+
+# ---------------------------------------------------------------------------------------
 # The audit
 # ---------------------------------------------------------------------------------------
 
@@ -1078,6 +1376,10 @@ class Audit:
 
     def protocol(self, step: int) -> str:
         return self.steps[step].type
+
+    def psi_method(self, step: int) -> str | None:
+        config = self.steps[step]
+        return config.method if isinstance(config, PsiStep) else None
 
     def _announced_keys(self) -> dict[tuple[int, str], PaillierPublicKey]:
         keys: dict[tuple[int, str], PaillierPublicKey] = {}
@@ -1121,6 +1423,9 @@ class Audit:
                 continue
             if declared.protocol not in (self.protocol(w.step), "any"):
                 problems.append(f"{w.message.describe()} in a {self.protocol(w.step)} step")
+            method = self.psi_method(w.step)
+            if declared.methods and method not in declared.methods:
+                problems.append(f"{w.message.describe()} in a PSI step of method {method!r}")
             if w.message.kind == MessageKind.ABORT:
                 problems.append(f"the job aborted: {w.message.describe()}")
             route = find_route(
@@ -1151,7 +1456,12 @@ class Audit:
             for declared in DECLARED.values():
                 if declared.protocol != step.type:
                     continue
-                if declared.kind == MessageKind.PSI_DONE and getattr(step, "output", "") == "both":
+                if declared.methods and self.psi_method(index) not in declared.methods:
+                    continue
+                both = getattr(step, "output", "") == "both"
+                if declared.kind == MessageKind.PSI_DONE and both:
+                    continue
+                if declared.kind == MessageKind.PSI_POSITIONS and not both:
                     continue
                 if declared.kind == MessageKind.LR_CROSS and len(self.job.hosts) < 2:
                     continue
@@ -1170,25 +1480,29 @@ class Audit:
         guest = job.guest.name
         data = truth.parties
         psi_step = job.steps[step_index(job, PsiStep)]
-        lr_step = job.steps[step_index(job, HeteroLrStep)]
-        assert isinstance(psi_step, PsiStep) and isinstance(lr_step, HeteroLrStep)
+        assert isinstance(psi_step, PsiStep)
         aligned = data[guest].aligned
         assert aligned is not None
         rows = len(aligned)
-        expected_setup = {
-            "mode": lr_step.mode,
-            "hosts": tuple(h.name for h in job.hosts),
-            "rows": rows,
-            "batch_size": lr_step.batch_size,
-            "max_iter": lr_step.max_iter,
-            "guest_features": truth.training[guest].shape[1],
-            "weighted": lr_step.class_weight is not None,
-            "validation_rows": 0,
-            "key_length": lr_step.key_length,
-            "resume": False,
-        }
-        decisions = [w.message for w in self.wire if isinstance(w.message, LrDecision)]
-        epochs = 1 + max(m.round for m in decisions)
+        expected_setup: dict[str, Any] = {}
+        epochs = 0
+        if self.truth.training:  # a job that trains
+            lr_step = job.steps[step_index(job, HeteroLrStep)]
+            assert isinstance(lr_step, HeteroLrStep)
+            expected_setup = {
+                "mode": lr_step.mode,
+                "hosts": tuple(h.name for h in job.hosts),
+                "rows": rows,
+                "batch_size": lr_step.batch_size,
+                "max_iter": lr_step.max_iter,
+                "guest_features": truth.training[guest].shape[1],
+                "weighted": lr_step.class_weight is not None,
+                "validation_rows": 0,
+                "key_length": lr_step.key_length,
+                "resume": False,
+            }
+            decisions = [w.message for w in self.wire if isinstance(w.message, LrDecision)]
+            epochs = 1 + max(m.round for m in decisions)
         for w in self.wire:
             m, values = w.message, dict(fields_of(w.message))
             kind = m.kind
@@ -1242,7 +1556,7 @@ class Audit:
             elif kind == MessageKind.LR_DECISION:
                 expect = {"stop": m.round == epochs - 1, "best_epoch": -1}
             elif kind == MessageKind.LR_PUBLIC_KEY:
-                if values["public_key"].bits != lr_step.key_length:
+                if values["public_key"].bits != expected_setup["key_length"]:
                     problems.append(f"{m.describe()}: a {values['public_key'].bits}-bit key")
             elif kind == MessageKind.LR_SCORE_REQUEST:
                 expect = {"rows": rows}
@@ -1317,8 +1631,228 @@ class Audit:
                     point = raised[index * POINT_BYTES : (index + 1) * POINT_BYTES]
                     needles.add(point, f"H({value!r})^(own secret of {party})", [party])
                     testable[party].add(point)
+        self._kkrt_needles(needles)
         self.stats["id forms"] = len(needles)
         return needles, testable
+
+    def _kkrt_needles(self, needles: Needles) -> None:
+        """KKRT: every id's code word ``C(id)`` (whole and in 16-byte pieces) and raw
+        bin bytes, anywhere; the guest's ``t`` rows and PRF values ``H(j, t[j])``, and
+        every ``F(j, id)`` a host could evaluate itself, in nothing a host receives."""
+        kkrt = self.kkrt
+        if kkrt is None:
+            return
+        hosts = [h.name for h in self.job.hosts]
+        for index, value in enumerate(kkrt.ids):
+            for h in range(HASH_FUNCTIONS):
+                code = kkrt.codes[index, h].tobytes()
+                needles.add(code, f"the code word C({value!r}, {h})")
+                for offset in range(0, CODE_BYTES, 16):
+                    piece = code[offset : offset + 16]
+                    needles.add(piece, f"C({value!r}, {h})[{offset}:{offset + 16}]")
+            needles.add(kkrt.bin_bytes[index], f"the raw cuckoo bins of {value!r}")
+        for guest, values in kkrt.guest_values.items():
+            for value in values:
+                needles.add(value, f"a PRF value H(j, t[j]) of {guest}", hosts)
+        for row in kkrt.guest_rows:
+            needles.add(row, "a t row of the guest's OT extension", hosts)
+        for host, table in kkrt.host_values.items():
+            for value, item in table.items():
+                needles.add(value, f"F(j, {item!r}), which {host} can evaluate", [host])
+
+    @functools.cached_property
+    def kkrt(self) -> KkrtView | None:
+        """The KKRT step's public parameters and the PRF values its parties can compute
+        (from the recorded OPRF states), or None if no step runs KKRT."""
+        steps = [i for i, s in self.steps.items() if isinstance(s, PsiStep) and s.method == "kkrt"]
+        if not steps:
+            return None
+        (index,) = steps
+        return kkrt_view(self.job, index, self.wire, self.truth, self.secrets)
+
+    def check_kkrt(self) -> list[str]:
+        """KKRT: exact message sequences and sizes, valid distinct base-OT points,
+        balanced and distinct OT columns, host values exactly ``F`` of the host's ids
+        and matching a guest value only for the common ids."""
+        if self.kkrt is None:
+            return ["no KKRT step"]
+        return (
+            self.check_kkrt_sizes()
+            + self.check_kkrt_points()
+            + self.check_kkrt_columns()
+            + self.check_kkrt_values()
+        )
+
+    def _kkrt_links(self) -> dict[tuple[str, str], list[Wire]]:
+        kkrt = self.kkrt
+        assert kkrt is not None
+        links: dict[tuple[str, str], list[Wire]] = defaultdict(list)
+        for w in self.wire:
+            if w.step == kkrt.step:
+                links[(w.sender, w.receiver)].append(w)
+        return links
+
+    def check_kkrt_sizes(self) -> list[str]:
+        """Every message of the step, link by link, is exactly the protocol's: its kind,
+        batch and payload size follow from the set sizes and the chunk size alone."""
+        kkrt = self.kkrt
+        assert kkrt is not None
+        guest = self.job.guest.name
+        step = self.steps[kkrt.step]
+        assert isinstance(step, PsiStep)
+        links = self._kkrt_links()
+        problems: list[str] = []
+        blocks = -(-kkrt.bins // kkrt.block)
+        columns = [
+            ("PSI_OT_COLUMNS", b, CODE_BITS * min(kkrt.block, kkrt.bins - b * kkrt.block) // 8)
+            for b in range(blocks)
+        ]
+        final = "PSI_POSITIONS" if step.output == "both" else "PSI_DONE"
+        for host in self.job.hosts:
+            size = len(self.truth.parties[host.name].ids)
+            chunks = -(-size // step.chunk_size)
+            items = [
+                (
+                    "PSI_HOST_ITEMS",
+                    c,
+                    3 * OUTPUT_BYTES * min(step.chunk_size, size - c * step.chunk_size),
+                )
+                for c in range(chunks)
+            ]
+            expected = {
+                (guest, host.name): [
+                    ("PSI_SETUP", 0, None),
+                    ("PSI_OT_SENDER", 0, 32),
+                    *columns,
+                    (final, 0, None),
+                ],
+                (host.name, guest): [
+                    ("PSI_HOST_SETUP", 0, None),
+                    ("PSI_OT_RECEIVER", 0, 2 * CODE_BITS * POINT_BYTES),
+                    *items,
+                ],
+            }
+            for link, wanted in expected.items():
+                seen = [
+                    (w.message.kind.name, w.message.batch, _payload_size(w.message))
+                    for w in links.get(link, [])
+                ]
+                if seen != wanted:
+                    problems.append(
+                        f"{link[0]} → {link[1]}: (kind, batch, bytes) {seen} differ from the "
+                        f"protocol's {wanted}"
+                    )
+                if any(w.message.round != 0 for w in links.get(link, [])):
+                    problems.append(f"{link[0]} → {link[1]}: a message of round > 0")
+        self.stats["kkrt messages checked"] = sum(len(v) for v in links.values())
+        return problems
+
+    def check_kkrt_points(self) -> list[str]:
+        """Base-OT points: valid (canonical, on the curve, not low-order), not the base
+        point, and all distinct: within a message, across links and between sides."""
+        problems: list[str] = []
+        seen: dict[bytes, str] = {}
+        for w in self.wire:
+            m = w.message
+            if isinstance(m, PsiOtSenderPoint):
+                blob = m.point
+            elif isinstance(m, PsiOtReceiverPoints):
+                blob = m.points
+            else:
+                continue
+            try:
+                validate_points(blob)
+            except CryptoError as error:
+                problems.append(f"{m.describe()}: {error}")
+            for offset in range(0, len(blob) - POINT_BYTES + 1, POINT_BYTES):
+                point = blob[offset : offset + POINT_BYTES]
+                if point == BASE_POINT:
+                    problems.append(f"{m.describe()}: the base point at offset {offset}")
+                if point in seen:
+                    problems.append(
+                        f"{m.describe()}: the point at offset {offset} was already sent in "
+                        f"{seen[point]}"
+                    )
+                seen[point] = m.describe()
+        self.stats["base-OT points checked"] = len(seen)
+        return problems
+
+    def check_kkrt_columns(self) -> list[str]:
+        """OT-extension columns look uniform: half their bits set (within 6 sigma), and
+        no column repeats (in a block, across blocks or across hosts)."""
+        problems: list[str] = []
+        seen: dict[bytes, str] = {}
+        bits = ones = 0
+        for w in self.wire:
+            m = w.message
+            if not isinstance(m, PsiOtColumns) or len(m.columns) % CODE_BITS:
+                continue
+            width = len(m.columns) // CODE_BITS
+            array = np.frombuffer(m.columns, dtype=np.uint8)
+            ones += int(np.unpackbits(array).sum())
+            bits += 8 * len(array)
+            for i in range(CODE_BITS):
+                column = m.columns[i * width : (i + 1) * width]
+                if column in seen:
+                    problems.append(f"{m.describe()}: column {i} repeats one of {seen[column]}")
+                seen[column] = m.describe()
+        if not bits:
+            return ["no OT-extension columns"]
+        if abs(ones - bits / 2) > 6 * (bits / 4) ** 0.5:
+            problems.append(f"OT-extension columns: {ones} of {bits} bits set")
+        self.stats["OT-extension columns checked"] = len(seen)
+        return problems
+
+    def check_kkrt_values(self) -> list[str]:
+        """Each host's items are exactly the PRF values of its own ids in their three
+        candidate bins (as its recorded OPRF state gives them), and a value equals one
+        the guest can compute (``H(j, t[j])``, any bin) only for an id the guest holds."""
+        kkrt = self.kkrt
+        assert kkrt is not None
+        guest = self.job.guest.name
+        guest_ids = set(self.truth.parties[guest].ids)
+        computable = set().union(*kkrt.guest_values.values()) if kkrt.guest_values else set()
+        if not computable:
+            return [f"no recorded OPRF state of {guest}"]
+        problems: list[str] = []
+        width = 3 * OUTPUT_BYTES
+        for host in self.job.hosts:
+            blob = b"".join(
+                w.message.items
+                for w in self._kkrt_links().get((host.name, guest), [])
+                if isinstance(w.message, PsiHostItems)
+            )
+            rows = [blob[i : i + width] for i in range(0, len(blob), width)]
+            own = kkrt.host_rows.get(host.name)
+            if own is None:
+                problems.append(f"no recorded OPRF state of {host.name}")
+                own = {}
+            elif sorted(rows) != sorted(own):
+                problems.append(
+                    f"{host.name}'s PsiHostItems are not exactly F(h_i(y), y) of its ids y"
+                )
+            common = guest_ids & set(self.truth.parties[host.name].ids)
+            evaluable = kkrt.host_values.get(host.name, {})
+            matching = 0
+            for row in rows:
+                values = [row[i : i + OUTPUT_BYTES] for i in range(0, width, OUTPUT_BYTES)]
+                if set(values) & computable:
+                    matching += 1
+                    # whose row it is: the id most of its values are F(j, id) of
+                    owners = Counter(evaluable[v] for v in values if v in evaluable)
+                    item = owners.most_common(1)[0][0] if owners else None
+                    if item is not None and item not in guest_ids:
+                        problems.append(
+                            f"{host.name}: the value of {item!r}, which the guest does not "
+                            "hold, equals a PRF value the guest can compute"
+                        )
+            if matching != len(common):
+                problems.append(
+                    f"{host.name}: {matching} rows match a PRF value the guest can compute, "
+                    f"for {len(common)} common ids"
+                )
+            self.stats["kkrt host values checked"] += 3 * len(rows)
+        return problems
 
     def check_psi_items(self) -> list[str]:
         """No PSI item a receiver gets equals a form of an id it could compute itself."""
@@ -1374,7 +1908,9 @@ class Audit:
         assert guest.labels is not None and guest.aligned is not None
         assert guest.aligned.labels is not None
         vectors = {"the CSV": guest.labels, "the aligned rows": guest.aligned.labels}
-        setup = next(w.message for w in self.wire if isinstance(w.message, LrSetup))
+        setup = next((w.message for w in self.wire if isinstance(w.message, LrSetup)), None)
+        if setup is None:  # a PSI job: no batches
+            return vectors
         plan = BatchPlan(setup.rows, setup.batch_size, setup.plan_seed)
         epochs = 1 + max(w.message.round for w in self.wire if isinstance(w.message, LrDecision))
         for epoch in range(epochs):
@@ -1683,4 +2219,29 @@ def prepare_example(
         )
     path = folder / "job.toml"
     path.write_text(text)
+    return path
+
+
+def prepare_psi_job(
+    folder: Path,
+    *,
+    method: str,
+    output: str = "both",
+    chunk_size: int = 16384,
+    ports: Sequence[int] | None = None,
+) -> Path:
+    """The ``hetero-lr`` example's parties and data (:func:`prepare_example`) with a
+    PSI step only: ``method``, ``output`` and ``chunk_size`` as given."""
+    path = prepare_example("hetero-lr", folder, max_iter=1, ports=ports)
+    text = path.read_text()
+    first = text.index("[[steps]]")
+    second = text.index("[[steps]]", first + 1)
+    psi = text[first:second]
+    psi, count = re.subn(
+        r'method = "ecdh"',
+        f'method = "{method}"\noutput = "{output}"\nchunk_size = {chunk_size}',
+        psi,
+    )
+    assert count == 1, psi
+    path.write_text(text[:first] + psi)
     return path

@@ -8,8 +8,15 @@ only; no plaintext id, id hash, hash-to-curve point, feature or label; every
 ciphertext under the declared owner's announced key; everything a key owner decrypts
 for someone else uniformly masked; no ciphertext or obfuscator ever repeated.
 
-The secrets the audit needs (private keys, PSI scalars, masks) are recorded by
-wrapping the real functions that make them; the engine runs unchanged.
+A KKRT-PSI job (the same parties and data, one PSI step; output ``both`` in one
+process, ``guest`` as `vfl run` processes) is audited too: the same table and plaintext
+checks, plus exact message sizes, valid distinct base-OT points, uniform OT-extension
+columns, and host values that match a value the guest can compute only for the ids it
+holds; no code word ``C(id, h)``, no guest ``t`` row or PRF value ``H(j, t[j])``, and no
+``F(j, id)`` the host could evaluate itself reaches a host.
+
+The secrets the audit needs (private keys, PSI scalars, masks, KKRT's OPRF states)
+are recorded by wrapping the real functions that make them; the engine runs unchanged.
 """
 
 from __future__ import annotations
@@ -38,6 +45,9 @@ from protocols.messages import (
     LrResidual,
     MessageKind,
     PsiGuestItems,
+    PsiHostItems,
+    PsiOtColumns,
+    PsiOtReceiverPoints,
     PsiSetup,
     payload_fields,
 )
@@ -52,6 +62,7 @@ from tests.auditor import (
     distinctive,
     pair_transcripts,
     prepare_example,
+    prepare_psi_job,
     record_secrets,
     recorder_entries,
 )
@@ -106,6 +117,11 @@ def _over_tls(folder: Path, mode: str) -> Run:
     example = EXAMPLES[mode]
     parties = 2 if mode == "two-party" else 4
     path = prepare_example(example, folder, max_iter=EPOCHS["tls"], ports=free_ports(parties))
+    return _run_processes(folder, path, f"{mode} over TLS")
+
+
+def _run_processes(folder: Path, path: Path, name: str) -> Run:
+    """Every party of the job at ``path`` as a `vfl run` process, audited."""
     job = load_job(path)
     create_job_certificates(folder / "certs", [p.name for p in job.parties])
     launcher = "from tests.auditor import main; raise SystemExit(main())"
@@ -138,7 +154,7 @@ def _over_tls(folder: Path, mode: str) -> Run:
     entries = [e for p in job.parties for e in read_transcript(folder / f"{p.name}.transcript")]
     wire = pair_transcripts(entries)
     secrets = SecretLog.load(sorted(folder.glob("*.secrets")))
-    return Run(f"{mode} over TLS", job, wire, Audit(job, wire, secrets))
+    return Run(name, job, wire, Audit(job, wire, secrets))
 
 
 @pytest.fixture(scope="module")
@@ -211,6 +227,9 @@ def test_the_security_md_parser_reads_every_table() -> None:
     assert documented[("SumPartial", None)] == {("host", "host"), ("host", "guest")}
     assert documented[("LrPartialScores", None)] == {("host", "guest")}
     assert documented[("PsiDone", None)] == {("guest", "host")}
+    assert documented[("PsiOtSenderPoint", None)] == {("guest", "host")}
+    assert documented[("PsiOtReceiverPoints", None)] == {("host", "guest")}
+    assert documented[("PsiOtColumns", None)] == {("guest", "host")}
 
 
 # every run ------------------------------------------------------------------------------------
@@ -413,3 +432,156 @@ def test_the_auditor_finds_planted_leaks(two_party: Run) -> None:
     wire = [*run.wire, Wire(1, guest, host, codec.encode(message), message)]
     problems = Audit(run.job, wire, audit.secrets).check_declared()
     assert any("undeclared route" in p for p in problems)
+
+
+# KKRT-PSI: a job of one PSI step, in one process and as `vfl run` processes --------------------
+KKRT_CHUNK = 256
+"""Three blocks of 256 bins for the guest's 500 ids (768 bins), two chunks of host values."""
+KKRT_KINDS = {
+    MessageKind.PSI_SETUP,
+    MessageKind.PSI_HOST_SETUP,
+    MessageKind.PSI_OT_SENDER,
+    MessageKind.PSI_OT_RECEIVER,
+    MessageKind.PSI_OT_COLUMNS,
+    MessageKind.PSI_HOST_ITEMS,
+}
+
+
+@pytest.fixture(scope="module")
+def kkrt(tmp_path_factory: pytest.TempPathFactory) -> Run:
+    """KKRT with output "both", simulated in one process."""
+    folder = tmp_path_factory.mktemp("kkrt")
+    job = load_job(prepare_psi_job(folder, method="kkrt", output="both", chunk_size=KKRT_CHUNK))
+    recorder = TranscriptRecorder()
+    with record_secrets(SecretLog()) as secrets:
+        simulate_job(job, recorder=recorder)
+    wire = pair_transcripts(recorder_entries(recorder.entries))
+    return Run("kkrt", job, wire, Audit(job, wire, secrets))
+
+
+@pytest.fixture(scope="module")
+def kkrt_tls(tmp_path_factory: pytest.TempPathFactory) -> Run:
+    """KKRT with output "guest", as two `vfl run` processes over mutual TLS."""
+    folder = tmp_path_factory.mktemp("kkrt-tls")
+    path = prepare_psi_job(
+        folder, method="kkrt", output="guest", chunk_size=KKRT_CHUNK, ports=free_ports(2)
+    )
+    return _run_processes(folder, path, "kkrt over TLS")
+
+
+@pytest.fixture(params=["kkrt", "kkrt_tls"])
+def kkrt_run(request: pytest.FixtureRequest) -> Run:
+    return request.getfixturevalue(request.param)
+
+
+def test_kkrt_messages_are_declared_and_every_kkrt_route_ran(kkrt_run: Run) -> None:
+    audit = kkrt_run.audit
+    assert audit.check_declared() == []
+    assert audit.observed_routes() == audit.expected_routes()
+    final = MessageKind.PSI_POSITIONS if kkrt_run.name == "kkrt" else MessageKind.PSI_DONE
+    assert {w.message.kind for w in kkrt_run.wire} == KKRT_KINDS | {final}
+    assert audit.check_public_fields() == []
+
+
+def test_kkrt_messages_have_exactly_the_protocols_sizes(kkrt_run: Run) -> None:
+    audit = kkrt_run.audit
+    assert audit.check_kkrt_sizes() == []
+    view = audit.kkrt
+    assert view is not None and (view.bins, view.block) == (768, 256)
+    assert audit.stats["kkrt messages checked"] == len(kkrt_run.wire) == 10
+
+
+def test_kkrt_base_ot_points_are_valid_and_distinct(kkrt_run: Run) -> None:
+    assert kkrt_run.audit.check_kkrt_points() == []
+    assert kkrt_run.audit.stats["base-OT points checked"] == 1 + 2 * 512
+
+
+def test_kkrt_columns_look_uniform_and_never_repeat(kkrt_run: Run) -> None:
+    assert kkrt_run.audit.check_kkrt_columns() == []
+    assert kkrt_run.audit.stats["OT-extension columns checked"] == 3 * 512
+
+
+def test_kkrt_host_values_match_a_guest_value_only_for_common_ids(kkrt_run: Run) -> None:
+    audit = kkrt_run.audit
+    assert audit.check_kkrt_values() == []
+    view = audit.kkrt
+    assert view is not None
+    guest, host = kkrt_run.job.guest.name, kkrt_run.job.hosts[0].name
+    assert len(view.guest_values[guest]) == view.bins  # t rows of every bin were recorded
+    assert len(view.host_rows[host]) == len(audit.truth.parties[host].ids)
+    assert audit.stats["kkrt host values checked"] == 3 * len(audit.truth.parties[host].ids)
+
+
+def test_kkrt_no_id_hash_code_word_or_prf_value_in_any_message(kkrt_run: Run) -> None:
+    audit = kkrt_run.audit
+    assert audit.check_plaintext() == []
+    assert audit.check_psi_items() == []
+    ids = len({i for p in audit.truth.parties.values() for i in p.ids})
+    # per id: raw, 12 digests, 4 hash_to_field forms, H(id), 3 code words C(id, h) and
+    # their 4 quarters each, its raw bins, F in its 3 bins; per bin: t[j] and H(j, t[j])
+    assert audit.stats["id forms"] >= ids * (1 + 12 + 4 + 1 + 3 * 5 + 1 + 3) + 2 * 768
+    assert audit.secrets.ecdh == {}  # base-OT keys are not PSI scalars
+
+
+def test_the_auditor_finds_planted_kkrt_leaks(kkrt: Run) -> None:
+    run, audit = kkrt, kkrt.audit
+    view = audit.kkrt
+    assert view is not None
+    guest, host = run.job.guest.name, run.job.hosts[0].name
+
+    # a code word C(x), a guest PRF value H(j, t[j]), a value F(j, y) the host can
+    # evaluate itself: each found in the OT-extension columns
+    i = _first(run, PsiOtColumns)
+    message = run.wire[i].message
+    columns = message.columns
+    code = view.codes[5, 1].tobytes()
+    value = sorted(view.guest_values[guest])[0]
+    evaluable = sorted(view.host_values[host])[0]
+    for planted_bytes, found in (
+        (code, "the code word C("),
+        (code[16:32], "[16:32]"),
+        (value, "a PRF value H(j, t[j])"),
+        (evaluable, f"which {host} can evaluate"),
+    ):
+        leaky = columns[:96] + planted_bytes + columns[96 + len(planted_bytes) :]
+        planted = _plant(run, i, dataclasses.replace(message, columns=leaky))
+        assert any(found in p for p in planted.check_plaintext()), found
+
+    # columns of the wrong size; a block repeated; columns that are not uniform
+    planted = _plant(run, i, dataclasses.replace(message, columns=columns[:-64]))
+    assert any("differ from the protocol's" in p for p in planted.check_kkrt_sizes())
+    second = _first(run, PsiOtColumns, sender=guest) + 1
+    assert run.wire[second].message.batch == 1
+    planted = _plant(run, second, dataclasses.replace(run.wire[second].message, columns=columns))
+    assert any("repeats" in p for p in planted.check_kkrt_columns())
+    planted = _plant(run, i, dataclasses.replace(message, columns=bytes(len(columns))))
+    assert any("bits set" in p for p in planted.check_kkrt_columns())
+
+    # base-OT points: a pair sent twice, a low-order point, the base point
+    j = _first(run, PsiOtReceiverPoints)
+    points = run.wire[j].message.points
+    for bad, found in (
+        (points[:64] + points[:64] + points[128:], "already sent"),
+        (bytes(32) + points[32:], "low-order"),
+        (points[:32] + (9).to_bytes(32, "little") + points[64:], "the base point"),
+    ):
+        planted = _plant(run, j, dataclasses.replace(run.wire[j].message, points=bad))
+        assert any(found in p for p in planted.check_kkrt_points()), found
+
+    # a host value of an id the guest does not hold that equals a guest PRF value
+    k = _first(run, PsiHostItems)
+    items = run.wire[k].message.items
+    guest_ids = set(audit.truth.parties[guest].ids)
+    rows = [items[r : r + 48] for r in range(0, len(items), 48)]
+    row = next(r for r, data in enumerate(rows) if view.host_rows[host][data] not in guest_ids)
+    forged = items[: 48 * row] + value + items[48 * row + 16 :]
+    planted = _plant(run, k, dataclasses.replace(run.wire[k].message, items=forged))
+    problems = planted.check_kkrt_values()
+    assert any("which the guest does not hold, equals a PRF value" in p for p in problems)
+    assert any("not exactly F(h_i(y), y)" in p for p in problems)
+
+    # a message of the blinding methods in a KKRT step
+    blinded = PsiGuestItems(job_id=message.job_id, sender=guest, receiver=host, items=code)
+    wire = [*run.wire, Wire(0, guest, host, codec.encode(blinded), blinded)]
+    problems = Audit(run.job, wire, audit.secrets).check_declared()
+    assert any("in a PSI step of method 'kkrt'" in p for p in problems)

@@ -11,8 +11,8 @@ an alarm, :func:`deadline`).
   every registered message kind (taken from real protocol runs), and every crypto
   deserialiser (vectors, keys as bytes and JSON, RSA values, X25519 points), the
   CSV reader and the model-file reader.
-* **Roles.** Each protocol (secure sum; ECDH and RSA PSI with every output and two
-  hosts; hetero LR two-party and arbiter mode, on the plaintext backend and on
+* **Roles.** Each protocol (secure sum; ECDH, RSA and KKRT PSI with every output and
+  two hosts; hetero LR two-party and arbiter mode, on the plaintext backend and on
   Paillier through the wire codec; scoring) is run honestly once and a copy of every
   role is kept before each event.  An example starts from one of those copies, then
   plays up to three hostile actions on a chosen party: a field replaced by a
@@ -24,8 +24,8 @@ an alarm, :func:`deadline`).
 
 Budget: the number of examples scales with the hypothesis profile of
 ``tests/conftest.py`` (``settings.default.max_examples``: 40 under ``ci``, 2000
-under ``HYPOTHESIS_PROFILE=long``), times a factor per test: about 8,000 cases in all
-under ``ci`` (3,400 role runs, 4,600 decoder inputs; some 15 s on two cores), 50 times
+under ``HYPOTHESIS_PROFILE=long``), times a factor per test: about 8,400 cases in all
+under ``ci`` (3,800 role runs, 4,600 decoder inputs; some 20 s on two cores), 50 times
 as many under ``long``.  When atheris is installed, the harnesses of ``fuzz/`` also get
 a short smoke run each.
 """
@@ -36,6 +36,7 @@ import contextlib
 import copy
 import dataclasses
 import functools
+import hashlib
 import json
 import math
 import random
@@ -86,7 +87,7 @@ from crypto.rsa_blind import (
 from protocols.exceptions import ProtocolError
 from protocols.hetero_lr import LrArbiter, LrGuest, LrHost, LrSettings, ScoreGuest, ScoreHost
 from protocols.messages import MESSAGE_TYPES, Abort, Message, payload_fields
-from protocols.psi import PsiGuest, PsiHost, PsiSettings
+from protocols.psi import PsiSettings, psi_guest, psi_host
 from protocols.roles import Role
 from protocols.secure_sum import SumContributor, SumKeyOwner
 from vfl import codec
@@ -234,9 +235,11 @@ KEY_TYPES = (
     RsaBlindPublicKey,
     RsaBlindPrivateKey,
     RsaBlinding,
+    type(hashlib.blake2b()),
 )
 """Immutable key objects (and RSA blinding factors, which refuse to be copied): shared, never copied, by every snapshot (the plain keys
-compare by identity, so a replayed message must carry the very same key object)."""
+compare by identity, so a replayed message must carry the very same key object).  KKRT's
+output hash keeps a keyed BLAKE2b state that it only ever copies: shared too."""
 
 Link = tuple[str, str]
 
@@ -253,7 +256,9 @@ def _find_keys(value: object, found: dict[int, object], depth: int = 0) -> None:
     if isinstance(value, dict):
         items: list[object] = list(value.values())
     elif isinstance(value, list | tuple | set | frozenset | deque):
-        items = list(value)[:8]  # homogeneous containers: a few items are enough
+        items = list(value)
+        if not (items and isinstance(items[0], KEY_TYPES)):  # a list of keys: all of them
+            items = items[:8]  # homogeneous containers: a few items are enough
     else:
         items = list(getattr(value, "__dict__", {}).values())
         for slot in getattr(type(value), "__slots__", ()):
@@ -367,11 +372,11 @@ def _psi_roles(method: str, output: str, hosts: int = 1) -> Callable[[], dict[st
         names = [f"host-{j + 1}" for j in range(hosts)]
         guest_ids = [f"id-{i}".encode() for i in range(8)]
         roles: dict[str, Role] = {
-            "guest": PsiGuest("guest", JOB, hosts=names, ids=guest_ids, settings=settings_)
+            "guest": psi_guest("guest", JOB, hosts=names, ids=guest_ids, settings=settings_)
         }
         for j, name in enumerate(names):
             ids = [f"id-{i}".encode() for i in range(3 + j, 10 + j)]
-            roles[name] = PsiHost(name, JOB, guest="guest", ids=ids, settings=settings_)
+            roles[name] = psi_host(name, JOB, guest="guest", ids=ids, settings=settings_)
         return roles
 
     return make
@@ -470,6 +475,8 @@ SCENARIOS = {
         Scenario("psi-ecdh-cardinality", _psi_roles("ecdh", "cardinality"), wire=True),
         Scenario("psi-rsa-both-2-hosts", _psi_roles("rsa", "both", hosts=2), wire=True),
         Scenario("psi-rsa-guest", _psi_roles("rsa", "guest"), wire=True),
+        Scenario("psi-kkrt-both-2-hosts", _psi_roles("kkrt", "both", hosts=2), wire=True),
+        Scenario("psi-kkrt-guest", _psi_roles("kkrt", "guest"), wire=True),
         Scenario("lr-two-party-plaintext", _lr_roles("two-party", "plaintext"), wire=False),
         Scenario("lr-arbiter-plaintext", _lr_roles("arbiter", "plaintext"), wire=False),
         Scenario("lr-two-party-paillier", _lr_roles("two-party", "paillier", 1), wire=True),
@@ -499,7 +506,7 @@ def strangers() -> tuple[PaillierPublicKey, PaillierPublicKey, PlainPublicKey]:
 # ---------------------------------------------------------------------------------------
 HUGE_INTS = [-(2**63), -1, 0, 1, 2, 3, 7, 2**31 - 1, 2**32, 2**63 - 1, 2**64, 10**40, 2**4000]
 FLOATS = [math.nan, math.inf, -math.inf, -1.0, 0.0, 5e-324, 1e15, 1e300, -1e300]
-STRINGS = ["", "x", "two-party", "arbiter", "ecdh", "rsa", "both", "guest", "cardinality"]
+STRINGS = ["", "x", "two-party", "arbiter", "ecdh", "rsa", "kkrt", "both", "guest", "cardinality"]
 NAMES = ["guest", "host", "host-1", "host-2", "arbiter", "mallory"]
 
 
@@ -853,6 +860,8 @@ ROLE_FACTORS = {
     "psi-ecdh-cardinality": 5.0,
     "psi-rsa-both-2-hosts": 6.0,
     "psi-rsa-guest": 5.0,
+    "psi-kkrt-both-2-hosts": 5.0,
+    "psi-kkrt-guest": 4.0,
     "lr-two-party-plaintext": 15.0,
     "lr-arbiter-plaintext": 15.0,
     "lr-two-party-paillier": 6.0,

@@ -1,6 +1,6 @@
 """Hostile inputs at the level where each bites: a clear error and a clean abort.
 
-Issue 7's list, for every protocol (secure sum, ECDH and RSA PSI, hetero LR
+Issue 7's list, for every protocol (secure sum, ECDH, RSA and KKRT PSI, hetero LR
 two-party and with an arbiter, scoring):
 
 * **Whole jobs in one process** (:func:`run_job`): every party runs its real
@@ -20,7 +20,12 @@ two-party and with an arbiter, scoring):
   huge; files that are not UTF-8; key and model files nested too deeply.
 * **Codec and roles**: a wrong protocol version and malformed ciphertexts in frames
   of every kind; duplicated, replayed and early messages for the PSI and secure-sum
-  roles (hetero LR's are in ``test_hetero_lr_hostile.py``).
+  roles (hetero LR's are in ``test_hetero_lr_hostile.py``); for KKRT-PSI every check
+  of SECURITY.md §5 (base-OT points of the wrong length, invalid, of low order or
+  repeated in a pair; blocks of columns out of order, replayed, out of range, of the
+  wrong size or too early; host values of the wrong size, repeated or out of range;
+  bad positions; a setup of another job; an RSA key; kinds it never expects), each
+  refused with a ``ProtocolError`` whose message is asserted.
 
 Bugs in files this change did not own were strict ``xfail`` tests whose reason
 says what to fix.
@@ -42,7 +47,9 @@ from typing import Any
 import numpy as np
 import pytest
 
-from crypto.exceptions import DeserializationError
+from crypto.ecdh import validate_points
+from crypto.exceptions import DeserializationError, InvalidPointError
+from crypto.ot import RandomOtSender
 from crypto.paillier import generate_paillier_keypair
 from crypto.paillier.serialization import (
     _HEADER as VECTOR_HEADER,
@@ -60,15 +67,21 @@ from protocols.messages import (
     PROTOCOL_VERSION,
     Abort,
     MessageKind,
+    PsiDone,
     PsiGuestItems,
     PsiHostItems,
+    PsiHostSetup,
+    PsiOtColumns,
+    PsiOtReceiverPoints,
+    PsiOtSenderPoint,
+    PsiPositions,
     PsiProcessedItems,
     PsiSetup,
     SumPartial,
     SumPublicKey,
     SumResult,
 )
-from protocols.psi import PsiGuest, PsiHost, PsiSettings
+from protocols.psi import KkrtGuest, KkrtHost, PsiGuest, PsiHost, PsiSettings
 from protocols.secure_sum import SumContributor, SumKeyOwner
 from tests.job_files import start_party, write_job
 from vfl import codec
@@ -139,6 +152,7 @@ PROTOCOLS: dict[str, tuple[list[tuple[str, str]], list[str]]] = {
     "psi-ecdh": (THREE, PSI),
     "psi-two-party": (TWO, PSI),
     "psi-rsa": (THREE, [*PSI[:-1], 'method = "rsa"', "rsa_key_length = 1024", ""]),
+    "psi-kkrt": (THREE, [*PSI[:-1], 'method = "kkrt"', ""]),
     "lr-two-party": (TWO, [*PSI, *LR]),
     "lr-arbiter": (ARBITER, [*PSI, *LR, 'mode = "arbiter"']),
     "score": (TWO, [*PSI, *LR, "", "[[steps]]", 'type = "score"']),
@@ -257,6 +271,12 @@ def with_bad_values(frame: bytes) -> bytes:
         return with_field(frame, items=b"\xff" * len(message.items))
     if hasattr(message, "rows"):
         return with_field(frame, rows=message.rows + 1)
+    if hasattr(message, "columns"):  # KKRT: a block of OT-extension columns one bin short
+        return with_field(frame, columns=message.columns[:-64])
+    if hasattr(message, "points"):  # KKRT: a low-order point among the base-OT points
+        return with_field(frame, points=bytes(32) + message.points[32:])
+    if hasattr(message, "point"):
+        return with_field(frame, point=bytes(32))
     raise AssertionError(f"no bad values for {message.kind.name}")
 
 
@@ -404,6 +424,7 @@ TARGETS = {
     "secure-sum": ("bank-b", "bank-c", "SUM_PARTIAL"),
     "psi-ecdh": ("bank-b", "bank-a", "PSI_PROCESSED_ITEMS"),
     "psi-rsa": ("bank-a", "bank-b", "PSI_GUEST_ITEMS"),
+    "psi-kkrt": ("bank-a", "bank-b", "PSI_OT_COLUMNS"),
     "lr-two-party": ("bank-b", "bank-a", "LR_FORWARD"),
     "lr-arbiter": ("bank-c", "arbiter", "LR_MASKED"),
     "score": ("bank-a", "bank-b", "LR_SCORE_REQUEST"),
@@ -436,6 +457,33 @@ def test_a_hostile_frame_aborts_every_party_naming_the_offender(
     outcomes = run_job(job, tamper=(offender, receiver, kind, TAMPERS[tamper]), which=which)
     check_clean_abort(outcomes, offender, receiver)
     assert time.monotonic() - started < job.timeout + 10
+
+
+KKRT_CASES = [  # (offender, receiver, kind, tamper, the receiver's reason): both ways
+    ("bank-b", "bank-a", "PSI_OT_RECEIVER", "malformed values", "invalid point at index 0"),
+    ("bank-b", "bank-a", "PSI_OT_RECEIVER", "duplicated message", "base OTs already done"),
+    ("bank-a", "bank-c", "PSI_OT_SENDER", "malformed values", "sent a bad base-OT point"),
+    ("bank-a", "bank-c", "PSI_OT_SENDER", "duplicated message", "not expecting a base-OT"),
+    ("bank-a", "bank-b", "PSI_OT_COLUMNS", "duplicated message", "expected block 1 of 2"),
+    ("bank-a", "bank-b", "PSI_OT_COLUMNS", "malformed values", "expected 8192"),
+    ("bank-c", "bank-a", "PSI_HOST_ITEMS", "duplicated message", "chunk 0 again"),
+    ("bank-c", "bank-a", "PSI_HOST_ITEMS", "message for a later batch", "chunk 1 again"),
+    ("bank-c", "bank-a", "PSI_HOST_ITEMS", "truncated frame", "invalid message from 'bank-c'"),
+]
+
+
+@pytest.mark.parametrize(
+    ("offender", "receiver", "kind", "tamper", "reason"),
+    KKRT_CASES,
+    ids=[f"{kind}: {tamper}" for _, _, kind, tamper, _ in KKRT_CASES],
+)
+def test_a_hostile_kkrt_frame_aborts_every_party_naming_the_offender(
+    tmp_path: Path, offender: str, receiver: str, kind: str, tamper: str, reason: str
+) -> None:
+    job = load_job(make_job(tmp_path, "psi-kkrt", timeout=3, max_message_mb=1))
+    outcomes = run_job(job, tamper=(offender, receiver, kind, TAMPERS[tamper]))
+    check_clean_abort(outcomes, offender, receiver)
+    assert reason in str(outcomes[receiver]), str(outcomes[receiver])
 
 
 def test_a_secure_sum_message_for_another_batch_is_refused(tmp_path: Path) -> None:
@@ -952,9 +1000,16 @@ def test_rsa_signatures_under_another_key_are_refused() -> None:
     settings = PsiSettings(method="rsa", chunk_size=4, rsa_key_length=1024, allow_weak_key=True)
     guest = PsiGuest("guest", "j", hosts=["host"], ids=[b"a", b"b"], settings=settings)
     host = PsiHost("host", "j", guest="guest", ids=[b"b"], settings=settings)
-    impostor = PsiHost("host", "j", guest="guest", ids=[b"b"], settings=settings)
     (host_setup,) = host.start()
-    impostor.start()
+
+    def modulus(role: PsiHost) -> int:
+        return role._cipher.private_key.public_key.n  # type: ignore[union-attr]
+
+    while True:  # a larger modulus, so that it can sign the items blinded under host's
+        impostor = PsiHost("host", "j", guest="guest", ids=[b"b"], settings=settings)
+        impostor.start()
+        if modulus(impostor) > modulus(host):
+            break
     (setup,) = guest.start()
     host.receive(setup)
     impostor.receive(setup)
@@ -964,3 +1019,427 @@ def test_rsa_signatures_under_another_key_are_refused() -> None:
     (signed,) = impostor.work()  # signed with the impostor's key, not host's
     with pytest.raises(ProtocolError, match="'host' sent bad PSI data"):
         guest.receive(signed)
+
+
+# ---------------------------------------------------------------------------------------
+# KKRT-PSI roles: base-OT points, OT-extension blocks, PRF values, positions, setups
+# ---------------------------------------------------------------------------------------
+KKRT_GUEST_IDS = [f"customer-{i:04d}".encode() for i in range(150)]  # 384 bins: 3 blocks
+KKRT_HOST_IDS = [f"customer-{i:04d}".encode() for i in range(50, 250)]  # 2 chunks, 100 common
+KKRT_CHUNK = 128
+P25519 = 2**255 - 19
+
+
+def _kkrt_roles(output: str = "both") -> dict[str, Any]:
+    settings = PsiSettings(method="kkrt", output=output, chunk_size=KKRT_CHUNK)  # type: ignore[arg-type]
+    return {
+        "guest": KkrtGuest("guest", "j", hosts=["host"], ids=KKRT_GUEST_IDS, settings=settings),
+        "host": KkrtHost("host", "j", guest="guest", ids=KKRT_HOST_IDS, settings=settings),
+    }
+
+
+def _kkrt_before(kind: type, index: int = 0, output: str = "both") -> tuple[dict[str, Any], Any]:
+    """A guest and a host run in FIFO order (the host's messages first) up to, not
+    including, the ``index``-th message of ``kind``; the roles and that message."""
+    roles = _kkrt_roles(output)
+    queue = [*roles["host"].start(), *roles["guest"].start()]
+    seen = 0
+    while True:
+        if not queue:
+            working = [role for role in roles.values() if role.has_work]
+            assert working, f"the run ended before {kind.__name__} #{index}"
+            queue += working[0].work()
+            continue
+        if isinstance(queue[0], kind):
+            if seen == index:
+                return roles, queue[0]
+            seen += 1
+        message = queue.pop(0)
+        queue += roles[message.receiver].receive(message)
+
+
+def _refused(role: Any, message: Any, *fragments: str, error: type = ProtocolError) -> None:
+    """``role`` refuses ``message`` with ``error`` whose one-line text has every fragment."""
+    with pytest.raises(error) as caught:
+        role.receive(message)
+    text = str(caught.value)
+    assert "\n" not in text.strip()
+    for fragment in fragments:
+        assert fragment in text, (fragment, text)
+
+
+def _point_at(blob: bytes, index: int, point: bytes) -> bytes:
+    return blob[: 32 * index] + point + blob[32 * (index + 1) :]
+
+
+def _twist_point() -> bytes:
+    """The smallest u-coordinate on the twist of curve25519 (refused as 'on the twist')."""
+    for u in range(2, 100):
+        point = u.to_bytes(32, "little")
+        try:
+            validate_points(point)
+        except InvalidPointError as error:
+            if "twist" in str(error):
+                return point
+    raise AssertionError("no twist point below 100")
+
+
+def _top_bit(point: bytes) -> bytes:
+    return point[:31] + bytes([point[31] | 0x80])
+
+
+BAD_POINTS: dict[str, tuple[Callable[[bytes], bytes], tuple[str, ...]]] = {
+    # name: (bad point from a good one, fragments of the refusal)
+    "all zero (low order)": (lambda p: bytes(32), ("low-order",)),
+    "u = 1 (low order)": (lambda p: (1).to_bytes(32, "little"), ("low-order",)),
+    "top bit set": (_top_bit, ("top bit is set",)),
+    "u >= p": (lambda p: (P25519 + 3).to_bytes(32, "little"), ("u >= 2**255 - 19",)),
+    "on the twist": (lambda p: _twist_point(), ("twist",)),
+}
+
+
+@pytest.mark.parametrize("name", sorted(BAD_POINTS))
+def test_kkrt_guest_refuses_invalid_base_ot_points(name: str) -> None:
+    make, fragments = BAD_POINTS[name]
+    roles, message = _kkrt_before(PsiOtReceiverPoints)
+    bad = _point_at(message.points, 5, make(message.points[160:192]))
+    _refused(
+        roles["guest"],
+        dataclasses.replace(message, points=bad),
+        "guest: 'host' sent bad base-OT points",
+        "invalid point at index 5",
+        *fragments,
+    )
+
+
+@pytest.mark.parametrize(
+    ("change", "size"),
+    [
+        (lambda p: p[:-32], 32736),
+        (lambda p: p[:-1], 32767),
+        (lambda p: p + p, 65536),
+        (lambda p: b"", 0),
+    ],
+    ids=["a point short", "a byte short", "twice as many", "none"],
+)
+def test_kkrt_guest_refuses_base_ot_points_of_the_wrong_length(
+    change: Callable[[bytes], bytes], size: int
+) -> None:
+    roles, message = _kkrt_before(PsiOtReceiverPoints)
+    _refused(
+        roles["guest"],
+        dataclasses.replace(message, points=change(message.points)),
+        "'host' sent bad base-OT points",
+        f"{size} bytes of OT points, expected 32768",
+    )
+
+
+def test_kkrt_guest_refuses_an_identical_point_pair_and_a_second_set_of_points() -> None:
+    roles, message = _kkrt_before(PsiOtReceiverPoints)
+    points = message.points
+    same = _point_at(points, 7, points[6 * 32 : 7 * 32])  # pair 3: (P6, P6)
+    _refused(
+        roles["guest"],
+        dataclasses.replace(message, points=same),
+        "'host' sent bad base-OT points",
+        "the same point twice for OT 3",
+    )
+    roles["guest"].receive(message)
+    _refused(
+        roles["guest"],
+        message,
+        "did not expect PSI_OT_RECEIVER from host while base OTs already done",
+        error=UnexpectedMessageError,
+    )
+
+
+def test_kkrt_guest_refuses_a_bad_host_setup() -> None:
+    roles, message = _kkrt_before(PsiHostSetup)
+    guest = roles["guest"]
+    _refused(
+        guest,
+        dataclasses.replace(message, rsa_public_key=(2**1023 + 1155, 65537)),
+        "'host' sent an RSA key for KKRT-PSI",
+    )
+    _refused(guest, dataclasses.replace(message, size=2**33), "'host' announced 8589934592 ids")
+    guest.receive(message)
+    _refused(guest, message, "while already set up", error=UnexpectedMessageError)
+
+
+def test_kkrt_guest_refuses_host_values_of_the_wrong_size_repeated_or_out_of_range() -> None:
+    roles, message = _kkrt_before(PsiHostItems)
+    guest, items = roles["guest"], message.items
+    assert len(items) == 48 * KKRT_CHUNK
+    for wrong in (items[:-1], items + items[:48], b""):
+        _refused(
+            guest,
+            dataclasses.replace(message, items=wrong),
+            f"'host' sent {len(wrong)} bytes for its chunk 0, expected 6144",
+        )
+    last = 48 * (len(KKRT_HOST_IDS) - KKRT_CHUNK)
+    _refused(
+        guest,
+        dataclasses.replace(message, batch=1),
+        f"'host' sent 6144 bytes for its chunk 1, expected {last}",
+    )
+    for batch in (2, 2**32 - 1):  # two chunks: 0 and 1
+        _refused(
+            guest,
+            dataclasses.replace(message, batch=batch),
+            f"'host' sent host chunk {batch} again or out of range",
+        )
+    guest.receive(message)
+    _refused(guest, message, "'host' sent host chunk 0 again or out of range")
+
+
+def test_kkrt_guest_refuses_host_values_before_the_host_setup() -> None:
+    roles, _ = _kkrt_before(PsiHostSetup)
+    items = PsiHostItems(job_id="j", sender="host", receiver="guest", items=bytes(48 * KKRT_CHUNK))
+    _refused(
+        roles["guest"],
+        items,
+        "did not expect PSI_HOST_ITEMS from host while waiting for the host's setup",
+        error=UnexpectedMessageError,
+    )
+
+
+def _kkrt_messages(sender: str, receiver: str) -> list[Any]:
+    """One message of every PSI kind, from ``sender`` to ``receiver`` (job "j")."""
+    header = {"job_id": "j", "sender": sender, "receiver": receiver}
+    return [
+        PsiSetup(**header, method="kkrt", output="both", salt=bytes(32), size=3, chunk_size=128),
+        PsiHostSetup(**header, size=3, rsa_public_key=()),
+        PsiGuestItems(**header, items=bytes(32)),
+        PsiProcessedItems(**header, items=bytes(32)),
+        PsiHostItems(**header, items=bytes(48)),
+        PsiOtSenderPoint(**header, point=bytes(32)),
+        PsiOtReceiverPoints(**header, points=bytes(32768)),
+        PsiOtColumns(**header, columns=bytes(8192)),
+        PsiPositions(**header, positions=np.array([0])),
+        PsiDone(**header),
+        SumResult(**header, totals=(1.0,), contributors=2),
+    ]
+
+
+def test_kkrt_guest_refuses_messages_it_never_expects() -> None:
+    roles, _ = _kkrt_before(PsiHostItems)
+    guest = roles["guest"]
+    expected = (PsiHostSetup, PsiOtReceiverPoints, PsiHostItems)
+    for message in _kkrt_messages("host", "guest"):
+        if not isinstance(message, expected):
+            _refused(
+                guest,
+                message,
+                f"did not expect {message.kind.name} from host while running KKRT-PSI",
+                error=UnexpectedMessageError,
+            )
+        _refused(
+            guest,
+            dataclasses.replace(message, sender="mallory"),
+            "'mallory' is not a host of this PSI",
+        )
+    fresh = _kkrt_roles()["guest"]
+    _refused(
+        fresh,
+        _kkrt_messages("host", "guest")[1],
+        "while not started",
+        error=UnexpectedMessageError,
+    )
+
+
+def test_kkrt_host_refuses_a_setup_of_another_job() -> None:
+    roles, setup = _kkrt_before(PsiSetup)
+    host = roles["host"]
+    for changes, fragment in (
+        ({"method": "ecdh"}, "asked for PSI method 'ecdh' but this party's job says 'kkrt'"),
+        ({"method": "rsa"}, "asked for PSI method 'rsa'"),
+        ({"output": "guest"}, "asked for PSI output 'guest' but this party's job says 'both'"),
+        ({"output": "cardinality"}, "asked for PSI output 'cardinality'"),
+        ({"chunk_size": 64}, "asked for PSI chunk_size 64 but this party's job says 128"),
+        ({"salt": bytes(8)}, "sent a 8-byte salt"),
+        ({"salt": bytes(65)}, "sent a 65-byte salt"),
+        ({"size": 2**33}, "announced 8589934592 ids"),
+    ):
+        _refused(host, dataclasses.replace(setup, **changes), "host: the guest 'guest'", fragment)
+    host.receive(setup)
+    _refused(host, setup, "while already set up", error=UnexpectedMessageError)
+
+
+@pytest.mark.parametrize("name", sorted(BAD_POINTS))
+def test_kkrt_host_refuses_an_invalid_sender_point(name: str) -> None:
+    make, fragments = BAD_POINTS[name]
+    roles, message = _kkrt_before(PsiOtSenderPoint)
+    _refused(
+        roles["host"],
+        dataclasses.replace(message, point=make(message.point)),
+        "host: the guest 'guest' sent a bad base-OT point",
+        "invalid point at index 0",
+        *fragments,
+    )
+
+
+def test_kkrt_host_refuses_a_sender_point_of_the_wrong_length_sender_or_time() -> None:
+    roles, message = _kkrt_before(PsiOtSenderPoint)
+    host = roles["host"]
+    for wrong in (message.point[:31], message.point + b"\x00", b"", message.point * 2):
+        _refused(
+            host,
+            dataclasses.replace(message, point=wrong),
+            "the guest 'guest' sent a bad base-OT point",
+            f"the sender sent {len(wrong)} bytes for its OT point, expected 32",
+        )
+    _refused(host, dataclasses.replace(message, sender="mallory"), "'mallory' is not the PSI guest")
+    early = _kkrt_roles()["host"]  # started, no setup yet
+    early.start()
+    _refused(
+        early,
+        message,
+        "did not expect PSI_OT_SENDER from guest while not expecting a base-OT point",
+        error=UnexpectedMessageError,
+    )
+    host.receive(message)
+    _refused(host, message, "while not expecting a base-OT point", error=UnexpectedMessageError)
+
+
+def test_kkrt_a_well_formed_point_of_someone_else_only_spoils_the_result() -> None:
+    """The host cannot tell the guest's point from another valid one (semi-honest): its
+    seeds then differ from the guest's and no value matches; nothing crashes or leaks."""
+    roles, message = _kkrt_before(PsiOtSenderPoint)
+    other = RandomOtSender(1).point
+    queue = roles["host"].receive(dataclasses.replace(message, point=other))
+    while queue or any(role.has_work for role in roles.values()):
+        if not queue:
+            queue += next(role for role in roles.values() if role.has_work).work()
+            continue
+        sent = queue.pop(0)
+        queue += roles[sent.receiver].receive(sent)
+    assert roles["guest"].result.size == 0 and roles["host"].result.size == 0
+
+
+def test_kkrt_host_refuses_columns_before_setup_or_sender_point() -> None:
+    _, block = _kkrt_before(PsiOtColumns)
+    early = _kkrt_roles()["host"]
+    early.start()
+    waiting = "did not expect PSI_OT_COLUMNS from guest while waiting for the guest's setup"
+    _refused(early, block, waiting, error=UnexpectedMessageError)
+    roles, _ = _kkrt_before(PsiOtSenderPoint)  # the setup is in, the point is not
+    _refused(roles["host"], block, waiting, "and base-OT point", error=UnexpectedMessageError)
+
+
+def test_kkrt_host_refuses_columns_out_of_order_replayed_out_of_range_or_of_the_wrong_size() -> (
+    None
+):
+    roles, block = _kkrt_before(PsiOtColumns)
+    host = roles["host"]
+    assert len(block.columns) == 64 * 128
+    for batch in (1, 2, 3, 2**32 - 1):  # ahead of its turn, or beyond the 3 blocks
+        _refused(
+            host,
+            dataclasses.replace(block, batch=batch),
+            f"the guest 'guest' sent block {batch}, expected block 0 of 3",
+        )
+    for wrong in (block.columns[:-1], block.columns[:-64], block.columns * 2, b""):
+        _refused(
+            host,
+            dataclasses.replace(block, columns=wrong),
+            f"the guest 'guest' sent {len(wrong)} bytes in block 0, expected 8192",
+        )
+    host.receive(block)
+    _refused(host, block, "sent block 0, expected block 1 of 3 (again, out of order")
+    roles, last = _kkrt_before(PsiOtColumns, index=2)
+    roles["host"].receive(last)
+    _refused(roles["host"], last, "sent block 2, expected block 3 of 3", "out of range")
+
+
+def test_kkrt_host_refuses_positions_before_every_block() -> None:
+    roles, _ = _kkrt_before(PsiOtColumns, index=1)  # block 0 is in, 1 and 2 are not
+    positions = PsiPositions(job_id="j", sender="guest", receiver="host", positions=np.array([0]))
+    _refused(
+        roles["host"],
+        positions,
+        "did not expect PSI_POSITIONS from guest while still exchanging values",
+        error=UnexpectedMessageError,
+    )
+    done = PsiDone(job_id="j", sender="guest", receiver="host")
+    _refused(roles["host"], done, "did not expect PSI_DONE", error=UnexpectedMessageError)
+
+
+@pytest.mark.parametrize(
+    ("positions", "fragment"),
+    [
+        (np.array([0, 200]), "sent a position out of range"),
+        (np.array([-1]), "sent a position out of range"),
+        (np.array([3, 5, 3]), "sent a position twice"),
+        (np.arange(151), "sent 151 positions for at most 150 common ids"),
+        (np.array([0.0, 1.0]), "sent positions that are not integers"),
+        (np.array([[0, 1]]), "sent positions that are not integers"),
+    ],
+    ids=["beyond", "negative", "twice", "too many", "floats", "2-d"],
+)
+def test_kkrt_host_refuses_bad_positions(positions: np.ndarray, fragment: str) -> None:
+    roles, message = _kkrt_before(PsiPositions)
+    assert len(message.positions) == 100
+    _refused(
+        roles["host"],
+        dataclasses.replace(message, positions=positions),
+        f"host: the guest 'guest' {fragment}",
+    )
+
+
+@pytest.mark.parametrize("output", ["both", "guest"])
+def test_kkrt_host_refuses_the_final_message_of_the_other_output(output: str) -> None:
+    final = PsiPositions if output == "both" else PsiDone
+    roles, message = _kkrt_before(final, output=output)
+    other = (
+        PsiDone(job_id="j", sender="guest", receiver="host")
+        if output == "both"
+        else PsiPositions(job_id="j", sender="guest", receiver="host", positions=np.array([1]))
+    )
+    _refused(
+        roles["host"], other, f"did not expect {other.kind.name}", error=UnexpectedMessageError
+    )
+    roles["host"].receive(message)
+    _refused(roles["host"], message, "while finished", error=UnexpectedMessageError)
+
+
+def test_kkrt_host_refuses_messages_it_never_expects() -> None:
+    roles, _ = _kkrt_before(PsiOtColumns)
+    host = roles["host"]
+    expected = (PsiSetup, PsiOtSenderPoint, PsiOtColumns, PsiPositions, PsiDone)
+    for message in _kkrt_messages("guest", "host"):
+        if not isinstance(message, expected):
+            _refused(
+                host,
+                message,
+                f"did not expect {message.kind.name} from guest while running KKRT-PSI",
+                error=UnexpectedMessageError,
+            )
+        _refused(
+            host, dataclasses.replace(message, sender="host-2"), "'host-2' is not the PSI guest"
+        )
+
+
+def _first_field_tag(frame: bytes) -> int:
+    """Offset of the first payload field's tag in a codec frame."""
+    offset = KIND_OFFSET + 2
+    for _ in range(3):  # job id, sender, receiver
+        (size,) = struct.unpack_from(">H", frame, offset)
+        offset += 2 + size
+    return offset + 10  # round, batch, field count
+
+
+@pytest.mark.parametrize("kind", ["PSI_OT_SENDER", "PSI_OT_RECEIVER", "PSI_OT_COLUMNS"])
+def test_kkrt_frames_cut_extended_or_mistyped_are_codec_errors(kind: str) -> None:
+    frame = _sample_frames()[kind][0]
+    field = {"PSI_OT_SENDER": "point", "PSI_OT_RECEIVER": "points", "PSI_OT_COLUMNS": "columns"}
+    message = codec.decode(frame, codec.Keyring())
+    size = len(getattr(message, field[kind]))
+    with pytest.raises(CodecError, match=rf"truncated: {kind}\.{field[kind]} needs {size} bytes"):
+        codec.decode(frame[:-1], codec.Keyring())
+    with pytest.raises(CodecError, match=f"1 trailing bytes after the last field of {kind}"):
+        codec.decode(frame + b"\x00", codec.Keyring())
+    at = _first_field_tag(frame)
+    for tag in (codec.FieldTag.INT, codec.FieldTag.STR, codec.FieldTag.ARRAY):
+        mistyped = frame[:at] + bytes([tag]) + frame[at + 1 :]
+        with pytest.raises(CodecError, match=rf"expected tag 5 \(BYTES\), got tag {int(tag)}"):
+            codec.decode(mistyped, codec.Keyring())
