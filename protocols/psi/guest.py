@@ -48,11 +48,10 @@ from protocols.psi.ciphers import (
     RsaGuestCipher,
 )
 from protocols.psi.closing import closing_messages, joined_values
-from protocols.psi.inputs import DuplicateIdError
 from protocols.psi.matching import as_values, intersect_rows
 from protocols.psi.outcome import PsiOutcome
 from protocols.psi.settings import PsiSettings
-from protocols.psi.setup_checks import MAX_SET_SIZE
+from protocols.psi.setup_checks import MAX_SET_SIZE, checked_ids, checked_peers
 from protocols.roles import Role
 
 __all__ = ["MAX_SET_SIZE", "SALT_BYTES", "PsiGuest"]
@@ -148,12 +147,8 @@ class PsiGuest(Role):
         super().__init__(party, job_id)
         self.settings = settings or PsiSettings()
         self.settings.check_hosts(len(hosts))
-        if party in hosts or len(set(hosts)) != len(hosts):
-            raise ProtocolError(f"{party}: PSI hosts must be distinct other parties")
-        self.ids = list(ids)
-        if len(set(self.ids)) != len(self.ids):
-            raise DuplicateIdError(f"{party}: PSI ids must be unique")
-        self.hosts = tuple(hosts)
+        self.hosts = checked_peers(party, hosts)
+        self.ids = checked_ids(party, ids)
         self._salt = secrets.token_bytes(SALT_BYTES)
         self._chunks = chunk_count(len(self.ids), self.settings.chunk_size)
         self._links = {

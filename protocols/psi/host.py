@@ -22,10 +22,14 @@ from protocols.messages import (
 )
 from protocols.psi.ciphers import EcdhHostCipher, HostCipher, RsaHostCipher
 from protocols.psi.guest import chunk_count, chunk_length
-from protocols.psi.inputs import DuplicateIdError
 from protocols.psi.outcome import PsiOutcome
 from protocols.psi.settings import PsiSettings
-from protocols.psi.setup_checks import check_guest_setup, checked_positions
+from protocols.psi.setup_checks import (
+    check_guest_setup,
+    checked_ids,
+    checked_peers,
+    checked_positions,
+)
 from protocols.roles import Role
 
 __all__ = ["PsiHost"]
@@ -91,12 +95,9 @@ class PsiHost(Role):
     ) -> None:
         super().__init__(party, job_id)
         self.settings = settings or PsiSettings()
-        if guest == party:
-            raise ProtocolError(f"{party}: the PSI guest must be another party")
+        checked_peers(party, [guest], "the PSI guest must be another party")
         self.guest = guest
-        self.ids = list(ids)
-        if len(set(self.ids)) != len(self.ids):
-            raise DuplicateIdError(f"{party}: PSI ids must be unique")
+        self.ids = checked_ids(party, ids)
         self._order = secure_permutation(len(self.ids))
         self._cipher: HostCipher | None = None
         self._guest_size: int | None = None

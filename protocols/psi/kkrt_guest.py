@@ -55,11 +55,10 @@ from protocols.messages import (
 )
 from protocols.psi.closing import closing_messages, joined_values
 from protocols.psi.cuckoo import CuckooError, bin_count, cuckoo_table
-from protocols.psi.inputs import DuplicateIdError
 from protocols.psi.matching import as_values, intersect_rows
 from protocols.psi.outcome import PsiOutcome
 from protocols.psi.settings import PsiSettings
-from protocols.psi.setup_checks import MAX_SET_SIZE
+from protocols.psi.setup_checks import MAX_SET_SIZE, checked_ids, checked_peers
 from protocols.roles import Role
 
 __all__ = ["HOST_ITEM_BYTES", "KkrtGuest", "block_bins", "output_key"]
@@ -190,12 +189,8 @@ class KkrtGuest(Role):
             raise ProtocolError(f"{party}: KkrtGuest runs method 'kkrt', not {settings.method!r}")
         self.settings = settings
         settings.check_hosts(len(hosts))
-        if party in hosts or len(set(hosts)) != len(hosts):
-            raise ProtocolError(f"{party}: PSI hosts must be distinct other parties")
-        self.ids = list(ids)
-        if len(set(self.ids)) != len(self.ids):
-            raise DuplicateIdError(f"{party}: PSI ids must be unique")
-        self.hosts = tuple(hosts)
+        self.hosts = checked_peers(party, hosts)
+        self.ids = checked_ids(party, ids)
         self._bins = bin_count(len(self.ids))
         self._block = block_bins(settings)
         self._blocks = math.ceil(self._bins / self._block)

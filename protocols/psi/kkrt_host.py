@@ -34,11 +34,15 @@ from protocols.messages import (
     PsiSetup,
 )
 from protocols.psi.cuckoo import bin_count
-from protocols.psi.inputs import DuplicateIdError
 from protocols.psi.kkrt_guest import HOST_ITEM_BYTES, block_bins, output_key
 from protocols.psi.outcome import PsiOutcome
 from protocols.psi.settings import PsiSettings
-from protocols.psi.setup_checks import check_guest_setup, checked_positions
+from protocols.psi.setup_checks import (
+    check_guest_setup,
+    checked_ids,
+    checked_peers,
+    checked_positions,
+)
 from protocols.roles import Role
 
 __all__ = ["KkrtHost"]
@@ -104,13 +108,10 @@ class KkrtHost(Role):
         super().__init__(party, job_id)
         if settings.method != "kkrt":
             raise ProtocolError(f"{party}: KkrtHost runs method 'kkrt', not {settings.method!r}")
-        if guest == party:
-            raise ProtocolError(f"{party}: the PSI guest must be another party")
+        checked_peers(party, [guest], "the PSI guest must be another party")
         self.settings = settings
         self.guest = guest
-        self.ids = list(ids)
-        if len(set(self.ids)) != len(self.ids):
-            raise DuplicateIdError(f"{party}: PSI ids must be unique")
+        self.ids = checked_ids(party, ids)
         self._order = secure_permutation(len(self.ids))
         self._secret = np.frombuffer(secrets.token_bytes(CODE_BYTES), dtype=np.uint8)
         self._ot = RandomOtReceiver(choice_bits(self._secret))

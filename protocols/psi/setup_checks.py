@@ -1,12 +1,15 @@
-"""Checks a host applies to the guest's setup and final positions (every method)."""
+"""Checks of a PSI role's own inputs, and of the guest's setup and positions (every method)."""
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 import numpy as np
 import numpy.typing as npt
 
 from protocols.exceptions import ProtocolError
 from protocols.messages import PsiPositions, PsiSetup
+from protocols.psi.inputs import DuplicateIdError
 from protocols.psi.settings import PsiSettings
 
 __all__ = [
@@ -14,6 +17,8 @@ __all__ = [
     "MAX_SET_SIZE",
     "MIN_SALT_BYTES",
     "check_guest_setup",
+    "checked_ids",
+    "checked_peers",
     "checked_positions",
 ]
 
@@ -21,6 +26,75 @@ MIN_SALT_BYTES = 16
 MAX_SALT_BYTES = 64
 MAX_SET_SIZE = 1 << 32
 """Largest set size a peer may announce."""
+
+
+def checked_ids(party: str, ids: Sequence[bytes]) -> list[bytes]:
+    """A role's own ids as a list, once they are known to be unique.
+
+    Parameters
+    ----------
+    party : str
+        The role's party (for the error message).
+    ids : sequence of bytes
+        Its ids.
+
+    Returns
+    -------
+    list of bytes
+        The ids, in order.
+
+    Raises
+    ------
+    DuplicateIdError
+        If an id repeats.
+
+    Examples
+    --------
+    >>> checked_ids("g", [b"ann", b"ann"])
+    Traceback (most recent call last):
+    ...
+    protocols.psi.inputs.DuplicateIdError: g: PSI ids must be unique
+    """
+    checked = list(ids)
+    if len(set(checked)) != len(checked):
+        raise DuplicateIdError(f"{party}: PSI ids must be unique")
+    return checked
+
+
+def checked_peers(
+    party: str, peers: Sequence[str], rule: str = "PSI hosts must be distinct other parties"
+) -> tuple[str, ...]:
+    """A role's peers (a guest's hosts, or a host's guest), distinct and not itself.
+
+    Parameters
+    ----------
+    party : str
+        The role's party.
+    peers : sequence of str
+        The other parties it runs PSI with.
+    rule : str, optional
+        The rule the error states.
+
+    Returns
+    -------
+    tuple of str
+        The peers, in order.
+
+    Raises
+    ------
+    ProtocolError
+        If a peer is ``party`` or repeats.
+
+    Examples
+    --------
+    >>> checked_peers("g", ["h1", "g"])
+    Traceback (most recent call last):
+    ...
+    protocols.exceptions.ProtocolError: g: PSI hosts must be distinct other parties
+    """
+    if party in peers or len(set(peers)) != len(peers):
+        raise ProtocolError(f"{party}: {rule}")
+    return tuple(peers)
 
 
 def check_guest_setup(party: str, guest: str, settings: PsiSettings, message: PsiSetup) -> None:
