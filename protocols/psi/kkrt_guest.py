@@ -25,7 +25,6 @@ for the cryptography.
 from __future__ import annotations
 
 import hashlib
-import math
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -55,6 +54,7 @@ from protocols.messages import (
 )
 from protocols.psi.closing import closing_messages, joined_values
 from protocols.psi.cuckoo import CuckooError, bin_count, cuckoo_table
+from protocols.psi.guest import SALT_BYTES, chunk_count, chunk_length
 from protocols.psi.matching import as_values, intersect_rows
 from protocols.psi.outcome import PsiOutcome
 from protocols.psi.settings import PsiSettings
@@ -63,7 +63,6 @@ from protocols.roles import Role
 
 __all__ = ["HOST_ITEM_BYTES", "KkrtGuest", "block_bins", "output_key"]
 
-SALT_BYTES = 32
 HOST_ITEM_BYTES = 3 * OUTPUT_BYTES
 """Bytes per host id in :class:`PsiHostItems`: one PRF value per candidate bin."""
 SALT_ATTEMPTS = 16
@@ -193,7 +192,7 @@ class KkrtGuest(Role):
         self.ids = checked_ids(party, ids)
         self._bins = bin_count(len(self.ids))
         self._block = block_bins(settings)
-        self._blocks = math.ceil(self._bins / self._block)
+        self._blocks = chunk_count(self._bins, self._block)
         self._salt = b""
         self._codes = np.empty((0, HASH_FUNCTIONS, CODE_BYTES), dtype=np.uint8)
         self._positions = np.empty((0, HASH_FUNCTIONS), dtype=np.int64)
@@ -383,7 +382,7 @@ class KkrtGuest(Role):
             raise ProtocolError(
                 f"{self.party}: {link.host!r} sent host chunk {chunk} again or out of range"
             )
-        count = min(self.settings.chunk_size, link.host_size - chunk * self.settings.chunk_size)
+        count = chunk_length(chunk, link.host_size, self.settings.chunk_size)
         if len(message.items) != count * HOST_ITEM_BYTES:
             raise ProtocolError(
                 f"{self.party}: {link.host!r} sent {len(message.items)} bytes for its chunk "
@@ -412,7 +411,7 @@ class KkrtGuest(Role):
     def _host_chunks(self, link: _HostLink) -> int:
         if link.host_size is None:
             return 0
-        return math.ceil(link.host_size / self.settings.chunk_size)
+        return chunk_count(link.host_size, self.settings.chunk_size)
 
     def _complete(self, link: _HostLink) -> bool:
         return (

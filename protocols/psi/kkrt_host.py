@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import secrets
 from collections import deque
 from collections.abc import Sequence
@@ -34,6 +33,7 @@ from protocols.messages import (
     PsiSetup,
 )
 from protocols.psi.cuckoo import bin_count
+from protocols.psi.guest import chunk_count
 from protocols.psi.kkrt_guest import HOST_ITEM_BYTES, block_bins, output_key
 from protocols.psi.outcome import PsiOutcome
 from protocols.psi.settings import PsiSettings
@@ -243,7 +243,7 @@ class KkrtHost(Role):
         check_guest_setup(self.party, self.guest, self.settings, message)
         self._guest_size = message.size
         self._bins = bin_count(message.size)
-        self._blocks = math.ceil(self._bins / self._block)
+        self._blocks = chunk_count(self._bins, self._block)
         self._salt = message.salt
 
     def _on_ot_point(self, message: PsiOtSenderPoint) -> None:
@@ -316,7 +316,7 @@ class KkrtHost(Role):
                 batch=chunk,
                 items=per_item[chunk * size : (chunk + 1) * size].tobytes(),
             )
-            for chunk in range(math.ceil(len(self.ids) / size))
+            for chunk in range(chunk_count(len(self.ids), size))
         ]
 
     def _all_received(self) -> bool:
