@@ -38,6 +38,10 @@ def _certs(arguments: argparse.Namespace) -> int:
     from vfl.certs import create_job_certificates
     from vfl.jobfile import load_job
 
+    if arguments.out is None:
+        arguments.usage_error(
+            "the following arguments are required: --out (or use a subcommand: ca, request, sign)"
+        )
     parties = list(arguments.party or [])
     if arguments.config is not None:
         parties += [p.name for p in load_job(arguments.config).parties if p.name not in parties]
@@ -47,6 +51,58 @@ def _certs(arguments: argparse.Namespace) -> int:
         Path(arguments.out), parties, days=arguments.days, overwrite=arguments.overwrite
     )
     print(f"job CA and certificates for {', '.join(created)} written to {arguments.out}")
+    return 0
+
+
+def _certs_ca(arguments: argparse.Namespace) -> int:
+    from vfl.certs import create_job_ca, fingerprint
+
+    ca = create_job_ca(Path(arguments.out), days=arguments.days, overwrite=arguments.overwrite)
+    print(f"job CA certificate -> {ca.certificate} (send it to every party)")
+    print(f"job CA key         -> {ca.private_key} (mode 0600; it never leaves this machine)")
+    print(f"ca.crt SHA-256 fingerprint: {fingerprint(ca.certificate)}")
+    print("  every party checks it over a second channel (a phone call) before trusting ca.crt")
+    return 0
+
+
+def _certs_request(arguments: argparse.Namespace) -> int:
+    from vfl.certs import create_certificate_request, fingerprint
+
+    key, request = create_certificate_request(
+        Path(arguments.out), arguments.party, overwrite=arguments.overwrite
+    )
+    print(f"{arguments.party}: private key -> {key} (mode 0600; it never leaves this machine)")
+    print(f"{arguments.party}: request     -> {request} (send only this file to the CA operator)")
+    print(f"request SHA-256 fingerprint: {fingerprint(request)}")
+    print("  read it to the CA operator over a second channel (a phone call)")
+    return 0
+
+
+def _certs_sign(arguments: argparse.Namespace) -> int:
+    from vfl.certs import fingerprint, locate_ca, sign_certificate_request
+    from vfl.jobfile import load_job
+
+    csr = Path(arguments.csr)
+    allowed, source = None, "the job"
+    if arguments.config is not None:
+        allowed, source = [p.name for p in load_job(arguments.config).parties], arguments.config
+    ca = locate_ca(
+        Path(arguments.ca), key=None if arguments.ca_key is None else Path(arguments.ca_key)
+    )
+    certificate = sign_certificate_request(
+        ca,
+        csr,
+        Path(arguments.out) if arguments.out is not None else csr.parent,
+        party=arguments.party,
+        allowed_parties=allowed,
+        allowed_source=source,
+        expected_fingerprint=arguments.expect_fingerprint,
+        days=arguments.days,
+        overwrite=arguments.overwrite,
+    )
+    print(f"request {csr} (SHA-256 {fingerprint(csr)})")
+    print(f"certificate -> {certificate}")
+    print(f"send {certificate.name} and {ca.certificate.name} back to the party")
     return 0
 
 
@@ -165,19 +221,116 @@ def build_parser() -> argparse.ArgumentParser:
 
     certs = commands.add_parser(
         "certs",
-        help="create a job CA and one TLS certificate per party",
+        help="make the job CA and the parties' TLS certificates",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        usage=(
+            "vfl certs {ca,request,sign} ...  (certificate requests)\n"
+            "       vfl certs --out DIR (--config JOB | --party NAME ...) [--days N] [--overwrite]"
+        ),
         description=(
-            "Create a job certificate authority and, for every party, a certificate and "
-            "private key (EC P-256) for mutual TLS. Give each party its own .crt/.key and "
-            "everyone the ca.crt; keep ca.key offline."
+            "Make the certificates of a job's mutual TLS (EC P-256 keys).\n\n"
+            "With certificate requests, no private key leaves its party's machine:\n"
+            "  vfl certs ca --out ca-dir                       CA operator: ca.crt, ca.key\n"
+            "  vfl certs request --party bank-a --out certs    each party: bank-a.key, bank-a.csr\n"
+            "  vfl certs sign --ca ca-dir --csr bank-a.csr --config job.toml\n"
+            "                                                  CA operator: bank-a.crt\n"
+            "Each party sends only its .csr and gets back its .crt and ca.crt.\n\n"
+            "Without a subcommand, make the job CA and every party's key and certificate\n"
+            "on this one machine (demos and tests): give each party its own .crt/.key\n"
+            "and everyone ca.crt; keep ca.key offline."
+        ),
+        epilog="`vfl certs COMMAND --help` describes each subcommand.",
+    )
+    one = certs.add_argument_group("one machine (no subcommand)")
+    one.add_argument("--out", metavar="DIR", help="directory to write the PEM files to")
+    one.add_argument("--config", metavar="JOB", help="take the party names from this job file")
+    one.add_argument("--party", metavar="NAME", action="append", help="a party name (repeatable)")
+    one.add_argument("--days", metavar="N", type=int, default=365, help="validity in days (365)")
+    one.add_argument("--overwrite", action="store_true", help="replace existing files")
+    certs.set_defaults(handler=_certs, usage_error=certs.error)
+    steps = certs.add_subparsers(
+        dest="certs_command",
+        prog="vfl certs",
+        metavar="{ca,request,sign}",
+        title="certificate requests (no private key leaves its party's machine)",
+    )
+
+    ca = steps.add_parser(
+        "ca",
+        help="CA operator: make only the job CA (ca.crt, ca.key)",
+        description=(
+            "Make the job CA: ca.crt (sent to every party) and ca.key (mode 0600, never "
+            "leaves this machine). Prints ca.crt's SHA-256 fingerprint for the parties to "
+            "check over a second channel."
         ),
     )
-    certs.add_argument("--out", required=True, help="directory to write the PEM files to")
-    certs.add_argument("--config", help="take the party names from this job file")
-    certs.add_argument("--party", action="append", help="a party name (repeatable)")
-    certs.add_argument("--days", type=int, default=365, help="validity in days (365)")
-    certs.add_argument("--overwrite", action="store_true", help="replace existing files")
-    certs.set_defaults(handler=_certs)
+    ca.add_argument("--out", metavar="DIR", required=True, help="directory to write them to")
+    ca.add_argument("--days", metavar="N", type=int, default=365, help="validity in days (365)")
+    ca.add_argument("--overwrite", action="store_true", help="replace an existing CA")
+    ca.set_defaults(handler=_certs_ca)
+
+    request = steps.add_parser(
+        "request",
+        help="each party: make its own key and a certificate request (.key, .csr)",
+        description=(
+            "Make this party's private key (EC P-256, DIR/NAME.key, mode 0600) and a "
+            "certificate request for its name (DIR/NAME.csr). Send only the .csr to the CA "
+            "operator; the key never leaves this machine."
+        ),
+    )
+    request.add_argument("--party", metavar="NAME", required=True, help="this party's name")
+    request.add_argument(
+        "--out", metavar="DIR", required=True, help="directory to write NAME.key, NAME.csr to"
+    )
+    request.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace an existing key and request (the old key is lost)",
+    )
+    request.set_defaults(handler=_certs_request)
+
+    sign = steps.add_parser(
+        "sign",
+        help="CA operator: check a party's request and issue its certificate (.crt)",
+        description=(
+            "Check a party's certificate request (its signature, an EC P-256 key, exactly "
+            "one DNS name that is a valid party name, no other extension) and issue its "
+            "certificate, signed by the job CA. Reads only the request and the CA's files."
+        ),
+    )
+    sign.add_argument(
+        "--ca",
+        metavar="PATH",
+        required=True,
+        help="the CA's directory (with ca.crt and ca.key), or its certificate file",
+    )
+    sign.add_argument(
+        "--ca-key", metavar="FILE", help="the CA key (default: next to the CA certificate)"
+    )
+    sign.add_argument("--csr", metavar="FILE", required=True, help="the party's request")
+    sign.add_argument("--party", metavar="NAME", help="refuse the request unless it names NAME")
+    sign.add_argument(
+        "--config", metavar="JOB", help="refuse the request unless it names a party of JOB"
+    )
+    sign.add_argument(
+        "--expect-fingerprint",
+        metavar="HEX",
+        help="refuse the request unless its SHA-256 fingerprint is HEX (as its party read it out)",
+    )
+    sign.add_argument(
+        "--out",
+        metavar="PATH",
+        help="certificate file, or directory for NAME.crt (default: the request's directory)",
+    )
+    sign.add_argument(
+        "--days",
+        metavar="N",
+        type=int,
+        default=365,
+        help="validity in days (365), never beyond the CA's",
+    )
+    sign.add_argument("--overwrite", action="store_true", help="replace an existing certificate")
+    sign.set_defaults(handler=_certs_sign)
 
     for name, handler, text in (
         ("run", _run, "run one party's side of a job over mutual TLS"),
