@@ -7,8 +7,9 @@ fixed ring order ``c_1, ..., c_k``.
    vector length) to every contributor.
 2. ``c_1`` encrypts its vector and sends :class:`SumPartial` to ``c_2``; each next
    contributor adds its own vector to the running encrypted sum (a plaintext
-   addition) and passes it on; the last one re-randomises it (statistically
-   uniform obfuscator) and sends it to the owner.
+   addition), re-randomises it (statistically uniform obfuscator) and passes it on;
+   the last one sends it to the owner.  Re-randomising at every hop keeps two
+   contributors around a third from dividing their ciphertexts to read its vector.
 3. The owner decrypts, adds its own vector and sends :class:`SumResult` to everyone.
 
 What each party learns: contributors see only ciphertexts under the owner's key and
@@ -417,10 +418,11 @@ class SumContributor(Role):
             return []
         if self.previous is not None and self._incoming is None:
             return []
-        running = self._extend(self._public_key)
+        # Re-randomise at every hop: adding a plaintext keeps the incoming ciphertext's
+        # randomness, so the two neighbours of a contributor could otherwise divide
+        # what they sent and received and read 1 + v n, i.e. its vector.
+        running = self._extend(self._public_key).rerandomize()
         self._sent = True
-        if self.next == self.key_owner:
-            running = running.rerandomize()
         return [
             SumPartial(
                 job_id=self.job_id,
