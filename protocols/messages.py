@@ -400,7 +400,10 @@ class LrSetup(Message):
     checkpoints, ``plan_seed`` is the seed of the guest's checkpoints.
     ``rows_digest`` (to hosts only; empty: not checked) is a SHA-256 of the guest's
     row ids in order, salted with ``plan_seed``: a host refuses rows that are not its
-    own customers in its own order.
+    own customers in its own order.  ``convergence`` and ``early_stopping`` (empty:
+    none) say what the guest asks the hosts for at the end of each epoch: a host sends
+    its weight-change norm only for ``"weights"`` and its validation partial scores
+    only with early stopping, and refuses a setup that differs from its own settings.
     """
 
     KIND = MessageKind.LR_SETUP
@@ -416,6 +419,8 @@ class LrSetup(Message):
     key_length: int
     resume: bool = False
     rows_digest: bytes = b""
+    convergence: str = "loss"
+    early_stopping: str = ""
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -426,13 +431,17 @@ class LrHostSetup(Message):
     (``resume``), first: then ``resume_epochs`` lists the epochs after which the host
     holds a checkpoint (at most two) and ``resume_seed`` the plan seed of those
     checkpoints (empty without any).  The guest picks the epoch to continue from
-    (:class:`LrResume`).
+    (:class:`LrResume`).  ``gradient_bits`` is the bit length of the host's largest
+    feature value at the protocol's resolution: with ``features`` it bounds what the
+    host's exact gradient can reveal (the label-information bound,
+    :mod:`protocols.hetero_lr.leakage`), which the guest checks.
     """
 
     KIND = MessageKind.LR_HOST_SETUP
     features: int
     rows: int
     validation_rows: int
+    gradient_bits: int = 0
     resume: bool = False
     resume_seed: bytes = b""
     resume_epochs: tuple[int, ...] = ()
@@ -517,8 +526,11 @@ class LrCross(Message):
 class LrEpochEnd(Message):
     """Host -> guest after its last update of epoch ``round``.
 
-    The squared norm of its weight change over the epoch, its penalty term, and its
-    partial scores ``u_h`` on the validation rows (empty without a validation set).
+    Its penalty term; the squared norm of its weight change over the epoch only when
+    training converges on weights (``0.0`` otherwise); its partial scores ``u_h`` on
+    the validation rows only with early stopping (empty otherwise).  Together, epoch
+    after epoch, the two would let the guest rebuild the Gram matrix of the host's
+    validation rows, so neither is sent unless the job's stopping rule needs it.
     """
 
     KIND = MessageKind.LR_EPOCH_END

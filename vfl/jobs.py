@@ -37,7 +37,7 @@ import numpy.typing as npt
 
 from protocols.hetero_lr import LrArbiter, LrGuest, LrHost, LrPartyResult, ScoreGuest, ScoreHost
 from protocols.hetero_lr.party import TrainingParty
-from protocols.hetero_lr.settings import SCORE_BOUND
+from protocols.hetero_lr.settings import FEATURE_BOUND
 from protocols.psi import PsiOutcome, psi_guest, psi_host
 from protocols.roles import Role
 from protocols.secure_sum import SumContributor, SumKeyOwner
@@ -191,9 +191,9 @@ def _training_inputs(
     return names, scaled, scaling
 
 
-MAX_FEATURE_ABS = SCORE_BOUND
-"""Largest |feature| a party trains on, after its scaling: one feature alone must not
-exceed the public bound on partial scores (``protocols.hetero_lr.SCORE_BOUND``)."""
+MAX_FEATURE_ABS = FEATURE_BOUND
+"""Largest |feature| a party trains on, after its scaling: the protocol's public bound
+(``protocols.hetero_lr.settings.FEATURE_BOUND``), checked here first to name the column."""
 
 
 def _check_feature_range(

@@ -194,6 +194,37 @@ class VectorMask:
         PlaintextOverflowError
             If an unmasked value is impossible (overflow, or a dishonest decryption).
         """
+        return decode_array(self.unmask_mantissas(plaintexts), self.exponent)
+
+    def unmask_mantissas(self, plaintexts: Sequence[int]) -> list[int]:
+        """The exact signed mantissas behind the masks (at :attr:`exponent`).
+
+        :meth:`unmask` rounds them to float64; these are the integers the masking
+        party can compute exactly (the label attack of ``tests/test_label_attack.py``
+        uses them, as a curious party would).
+
+        Parameters
+        ----------
+        plaintexts : sequence of int
+            ``decrypt_raw`` output of the owner, in order.
+
+        Returns
+        -------
+        list of int
+
+        Raises
+        ------
+        ValueError, PlaintextOverflowError
+            As :meth:`unmask`.
+
+        Examples
+        --------
+        >>> from crypto.paillier import generate_paillier_keypair
+        >>> public_key, private_key = generate_paillier_keypair(1024, allow_weak_key=True)
+        >>> masked, mask = public_key.encrypt_vector([0.5, -1.0]).mask()
+        >>> mask.unmask_mantissas(private_key.decrypt_raw(masked)) == [2**31, -(2**32)]
+        True
+        """
         n = self.public_key.n
         if len(plaintexts) != len(self._masks):
             raise ValueError(f"expected {len(self._masks)} decryptions, got {len(plaintexts)}")
@@ -203,10 +234,8 @@ class VectorMask:
                 raise ValueError(f"decryption {index} is not an integer in [0, n)")
             unmasked.append((value - mask) % n)
         if self.layout is None:
-            mantissas = [to_signed(m, n) for m in unmasked]
-        else:
-            mantissas = unpack_mantissas(unmasked, self.layout)
-        return decode_array(mantissas, self.exponent)
+            return [to_signed(m, n) for m in unmasked]
+        return unpack_mantissas(unmasked, self.layout)
 
 
 def mask_vector(

@@ -28,12 +28,15 @@ import numpy.typing as npt
 
 from protocols.exceptions import ProtocolError
 from protocols.hetero_lr.batch_plan import BatchPlan
+from protocols.hetero_lr.leakage import check_label_bound, secret_initial_weights
 from protocols.hetero_lr.party import (
     ENCRYPTION_EXPONENT,
     FACTOR_EXPONENT,
+    MAX_GRADIENT_BITS,
     MAX_SAMPLE_WEIGHT,
     TrainingParty,
     decrypt_masked,
+    public_gradient_bound,
     row_ids_checked,
     rows_digest,
     with_public_bound,
@@ -100,7 +103,14 @@ class LrGuest(TrainingParty):
     evaluate : callable, optional
         Validation metrics (see :data:`Evaluator`); needed for early stopping.
     initial_weights : array_like, optional
-        Warm start, the intercept last when ``fit_intercept``.
+        Warm start, the intercept last when ``fit_intercept``.  Without it the guest
+        starts from secret random weights (:func:`~protocols.hetero_lr.leakage.
+        secret_initial_weights`), so that no host ever knows a residual; a warm start
+        of zeros gives that up.
+    initial_weights_seed : bytes, optional
+        32 bytes fixing those random weights (default: fresh from the CSPRNG).  Only
+        for reproducible experiments in one process: anyone who knows the seed knows
+        the guest's starting point.
     plan_seed : bytes, optional
         32 bytes fixing the batch plan (default: fresh from the CSPRNG).
     row_ids : sequence of str, optional
@@ -185,6 +195,7 @@ class LrGuest(TrainingParty):
         validation_labels: npt.ArrayLike | None = None,
         evaluate: Evaluator | None = None,
         initial_weights: npt.ArrayLike | None = None,
+        initial_weights_seed: bytes | None = None,
         plan_seed: bytes | None = None,
         row_ids: Sequence[str] | None = None,
     ) -> None:
@@ -205,6 +216,10 @@ class LrGuest(TrainingParty):
             initial_weights=initial_weights,
             penalized=penalized if width else None,
         )
+        if initial_weights is None:  # secret: no host ever knows a residual (leakage.py)
+            seed = secrets.token_bytes(32) if initial_weights_seed is None else initial_weights_seed
+            self.weights = secret_initial_weights(self.X, seed)
+            self.epoch_start_weights = self.weights.copy()
         if not hosts or party in hosts or len(set(hosts)) != len(hosts):
             raise ProtocolError(f"{party}: hosts must be distinct other parties")
         if settings.mode == "two-party" and (len(hosts) != 1 or arbiter is not None):
@@ -219,6 +234,7 @@ class LrGuest(TrainingParty):
         self.key_owner_of_hosts = self.hosts[0] if arbiter is None else arbiter
         self.y = _labels(labels, len(self.X), "the labels")
         self.signed_y = 2.0 * self.y - 1.0
+        self.event_rate = float(self.y.mean()) if len(self.y) else 0.5
         self.sample_weight = self._weights(sample_weight)
         self.label_privacy = settings.label_privacy()
         if self.label_privacy is not None and self.sample_weight is not None:
@@ -345,6 +361,8 @@ class LrGuest(TrainingParty):
             "validation_rows": 0 if self.X_validation is None else len(self.X_validation),
             "key_length": self.settings.key_length,
             "resume": self.resuming,
+            "convergence": self.settings.convergence,
+            "early_stopping": self.settings.early_stopping or "",
         }
         # Arbiter mode: the hosts' forwards are under the arbiter's key, which reaches
         # us on another connection; set the hosts up only once we hold it (_take_key),
@@ -417,7 +435,19 @@ class LrGuest(TrainingParty):
                 f"{validation_rows}; align the data with PSI first"
             )
         assert self.plan is not None
-        self._check_batch_size(self.plan, message.features, message.sender)
+        if not 1 <= message.gradient_bits <= MAX_GRADIENT_BITS:
+            raise ProtocolError(
+                f"{self.party}: {message.sender} reports gradient entries of "
+                f"{message.gradient_bits} bits, expected 1 to {MAX_GRADIENT_BITS}"
+            )
+        check_label_bound(
+            self.plan.smallest,
+            message.features,
+            message.gradient_bits,
+            self.party,
+            message.sender,
+            event_rate=self.event_rate,
+        )
         self._host_setups[message.sender] = message
         return []
 
@@ -581,6 +611,8 @@ class LrGuest(TrainingParty):
             raise self._unexpected(message, f"in epoch {self.epoch} batch {self.batch}")
         self._check_header(message, self.epoch, 0)
         validation_rows = 0 if self.X_validation is None else len(self.X_validation)
+        if self.settings.early_stopping is None:
+            validation_rows = 0  # a host's validation scores are sent only for early stopping
         scores = np.asarray(message.validation_scores, dtype=np.float64)
         numbers = np.array([message.weight_change, message.penalty])
         if (
@@ -590,6 +622,11 @@ class LrGuest(TrainingParty):
             or (numbers < 0).any()
         ):
             raise ProtocolError(f"{self.party}: {message.sender}'s epoch summary is malformed")
+        if self.settings.convergence != "weights" and message.weight_change != 0.0:
+            raise ProtocolError(
+                f"{self.party}: {message.sender} sent a weight-change norm, which is sent only "
+                'when training converges on weights (convergence = "weights")'
+            )
         self._epoch_ends[message.sender] = message
         return []
 
@@ -649,6 +686,10 @@ class LrGuest(TrainingParty):
         for quarter in quarters[1:]:
             total = total + quarter
         plain = own / 4 - y / 2
+        if self.label_privacy is not None:
+            # one draw per batch, in the residual of every party (the guest's own too):
+            # everything the hosts see is then computed from the noisy residuals only
+            plain = plain + self.label_privacy.noise(len(plain))
         if weights is None:
             residual = total + plain
             coefficient = own - 2 * y
@@ -689,8 +730,6 @@ class LrGuest(TrainingParty):
             key = self._own_keys[0]
             bound = MAX_SAMPLE_WEIGHT * (SCORE_BOUND / 4 + 0.5)
             values = plain if weights is None else weights * plain
-            if self.label_privacy is not None:  # the host's gradient gets X_h^T (d + e)
-                values = values + self.label_privacy.noise(len(values))
             return [
                 LrResidual(
                     receiver=self.hosts[0],
@@ -718,15 +757,10 @@ class LrGuest(TrainingParty):
                 weighted = prefix if weights is None else prefix.multiply(weights, n_jobs=n_jobs)
                 weighted = with_public_bound(weighted, MAX_SAMPLE_WEIGHT * index * SCORE_BOUND / 4)
                 sent_prefix = weighted.rerandomize(n_jobs=n_jobs)
-            sent = residual
-            if self.label_privacy is not None:  # fresh noise for each host
-                sent = with_public_bound(
-                    residual + self.label_privacy.noise(len(plain)), public_residual_bound
-                )
             messages.append(
                 LrResidual(
                     receiver=host,
-                    residual=sent.rerandomize(n_jobs=n_jobs),  # fresh for each host
+                    residual=residual.rerandomize(n_jobs=n_jobs),  # fresh for each host
                     weights=empty,
                     prefix=sent_prefix,
                     **header,
@@ -739,7 +773,12 @@ class LrGuest(TrainingParty):
         loss = self._pending["loss"]
         for cross in self._crosses.values():
             loss = loss + cross
-        gradient, gradient_mask = self._pending["gradient"].pack(n_jobs=n_jobs).mask(n_jobs=n_jobs)
+        # the packing layout (hence the ciphertext count the key owner sees) follows
+        # the bound: a public one, never the data's
+        gradient = public_gradient_bound(
+            self._pending["gradient"], len(self.rows), len(self.hosts), self.party
+        )
+        gradient, gradient_mask = gradient.pack(n_jobs=n_jobs).mask(n_jobs=n_jobs)
         masked_loss, loss_mask = loss.mask(n_jobs=n_jobs)
         self._pending["masks"] = (gradient_mask, loss_mask)
         self._pending["gradient_ciphertexts"] = len(gradient)
@@ -762,7 +801,9 @@ class LrGuest(TrainingParty):
         own_change = self._end_epoch_weights()
         penalty = self.optimizer.penalty(self.weights) + sum(end.penalty for end in ends)
         loss = self._loss_sum / len(self.X) + penalty
-        change = math.sqrt(own_change + sum(end.weight_change for end in ends))
+        change: float | None = None  # the hosts' norms reach the guest only for this rule
+        if self.settings.convergence == "weights":
+            change = math.sqrt(own_change + sum(end.weight_change for end in ends))
         entry: dict[str, Any] = {"epoch": self.epoch, "loss": loss, "weight_change": change}
         entry.update(self._validation(ends))
         previous = self.history[-1]["loss"] if self.history else None
@@ -806,7 +847,12 @@ class LrGuest(TrainingParty):
         return messages
 
     def _validation(self, ends: list[LrEpochEnd]) -> dict[str, float | None]:
-        if self.X_validation is None or self.y_validation is None or self.evaluate is None:
+        if (
+            self.X_validation is None
+            or self.y_validation is None
+            or self.evaluate is None
+            or self.settings.early_stopping is None  # hosts send validation scores only then
+        ):
             return {"validation_auc": None, "validation_ks": None}
         scores = self.X_validation @ self.weights
         for end in ends:
@@ -828,7 +874,8 @@ class LrGuest(TrainingParty):
         loss_settled = previous is not None and abs(previous - entry["loss"]) < settings.tol
         if settings.convergence == "loss" and loss_settled:
             return "converged"
-        if settings.convergence == "weights" and entry["weight_change"] < settings.tol:
+        change = entry["weight_change"]
+        if settings.convergence == "weights" and change is not None and change < settings.tol:
             return "converged"
         if self.epoch + 1 >= settings.max_iter:
             return "max_iter"

@@ -9,6 +9,7 @@ decrypts the guest's masked gradient and loss.  See :mod:`protocols.hetero_lr`.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from typing import Any
 
@@ -17,6 +18,7 @@ import numpy.typing as npt
 
 from protocols.exceptions import ProtocolError
 from protocols.hetero_lr.batch_plan import BatchPlan
+from protocols.hetero_lr.leakage import check_label_bound, gradient_entry_bits
 from protocols.hetero_lr.party import (
     ENCRYPTION_EXPONENT,
     FACTOR_EXPONENT,
@@ -24,6 +26,7 @@ from protocols.hetero_lr.party import (
     TrainingParty,
     check_rows_digest,
     decrypt_masked,
+    public_gradient_bound,
     row_ids_checked,
     with_public_bound,
 )
@@ -148,6 +151,11 @@ class LrHost(TrainingParty):
         self._awaiting_decision = False
         self._resume_pending = False
 
+    @functools.cached_property
+    def gradient_bits(self) -> int:
+        """Bits per entry of this host's gradient (:mod:`~protocols.hetero_lr.leakage`)."""
+        return gradient_entry_bits(self.X)
+
     @property
     def two_party(self) -> bool:
         """Whether the host holds a key of its own."""
@@ -241,6 +249,10 @@ class LrHost(TrainingParty):
             "rows": rows,
             "validation_rows": 0 if self.X_validation is None else len(self.X_validation),
             "key_length": self.settings.key_length,
+            # what this host agrees to send at each epoch's end (weight-change norms,
+            # validation scores) is its own configuration's decision
+            "convergence": self.settings.convergence,
+            "early_stopping": self.settings.early_stopping or "",
         }
         for name, value in expected.items():
             if getattr(message, name) != value:
@@ -254,7 +266,7 @@ class LrHost(TrainingParty):
             raise ProtocolError(f"{self.party}: the guest's setup is malformed")
         plan = BatchPlan(rows, message.batch_size, message.plan_seed)
         self._check_batch_size(plan, message.guest_features, "the guest")
-        self._check_batch_size(plan, width, "this host")
+        check_label_bound(plan.smallest, width, self.gradient_bits, self.party, "this host")
         self.setup = message
         self.index = message.hosts.index(self.party)
         self._start_plan(plan)
@@ -285,6 +297,7 @@ class LrHost(TrainingParty):
             features=width,
             rows=rows,
             validation_rows=0 if self.X_validation is None else len(self.X_validation),
+            gradient_bits=self.gradient_bits,
             resume=self.resuming,
             resume_seed=seed,
             resume_epochs=epochs,
@@ -406,7 +419,9 @@ class LrHost(TrainingParty):
                 )
             else:
                 self._expect_empty(message.prefix, "score prefix")
-        gradient = residual.matmul(self.X[self.rows].T, n_jobs=n_jobs)
+        gradient = public_gradient_bound(
+            residual.matmul(self.X[self.rows].T, n_jobs=n_jobs), rows, hosts, self.party
+        )  # the packing layout must not depend on this host's features
         masked, self._mask = gradient.pack(n_jobs=n_jobs).mask(n_jobs=n_jobs)
         empty, _ = key.encrypt_vector(np.zeros(0)).mask()
         self._residual_done = True
@@ -472,14 +487,19 @@ class LrHost(TrainingParty):
         change = self._end_epoch_weights()
         self.history.append({"epoch": self.epoch, "weight_change": change})
         self._awaiting_decision = True
-        validation = np.zeros(0) if self.X_validation is None else self.X_validation @ self.weights
+        # Epoch after epoch, validation scores X_v w and weight-change norms would give
+        # the guest the Gram matrix of this host's validation rows: each is sent only
+        # when the job's stopping rule needs it.
+        validation = np.zeros(0)
+        if self.X_validation is not None and self.settings.early_stopping is not None:
+            validation = self.X_validation @ self.weights
         return [
             LrEpochEnd(
                 job_id=self.job_id,
                 sender=self.party,
                 receiver=self.guest,
                 round=self.epoch,
-                weight_change=change,
+                weight_change=change if self.settings.convergence == "weights" else 0.0,
                 penalty=self.optimizer.penalty(self.weights),
                 validation_scores=validation,
             )

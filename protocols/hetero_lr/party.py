@@ -24,7 +24,8 @@ from protocols.exceptions import ProtocolError
 from protocols.hetero_lr.backends import Backend, get_backend
 from protocols.hetero_lr.batch_plan import BatchPlan
 from protocols.hetero_lr.optimizers import Optimizer
-from protocols.hetero_lr.settings import SCORE_BOUND, LrSettings
+from protocols.hetero_lr.privacy import MAX_NOISE
+from protocols.hetero_lr.settings import FEATURE_BOUND, SCORE_BOUND, LrSettings
 from protocols.hetero_lr.state import (
     KEPT_CHECKPOINTS,
     LrCheckpoint,
@@ -37,10 +38,12 @@ from protocols.roles import Role
 __all__ = [
     "ENCRYPTION_EXPONENT",
     "FACTOR_EXPONENT",
+    "MAX_GRADIENT_BITS",
     "MAX_SAMPLE_WEIGHT",
     "LrPartyResult",
     "TrainingParty",
     "checked_matrix",
+    "public_gradient_bound",
     "select_checkpoints",
 ]
 
@@ -50,6 +53,10 @@ ENCRYPTION_EXPONENT = exponent_for_precision(DEFAULT_VECTOR_PRECISION)
 FACTOR_EXPONENT = exponent_for_precision(DEFAULT_PLAINTEXT_PRECISION)
 MAX_SAMPLE_WEIGHT = 2.0**20
 """Public bound on a row weight (class weight times sample weight)."""
+
+MAX_GRADIENT_BITS = 64
+"""Most bits a host may report per gradient entry (features within ``FEATURE_BOUND``
+at resolution ``2**-16`` need at most 47)."""
 
 MAX_MASKED_VALUES = 1_000_000
 """Refuse masked vectors longer than this (a party's gradient is never this wide)."""
@@ -117,7 +124,8 @@ def checked_matrix(values: npt.ArrayLike, what: str, party: str) -> FloatArray:
     Raises
     ------
     ProtocolError
-        If ``values`` is not 2-D or holds a NaN or an infinity.
+        If ``values`` is not 2-D, holds a NaN or an infinity, or a value beyond the
+        public :data:`~protocols.hetero_lr.settings.FEATURE_BOUND`.
 
     Examples
     --------
@@ -133,6 +141,11 @@ def checked_matrix(values: npt.ArrayLike, what: str, party: str) -> FloatArray:
         raise ProtocolError(f"{party}: {what} must be a 2-D array, got shape {array.shape}")
     if not np.isfinite(array).all():
         raise ProtocolError(f"{party}: {what} holds a missing or infinite value; clean the data")
+    if np.abs(array).max(initial=0.0) > FEATURE_BOUND:
+        raise ProtocolError(
+            f"{party}: {what} hold a value beyond the public bound ±{FEATURE_BOUND:g}; "
+            "scale the features (e.g. standardize)"
+        )
     return array
 
 
@@ -632,10 +645,17 @@ def check_rows_digest(
     Raises
     ------
     ProtocolError
-        If the digest is malformed, or both parties know their ids and they differ.
+        If the digest is malformed, missing while this party knows its ids, or both
+        parties know their ids and they differ.
     """
     if len(received) not in (0, ROWS_DIGEST_BYTES):
         raise ProtocolError(f"{party}: {sender} sent a rows digest of {len(received)} bytes")
+    if not received and row_ids is not None:
+        raise ProtocolError(
+            f"{party}: {sender} sent no rows digest, but this party knows its row ids and "
+            "checks that both hold the same customers in the same order; give the "
+            f"{sender} its row ids too (job files always do)"
+        )
     if received and row_ids is not None and received != rows_digest(row_ids, salt):
         raise ProtocolError(
             f"{party}: {sender}'s rows are not the same customers in the same order as "
@@ -654,6 +674,29 @@ def with_public_bound(vector: Any, max_abs: float) -> Any:
     """
     bound, _ = encode_scalar(max_abs, vector.public_key.n, exponent=vector.exponent)
     return vector.with_bound(max(bound, 1))
+
+
+def public_gradient_bound(gradient: Any, rows: int, hosts: int, party: str) -> Any:
+    """``gradient`` (``X^T [[d]]`` of a batch) claiming its public worst-case bound.
+
+    The bound decides the packing layout, hence how many ciphertexts the key owner
+    decrypts; one computed from the data (the largest row norm of the features) would
+    tell it whether the features crossed a power of two.  The public bound covers any
+    batch of ``rows`` rows with features within :data:`FEATURE_BOUND`, weights within
+    :data:`MAX_SAMPLE_WEIGHT`, ``hosts`` hosts' scores within :data:`SCORE_BOUND` and
+    label-privacy noise.
+
+    Raises
+    ------
+    ProtocolError
+        If the gradient's own bound exceeds the public one (a bug: say so, do not
+        claim a bound the values may break).
+    """
+    residual = MAX_SAMPLE_WEIGHT * ((hosts + 1) * SCORE_BOUND / 4 + 0.5 + MAX_NOISE)
+    bounded = with_public_bound(gradient, rows * FEATURE_BOUND * residual)
+    if gradient.bound > bounded.bound:
+        raise ProtocolError(f"{party}: a gradient exceeds the public bound; this is a bug")
+    return bounded
 
 
 def decrypt_masked(

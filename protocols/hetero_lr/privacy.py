@@ -2,18 +2,30 @@
 
 A host learns its exact gradient ``X_h^T d`` per batch, and the residual
 ``d = w (z/4 - y/2)`` carries the guest's labels (the batch label inference attack,
-arXiv 2112.05409).  With label privacy on, the guest adds Gaussian noise ``e`` to its
-part of the residual before encrypting it for each host, so a host learns
-``X_h^T (d + e)``: a function of ``d + e`` and its own features, hence (by
-post-processing) as private as ``d + e`` itself.  The guest's own gradient uses the
-exact residual.
+arXiv 2112.05409).  With label privacy on, the guest draws Gaussian noise ``e`` once
+per batch and adds it to the residual of *every* party: the hosts' gradients and its
+own are computed from ``r = d + e``.  The guest's weights therefore move only with
+noisy residuals, and so do the hosts' weights and every later partial score.
 
-Flipping one label changes one entry of ``d`` by ``w/2`` (``w`` the row's weight), so
-one epoch, in which every row is in exactly one batch, is a Gaussian mechanism with
-L2 sensitivity ``Delta = max(w)/2``.  Over ``E`` epochs the guarantee composes in
-zero-concentrated DP, ``rho = E Delta^2 / (2sigma^2)``, and converts to ``(epsilon, delta)``-DP as
-``epsilon = rho + 2 sqrt(rho ln(1/delta))`` (Bun and Steinke 2016, Prop. 1.3).  :func:`noise_scale`
-inverts this: the smallest ``sigma`` that gives the requested ``epsilon`` for ``delta``.
+The guarantee, per label, for everything the hosts see (alone or colluding with one
+another, not with the guest or the arbiter): at batch ``t`` the released value is
+``r_t = s_t - y_t / 2 + e_t`` (unweighted rows: weights are refused with label
+privacy), where the shift ``s_t = (u_g + sum u_h) / 4`` is a function of the
+features and of the earlier ``r_1 .. r_{t-1}`` only.  ``y`` in {-1, +1}, so
+flipping one label moves one entry of ``r_t`` by 1: a Gaussian mechanism of L2
+sensitivity ``Delta = max(w) = 1``, adaptively composed.  Every row is in exactly one
+batch per epoch, so ``E`` epochs compose in zero-concentrated DP to
+``rho = E Delta^2 / (2 sigma^2)``, converted to ``(epsilon, delta)``-DP as
+``epsilon = rho + 2 sqrt(rho ln(1/delta))`` (Bun and Steinke 2016, Prop. 1.6,
+Lemma 2.3 and Prop. 1.3).  A host's gradients, its weights and its model file are functions of its
+own features and ``r_1, r_2, ...``: post-processing.  :func:`noise_scale` inverts the
+conversion: the smallest ``sigma`` that gives the requested ``epsilon`` for ``delta``.
+One draw per batch for all hosts also means that colluding hosts cannot average
+independent noises away.
+
+Not covered: the stop decision (it depends on the exact loss, hence on the labels,
+with ``convergence = "loss"`` or early stopping; use ``"max_iter"`` when it
+matters), and the guest's own view.
 
 Noise comes from the OS CSPRNG (``secrets``) through the Box-Muller transform.  It
 is then encoded at the protocol's fixed resolution (2^-32), which rounds every noisy
@@ -89,7 +101,7 @@ def noise_scale(epsilon: float, delta: float, epochs: int, sensitivity: float) -
     epochs : int
         How many times each label is used (one per epoch).
     sensitivity : float
-        How much one label can change one residual entry (``max(w)/2``).
+        How much one label can change one residual entry (``max(w)``, 1 unweighted).
 
     Returns
     -------
@@ -102,9 +114,9 @@ def noise_scale(epsilon: float, delta: float, epochs: int, sensitivity: float) -
 
     Examples
     --------
-    >>> sigma = noise_scale(1.0, 1e-5, epochs=4, sensitivity=0.5)
-    >>> round(sigma, 3), round(epsilon_spent(sigma, 1e-5, 4, 0.5), 6)
-    (4.901, 1.0)
+    >>> sigma = noise_scale(1.0, 1e-5, epochs=4, sensitivity=1.0)
+    >>> round(sigma, 3), round(epsilon_spent(sigma, 1e-5, 4, 1.0), 6)
+    (9.801, 1.0)
     """
     _check(epsilon, delta, epochs, sensitivity)
     log_term = math.log(1.0 / delta)
@@ -117,8 +129,8 @@ def epsilon_spent(sigma: float, delta: float, epochs: int, sensitivity: float) -
 
     Examples
     --------
-    >>> round(epsilon_spent(10.0, 1e-5, 1, 0.5), 4)
-    0.2412
+    >>> round(epsilon_spent(10.0, 1e-5, 1, 1.0), 4)
+    0.4849
     """
     _check(1.0, delta, epochs, sensitivity)
     if not (math.isfinite(sigma) and sigma > 0):
@@ -146,7 +158,7 @@ class LabelPrivacy:
     --------
     >>> privacy = LabelPrivacy(epsilon=2.0, delta=1e-5, epochs=4)
     >>> round(privacy.sigma, 3), privacy.noise(3).shape
-    (2.499, (3,))
+    (4.999, (3,))
     """
 
     epsilon: float
@@ -155,12 +167,12 @@ class LabelPrivacy:
     max_weight: float = 1.0
 
     def __post_init__(self) -> None:
-        _check(self.epsilon, self.delta, self.epochs, self.max_weight / 2.0)
+        _check(self.epsilon, self.delta, self.epochs, self.max_weight)
 
     @property
     def sensitivity(self) -> float:
-        """How much one label can move one residual entry: ``max_weight / 2``."""
-        return self.max_weight / 2.0
+        """How much one label can move one residual entry: ``max_weight`` (``y`` in ±1)."""
+        return self.max_weight
 
     @property
     def sigma(self) -> float:

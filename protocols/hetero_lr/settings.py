@@ -14,6 +14,7 @@ from protocols.hetero_lr.privacy import LabelPrivacy
 __all__ = [
     "CONVERGENCE",
     "EARLY_STOPPING",
+    "FEATURE_BOUND",
     "FLAT_KEYWORDS",
     "MODES",
     "SCORE_BOUND",
@@ -51,6 +52,13 @@ FLAT_KEYWORDS = (
     "label_privacy_delta",
 )
 """Every keyword :meth:`LrSettings.from_flat` accepts."""
+
+FEATURE_BOUND = 2.0**30
+"""Public bound on every feature value a training party uses (larger ones are refused).
+
+Bounds derived from it (a gradient's, which fixes its packing layout) reveal nothing
+about the data.
+"""
 
 SCORE_BOUND = 2.0**30
 """Public bound on every partial score ``u = X w`` that is encrypted.
