@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pandas as pd
 import pytest
 from sklearn.base import clone
 from sklearn.linear_model import LogisticRegression
@@ -18,6 +19,12 @@ from vfl.datasets import PartyTable, load_builtin
 from vfl.exceptions import DataError
 
 FAST = {"key_length": 1024, "allow_weak_key": True, "random_state": 0}
+# Breast's host has 20 features: its exact gradient would carry more than the labels
+# of any batch of a few hundred rows allow (the label-information bound, SECURITY.md
+# §11).  With its first 4 features (about 19 bits each) batches of 210 rows pass; the
+# breast tests use those and batches of at least 250 rows.
+BREAST_HOST_COLUMNS = 4
+BREAST_BATCH = 250
 
 
 def aligned(name: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -26,7 +33,10 @@ def aligned(name: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     position = {customer: row for row, customer in enumerate(host.ids)}
     order = np.array([position[customer] for customer in guest.ids])
     assert guest.labels is not None
-    return guest.features, guest.labels.astype(float), host.features[order]
+    host_features = host.features[order]
+    if name == "breast":
+        host_features = host_features[:, :BREAST_HOST_COLUMNS]
+    return guest.features, guest.labels.astype(float), host_features
 
 
 def split(y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -44,7 +54,7 @@ def breast_model() -> tuple[HeteroLogisticRegression, tuple, tuple]:
     Xg, y, Xh = aligned("breast")
     train, test = split(y)
     model = HeteroLogisticRegression(
-        **FAST, batch_size=128, optimizer="sgd", learning_rate=0.2, max_iter=40,
+        **FAST, batch_size=BREAST_BATCH, optimizer="adam", learning_rate=0.1, max_iter=20,
         convergence="max_iter", class_weight="balanced",
     )  # fmt: skip
     model.fit(Xg[train], y[train], hosts=[Xh[train]])
@@ -55,7 +65,7 @@ def test_breast_encrypted_auc_is_within_0_005_of_scikit_learn(breast_model) -> N
     model, (Xg, y, Xh), (train, test) = breast_model
     federated = model.evaluate(Xg[test], y[test], hosts=[Xh[test]])["auc"]
     assert federated >= centralised_auc(Xg, y, Xh, train, test) - 0.005
-    assert model.n_iter_ == 40 and model.stop_reason_ == "max_iter"
+    assert model.n_iter_ == 20 and model.stop_reason_ == "max_iter"
     assert model.history_[-1]["loss"] < model.history_[0]["loss"]
 
 
@@ -80,6 +90,11 @@ def test_default_credit_auc_is_within_0_005_of_scikit_learn_and_far_above_guest_
 
 def shuffled_tables(name: str, seed: int) -> tuple[PartyTable, PartyTable]:
     guest, host = load_builtin(name)
+    if name == "breast":
+        host = PartyTable(
+            host.ids, host.features[:, :BREAST_HOST_COLUMNS],
+            host.feature_names[:BREAST_HOST_COLUMNS], None,
+        )  # fmt: skip
     rng = np.random.default_rng(seed)
     keep_guest = rng.permutation(len(guest))[: int(0.9 * len(guest))]
     keep_host = rng.permutation(len(host))[: int(0.9 * len(host))]
@@ -104,7 +119,7 @@ def test_training_after_psi_on_shuffled_partially_overlapping_files() -> None:
     y = g.labels.astype(float)
     train, test = split(y)
     model = HeteroLogisticRegression(
-        **FAST, backend="plaintext", batch_size=128, learning_rate=0.2, max_iter=40,
+        **FAST, backend="plaintext", batch_size=BREAST_BATCH, learning_rate=0.2, max_iter=40,
         convergence="max_iter", class_weight="balanced",
     )  # fmt: skip
     model.fit(g.features[train], y[train], hosts=[h.features[train]])
@@ -198,12 +213,14 @@ def test_default_key_is_2048_bits_and_weak_keys_need_opt_in() -> None:
     ("change", "message"),
     [
         (lambda Xg, y, Xh: (Xg, y, [Xh[:-1]]), "aligned"),
-        (lambda Xg, y, Xh: (np.where(Xg > 2, np.nan, Xg), y, [Xh]), "missing or infinite"),
-        (lambda Xg, y, Xh: (Xg, y * 3, [Xh]), "labels"),
+        (lambda Xg, y, Xh: (np.where(Xg > 2, np.nan, Xg), y, [Xh]), r"missing \(NaN\) or infinite"),
+        (lambda Xg, y, Xh: (Xg, y + (np.arange(len(y)) % 3 == 0), [Xh]), "Only binary"),
+        (lambda Xg, y, Xh: (Xg, np.zeros_like(y), [Xh]), "one class only"),
+        (lambda Xg, y, Xh: (Xg, np.linspace(0, 1, len(y)), [Xh]), "Unknown label type"),
         (lambda Xg, y, Xh: (Xg, y, [Xh, Xh]), "exactly one host"),
         (lambda Xg, y, Xh: (Xg, y, Xh), "list"),
     ],
-    ids=["rows", "nan", "labels", "hosts", "not-a-list"],
+    ids=["rows", "nan", "three-classes", "one-class", "continuous", "hosts", "not-a-list"],
 )
 def test_bad_inputs_give_clear_errors(change, message) -> None:
     Xg, y, Xh = aligned("breast")
@@ -216,7 +233,7 @@ def test_early_stopping_keeps_the_best_validation_epoch() -> None:
     Xg, y, Xh = aligned("breast")
     train, test = split(y)
     model = HeteroLogisticRegression(
-        **FAST, backend="plaintext", batch_size=64, learning_rate=0.5, max_iter=30,
+        **FAST, backend="plaintext", batch_size=BREAST_BATCH, learning_rate=0.5, max_iter=30,
         convergence="max_iter", early_stopping="auc", patience=2,
     )  # fmt: skip
     model.fit(Xg[train], y[train], hosts=[Xh[train]],
@@ -232,7 +249,7 @@ def test_early_stopping_keeps_the_best_validation_epoch() -> None:
 
 def test_warm_start_continues_from_the_previous_weights() -> None:
     Xg, y, Xh = aligned("breast")
-    params = {**FAST, "backend": "plaintext", "batch_size": 64, "max_iter": 2}
+    params = {**FAST, "backend": "plaintext", "batch_size": BREAST_BATCH, "max_iter": 2}
     cold = HeteroLogisticRegression(**params).fit(Xg, y, hosts=[Xh])
     warm = HeteroLogisticRegression(**params, warm_start=True).fit(Xg, y, hosts=[Xh])
     warm.fit(Xg, y, hosts=[Xh])
@@ -248,7 +265,7 @@ def test_warm_start_from_saved_party_models(breast_model, tmp_path) -> None:
         restored.predict_proba(Xg[test], hosts=[Xh[test]]),
         model.predict_proba(Xg[test], hosts=[Xh[test]]),
     )
-    restored.set_params(warm_start=True, backend="plaintext", max_iter=1, batch_size=128)
+    restored.set_params(warm_start=True, backend="plaintext", max_iter=1, batch_size=BREAST_BATCH)
     restored.fit(Xg[train], y[train], hosts=[Xh[train]])
     assert restored.history_[0]["loss"] < model.history_[0]["loss"]  # starts trained
     with pytest.raises(DataError, match="guest's model"):
@@ -259,3 +276,62 @@ def test_history_plot(breast_model, tmp_path) -> None:
     model = breast_model[0]
     path = model.plot_history(str(tmp_path / "history.png"))
     assert path.read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
+
+
+def frames(Xg: np.ndarray, Xh: np.ndarray) -> tuple[pd.DataFrame, pd.DataFrame]:
+    guest = pd.DataFrame(Xg, columns=[f"age_{i}" for i in range(Xg.shape[1])])
+    host = pd.DataFrame(Xh, columns=[f"income_{i}" for i in range(Xh.shape[1])])
+    return guest, host
+
+
+def test_each_partys_dataframe_columns_are_matched_by_name(breast_model) -> None:
+    """The issue's breast case: columns in another order moved probabilities by up to
+    0.72 when taken by position.  Now they are matched by name, per party."""
+    _, (Xg, y, Xh), (train, test) = breast_model
+    guest, host = frames(Xg, Xh)
+    model = HeteroLogisticRegression(**FAST, backend="plaintext", batch_size=BREAST_BATCH)
+    model.fit(guest.iloc[train], y[train], hosts=[host.iloc[train]])
+    assert list(model.feature_names_in_) == list(guest.columns)
+    assert model.party_models_["host"].feature_names == list(host.columns)
+    expected = model.predict_proba(guest.iloc[test], hosts=[host.iloc[test]])
+    by_position = model.predict_proba(guest.iloc[test, ::-1].to_numpy(), hosts=[host.iloc[test]])
+    assert np.abs(by_position - expected).max() > 0.05  # what a silent mix-up would cost
+    reordered = model.predict_proba(guest.iloc[test, ::-1], hosts=[host.iloc[test, ::-1]])
+    np.testing.assert_array_equal(reordered, expected)
+    renamed = guest.rename(columns={"age_0": "AGE_0"})
+    with pytest.raises(DataError, match=r"missing \['age_0'\], unexpected \['AGE_0'\]"):
+        model.predict_proba(renamed, hosts=[host])
+    with pytest.raises(DataError, match=r"hosts\[0\]'s columns .* missing \['income_3'\]"):
+        model.predict(guest, hosts=[host.drop(columns=["income_3"])])
+    with pytest.raises(DataError, match=r"hosts.0. has 3 features, but .*expecting 4"):
+        model.predict(guest, hosts=[host.to_numpy()[:, :3]])
+    with pytest.raises(DataError, match="pass hosts="):  # fitted with hosts=: scored with hosts=
+        model.predict(guest)
+    # saved models keep the names, and match them too
+    restored = HeteroLogisticRegression.from_party_models(
+        model.party_models_["guest"], [model.party_models_["host"]]
+    )
+    np.testing.assert_array_equal(
+        restored.predict_proba(guest.iloc[test, ::-1], hosts=[host.iloc[test]]), expected
+    )
+    with pytest.raises(DataError, match=r"missing \['age_0'\]"):
+        restored.predict(renamed, hosts=[host])
+
+
+def test_labels_keep_their_values_and_eval_set_uses_them(breast_model) -> None:
+    _, (Xg, y, Xh), (train, test) = breast_model
+    labels = np.where(y == 1, "malignant", "benign")
+    model = HeteroLogisticRegression(
+        **FAST, backend="plaintext", batch_size=BREAST_BATCH, optimizer="adam",
+        learning_rate=0.1, max_iter=8, early_stopping="auc", patience=2,
+    )  # fmt: skip
+    model.fit(Xg[train], labels[train], hosts=[Xh[train]],
+              eval_set=(Xg[test], labels[test], [Xh[test]]))  # fmt: skip
+    assert model.classes_.tolist() == ["benign", "malignant"]
+    assert max(epoch["validation_auc"] for epoch in model.history_) > 0.95
+    assert set(model.predict(Xg[test], hosts=[Xh[test]]).tolist()) == {"benign", "malignant"}
+    report = model.evaluate(Xg[test], labels[test], hosts=[Xh[test]])
+    assert report["positives"] == int(y[test].sum())  # "malignant" sorts last: positive
+    with pytest.raises(DataError, match="not the classes"):
+        model.fit(Xg[train], labels[train], hosts=[Xh[train]],
+                  eval_set=(Xg[test], y[test], [Xh[test]]))  # fmt: skip

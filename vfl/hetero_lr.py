@@ -1,4 +1,4 @@
-"""Hetero logistic regression in scikit-learn style, every party in one process.
+"""Hetero logistic regression as a scikit-learn estimator, every party in one process.
 
 :class:`HeteroLogisticRegression` runs the real guest, host and arbiter roles of
 :mod:`protocols.hetero_lr` in one process, every message through the wire codec (the
@@ -6,29 +6,45 @@
 It is the simulation and evaluation API; deployments run a job file with ``vfl run``
 per party.
 
+The data come in one of two forms:
+
+* **one table** split by columns: ``HeteroLogisticRegression(parties={"guest": [...],
+  "hosts": [[...], ...]})`` then ``fit(X, y)``, ``predict(X)``.  This is the form
+  scikit-learn's tools use (``cross_val_score``, ``GridSearchCV``, ``Pipeline``);
+* **one table per party**: ``fit(X_guest, y, hosts=[X_host, ...])``,
+  ``predict(X_guest, hosts=[X_host, ...])``.
+
+Either way, DataFrame columns are matched by name at every call (:mod:`vfl.columns`).
+
 Examples
 --------
+>>> import numpy as np
+>>> from sklearn.model_selection import cross_val_score
 >>> from vfl import HeteroLogisticRegression
 >>> from vfl.datasets import load_builtin
 >>> guest, host = load_builtin("breast")  # both files list the ids in the same order
->>> model = HeteroLogisticRegression(key_length=1024, allow_weak_key=True, batch_size=128,
-...                                  optimizer="adam", learning_rate=0.1, max_iter=3,
-...                                  random_state=0)
->>> model = model.fit(guest.features, guest.labels, hosts=[host.features])
->>> probabilities = model.predict_proba(guest.features, hosts=[host.features])[:, 1]
->>> bool(model.evaluate(guest.features, guest.labels, hosts=[host.features])["auc"] > 0.98)
+>>> X = np.hstack([guest.features, host.features[:, :5]])  # columns 10-14: the host's
+>>> model = HeteroLogisticRegression(
+...     parties={"guest": "rest", "hosts": [[10, 11, 12, 13, 14]]},
+...     key_length=1024, allow_weak_key=True, batch_size=1000, optimizer="adam",
+...     learning_rate=0.1, max_iter=5, random_state=0)
+>>> scores = cross_val_score(model, X, guest.labels, cv=3, scoring="roc_auc")
+>>> bool(scores.min() > 0.97)
 True
 """
 
 from __future__ import annotations
 
 import hashlib
-import inspect
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+from sklearn import exceptions as sklearn_exceptions  # type: ignore[import-untyped]
+from sklearn.base import BaseEstimator, ClassifierMixin  # type: ignore[import-untyped]
 
 from protocols.exceptions import ProtocolError
 from protocols.hetero_lr import (
@@ -44,14 +60,25 @@ from protocols.hetero_lr import (
 from protocols.hetero_lr.settings import FLAT_KEYWORDS
 from protocols.roles import Role
 from vfl import metrics
+from vfl.columns import as_matrix, column_positions, feature_names, match_columns
 from vfl.exceptions import DataError
 from vfl.local import run_locally
 from vfl.models import PartyModel, Scaling, merge_to_sklearn
 
-__all__ = ["HeteroLogisticRegression", "class_row_weights"]
+__all__ = ["REST", "HeteroLogisticRegression", "NotFittedError", "class_row_weights"]
 
 FloatArray = npt.NDArray[np.float64]
 GUEST, ARBITER = "guest", "arbiter"
+REST = "rest"
+"""In ``parties``: the party that takes every column no other party lists."""
+
+
+class NotFittedError(DataError, sklearn_exceptions.NotFittedError):  # type: ignore[misc]
+    """The estimator is used before :meth:`HeteroLogisticRegression.fit`.
+
+    Both a :class:`~vfl.exceptions.DataError` and scikit-learn's ``NotFittedError``
+    (so ``check_is_fitted`` and scikit-learn's tools recognise it).
+    """
 
 
 def host_names(count: int) -> list[str]:
@@ -59,29 +86,8 @@ def host_names(count: int) -> list[str]:
     return ["host"] if count == 1 else [f"host-{i}" for i in range(1, count + 1)]
 
 
-def _matrix(values: object, what: str) -> FloatArray:
-    """A 2-D float64 array from a DataFrame or array, with a clear error."""
-    if hasattr(values, "to_numpy"):
-        values = values.to_numpy()
-    try:
-        array = np.asarray(values, dtype=np.float64)
-    except (TypeError, ValueError) as error:
-        raise DataError(f"{what} must be numeric ({error})") from error
-    if array.ndim != 2:
-        raise DataError(f"{what} must be 2-D (rows x features), got shape {array.shape}")
-    if not np.isfinite(array).all():
-        raise DataError(f"{what} holds a missing or infinite value; clean the data first")
-    return array
-
-
-def _column_names(values: object, count: int, prefix: str) -> list[str]:
-    columns = getattr(values, "columns", None)
-    if columns is not None and len(columns) == count:
-        return [str(c) for c in columns]
-    return [f"{prefix}{i}" for i in range(count)]
-
-
 def _binary_labels(values: object, rows: int) -> FloatArray:
+    """0/1, -1/+1 or bool labels as 0/1 floats (the rule of job files and models)."""
     if hasattr(values, "to_numpy"):
         values = values.to_numpy()
     labels = np.asarray(values).ravel()
@@ -99,6 +105,68 @@ def _binary_labels(values: object, rows: int) -> FloatArray:
     if values_seen <= {-1.0, 1.0}:
         return (numeric > 0).astype(np.float64)
     raise DataError(f"labels must be 0/1, -1/+1 or bool, found {sorted(values_seen)[:5]}")
+
+
+def _label_column(y: object, rows: int) -> npt.NDArray[Any]:
+    """``y`` as a 1-D array of ``rows`` labels (a column is flattened, with a warning)."""
+    from sklearn.utils.validation import column_or_1d  # type: ignore[import-untyped]
+
+    if y is None:
+        raise DataError(
+            "HeteroLogisticRegression requires y to be passed, but the target y is None"
+        )
+    try:
+        labels: npt.NDArray[Any] = column_or_1d(y, warn=True)
+    except (TypeError, ValueError) as error:
+        raise DataError(f"y must hold one label per row: {error}") from error
+    if labels.shape != (rows,):
+        raise DataError(f"y has {labels.size} labels for {rows} rows")
+    return labels
+
+
+def _encode_labels(y: object, rows: int) -> tuple[npt.NDArray[Any], FloatArray]:
+    """The two classes (sorted) and 1.0 where a row is of the second (positive) class."""
+    from sklearn.utils.multiclass import type_of_target  # type: ignore[import-untyped]
+
+    labels = _label_column(y, rows)
+    try:
+        kind = type_of_target(labels, input_name="y", raise_unknown=True)
+    except ValueError as error:
+        raise DataError(str(error)) from error
+    if kind == "continuous":
+        raise DataError(
+            "Unknown label type: continuous. A classifier needs two classes (0/1, -1/+1, "
+            "bool, or any two labels), not a regression target"
+        )
+    if kind != "binary":
+        raise DataError(
+            "Only binary classification is supported. The type of the target is "
+            f"{kind}: hetero logistic regression separates two classes"
+        )
+    classes = np.unique(labels)
+    if len(classes) != 2:
+        raise DataError(
+            f"y holds one class only ({classes[0]!r}); a classifier needs rows of both classes"
+        )
+    return classes, (labels == classes[1]).astype(np.float64)
+
+
+def _checked_sample_weight(sample_weight: object, rows: int) -> FloatArray | None:
+    if sample_weight is None:
+        return None
+    try:
+        weights = np.asarray(sample_weight, dtype=np.float64)
+    except (TypeError, ValueError) as error:
+        raise DataError(f"sample_weight must be numbers: {error}") from error
+    if weights.shape != (rows,):
+        raise DataError(
+            f"sample_weight must hold one weight per row: {rows} rows, shape {weights.shape}"
+        )
+    if not np.isfinite(weights).all() or (weights < 0).any():
+        raise DataError("sample_weight must be finite and not negative")
+    if not weights.any():
+        raise DataError("sample_weight is zero for every row: at least one weight must be non-zero")
+    return weights
 
 
 def class_row_weights(
@@ -154,11 +222,109 @@ def class_row_weights(
     return by_class if weights is None else by_class * weights
 
 
-class HeteroLogisticRegression:
+def _class_weight_by_position(
+    class_weight: object, classes: npt.NDArray[Any]
+) -> str | dict[int, float] | None:
+    """``class_weight`` with dict keys turned into 0 (``classes[0]``) and 1 (``classes[1]``).
+
+    Keys are the class labels (scikit-learn's rule) or, as before, 0 and 1 for the
+    negative and the positive class.
+    """
+    if not isinstance(class_weight, Mapping):
+        return class_weight  # type: ignore[return-value]  # class_row_weights checks it
+    labels = classes.tolist()
+    keys = list(class_weight)
+    if all(key in labels for key in keys):
+        return {labels.index(key): float(value) for key, value in class_weight.items()}
+    if all(key in (0, 1) for key in keys):
+        return {int(key): float(value) for key, value in class_weight.items()}
+    raise DataError(
+        f"class_weight's keys {keys} must be the classes {labels} (or 0 and 1 for the "
+        "negative and the positive class)"
+    )
+
+
+def _resolve_parties(spec: object, names: list[str] | None, width: int) -> list[list[int]]:
+    """Each party's column positions in the table (guest first) from a ``parties`` spec.
+
+    Every column goes to exactly one party; a host needs at least one column, the
+    guest may be given none (``[]``: it holds only the labels and the intercept).
+    """
+    form = '{"guest": columns, "hosts": [columns, ...]}'
+    if not isinstance(spec, Mapping) or set(spec) != {"guest", "hosts"}:
+        raise DataError(f"parties must be a dict {form}, not {spec!r}")
+    hosts = spec["hosts"]
+    if isinstance(hosts, str | bytes) or not isinstance(hosts, Sequence) or not hosts:
+        raise DataError(f"parties['hosts'] must be a non-empty list, one entry per host: {form}")
+    entries = [("the guest", spec["guest"])]
+    entries += [(f"host {j}", columns) for j, columns in enumerate(hosts, start=1)]
+    rest = [who for who, columns in entries if isinstance(columns, str) and columns == REST]
+    if len(rest) > 1:
+        raise DataError(f'parties: only one party can take "{REST}", not {" and ".join(rest)}')
+    resolved: dict[str, list[int]] = {}
+    for who, columns in entries:
+        if not (isinstance(columns, str) and columns == REST):
+            resolved[who] = column_positions(
+                columns, names, width, what=f"parties: {who}'s columns"
+            )
+
+    def label(positions: list[int]) -> list[Any]:
+        return [names[p] for p in positions] if names is not None else positions
+
+    taken = Counter(p for positions in resolved.values() for p in positions)
+    shared = sorted(p for p, count in taken.items() if count > 1)
+    if shared:
+        raise DataError(f"parties: the column(s) {label(shared)} are given to several parties")
+    left = [p for p in range(width) if p not in taken]
+    if rest:
+        if not left:
+            raise DataError(
+                f'parties: "{REST}" leaves no column for {rest[0]}: X has {width} '
+                "feature(s) and the other parties take them all"
+            )
+        resolved[rest[0]] = left
+    elif left:
+        raise DataError(
+            f"parties: the column(s) {label(left)} belong to no party; give them to one, "
+            f'drop them from X, or give one party "{REST}"'
+        )
+    for who, positions in resolved.items():
+        if who != "the guest" and not positions:
+            raise DataError(f"parties: {who} has no column")
+    return [resolved[who] for who, _ in entries]
+
+
+@dataclass(frozen=True)
+class _PartyData:
+    """Training data split into parties (guest first), with what fit records about it."""
+
+    matrices: list[FloatArray]
+    names: list[list[str]]  # each party's feature names, as its model stores them
+    known: list[bool]  # whether each party's names came from the data (matched later)
+    table_names: list[str] | None  # feature_names_in_
+    width: int  # n_features_in_
+    layout: list[list[int]] | None  # the single-table form: each party's table positions
+
+
+class HeteroLogisticRegression(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
     """Vertical federated logistic regression (guest with labels, one or more hosts).
+
+    A scikit-learn classifier (``BaseEstimator``, ``ClassifierMixin``): ``clone``,
+    ``get_params``/``set_params``, ``check_is_fitted``, tags and the HTML ``repr``
+    work, and in the single-table form (``parties=...``) so do ``cross_val_score``,
+    ``GridSearchCV`` and ``Pipeline``.  Every fit runs the federated protocol (all
+    parties in this process, messages through the wire codec).
 
     Parameters
     ----------
+    parties : dict or None, default None
+        The single-table form: ``{"guest": columns, "hosts": [columns, ...]}`` says
+        which columns of the one table ``X`` each party holds (names for a DataFrame,
+        0-based positions for an array or a DataFrame).  One party may be given
+        ``"rest"``: every column no other party lists (``{"guest": "rest", "hosts":
+        [["income", "debt"]]}``).  Every column must go to exactly one party; each host
+        needs one at least, the guest may be given ``[]`` (labels and intercept only).
+        ``None``: pass each host's table as ``hosts=[...]`` instead.
     mode : {"two-party", "arbiter"}, default "two-party"
         Two-party: each party holds its own Paillier key (one host).  Arbiter: a
         third party holds the key and decrypts only masked values (one or more hosts).
@@ -166,7 +332,9 @@ class HeteroLogisticRegression:
     allow_weak_key : bool, default False
         Allow keys under 2048 bits (tests only).
     batch_size : int, default 1024
-        Minimum rows per mini-batch; must exceed every party's feature count.
+        Minimum rows per mini-batch.  The protocol refuses batches that could reveal
+        labels (SECURITY.md §11): more rows than the guest's features, and enough
+        label information for each host's gradient width.
     optimizer : {"sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam"}
     learning_rate : float, default 0.1
     penalty : {"l2", "l1", "none"}, default "l2"
@@ -185,6 +353,8 @@ class HeteroLogisticRegression:
     patience : int, default 3
     class_weight : "balanced", dict or None
         Row weights per class (rare fraud labels); multiplied with ``sample_weight``.
+        Dict keys are the class labels (or 0 and 1 for the negative and the positive
+        class).
     fit_intercept : bool, default True
     standardize : bool, default True
         Each party standardises its own features on its training rows.
@@ -192,7 +362,8 @@ class HeteroLogisticRegression:
     n_jobs : int or None
         Workers for the cryptography (``-1``: every core).
     random_state : int or None
-        Fixes the batch plan (not any key or mask, which always come from the CSPRNG).
+        Fixes the batch plan and the guest's secret initial weights (reproducible
+        experiments); keys, obfuscators and masks always come from the CSPRNG.
     warm_start : bool, default False
         Start from the previous fit's weights.
     verbose : bool, default False
@@ -215,33 +386,54 @@ class HeteroLogisticRegression:
         Epochs trained.
     stop_reason_ : str
     classes_ : numpy.ndarray
+        The two labels seen in ``fit``, sorted; ``classes_[1]`` is the positive class
+        (``[0, 1]`` for 0/1 labels and for :meth:`from_party_models`).
+    n_features_in_ : int
+        Columns of ``X`` at fit: the whole table (single-table form) or the guest's.
+    feature_names_in_ : numpy.ndarray
+        Their names, when ``X`` was a DataFrame with string column names.  Each
+        party's own names are in its model (``party_models_[name].feature_names``).
     party_models_ : dict of str to PartyModel
         Every party's model as it would save it.
 
     Examples
     --------
-    A guest with two features and the labels, one host with one feature, rows
-    already aligned (see :func:`vfl.intersect`):
+    A guest with two features and the labels, one host with one feature, in one
+    table (the single-table form):
 
     >>> import numpy as np
+    >>> import pandas as pd
     >>> x = np.linspace(-1.0, 1.0, 200)
-    >>> X_guest, X_host = np.column_stack([x, np.cos(5 * x)]), np.sin(3 * x)[:, None]
+    >>> X = pd.DataFrame({"x": x, "wave": np.cos(5 * x), "host_score": np.sin(3 * x)})
     >>> y = (x + np.sin(3 * x) > 0).astype(int)
-    >>> model = HeteroLogisticRegression(key_length=1024, allow_weak_key=True, batch_size=50,
-    ...                                  optimizer="adam", learning_rate=0.2, max_iter=5,
-    ...                                  random_state=0)
-    >>> model = model.fit(X_guest, y, hosts=[X_host])
+    >>> model = HeteroLogisticRegression(
+    ...     parties={"guest": ["x", "wave"], "hosts": [["host_score"]]},
+    ...     key_length=1024, allow_weak_key=True, batch_size=200, optimizer="adam",
+    ...     learning_rate=0.2, max_iter=5, random_state=0)
+    >>> model = model.fit(X, y)
     >>> model.n_iter_, model.stop_reason_, len(model.coef_guest_), len(model.coef_hosts_[0])
     (5, 'max_iter', 2, 1)
-    >>> model.predict(X_guest[[0, -1]], hosts=[X_host[[0, -1]]]).tolist()
+    >>> model.predict(X.iloc[[0, -1]]).tolist()
     [0, 1]
-    >>> model.evaluate(X_guest, y, hosts=[X_host])["auc"]
+    >>> reordered = X[["host_score", "x", "wave"]]  # matched by name
+    >>> bool(np.array_equal(model.predict_proba(reordered), model.predict_proba(X)))
+    True
+
+    The same parties, one table each (rows already aligned, see :func:`vfl.intersect`):
+
+    >>> X_guest, X_host = X[["x", "wave"]], X[["host_score"]]
+    >>> again = HeteroLogisticRegression(key_length=1024, allow_weak_key=True,
+    ...                                  batch_size=200, optimizer="adam",
+    ...                                  learning_rate=0.2, max_iter=5, random_state=0)
+    >>> again = again.fit(X_guest, y, hosts=[X_host])
+    >>> again.evaluate(X_guest, y, hosts=[X_host])["auc"]
     1.0
     """
 
     def __init__(
         self,
         *,
+        parties: Mapping[str, Any] | None = None,
         mode: str = "two-party",
         key_length: int = 2048,
         allow_weak_key: bool = False,
@@ -257,7 +449,7 @@ class HeteroLogisticRegression:
         convergence: str = "loss",
         early_stopping: str | None = None,
         patience: int = 3,
-        class_weight: str | dict[int, float] | None = None,
+        class_weight: str | dict[Any, float] | None = None,
         fit_intercept: bool = True,
         standardize: bool = True,
         backend: str = "paillier",
@@ -268,6 +460,7 @@ class HeteroLogisticRegression:
         label_privacy_epsilon: float | None = None,
         label_privacy_delta: float = 1e-5,
     ) -> None:
+        self.parties = parties
         self.mode = mode
         self.key_length = key_length
         self.allow_weak_key = allow_weak_key
@@ -313,8 +506,8 @@ class HeteroLogisticRegression:
         >>> HeteroLogisticRegression(max_iter=3).get_params()["max_iter"]
         3
         """
-        names = [p for p in inspect.signature(type(self).__init__).parameters if p != "self"]
-        return {name: getattr(self, name) for name in names}
+        params: dict[str, Any] = super().get_params(deep=deep)
+        return params
 
     def set_params(self, **params: Any) -> HeteroLogisticRegression:
         """Set constructor parameters (scikit-learn contract).
@@ -337,19 +530,26 @@ class HeteroLogisticRegression:
         Examples
         --------
         >>> HeteroLogisticRegression().set_params(penalty="l1", alpha=0.01)
-        HeteroLogisticRegression(penalty='l1', alpha=0.01)
+        HeteroLogisticRegression(alpha=0.01, penalty='l1')
         """
-        valid = self.get_params()
-        for name, value in params.items():
-            if name not in valid:
-                raise ValueError(f"unknown parameter {name!r}; valid: {sorted(valid)}")
-            setattr(self, name, value)
-        return self
+        valid = self.get_params(deep=False)
+        unknown = sorted(name for name in params if name not in valid)
+        if unknown:
+            raise ValueError(f"unknown parameter {unknown[0]!r}; valid: {sorted(valid)}")
+        result: HeteroLogisticRegression = super().set_params(**params)
+        return result
 
-    def __repr__(self) -> str:
-        defaults = type(self)().get_params()
-        changed = {k: v for k, v in self.get_params().items() if v != defaults[k]}
-        return f"HeteroLogisticRegression({', '.join(f'{k}={v!r}' for k, v in changed.items())})"
+    def __sklearn_tags__(self) -> Any:
+        """scikit-learn's tags: a binary classifier of dense, finite tables."""
+        tags = super().__sklearn_tags__()
+        tags.classifier_tags.multi_class = False
+        tags.input_tags.sparse = False
+        tags.input_tags.allow_nan = False
+        return tags
+
+    def __sklearn_is_fitted__(self) -> bool:
+        """Whether :meth:`fit` (or :meth:`from_party_models`) has run."""
+        return hasattr(self, "party_models_")
 
     def settings(self) -> LrSettings:
         """The protocol settings these parameters describe.
@@ -378,24 +578,30 @@ class HeteroLogisticRegression:
         self,
         X_guest: object,
         y: object,
-        hosts: Sequence[object],
+        hosts: Sequence[object] | None = None,
         *,
         sample_weight: npt.ArrayLike | None = None,
-        eval_set: tuple[object, object, Sequence[object]] | None = None,
+        eval_set: tuple[object, ...] | None = None,
     ) -> HeteroLogisticRegression:
-        """Train on aligned rows: ``X_guest`` and ``y`` on the guest, ``hosts[j]`` on host j.
+        """Train: on one table split by ``parties``, or on each party's aligned table.
 
         Parameters
         ----------
         X_guest : array_like or DataFrame
+            The single-table form (``parties`` set, no ``hosts``): the whole table.
+            Otherwise: the guest's rows.  DataFrame column names (strings) become the
+            feature names, and are matched by name at every later call.
         y : array_like
-            0/1, -1/+1 or bool.
-        hosts : sequence of array_like or DataFrame
-            Each host's rows, aligned with ``X_guest``.
+            Two classes: 0/1, -1/+1, bool or any two labels; the larger one (sorted)
+            is the positive class, ``classes_[1]``.
+        hosts : sequence of array_like or DataFrame, optional
+            Each host's rows, aligned with ``X_guest``; leave out in the single-table
+            form.
         sample_weight : array_like, optional
+            A non-negative weight per row.
         eval_set : tuple, optional
-            ``(X_guest_val, y_val, [X_host_val, ...])`` for validation AUC/KS per
-            epoch and early stopping.
+            Validation rows for early stopping: ``(X_val, y_val)`` in the
+            single-table form, ``(X_guest_val, y_val, [X_host_val, ...])`` otherwise.
 
         Returns
         -------
@@ -405,8 +611,9 @@ class HeteroLogisticRegression:
         Raises
         ------
         DataError
-            If the data are malformed or not aligned, the number of hosts does not
-            fit the mode, or training fails.
+            If the data are malformed or not aligned, ``parties`` does not fit the
+            table, ``y`` does not hold exactly two classes, the number of hosts does
+            not fit the mode, or training fails (the protocol's refusal is chained).
         ProtocolError
             If a parameter is invalid.
 
@@ -417,32 +624,57 @@ class HeteroLogisticRegression:
         >>> X_guest, y, X_host = make_toy_hetero()
         >>> model = HeteroLogisticRegression(batch_size=50, backend="plaintext")
         >>> model = model.fit(X_guest, y, hosts=[X_host])
-        >>> model.n_iter_ <= 10, model.classes_.tolist()
-        (True, [0, 1])
+        >>> model.n_iter_ <= 10, model.classes_.tolist(), model.n_features_in_
+        (True, [0, 1], 2)
+
+        The single-table form, with the arrays' columns by position (the host holds
+        column 2) and any two labels:
+
+        >>> X = np.hstack([X_guest, X_host])
+        >>> labels = np.where(y == 1, "yes", "no")
+        >>> model = HeteroLogisticRegression(parties={"guest": [0, 1], "hosts": [[2]]},
+        ...                                  batch_size=50, backend="plaintext")
+        >>> model = model.fit(X, labels)
+        >>> model.classes_.tolist(), model.predict(X[[0, -1]]).tolist()
+        (['no', 'yes'], ['no', 'yes'])
         """
-        guest_matrix = _matrix(X_guest, "X_guest")
-        host_matrices = self._host_matrices(hosts, len(guest_matrix))
-        labels = _binary_labels(y, len(guest_matrix))
-        weights = self._row_weights(labels, sample_weight)
+        data = self._split_for_fit(X_guest, hosts)
+        rows = len(data.matrices[0])
+        classes, labels = _encode_labels(y, rows)
+        sample_weights = _checked_sample_weight(sample_weight, rows)
+        if sample_weights is not None:
+            for index, label in enumerate(classes.tolist()):
+                if not sample_weights[labels == index].any():
+                    raise DataError(
+                        f"sample_weight is zero on every row of class {label!r}: a "
+                        "classifier needs weight on both classes"
+                    )
+        weights = class_row_weights(
+            labels, _class_weight_by_position(self.class_weight, classes), sample_weights
+        )
         settings = self.settings()
-        if self.mode == "two-party" and len(host_matrices) != 1:
+        host_count = len(data.matrices) - 1
+        if self.mode == "two-party" and host_count != 1:
             raise DataError(
-                f"two-party mode trains with exactly one host, got {len(host_matrices)}; "
+                f"two-party mode trains with exactly one host, got {host_count}; "
                 "use mode='arbiter' for several hosts"
             )
         backend = get_backend(self.backend)
         warm = self.warm_start and hasattr(self, "party_models_")
         if warm:
+            previous = [len(self.coef_guest_), *(len(c) for c in self.coef_hosts_)]
+            if previous != [m.shape[1] for m in data.matrices]:
+                raise DataError(
+                    "warm_start continues the previous fit, which had "
+                    f"{previous} features per party (guest first); got "
+                    f"{[m.shape[1] for m in data.matrices]}"
+                )
             scalings = self._scalings
         else:
-            scalings = [
-                Scaling.fit(m) if self.standardize else None for m in [guest_matrix, *host_matrices]
-            ]
-        scaled = [
-            _apply(s, m) for s, m in zip(scalings, [guest_matrix, *host_matrices], strict=True)
-        ]
-        validation = self._validation(eval_set, scalings, len(host_matrices))
-        names = host_names(len(host_matrices))
+            scalings = [Scaling.fit(m) if self.standardize else None for m in data.matrices]
+        scaled = [_apply(s, m) for s, m in zip(scalings, data.matrices, strict=True)]
+        validation = self._validation(eval_set, data, scalings, classes)
+        names = host_names(host_count)
         arbiter = ARBITER if self.mode == "arbiter" else None
         job_id = "simulated-hetero-lr"
         guest_start = None
@@ -459,10 +691,11 @@ class HeteroLogisticRegression:
                 backend=self.backend,
                 arbiter=arbiter,
                 sample_weight=weights,
-                validation=None if validation is None else validation[0],
+                validation=None if validation is None else validation[0][0],
                 validation_labels=None if validation is None else validation[1],
                 evaluate=_validation_metrics,
                 initial_weights=guest_start,
+                initial_weights_seed=self._initial_weights_seed(),
                 plan_seed=self._plan_seed(),
             )
         }
@@ -475,7 +708,7 @@ class HeteroLogisticRegression:
                 settings=settings,
                 backend=self.backend,
                 arbiter=arbiter,
-                validation=None if validation is None else validation[2][index],
+                validation=None if validation is None else validation[0][index + 1],
                 initial_weights=self.coef_hosts_[index] if warm else None,
             )
         if arbiter is not None:
@@ -484,13 +717,56 @@ class HeteroLogisticRegression:
             )
         self._run(roles, backend.wire)
         results: list[LrPartyResult] = [roles[name].result for name in [GUEST, *names]]
-        self._learn(results, scalings, [guest_matrix, *host_matrices], [X_guest, *hosts], names)
+        self._learn(results, scalings, data, names, classes)
         return self
+
+    def _split_for_fit(self, X: object, hosts: Sequence[object] | None) -> _PartyData:
+        if hosts is None:
+            if self.parties is None:
+                raise DataError(
+                    "pass each host's aligned rows as hosts=[X_host, ...], or split one "
+                    'table with parties={"guest": columns, "hosts": [columns, ...]}'
+                )
+            table = as_matrix(X, "X")
+            table_names = feature_names(X)
+            width = table.shape[1]
+            layout = _resolve_parties(self.parties, table_names, width)
+            return _PartyData(
+                matrices=[table[:, positions] for positions in layout],
+                names=[
+                    [table_names[p] if table_names is not None else f"x{p}" for p in positions]
+                    for positions in layout
+                ],
+                known=[table_names is not None] * len(layout),
+                table_names=table_names,
+                width=width,
+                layout=layout,
+            )
+        if self.parties is not None:
+            raise DataError(
+                "this estimator splits one table (parties is set): call fit(X, y) without "
+                "hosts, or set parties=None to pass each host's rows"
+            )
+        guest = as_matrix(X, "X_guest", min_features=0)
+        matrices = [guest, *self._host_matrices(hosts, len(guest))]
+        given = [feature_names(data) for data in [X, *hosts]]
+        prefixes = ["x", *(f"{name}_x" for name in host_names(len(hosts)))]
+        return _PartyData(
+            matrices=matrices,
+            names=[
+                names if names is not None else [f"{prefix}{i}" for i in range(m.shape[1])]
+                for names, prefix, m in zip(given, prefixes, matrices, strict=True)
+            ],
+            known=[names is not None for names in given],
+            table_names=given[0],
+            width=guest.shape[1],
+            layout=None,
+        )
 
     def _host_matrices(self, hosts: Sequence[object], rows: int) -> list[FloatArray]:
         if not isinstance(hosts, list | tuple) or not hosts:
             raise DataError("hosts must be a non-empty list of each host's feature matrix")
-        matrices = [_matrix(h, f"hosts[{i}]") for i, h in enumerate(hosts)]
+        matrices = [as_matrix(h, f"hosts[{i}]") for i, h in enumerate(hosts)]
         for index, matrix in enumerate(matrices):
             if len(matrix) != rows:
                 raise DataError(
@@ -499,30 +775,70 @@ class HeteroLogisticRegression:
                 )
         return matrices
 
-    def _row_weights(self, labels: FloatArray, sample_weight: npt.ArrayLike | None) -> Any:
-        return class_row_weights(labels, self.class_weight, sample_weight)
-
     def _validation(
         self,
-        eval_set: tuple[object, object, Sequence[object]] | None,
+        eval_set: tuple[object, ...] | None,
+        data: _PartyData,
         scalings: list[Scaling | None],
-        host_count: int,
-    ) -> tuple[FloatArray, FloatArray, list[FloatArray]] | None:
+        classes: npt.NDArray[Any],
+    ) -> tuple[list[FloatArray], FloatArray] | None:
         if eval_set is None:
             return None
-        X_val, y_val, hosts_val = eval_set
-        guest_val = _matrix(X_val, "eval_set's X_guest")
-        matrices = self._host_matrices(hosts_val, len(guest_val))
-        if len(matrices) != host_count:
-            raise DataError(f"eval_set has {len(matrices)} hosts, training {host_count}")
-        labels = _binary_labels(y_val, len(guest_val))
-        scaled = [_apply(s, m) for s, m in zip(scalings, [guest_val, *matrices], strict=True)]
-        return scaled[0], labels, scaled[1:]
+        owner = type(self).__name__
+        if data.layout is not None:
+            if not isinstance(eval_set, tuple | list) or len(eval_set) != 2:
+                raise DataError("eval_set must be (X_val, y_val) in the single-table form")
+            X_val, y_val = eval_set
+            table = match_columns(
+                X_val, data.table_names, data.width, what="eval_set's X", owner=owner
+            )
+            matrices = [table[:, positions] for positions in data.layout]
+        else:
+            if not isinstance(eval_set, tuple | list) or len(eval_set) != 3:
+                raise DataError("eval_set must be (X_guest_val, y_val, [X_host_val, ...])")
+            X_val, y_val, hosts_val = eval_set
+            if not isinstance(hosts_val, list | tuple) or len(hosts_val) != len(data.names) - 1:
+                raise DataError(
+                    f"eval_set needs {len(data.names) - 1} host table(s), like training"
+                )
+            matrices = [
+                match_columns(
+                    value,
+                    names if known else None,
+                    len(names),
+                    what="eval_set's X_guest" if index == 0 else f"eval_set's hosts[{index - 1}]",
+                    owner=owner,
+                    min_features=0,
+                )
+                for index, (value, names, known) in enumerate(
+                    zip([X_val, *hosts_val], data.names, data.known, strict=True)
+                )
+            ]
+            for index, matrix in enumerate(matrices[1:]):
+                if len(matrix) != len(matrices[0]):
+                    raise DataError(
+                        f"eval_set's hosts[{index}] has {len(matrix)} rows, its X_guest "
+                        f"{len(matrices[0])}; the rows must be aligned"
+                    )
+        labels = _label_column(y_val, len(matrices[0]))
+        unknown = [value for value in np.unique(labels).tolist() if value not in classes.tolist()]
+        if unknown:
+            raise DataError(
+                f"eval_set's y holds {unknown[:5]}, which are not the classes "
+                f"{classes.tolist()} of the training labels"
+            )
+        scaled = [_apply(s, m) for s, m in zip(scalings, matrices, strict=True)]
+        return scaled, (labels == classes[1]).astype(np.float64)
 
     def _plan_seed(self) -> bytes | None:
         if self.random_state is None:
             return None
         return hashlib.sha256(f"vfl-batch-plan:{self.random_state}".encode()).digest()
+
+    def _initial_weights_seed(self) -> bytes | None:
+        if self.random_state is None:
+            return None  # fresh from the CSPRNG: nobody can predict the guest's start
+        return hashlib.sha256(f"vfl-initial-weights:{self.random_state}".encode()).digest()
 
     def _run(self, roles: dict[str, Role], wire: bool) -> None:
         guest = roles[GUEST]
@@ -556,18 +872,16 @@ class HeteroLogisticRegression:
         self,
         results: list[LrPartyResult],
         scalings: list[Scaling | None],
-        matrices: list[FloatArray],
-        originals: list[object],
+        data: _PartyData,
         names: list[str],
+        classes: npt.NDArray[Any],
     ) -> None:
         models: dict[str, PartyModel] = {}
         for index, (name, result) in enumerate(zip([GUEST, *names], results, strict=True)):
             models[name] = PartyModel(
                 party=name,
                 role="guest" if index == 0 else "host",
-                feature_names=_column_names(
-                    originals[index], matrices[index].shape[1], "x" if index == 0 else f"{name}_x"
-                ),
+                feature_names=data.names[index],
                 weights=[float(w) for w in result.weights],
                 intercept=result.intercept,
                 scaling=scalings[index],
@@ -580,6 +894,14 @@ class HeteroLogisticRegression:
                 stop_reason=result.stop_reason,
             )
         self._adopt(models)
+        self.classes_ = classes
+        self.n_features_in_ = data.width
+        if data.table_names is not None:
+            self.feature_names_in_ = np.asarray(data.table_names, dtype=object)
+        elif hasattr(self, "feature_names_in_"):
+            del self.feature_names_in_
+        self._layout = data.layout
+        self._names_known = data.known
 
     def _adopt(self, models: dict[str, PartyModel]) -> None:
         """Set the learned attributes from every party's model."""
@@ -591,7 +913,6 @@ class HeteroLogisticRegression:
         self.history_ = guest.history
         self.n_iter_ = guest.epochs
         self.stop_reason_ = guest.stop_reason
-        self.classes_ = np.array([0, 1])
         self._scalings = [model.scaling for model in (guest, *hosts)]
         self.party_models_ = models
 
@@ -600,6 +921,9 @@ class HeteroLogisticRegression:
         cls, guest: PartyModel, hosts: Sequence[PartyModel], **params: Any
     ) -> HeteroLogisticRegression:
         """A fitted estimator from saved party models (to score, or to warm-start).
+
+        It scores in the form with one table per party (``hosts=[...]``); a
+        DataFrame's columns are matched by name with each model's ``feature_names``.
 
         Parameters
         ----------
@@ -614,7 +938,7 @@ class HeteroLogisticRegression:
         Returns
         -------
         HeteroLogisticRegression
-            A fitted estimator.
+            A fitted estimator, with ``classes_`` ``[0, 1]``.
 
         Raises
         ------
@@ -640,32 +964,103 @@ class HeteroLogisticRegression:
         models = {GUEST: guest, **dict(zip(names, hosts, strict=True))}
         estimator = cls(**{"mode": guest.mode, "key_length": guest.key_length, **params})
         estimator._adopt(models)
+        estimator.classes_ = np.array([0, 1])
+        estimator.n_features_in_ = len(guest.weights)
+        estimator.feature_names_in_ = np.asarray(guest.feature_names, dtype=object)
+        estimator._layout = None
+        estimator._names_known = [True] * (len(hosts) + 1)
         return estimator
 
     # prediction -----------------------------------------------------------------------------
     def _check_fitted(self) -> None:
         if not hasattr(self, "party_models_"):
-            raise DataError("this model is not fitted yet; call fit() first")
+            raise NotFittedError(f"this {type(self).__name__} is not fitted yet; call fit() first")
 
-    def decision_function(self, X_guest: object, hosts: Sequence[object]) -> FloatArray:
+    def _split_for_scoring(self, X: object, hosts: Sequence[object] | None) -> list[FloatArray]:
+        """Each party's rows to score (guest first), columns matched to the fitted ones."""
+        self._check_fitted()
+        owner = type(self).__name__
+        if hosts is None:
+            layout = getattr(self, "_layout", None)
+            if layout is None:
+                raise DataError(
+                    "this model scores one table per party: pass hosts=[X_host, ...] "
+                    "(fit with parties=... to score a single table)"
+                )
+            names = getattr(self, "feature_names_in_", None)
+            table = match_columns(
+                X,
+                None if names is None else names.tolist(),
+                self.n_features_in_,
+                what="X",
+                owner=owner,
+            )
+            return [table[:, positions] for positions in layout]
+        if not isinstance(hosts, list | tuple) or not hosts:
+            raise DataError("hosts must be a non-empty list of each host's feature matrix")
+        if len(hosts) != len(self.coef_hosts_):
+            raise DataError(
+                f"the model was trained with {len(self.coef_hosts_)} hosts, got {len(hosts)}"
+            )
+        models = [self.party_models_[name] for name in [GUEST, *host_names(len(self.coef_hosts_))]]
+        known = getattr(self, "_names_known", [True] * len(models))
+        matrices = [
+            match_columns(
+                data,
+                model.feature_names if known[index] else None,
+                len(model.weights),
+                what="X_guest" if index == 0 else f"hosts[{index - 1}]",
+                owner=f"{owner} ({model.party}'s model)",
+                min_features=0,
+            )
+            for index, (data, model) in enumerate(zip([X, *hosts], models, strict=True))
+        ]
+        for index, matrix in enumerate(matrices[1:]):
+            if len(matrix) != len(matrices[0]):
+                raise DataError(
+                    f"hosts[{index}] has {len(matrix)} rows, X_guest {len(matrices[0])}; the "
+                    "rows must be aligned (use vfl.intersect)"
+                )
+        return matrices
+
+    def _positives(self, y: object, rows: int) -> FloatArray:
+        """1.0 where a label is the positive class ``classes_[1]``."""
+        labels = _label_column(y, rows)
+        classes = self.classes_.tolist()
+        seen = np.unique(labels).tolist()
+        if all(value in classes for value in seen):
+            positives: FloatArray = (labels == self.classes_[1]).astype(np.float64)
+            return positives
+        if classes == [0, 1]:
+            return _binary_labels(labels, rows)  # -1/+1 for a model loaded from files
+        raise DataError(f"y holds {seen[:5]}, but the model's classes are {classes}")
+
+    def decision_function(
+        self, X_guest: object, hosts: Sequence[object] | None = None
+    ) -> FloatArray:
         """``z = X_g w_g + b + sum_h X_h w_h`` per row, through the scoring protocol.
 
         Parameters
         ----------
         X_guest : array_like or DataFrame
-            The guest's rows.
-        hosts : sequence of array_like or DataFrame
+            The whole table (single-table form, ``hosts`` left out), or the guest's
+            rows.  A DataFrame's columns are matched by name (any order); an array's
+            by position.
+        hosts : sequence of array_like or DataFrame, optional
             Each host's rows, aligned with ``X_guest``.
 
         Returns
         -------
         numpy.ndarray
-            The log-odds of class 1, one per row.
+            The log-odds of the positive class ``classes_[1]``, one per row.
 
         Raises
         ------
+        NotFittedError
+            If the model is not fitted.
         DataError
-            If the model is not fitted, or the data are malformed or do not match it.
+            If the data are malformed or do not match the model: a DataFrame lacking
+            a fitted column or holding another one, or an array of another width.
 
         Examples
         --------
@@ -678,27 +1073,20 @@ class HeteroLogisticRegression:
         >>> z.shape, bool(z[0] < 0 < z[-1])
         ((200,), True)
         """
-        self._check_fitted()
-        guest_matrix = _matrix(X_guest, "X_guest")
-        host_matrices = self._host_matrices(hosts, len(guest_matrix))
-        if len(host_matrices) != len(self.coef_hosts_):
-            raise DataError(
-                f"the model was trained with {len(self.coef_hosts_)} hosts, "
-                f"got {len(host_matrices)}"
-            )
-        names = host_names(len(host_matrices))
+        matrices = self._split_for_scoring(X_guest, hosts)
+        names = host_names(len(matrices) - 1)
         guest_model = self.party_models_[GUEST]
         roles: dict[str, Role] = {
             GUEST: ScoreGuest(
                 GUEST,
                 "simulated-scoring",
                 hosts=names,
-                features=_apply(guest_model.scaling, guest_matrix),
+                features=_apply(guest_model.scaling, matrices[0]),
                 weights=guest_model.weights,
                 intercept=guest_model.intercept,
             )
         }
-        for name, matrix in zip(names, host_matrices, strict=True):
+        for name, matrix in zip(names, matrices[1:], strict=True):
             model = self.party_models_[name]
             roles[name] = ScoreHost(
                 name,
@@ -710,27 +1098,31 @@ class HeteroLogisticRegression:
         run_locally(roles)
         probabilities: FloatArray = roles[GUEST].result
         with np.errstate(divide="ignore"):
-            return np.log(probabilities) - np.log1p(-probabilities)
+            z: FloatArray = np.log(probabilities) - np.log1p(-probabilities)
+        return z
 
-    def predict_proba(self, X_guest: object, hosts: Sequence[object]) -> FloatArray:
-        """Probabilities of classes 0 and 1, shape ``(rows, 2)``.
+    def predict_proba(self, X_guest: object, hosts: Sequence[object] | None = None) -> FloatArray:
+        """Probabilities of ``classes_[0]`` and ``classes_[1]``, shape ``(rows, 2)``.
 
         Parameters
         ----------
         X_guest : array_like or DataFrame
-            The guest's rows.
-        hosts : sequence of array_like or DataFrame
+            The whole table (single-table form), or the guest's rows; see
+            :meth:`decision_function`.
+        hosts : sequence of array_like or DataFrame, optional
             Each host's rows, aligned with ``X_guest``.
 
         Returns
         -------
         numpy.ndarray
-            Column 1 is the probability of the event, column 0 its complement.
+            Column 1 is the probability of the positive class, column 0 its complement.
 
         Raises
         ------
+        NotFittedError
+            If the model is not fitted.
         DataError
-            If the model is not fitted, or the data are malformed or do not match it.
+            If the data are malformed or do not match the model.
 
         Examples
         --------
@@ -748,15 +1140,16 @@ class HeteroLogisticRegression:
         return np.column_stack([1.0 - positive, positive])
 
     def predict(
-        self, X_guest: object, hosts: Sequence[object], *, threshold: float = 0.5
-    ) -> npt.NDArray[np.int64]:
-        """0/1 per row (1 when the probability is at least ``threshold``).
+        self, X_guest: object, hosts: Sequence[object] | None = None, *, threshold: float = 0.5
+    ) -> npt.NDArray[Any]:
+        """The class per row: ``classes_[1]`` when its probability is at least ``threshold``.
 
         Parameters
         ----------
         X_guest : array_like or DataFrame
-            The guest's rows.
-        hosts : sequence of array_like or DataFrame
+            The whole table (single-table form), or the guest's rows; see
+            :meth:`decision_function`.
+        hosts : sequence of array_like or DataFrame, optional
             Each host's rows, aligned with ``X_guest``.
         threshold : float, default 0.5
             Probability from which a row is predicted positive.
@@ -764,12 +1157,14 @@ class HeteroLogisticRegression:
         Returns
         -------
         numpy.ndarray
-            Int64 labels.
+            Labels from ``classes_`` (int64 0/1 for 0/1 labels).
 
         Raises
         ------
+        NotFittedError
+            If the model is not fitted.
         DataError
-            If the model is not fitted, or the data are malformed or do not match it.
+            If the data are malformed or do not match the model.
 
         Examples
         --------
@@ -781,29 +1176,43 @@ class HeteroLogisticRegression:
         >>> model.predict(X_guest[[0, -1]], [X_host[[0, -1]]]).tolist()
         [0, 1]
         """
-        return (self.predict_proba(X_guest, hosts)[:, 1] >= threshold).astype(np.int64)
+        positive = self.predict_proba(X_guest, hosts)[:, 1] >= threshold
+        predicted: npt.NDArray[Any] = self.classes_[positive.astype(np.int64)]
+        return predicted
 
-    def score(self, X_guest: object, y: object, hosts: Sequence[object]) -> float:
+    def score(
+        self,
+        X_guest: object,
+        y: object,
+        hosts: Sequence[object] | None = None,
+        *,
+        sample_weight: npt.ArrayLike | None = None,
+    ) -> float:
         """Accuracy at threshold 0.5 (scikit-learn's classifier contract).
 
         Parameters
         ----------
         X_guest : array_like or DataFrame
-            The guest's rows.
+            The whole table (single-table form), or the guest's rows.
         y : array_like
-            Their labels (0/1, -1/+1 or bool).
-        hosts : sequence of array_like or DataFrame
+            Their labels (the model's classes; 0/1, -1/+1 or bool for models loaded
+            with :meth:`from_party_models`).
+        hosts : sequence of array_like or DataFrame, optional
             Each host's rows, aligned with ``X_guest``.
+        sample_weight : array_like, optional
+            A weight per row.
 
         Returns
         -------
         float
-            The share of rows predicted right.
+            The (weighted) share of rows predicted right.
 
         Raises
         ------
+        NotFittedError
+            If the model is not fitted.
         DataError
-            If the model is not fitted, or the data are malformed or do not match it.
+            If the data are malformed or do not match the model.
 
         Examples
         --------
@@ -815,21 +1224,29 @@ class HeteroLogisticRegression:
         >>> model.score(X_guest, y, [X_host]) > 0.9
         True
         """
-        labels = _binary_labels(y, len(_matrix(X_guest, "X_guest")))
-        return float(np.mean(self.predict(X_guest, hosts) == labels))
+        probabilities = self.predict_proba(X_guest, hosts)[:, 1]
+        positives = self._positives(y, len(probabilities))
+        right = (probabilities >= 0.5) == (positives > 0)
+        weights = None if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
+        return float(np.average(right, weights=weights))
 
     def evaluate(
-        self, X_guest: object, y: object, hosts: Sequence[object], *, threshold: float = 0.5
+        self,
+        X_guest: object,
+        y: object,
+        hosts: Sequence[object] | None = None,
+        *,
+        threshold: float = 0.5,
     ) -> dict[str, float]:
         """AUC, KS, precision, recall, F1 and lift on held-out rows (see :mod:`vfl.metrics`).
 
         Parameters
         ----------
         X_guest : array_like or DataFrame
-            The guest's rows.
+            The whole table (single-table form), or the guest's rows.
         y : array_like
-            Their labels (0/1, -1/+1 or bool).
-        hosts : sequence of array_like or DataFrame
+            Their labels (see :meth:`score`).
+        hosts : sequence of array_like or DataFrame, optional
             Each host's rows, aligned with ``X_guest``.
         threshold : float, default 0.5
             Threshold of precision, recall and F1.
@@ -841,8 +1258,10 @@ class HeteroLogisticRegression:
 
         Raises
         ------
+        NotFittedError
+            If the model is not fitted.
         DataError
-            If the model is not fitted, or the data are malformed or do not match it.
+            If the data are malformed or do not match the model.
         MetricError
             If the labels hold only one class.
 
@@ -859,28 +1278,55 @@ class HeteroLogisticRegression:
         >>> report["rows"], report["positives"]
         (200, 100)
         """
-        labels = _binary_labels(y, len(_matrix(X_guest, "X_guest")))
-        return metrics.evaluate(
-            labels, self.predict_proba(X_guest, hosts)[:, 1], threshold=threshold
-        )
+        probabilities = self.predict_proba(X_guest, hosts)[:, 1]
+        labels = self._positives(y, len(probabilities))
+        return metrics.evaluate(labels, probabilities, threshold=threshold)
 
     # export ----------------------------------------------------------------------------------
     def to_sklearn(self) -> Any:
-        """A scikit-learn ``LogisticRegression`` on the raw columns (guest's, then hosts').
+        """A scikit-learn ``LogisticRegression`` on the raw columns.
+
+        The columns are the table's, in its order, in the single-table form; else the
+        guest's, then each host's.  Every party's scaling is folded in.
 
         Returns
         -------
         sklearn.linear_model.LogisticRegression
-            See :func:`vfl.models.merge_to_sklearn`.
+            See :func:`vfl.models.merge_to_sklearn`; with this model's ``classes_``
+            (and ``feature_names_in_`` when fitted on a DataFrame in the single-table
+            form).
 
         Raises
         ------
-        DataError
+        NotFittedError
             If the model is not fitted.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from vfl.datasets import make_toy_hetero
+        >>> X_guest, y, X_host = make_toy_hetero()
+        >>> X = np.hstack([X_host, X_guest])  # the host's column first
+        >>> model = HeteroLogisticRegression(parties={"guest": "rest", "hosts": [[0]]},
+        ...                                  batch_size=50, backend="plaintext").fit(X, y)
+        >>> exported = model.to_sklearn()
+        >>> bool(np.allclose(exported.predict_proba(X), model.predict_proba(X)))
+        True
         """
         self._check_fitted()
         models = [self.party_models_[name] for name in host_names(len(self.coef_hosts_))]
-        return merge_to_sklearn(self.party_models_[GUEST], models)
+        merged = merge_to_sklearn(self.party_models_[GUEST], models)
+        merged.classes_ = self.classes_.copy()
+        layout = getattr(self, "_layout", None)
+        if layout is not None:
+            order = np.concatenate([np.asarray(p, dtype=np.int64) for p in layout])
+            coefficients = np.zeros((1, self.n_features_in_))
+            coefficients[0, order] = merged.coef_[0]
+            merged.coef_ = coefficients
+            merged.n_features_in_ = self.n_features_in_
+            if hasattr(self, "feature_names_in_"):
+                merged.feature_names_in_ = self.feature_names_in_.copy()
+        return merged
 
     def plot_history(self, path: str) -> Any:
         """Write the training curves (loss, validation AUC/KS per epoch) to a PNG.
@@ -897,7 +1343,7 @@ class HeteroLogisticRegression:
 
         Raises
         ------
-        DataError
+        NotFittedError
             If the model is not fitted.
         ImportError
             If matplotlib is not installed.

@@ -1,9 +1,10 @@
 """Hetero logistic regression from Python, end to end, on the built-in breast data.
 
 Two organisations hold different columns of partly the same customers: the guest
-has the label and 10 features, the host 20 more features.  This script plays both
-of them in one process (every message still goes through the real protocol and
-Paillier encryption) and shows the whole Python API:
+has the label and 26 features, the host 4 more features (of the built-in data's
+host file, the guest takes x4..x19 and the host keeps x0..x3: see ``HOST_FEATURES``).
+This script plays both of them in one process (every message still goes through the
+real protocol and Paillier encryption) and shows the whole Python API:
 
 1. load each party's table and keep a random, shuffled part of it, so that the two
    id lists only partly overlap, as real customer files do;
@@ -45,6 +46,13 @@ from vfl.metrics import evaluate
 
 STRONG_KEY_BITS = 2048
 ROWS_PER_PARTY = 500  # of the 569 customers: the common ids are about 440
+HOST_FEATURES = 4
+"""The host's share of the columns.  Each party learns its own exact gradient per batch,
+and a host's gradient must not carry more than half of what a batch's labels hold (the
+label-information bound, SECURITY.md §11): a batch of 220 of these labels holds about
+210 bits, each host feature adds about 25 bits.  With all 20 of the host file's
+features, no batch of the ~300 training rows would pass and training is refused."""
+BATCH_SIZE = 220
 
 
 def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
@@ -91,6 +99,24 @@ def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
     return arguments
 
 
+def share_columns(guest: PartyTable, host: PartyTable) -> tuple[PartyTable, PartyTable]:
+    """Move all but the first ``HOST_FEATURES`` of the host file's columns to the guest.
+
+    The built-in breast files list the same ids in the same order, so the rows line up.
+    """
+    assert guest.ids == host.ids
+    moved = [f"host_{name}" for name in host.feature_names[HOST_FEATURES:]]
+    return (
+        PartyTable(
+            guest.ids,
+            np.hstack([guest.features, host.features[:, HOST_FEATURES:]]),
+            guest.feature_names + moved,
+            guest.labels,
+        ),
+        PartyTable(host.ids, host.features[:, :HOST_FEATURES], host.feature_names[:HOST_FEATURES]),
+    )
+
+
 def sample(table: PartyTable, rng: np.random.Generator) -> PartyTable:
     """A random ``ROWS_PER_PARTY`` of the party's rows, in a random order."""
     return table.take(rng.permutation(len(table))[:ROWS_PER_PARTY])
@@ -104,7 +130,7 @@ def main(argv: list[str] | None = None) -> int:
 
     # 1. Each party's own table: the guest's has labels.  Each keeps ~500 of the 569
     #    customers, shuffled, so the id lists overlap only partly.
-    guest_all, host_all = load_builtin("breast")
+    guest_all, host_all = share_columns(*load_builtin("breast"))
     guest, host = sample(guest_all, rng), sample(host_all, rng)
 
     # 2. Private set intersection: the k-th common id is row guest_index[k] of the
@@ -136,17 +162,18 @@ def main(argv: list[str] | None = None) -> int:
     host_train, host_test = host.features[train], host.features[test]
     y_train, y_test = guest.labels[train], guest.labels[test]
 
-    # 4. Train.  batch_size must exceed every party's feature count (20 here);
-    #    "balanced" weights the classes equally (useful for rare labels such as fraud).
+    # 4. Train.  batch_size: the label-information bound (HOST_FEATURES above); the
+    #    protocol refuses smaller batches.  "balanced" weights the classes equally
+    #    (useful for rare labels such as fraud).
     model = vfl.HeteroLogisticRegression(
         key_length=arguments.key_length,
         allow_weak_key=arguments.allow_weak_key,
-        batch_size=128,
+        batch_size=BATCH_SIZE,
         optimizer="sgd",
         learning_rate=0.2,
         max_iter=arguments.max_iter,
         class_weight="balanced",
-        random_state=arguments.seed,  # fixes the batch plan only, never a key or a mask
+        random_state=arguments.seed,  # fixes the batch plan and the guest's first weights
     )
     print(f"training on {len(train)} rows with {arguments.key_length}-bit Paillier keys ...")
     model.fit(guest_train, y_train, hosts=[host_train])
