@@ -45,7 +45,7 @@ def candidates(
     block_size: int = 20,
 ) -> list[np.ndarray]:
     """Every binary ``y`` read off a short vector of the reduced embedding lattices."""
-    rows, width = features.shape
+    rows = features.shape[0]
     found: list[np.ndarray] = []
     for scale in tolerances:
         basis = [
@@ -105,9 +105,7 @@ def recover_labels(features: np.ndarray, gradient: Sequence[int]) -> np.ndarray 
     return solutions[0] if solutions else None
 
 
-def best_guess_accuracy(
-    features: np.ndarray, gradient: Sequence[int], labels: np.ndarray
-) -> float:
+def best_guess_accuracy(features: np.ndarray, gradient: Sequence[int], labels: np.ndarray) -> float:
     """The best share of right labels over every candidate at every error tolerance.
 
     An attacker facing noisy residuals cannot check a candidate; this picks the best

@@ -198,7 +198,8 @@ def test_python_api_script_trains_evaluates_and_saves(tmp_path: Path) -> None:
     models = {name: PartyModel.load(output / f"{name}.json") for name in ("guest", "host")}
     assert sorted(p.name for p in output.iterdir()) == ["guest.json", "host.json"]
     assert (models["guest"].role, models["host"].role) == ("guest", "host")
-    assert len(models["guest"].weights) == 10 and len(models["host"].weights) == 20
+    # the host keeps 4 of the 20 breast host features (the label-information bound)
+    assert len(models["guest"].weights) == 26 and len(models["host"].weights) == 4
     assert models["guest"].key_length == 1024 and 1 <= models["guest"].epochs <= 3
     # the printed table: one line per model with its held-out AUC, KS and F1
     table = {

@@ -249,7 +249,7 @@ def test_separate_processes_over_tls(tmp_path: Path) -> None:
         "",
         "[[steps]]",
         'type = "hetero_lr"',
-        "batch_size = 64",
+        "batch_size = 220",  # the label-information bound: bank-b's 4 features
         "learning_rate = 0.15",
         "max_iter = 2",
         'class_weight = "balanced"',

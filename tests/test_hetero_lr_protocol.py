@@ -18,11 +18,19 @@ from protocols.hetero_lr import (
     LrSettings,
     OptimizerSettings,
 )
+from protocols.hetero_lr.leakage import (
+    gradient_entry_bits,
+    minimum_batch_for_labels,
+    secret_initial_weights,
+)
+from protocols.messages import LrMasked
 from protocols.roles import Role
 from tests.protocol_harness import run_roles
 from vfl.datasets import load_builtin
 
 SEED = bytes(range(32))
+INITIAL = bytes(range(1, 33))  # the guest's initial-weights seed, the same in every run
+BATCH = 120
 
 
 @pytest.fixture(scope="module")
@@ -30,13 +38,14 @@ def breast() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     guest, host = load_builtin("breast")
     assert guest.ids == host.ids
     assert guest.labels is not None
-    return guest.features[:240], guest.labels[:240].astype(float), host.features[:240]
+    # two host columns: 240 rows in batches of 120 pass the label-information bound
+    return guest.features[:240], guest.labels[:240].astype(float), host.features[:240, :2]
 
 
 def settings(mode: str = "two-party", **optimizer: object) -> LrSettings:
     return LrSettings(
         mode=mode,
-        batch_size=64,
+        batch_size=BATCH,
         max_iter=3,
         convergence="max_iter",
         key_length=1024,
@@ -62,6 +71,7 @@ def train(
         "guest": LrGuest(
             "guest", "job", hosts=names, features=Xg, labels=y, settings=lr_settings,
             backend=backend, arbiter=arbiter, sample_weight=sample_weight, plan_seed=SEED,
+            initial_weights_seed=INITIAL,
         )
     }  # fmt: skip
     for name, columns in zip(names, blocks, strict=True):
@@ -73,13 +83,13 @@ def train(
         roles[arbiter] = LrArbiter(
             arbiter, "job", guest="guest", hosts=names, settings=lr_settings, backend=backend
         )
-    run_roles(roles, rng=rng)
+    roles["transcript"] = run_roles(roles, rng=rng)  # type: ignore[assignment]
     return roles
 
 
 def all_weights(roles: dict[str, Role]) -> np.ndarray:
     parts = [roles["guest"].result.weights, [roles["guest"].result.intercept]]
-    parts += [role.result.weights for name, role in roles.items() if name.startswith("host")]
+    parts += [roles[name].result.weights for name in roles if name.startswith("host")]
     return np.concatenate(parts)
 
 
@@ -95,7 +105,7 @@ def test_encrypted_training_matches_the_plaintext_backend(breast, mode, hosts) -
     assert np.array_equal(all_weights(encrypted), all_weights(plain))
     losses = [epoch["loss"] for epoch in encrypted["guest"].result.history]
     assert losses == [epoch["loss"] for epoch in plain["guest"].result.history]
-    assert losses[-1] < losses[0] < math.log(2)
+    assert losses[-1] < losses[0]  # from the guest's random start (above log 2) downwards
 
 
 def test_weighted_rows_with_l1_also_match_exactly(breast) -> None:
@@ -117,10 +127,12 @@ def reference_training(
     weights: np.ndarray | None = None,
 ) -> tuple[np.ndarray, list[float]]:
     """Taylor-approximated mini-batch SGD on the joined columns, written from the paper."""
-    X = np.hstack([Xg, np.ones((len(Xg), 1)), Xh])
+    guest_columns = np.hstack([Xg, np.ones((len(Xg), 1))])
+    X = np.hstack([guest_columns, Xh])
     signed = 2 * y - 1
     s = np.ones(len(y)) if weights is None else weights
-    w = np.zeros(X.shape[1])
+    # the guest starts from its secret random weights (here: from a known seed)
+    w = np.concatenate([secret_initial_weights(guest_columns, INITIAL), np.zeros(Xh.shape[1])])
     plan = BatchPlan(len(y), batch_size, SEED)
     losses = []
     for epoch in range(epochs):
@@ -141,7 +153,7 @@ def test_plaintext_backend_agrees_with_an_independent_implementation(breast, mod
     weights = np.where(y > 0, 1.7, 0.6) if weighted else None
     lr_settings = settings(mode, penalty="none")
     roles = train("plaintext", breast, lr_settings, sample_weight=weights)
-    expected, losses = reference_training(Xg, y, Xh, 3, 0.15, 64, weights)
+    expected, losses = reference_training(Xg, y, Xh, 3, 0.15, BATCH, weights)
     guest = roles["guest"].result
     got = np.concatenate([guest.weights, [guest.intercept], roles["host"].result.weights])
     # only fixed-point rounding (features at 2**-16) separates the two
@@ -157,15 +169,37 @@ def test_training_is_the_same_under_every_delivery_order(breast) -> None:
         assert np.array_equal(all_weights(again), first)
 
 
-def test_a_batch_not_larger_than_a_feature_count_is_refused(breast) -> None:
+def test_a_batch_breaking_the_label_information_bound_is_refused_by_both(breast) -> None:
     Xg, y, Xh = breast
-    small = LrSettings(batch_size=16, key_length=1024, allow_weak_key=True)
+    bits = gradient_entry_bits(Xh)
+    assert minimum_batch_for_labels(2, bits) > 60
+    small = LrSettings(batch_size=60, key_length=1024, allow_weak_key=True)
     guest = LrGuest("guest", "job", hosts=["host"], features=Xg, labels=y, settings=small,
                     backend="plaintext", plan_seed=SEED)  # fmt: skip
     host = LrHost("host", "job", guest="guest", features=Xh, settings=small, backend="plaintext")
     setup = guest.start()[0]
-    with pytest.raises(ProtocolError, match="20 gradient columns"):
-        host.receive(setup)  # batches of 16 rows, the host has 20 features
+    with pytest.raises(
+        ProtocolError, match=r"this host's exact gradient of 2 features of \d+ bits"
+    ):
+        host.receive(setup)
+    # the guest refuses too, from the host's reported width and bits
+    reply = LrHost("host", "job", guest="guest", features=Xh, settings=settings(),
+                   backend="plaintext")._setup_reply()  # fmt: skip
+    with pytest.raises(ProtocolError, match=r"label-information bound.*at an event rate"):
+        guest.receive(reply)
+
+
+def test_the_label_information_bound_is_the_derived_inequality() -> None:
+    # B H(p) >= 2 f (b + log2(pi e B / 2) / 2), the smallest B is the first to pass
+    for width, bits, rate in [(1, 18, 0.5), (4, 20, 0.37), (10, 21, 0.066), (20, 20, 0.5)]:
+        least = minimum_batch_for_labels(width, bits, rate)
+        entropy = -(rate * math.log2(rate) + (1 - rate) * math.log2(1 - rate))
+
+        def holds(batch: int, width=width, bits=bits, entropy=entropy) -> bool:
+            information = width * (bits + 0.5 * math.log2(math.pi * math.e * batch / 2))
+            return batch * entropy >= 2 * information
+
+        assert holds(least) and not holds(least - 1)
 
 
 def test_guest_refuses_a_batch_size_not_above_its_own_columns(breast) -> None:
@@ -200,3 +234,23 @@ def test_batch_plan_is_a_partition_without_small_batches() -> None:
     assert not np.array_equal(plan.batches(0)[0], plan.batches(1)[0])
     assert np.array_equal(plan.batches(2)[1], BatchPlan(1000, 300, SEED).batches(2)[1])
     assert BatchPlan(rows=50, batch_size=300, seed=SEED).smallest == 50
+
+
+@pytest.mark.parametrize("mode", ["two-party", "arbiter"])
+def test_the_number_of_gradient_ciphertexts_does_not_depend_on_the_data(breast, mode) -> None:
+    # The packing layout follows the gradient's bound.  A bound from the data (its
+    # largest row norm) told the key owner whether the features crossed a power of
+    # two (scale 0.01 or 0.5: 2 ciphertexts, >= 1: 3); the public bound does not.
+    Xg, y, Xh = breast
+    # 23 guest gradient values: with a 1024-bit key, the data's bound put them in 2
+    # ciphertexts at scale 0.01 and in 3 at scale 100
+    wide = np.hstack([Xg, Xg, Xg])[:, :22]
+    counts = []
+    for scale in (0.01, 100.0):
+        lr_settings = settings(mode, learning_rate=1e-7)  # no divergence at scale 100
+        roles = train("paillier", (wide * scale, y, Xh[:, :1] * scale), lr_settings)
+        transcript = roles["transcript"]
+        counts.append(
+            sorted((m.sender, len(m.gradient)) for m in transcript if isinstance(m, LrMasked))
+        )
+    assert counts[0] == counts[1]

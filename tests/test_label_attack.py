@@ -29,7 +29,6 @@ from tests import lattice_attack
 from tests.protocol_harness import run_roles
 from vfl.datasets import load_builtin
 
-
 SEED = bytes(range(32))
 
 

@@ -173,3 +173,30 @@ def test_a_partial_may_overtake_the_key() -> None:
     assert final.receiver == "guest"
     results = roles["guest"].receive(final)
     assert len(results) == 2 and roles["guest"].result.tolist() == [3.0]
+
+
+def test_two_contributors_around_a_third_cannot_read_its_vector() -> None:
+    # host1 and host3 collude against host2: host1 knows what it sent host2, host3 what
+    # host2 sent it.  Adding host2's vector as a plaintext keeps the ciphertext's
+    # randomness, so without re-randomisation the quotient is g^v = 1 + v n (mod n^2),
+    # which reads v directly.  Every hop re-randomises: the quotient is not of that form.
+    secret = np.array([123.25, -7.5, 4096.0])
+    vectors = {
+        "guest": np.zeros(3),
+        "host1": np.array([1.0, 2.0, 3.0]),
+        "host2": secret,
+        "host3": np.array([5.0, 6.0, 7.0]),
+    }
+    transcript = run_roles(_roles(vectors))
+    partials = {(m.sender, m.receiver): m.partial for m in transcript if isinstance(m, SumPartial)}
+    sent_by_host1 = partials[("host1", "host2")]
+    sent_by_host2 = partials[("host2", "host3")]
+    n = sent_by_host1.public_key.n
+    square = n * n
+    for before, after, value in zip(
+        sent_by_host1.ciphertexts, sent_by_host2.ciphertexts, _fixed(secret), strict=True
+    ):
+        quotient = after * pow(before, -1, square) % square
+        attack = (quotient - 1) // n  # what the colluders would read as host2's mantissa
+        assert (quotient - 1) % n != 0  # not 1 + v n: the colluders learn nothing
+        assert attack != round(value * 2**32)

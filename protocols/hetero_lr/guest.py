@@ -125,17 +125,17 @@ class LrGuest(TrainingParty):
 
     Examples
     --------
-    Two-party training on 40 aligned rows; the caller moves the messages:
+    Two-party training on 120 aligned rows; the caller moves the messages:
 
     >>> from protocols.hetero_lr import LrHost, OptimizerSettings
     >>> import numpy as np
-    >>> x = np.linspace(-1.0, 1.0, 40)
+    >>> x = np.linspace(-1.0, 1.0, 120)
     >>> guest_rows, host_rows = np.column_stack([x, x**2]), np.sin(3 * x)[:, None]
     >>> labels = (x + np.sin(3 * x) > 0).astype(float)
-    >>> settings = LrSettings(batch_size=20, max_iter=3, key_length=1024, allow_weak_key=True,
+    >>> settings = LrSettings(batch_size=60, max_iter=3, key_length=1024, allow_weak_key=True,
     ...                       optimizer=OptimizerSettings(learning_rate=0.5))
     >>> guest = LrGuest("guest", "job-1", hosts=["host"], features=guest_rows, labels=labels,
-    ...                 settings=settings, plan_seed=bytes(32))
+    ...                 settings=settings, plan_seed=bytes(32), initial_weights_seed=bytes(32))
     >>> host = LrHost("host", "job-1", guest="guest", features=host_rows, settings=settings)
     >>> roles = {"guest": guest, "host": host}
     >>> queue = [message for role in roles.values() for message in role.start()]
@@ -145,9 +145,9 @@ class LrGuest(TrainingParty):
     >>> guest.result.epochs, guest.result.stop_reason
     (3, 'max_iter')
     >>> [round(epoch["loss"], 4) for epoch in guest.result.history]
-    [0.6534, 0.518, 0.4324]
+    [0.6535, 0.5198, 0.4308]
     >>> guest.result.weights.round(4).tolist(), host.result.weights.round(4).tolist()
-    ([0.6064, -0.0007], [0.7676])
+    ([0.6288, 0.6375], [0.7663])
 
     Resuming after epoch 1 from checkpoints gives the same model (keys are fresh):
 
@@ -163,7 +163,7 @@ class LrGuest(TrainingParty):
     ...                 saved[role.party].append(checkpoint)
     >>> saved = {"guest": [], "host": []}
     >>> train(LrGuest("guest", "job-1", hosts=["host"], features=guest_rows, labels=labels,
-    ...               settings=settings, plan_seed=bytes(32)),
+    ...               settings=settings, plan_seed=bytes(32), initial_weights_seed=bytes(32)),
     ...       LrHost("host", "job-1", guest="guest", features=host_rows, settings=settings))
     >>> [checkpoint.epoch for checkpoint in saved["guest"]]
     [0, 1]
@@ -174,7 +174,7 @@ class LrGuest(TrainingParty):
     >>> host.prepare_resume(saved["host"])
     >>> train(guest, host)
     >>> guest.resumed_after, guest.result.weights.round(4).tolist()
-    (1, [0.6064, -0.0007])
+    (1, [0.6288, 0.6375])
     """
 
     ROLE = "guest"

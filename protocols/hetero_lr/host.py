@@ -87,15 +87,15 @@ class LrHost(TrainingParty):
 
     >>> from protocols.hetero_lr import LrGuest, OptimizerSettings
     >>> import numpy as np
-    >>> x = np.linspace(-1.0, 1.0, 40)
+    >>> x = np.linspace(-1.0, 1.0, 120)
     >>> guest_rows, host_rows = np.column_stack([x, x**2]), np.sin(3 * x)[:, None]
     >>> labels = (x + np.sin(3 * x) > 0).astype(float)
-    >>> settings = LrSettings(batch_size=20, max_iter=3, key_length=1024, allow_weak_key=True,
+    >>> settings = LrSettings(batch_size=60, max_iter=3, key_length=1024, allow_weak_key=True,
     ...                       optimizer=OptimizerSettings(learning_rate=0.5))
     >>> roles = {
     ...     "guest": LrGuest("guest", "job-1", hosts=["host"], features=guest_rows,
     ...                      labels=labels, settings=settings, backend="plaintext",
-    ...                      plan_seed=bytes(32)),
+    ...                      plan_seed=bytes(32), initial_weights_seed=bytes(32)),
     ...     "host": LrHost("host", "job-1", guest="guest", features=host_rows,
     ...                    settings=settings, backend="plaintext"),
     ... }
@@ -105,7 +105,7 @@ class LrHost(TrainingParty):
     ...     queue += roles[message.receiver].receive(message)
     >>> host = roles["host"].result
     >>> host.weights.round(4).tolist(), [round(e["weight_change"], 4) for e in host.history]
-    ([0.7676], [0.0963, 0.0634, 0.0422])
+    ([0.7663], [0.0957, 0.0636, 0.042])
     """
 
     ROLE = "host"
