@@ -14,7 +14,13 @@ import argparse
 import sys
 from collections.abc import Callable, Sequence
 
-from benchmarks import hetero_lr_bench, label_privacy_bench, paillier_bench, psi_bench
+from benchmarks import (
+    hetero_lr_bench,
+    initial_weights_bench,
+    label_privacy_bench,
+    paillier_bench,
+    psi_bench,
+)
 
 __all__ = ["SUITES", "build_parser", "main"]
 
@@ -26,6 +32,7 @@ SUITES: dict[str, tuple[str, AddArguments, SuiteMain]] = {
     "psi": (psi_bench.DESCRIPTION, psi_bench.add_arguments, psi_bench.main),
     "hetero_lr": hetero_lr_bench.SUITE,
     "label_privacy": label_privacy_bench.SUITE,
+    "initial_weights": initial_weights_bench.SUITE,
 }
 """Suite name to ``(description, add_arguments, main)``."""
 

@@ -117,7 +117,7 @@ def run(
     epsilons: list[float | None], repeats: int, delta: float, log: Log = print
 ) -> tuple[list[PrivacyResult], float]:
     """Train and evaluate at every epsilon; return the results and bank A's floor."""
-    from protocols.hetero_lr.privacy import noise_scale
+    from protocols.hetero_lr.privacy import LabelPrivacy
     from vfl import HeteroLogisticRegression
     from vfl.demo import TRAINING
     from vfl.metrics import ks_statistic, roc_auc
@@ -141,7 +141,7 @@ def run(
             scores = model.predict_proba(a_test, hosts=[b_test])[:, 1]
             aucs.append(roc_auc(y_test, scores))
             kss.append(ks_statistic(y_test, scores))
-        sigma = None if epsilon is None else noise_scale(epsilon, delta, epochs, 0.5)
+        sigma = None if epsilon is None else LabelPrivacy(epsilon, delta, epochs).sigma
         result = PrivacyResult(
             epsilon, delta, sigma, statistics.fmean(aucs), min(aucs), max(aucs),
             statistics.fmean(kss), repeats,
