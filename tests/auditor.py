@@ -24,10 +24,22 @@ each message against the table and against the parties' real data:
 * everything a party decrypts for another one is uniformly masked, hides the true
   gradient or loss, and unmasks to exactly the values a plaintext replay computes;
 * no ciphertext and no Paillier obfuscator appears twice in the whole job;
-* public vector metadata (exponent, bound, length) does not depend on the data.
+* public vector metadata (exponent, bound, length) does not depend on the data, and
+  every masked gradient is packed with the layout public values alone give (width,
+  batch size, hosts, key), so its ciphertext count never depends on the data;
+* fields declared ``only_with`` a stopping rule are empty without it:
+  ``LrEpochEnd.weight_change`` is 0.0 unless ``convergence = "weights"``,
+  ``validation_scores`` empty without early stopping (checked on the step's
+  ``LrSetup``, whose ``convergence`` and ``early_stopping`` match the job);
+  ``LrHostSetup.gradient_bits`` is exactly the bit length of the host's largest
+  ``|round(x * 2**16)|``;
+* secure sum: the partials go around the ring, each decrypts to the prefix sum, and
+  every hop is re-randomised (what a contributor sends divided by what it received
+  is never ``1 + v n``), including the hops between contributors.
 
 The secrets the audit needs (Paillier private keys, PSI scalars, masks, KKRT's OPRF
-states) are recorded by wrapping the real functions that make them
+states, the seed of the guest's secret initial weights, which the plaintext replay
+starts from) are recorded by wrapping the real functions that make them
 (:func:`record_secrets`); in separate processes :func:`main` does the same around
 ``vfl run``.
 """
@@ -45,7 +57,7 @@ import re
 import sys
 import threading
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 from unittest import mock
@@ -54,7 +66,7 @@ import gmpy2
 import numpy as np
 
 from crypto.ecdh import POINT_BYTES, EcdhKey, ecdh_dst, validate_points
-from crypto.encoding import encode_array
+from crypto.encoding import encode_array, encode_scalar, to_signed
 from crypto.exceptions import CryptoError
 from crypto.hash_to_curve import hash_to_field, hash_to_x25519_many
 from crypto.ot import BASE_POINT
@@ -79,11 +91,15 @@ from crypto.paillier import (
 )
 from crypto.plain import PlainVector
 from protocols.hetero_lr.batch_plan import BatchPlan
-from protocols.hetero_lr.party import ENCRYPTION_EXPONENT, FACTOR_EXPONENT
+from protocols.hetero_lr.leakage import gradient_entry_bits
+from protocols.hetero_lr.party import ENCRYPTION_EXPONENT, FACTOR_EXPONENT, MAX_SAMPLE_WEIGHT
+from protocols.hetero_lr.privacy import MAX_NOISE
+from protocols.hetero_lr.settings import FEATURE_BOUND, SCORE_BOUND
 from protocols.messages import (
     LrDecision,
     LrDecrypted,
     LrForward,
+    LrHostSetup,
     LrMasked,
     LrPublicKey,
     LrSetup,
@@ -94,7 +110,9 @@ from protocols.messages import (
     PsiOtReceiverPoints,
     PsiOtSenderPoint,
     PsiSetup,
+    SumPartial,
     SumPublicKey,
+    SumResult,
     payload_fields,
 )
 from protocols.psi.cuckoo import bin_count
@@ -102,7 +120,7 @@ from protocols.psi.kkrt_guest import output_key
 from tests.protocol_harness import run_roles
 from vfl import codec
 from vfl.datasets import PartyTable, read_party_csv
-from vfl.jobfile import HeteroLrStep, JobConfig, PsiStep, ScoreStep
+from vfl.jobfile import HeteroLrStep, JobConfig, PsiStep, ScoreStep, SecureSumStep
 from vfl.jobs import build_role
 from vfl.models import PartyModel
 
@@ -129,6 +147,8 @@ FORMS = {
     "positions": "positions of the common ids in the host's shuffled sequence",
     "residues": "raw decryptions of the receiver's own masked values",
     "partial-scores": "a host's partial scores u_h = X_h w_h, one per row",
+    "magnitude": "the bit length of the sender's largest |round(x * 2**16)| over its "
+    "training features: one small integer, the order of magnitude of its largest value",
     "scalar": "a float summary of the sender's own weights",
     "totals": "the secure-sum total",
     "reason": "a one-line reason without data",
@@ -136,6 +156,14 @@ FORMS = {
 KEY_OWNERS = ("sender", "receiver", "guest", "arbiter")
 ROLES = ("guest", "host", "arbiter")
 MODES = ("two-party", "arbiter")
+CONDITIONS: dict[str, Callable[[LrSetup], bool]] = {
+    'convergence = "weights"': lambda setup: setup.convergence == "weights",
+    "early stopping": lambda setup: setup.early_stopping != "",
+}
+"""When a field declared ``only_with`` a condition may carry a value: a predicate on
+the :class:`LrSetup` of its step (what the guest asked of the sending host, and the
+host accepted only if its own settings say the same).  Otherwise the field is empty
+(``0.0``, an empty array)."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -147,9 +175,11 @@ class Field:
     reveals: str
     key: str | None = None
     opened: str | None = None  # the key owner receives it and learns this (secure sum)
+    only_with: str | None = None  # a key of CONDITIONS: sent empty unless it holds
 
     def __post_init__(self) -> None:
         assert self.form in FORMS, self.form
+        assert self.only_with is None or self.only_with in CONDITIONS, self.only_with
         assert (self.key is not None) == (self.form in ("ciphertext", "masked")), self
         assert self.key is None or self.key in KEY_OWNERS, self.key
         assert self.form != "masked" or self.key == "receiver", self
@@ -205,6 +235,16 @@ LR_SETUP_FIELDS = (
     _f("key_length", "parameter", "the key length"),
     _f("resume", "parameter", "whether the guest continues an interrupted run"),
     _f("rows_digest", "parameter", "whether the receiver holds the same ordered ids (hosts)"),
+    _f(
+        "convergence",
+        "parameter",
+        'the convergence rule (a host sends weight-change norms only for "weights")',
+    ),
+    _f(
+        "early_stopping",
+        "parameter",
+        "the early-stopping metric, empty for none (a host sends validation scores only then)",
+    ),
 )
 
 
@@ -235,9 +275,21 @@ LR_DECRYPTED_FIELDS = (
     ),
 )
 LR_EPOCH_END_FIELDS = (
-    _f("weight_change", "scalar", "the host's squared weight change over the epoch"),
+    _f(
+        "weight_change",
+        "scalar",
+        "the host's squared weight change over the epoch; 0.0 unless training converges on weights",
+        only_with='convergence = "weights"',
+    ),
     _f("penalty", "scalar", "the host's penalty value"),
-    _f("validation_scores", "partial-scores", "the host's partial scores on validation rows"),
+    _f(
+        "validation_scores",
+        "partial-scores",
+        "the host's partial scores on validation rows; empty without early stopping (with "
+        "weight-change norms, epoch after epoch, they give the Gram matrix of its "
+        "validation rows)",
+        only_with="early stopping",
+    ),
 )
 LR_DECISION_FIELDS = (
     _f("stop", "parameter", "whether training stops"),
@@ -293,7 +345,14 @@ DECLARED: dict[MessageKind, Declared] = {
                 "host",
                 (
                     _f("public_key", "public-key", "the guest's key"),
-                    _f("partial", "ciphertext", NOTHING, "guest"),
+                    _f(
+                        "partial",
+                        "ciphertext",
+                        NOTHING + "; re-randomised at every hop, so the sender's two "
+                        "neighbours cannot divide what they exchanged with it and read "
+                        "1 + v n, its vector (Audit.check_secure_sum)",
+                        "guest",
+                    ),
                     _f("contributors", "size", "how many parties added so far"),
                 ),
             ),
@@ -485,6 +544,12 @@ DECLARED: dict[MessageKind, Declared] = {
                     _f("features", "size", "the host's gradient width"),
                     _f("rows", "size", "the aligned row count"),
                     _f("validation_rows", "size", "the validation row count"),
+                    _f(
+                        "gradient_bits",
+                        "magnitude",
+                        "the order of magnitude of the host's largest feature value (for "
+                        "the label-information bound)",
+                    ),
                     _f("resume", "parameter", "whether the host continues an interrupted run"),
                     _f("resume_seed", "parameter", "the plan seed of its checkpoints"),
                     _f("resume_epochs", "parameter", "the epochs it holds checkpoints of"),
@@ -715,6 +780,38 @@ def security_md_message_names(text: str | None = None) -> set[str]:
     return names
 
 
+def security_md_rows(text: str | None = None) -> dict[str, list[str]]:
+    """The rows of SECURITY.md's message tables, by the message names in their first
+    column (a name may have rows in several tables)."""
+    text = SECURITY_MD.read_text() if text is None else text
+    rows: dict[str, list[str]] = defaultdict(list)
+    for line in text.splitlines():
+        if line.startswith("| `"):
+            for name in re.findall(r"`(\w+)`", line.split("|")[1]):
+                rows[name].append(line)
+    return dict(rows)
+
+
+def security_md_field_gaps(text: str | None = None) -> list[str]:
+    """Fields whose disclosure SECURITY.md's rows must spell out, and do not (sorted).
+
+    A field sent only under a condition (``only_with``) must have that condition in a
+    row of its message (e.g. ``convergence = "weights"``, ``early stopping``); a field
+    of form ``magnitude`` (a statistic of the sender's data) must be named in one.
+    """
+    rows = security_md_rows(text)
+    gaps: set[str] = set()
+    for declared in DECLARED.values():
+        for field in {f for route in declared.routes for f in route.fields}:
+            needles = [field.only_with] if field.only_with else []
+            if field.form == "magnitude":
+                needles.append(f"`{field.name}`")
+            for needle in needles:
+                if not any(needle in row for row in rows.get(declared.cls, [])):
+                    gaps.add(f"{declared.cls}.{field.name}: no row of SECURITY.md says {needle}")
+    return sorted(gaps)
+
+
 def security_md_gaps(text: str | None = None) -> list[str]:
     """Differences between the declared routes and SECURITY.md's (sorted)."""
     documented = security_md_routes(text)
@@ -753,7 +850,8 @@ class OprfBlock:
 
 
 class SecretLog:
-    """Paillier private keys, PSI scalars, masks and KKRT OPRF states as made.
+    """Paillier private keys, PSI scalars, masks, KKRT OPRF states and the guest's
+    initial-weights seeds as made.
 
     With ``path``, every record is also appended to that JSON-lines file (for
     parties in separate processes); :meth:`load` reads such files back.  The keys
@@ -767,6 +865,7 @@ class SecretLog:
         self.ecdh: dict[str, list[bytes]] = defaultdict(list)
         self.masks: dict[int, VectorMask] = {}  # first masked ciphertext -> its mask
         self.oprf: dict[str, list[OprfBlock]] = defaultdict(list)
+        self.initial_weights_seeds: dict[str, list[bytes]] = defaultdict(list)
         self._lock = threading.Lock()
         self._path = path
 
@@ -807,6 +906,11 @@ class SecretLog:
                 }
             )
 
+    def add_initial_weights_seed(self, party: str, seed: bytes) -> None:
+        with self._lock:
+            self.initial_weights_seeds[party].append(seed)
+            self._write({"type": "initial_weights", "party": party, "seed": seed.hex()})
+
     def add_mask(self, masked: MaskedVector, mask: VectorMask) -> None:
         if not len(masked):
             return
@@ -844,6 +948,8 @@ class SecretLog:
                         bytes.fromhex(record["choices"]),
                     )
                     log.add_oprf(record["party"], block)
+                elif record["type"] == "initial_weights":
+                    log.add_initial_weights_seed(record["party"], bytes.fromhex(record["seed"]))
                 else:
                     public = PaillierPublicKey(int(record["n"], 16), allow_weak_key=True)
                     layout = record["layout"]
@@ -859,20 +965,26 @@ class SecretLog:
 
 @contextlib.contextmanager
 def record_secrets(log: SecretLog, party: str | None = None) -> Iterator[SecretLog]:
-    """Record every key pair, PSI scalar, mask and OPRF state the engine makes (the real
-    code runs).
+    """Record every key pair, PSI scalar, mask, OPRF state and initial-weights seed the
+    engine makes (the real code runs).
 
-    Wraps the Paillier key generation the hetero LR backend calls, ``mask_vector``
-    (both places that call it), ``EcdhKey.generate`` (except in :mod:`crypto.ot`:
-    base-OT keys are not PSI scalars), and KKRT's ``OprfReceiver.columns`` and
-    ``OprfSender.rows`` (each block's ``t`` or ``q`` rows).  The party is ``party``
+    Wraps the Paillier key generation the hetero LR backend and the secure sum's key
+    owner call, ``mask_vector`` (both places that call it), ``EcdhKey.generate``
+    (except in :mod:`crypto.ot`: base-OT keys are not PSI scalars), KKRT's
+    ``OprfReceiver.columns`` and ``OprfSender.rows`` (each block's ``t`` or ``q``
+    rows), and ``secret_initial_weights`` as the hetero LR guest calls it (its secret
+    seed: the plaintext replay needs the same starting point).  The party is ``party``
     or, in ``simulate_job``, taken from the thread name (``party-<name>``).
     """
     backends = importlib.import_module("protocols.hetero_lr.backends")
+    lr_guest = importlib.import_module("protocols.hetero_lr.guest")
+    secure_sum = importlib.import_module("protocols.secure_sum")
     masking = importlib.import_module("crypto.paillier.masking")
     vector = importlib.import_module("crypto.paillier.vector")
     ot = importlib.import_module("crypto.ot")
     real_keygen = backends.generate_paillier_keypair
+    real_sum_keygen = secure_sum.generate_paillier_keypair
+    real_initial_weights = lr_guest.secret_initial_weights
     real_mask = masking.mask_vector
     real_generate = EcdhKey.generate
     real_columns = OprfReceiver.columns
@@ -890,6 +1002,16 @@ def record_secrets(log: SecretLog, party: str | None = None) -> Iterator[SecretL
         public_key, private_key = real_keygen(*args, **kwargs)
         log.add_private_key(who(), private_key)
         return public_key, private_key
+
+    def sum_keygen(*args: Any, **kwargs: Any) -> tuple[PaillierPublicKey, PaillierPrivateKey]:
+        public_key, private_key = real_sum_keygen(*args, **kwargs)
+        log.add_private_key(who(), private_key)
+        return public_key, private_key
+
+    def initial_weights(features: Any, seed: bytes) -> np.ndarray:
+        log.add_initial_weights_seed(who(), bytes(seed))
+        weights: np.ndarray = real_initial_weights(features, seed)
+        return weights
 
     def mask(*args: Any, **kwargs: Any) -> tuple[MaskedVector, VectorMask]:
         masked, vector_mask = real_mask(*args, **kwargs)
@@ -914,6 +1036,8 @@ def record_secrets(log: SecretLog, party: str | None = None) -> Iterator[SecretL
 
     with (
         mock.patch.object(backends, "generate_paillier_keypair", keygen),
+        mock.patch.object(secure_sum, "generate_paillier_keypair", sum_keygen),
+        mock.patch.object(lr_guest, "secret_initial_weights", initial_weights),
         mock.patch.object(masking, "mask_vector", mask),
         mock.patch.object(vector, "mask_vector", mask),
         mock.patch.object(EcdhKey, "generate", classmethod(generate)),
@@ -1021,6 +1145,78 @@ def pair_transcripts(entries: Iterable[Mapping[str, Any]]) -> list[Wire]:
 
 def fields_of(message: Message) -> list[tuple[str, Any]]:
     return [(f.name, getattr(message, f.name)) for f in payload_fields(type(message))]
+
+
+def _is_empty(value: Any) -> bool:
+    """Whether a field carries nothing: ``0.0``, an empty array or vector."""
+    if isinstance(value, bool | int | float):
+        return value == 0
+    if isinstance(value, np.ndarray):
+        return value.size == 0
+    return len(value) == 0
+
+
+def conditional_field_problems(messages: Iterable[Message]) -> tuple[list[str], int]:
+    """Fields declared ``only_with`` a condition (:data:`CONDITIONS`) are empty unless it
+    holds.
+
+    The condition is evaluated on the :class:`LrSetup` of the same step (job id) that
+    the guest sent to the host concerned (the message's sender or receiver): the host
+    refuses a setup that differs from its own settings, so that is what it agreed to
+    send.  Works on any sequence of messages as their receivers got them (a whole
+    job's transcripts, or a sans-IO run).
+
+    Returns
+    -------
+    tuple
+        The problems found, and how many conditional fields were checked.
+    """
+    messages = list(messages)
+    setups = {(m.job_id, m.receiver): m for m in messages if isinstance(m, LrSetup)}
+    problems: list[str] = []
+    checked = 0
+    for m in messages:
+        declared = DECLARED.get(m.kind)
+        if declared is None:
+            continue
+        conditional = {
+            f.name: f.only_with for r in declared.routes for f in r.fields if f.only_with
+        }
+        if not conditional:
+            continue
+        setup = setups.get((m.job_id, m.sender)) or setups.get((m.job_id, m.receiver))
+        if setup is None:
+            problems.append(f"{m.describe()}: no LrSetup of its step says what it may carry")
+            continue
+        for name, condition in conditional.items():
+            checked += 1
+            if not CONDITIONS[condition](setup) and not _is_empty(getattr(m, name)):
+                problems.append(
+                    f"{m.describe()}.{name}: sent without {condition} (the step's LrSetup "
+                    f"says convergence = {setup.convergence!r}, early_stopping = "
+                    f"{setup.early_stopping!r})"
+                )
+    return problems, checked
+
+
+def public_gradient_layout(
+    width: int, rows: int, hosts: int, public_key: PaillierPublicKey
+) -> PackingLayout:
+    """The packing layout of a batch's gradient ``X_p^T [[d]]`` from public values only.
+
+    SECURITY.md §11: the gradient's bound is ``rows * FEATURE_BOUND *
+    MAX_SAMPLE_WEIGHT * ((hosts + 1) * SCORE_BOUND / 4 + 1/2 + MAX_NOISE)`` for every
+    batch, at the gradient's exponent; it fixes the slots per ciphertext, hence how
+    many ciphertexts the key owner decrypts: a function of the gradient width, the
+    batch size, the number of hosts and the key length, never of the data.
+    """
+    residual = MAX_SAMPLE_WEIGHT * ((hosts + 1) * SCORE_BOUND / 4 + 0.5 + MAX_NOISE)
+    bound, _ = encode_scalar(
+        rows * FEATURE_BOUND * residual,
+        public_key.n,
+        exponent=ENCRYPTION_EXPONENT + FACTOR_EXPONENT,
+    )
+    return PackingLayout.for_bound(width, max(bound, 1), public_key.bits)
 
 
 EXPONENTS = (
@@ -1148,6 +1344,7 @@ class Truth:
     training: dict[str, np.ndarray]  # each data party's training matrix, as trained on
     masked: dict[tuple[str, int, int], dict[str, np.ndarray]]  # (sender, epoch, batch)
     final_scores: dict[str, np.ndarray]  # each host's u_h at scoring
+    sums: dict[str, np.ndarray] = dataclasses.field(default_factory=dict)  # secure sum
 
 
 def step_index(job: JobConfig, kind: type) -> int:
@@ -1155,12 +1352,13 @@ def step_index(job: JobConfig, kind: type) -> int:
     return index
 
 
-def load_truth(job: JobConfig, wire: Sequence[Wire]) -> Truth:
+def load_truth(job: JobConfig, wire: Sequence[Wire], secrets: SecretLog) -> Truth:
     """Each party's files and outputs, and a plaintext replay of the job's training.
 
     A job of one PSI step only (:func:`prepare_psi_job`) has no training to replay;
     a party that did not learn the common rows (output ``"guest"``) has no aligned
-    file.
+    file.  The replay starts the guest from the secret initial weights the real run
+    drew (their seed is in ``secrets``); a secure-sum step gives each party's vector.
     """
     parties: dict[str, PartyData] = {}
     psi = step_index(job, PsiStep)
@@ -1189,15 +1387,31 @@ def load_truth(job: JobConfig, wire: Sequence[Wire]) -> Truth:
             table.labels,
             aligned,
         )
+    sums: dict[str, np.ndarray] = {}
+    for index, config in enumerate(job.steps):
+        if isinstance(config, SecureSumStep):
+            for party in job.parties:
+                if party.role != "arbiter":
+                    summer = build_role(job, index, config, party, parties[party.name].aligned)
+                    sums[party.name] = np.asarray(summer.values)  # type: ignore[union-attr]
     if not any(isinstance(s, HeteroLrStep) for s in job.steps):
-        return Truth(parties, {}, {}, {})
+        return Truth(parties, {}, {}, {}, sums)
     lr = step_index(job, HeteroLrStep)
     step = job.steps[lr]
     assert isinstance(step, HeteroLrStep)
     plain_step = dataclasses.replace(step, backend="plaintext")
-    roles = {
-        p.name: build_role(job, lr, plain_step, p, parties[p.name].aligned) for p in job.parties
-    }
+    seeds = secrets.initial_weights_seeds.get(job.guest.name, [])
+    assert len(seeds) == 1, f"{len(seeds)} initial-weights seeds recorded for the guest"
+    lr_guest = importlib.import_module("protocols.hetero_lr.guest")
+    real_initial_weights = lr_guest.secret_initial_weights
+
+    def initial_weights(features: Any, _: bytes) -> np.ndarray:
+        return real_initial_weights(features, seeds[0])  # the run's secret starting point
+
+    with mock.patch.object(lr_guest, "secret_initial_weights", initial_weights):
+        roles = {
+            p.name: build_role(job, lr, plain_step, p, parties[p.name].aligned) for p in job.parties
+        }
     training = {name: role.X for name, role in roles.items() if hasattr(role, "X")}
     (seed,) = {w.message.plan_seed for w in wire if isinstance(w.message, LrSetup)}
     roles[job.guest.name].plan_seed = seed  # the run's public batch plan
@@ -1225,7 +1439,7 @@ def load_truth(job: JobConfig, wire: Sequence[Wire]) -> Truth:
             job, score, job.steps[score], host, parties[host.name].aligned, model=model
         )
         final_scores[host.name] = scorer.X @ scorer.weights
-    return Truth(parties, training, masked, final_scores)
+    return Truth(parties, training, masked, final_scores, sums)
 
 
 # ---------------------------------------------------------------------------------------
@@ -1365,7 +1579,7 @@ class Audit:
         self.secrets = secrets
         self.roles = {p.name: p.role for p in job.parties}
         self.steps = {i: s for i, s in enumerate(job.steps)}
-        self.truth = load_truth(job, self.wire)
+        self.truth = load_truth(job, self.wire, secrets)
         self.keys = self._announced_keys()
         self.stats: Counter[str] = Counter()
 
@@ -1500,6 +1714,9 @@ class Audit:
                 "validation_rows": 0,
                 "key_length": lr_step.key_length,
                 "resume": False,
+                "convergence": lr_step.convergence,
+                # job files have no early stopping (and no validation set)
+                "early_stopping": getattr(lr_step, "early_stopping", None) or "",
             }
             decisions = [w.message for w in self.wire if isinstance(w.message, LrDecision)]
             epochs = 1 + max(m.round for m in decisions)
@@ -1543,6 +1760,7 @@ class Audit:
                     "features": truth.training[w.sender].shape[1],
                     "rows": rows,
                     "validation_rows": 0,
+                    "gradient_bits": gradient_entry_bits(truth.training[w.sender]),
                     "resume": False,
                     "resume_seed": b"",
                     "resume_epochs": (),
@@ -1566,6 +1784,20 @@ class Audit:
                 if not np.array_equal(values["scores"], truth.final_scores[w.sender]):
                     problems.append(f"{m.describe()}: scores are not exactly X_h w_h")
                 self.stats["partial scores checked"] += len(values["scores"])
+            elif kind == MessageKind.SUM_PUBLIC_KEY:
+                summing = self.steps[w.step]
+                assert isinstance(summing, SecureSumStep)
+                expect = {"length": len(summing.columns) + 1}
+                if values["public_key"].bits != summing.key_length:
+                    problems.append(f"{m.describe()}: a {values['public_key'].bits}-bit key")
+            elif kind == MessageKind.SUM_PARTIAL:
+                ring = [h.name for h in job.hosts]
+                expect = {"contributors": ring.index(w.sender) + 1}
+            elif kind == MessageKind.SUM_RESULT:
+                expect = {"contributors": len(job.hosts) + 1}  # the guest's vector too
+                total = np.sum(list(truth.sums.values()), axis=0)
+                if not np.allclose(values["totals"], total, rtol=0, atol=1e-6):
+                    problems.append(f"{m.describe()}: totals are not the parties' total")
             for name, value in expect.items():
                 if values[name] != value:
                     problems.append(
@@ -2139,6 +2371,146 @@ class Audit:
                     f"{kind}.{name} {sender} → {receiver}: {len(seen)} different (length, "
                     f"exponent, bound) for batches of {size} rows"
                 )
+        return problems + self.check_packing()
+
+    def check_packing(self) -> list[str]:
+        """Every masked gradient holds exactly the ciphertexts of the layout computed from
+        public values (:func:`public_gradient_layout`: gradient width, batch size, hosts,
+        key), was packed with that very layout (the masker's recorded mask), and every
+        masked loss is one ciphertext (from the guest) or none (from a host)."""
+        self.stats["packed gradients checked"] = 0
+        setup = next(w.message for w in self.wire if isinstance(w.message, LrSetup))
+        plan = BatchPlan(setup.rows, setup.batch_size, setup.plan_seed)
+        sizes = [len(rows) for rows in plan.batches(0)]
+        guest = self.job.guest.name
+        widths = {guest: setup.guest_features}
+        widths |= {
+            w.sender: w.message.features for w in self.wire if isinstance(w.message, LrHostSetup)
+        }
+        problems: list[str] = []
+        for w in self.wire:
+            m = w.message
+            if not isinstance(m, LrMasked):
+                continue
+            key = m.gradient.public_key
+            layout = public_gradient_layout(widths[w.sender], sizes[m.batch], len(setup.hosts), key)
+            if len(m.gradient) != layout.ciphertexts:
+                problems.append(
+                    f"{m.describe()}.gradient: {len(m.gradient)} ciphertexts, the public layout "
+                    f"needs {layout.ciphertexts}"
+                )
+            mask = self.secrets.masks.get(m.gradient.ciphertexts[0]) if len(m.gradient) else None
+            if mask is None or mask.layout != layout:
+                problems.append(
+                    f"{m.describe()}.gradient: packed with {None if mask is None else mask.layout}, "
+                    f"not the public layout {layout}"
+                )
+            if len(m.loss) != (1 if w.sender == guest else 0):
+                problems.append(f"{m.describe()}.loss: {len(m.loss)} ciphertexts")
+            self.stats["packed gradients checked"] += 1
+        return problems
+
+    # 7. fields sent only when the stopping rule needs them -------------------------------
+    def check_conditional_fields(self) -> list[str]:
+        """Every field declared ``only_with`` a condition is empty unless the step's
+        :class:`LrSetup` meets it: ``LrEpochEnd.weight_change`` is 0.0 unless
+        ``convergence == "weights"``, ``validation_scores`` empty without early
+        stopping (:func:`conditional_field_problems`)."""
+        problems, checked = conditional_field_problems(w.message for w in self.wire)
+        self.stats["conditional fields checked"] = checked
+        return problems
+
+    # 8. secure sum: the ring, its values, a fresh obfuscator at every hop ------------------
+    def check_secure_sum(self) -> list[str]:
+        """The secure sum's partials go around the ring ``c_1 .. c_k`` to the guest, each
+        decrypts (guest's key) to exactly the prefix sum of the contributors' vectors
+        under the public bound ``i * max_abs``, and *every* hop is re-randomised: what a
+        contributor sends, divided by what it received, is never ``1 + v n`` (a
+        plaintext addition without a fresh obfuscator, which its two neighbours could
+        compute to read its vector ``v``)."""
+        problems: list[str] = []
+        self.stats["secure-sum hops checked"] = 0
+        steps = [i for i, s in self.steps.items() if isinstance(s, SecureSumStep)]
+        if not steps:
+            return ["no secure-sum step"]
+        ring = [h.name for h in self.job.hosts]
+        guest = self.job.guest.name
+        for index in steps:
+            config = self.steps[index]
+            assert isinstance(config, SecureSumStep)
+            partials = {
+                w.sender: w
+                for w in self.wire
+                if w.step == index and isinstance(w.message, SumPartial)
+            }
+            results = [w for w in self.wire if w.step == index and isinstance(w.message, SumResult)]
+            if sorted(w.receiver for w in results) != sorted(ring):
+                problems.append(f"step {index}: SumResult did not reach every contributor once")
+            if sorted(partials) != sorted(ring) or len(partials) != sum(
+                isinstance(w.message, SumPartial) for w in self.wire if w.step == index
+            ):
+                problems.append(f"step {index}: not one SumPartial per contributor")
+                continue
+            prefix: list[int] | None = None
+            for position, sender in enumerate(ring):
+                w = partials[sender]
+                m = w.message
+                assert isinstance(m, SumPartial)
+                where = m.describe()
+                expected_receiver = ring[position + 1] if position + 1 < len(ring) else guest
+                if w.receiver != expected_receiver:
+                    problems.append(f"{where}: to {w.receiver}, not {expected_receiver}")
+                key = m.partial.public_key
+                private = self.private_key(key.n)
+                if private is None:
+                    problems.append(f"{where}: no private key recorded for the guest's key")
+                    continue
+                own = encode_array(self.truth.sums[sender], m.partial.exponent)
+                prefix = (
+                    own if prefix is None else [a + b for a, b in zip(prefix, own, strict=True)]
+                )
+                got = [to_signed(v, key.n) for v in private.decrypt_raw(m.partial)]
+                if got != prefix:
+                    problems.append(f"{where}: does not decrypt to the prefix sum up to {sender}")
+                if position == 0:
+                    continue
+                incoming = partials[ring[position - 1]].message
+                assert isinstance(incoming, SumPartial)
+                n2 = key.nsquare
+                for j, (before, after) in enumerate(
+                    zip(incoming.partial.ciphertexts, m.partial.ciphertexts, strict=True)
+                ):
+                    quotient = after * pow(before, -1, n2) % n2
+                    if quotient % key.n == 1:
+                        problems.append(
+                            f"{where}: value {j} is the incoming ciphertext times 1 + v n (not "
+                            f"re-randomised): {ring[position - 1]} and {expected_receiver} "
+                            f"could read {sender}'s value"
+                        )
+                self.stats["secure-sum hops checked"] += 1
+        return problems
+
+    def check_secure_sum_bounds(self) -> list[str]:
+        """Every ``SumPartial`` claims the public bound ``i * max_abs`` (``i`` its
+        contributors so far, at the vector's exponent), never one computed from the
+        values: a bound travels in the clear, and ``(i - 1) * max_abs + max|v_i|``
+        would give the receiver the sender's largest value."""
+        problems: list[str] = []
+        ring = [h.name for h in self.job.hosts]
+        for w in self.wire:
+            m = w.message
+            if not isinstance(m, SumPartial):
+                continue
+            config = self.steps[w.step]
+            assert isinstance(config, SecureSumStep)
+            key = m.partial.public_key
+            per_party, _ = encode_scalar(config.max_abs, key.n, exponent=m.partial.exponent)
+            public = (ring.index(w.sender) + 1) * per_party
+            if m.partial.bound != public:
+                problems.append(
+                    f"{m.describe()}: bound {m.partial.bound}, not the public {public} "
+                    f"(the difference is {m.partial.bound - public})"
+                )
         return problems
 
 
@@ -2244,4 +2616,72 @@ def prepare_psi_job(
     )
     assert count == 1, psi
     path.write_text(text[:first] + psi)
+    return path
+
+
+def prepare_secure_sum_job(
+    folder: Path, *, hosts: int = 3, ports: Sequence[int] | None = None
+) -> Path:
+    """A job of a guest and ``hosts`` hosts: PSI (ECDH, output ``both``), then a secure
+    sum of two columns over the common rows.
+
+    Three or more hosts give the ring ``c_1 .. c_k`` a hop *between* contributors
+    after an addition (``c_2 → c_3``), the one a contributor's two neighbours could
+    exploit if it were not re-randomised.  Data are drawn with a fixed seed: 300 of
+    600 long ids per party, balances and limits with cents (distinctive floats).
+    """
+    rng = np.random.default_rng(2026)
+    names = ["bank-a", *(f"bank-{chr(ord('b') + i)}" for i in range(hosts))]
+    everyone = [audit_id(f"sum-{i}") for i in range(600)]
+    folder.mkdir(parents=True, exist_ok=True)
+    for name in names:
+        chosen = rng.choice(len(everyone), size=300, replace=False)
+        balance = np.round(rng.lognormal(9.0, 1.0, size=300), 2)
+        limit = np.round(rng.lognormal(10.0, 0.5, size=300), 2)
+        header = ["id", *(["y"] if name == "bank-a" else []), "balance", "credit_limit"]
+        lines = [",".join(header)]
+        for row, index in enumerate(chosen.tolist()):
+            label = [str(int(rng.integers(0, 2)))] if name == "bank-a" else []
+            values = [f"{balance[row]:.2f}", f"{limit[row]:.2f}"]
+            lines.append(",".join([everyone[index], *label, *values]))
+        (folder / f"{name}.csv").write_text("\n".join(lines) + "\n")
+    addresses = iter(ports) if ports is not None else None
+    text = [
+        "[job]",
+        'id = "secure-sum-audit"',
+        "timeout = 60",
+        "connect_timeout = 30",
+        "allow_weak_keys = true",
+        'output_dir = "output"',
+        "",
+        "[tls]",
+        'ca = "certs/ca.crt"',
+    ]
+    for number, name in enumerate(names):
+        port = next(addresses) if addresses is not None else 9170 + number
+        labelled = ', label_column = "y"' if name == "bank-a" else ""
+        text += [
+            "",
+            "[[parties]]",
+            f'name = "{name}"',
+            f'role = "{"guest" if name == "bank-a" else "host"}"',
+            f'address = "127.0.0.1:{port}"',
+            f'certificate = "certs/{name}.crt"',
+            f'private_key = "certs/{name}.key"',
+            f'data = {{ file = "{name}.csv", id_column = "id"{labelled} }}',
+        ]
+    text += [
+        "",
+        "[[steps]]",
+        'type = "psi"',
+        'method = "ecdh"',
+        "",
+        "[[steps]]",
+        'type = "secure_sum"',
+        'columns = ["balance", "credit_limit"]',
+        "max_abs = 1e12",
+        "key_length = 1024",
+    ]
+    path = folder / "job.toml"
+    path.write_text("\n".join(text) + "\n")
     return path

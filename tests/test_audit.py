@@ -6,7 +6,15 @@ mutual TLS writing ``--transcript`` files.  :mod:`tests.auditor` checks every me
 against the declared leakage table (SECURITY.md §9 to §11): declared kinds and routes
 only; no plaintext id, id hash, hash-to-curve point, feature or label; every
 ciphertext under the declared owner's announced key; everything a key owner decrypts
-for someone else uniformly masked; no ciphertext or obfuscator ever repeated.
+for someone else uniformly masked; no ciphertext or obfuscator ever repeated; every
+masked gradient packed with the layout public values alone give (its ciphertext count
+never depends on the data); ``LrEpochEnd`` carrying a weight-change norm only with
+``convergence = "weights"`` and validation scores only with early stopping.
+
+A secure-sum job of a guest and three hosts (in one process and as `vfl run`
+processes) is audited too: the ring order, every partial decrypting to the prefix
+sum under the public bound, and a fresh obfuscator at every hop, including the hop
+between two contributors (their neighbours could otherwise divide out a vector).
 
 A KKRT-PSI job (the same parties and data, one PSI step; output ``both`` in one
 process, ``guest`` as `vfl run` processes) is audited too: the same table and plaintext
@@ -49,6 +57,7 @@ from protocols.messages import (
     PsiOtColumns,
     PsiOtReceiverPoints,
     PsiSetup,
+    SumPartial,
     payload_fields,
 )
 from tests import auditor
@@ -63,6 +72,7 @@ from tests.auditor import (
     pair_transcripts,
     prepare_example,
     prepare_psi_job,
+    prepare_secure_sum_job,
     record_secrets,
     recorder_entries,
 )
@@ -219,6 +229,28 @@ def test_security_md_routes_match_the_table() -> None:
     assert gaps <= KNOWN_DOC_GAPS, sorted(gaps - KNOWN_DOC_GAPS)
 
 
+def test_security_md_spells_out_what_the_new_fields_reveal() -> None:
+    # LrEpochEnd's norm and scores only under their stopping rules, LrHostSetup's
+    # gradient_bits (the order of magnitude of the host's largest feature value)
+    assert auditor.security_md_field_gaps() == []
+    conditional = {
+        (d.cls, f.name, f.only_with)
+        for d in DECLARED.values()
+        for r in d.routes
+        for f in r.fields
+        if f.only_with
+    }
+    assert conditional == {
+        ("LrEpochEnd", "weight_change", 'convergence = "weights"'),
+        ("LrEpochEnd", "validation_scores", "early stopping"),
+    }
+    # and the check has teeth
+    text = auditor.SECURITY_MD.read_text().replace("`gradient_bits`", "the bits")
+    assert auditor.security_md_field_gaps(text) == [
+        "LrHostSetup.gradient_bits: no row of SECURITY.md says `gradient_bits`"
+    ]
+
+
 def test_the_security_md_parser_reads_every_table() -> None:
     documented = auditor.security_md_routes()
     assert documented[("LrPublicKey", "two-party")] == {("guest", "host"), ("host", "guest")}
@@ -272,7 +304,10 @@ def test_every_ciphertext_is_valid_under_the_expected_key_and_never_repeats(run:
 
 def test_key_owners_decrypt_only_uniformly_masked_values(run: Run) -> None:
     assert run.audit.check_masking() == []
-    assert run.audit.stats["masked values decrypted"] > 30
+    # 439 common rows in one batch of batch_size 220 (the remainder is spread): per
+    # epoch the guest's 27 gradient values in 4 ciphertexts, its loss, and each host's
+    # 4 values in one
+    assert run.audit.stats["masked values decrypted"] >= 12
 
 
 def test_the_guest_never_sees_a_training_partial_score(run: Run) -> None:
@@ -293,6 +328,21 @@ def test_vector_metadata_does_not_depend_on_the_data(
 ) -> None:
     run: Run = request.getfixturevalue(name)
     assert run.audit.check_metadata() == []
+    # every masked gradient: the ciphertexts of the layout public values give
+    batches = {
+        (w.message.round, w.message.batch) for w in run.wire if isinstance(w.message, LrMasked)
+    }
+    parties = 2 if name.startswith("two_party") else 3
+    assert batches and run.audit.stats["packed gradients checked"] == parties * len(batches)
+
+
+def test_epoch_ends_carry_only_what_the_stopping_rule_needs(run: Run) -> None:
+    # the examples converge on the loss without early stopping: no weight-change norm
+    # and no validation score reaches the guest, and the auditor enforces it
+    assert run.audit.check_conditional_fields() == []
+    ends = [w.message for w in run.wire if isinstance(w.message, LrEpochEnd)]
+    assert ends and run.audit.stats["conditional fields checked"] == 2 * len(ends)
+    assert all(m.weight_change == 0.0 and m.validation_scores.shape == (0,) for m in ends)
 
 
 # the arbiter-mode bound leak, value by value ------------------------------------------------
@@ -389,6 +439,13 @@ def test_the_auditor_finds_planted_leaks(two_party: Run) -> None:
     assert any("labels of the aligned rows as float64" in p for p in problems)
     assert any("label-like" in p for p in problems)
 
+    # a weight-change norm or validation scores the stopping rule does not need
+    end = run.wire[i].message
+    for field, value in (("weight_change", 0.25), ("validation_scores", np.array([0.5, -1.5]))):
+        planted = _plant(run, i, dataclasses.replace(end, **{field: value}))
+        problems = planted.check_conditional_fields()
+        assert len(problems) == 1 and "LR_EPOCH_END" in problems[0] and field in problems[0]
+
     # a hash-to-curve point of an id among the guest's PSI items
     i = _first(run, PsiGuestItems)
     message = run.wire[i].message
@@ -425,6 +482,16 @@ def test_the_auditor_finds_planted_leaks(two_party: Run) -> None:
     problems = _plant(run, i, dataclasses.replace(message, gradient=fake)).check_masking()
     assert any("near 0 or n" in p for p in problems)
     assert any("not made by mask_vector" in p for p in problems)
+
+    # a gradient packed under a bound from the data: fewer ciphertexts than the public
+    # layout (the count would tell the key owner about the features)
+    width = len(audit.truth.training[guest][0])
+    data_bound = host_key.encrypt_vector(np.zeros(width), max_abs=1.0).pack()
+    masked, mask = data_bound.mask()
+    audit.secrets.add_mask(masked, mask)
+    problems = _plant(run, i, dataclasses.replace(message, gradient=masked)).check_metadata()
+    assert any("the public layout needs" in p for p in problems)
+    assert any("not the public layout" in p for p in problems)
 
     # a message on an undeclared route
     i = _first(run, LrForward)
@@ -585,3 +652,103 @@ def test_the_auditor_finds_planted_kkrt_leaks(kkrt: Run) -> None:
     wire = [*run.wire, Wire(0, guest, host, codec.encode(blinded), blinded)]
     problems = Audit(run.job, wire, audit.secrets).check_declared()
     assert any("in a PSI step of method 'kkrt'" in p for p in problems)
+
+
+# secure sum: a guest and three hosts, in one process and as `vfl run` processes ----------------
+SUM_HOSTS = 3
+
+
+@pytest.fixture(scope="module")
+def secure_sum(tmp_path_factory: pytest.TempPathFactory) -> Run:
+    folder = tmp_path_factory.mktemp("secure-sum")
+    job = load_job(prepare_secure_sum_job(folder, hosts=SUM_HOSTS))
+    recorder = TranscriptRecorder()
+    with record_secrets(SecretLog()) as secrets:
+        simulate_job(job, recorder=recorder)
+    wire = pair_transcripts(recorder_entries(recorder.entries))
+    return Run("secure sum", job, wire, Audit(job, wire, secrets))
+
+
+@pytest.fixture(scope="module")
+def secure_sum_tls(tmp_path_factory: pytest.TempPathFactory) -> Run:
+    folder = tmp_path_factory.mktemp("secure-sum-tls")
+    path = prepare_secure_sum_job(folder, hosts=SUM_HOSTS, ports=free_ports(1 + SUM_HOSTS))
+    return _run_processes(folder, path, "secure sum over TLS")
+
+
+@pytest.fixture(params=["secure_sum", "secure_sum_tls"])
+def sum_run(request: pytest.FixtureRequest) -> Run:
+    return request.getfixturevalue(request.param)
+
+
+def test_secure_sum_messages_are_declared_and_reveal_only_what_is_declared(sum_run: Run) -> None:
+    audit = sum_run.audit
+    assert audit.check_declared() == []
+    assert audit.observed_routes() == audit.expected_routes()
+    assert {w.step for w in sum_run.wire} == {0, 1}
+    assert audit.check_public_fields() == []  # the key, the counters, the exact totals
+    assert audit.check_plaintext() == []
+    assert audit.check_psi_items() == []
+
+
+def test_secure_sum_ciphertexts_never_repeat_an_obfuscator(sum_run: Run) -> None:
+    audit = sum_run.audit
+    assert audit.check_ciphertexts() == []
+    partials = [w.message for w in sum_run.wire if isinstance(w.message, SumPartial)]
+    assert len(partials) == SUM_HOSTS
+    assert audit.stats["ciphertexts"] == SUM_HOSTS * len(partials[0].partial) > 0
+    assert audit.stats["obfuscators recovered"] == audit.stats["ciphertexts"]
+
+
+def test_every_secure_sum_hop_is_re_randomised(sum_run: Run) -> None:
+    audit = sum_run.audit
+    assert audit.check_secure_sum() == []
+    # c_1 -> c_2 and c_2 -> c_3 between contributors, c_3 -> the guest: each after an
+    # addition except the first, so SUM_HOSTS - 1 hops whose division could leak
+    assert audit.stats["secure-sum hops checked"] == SUM_HOSTS - 1
+    between = [
+        w
+        for w in sum_run.wire
+        if isinstance(w.message, SumPartial) and w.receiver != sum_run.job.guest.name
+    ]
+    assert len(between) == SUM_HOSTS - 1
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="protocols/secure_sum.py SumContributor._extend: `partial + self.values` raises the "
+    "bound by the largest |mantissa| of the contributor's own vector and _advance sends it "
+    "as is, so the next party reads max|v_i| from the bound (reported, not fixed here)",
+)
+def test_secure_sum_partials_claim_only_the_public_bound(sum_run: Run) -> None:
+    problems = sum_run.audit.check_secure_sum_bounds()
+    assert problems == []
+
+
+def test_the_auditor_finds_a_secure_sum_hop_that_is_not_re_randomised(secure_sum: Run) -> None:
+    """c_2 adds its vector to what c_1 sent and passes it on without a fresh obfuscator
+    (the engine before the fix): c_1 and c_3 could divide and read ``1 + v n``."""
+    run, audit = secure_sum, secure_sum.audit
+    ring = [h.name for h in run.job.hosts]
+    incoming = run.wire[_first(run, SumPartial, sender=ring[0])].message
+    i = _first(run, SumPartial, sender=ring[1])
+    message = run.wire[i].message
+    reused = (
+        EncryptedVector(
+            incoming.partial.public_key,
+            incoming.partial.ciphertexts,
+            incoming.partial.exponent,
+            message.partial.bound,
+        )
+        + audit.truth.sums[ring[1]]
+    )
+    planted = _plant(run, i, dataclasses.replace(message, partial=reused))
+    problems = planted.check_secure_sum()
+    assert problems and all("not re-randomised" in p for p in problems)
+    assert len(problems) == len(message.partial)  # every value of c_2's vector
+    problems = planted.check_ciphertexts()
+    assert any("obfuscator already used" in p for p in problems)
+    # and a partial that is not the prefix sum is found too
+    wrong = message.partial + np.ones(len(message.partial))
+    problems = _plant(run, i, dataclasses.replace(message, partial=wrong)).check_secure_sum()
+    assert any("does not decrypt to the prefix sum" in p for p in problems)

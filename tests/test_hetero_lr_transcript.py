@@ -15,7 +15,14 @@ those true values (SECURITY.md §11):
   it gets are under a key it does not hold, except the host's masked gradient it
   decrypts for the host (two-party), again uniform residues;
 * the arbiter decrypts only masked values and gets no plaintext array at all;
-* no ciphertext is sent twice, so whatever reaches a key owner was re-randomised.
+* no ciphertext is sent twice, so whatever reaches a key owner was re-randomised;
+* a host's epoch summary carries a weight-change norm only when training converges on
+  weights and validation scores only with early stopping.
+
+The hosts hold 3 of the breast host columns and batches have at least 160 rows, so
+that every plan passes the label-information bound (SECURITY.md §11); the guest's
+secret initial weights come from a fixed seed, so that the paillier run and its
+plaintext replay start from the same point.
 """
 
 from __future__ import annotations
@@ -40,6 +47,8 @@ from crypto.paillier import (
     VectorMask,
 )
 from protocols.hetero_lr import LrArbiter, LrGuest, LrHost, LrSettings
+from protocols.hetero_lr.batch_plan import BatchPlan
+from protocols.hetero_lr.leakage import gradient_entry_bits, satisfies_label_bound
 from protocols.hetero_lr.party import ENCRYPTION_EXPONENT, FACTOR_EXPONENT, TrainingParty
 from protocols.messages import (
     LrCross,
@@ -56,16 +65,24 @@ from protocols.messages import (
     payload_fields,
 )
 from protocols.roles import Role
+from tests.auditor import conditional_field_problems
 from tests.protocol_harness import run_roles
-from vfl import codec
+from vfl import codec, metrics
 from vfl.datasets import load_builtin
 
-ROWS = 200
-BATCHES = 3  # 200 rows in batches of at least 64
+ROWS = 500
+BATCH_SIZE = 160
+BATCHES = 3  # 500 rows in batches of at least 160
 EPOCHS = 2
+VALIDATION = 50  # held-out rows after the training rows
 PLAN_SEED = bytes(range(32))
+WEIGHTS_SEED = bytes(range(32, 64))  # the guest's secret initial weights, fixed here
 JOB = "lr-audit"
 HOSTS = ("host-1", "host-2")
+# The breast host columns each host holds: 3 columns of 19-20 bits need batches of
+# about 150 rows at the guest's event rate (minimum_batch_for_labels); the breast
+# fixture's 20 columns would need 1043.
+HOST_COLUMNS = {"host": [0, 1, 2], HOSTS[0]: [0, 1, 2], HOSTS[1]: [10, 11, 12]}
 VECTOR_TYPES = (EncryptedVector, PackedEncryptedVector, MaskedVector)
 # Interleavings used for the paillier runs.  Arbiter mode is run with a seed the
 # current roles survive: some interleavings are refused (see
@@ -82,31 +99,45 @@ def _data() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return guest.features[:ROWS], guest.labels[:ROWS], host.features[:ROWS]
 
 
+def _names(mode: str) -> list[str]:
+    return ["host"] if mode == "two-party" else list(HOSTS)
+
+
 def _host_blocks(mode: str) -> dict[str, np.ndarray]:
     X_host = _data()[2]
-    if mode == "two-party":
-        return {"host": X_host}
-    return {HOSTS[0]: X_host[:, :10], HOSTS[1]: X_host[:, 10:]}
+    return {name: X_host[:, HOST_COLUMNS[name]] for name in _names(mode)}
 
 
-def _make_roles(mode: str, backend: str, *, validation: bool = False) -> dict[str, Role]:
+def _metrics(labels: np.ndarray, probabilities: np.ndarray) -> dict[str, float]:
+    return {
+        "auc": metrics.roc_auc(labels, probabilities),
+        "ks": metrics.ks_statistic(labels, probabilities),
+    }
+
+
+def _make_roles(
+    mode: str, backend: str, *, validation: bool = False, **changes: Any
+) -> dict[str, Role]:
     X_guest, labels, _ = _data()
-    settings = LrSettings(
-        mode=mode,
-        batch_size=64,
-        max_iter=EPOCHS,
-        convergence="max_iter",
-        key_length=1024,
-        allow_weak_key=True,
-    )
+    values: dict[str, Any] = {
+        "mode": mode,
+        "batch_size": BATCH_SIZE,
+        "max_iter": EPOCHS,
+        "convergence": "max_iter",
+        "key_length": 1024,
+        "allow_weak_key": True,
+        **changes,
+    }
+    settings = LrSettings(**values)
     arbiter = None if mode == "two-party" else "arbiter"
     blocks = _host_blocks(mode)
     held_out: dict[str, Any] = {}
     if validation:
         guest_all = load_builtin("breast")[0]
         held_out = {
-            "validation": guest_all.features[ROWS : ROWS + 50],
-            "validation_labels": guest_all.labels[ROWS : ROWS + 50],  # type: ignore[index]
+            "validation": guest_all.features[ROWS : ROWS + VALIDATION],
+            "validation_labels": guest_all.labels[ROWS : ROWS + VALIDATION],  # type: ignore[index]
+            "evaluate": _metrics,
         }
     roles: dict[str, Role] = {
         "guest": LrGuest(
@@ -119,6 +150,7 @@ def _make_roles(mode: str, backend: str, *, validation: bool = False) -> dict[st
             backend=backend,
             arbiter=arbiter,
             plan_seed=PLAN_SEED,
+            initial_weights_seed=WEIGHTS_SEED,
             **held_out,
         )
     }
@@ -141,10 +173,20 @@ def _make_roles(mode: str, backend: str, *, validation: bool = False) -> dict[st
 
 
 def _validation_block(mode: str, name: str) -> np.ndarray:
-    X_host = load_builtin("breast")[1].features[ROWS : ROWS + 50]
-    if mode == "two-party":
-        return X_host
-    return X_host[:, :10] if name == HOSTS[0] else X_host[:, 10:]
+    return load_builtin("breast")[1].features[ROWS : ROWS + VALIDATION, HOST_COLUMNS[name]]
+
+
+def test_the_fixture_passes_the_label_information_bound() -> None:
+    plan = BatchPlan(ROWS, BATCH_SIZE, PLAN_SEED)
+    assert plan.batch_count == BATCHES
+    # what each host checks (event rate 0.5) and the guest at its labels' rate
+    event_rate = float(_data()[1].mean())
+    for name, columns in HOST_COLUMNS.items():
+        bits = gradient_entry_bits(_data()[2][:, columns])
+        for rate in (0.5, event_rate):
+            assert satisfies_label_bound(plan.smallest, len(columns), bits, rate), name
+    # the breast fixture's 20 host columns would be refused
+    assert not satisfies_label_bound(plan.smallest, 20, gradient_entry_bits(_data()[2]))
 
 
 @dataclasses.dataclass
@@ -700,26 +742,107 @@ def test_arbiter_mode_residual_shares_no_ciphertext_with_the_forwards(arbiter_mo
     assert not crosses & set().union(*residuals.values())
 
 
-# validation scores: declared leakage ------------------------------------------------------
+# epoch summaries: only what the stopping rule needs ---------------------------------------
 def test_epoch_ends_carry_no_scores_without_a_validation_set(run: Run) -> None:
     ends = [message for message in run.received if isinstance(message, LrEpochEnd)]
-    assert ends
+    assert len(ends) == len(_host_blocks(run.mode)) * EPOCHS
     for message in ends:
         assert message.validation_scores.shape == (0,)
+        assert message.weight_change == 0.0  # convergence "max_iter": no norm is sent
+    assert conditional_field_problems(run.received) == ([], 2 * len(ends))
+
+
+STOPPING_RULES: dict[str, dict[str, Any]] = {
+    # LrSettings' defaults: convergence on the loss, no early stopping
+    "defaults": {},
+    "weights-and-early-stopping": {
+        "convergence": "weights",
+        "tol": 1e-12,  # train every epoch
+        "early_stopping": "auc",
+        "patience": 5,
+    },
+}
+
+
+def _with_validation(mode: str, rule: str) -> tuple[dict[str, Role], list[Message]]:
+    """Train on the paillier backend with a validation set, every message through the
+    codec; returns the roles and every message as its receiver decoded it."""
+    changes = {"convergence": LrSettings.convergence, "max_iter": 3, **STOPPING_RULES[rule]}
+    roles = _make_roles(mode, "paillier", validation=True, **changes)
+    received: list[Message] = []
+    run_roles(roles, rng=random.Random(SEEDS[mode]), wire=_codec_wire(roles, received))
+    assert all(role.done for role in roles.values())
+    return roles, received
+
+
+@pytest.mark.parametrize("rule", list(STOPPING_RULES))
+@pytest.mark.parametrize("mode", ["two-party", "arbiter"])
+def test_epoch_ends_carry_only_what_the_stopping_rule_needs(mode: str, rule: str) -> None:
+    # With a validation set, a host's validation scores X_v w (every epoch) and its
+    # weight-change norms would give the guest the Gram matrix of its validation rows
+    # (SECURITY.md §11): each is sent only when the job's stopping rule needs it.
+    assert (LrSettings.convergence, LrSettings.early_stopping) == ("loss", None)
+    roles, received = _with_validation(mode, rule)
+    setups = [m for m in received if isinstance(m, LrSetup) and m.receiver in _names(mode)]
+    assert len(setups) == len(_names(mode))
+    ends = [m for m in received if isinstance(m, LrEpochEnd)]
+    guest = roles["guest"]
+    assert isinstance(guest, LrGuest) and ends
+    assert len(ends) == len(_names(mode)) * len(guest.history)
+    if rule == "defaults":
+        assert {(m.convergence, m.early_stopping) for m in setups} == {("loss", "")}
+        for message in ends:
+            assert message.weight_change == 0.0
+            assert message.validation_scores.shape == (0,)
+            assert message.penalty >= 0.0
+        for entry in guest.history:  # so the guest has neither
+            assert entry["weight_change"] is None
+            assert entry["validation_auc"] is None and entry["validation_ks"] is None
+    else:
+        assert {(m.convergence, m.early_stopping) for m in setups} == {("weights", "auc")}
+        assert len(guest.history) == 3
+        for message in ends:
+            host = roles[message.sender]
+            assert isinstance(host, LrHost) and host.X_validation is not None
+            # exactly the host's squared weight change and its validation partial scores
+            assert message.weight_change > 0.0
+            assert message.weight_change == host.history[message.round]["weight_change"]
+            assert message.validation_scores.shape == (VALIDATION,)
+            np.testing.assert_array_equal(
+                message.validation_scores, host.X_validation @ host.snapshots[message.round]
+            )
+        for entry in guest.history:
+            assert entry["weight_change"] is not None and entry["weight_change"] > 0.0
+            assert entry["validation_auc"] is not None and entry["validation_ks"] is not None
+    # the auditor's rule (tests/auditor.py) accepts both transcripts ...
+    assert conditional_field_problems(received) == ([], 2 * len(ends))
+    # ... and would refuse a norm or scores sent without the rule that needs them
+    if rule == "weights-and-early-stopping":
+        loss_setups = [
+            dataclasses.replace(m, convergence="loss", early_stopping="")
+            if any(m is setup for setup in setups)
+            else m
+            for m in received
+        ]
+        problems, _ = conditional_field_problems(loss_setups)
+        assert len(problems) == 2 * len(ends)
 
 
 @pytest.mark.parametrize("mode", ["two-party", "arbiter"])
 def test_validation_scores_are_exactly_the_host_partial_scores(mode: str) -> None:
-    # The declared leak (SECURITY.md): u_h on the validation rows, once per epoch, and
-    # nothing else; checked on the plaintext backend (no ciphertext involved).
-    roles = _make_roles(mode, "plaintext", validation=True)
+    # The declared leak (SECURITY.md): with early stopping, u_h on the validation rows,
+    # once per epoch, and nothing else; checked on the plaintext backend (no
+    # ciphertext involved).
+    roles = _make_roles(mode, "plaintext", validation=True, early_stopping="auc", patience=5)
     transcript = run_roles(roles, rng=random.Random(SEEDS[mode]))
-    for message in transcript:
-        if isinstance(message, LrEpochEnd):
-            host = roles[message.sender]
-            assert isinstance(host, LrHost) and host.X_validation is not None
-            expected = host.X_validation @ host.snapshots[message.round]
-            np.testing.assert_array_equal(message.validation_scores, expected)
+    ends = [message for message in transcript if isinstance(message, LrEpochEnd)]
+    assert len(ends) == len(_names(mode)) * EPOCHS
+    for message in ends:
+        host = roles[message.sender]
+        assert isinstance(host, LrHost) and host.X_validation is not None
+        expected = host.X_validation @ host.snapshots[message.round]
+        np.testing.assert_array_equal(message.validation_scores, expected)
+        assert message.weight_change == 0.0  # convergence "max_iter"
 
 
 # interleavings -----------------------------------------------------------------------------

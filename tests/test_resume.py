@@ -10,6 +10,13 @@ uninterrupted run.
 * real processes: ``vfl run`` parties over mutual TLS, one SIGKILLed after a checkpoint,
   the other stops naming it, both rerun with ``--resume`` and end with the model of an
   uninterrupted training with the same batch plan.
+
+The guest starts from secret random initial weights: sans-IO runs fix their seed, and
+the job-level tests record the seed the interrupted run drew (wrapping
+``secret_initial_weights``, in the test process or in the guest's ``vfl run``
+process), so that the uninterrupted reference starts from the same point.  Hosts hold
+2 breast host columns and batches are 100 rows, so every plan passes the
+label-information bound (SECURITY.md §11).
 """
 
 from __future__ import annotations
@@ -23,6 +30,7 @@ import re
 import shutil
 import signal
 import subprocess
+import sys
 import time
 from collections import deque
 from collections.abc import Callable, Iterator
@@ -32,12 +40,13 @@ from typing import Any
 import numpy as np
 import pytest
 
+import protocols.hetero_lr.guest as lr_guest
 from protocols.exceptions import ProtocolError
 from protocols.hetero_lr import LrArbiter, LrGuest, LrHost, LrSettings, OptimizerSettings
 from protocols.hetero_lr.state import LrCheckpoint
 from protocols.messages import LrHostSetup, LrResume, Message
 from protocols.roles import Role
-from tests.job_files import start_party, with_test_keys, write_job
+from tests.job_files import with_test_keys, write_job
 from tests.test_jobs_e2e import ROOT
 from vfl import metrics
 from vfl.certs import create_job_certificates
@@ -49,9 +58,14 @@ from vfl.hetero_lr import class_row_weights
 from vfl.jobfile import HeteroLrStep, JobConfig, load_job
 from vfl.jobs import _training_inputs, _training_labels, simulate_job
 
-ROWS = 200  # training rows: 3 batches of at least 64
+ROWS = 200  # training rows: 2 batches of 100
+BATCH_SIZE = 100
 EPOCHS = 5
 SEED = bytes(range(32))
+WEIGHTS_SEED = bytes(range(32, 64))  # the guest's secret initial weights, fixed here
+# breast host columns of 18 bits: 2 of them need batches of 96 rows at these labels'
+# event rate (protocols.hetero_lr.leakage.minimum_batch_for_labels)
+HOST_COLUMNS = {"host": [0, 1], "host-1": [0, 1], "host-2": [4, 5]}
 JOB = "resume-1#1"
 EXAMPLES = ROOT / "examples"
 Saved = dict[str, list[LrCheckpoint]]
@@ -83,7 +97,7 @@ def _metrics(labels: np.ndarray, probabilities: np.ndarray) -> dict[str, float]:
 def _settings(mode: str, **changes: Any) -> LrSettings:
     values: dict[str, Any] = {
         "mode": mode,
-        "batch_size": 64,
+        "batch_size": BATCH_SIZE,
         "max_iter": EPOCHS,
         "convergence": "max_iter",
         "key_length": 1024,
@@ -106,11 +120,8 @@ def _roles(
 ) -> dict[str, Role]:
     Xg, y, Xh, Vg, vy, Vh = _data()
     settings = settings or _settings(mode)
-    hosts = (
-        {"host": (Xh, Vh)}
-        if mode == "two-party"
-        else {"host-1": (Xh[:, :10], Vh[:, :10]), "host-2": (Xh[:, 10:], Vh[:, 10:])}
-    )
+    names = ["host"] if mode == "two-party" else ["host-1", "host-2"]
+    hosts = {name: (Xh[:, HOST_COLUMNS[name]], Vh[:, HOST_COLUMNS[name]]) for name in names}
     arbiter = None if mode == "two-party" else "arbiter"
     held_out: dict[str, Any] = {}
     if validation:
@@ -119,7 +130,7 @@ def _roles(
         "guest": LrGuest(
             "guest", JOB, hosts=list(hosts), features=Xg if guest_features is None else guest_features,
             labels=y, settings=settings, backend=backend, arbiter=arbiter, plan_seed=plan_seed,
-            **held_out,
+            initial_weights_seed=WEIGHTS_SEED, **held_out,
         )
     }  # fmt: skip
     for name, (X, V) in hosts.items():
@@ -205,9 +216,19 @@ def _assert_same_models(resumed: dict[str, Role], reference: dict[str, Role]) ->
         assert got.optimizer_state == expected.optimizer_state
 
 
+EARLY_STOPPING: dict[str, Any] = {
+    "early_stopping": "auc",
+    "patience": 2,
+    # From the guest's random start the validation AUC keeps rising for all 5 epochs
+    # at a learning rate of 0.05; at 0.5 it peaks after epoch 1 and training stops
+    # early after epoch 3 (what the test below needs).
+    "optimizer": OptimizerSettings("adam", learning_rate=0.5, decay=0.5),
+}
+
+
 @functools.cache
 def _uninterrupted(mode: str, validation: bool = False) -> dict[str, Role]:
-    settings = _settings(mode, **({"early_stopping": "auc", "patience": 2} if validation else {}))
+    settings = _settings(mode, **(EARLY_STOPPING if validation else {}))
     roles = _roles(mode, settings=settings, validation=validation)
     assert _run(roles, seed=2)
     return roles
@@ -260,7 +281,7 @@ def test_early_stopping_state_is_restored() -> None:
     reference = _uninterrupted("two-party", validation=True)
     assert reference["guest"].result.stop_reason == "early_stopping"
     stop_epoch = reference["guest"].result.epochs - 1
-    settings = _settings("two-party", early_stopping="auc", patience=2)
+    settings = _settings("two-party", **EARLY_STOPPING)
     saved: Saved = {}
     roles = _roles("two-party", settings=settings, validation=True)
     assert not _run(roles, saved, seed=5, until=_all_hold(stop_epoch - 1, "two-party"))
@@ -289,7 +310,7 @@ def test_checkpoints_hold_only_the_partys_own_state() -> None:
             if party == "arbiter":
                 assert document["weights"] == [] and document["history"] == []
     widths = {party: len(checkpoints[0].weights) for party, checkpoints in saved.items()}
-    assert widths == {"guest": 11, "host-1": 10, "host-2": 10, "arbiter": 0}
+    assert widths == {"guest": 11, "host-1": 2, "host-2": 2, "arbiter": 0}
 
 
 # sans-IO: the agreement refuses what does not fit ----------------------------------------
@@ -368,8 +389,8 @@ def test_malformed_offers_are_refused(epochs: tuple[int, ...], seed: bytes) -> N
     guest.prepare_resume([])  # type: ignore[attr-defined]
     guest.start()
     offer = LrHostSetup(
-        job_id=JOB, sender="host", receiver="guest", features=20, rows=ROWS, validation_rows=0,
-        resume=True, resume_seed=seed, resume_epochs=epochs,
+        job_id=JOB, sender="host", receiver="guest", features=2, rows=ROWS, validation_rows=0,
+        gradient_bits=18, resume=True, resume_seed=seed, resume_epochs=epochs,
     )  # fmt: skip
     with pytest.raises(ProtocolError, match="resume offer is malformed"):
         guest.receive(offer)
@@ -548,9 +569,25 @@ def _plan_seed(job: JobConfig) -> bytes:
     return bytes.fromhex(checkpoint["state"]["plan_seed"])
 
 
-def _reference(job: JobConfig, seed: bytes) -> dict[str, Role]:
-    """The uninterrupted training of ``job``'s step 1 with batch-plan seed ``seed``, on
-    the plaintext backend (whose arithmetic is Paillier's), from the aligned rows."""
+@contextlib.contextmanager
+def _recorded_initial_weights() -> Iterator[list[bytes]]:
+    """The seeds of the guest's secret initial weights, as the guest draws them here."""
+    seeds: list[bytes] = []
+    real = lr_guest.secret_initial_weights
+
+    def record(features: Any, seed: bytes) -> np.ndarray:
+        seeds.append(seed)
+        return real(features, seed)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(lr_guest, "secret_initial_weights", record)
+        yield seeds
+
+
+def _reference(job: JobConfig, seed: bytes, weights_seed: bytes) -> dict[str, Role]:
+    """The uninterrupted training of ``job``'s step 1 with batch-plan seed ``seed`` and
+    the guest's initial weights from ``weights_seed``, on the plaintext backend (whose
+    arithmetic is Paillier's), from the aligned rows."""
     step = job.steps[1]
     assert isinstance(step, HeteroLrStep)
     settings = step.settings(allow_weak_key=True)
@@ -571,6 +608,7 @@ def _reference(job: JobConfig, seed: bytes) -> dict[str, Role]:
             guest.name, "reference", hosts=hosts, features=features[guest.name], labels=labels,
             settings=settings, backend="plaintext", arbiter=arbiter,
             sample_weight=class_row_weights(labels, step.class_weight), plan_seed=seed,
+            initial_weights_seed=weights_seed,
         )
     }  # fmt: skip
     for host in hosts:
@@ -605,14 +643,19 @@ def test_simulate_resume_continues_an_interrupted_training(
     tmp_path: Path, example: str, killed: str, before_writing: bool, after: int
 ) -> None:
     job = _example_job(tmp_path, example, max_iter=5, convergence="max_iter", optimizer="momentum")
-    with _killed(killed, 2, before_writing=before_writing), pytest.raises(PartyKilledError):
+    with (
+        _recorded_initial_weights() as weights_seeds,
+        _killed(killed, 2, before_writing=before_writing),
+        pytest.raises(PartyKilledError),
+    ):
         simulate_job(job)
+    (weights_seed,) = weights_seeds  # the interrupted run's secret starting point
     guest = job.party_output_dir("bank-a")
     assert not (guest / "step-1-model.json").exists()
     aligned = (guest / "step-0-psi.csv").stat().st_mtime_ns
     seed = _plan_seed(job)
     reports = simulate_job(job, resume=True)
-    _assert_reference_models(job, _reference(job, seed))
+    _assert_reference_models(job, _reference(job, seed, weights_seed))
     assert (guest / "step-0-psi.csv").stat().st_mtime_ns == aligned  # PSI was not run again
     for report in reports.values():
         training = next(r for r in report.results if r["type"] == "hetero_lr")
@@ -687,10 +730,37 @@ def test_the_cli_resumes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> 
 
 
 # real processes over mutual TLS: kill, then resume ----------------------------------------
+RECORDING_LAUNCHER = """
+import sys
+from pathlib import Path
+
+import protocols.hetero_lr.guest as guest
+from vfl.cli import main
+
+real = guest.secret_initial_weights
+
+
+def record(features, seed):
+    with Path(sys.argv[1]).open("a", encoding="utf-8") as seeds:
+        seeds.write(seed.hex() + "\\n")
+    return real(features, seed)
+
+
+guest.secret_initial_weights = record
+raise SystemExit(main(sys.argv[2:]))
+"""
+"""``vfl run`` (the real CLI) that appends each initial-weights seed the guest draws
+to the file named by its first argument: the reference run needs the same start."""
+
+
 def _start(job_path: Path, party: str, logs: Path, *options: str) -> subprocess.Popen[str]:
     label = "-".join([party, *(o.strip("-") for o in options)])
-    return start_party(
-        job_path, party, "--progress", "none", *options,
+    command = [
+        sys.executable, "-c", RECORDING_LAUNCHER, str(logs / f"{party}.seeds"),
+        "run", "--config", str(job_path), "--party", party, "--progress", "none", *options,
+    ]  # fmt: skip
+    return subprocess.Popen(
+        command, cwd=ROOT, text=True,
         stdout=(logs / f"{label}.out").open("w"), stderr=(logs / f"{label}.err").open("w"),
     )  # fmt: skip
 
@@ -702,7 +772,8 @@ def test_a_killed_party_resumes_over_tls_to_the_uninterrupted_model(tmp_path: Pa
     create_job_certificates(tmp_path / "certs", [name for name, _ in parties])
     steps = [
         '[[steps]]\ntype = "psi"\n',
-        '[[steps]]\ntype = "hetero_lr"\nbatch_size = 64\nlearning_rate = 0.15\nmax_iter = 8',
+        # 220 rows per batch: bank-b's 4 features pass the label-information bound
+        '[[steps]]\ntype = "hetero_lr"\nbatch_size = 220\nlearning_rate = 0.15\nmax_iter = 8',
         'optimizer = "momentum"\nconvergence = "max_iter"\nclass_weight = "balanced"',
         "key_length = 1024\n",
         '[[steps]]\ntype = "score"',
@@ -738,6 +809,7 @@ def test_a_killed_party_resumes_over_tls_to_the_uninterrupted_model(tmp_path: Pa
 
     # 2. both rerun with --resume: PSI is reloaded, training goes on from a checkpoint
     seed = _plan_seed(job)
+    (weights_seed,) = (logs / "bank-a.seeds").read_text().split()  # the first run's start
     processes = {name: _start(job_path, name, logs, "--resume") for name, _ in parties}
     for name, process in processes.items():
         assert process.wait(timeout=120) == 0, (logs / f"{name}-resume.err").read_text()[-3000:]
@@ -756,4 +828,5 @@ def test_a_killed_party_resumes_over_tls_to_the_uninterrupted_model(tmp_path: Pa
         assert not list(output[name].rglob("*.tmp"))  # nothing half-written left behind
 
     # 3. the models are those of an uninterrupted run with the checkpoints' batch plan
-    _assert_reference_models(job, _reference(job, seed))
+    # and the interrupted run's initial weights
+    _assert_reference_models(job, _reference(job, seed, bytes.fromhex(weights_seed)))
