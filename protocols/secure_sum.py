@@ -71,6 +71,14 @@ def _check_counters(message: Message, party: str) -> None:
         )
 
 
+def _public_bound(vector: EncryptedVector, contributors: int, max_abs: float) -> EncryptedVector:
+    """``vector`` claiming ``contributors * max_abs`` (public), never a bound from data."""
+    per_party, _ = encode_scalar(max_abs, vector.public_key.n, exponent=EXPONENT)
+    return EncryptedVector(
+        vector.public_key, vector.ciphertexts, vector.exponent, contributors * per_party
+    )
+
+
 def _trusted_bound(
     vector: EncryptedVector, contributors: int, max_abs: float, sender: str, party: str
 ) -> EncryptedVector:
@@ -420,8 +428,12 @@ class SumContributor(Role):
             return []
         # Re-randomise at every hop: adding a plaintext keeps the incoming ciphertext's
         # randomness, so the two neighbours of a contributor could otherwise divide
-        # what they sent and received and read 1 + v n, i.e. its vector.
-        running = self._extend(self._public_key).rerandomize()
+        # what they sent and received and read 1 + v n, i.e. its vector.  And claim the
+        # public bound: adding our vector raised the bound by our largest value, which
+        # would travel in the clear to the next party.
+        running = _public_bound(
+            self._extend(self._public_key).rerandomize(), self.position + 1, self.max_abs
+        )
         self._sent = True
         return [
             SumPartial(

@@ -714,13 +714,10 @@ def test_every_secure_sum_hop_is_re_randomised(sum_run: Run) -> None:
     assert len(between) == SUM_HOSTS - 1
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="protocols/secure_sum.py SumContributor._extend: `partial + self.values` raises the "
-    "bound by the largest |mantissa| of the contributor's own vector and _advance sends it "
-    "as is, so the next party reads max|v_i| from the bound (reported, not fixed here)",
-)
 def test_secure_sum_partials_claim_only_the_public_bound(sum_run: Run) -> None:
+    # Found by this auditor: `partial + values` raised the bound by the contributor's
+    # largest value, which the next party read in the clear; every partial now claims
+    # the public (i + 1) * max_abs.
     problems = sum_run.audit.check_secure_sum_bounds()
     assert problems == []
 

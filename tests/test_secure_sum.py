@@ -200,3 +200,18 @@ def test_two_contributors_around_a_third_cannot_read_its_vector() -> None:
         attack = (quotient - 1) // n  # what the colluders would read as host2's mantissa
         assert (quotient - 1) % n != 0  # not 1 + v n: the colluders learn nothing
         assert attack != round(value * 2**32)
+
+
+def test_every_partial_claims_the_public_bound_not_its_data() -> None:
+    # the bound travels in the clear: after an addition it must not carry the
+    # contributor's largest value (found by the transcript auditor)
+    vectors = {
+        "guest": np.zeros(2),
+        "host1": np.array([1.0, -2.0]),
+        "host2": np.array([873_877.99, 5.0]),
+        "host3": np.array([0.5, 0.25]),
+    }
+    transcript = run_roles(_roles(vectors))
+    per_party = round(MAX_ABS * 2**32)
+    partials = [m for m in transcript if isinstance(m, SumPartial)]
+    assert [m.partial.bound for m in partials] == [m.contributors * per_party for m in partials]
