@@ -16,7 +16,6 @@ transform) is the floor: below it, federating brings the guest nothing.
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import sys
 from collections.abc import Callable
@@ -188,8 +187,7 @@ def main(args: argparse.Namespace) -> int:
         "table": table,
     }
     output = Path(args.output)
-    output.parent.mkdir(parents=True, exist_ok=True)
-    output.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
+    report.write_document(output, document)
     print(f"results -> {output}", file=sys.stderr)
     return 0
 

@@ -161,6 +161,19 @@ def write_json(
             for bits, rows in sorted(results.items())
         },
     }
+    write_document(path, document)
+
+
+def write_document(path: Path, document: Mapping[str, Any]) -> None:
+    """Write a suite's JSON ``document`` to ``path`` (parent directories are created).
+
+    Parameters
+    ----------
+    path : Path
+        Output file.
+    document : mapping
+        JSON-serialisable; no NaN or infinity.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(document, indent=2, allow_nan=False) + "\n", encoding="utf-8")
 
