@@ -382,8 +382,14 @@ def _psi_roles(method: str, output: str, hosts: int = 1) -> Callable[[], dict[st
     return make
 
 
-LR_ROWS = 24
-LR_BATCH = 8  # three batches per epoch, larger than every party's width
+LR_ROWS = 144
+LR_BATCH = 48
+"""Three batches per epoch, each larger than the guest's width and within the
+label-information bound for a host of one standard-normal column (18 bits at
+resolution ``2**-16``: batches of 44 rows at least, at the labels' event rate too)."""
+LR_IDS = [f"id-{i}" for i in range(LR_ROWS)]
+"""Every LR party knows its row ids: setups carry a rows digest (hostile ones are
+refused, an empty one too)."""
 
 
 @functools.cache
@@ -403,8 +409,11 @@ def _lr_roles(mode: str, backend: str, epochs: int = 2) -> Callable[[], dict[str
             mode=mode,
             batch_size=LR_BATCH,
             max_iter=epochs,
-            convergence="max_iter",
-            early_stopping="auc",
+            # two-party runs converge on weights (hosts send weight-change norms),
+            # arbiter runs do not (a host sends 0.0, a hostile norm is refused)
+            convergence="weights" if mode == "two-party" else "max_iter",
+            tol=1e-12,
+            early_stopping="auc",  # hosts send validation scores
             patience=1,
             key_length=1024,
             allow_weak_key=True,
@@ -425,9 +434,11 @@ def _lr_roles(mode: str, backend: str, epochs: int = 2) -> Callable[[], dict[str
                 validation=guest_x[LR_ROWS:],
                 validation_labels=labels[LR_ROWS:],
                 evaluate=lambda y, p: {"auc": float(np.mean(p)), "ks": 0.0},
+                row_ids=LR_IDS,
             )
         }
-        blocks = [host_x] if mode == "two-party" else [host_x[:, :2], host_x[:, 2:]]
+        # one column per host: a wider host needs larger batches (the label bound)
+        blocks = [host_x[:, :1]] if mode == "two-party" else [host_x[:, :1], host_x[:, 1:2]]
         for name, block in zip(hosts, blocks, strict=True):
             roles[name] = LrHost(
                 name,
@@ -438,6 +449,7 @@ def _lr_roles(mode: str, backend: str, epochs: int = 2) -> Callable[[], dict[str
                 settings=lr_settings,
                 backend=backend,
                 arbiter=arbiter,
+                row_ids=LR_IDS,
             )
         if arbiter is not None:
             roles[arbiter] = LrArbiter(
@@ -446,6 +458,9 @@ def _lr_roles(mode: str, backend: str, epochs: int = 2) -> Callable[[], dict[str
         return roles
 
     return make
+
+
+SCORE_IDS = [f"id-{i}" for i in range(LR_ROWS + 6)]
 
 
 def _score_roles() -> dict[str, Role]:
@@ -458,11 +473,14 @@ def _score_roles() -> dict[str, Role]:
             features=guest_x,
             weights=[0.5, -1.0],
             intercept=0.25,
+            row_ids=SCORE_IDS,
         )
     }
     for index, name in enumerate(["host-1", "host-2"]):
         block = host_x[:, 2 * index : 2 * index + 2]
-        roles[name] = ScoreHost(name, JOB, guest="guest", features=block, weights=[0.1, 0.2])
+        roles[name] = ScoreHost(
+            name, JOB, guest="guest", features=block, weights=[0.1, 0.2], row_ids=SCORE_IDS
+        )
     return roles
 
 
@@ -504,9 +522,15 @@ def strangers() -> tuple[PaillierPublicKey, PaillierPublicKey, PlainPublicKey]:
 # ---------------------------------------------------------------------------------------
 # hostile values of the type a field already has
 # ---------------------------------------------------------------------------------------
-HUGE_INTS = [-(2**63), -1, 0, 1, 2, 3, 7, 2**31 - 1, 2**32, 2**63 - 1, 2**64, 10**40, 2**4000]
+HUGE_INTS = [
+    *[-(2**63), -1, 0, 1, 2, 3, 7, 64, 65],  # 64: the most bits a host's gradient may report
+    *[2**31 - 1, 2**32, 2**63 - 1, 2**64, 10**40, 2**4000],
+]
 FLOATS = [math.nan, math.inf, -math.inf, -1.0, 0.0, 5e-324, 1e15, 1e300, -1e300]
-STRINGS = ["", "x", "two-party", "arbiter", "ecdh", "rsa", "kkrt", "both", "guest", "cardinality"]
+STRINGS = [
+    *["", "x", "two-party", "arbiter", "ecdh", "rsa", "kkrt", "both", "guest", "cardinality"],
+    *["loss", "weights", "max_iter", "auc", "ks"],  # LrSetup's convergence, early stopping
+]
 NAMES = ["guest", "host", "host-1", "host-2", "arbiter", "mallory"]
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import functools
+import re
 import signal
 from collections import deque
 from collections.abc import Iterator
@@ -29,6 +30,11 @@ from crypto.paillier import PaillierPrivateKey, PaillierPublicKey
 from crypto.plain import PlainVector, generate_plain_keypair
 from protocols.exceptions import ProtocolError, UnexpectedMessageError
 from protocols.hetero_lr import LrArbiter, LrGuest, LrHost, LrSettings, ScoreGuest, ScoreHost
+from protocols.hetero_lr.leakage import (
+    gradient_entry_bits,
+    minimum_batch_for_labels,
+    satisfies_label_bound,
+)
 from protocols.hetero_lr.party import ENCRYPTION_EXPONENT
 from protocols.messages import (
     Abort,
@@ -50,6 +56,10 @@ from protocols.roles import Role
 from vfl.datasets import load_builtin
 
 ROWS = 200  # 3 batches of 66-67 rows with batch_size 64
+HOST_COLUMNS = {"host": slice(0, 1), "host-1": slice(0, 1), "host-2": slice(1, 2)}
+"""Each host holds one column of breast (18 bits at resolution 2**-16): its gradient
+passes the label-information bound from batches of 44 rows (47 at the labels' event
+rate of 0.645, which the guest checks), so batches of 66 rows are accepted."""
 PLAN_SEED = bytes(range(32))
 JOB = "lr-hostile"
 HOSTS = ("host-1", "host-2")
@@ -112,13 +122,11 @@ def _guest(mode: str, backend: str, settings: LrSettings | None = None) -> LrGue
 
 
 def _host(name: str, mode: str, backend: str, settings: LrSettings | None = None) -> LrHost:
-    X_host = _data()[2]
-    block = {"host": X_host, HOSTS[0]: X_host[:, :10], HOSTS[1]: X_host[:, 10:]}[name]
     return LrHost(
         name,
         JOB,
         guest="guest",
-        features=block,
+        features=_data()[2][:, HOST_COLUMNS[name]],
         settings=settings or _settings(mode),
         backend=backend,
         arbiter=None if mode == "two-party" else "arbiter",
@@ -457,10 +465,21 @@ HOST_SETUP_CHANGES = [
     ({"max_iter": 0}, "setup is malformed"),
     ({"batch_size": 0}, "setup is malformed"),
     ({"batch_size": -64}, "setup is malformed"),
-    # the minimum batch size: every batch larger than every party's gradient width
+    # the minimum batch size: larger than the guest's gradient width ...
     ({"batch_size": 8}, "batches of 8 rows are not larger than the guest's 11"),
     ({"guest_features": 66}, "batches of 66 rows are not larger than the guest's 66"),
-    ({"batch_size": 16}, "batches of 16 rows are not larger than this host's 20"),
+    # ... and within the label-information bound for this host's gradient
+    (
+        {"batch_size": 16},
+        "batches of 16 rows break the label-information bound .*this host's exact gradient "
+        "of 1 features of 18 bits .*use a batch_size of at least 44",
+    ),
+    # what the host sends at each epoch's end is its own settings' decision
+    ({"convergence": "weights"}, "the guest's convergence is 'weights', this host's is 'max_iter'"),
+    ({"convergence": "loss"}, "the guest's convergence is 'loss', this host's is 'max_iter'"),
+    ({"early_stopping": "auc"}, "the guest's early_stopping is 'auc', this host's is ''"),
+    ({"early_stopping": "ks"}, "the guest's early_stopping is 'ks', this host's is ''"),
+    ({"rows_digest": bytes(31)}, "the guest sent a rows digest of 31 bytes"),
 ]
 
 
@@ -519,8 +538,9 @@ def test_guest_refuses_a_batch_size_not_above_its_own_width() -> None:
     assert guest.plan is None  # nothing was sent
 
 
-def test_both_sides_refuse_a_batch_size_not_above_the_host_width() -> None:
-    # batches of 16 rows: enough for the guest's 11 columns, not for the host's 20
+def test_both_sides_refuse_a_batch_plan_that_breaks_the_label_bound() -> None:
+    # batches of 16 rows: enough for the guest's 11 columns, but the host's exact
+    # gradient (1 feature of 18 bits) could carry 21 of a batch's 16 bits of labels
     settings = _settings(batch_size=16)
     guest, host = (
         _guest("two-party", "plaintext", settings),
@@ -528,26 +548,95 @@ def test_both_sides_refuse_a_batch_size_not_above_the_host_width() -> None:
     )
     net = Net({"guest": guest, "host": host})
     setup = net.until(LrSetup, receiver="host")
-    _refused(host, setup, "batches of 16 rows are not larger than this host's 20")
-    # and a host claiming to have 20 columns is refused by the guest
+    text = _refused(host, setup, "batches of 16 rows break the label-information bound")
+    assert "this host's exact gradient of 1 features of 18 bits can carry 21 bits" in text
+    assert "more than half of the 16 bits of a batch's labels" in text
+    assert "use a batch_size of at least 44" in text and 'mode="shared"' in text
+    assert minimum_batch_for_labels(1, 18) == 44
+    assert host.setup is None and host.plan is None
+    # and the guest refuses a host reporting that gradient, at the labels' event rate
     host_setup = LrHostSetup(
-        job_id=JOB, sender="host", receiver="guest", features=20, rows=ROWS, validation_rows=0
+        job_id=JOB,
+        sender="host",
+        receiver="guest",
+        features=1,
+        rows=ROWS,
+        validation_rows=0,
+        gradient_bits=18,
     )
-    _refused(guest, host_setup, "batches of 16 rows are not larger than host's 20")
+    text = _refused(guest, host_setup, "batches of 16 rows break the label-information bound")
+    assert "host's exact gradient of 1 features of 18 bits" in text
+    assert "at an event rate of 0.645" in text
+    assert f"use a batch_size of at least {minimum_batch_for_labels(1, 18, 0.645)}" in text
+    assert minimum_batch_for_labels(1, 18, 0.645) == 47
     assert not any(isinstance(m, LrForward | LrMasked) for m in [*net.queue, *net.delivered])
 
 
 @pytest.mark.parametrize(
     ("changes", "match"),
     [
-        ({"features": 66}, "batches of 66 rows are not larger than host's 66"),
+        (
+            {"features": 20, "gradient_bits": 20},  # the whole breast host: the old fixture
+            "batches of 66 rows break the label-information bound .*host's exact gradient of "
+            f"20 features of 20 bits .*at an event rate of 0.645.*use a batch_size of at least "
+            f"{minimum_batch_for_labels(20, 20, 0.645)}",
+        ),
+        ({"features": 2}, "batches of 66 rows break .*host's exact gradient of 2 features of 18"),
+        ({"features": 66}, "batches of 66 rows break the label-information bound"),
+        ({"gradient_bits": 64}, "host's exact gradient of 1 features of 64 bits"),
+        # 27 bits pass the bound at the host's event rate of 1/2, not at the labels' rate
+        ({"gradient_bits": 27}, "1 features of 27 bits .*at an event rate of 0.645"),
+        # the reported bits must be a bit length the protocol can produce
+        ({"gradient_bits": 0}, "host reports gradient entries of 0 bits, expected 1 to 64"),
+        ({"gradient_bits": 65}, "host reports gradient entries of 65 bits, expected 1 to 64"),
+        ({"gradient_bits": -1}, "host reports gradient entries of -1 bits, expected 1 to 64"),
+        ({"gradient_bits": -(2**63)}, "host reports gradient entries of -9223372036854775808 b"),
+        ({"gradient_bits": 2**64}, "host reports gradient entries of 18446744073709551616 bits"),
         ({"rows": 199}, "host has 199 training and 0 validation rows"),
         ({"validation_rows": 5}, "host has 200 training and 5 validation rows"),
     ],
 )
 def test_guest_refuses_a_bad_host_setup(changes, match) -> None:
     net, host_setup = _state("two-party", "plaintext", LrHostSetup, "host", "guest")
-    _refused(net.roles["guest"], dataclasses.replace(host_setup, **changes), match)
+    guest = net.roles["guest"]
+    _refused(guest, dataclasses.replace(host_setup, **changes), match)
+    assert isinstance(guest, LrGuest) and "host" not in guest._host_setups
+
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=OverflowError,
+    reason=(
+        "protocols/hetero_lr/guest.py LrGuest._take_host_setup passes the host's unchecked "
+        "`features` to check_label_bound, whose gradient_information computes "
+        "`width * (bits + ...)` as a float: a width above ~1.8e308 (the codec carries "
+        "integers of up to 8192 bytes) raises OverflowError instead of a ProtocolError. "
+        "Fix: refuse features outside 1..MAX_MASKED_VALUES before the bound."
+    ),
+)
+@pytest.mark.parametrize("features", [2**1100, 2**4000], ids=["2**1100", "2**4000"])
+def test_guest_refuses_a_host_setup_with_an_absurd_width(features: int) -> None:
+    net, host_setup = _state("two-party", "plaintext", LrHostSetup, "host", "guest")
+    _refused(net.roles["guest"], dataclasses.replace(host_setup, features=features), "host")
+
+
+def test_guest_takes_a_host_setup_within_the_label_bound() -> None:
+    assert satisfies_label_bound(66, 1, 26, 0.645) and satisfies_label_bound(66, 1, 27)
+    assert not satisfies_label_bound(66, 1, 27, 0.645)
+    for bits in (1, 18, 26):
+        net, host_setup = _state("two-party", "plaintext", LrHostSetup, "host", "guest")
+        net.deliver(dataclasses.replace(host_setup, gradient_bits=bits))
+        assert net.roles["guest"]._host_setups["host"].gradient_bits == bits  # type: ignore[attr-defined]
+
+
+def test_hosts_report_the_bits_of_their_gradient_entries() -> None:
+    X_host = _data()[2]
+    for mode, names in (("two-party", ["host"]), ("arbiter", list(HOSTS))):
+        delivered = _finished(mode).delivered
+        for name in names:
+            (setup,) = [m for m in delivered if isinstance(m, LrHostSetup) and m.sender == name]
+            assert setup.features == 1
+            assert setup.gradient_bits == gradient_entry_bits(X_host[:, HOST_COLUMNS[name]]) == 18
 
 
 def test_setups_and_keys_are_taken_once() -> None:
@@ -741,13 +830,14 @@ def test_key_owners_refuse_malformed_masked_values(keypair: KeyPair) -> None:
     ]
     for changes, match in cases:
         _refused(host, dataclasses.replace(masked, **changes), match)
-    # two-party, to the guest: the host's masked gradient (<= 20 values), no loss
+    # two-party, to the guest: the host's masked gradient (1 feature: 1 value), no loss
     net, masked = _state("two-party", "paillier", LrMasked, "host", "guest")
     guest = net.roles["guest"]
     guest_key = _own_public(guest)
     cases = [
         ({"gradient": _masked(host_key, 1)}, "the gradient under another key"),
-        ({"gradient": _masked(guest_key, 21)}, "21 masked values of the gradient, at most 20"),
+        ({"gradient": _masked(guest_key, 2)}, "2 masked values of the gradient, at most 1"),
+        ({"gradient": _masked(guest_key, 21)}, "21 masked values of the gradient, at most 1"),
         ({"loss": _masked(guest_key, 1)}, "1 masked values of a loss, at most 0"),
     ]
     for changes, match in cases:
@@ -824,10 +914,53 @@ def test_guest_refuses_a_malformed_epoch_end(mode, changes, match) -> None:
     _refused(net.roles["guest"], dataclasses.replace(end, **changes), f"{sender}'s {match}")
 
 
-def test_guest_refuses_wrong_validation_scores() -> None:
+@pytest.mark.parametrize("weight_change", [0.5, 5e-324, 1e300])
+@pytest.mark.parametrize("mode", ["two-party", "arbiter"])
+def test_guest_refuses_a_weight_change_it_did_not_ask_for(mode, weight_change) -> None:
+    # convergence = "max_iter": the host's weight-change norm is not sent (0.0), since
+    # norms and validation scores epoch after epoch would reveal its validation rows
+    sender = "host" if mode == "two-party" else HOSTS[1]
+    net, end = _state(mode, "plaintext", LrEpochEnd, sender, "guest")
+    assert isinstance(end, LrEpochEnd) and end.weight_change == 0.0
+    _refused(
+        net.roles["guest"],
+        dataclasses.replace(end, weight_change=weight_change),
+        f"{sender} sent a weight-change norm, which is sent only when training converges on "
+        + re.escape('weights (convergence = "weights")'),
+    )
+    net.deliver(end)  # the genuine one is fine
+
+
+def test_hosts_send_weight_changes_only_to_converge_on_weights() -> None:
+    settings = _settings(convergence="weights", tol=1e-12)
+    guest = _guest("two-party", "plaintext", settings)
+    net = Net({"guest": guest, "host": _host("host", "two-party", "plaintext", settings)})
+    setup = net.until(LrSetup, receiver="host")
+    assert isinstance(setup, LrSetup) and setup.convergence == "weights"
+    net.deliver(setup)
+    end = net.until(LrEpochEnd, receiver="guest")
+    assert isinstance(end, LrEpochEnd) and end.weight_change > 0.0
+    for bad in (float("nan"), -end.weight_change):  # still checked when it is sent
+        _refused(guest, dataclasses.replace(end, weight_change=bad), "epoch summary is malformed")
+    net.deliver(end)
+    net.run()
+    assert guest.done and all(entry["weight_change"] > 0 for entry in guest.history)
+    # without that rule, the guest's history holds no weight change at all
+    plain = _finished("two-party").roles["guest"]
+    assert isinstance(plain, LrGuest) and plain.settings.convergence == "max_iter"
+    assert all(entry["weight_change"] is None for entry in plain.history)
+
+
+VALIDATION = slice(ROWS, ROWS + 40)
+
+
+def _validation_run(early_stopping: str | None) -> tuple[LrGuest, LrHost, Net]:
+    """A two-party run with 40 validation rows, before the host's first epoch end."""
     guest_table, host_table = load_builtin("breast")
-    held_out = slice(ROWS, ROWS + 40)
-    settings = _settings()
+    changes: dict[str, Any] = {"max_iter": 3}
+    if early_stopping is not None:
+        changes.update(early_stopping=early_stopping, patience=5)
+    settings = _settings(**changes)
     X_guest, labels, X_host = _data()
     guest = LrGuest(
         "guest",
@@ -837,29 +970,143 @@ def test_guest_refuses_wrong_validation_scores() -> None:
         labels=labels,
         settings=settings,
         backend="plaintext",
-        validation=guest_table.features[held_out],
-        validation_labels=guest_table.labels[held_out],  # type: ignore[index]
+        validation=guest_table.features[VALIDATION],
+        validation_labels=guest_table.labels[VALIDATION],  # type: ignore[index]
+        evaluate=lambda y, p: {"auc": float(np.mean(p)), "ks": 0.5},
         plan_seed=PLAN_SEED,
     )
     host = LrHost(
         "host",
         JOB,
         guest="guest",
-        features=X_host,
+        features=X_host[:, HOST_COLUMNS["host"]],
         settings=settings,
         backend="plaintext",
-        validation=host_table.features[held_out],
+        validation=host_table.features[VALIDATION, HOST_COLUMNS["host"]],
     )
-    net = Net({"guest": guest, "host": host})
+    return guest, host, Net({"guest": guest, "host": host})
+
+
+def test_guest_refuses_wrong_validation_scores() -> None:
+    guest, host, net = _validation_run("auc")
     end = net.until(LrEpochEnd, receiver="guest")
     assert isinstance(end, LrEpochEnd) and end.validation_scores.shape == (40,)
     scores = end.validation_scores
-    for bad in (scores[:-1], np.append(scores, 0.0), np.where(np.arange(40) == 3, np.nan, scores)):
+    for bad in (
+        scores[:-1],
+        np.append(scores, 0.0),
+        np.where(np.arange(40) == 3, np.nan, scores),
+        np.zeros(0),
+        scores.reshape(40, 1),
+    ):
         _refused(
             guest, dataclasses.replace(end, validation_scores=bad), "epoch summary is malformed"
         )
     net.deliver(end)
     net.run()
+    assert guest.done and host.done
+    assert all(entry["validation_auc"] is not None for entry in guest.history)
+
+
+def test_guest_refuses_validation_scores_without_early_stopping() -> None:
+    # a validation set, but no early stopping: the host keeps its validation scores
+    guest, host, net = _validation_run(None)
+    end = net.until(LrEpochEnd, receiver="guest")
+    assert isinstance(end, LrEpochEnd) and end.validation_scores.shape == (0,)
+    genuine = host.X_validation @ host.weights  # type: ignore[operator]
+    assert genuine.shape == (40,)
+    for bad in (genuine, np.zeros(40), np.zeros(1)):
+        _refused(
+            guest,
+            dataclasses.replace(end, validation_scores=bad),
+            "host's epoch summary is malformed",
+        )
+    net.deliver(end)
+    net.run()
+    assert guest.done and host.done
+    assert all(entry["validation_auc"] is None for entry in guest.history)
+
+
+# rows digests ----------------------------------------------------------------------------------
+def _ids() -> list[str]:
+    return [str(customer) for customer in load_builtin("breast")[0].ids[:ROWS]]
+
+
+def test_host_with_row_ids_refuses_a_setup_without_a_rows_digest() -> None:
+    ids = _ids()
+    guest = LrGuest(
+        "guest",
+        JOB,
+        hosts=["host"],
+        features=_data()[0],
+        labels=_data()[1],
+        settings=_settings(),
+        backend="plaintext",
+        plan_seed=PLAN_SEED,
+        row_ids=ids,
+    )
+    host = LrHost(
+        "host",
+        JOB,
+        guest="guest",
+        features=_data()[2][:, HOST_COLUMNS["host"]],
+        settings=_settings(),
+        backend="plaintext",
+        row_ids=ids,
+    )
+    net = Net({"guest": guest, "host": host})
+    setup = net.until(LrSetup, receiver="host")
+    assert isinstance(setup, LrSetup) and len(setup.rows_digest) == 32
+    missing = "the guest sent no rows digest, but this party knows its row ids"
+    _refused(host, dataclasses.replace(setup, rows_digest=b""), missing)
+    _refused(host, dataclasses.replace(setup, rows_digest=setup.rows_digest[:31]), "of 31 bytes")
+    _refused(
+        host,
+        dataclasses.replace(setup, rows_digest=bytes(32)),
+        "rows are not the same customers in the same order",
+    )
+    assert host.setup is None
+    # a guest that knows no row ids sends no digest: refused by a host that does
+    blind = _guest("two-party", "plaintext")
+    (blind_setup,) = [m for m in blind.start() if isinstance(m, LrSetup)]
+    assert blind_setup.rows_digest == b""
+    _refused(host, dataclasses.replace(blind_setup, plan_seed=setup.plan_seed), missing)
+    # ... but taken by a host that knows none either
+    assert _host("host", "two-party", "plaintext").receive(blind_setup)
+    net.deliver(setup)  # the genuine one is fine
+    net.run()
+    assert guest.done and host.done
+
+
+def test_score_host_with_row_ids_refuses_a_request_without_a_rows_digest() -> None:
+    ids = _ids()
+    X_guest, _, X_host = _data()
+    guest = ScoreGuest(
+        "guest",
+        JOB,
+        hosts=["host"],
+        features=X_guest,
+        weights=np.zeros(10),
+        intercept=0.0,
+        row_ids=ids,
+    )
+    host = ScoreHost(
+        "host", JOB, guest="guest", features=X_host, weights=np.full(20, 0.1), row_ids=ids
+    )
+    (request,) = guest.start()
+    assert isinstance(request, LrScoreRequest) and len(request.rows_digest) == 32
+    missing = "the guest sent no rows digest, but this party knows its row ids"
+    _refused(host, dataclasses.replace(request, rows_digest=b""), missing)
+    _refused(host, dataclasses.replace(request, rows_digest=b"", rows_salt=b""), missing)
+    _refused(
+        host,
+        dataclasses.replace(request, rows_digest=bytes(32)),
+        "rows are not the same customers in the same order",
+    )
+    (blind,) = _scoring()[0].start()  # a guest without row ids
+    _refused(host, blind, missing)
+    (partial,) = host.receive(request)
+    guest.receive(partial)
     assert guest.done and host.done
 
 
@@ -1051,3 +1298,61 @@ def test_fuzzed_epoch_ends_raise_only_protocol_errors(data: st.DataObject) -> No
         if data.draw(st.booleans()):
             changes[field] = data.draw(strategy)
     _only_protocol_errors(net.roles["guest"], dataclasses.replace(end, **changes))
+
+
+@given(data=st.data())
+def test_fuzzed_setups_raise_only_protocol_errors(data: st.DataObject) -> None:
+    mode = data.draw(st.sampled_from(["two-party", "arbiter"]))
+    receiver = "host" if mode == "two-party" else data.draw(st.sampled_from(HOSTS))
+    net, setup = _state(mode, "plaintext", LrSetup, "guest", receiver)
+    host = net.roles[receiver]
+    assert isinstance(host, LrHost) and isinstance(setup, LrSetup)
+    words = st.sampled_from(["", "max_iter", "loss", "weights", "auc", "ks", "none", "AUC"])
+    fields: dict[str, st.SearchStrategy[Any]] = {
+        "convergence": st.one_of(words, st.text(max_size=8)),
+        "early_stopping": st.one_of(words, st.text(max_size=8)),
+        "rows_digest": st.one_of(st.just(b""), st.binary(min_size=30, max_size=34)),
+        "batch_size": st.integers(-1, ROWS + 1),
+        "guest_features": st.integers(-1, ROWS),
+    }
+    changes: dict[str, Any] = data.draw(_header())
+    for field, strategy in fields.items():
+        if data.draw(st.booleans()):
+            changes[field] = data.draw(strategy)
+    forged = dataclasses.replace(setup, **changes)
+    try:
+        host.receive(forged)
+    except ProtocolError as error:
+        assert str(error).startswith(host.party), str(error)
+        return
+    # accepted: then it matches this host's settings, and its plan passes the bound
+    assert (forged.convergence, forged.early_stopping) == ("max_iter", "")
+    assert len(forged.rows_digest) in (0, 32)  # this host knows no row ids to check it
+    assert host.plan is not None and host.plan.smallest > forged.guest_features
+    assert satisfies_label_bound(host.plan.smallest, 1, host.gradient_bits)
+
+
+@given(data=st.data())
+def test_fuzzed_host_setups_raise_only_protocol_errors(data: st.DataObject) -> None:
+    net, host_setup = _state("two-party", "plaintext", LrHostSetup, "host", "guest")
+    guest = net.roles["guest"]
+    assert isinstance(guest, LrGuest) and isinstance(host_setup, LrHostSetup)
+    fields: dict[str, st.SearchStrategy[int]] = {
+        "features": st.one_of(st.integers(0, 80), st.integers(-(2**63), 2**64)),
+        "gradient_bits": st.one_of(st.integers(-2, 70), st.integers(-(2**63), 2**64)),
+        "rows": st.sampled_from([ROWS, ROWS - 1, ROWS + 1, 0, -1]),
+        "validation_rows": st.sampled_from([0, 1, -1]),
+    }
+    changes: dict[str, Any] = data.draw(_header())
+    for field, strategy in fields.items():
+        if data.draw(st.booleans()):
+            changes[field] = data.draw(strategy)
+    forged = dataclasses.replace(host_setup, **changes)
+    try:
+        guest.receive(forged)
+    except ProtocolError as error:
+        assert str(error).startswith(guest.party), str(error)
+        return
+    # accepted: the reported bits are in range and the bound holds at the labels' rate
+    assert 1 <= forged.gradient_bits <= 64
+    assert satisfies_label_bound(66, forged.features, forged.gradient_bits, guest.event_rate)

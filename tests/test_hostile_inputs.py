@@ -8,8 +8,10 @@ two-party and with an arbiter, scoring):
   in-memory transports, and one party's outgoing frames are tampered with on the
   way: garbage bytes, a wrong protocol version, an oversized frame, a truncated
   frame, a ciphertext out of range, a vector under an unknown key, a duplicated,
-  replayed or out-of-order message, a batch below the minimum size, a key below the
-  minimum length.  The receiver must fail with an error naming the offender, every
+  replayed or out-of-order message, a batch below the minimum size or beyond the
+  label-information bound, a hetero LR setup, host setup, epoch end or scoring
+  request whose fields break the rules of SECURITY.md §11 (a host's gradient bits,
+  the stopping rule, a missing rows digest), a key below the minimum length.  The receiver must fail with an error naming the offender, every
   other party must stop with the receiver's abort (which names the offender too),
   and nobody may hang.
 * **Real processes** (:class:`FakePeer`): a `vfl run` process over mutual TLS gets
@@ -109,18 +111,25 @@ VERSION_OFFSET = 5
 # job files for every protocol
 # ---------------------------------------------------------------------------------------
 ROWS = 48
+LR_ROWS = 120
+"""Rows of the jobs that train: two batches of at least 56 rows (``batch_size = 50``),
+within the label-information bound for hosts of one standardised column (18 bits at
+resolution ``2**-16``: batches of 44 rows at least, at the guest's event rate of 1/2)."""
 
 
-def write_data(folder: Path, parties: Sequence[tuple[str, str]], **cells: str) -> None:
-    """One CSV per data party: ids c0..c47 (bank-c lacks the last eight), an
-    ``amount`` column everyone has, two features each, labels on the guest.
+def write_data(
+    folder: Path, parties: Sequence[tuple[str, str]], rows: int = ROWS, **cells: str
+) -> None:
+    """One CSV per data party: ids c0..c47 (``rows`` of them; bank-c lacks the last
+    eight), an ``amount`` column everyone has, two features each, labels on the guest.
     ``cells`` replaces one party's cell: ``{"bank-b": "3,z1,abc"}`` puts ``abc`` in
     row 3, column z1."""
+    total = rows
     rng = np.random.default_rng(11)
     for index, (name, role) in enumerate(parties):
         if role == "arbiter":
             continue
-        rows = ROWS - 8 if name == "bank-c" else ROWS
+        rows = total - 8 if name == "bank-c" else total
         columns = [f"{name[-1]}1", f"{name[-1]}2"]
         header = ["id", *(["y"] if role == "guest" else []), "amount", *columns]
         lines = [",".join(header)]
@@ -142,7 +151,10 @@ THREE = [("bank-a", "guest"), ("bank-b", "host"), ("bank-c", "host")]
 ARBITER = [("arbiter", "arbiter"), ("bank-a", "guest"), ("bank-b", "host"), ("bank-c", "host")]
 
 PSI = ["[[steps]]", 'type = "psi"', "chunk_size = 8", ""]
-LR = ["[[steps]]", 'type = "hetero_lr"', "batch_size = 12", "max_iter = 1", "key_length = 1024"]
+LR = ["[[steps]]", 'type = "hetero_lr"', "batch_size = 50", "max_iter = 1", "key_length = 1024"]
+TRAINING = {"lr-two-party", "lr-arbiter", "score"}
+"""The protocols whose jobs train: :data:`LR_ROWS` rows, and each host trains on one
+column (``feature_columns``) to keep within the label-information bound."""
 
 PROTOCOLS: dict[str, tuple[list[tuple[str, str]], list[str]]] = {
     "secure-sum": (
@@ -170,13 +182,19 @@ def make_job(
 ) -> Path:
     """Write ``folder/job.toml`` and the data of ``protocol`` (1024-bit test keys)."""
     parties, steps = PROTOCOLS[protocol]
-    write_data(folder, parties, **(cells or {}))
-    data = {
-        name: "{}"
-        if role == "arbiter"
-        else f'{{ file = "{name}.csv"' + (', label_column = "y"' if role == "guest" else "") + " }"
-        for name, role in parties
-    }
+    training = protocol in TRAINING
+    write_data(folder, parties, LR_ROWS if training else ROWS, **(cells or {}))
+    data = {}
+    for name, role in parties:
+        if role == "arbiter":
+            data[name] = "{}"
+            continue
+        options = [f'file = "{name}.csv"']
+        if role == "guest":
+            options.append('label_column = "y"')
+        elif training:
+            options.append(f'feature_columns = ["{name[-1]}1"]')
+        data[name] = "{ " + ", ".join(options) + " }"
     path = write_job(
         folder,
         job_id=f"hostile-{protocol}",
@@ -514,14 +532,135 @@ def test_non_finite_partial_scores_are_refused(tmp_path: Path) -> None:
     check_clean_abort(outcomes, "bank-b", "bank-a")
 
 
-def test_a_batch_below_the_minimum_size_is_refused(tmp_path: Path) -> None:
+def test_a_batch_below_the_guest_width_is_refused(tmp_path: Path) -> None:
     def small_batches(frame: bytes, earlier: list[bytes]) -> list[bytes]:
-        return [with_field(frame, batch_size=3)]  # the host has 3 features
+        return [with_field(frame, batch_size=3)]  # the guest has 3 features + intercept
 
     job = load_job(make_job(tmp_path, "lr-two-party"))
     outcomes = run_job(job, tamper=("bank-a", "bank-b", "LR_SETUP", small_batches))
     check_clean_abort(outcomes, "bank-a", "bank-b")
-    assert "batches of 3 rows are not larger than" in str(outcomes["bank-b"])
+    assert "batches of 3 rows are not larger than the guest's 4" in str(outcomes["bank-b"])
+
+
+LABEL_BOUND = (
+    "bank-b: batches of 20 rows break the label-information bound (SECURITY.md §11): "
+    "this host's exact gradient of 1 features of 18 bits"
+)
+
+
+def test_a_batch_plan_that_breaks_the_label_bound_is_refused(tmp_path: Path) -> None:
+    # batches of 20 rows: above the guest's width, but bank-b's gradient (1 column of
+    # 18 bits) could carry more than half of a batch's label bits
+    def small_batches(frame: bytes, earlier: list[bytes]) -> list[bytes]:
+        return [with_field(frame, batch_size=20)]
+
+    job = load_job(make_job(tmp_path, "lr-two-party"))
+    outcomes = run_job(job, tamper=("bank-a", "bank-b", "LR_SETUP", small_batches))
+    refused = outcomes["bank-b"]
+    assert isinstance(refused, ProtocolError), repr(refused)
+    assert LABEL_BOUND in str(refused) and "use a batch_size of at least 44" in str(refused)
+    assert "\n" not in str(refused).strip()
+    aborted = outcomes["bank-a"]
+    assert isinstance(aborted, PeerAbortedError), repr(aborted)
+    assert aborted.peer == "bank-b" and "label-information bound" in str(aborted)
+
+
+def test_a_job_whose_batch_size_breaks_the_label_bound_trains_nothing(tmp_path: Path) -> None:
+    # the same rule when the job itself asks for batches of 20 rows: the host refuses
+    # the guest's setup, and no party writes a model
+    path = make_job(tmp_path, "lr-two-party")
+    path.write_text(path.read_text().replace("batch_size = 50", "batch_size = 20"))
+    outcomes = run_job(load_job(path))
+    assert isinstance(outcomes["bank-b"], ProtocolError), repr(outcomes["bank-b"])
+    assert LABEL_BOUND in str(outcomes["bank-b"])
+    assert isinstance(outcomes["bank-a"], PeerAbortedError), repr(outcomes["bank-a"])
+    assert not list((tmp_path / "output").rglob("step-1-*")), "a training step wrote output"
+
+
+FIELD_CASES = [
+    # (protocol, offender, receiver, kind, changed fields, the receiver's reason)
+    ("lr-two-party", "bank-a", "bank-b", "LR_SETUP", {"rows_digest": b""}, "sent no rows digest"),
+    (
+        "lr-two-party",
+        "bank-a",
+        "bank-b",
+        "LR_SETUP",
+        {"convergence": "weights"},
+        "the guest's convergence is 'weights', this host's is 'loss'",
+    ),
+    (
+        "lr-arbiter",
+        "bank-a",
+        "bank-c",
+        "LR_SETUP",
+        {"early_stopping": "auc"},
+        "the guest's early_stopping is 'auc', this host's is ''",
+    ),
+    (
+        "lr-two-party",
+        "bank-b",
+        "bank-a",
+        "LR_HOST_SETUP",
+        {"gradient_bits": 0},
+        "bank-b reports gradient entries of 0 bits, expected 1 to 64",
+    ),
+    (
+        "lr-arbiter",
+        "bank-c",
+        "bank-a",
+        "LR_HOST_SETUP",
+        {"gradient_bits": 65},
+        "bank-c reports gradient entries of 65 bits, expected 1 to 64",
+    ),
+    (
+        "lr-two-party",
+        "bank-b",
+        "bank-a",
+        "LR_HOST_SETUP",
+        {"features": 2, "gradient_bits": 30},
+        "batches of 60 rows break the label-information bound",
+    ),
+    (
+        "lr-two-party",
+        "bank-b",
+        "bank-a",
+        "LR_EPOCH_END",
+        {"weight_change": 0.25},
+        "bank-b sent a weight-change norm, which is sent only when training converges on weights",
+    ),
+    (
+        "lr-arbiter",
+        "bank-b",
+        "bank-a",
+        "LR_EPOCH_END",
+        {"validation_scores": np.zeros(3)},
+        "bank-b's epoch summary is malformed",
+    ),
+    ("score", "bank-a", "bank-b", "LR_SCORE_REQUEST", {"rows_digest": b""}, "no rows digest"),
+]
+
+
+@pytest.mark.parametrize(
+    ("protocol", "offender", "receiver", "kind", "changes", "reason"),
+    FIELD_CASES,
+    ids=[f"{p}: {k} {sorted(c)}" for p, _, _, k, c, _ in FIELD_CASES],
+)
+def test_a_hostile_hetero_lr_field_aborts_every_party_naming_the_offender(
+    tmp_path: Path,
+    protocol: str,
+    offender: str,
+    receiver: str,
+    kind: str,
+    changes: dict[str, Any],
+    reason: str,
+) -> None:
+    def change(frame: bytes, earlier: list[bytes]) -> list[bytes]:
+        return [with_field(frame, **changes)]
+
+    job = load_job(make_job(tmp_path, protocol, timeout=3))
+    outcomes = run_job(job, tamper=(offender, receiver, kind, change))
+    check_clean_abort(outcomes, offender, receiver)
+    assert reason in str(outcomes[receiver]), str(outcomes[receiver])
 
 
 @pytest.mark.parametrize(
@@ -782,9 +921,10 @@ def test_a_byte_order_mark_is_not_part_of_the_first_column(tmp_path: Path) -> No
 
 HUGE = [
     ("1e300", True),  # standardising it overflows
-    ("1e300", False),
-    ("-1e308", False),  # the product overflows the 1024-bit plaintext space
-    ("1e15", False),  # the first partial score exceeds the public bound
+    ("1e300", False),  # beyond the public feature bound 2**30 ...
+    ("-1e308", False),  # ... which keeps products within the 1024-bit plaintext space
+    ("1e15", False),  # ... and partial scores within their public bound
+    ("2e9", False),  # just beyond 2**30
 ]
 
 
