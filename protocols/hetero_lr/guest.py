@@ -33,6 +33,7 @@ from protocols.hetero_lr.party import (
     ENCRYPTION_EXPONENT,
     FACTOR_EXPONENT,
     MAX_GRADIENT_BITS,
+    MAX_MASKED_VALUES,
     MAX_SAMPLE_WEIGHT,
     TrainingParty,
     decrypt_masked,
@@ -435,6 +436,11 @@ class LrGuest(TrainingParty):
                 f"{validation_rows}; align the data with PSI first"
             )
         assert self.plan is not None
+        if not 1 <= message.features <= MAX_MASKED_VALUES:
+            raise ProtocolError(
+                f"{self.party}: {message.sender} reports {message.features} features, "
+                f"expected 1 to {MAX_MASKED_VALUES}"
+            )
         if not 1 <= message.gradient_bits <= MAX_GRADIENT_BITS:
             raise ProtocolError(
                 f"{self.party}: {message.sender} reports gradient entries of "

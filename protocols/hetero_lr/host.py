@@ -22,6 +22,7 @@ from protocols.hetero_lr.leakage import check_label_bound, gradient_entry_bits
 from protocols.hetero_lr.party import (
     ENCRYPTION_EXPONENT,
     FACTOR_EXPONENT,
+    MAX_MASKED_VALUES,
     MAX_SAMPLE_WEIGHT,
     TrainingParty,
     check_rows_digest,
@@ -262,7 +263,12 @@ class LrHost(TrainingParty):
                 )
         if self.party not in message.hosts or len(set(message.hosts)) != len(message.hosts):
             raise ProtocolError(f"{self.party}: the guest's host list does not name this host")
-        if message.max_iter < 1 or message.batch_size < 1 or len(message.plan_seed) != 32:
+        if (
+            message.max_iter < 1
+            or message.batch_size < 1
+            or len(message.plan_seed) != 32
+            or not 1 <= message.guest_features <= MAX_MASKED_VALUES
+        ):
             raise ProtocolError(f"{self.party}: the guest's setup is malformed")
         plan = BatchPlan(rows, message.batch_size, message.plan_seed)
         self._check_batch_size(plan, message.guest_features, "the guest")

@@ -39,6 +39,7 @@ __all__ = [
     "ENCRYPTION_EXPONENT",
     "FACTOR_EXPONENT",
     "MAX_GRADIENT_BITS",
+    "MAX_MASKED_VALUES",
     "MAX_SAMPLE_WEIGHT",
     "LrPartyResult",
     "TrainingParty",
