@@ -50,8 +50,10 @@ def test_psi_suite_at_a_tiny_size(tmp_path: Path, capsys: pytest.CaptureFixture[
     if HAVE_OPENMINED:
         assert row["baseline"]["intersection_size"] == SIZE // 2
         assert row["baseline"]["seconds"] > 0
+        # the JSON rounds the ratio to 3 decimals: at this tiny size on a busy machine
+        # it can be ~0.03, where 1 % is below that rounding
         assert row["speedup"] == pytest.approx(
-            row["baseline"]["seconds"] / ours["wall_seconds"], rel=1e-2
+            row["baseline"]["seconds"] / ours["wall_seconds"], rel=1e-2, abs=6e-4
         )
     else:
         assert row["baseline"] is None and row["speedup"] is None
