@@ -5,8 +5,19 @@
   with scikit-learn's stratified ``train_test_split`` (``random_state=0``).
 * :func:`wide_data`: a synthetic wide case, standard-normal features and labels
   drawn from a logistic model with random weights (``numpy`` Generator, seed 0).
+* :func:`label_bound`: the label-information bound (SECURITY.md §11,
+  :mod:`protocols.hetero_lr.leakage`) for a host's training rows as the estimator
+  sees them (standardised), at the labels' event rate: the smallest batch the
+  two-party mode accepts for them.
 * :func:`run_epoch`: one epoch (``max_iter=1``) of two-party
   :class:`vfl.HeteroLogisticRegression`, timed from ``fit`` to its return.
+
+Since the label-information bound (commit 4ae3a0b), a host's exact gradient may carry
+at most half of a batch's label bits, so a batch must grow with the host's width:
+default_credit's 10 host features need batches of about 650 rows (its batch of 1024
+passes; a ``--rows`` subsample below the minimum is refused up front), and the wide
+case's 300 host features about 16,000, so the wide case now trains with the smallest
+batch its data allows instead of 1024 (which the engine refuses at that width).
 """
 
 from __future__ import annotations
@@ -28,13 +39,17 @@ import numpy.typing as npt
 __all__ = [
     "TRAINING",
     "EpochRun",
+    "LabelBound",
     "Split",
     "cpu_snapshot",
     "default_credit_split",
     "estimate_phe_seconds",
+    "label_bound",
     "median_run",
     "run_epoch",
+    "smallest_batch",
     "wide_data",
+    "wide_label_bound",
 ]
 
 FloatArray = npt.NDArray[np.float64]
@@ -160,6 +175,112 @@ def wide_data(
     return guest, host, labels
 
 
+def smallest_batch(rows: int, batch_size: int) -> int:
+    """Rows in the smallest batch of the engine's plan for ``rows`` and ``batch_size``.
+
+    The plan makes ``max(1, rows // batch_size)`` batches whose sizes differ by at
+    most one (:class:`~protocols.hetero_lr.batch_plan.BatchPlan`), so every batch has
+    at least ``batch_size`` rows, or all ``rows`` when there are fewer.
+
+    Examples
+    --------
+    >>> smallest_batch(100_000, 16_225), smallest_batch(700, 1024)
+    (16666, 700)
+    """
+    from protocols.hetero_lr.batch_plan import BatchPlan
+
+    return BatchPlan(rows, batch_size, bytes(32)).smallest
+
+
+@dataclass(frozen=True)
+class LabelBound:
+    """The label-information bound for one host's training rows.
+
+    ``B H(p) >= 2 f_h (b_h + log2(pi e B / 2) / 2)`` for every batch of ``B`` rows
+    (SECURITY.md §11): the host's exact gradient carries at most half of a batch's
+    label bits.  The guest checks it at the training labels' event rate ``p``, the
+    host at ``H = 1``; the guest's check is the stricter one.
+
+    Attributes
+    ----------
+    host_features : int
+        ``f_h``, the host's gradient width.
+    gradient_bits : int
+        ``b_h``: :func:`~protocols.hetero_lr.leakage.gradient_entry_bits` of the
+        standardised training rows.
+    event_rate : float
+        ``p``, the share of training labels that are 1.
+    minimum_batch : int
+        The smallest batch that passes
+        (:func:`~protocols.hetero_lr.leakage.minimum_batch_for_labels`).
+    """
+
+    host_features: int
+    gradient_bits: int
+    event_rate: float
+    minimum_batch: int
+
+    def allows(self, rows: int, batch_size: int) -> bool:
+        """Whether every batch of the plan for ``rows`` and ``batch_size`` passes."""
+        return smallest_batch(rows, batch_size) >= self.minimum_batch
+
+    def describe(self) -> str:
+        """``"10 host features of 19 bits at an event rate of 0.221"``."""
+        return (
+            f"{self.host_features} host features of {self.gradient_bits} bits at an event "
+            f"rate of {self.event_rate:.3g}"
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        """The JSON record of the bound."""
+        return {
+            "rule": "B * H(p) >= 2 * f_h * (b_h + log2(pi * e * B / 2) / 2) for every batch "
+            "of B rows (SECURITY.md §11; protocols/hetero_lr/leakage.py)",
+            "host_features": self.host_features,
+            "gradient_bits": self.gradient_bits,
+            "event_rate": round(self.event_rate, 4),
+            "minimum_batch": self.minimum_batch,
+        }
+
+
+def label_bound(host_x: FloatArray, y: IntArray) -> LabelBound:
+    """The label-information bound for a host's training rows, as training will check it.
+
+    The features are standardised as the estimator does before training
+    (:meth:`vfl.models.Scaling.fit` on the training rows), so ``b_h`` is the one the
+    host reports; the event rate is the labels' (the guest's check, stricter than the
+    host's at ``H = 1``).
+
+    Parameters
+    ----------
+    host_x : numpy.ndarray
+        The host's training rows, unscaled.
+    y : numpy.ndarray
+        The 0/1 training labels.
+
+    Returns
+    -------
+    LabelBound
+    """
+    from protocols.hetero_lr.leakage import gradient_entry_bits, minimum_batch_for_labels
+    from vfl.models import Scaling
+
+    standardize = bool(TRAINING.get("standardize", True))  # the estimator's default
+    scaled = Scaling.fit(host_x).transform(host_x) if standardize else host_x
+    bits = gradient_entry_bits(scaled)
+    rate = float(np.mean(y)) if len(y) else 0.5
+    width = int(host_x.shape[1])
+    return LabelBound(width, bits, rate, minimum_batch_for_labels(width, bits, rate))
+
+
+def wide_label_bound(
+    rows: int, guest_features: int, host_features: int, seed: int = 0
+) -> LabelBound:
+    """:func:`label_bound` of the wide case's host (generates its data, then drops it)."""
+    _, host, labels = wide_data(rows, guest_features, host_features, seed=seed)
+    return label_bound(host, labels)
+
+
 @dataclass(frozen=True)
 class EpochRun:
     """One timed epoch.
@@ -174,6 +295,9 @@ class EpochRun:
         Paillier modulus bits (each party's key).
     rows : int
         Training rows.
+    batch_size : int
+        The estimator's ``batch_size`` (each batch has at least this many rows, or
+        all of them).
     seconds : float
         Wall time of ``fit`` (one epoch, including both parties' key generation).
     auc : float or None
@@ -196,6 +320,7 @@ class EpochRun:
     n_jobs: int
     key_length: int
     rows: int
+    batch_size: int
     seconds: float
     auc: float | None
     auc_on: str
@@ -216,6 +341,8 @@ class EpochRun:
             "n_jobs": self.n_jobs,
             "key_length": self.key_length,
             "rows": self.rows,
+            "batch_size": self.batch_size,
+            "smallest_batch_rows": smallest_batch(self.rows, self.batch_size),
             "seconds": round(self.seconds, 3),
             "seconds_each": [round(t, 3) for t in self.seconds_each or (self.seconds,)],
             "auc": None if self.auc is None else round(self.auc, 5),
@@ -290,6 +417,7 @@ def run_epoch(
     label: str,
     expected: float | None = None,
     evaluation: tuple[FloatArray, FloatArray, IntArray] | None = None,
+    batch_size: int | None = None,
 ) -> EpochRun:
     """Train one epoch of two-party hetero LR and time it.
 
@@ -316,6 +444,8 @@ def run_epoch(
     evaluation : tuple, optional
         ``(guest rows, host rows, labels)`` to compute the AUC on (default: the
         training rows).
+    batch_size : int, optional
+        The estimator's ``batch_size`` (default: :data:`TRAINING`'s, 1024).
 
     Returns
     -------
@@ -324,8 +454,9 @@ def run_epoch(
     from vfl import HeteroLogisticRegression
 
     progress_bar = sys.stderr.isatty()
+    batch = int(TRAINING["batch_size"]) if batch_size is None else batch_size
     model = HeteroLogisticRegression(
-        **TRAINING,
+        **{**TRAINING, "batch_size": batch},
         key_length=key_length,
         allow_weak_key=key_length < 2048,
         class_weight=class_weight,
@@ -359,6 +490,7 @@ def run_epoch(
         n_jobs=n_jobs,
         key_length=key_length,
         rows=len(y),
+        batch_size=batch,
         seconds=seconds,
         auc=auc,
         auc_on=on,
