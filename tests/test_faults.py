@@ -137,7 +137,7 @@ TRAINING = [
     "",
     "[[steps]]",
     'type = "hetero_lr"',
-    "batch_size = 50",
+    "batch_size = 100",  # two host features: the label-information bound needs ~90
     "max_iter = 20",
     "key_length = 1024",
 ]

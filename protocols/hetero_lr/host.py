@@ -106,7 +106,7 @@ class LrHost(TrainingParty):
     ...     queue += roles[message.receiver].receive(message)
     >>> host = roles["host"].result
     >>> host.weights.round(4).tolist(), [round(e["weight_change"], 4) for e in host.history]
-    ([0.7663], [0.0957, 0.0636, 0.042])
+    ([0.773], [0.0974, 0.0647, 0.0427])
     """
 
     ROLE = "host"
