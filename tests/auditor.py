@@ -1094,13 +1094,6 @@ def recorder_entries(entries: Iterable[Any]) -> list[dict[str, Any]]:
     ]
 
 
-def _register(keyring: codec.Keyring, message: Message) -> None:
-    for field in dataclasses.fields(message):
-        value = getattr(message, field.name)
-        if isinstance(value, PaillierPublicKey):
-            keyring.add(value)
-
-
 def pair_transcripts(entries: Iterable[Mapping[str, Any]]) -> list[Wire]:
     """Pair every party's sent frames with the receivers' received frames.
 
@@ -1120,12 +1113,12 @@ def pair_transcripts(entries: Iterable[Mapping[str, Any]]) -> list[Wire]:
             if entry["direction"] == "received":
                 message = codec.decode(frame, keyring, allow_weak_keys=True)
                 assert (message.sender, message.receiver) == (peer, party), message.describe()
-                _register(keyring, message)
+                keyring.remember(message)
                 received[(peer, party)].append((frame, message))
             else:
                 assert entry["direction"] == "sent", entry["direction"]
                 if MessageKind[str(entry["kind"])] in KEY_KINDS:
-                    _register(keyring, codec.decode(frame, keyring, allow_weak_keys=True))
+                    keyring.remember(codec.decode(frame, keyring, allow_weak_keys=True))
                 sent[(party, peer)].append(frame)
     assert set(sent) == set(received), (sorted(sent), sorted(received))
     wire: list[Wire] = []

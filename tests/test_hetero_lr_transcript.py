@@ -254,22 +254,15 @@ def _spy(roles: dict[str, Role]) -> Record:
     return record
 
 
-def _remember_keys(keyring: codec.Keyring, message: Message) -> None:
-    for field in dataclasses.fields(message):
-        value = getattr(message, field.name)
-        if isinstance(value, PaillierPublicKey):
-            keyring.add(value)
-
-
 def _codec_wire(names: Iterable[str], received: list[Message]) -> Callable[[Message], Message]:
     """Encode and decode every message as over TLS; keep what each receiver decoded."""
     keyrings = {name: codec.Keyring() for name in names}
 
     def wire(message: Message) -> Message:
         frame = codec.encode(message)
-        _remember_keys(keyrings[message.sender], message)
+        keyrings[message.sender].remember(message)
         decoded = codec.decode(frame, keyrings[message.receiver], allow_weak_keys=True)
-        _remember_keys(keyrings[message.receiver], decoded)
+        keyrings[message.receiver].remember(decoded)
         received.append(decoded)
         return decoded
 

@@ -204,7 +204,8 @@ class Keyring:
     """The Paillier public keys a party knows, by their 16-byte fingerprint.
 
     :func:`decode` looks up the key of every received vector here; a key arrives in
-    a message of its own and the runner adds it once it has accepted it.
+    a message of its own and the runner adds it once it has accepted it
+    (:meth:`remember`).
 
     Parameters
     ----------
@@ -251,6 +252,34 @@ class Keyring:
         if not isinstance(public_key, PaillierPublicKey):
             raise TypeError(f"a keyring holds PaillierPublicKey, not {type(public_key).__name__}")
         self._keys.setdefault(public_key.fingerprint_bytes, public_key)
+
+    def remember(self, message: Message) -> None:
+        """Add every public key ``message`` carries (the one place that does).
+
+        The runner calls it for each message it sends and each it hands to its role,
+        :func:`vfl.local.run_locally` for each message on both sides of the codec;
+        later vectors under those keys then decode.
+
+        Parameters
+        ----------
+        message : Message
+            A message this party sent or accepted.
+
+        Examples
+        --------
+        >>> from crypto.paillier import generate_paillier_keypair
+        >>> from protocols.messages import SumPublicKey
+        >>> public_key, _ = generate_paillier_keypair(1024, allow_weak_key=True)
+        >>> keyring = Keyring()
+        >>> keyring.remember(SumPublicKey(job_id="job-1", sender="guest", receiver="host",
+        ...                               public_key=public_key, length=3))
+        >>> public_key in keyring
+        True
+        """
+        for field in payload_fields(type(message)):
+            value = getattr(message, field.name)
+            if isinstance(value, PaillierPublicKey):
+                self.add(value)
 
     def get(self, fingerprint: bytes) -> PaillierPublicKey:
         """The key with this fingerprint.

@@ -10,9 +10,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable, Mapping
-from dataclasses import fields
 
-from crypto.paillier import PaillierPublicKey
 from protocols.exceptions import ProtocolError
 from protocols.messages import Message
 from protocols.roles import Role
@@ -75,11 +73,11 @@ def run_locally(
                 queue.append(message)
                 continue
             frame = codec.encode(message)
-            _remember_keys(keyrings[message.sender], message)
+            keyrings[message.sender].remember(message)
             decoded = codec.decode(
                 frame, keyrings[message.receiver], allow_weak_keys=allow_weak_keys
             )
-            _remember_keys(keyrings[message.receiver], decoded)
+            keyrings[message.receiver].remember(decoded)
             queue.append(decoded)
 
     for role in roles.values():
@@ -97,10 +95,3 @@ def run_locally(
     stuck = [name for name, role in roles.items() if not role.done]
     if stuck:
         raise ProtocolError(f"the protocol stopped before {', '.join(stuck)} finished")
-
-
-def _remember_keys(keyring: codec.Keyring, message: Message) -> None:
-    for field in fields(message):
-        value = getattr(message, field.name)
-        if isinstance(value, PaillierPublicKey):
-            keyring.add(value)

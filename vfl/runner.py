@@ -19,10 +19,9 @@ import logging
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from typing import Any
 
-from crypto.paillier import PaillierPublicKey
 from protocols.exceptions import ProtocolError
 from protocols.messages import Abort, Message
 from protocols.roles import Role
@@ -222,7 +221,7 @@ class Session:
         return role.result
 
     def _deliver(self, role: Role, sender: str, message: Message) -> None:
-        self._register_keys(message)
+        self.keyring.remember(message)
         self._send_all(role.receive(message))
 
     def _send_all(self, messages: Sequence[Message]) -> None:
@@ -232,7 +231,7 @@ class Session:
                     f"{self.party} tried to send to {message.receiver!r}, not a peer"
                 )
             frame = codec.encode(message)
-            self._register_keys(message)
+            self.keyring.remember(message)
             if self.recorder is not None:
                 self.recorder(
                     TranscriptEntry(
@@ -371,12 +370,6 @@ class Session:
         ready = [(s, m) for s, m in self._held if m.job_id == job_id]
         self._held = deque((s, m) for s, m in self._held if m.job_id != job_id)
         return ready
-
-    def _register_keys(self, message: Message) -> None:
-        for field in fields(message):
-            value = getattr(message, field.name)
-            if isinstance(value, PaillierPublicKey):
-                self.keyring.add(value)
 
 
 def describe_failure(error: BaseException) -> str:
