@@ -22,10 +22,14 @@ Examples
 from crypto.paillier.keys import (
     DEFAULT_KEY_BITS,
     DEFAULT_VECTOR_PRECISION,
+    MAX_KEY_BITS,
     MIN_KEY_BITS,
+    WEAKEST_KEY_BITS,
     PaillierPrivateKey,
     PaillierPublicKey,
+    check_key_length,
     generate_paillier_keypair,
+    key_length_problem,
 )
 from crypto.paillier.masking import MaskedVector, VectorMask
 from crypto.paillier.number import EncryptedNumber
@@ -36,7 +40,9 @@ __all__ = [
     "DEFAULT_KEY_BITS",
     "DEFAULT_PLAINTEXT_PRECISION",
     "DEFAULT_VECTOR_PRECISION",
+    "MAX_KEY_BITS",
     "MIN_KEY_BITS",
+    "WEAKEST_KEY_BITS",
     "EncryptedNumber",
     "EncryptedVector",
     "MaskedVector",
@@ -45,6 +51,8 @@ __all__ = [
     "PaillierPrivateKey",
     "PaillierPublicKey",
     "VectorMask",
+    "check_key_length",
     "concatenate",
     "generate_paillier_keypair",
+    "key_length_problem",
 ]

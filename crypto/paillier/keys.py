@@ -41,9 +41,13 @@ __all__ = [
     "DEFAULT_VECTOR_PRECISION",
     "MAX_KEY_BITS",
     "MIN_KEY_BITS",
+    "WEAKEST_KEY_BITS",
     "PaillierPrivateKey",
     "PaillierPublicKey",
+    "check_key_length",
     "generate_paillier_keypair",
+    "key_length_problem",
+    "shortest_key_bits",
 ]
 
 MIN_KEY_BITS = 2048
@@ -51,6 +55,8 @@ MIN_KEY_BITS = 2048
 DEFAULT_KEY_BITS = 2048
 MAX_KEY_BITS = 16384
 """Longest modulus accepted (bounds the work a peer's key can cause)."""
+WEAKEST_KEY_BITS = 1024
+"""Shortest key a party generates for training, and only with ``allow_weak_key``."""
 DEFAULT_VECTOR_PRECISION = 2.0**-32
 """Default resolution of :meth:`PaillierPublicKey.encrypt_vector` (exponent -8)."""
 
@@ -75,6 +81,137 @@ def _check_modulus(n: int, allow_weak_key: bool) -> mpz:
     if gmpy2.is_square(n):
         raise InvalidKeyError("the modulus n must not be a perfect square")
     return n
+
+
+def shortest_key_bits(allow_weak_key: bool, weakest: int = WEAKEST_KEY_BITS) -> int:
+    """The shortest key length the key policy accepts.
+
+    Parameters
+    ----------
+    allow_weak_key : bool
+        Whether weak keys (tests and quick trials) are allowed.
+    weakest : int, default WEAKEST_KEY_BITS
+        The floor with ``allow_weak_key`` (1024 for training; secure sum allows 512).
+
+    Returns
+    -------
+    int
+        ``weakest`` with ``allow_weak_key``, else :data:`MIN_KEY_BITS`.
+
+    Examples
+    --------
+    >>> shortest_key_bits(False), shortest_key_bits(True), shortest_key_bits(True, 512)
+    (2048, 1024, 512)
+    """
+    return weakest if allow_weak_key else MIN_KEY_BITS
+
+
+def key_length_problem(
+    bits: object,
+    *,
+    allow_weak_key: bool,
+    weakest: int = WEAKEST_KEY_BITS,
+    flag: str = "allow_weak_key",
+) -> str | None:
+    """What is wrong with a Paillier key length a party is asked to generate, if anything.
+
+    The one key policy of every entry point (job files, hetero LR settings, the
+    estimator, the demo): an even number of bits from :data:`MIN_KEY_BITS` to
+    :data:`MAX_KEY_BITS`; down to ``weakest`` only with ``allow_weak_key``.
+
+    Parameters
+    ----------
+    bits : object
+        The requested length.
+    allow_weak_key : bool
+        Whether keys under :data:`MIN_KEY_BITS` are allowed (tests, quick trials).
+    weakest : int, default WEAKEST_KEY_BITS
+        The shortest length allowed with ``allow_weak_key``.
+    flag : str, default "allow_weak_key"
+        How the caller's user spells the opt-in (named in the message).
+
+    Returns
+    -------
+    str or None
+        ``None`` if the length is allowed; else the problem: either a phrase
+        starting with ``"must be"`` (not an allowed length at all) or a sentence
+        starting with ``"a <bits>-bit key is weak"``.
+
+    Examples
+    --------
+    >>> key_length_problem(2048, allow_weak_key=False) is None
+    True
+    >>> print(key_length_problem(1024, allow_weak_key=False))
+    a 1024-bit key is weak; use at least 2048 bits (allow_weak_key only for tests and quick trials)
+    >>> key_length_problem(1025, allow_weak_key=True)
+    'must be an even number of bits from 2048 to 16384 (1024 with allow_weak_key), not 1025'
+    """
+    if (
+        isinstance(bits, bool)
+        or not isinstance(bits, int)
+        or bits % 2
+        or not weakest <= bits <= MAX_KEY_BITS
+    ):
+        return (
+            f"must be an even number of bits from {MIN_KEY_BITS} to {MAX_KEY_BITS} "
+            f"({weakest} with {flag}), not {bits!r}"
+        )
+    if bits < MIN_KEY_BITS and not allow_weak_key:
+        return (
+            f"a {bits}-bit key is weak; use at least {MIN_KEY_BITS} bits "
+            f"({flag} only for tests and quick trials)"
+        )
+    return None
+
+
+def check_key_length(
+    bits: object,
+    *,
+    allow_weak_key: bool,
+    weakest: int = WEAKEST_KEY_BITS,
+    flag: str = "allow_weak_key",
+) -> int:
+    """Refuse a key length the key policy does not allow (see :func:`key_length_problem`).
+
+    Parameters
+    ----------
+    bits : object
+        The requested length.
+    allow_weak_key : bool
+        Whether keys under :data:`MIN_KEY_BITS` are allowed.
+    weakest : int, default WEAKEST_KEY_BITS
+        The shortest length allowed with ``allow_weak_key``.
+    flag : str, default "allow_weak_key"
+        How the caller's user spells the opt-in.
+
+    Returns
+    -------
+    int
+        ``bits``.
+
+    Raises
+    ------
+    WeakKeyError
+        If ``bits`` is allowed only with ``allow_weak_key``, which is false.
+    InvalidKeyError
+        If ``bits`` is not an allowed length at all.
+
+    Examples
+    --------
+    >>> check_key_length(3072, allow_weak_key=False)
+    3072
+    >>> check_key_length(1024, allow_weak_key=False)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    crypto.exceptions.WeakKeyError: a 1024-bit key is weak; use at least 2048 bits ...
+    """
+    problem = key_length_problem(bits, allow_weak_key=allow_weak_key, weakest=weakest, flag=flag)
+    if problem is None:
+        assert isinstance(bits, int)
+        return bits
+    if problem.startswith("must"):
+        raise InvalidKeyError(f"key_length {problem}")
+    raise WeakKeyError(problem)
 
 
 class PaillierPublicKey:
