@@ -47,13 +47,13 @@ from __future__ import annotations
 import dataclasses
 import math
 from dataclasses import dataclass
-from numbers import Real
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
 from protocols.exceptions import ProtocolError
+from protocols.hetero_lr.declarations import Choice, Flag, Real, setting, validate
 
 __all__ = ["OPTIMIZERS", "PENALTIES", "Optimizer", "OptimizerSettings"]
 
@@ -78,19 +78,6 @@ _SLOTS: dict[str, tuple[str, ...]] = {
 _NON_NEGATIVE_SLOTS = frozenset({"sum_squares", "mean_squares", "second_moment"})
 
 
-def _real(value: object, field: str) -> float:
-    """``value`` as a finite float, or a ProtocolError naming ``field``."""
-    if isinstance(value, bool) or not isinstance(value, Real):
-        raise ProtocolError(f"optimizer setting {field} must be a number, got {value!r}")
-    try:
-        number = float(value)
-    except OverflowError:
-        number = math.inf
-    if not math.isfinite(number):
-        raise ProtocolError(f"optimizer setting {field} must be finite, got {value!r}")
-    return number
-
-
 def _epoch(epoch: object) -> int:
     if isinstance(epoch, bool) or not isinstance(epoch, int | np.integer):
         raise ProtocolError(f"epoch must be an integer, got {epoch!r}")
@@ -102,6 +89,10 @@ def _epoch(epoch: object) -> int:
 @dataclass(frozen=True)
 class OptimizerSettings:
     """How a party updates its weights: optimiser, learning rate schedule and penalty.
+
+    Every field is declared once, with its default, rule and meaning
+    (:mod:`protocols.hetero_lr.declarations`); the first six are the estimator's and
+    the job files' keywords (``name`` is spelt ``optimizer`` there).
 
     Parameters
     ----------
@@ -142,53 +133,36 @@ class OptimizerSettings:
     protocols.exceptions.ProtocolError: unknown optimizer 'adamw'; expected one of sgd, ...
     """
 
-    name: str = "sgd"
-    learning_rate: float = 0.1
-    penalty: str = "l2"
-    alpha: float = 0.0
-    decay: float = 0.0
-    decay_sqrt: bool = False
-    momentum: float = 0.9
-    rho: float = 0.9
-    beta1: float = 0.9
-    beta2: float = 0.999
-    epsilon: float = 1e-8
+    name: str = setting(
+        "sgd",
+        Choice(OPTIMIZERS, "optimizer"),
+        name="optimizer",
+        doc='`"sgd"`, `"momentum"`, `"nesterov"`, `"adagrad"`, `"rmsprop"` or `"adam"`.',
+    )
+    learning_rate: float = setting(0.1, Real(low_open=True), doc="Step size.")
+    penalty: str = setting(
+        "l2",
+        Choice(PENALTIES, "penalty"),
+        doc='`"l2"`, `"l1"` (applied proximally: exact zeros) or `"none"`. The intercept '
+        "is never penalised.",
+    )
+    alpha: float = setting(
+        0.0,
+        Real(),
+        doc='Penalty strength. The default `0.0` means no penalty even with `penalty = "l2"`.',
+    )
+    decay: float = setting(
+        0.0, Real(), doc="Learning-rate decay per epoch: `lr / (1 + decay·epoch)`."
+    )
+    decay_sqrt: bool = setting(False, Flag(), doc="Use `lr / sqrt(1 + decay·epoch)` instead.")
+    momentum: float = setting(0.9, Real(high=1.0), keyword=False, job_file=False)
+    rho: float = setting(0.9, Real(high=1.0), keyword=False, job_file=False)
+    beta1: float = setting(0.9, Real(high=1.0), keyword=False, job_file=False)
+    beta2: float = setting(0.999, Real(high=1.0), keyword=False, job_file=False)
+    epsilon: float = setting(1e-8, Real(low_open=True), keyword=False, job_file=False)
 
     def __post_init__(self) -> None:
-        if not isinstance(self.name, str) or self.name not in OPTIMIZERS:
-            raise ProtocolError(
-                f"unknown optimizer {self.name!r}; expected one of {', '.join(OPTIMIZERS)}"
-            )
-        if not isinstance(self.penalty, str) or self.penalty not in PENALTIES:
-            raise ProtocolError(
-                f"unknown penalty {self.penalty!r}; expected one of {', '.join(PENALTIES)}"
-            )
-        if not isinstance(self.decay_sqrt, bool | np.bool_):
-            raise ProtocolError(
-                f"optimizer setting decay_sqrt must be true or false, got {self.decay_sqrt!r}"
-            )
-        object.__setattr__(self, "decay_sqrt", bool(self.decay_sqrt))
-        # (field, lowest allowed, lowest is allowed, upper bound excluded or None)
-        ranges: tuple[tuple[str, float, bool, float | None], ...] = (
-            ("learning_rate", 0.0, False, None),
-            ("alpha", 0.0, True, None),
-            ("decay", 0.0, True, None),
-            ("momentum", 0.0, True, 1.0),
-            ("rho", 0.0, True, 1.0),
-            ("beta1", 0.0, True, 1.0),
-            ("beta2", 0.0, True, 1.0),
-            ("epsilon", 0.0, False, None),
-        )
-        for field, low, low_allowed, high in ranges:
-            value = _real(getattr(self, field), field)
-            too_low = value < low or (value == low and not low_allowed)
-            if too_low or (high is not None and value >= high):
-                if high is not None:
-                    allowed = f"in [{low:g}, {high:g})"
-                else:
-                    allowed = f">= {low:g}" if low_allowed else f"> {low:g}"
-                raise ProtocolError(f"optimizer setting {field} must be {allowed}, got {value!r}")
-            object.__setattr__(self, field, value)
+        validate(self)  # every field is a declared setting: its rule checks and converts it
 
     def learning_rate_at(self, epoch: int) -> float:
         """The decayed learning rate of ``epoch`` (counted from 0).

@@ -2,56 +2,42 @@
 
 from __future__ import annotations
 
-import math
+import dataclasses
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any
 
-from crypto.paillier.keys import MAX_KEY_BITS, MIN_KEY_BITS
-from protocols.exceptions import ProtocolError
+from protocols.hetero_lr.declarations import (
+    Choice,
+    Count,
+    Declaration,
+    Flag,
+    KeyLength,
+    Real,
+    Workers,
+    declarations,
+    setting,
+    validate,
+)
 from protocols.hetero_lr.optimizers import OptimizerSettings
 from protocols.hetero_lr.privacy import LabelPrivacy
 
 __all__ = [
     "CONVERGENCE",
+    "DEFAULTS",
     "EARLY_STOPPING",
     "FEATURE_BOUND",
     "FLAT_KEYWORDS",
     "MODES",
     "SCORE_BOUND",
     "LrSettings",
+    "flat_declarations",
 ]
 
 MODES = ("two-party", "arbiter")
 CONVERGENCE = ("loss", "weights", "max_iter")
 EARLY_STOPPING = ("auc", "ks")
-
-OPTIMIZER_KEYWORDS = {
-    "optimizer": "name",
-    "learning_rate": "learning_rate",
-    "penalty": "penalty",
-    "alpha": "alpha",
-    "decay": "decay",
-    "decay_sqrt": "decay_sqrt",
-}
-"""Flat keywords of :meth:`LrSettings.from_flat` that configure the optimiser."""
-
-FLAT_KEYWORDS = (
-    *OPTIMIZER_KEYWORDS,
-    "mode",
-    "batch_size",
-    "max_iter",
-    "convergence",
-    "tol",
-    "early_stopping",
-    "patience",
-    "key_length",
-    "allow_weak_key",
-    "fit_intercept",
-    "n_jobs",
-    "label_privacy_epsilon",
-    "label_privacy_delta",
-)
-"""Every keyword :meth:`LrSettings.from_flat` accepts."""
 
 FEATURE_BOUND = 2.0**30
 """Public bound on every feature value a training party uses (larger ones are refused).
@@ -72,6 +58,11 @@ beyond it is refused with advice to scale the features.
 class LrSettings:
     """How a party trains.  The guest's values are sent to the hosts in ``LrSetup``.
 
+    Every field but ``optimizer`` is declared once, with its default, rule and
+    meaning (:mod:`protocols.hetero_lr.declarations`); :data:`FLAT_KEYWORDS`,
+    :data:`DEFAULTS`, the job files' ``hetero_lr`` keys and their reference table
+    come from these declarations.
+
     Parameters
     ----------
     mode : {"two-party", "arbiter"}
@@ -85,7 +76,7 @@ class LrSettings:
     optimizer : OptimizerSettings
         Update rule, learning rate, penalty and decay (each party applies its own).
     convergence : {"loss", "weights", "max_iter"}, default "loss"
-        Stop when the epoch loss changes by less than ``tol`` (relative), when the
+        Stop when the epoch loss changes by less than ``tol`` (absolute), when the
         norm of the weight change of every party falls below ``tol``, or only at
         ``max_iter``.
     tol : float, default 1e-4
@@ -123,20 +114,66 @@ class LrSettings:
     protocols.exceptions.ProtocolError: batch_size must be a positive integer, not 0
     """
 
-    mode: str = "two-party"
-    batch_size: int = 1024
-    max_iter: int = 10
+    mode: str = setting(
+        "two-party",
+        Choice(MODES, "training mode"),
+        doc='`"two-party"`: exactly one host; each party holds its own Paillier key. '
+        '`"arbiter"`: one or more hosts; a party with `role = "arbiter"` holds the key and '
+        "decrypts only masked values.",
+    )
+    batch_size: int = setting(
+        1024,
+        Count(),
+        doc="Rows per mini-batch, at least. The rows are split into `max(1, rows // "
+        "batch_size)` batches of nearly equal size, so no batch is smaller than "
+        "`batch_size` (unless there are fewer rows than that). Every batch must be larger "
+        "than the guest's number of features plus one, and must pass the "
+        "label-information bound for every host (a host's exact gradient may carry at "
+        "most half of a batch's label information; about 50 rows per host feature with "
+        "balanced labels, more for rare events: [FAQ](faq.md#which-batch-size-should-i-use)); "
+        "a plan that breaks either is refused before training, with the smallest batch "
+        "that passes.",
+    )
+    max_iter: int = setting(10, Count(), doc="Epochs at most.")
     optimizer: OptimizerSettings = field(default_factory=OptimizerSettings)
-    convergence: str = "loss"
-    tol: float = 1e-4
-    early_stopping: str | None = None
-    patience: int = 3
-    key_length: int = 2048
-    allow_weak_key: bool = False
-    fit_intercept: bool = True
-    n_jobs: int | None = None
-    label_privacy_epsilon: float | None = None
-    label_privacy_delta: float = 1e-5
+    convergence: str = setting(
+        "loss",
+        Choice(CONVERGENCE, "convergence rule"),
+        doc='`"loss"`: stop when the epoch loss changes by less than `tol` (an absolute '
+        'change). `"weights"`: stop when the weight change of the epoch is below `tol`. '
+        '`"max_iter"`: always run `max_iter` epochs.',
+    )
+    tol: float = setting(1e-4, Real(), doc="Threshold of the `convergence` rule.")
+    early_stopping: str | None = setting(
+        None, Choice(EARLY_STOPPING, "early_stopping metric", optional=True), job_file=False
+    )
+    patience: int = setting(3, Count(), job_file=False)
+    key_length: int = setting(
+        2048,
+        KeyLength(),
+        doc="Paillier key length of each key owner: even, 2048 to 16384 bits; 1024 to 2046 "
+        "only with `allow_weak_keys`.",
+    )
+    allow_weak_key: bool = setting(False, Flag(), job_file=False)
+    fit_intercept: bool = setting(True, Flag(), doc="The guest fits an intercept.")
+    n_jobs: int | None = setting(
+        None,
+        Workers(),
+        doc="Cores for this party's cryptography; `-1` for all.",
+        shown="none (one core)",
+    )
+    label_privacy_epsilon: float | None = setting(
+        None,
+        Real(low_open=True, optional=True),
+        doc="Label differential privacy: the guest adds Gaussian noise to the residual it "
+        "sends each host, so every host's gradients over the run are (ε, δ)-DP per label. "
+        'Refused together with `class_weight`. See the README\'s "Label privacy".',
+    )
+    label_privacy_delta: float = setting(
+        1e-5,
+        Real(low_open=True, high=1.0),
+        doc="The δ of that guarantee.",
+    )
 
     @classmethod
     def from_flat(cls, **values: Any) -> LrSettings:
@@ -177,35 +214,7 @@ class LrSettings:
         return cls(optimizer=OptimizerSettings(**optimizer), **values)
 
     def __post_init__(self) -> None:
-        if self.mode not in MODES:
-            raise ProtocolError(f"unknown training mode {self.mode!r}; choose one of {MODES}")
-        if self.convergence not in CONVERGENCE:
-            raise ProtocolError(
-                f"unknown convergence rule {self.convergence!r}; choose one of {CONVERGENCE}"
-            )
-        if self.early_stopping is not None and self.early_stopping not in EARLY_STOPPING:
-            raise ProtocolError(
-                f"unknown early_stopping metric {self.early_stopping!r}; "
-                f"choose one of {EARLY_STOPPING} or None"
-            )
-        _key_length(self.key_length, self.allow_weak_key)
-        _positive_int("batch_size", self.batch_size)
-        _positive_int("max_iter", self.max_iter)
-        _positive_int("patience", self.patience)
-        if not (math.isfinite(self.tol) and self.tol >= 0):
-            raise ProtocolError(f"tol must be a finite number >= 0, not {self.tol!r}")
-        epsilon = self.label_privacy_epsilon
-        if epsilon is not None and (
-            isinstance(epsilon, bool)
-            or not isinstance(epsilon, int | float)
-            or not (math.isfinite(epsilon) and epsilon > 0)
-        ):
-            raise ProtocolError(
-                f"label_privacy_epsilon must be a positive number or None, not {epsilon!r}"
-            )
-        delta = self.label_privacy_delta
-        if isinstance(delta, bool) or not isinstance(delta, int | float) or not 0 < delta < 1:
-            raise ProtocolError(f"label_privacy_delta must be in (0, 1), not {delta!r}")
+        validate(self)  # every declared field: its rule checks and converts it
 
     def label_privacy(self) -> LabelPrivacy | None:
         """The guest's noise for these settings (``None`` without label privacy)."""
@@ -218,29 +227,43 @@ class LrSettings:
         )
 
 
-WEAKEST_KEY_BITS = 1024
-"""The shortest Paillier key training accepts, and only with ``allow_weak_key``."""
+OPTIMIZER_KEYWORDS: Mapping[str, str] = MappingProxyType(
+    {d.name: d.field for d in declarations(OptimizerSettings) if d.keyword}
+)
+"""Flat keywords of :meth:`LrSettings.from_flat` that configure the optimiser (keyword to
+field of :class:`OptimizerSettings`)."""
 
 
-def _key_length(bits: object, allow_weak_key: bool) -> None:
-    """The job files' key rule, for every entry point (estimator, roles, jobs)."""
-    if (
-        isinstance(bits, bool)
-        or not isinstance(bits, int)
-        or bits % 2
-        or not WEAKEST_KEY_BITS <= bits <= MAX_KEY_BITS
-    ):
-        raise ProtocolError(
-            f"key_length must be an even number of bits from {MIN_KEY_BITS} to {MAX_KEY_BITS} "
-            f"({WEAKEST_KEY_BITS} with allow_weak_key), not {bits!r}"
-        )
-    if bits < MIN_KEY_BITS and not allow_weak_key:
-        raise ProtocolError(
-            f"a {bits}-bit key is weak; use at least {MIN_KEY_BITS} bits "
-            "(allow_weak_key only for tests and quick trials)"
-        )
+def flat_declarations() -> tuple[Declaration, ...]:
+    """Every declared setting by flat keyword, in the order of the reference's table.
+
+    :class:`LrSettings`' settings in field order, with :class:`OptimizerSettings`'
+    keywords in place of its ``optimizer`` field.  Settings that are not keywords
+    (``momentum``, ``beta1``...) are left out.
+
+    Returns
+    -------
+    tuple of Declaration
+
+    Examples
+    --------
+    >>> [d.name for d in flat_declarations()][:5]
+    ['mode', 'batch_size', 'max_iter', 'optimizer', 'learning_rate']
+    >>> [d.name for d in flat_declarations() if not d.job_file]
+    ['early_stopping', 'patience', 'allow_weak_key']
+    """
+    found: list[Declaration] = []
+    own = {d.field: d for d in declarations(LrSettings)}
+    for item in dataclasses.fields(LrSettings):
+        if item.name == "optimizer":
+            found += [d for d in declarations(OptimizerSettings) if d.keyword]
+        elif item.name in own and own[item.name].keyword:
+            found.append(own[item.name])
+    return tuple(found)
 
 
-def _positive_int(name: str, value: object) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ProtocolError(f"{name} must be a positive integer, not {value!r}")
+FLAT_KEYWORDS = tuple(d.name for d in flat_declarations())
+"""Every keyword :meth:`LrSettings.from_flat` accepts (the estimator's settings)."""
+
+DEFAULTS: Mapping[str, Any] = MappingProxyType({d.name: d.default for d in flat_declarations()})
+"""Each flat keyword's default: the one place a default is written is its declaration."""
