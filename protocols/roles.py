@@ -9,18 +9,35 @@ A role that streams large inputs in chunks keeps a queue of local work: while
 :attr:`Role.has_work` is true and no message is waiting, the runner calls
 :meth:`Role.work`, which does one bounded piece (e.g. one chunk) and returns the
 messages it produced.  Incoming messages go first, so a peer is never starved.
+
+A role that can continue an interrupted run keeps **checkpoints**: the runner asks
+:meth:`Role.take_checkpoint` after every message and piece of work and stores what
+it returns; a resumed run hands the stored ones to :meth:`Role.prepare_resume`
+before :meth:`Role.start`.  Both have defaults for roles that keep none, so the
+runner needs to know nothing about the role's class.
 """
 
 from __future__ import annotations
 
 import abc
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Protocol
 
-from protocols.exceptions import UnexpectedMessageError
+from protocols.exceptions import ProtocolError, UnexpectedMessageError
 from protocols.messages import Message
 
-__all__ = ["Role"]
+__all__ = ["Checkpoint", "Role"]
+
+
+class Checkpoint(Protocol):
+    """What a role's checkpoint offers the store that keeps it (e.g. ``LrCheckpoint``)."""
+
+    @property
+    def epoch(self) -> int:
+        """The round (epoch) after which it was taken, counted from 0."""
+
+    def to_dict(self) -> dict[str, Any]:
+        """The checkpoint as JSON-serialisable values."""
 
 
 class Role(abc.ABC):
@@ -58,6 +75,10 @@ class Role(abc.ABC):
     >>> role.done, role.result, role.progress
     (True, 'stop', (1, 1))
     """
+
+    resumed_after: int | None = None
+    """In a resumed run, the epoch the role went on after (``-1``: from the start);
+    ``None`` when it did not resume or keeps no checkpoints."""
 
     def __init__(self, party: str, job_id: str) -> None:
         self.party = party
@@ -114,6 +135,37 @@ class Role(abc.ABC):
             What to send (may be empty).
         """
         return []
+
+    def take_checkpoint(self) -> Checkpoint | None:
+        """The checkpoint taken since the last call, if any (default: none, ever).
+
+        Returns
+        -------
+        Checkpoint or None
+            What to store so that an interrupted run can go on from here.
+        """
+        return None
+
+    def prepare_resume(self, checkpoints: Sequence[Any] = ()) -> None:
+        """Continue an interrupted run from this party's ``checkpoints`` (before ``start``).
+
+        The default is for roles that keep no checkpoints: they have nothing to go on
+        from, so any checkpoint is refused.
+
+        Parameters
+        ----------
+        checkpoints : sequence
+            The checkpoints :meth:`take_checkpoint` returned in the interrupted run.
+
+        Raises
+        ------
+        ProtocolError
+            If ``checkpoints`` is not empty.
+        """
+        if checkpoints:
+            raise ProtocolError(
+                f"{self.party}: a {type(self).__name__} keeps no checkpoints to resume from"
+            )
 
     @property
     def done(self) -> bool:
