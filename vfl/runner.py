@@ -1,12 +1,14 @@
-"""The only I/O loop: drives protocol roles over a transport.
+"""The only I/O around protocol roles: drives them over a transport.
 
 A :class:`Session` is one party's connection to its peers for a whole job.  It runs
 the job's steps one after the other (:meth:`Session.run`), each as a sans-IO
-:class:`~protocols.roles.Role`: it sends what the role returns, decodes and checks
-every incoming frame (codec validation, the sender matches the authenticated
-connection, the receiver is this party, the job and step match), and hands it to
-the role.  On any failure it tells every peer (:class:`~protocols.messages.Abort`)
-and raises; a peer's abort, disappearance or silence becomes an error naming it.
+:class:`~protocols.roles.Role` moved by the shared message pump
+(:func:`protocols.pump.deliver_until_done`, as in-process runs are): it sends what
+the role returns, decodes and checks every incoming frame (codec validation, the
+sender matches the authenticated connection, the receiver is this party, the job and
+step match), and hands it to the role.  On any failure it tells every peer
+(:class:`~protocols.messages.Abort`) and raises; a peer's abort, disappearance or
+silence becomes an error naming it.
 
 Messages of step ``i`` carry the job id ``"<job id>#<i>"``; a message for the next
 step that overtakes the end of the current one is held (bounded) until that step
@@ -22,6 +24,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from protocols import pump
 from protocols.exceptions import ProtocolError
 from protocols.messages import Abort, Message
 from protocols.roles import Role
@@ -177,7 +180,8 @@ class Session:
         """Run ``role`` to completion as step ``step``; return its result.
 
         ``after_each``, if given, is called with the role after each message it
-        handled and each piece of work it did (for example to checkpoint it).
+        handled (those held from an earlier step included) and each piece of work it
+        did (for example to checkpoint it).
 
         Raises
         ------
@@ -191,23 +195,30 @@ class Session:
         self._step = step
         started = time.perf_counter()
         progress = Progress(f"{self.party}: {label}", role.progress[1], self.progress_style)
-        try:
-            self._send_all(role.start())
-            for sender, message in self._take_held(role.job_id):
-                self._deliver(role, sender, message)
+        held = deque(message for _, message in self._take_held(role.job_id))
+
+        def next_event() -> pump.Event | None:
+            if held:  # messages of this step that came during the previous one
+                return self._accept(held.popleft())
             while not role.done:
                 incoming = self._poll() if role.has_work else self._next_message(role)
                 if incoming is None:
-                    self._send_all(role.work())
-                else:
-                    sender, message = incoming
-                    if message.job_id != role.job_id:
-                        self._hold(sender, message, step)
-                        continue
-                    self._deliver(role, sender, message)
-                progress.update(*role.progress)
-                if after_each is not None:
-                    after_each(role)
+                    return pump.Work(self.party)
+                sender, message = incoming
+                if message.job_id == role.job_id:
+                    return self._accept(message)
+                self._hold(sender, message, step)
+            return None
+
+        def handled(_: Role) -> None:
+            progress.update(*role.progress)
+            if after_each is not None:
+                after_each(role)
+
+        try:
+            pump.deliver_until_done(
+                {self.party: role}, self._send, next_event, receivers=self.peers, after_each=handled
+            )
         finally:
             progress.close()
         event(
@@ -220,39 +231,32 @@ class Session:
         )
         return role.result
 
-    def _deliver(self, role: Role, sender: str, message: Message) -> None:
+    def _accept(self, message: Message) -> pump.Deliver:
         self.keyring.remember(message)
-        self._send_all(role.receive(message))
+        return pump.Deliver(message)
 
-    def _send_all(self, messages: Sequence[Message]) -> None:
-        for message in messages:
-            if message.receiver not in self.peers:
-                raise ProtocolError(
-                    f"{self.party} tried to send to {message.receiver!r}, not a peer"
-                )
-            frame = codec.encode(message)
-            self.keyring.remember(message)
-            if self.recorder is not None:
-                self.recorder(
-                    TranscriptEntry(
-                        "sent", self.party, message.receiver, self._step, frame, message
-                    )
-                )
-            try:
-                self.transport.send(message.receiver, frame)
-            except TransportError as error:
-                raise self._explain(error) from error
-            event(
-                LOGGER,
-                "sent",
-                logging.DEBUG,
-                party=self.party,
-                peer=message.receiver,
-                kind=message.kind.name,
-                round=message.round,
-                batch=message.batch,
-                bytes=len(frame),
+    def _send(self, message: Message) -> None:
+        frame = codec.encode(message)
+        self.keyring.remember(message)
+        if self.recorder is not None:
+            self.recorder(
+                TranscriptEntry("sent", self.party, message.receiver, self._step, frame, message)
             )
+        try:
+            self.transport.send(message.receiver, frame)
+        except TransportError as error:
+            raise self._explain(error) from error
+        event(
+            LOGGER,
+            "sent",
+            logging.DEBUG,
+            party=self.party,
+            peer=message.receiver,
+            kind=message.kind.name,
+            round=message.round,
+            batch=message.batch,
+            bytes=len(frame),
+        )
 
     def _explain(self, error: TransportError, wait: float = 1.0) -> BaseException:
         """The root cause of a failed send, if the peers already told us.
