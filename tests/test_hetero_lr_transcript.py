@@ -1,7 +1,7 @@
 """What each party sees during hetero LR training: an audit of whole transcripts.
 
 Both modes run on the paillier backend with every message encoded and decoded by
-``vfl.codec`` (keys remembered as ``vfl.local`` does) and deliveries interleaved at
+``vfl.codec`` (``vfl.local.codec_wire``) and deliveries interleaved at
 random.  The true values (each party's gradient sum per batch, the batch loss, the
 hosts' partial scores) come from a replay on the plaintext backend with the same
 plan seed, which computes exactly the same fixed-point values (checked below).
@@ -67,8 +67,9 @@ from protocols.messages import (
 from protocols.roles import Role
 from tests.auditor import conditional_field_problems
 from tests.protocol_harness import run_roles
-from vfl import codec, metrics
+from vfl import metrics
 from vfl.datasets import load_builtin
+from vfl.local import codec_wire
 
 ROWS = 500
 BATCH_SIZE = 160
@@ -256,13 +257,10 @@ def _spy(roles: dict[str, Role]) -> Record:
 
 def _codec_wire(names: Iterable[str], received: list[Message]) -> Callable[[Message], Message]:
     """Encode and decode every message as over TLS; keep what each receiver decoded."""
-    keyrings = {name: codec.Keyring() for name in names}
+    through_codec = codec_wire(names, allow_weak_keys=True)
 
     def wire(message: Message) -> Message:
-        frame = codec.encode(message)
-        keyrings[message.sender].remember(message)
-        decoded = codec.decode(frame, keyrings[message.receiver], allow_weak_keys=True)
-        keyrings[message.receiver].remember(decoded)
+        decoded = through_codec(message)
         received.append(decoded)
         return decoded
 
