@@ -2,7 +2,8 @@
 
 Messages travel per connection in FIFO order (like TCP); which connection delivers
 next is chosen by a random generator, so tests can explore every interleaving that
-a real network could produce.
+a real network could produce.  The loop is the shared message pump
+(:func:`protocols.pump.deliver_until_done`) that the runner and ``vfl.local`` use.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from collections import deque
 from collections.abc import Callable, Mapping
 
 from protocols.messages import Message
+from protocols.pump import Deliver, Event, PumpLimitError, Work, deliver_until_done
 from protocols.roles import Role
 
 
@@ -24,31 +26,33 @@ def run_roles(
 ) -> list[Message]:
     """Start every role, deliver messages until none is in flight; return the transcript.
 
-    ``wire`` may transform each message in flight (e.g. encode and decode it).
+    ``wire`` may transform each message in flight (e.g. encode and decode it:
+    :func:`vfl.local.codec_wire`).  A role sending to a party without a role raises
+    :class:`~protocols.exceptions.ProtocolError`; more than ``max_steps`` events
+    raise AssertionError.
     """
     in_flight: dict[tuple[str, str], deque[Message]] = {}
     transcript: list[Message] = []
 
-    def post(messages: list[Message]) -> None:
-        for message in messages:
-            assert message.receiver in roles, f"message to unknown party {message.receiver}"
-            transcript.append(message)
-            delivered = wire(message) if wire is not None else message
-            in_flight.setdefault((message.sender, message.receiver), deque()).append(delivered)
+    def send(message: Message) -> None:
+        transcript.append(message)
+        delivered = wire(message) if wire is not None else message
+        in_flight.setdefault((message.sender, message.receiver), deque()).append(delivered)
 
-    for role in roles.values():
-        post(role.start())
-    for _ in range(max_steps):
-        busy: list[tuple[str, str]] = sorted(link for link, queue in in_flight.items() if queue)
+    def next_event() -> Event | None:
+        busy = sorted(link for link, queue in in_flight.items() if queue)
         working = sorted(name for name, role in roles.items() if role.has_work)
-        if not busy and not working:
-            return transcript
         # a role's queued local work competes with deliveries, as on a real network
-        choices = [*busy, *((name, "") for name in working)]
+        choices: list[tuple[str, str] | str] = [*busy, *working]
+        if not choices:
+            return None
         choice = rng.choice(choices) if rng is not None else choices[0]
-        if choice[1] == "":
-            post(roles[choice[0]].work())
-            continue
-        message = in_flight[choice].popleft()
-        post(roles[message.receiver].receive(message))
-    raise AssertionError("the protocol did not settle")
+        if isinstance(choice, str):
+            return Work(choice)
+        return Deliver(in_flight[choice].popleft())
+
+    try:
+        deliver_until_done(roles, send, next_event, max_steps=max_steps)
+    except PumpLimitError:
+        raise AssertionError("the protocol did not settle") from None
+    return transcript
