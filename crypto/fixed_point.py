@@ -1,13 +1,13 @@
-"""The fixed-point bookkeeping every stand-in vector type shares with ``EncryptedVector``.
+"""The vector base class of the stand-in backends, on the bookkeeping ``EncryptedVector`` uses.
 
 A vector holds one item per value (a plain mantissa, a phe ``EncryptedNumber``...), a
 shared base-16 exponent and a public bound on every mantissa.  This base class does
 what does not depend on the items: checking operands, encoding plaintext operands,
-aligning exponents and updating (and checking) the bound exactly as
-:class:`~crypto.paillier.EncryptedVector` does.  A subclass supplies the few
-operations on items.  :mod:`crypto.plain` and :mod:`crypto.phe_vectors` use it, so the
-same computation produces the same mantissas, exponents, bounds and overflow errors on
-every backend.
+aligning exponents and updating (and checking) the bound, all through
+:mod:`crypto.bookkeeping`, which :class:`~crypto.paillier.EncryptedVector` uses too.
+A subclass supplies the few operations on items.  :mod:`crypto.plain` and
+:mod:`crypto.phe_vectors` use it, so the same computation produces the same
+mantissas, exponents, bounds and overflow errors on every backend.
 """
 
 from __future__ import annotations
@@ -15,26 +15,43 @@ from __future__ import annotations
 import abc
 from collections.abc import Sequence
 from concurrent.futures import Executor
-from typing import Any, Generic, Self, TypeVar
+from typing import Any, Generic, Protocol, Self, TypeVar
 
 import numpy as np
 import numpy.typing as npt
 
-from crypto.encoding import decode_array, encode_array, to_signed
-from crypto.exceptions import EncodingError
-from crypto.paillier.vector import (
-    _as_plaintext_array,
-    _check_bound,
-    _plaintext_exponent,
-    plaintext_mantissas,
+from crypto.bookkeeping import (
+    as_plaintext_array,
+    check_bound,
+    matrix_factors,
+    plaintext_addend,
+    plaintext_factors,
+    rescaling,
+    sum_bound,
 )
+from crypto.encoding import decode_array, to_signed
 
-__all__ = ["FixedPointPrivateKey", "FixedPointVector"]
+__all__ = ["FixedPointPrivateKey", "FixedPointVector", "KeyOfModulus"]
 
+
+class KeyOfModulus(Protocol):
+    """What a vector needs of its key: the modulus and a check that keys match."""
+
+    @property
+    def n(self) -> int:
+        """The modulus."""
+        ...
+
+    def check_same(self, other: Self) -> None:
+        """Raise ``KeyMismatchError`` unless ``other`` is this key."""
+        ...
+
+
+Key = TypeVar("Key", bound=KeyOfModulus)
 Item = TypeVar("Item")
 
 
-class FixedPointVector(abc.ABC, Generic[Item]):
+class FixedPointVector(abc.ABC, Generic[Key, Item]):
     """Items of ``mantissa_i * 16**exponent`` with ``|mantissa_i| <= bound``.
 
     Supports ``+``, ``-``, unary ``-``, :meth:`multiply`, :meth:`matmul` (and
@@ -42,7 +59,7 @@ class FixedPointVector(abc.ABC, Generic[Item]):
 
     Parameters
     ----------
-    public_key : object
+    public_key : KeyOfModulus
         The key; it has ``n`` and ``check_same(other)``.
     items : sequence
         One item per value.
@@ -77,8 +94,8 @@ class FixedPointVector(abc.ABC, Generic[Item]):
 
     __slots__ = ("bound", "exponent", "items", "public_key")
 
-    def __init__(self, public_key: Any, items: Sequence[Item], exponent: int, bound: int) -> None:
-        _check_bound(bound, public_key.n, "this vector")
+    def __init__(self, public_key: Key, items: Sequence[Item], exponent: int, bound: int) -> None:
+        check_bound(bound, public_key.n, "this vector")
         self.public_key = public_key
         self.items = list(items)
         self.exponent = exponent
@@ -171,12 +188,9 @@ class FixedPointVector(abc.ABC, Generic[Item]):
         PlaintextOverflowError
             If the re-encoded values could leave the plaintext space.
         """
-        if new_exponent > self.exponent:
-            raise ValueError(f"new exponent {new_exponent} must not exceed {self.exponent}")
-        factor = 16 ** (self.exponent - new_exponent)
+        factor, bound = rescaling(self.exponent, new_exponent, self.bound, self.public_key.n)
         if factor == 1:
             return self
-        bound = _check_bound(self.bound * factor, self.public_key.n, "re-encoding")
         return self._like(self._rescaled(factor, new_exponent), new_exponent, bound)
 
     def __add__(self, other: object) -> Self:
@@ -186,14 +200,14 @@ class FixedPointVector(abc.ABC, Generic[Item]):
                 raise ValueError(f"length mismatch: {len(self)} vs {len(other)}")
             exponent = min(self.exponent, other.exponent)
             a, b = self.decrease_exponent_to(exponent), other.decrease_exponent_to(exponent)
-            bound = _check_bound(a.bound + b.bound, self.public_key.n, "addition")
+            bound = sum_bound(a.bound, b.bound, self.public_key.n)
             return self._like(a._sum_items(b.items), exponent, bound)
-        array = _as_plaintext_array(other)
-        if array is None:
+        addend = plaintext_addend(
+            other, len(self), exponent=self.exponent, bound=self.bound, n=self.public_key.n
+        )
+        if addend is None:
             return NotImplemented
-        plain = plaintext_mantissas(array, len(self), self.exponent)
-        largest = max((abs(m) for m in plain), default=0)
-        bound = _check_bound(self.bound + largest, self.public_key.n, "addition")
+        plain, bound = addend
         return self._like(self._plus_mantissas(plain), bound=bound)
 
     def __radd__(self, other: object) -> Self:
@@ -205,7 +219,7 @@ class FixedPointVector(abc.ABC, Generic[Item]):
     def __sub__(self, other: object) -> Self:
         if isinstance(other, type(self)):
             return self + (-other)
-        array = _as_plaintext_array(other)
+        array = as_plaintext_array(other)
         if array is None:
             return NotImplemented
         return self + (-array)
@@ -241,13 +255,12 @@ class FixedPointVector(abc.ABC, Generic[Item]):
         PlaintextOverflowError
             If the products could leave the plaintext space.
         """
-        array = _as_plaintext_array(other)
-        if array is None:
+        encoded = plaintext_factors(
+            other, len(self), precision, bound=self.bound, n=self.public_key.n
+        )
+        if encoded is None:
             raise TypeError(f"cannot multiply a {type(self).__name__} by {type(other).__name__}")
-        exponent = _plaintext_exponent(array, precision)
-        factors = plaintext_mantissas(array, len(self), exponent)
-        largest = max((abs(m) for m in factors), default=0)
-        bound = _check_bound(self.bound * largest, self.public_key.n, "multiplication")
+        factors, exponent, bound = encoded
         return self._like(self._times_mantissas(factors, exponent), self.exponent + exponent, bound)
 
     def matmul(
@@ -283,19 +296,9 @@ class FixedPointVector(abc.ABC, Generic[Item]):
         PlaintextOverflowError
             If a row's products could leave the plaintext space.
         """
-        array = np.asarray(matrix)
-        if array.ndim != 2 or array.shape[1] != len(self):
-            raise ValueError(
-                f"matmul needs a 2-D matrix with {len(self)} columns, got shape {array.shape}"
-            )
-        if array.dtype.kind not in "biuf":
-            raise EncodingError(f"cannot multiply by a matrix of dtype {array.dtype}")
-        exponent = _plaintext_exponent(array, precision)
-        flat = encode_array(array, exponent)
-        width = len(self)
-        rows = [flat[i * width : (i + 1) * width] for i in range(array.shape[0])]
-        row_norm = max((sum(abs(a) for a in row) for row in rows), default=0)
-        bound = _check_bound(self.bound * row_norm, self.public_key.n, "matrix product")
+        rows, exponent, bound = matrix_factors(
+            matrix, len(self), precision, bound=self.bound, n=self.public_key.n
+        )
         return self._like(self._matrix_rows(rows, exponent), self.exponent + exponent, bound)
 
     def __rmatmul__(self, other: object) -> Self:
@@ -304,7 +307,7 @@ class FixedPointVector(abc.ABC, Generic[Item]):
         return self.matmul(np.asarray(other))
 
 
-class FixedPointPrivateKey(abc.ABC):
+class FixedPointPrivateKey(abc.ABC, Generic[Key]):
     """Decoding shared by the private keys of the plain and phe vector backends.
 
     Subclasses provide :meth:`decrypt_raw` (residues in ``[0, n)``) and a
@@ -312,7 +315,7 @@ class FixedPointPrivateKey(abc.ABC):
     """
 
     __slots__ = ()
-    public_key: Any
+    public_key: Key
 
     @abc.abstractmethod
     def decrypt_raw(
@@ -322,7 +325,7 @@ class FixedPointPrivateKey(abc.ABC):
 
     def decrypt_vector(
         self,
-        vector: FixedPointVector[Any],
+        vector: FixedPointVector[Any, Any],
         *,
         n_jobs: int | None = None,
         executor: Executor | None = None,

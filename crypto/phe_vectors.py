@@ -207,7 +207,7 @@ class PhePublicKey:
         return self._encoded_number(self.raw, int(mantissa) % self.n, exponent)
 
 
-class PhePrivateKey(FixedPointPrivateKey):
+class PhePrivateKey(FixedPointPrivateKey[PhePublicKey]):
     """A ``phe`` private key behind the backend API.
 
     Parameters
@@ -309,7 +309,7 @@ def generate_phe_keypair(bits: int = 2048) -> tuple[PhePublicKey, PhePrivateKey]
     return public_key, PhePrivateKey(raw_private, public_key)
 
 
-class PheVector(FixedPointVector[Any]):
+class PheVector(FixedPointVector[PhePublicKey, Any]):
     """phe ciphertexts of ``mantissa_i * 16**exponent`` with ``|mantissa_i| <= bound``.
 
     Supports the operations the protocols use on

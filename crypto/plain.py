@@ -26,7 +26,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import Sequence
 from concurrent.futures import Executor
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -36,6 +36,7 @@ from crypto.exceptions import KeyMismatchError
 from crypto.fixed_point import FixedPointPrivateKey, FixedPointVector
 from crypto.paillier.encryption import vector_bound
 from crypto.paillier.keys import DEFAULT_VECTOR_PRECISION
+from crypto.vector_api import HasModulus
 
 __all__ = [
     "PlainMask",
@@ -139,7 +140,7 @@ class PlainPublicKey:
         return PlainVector(self, mantissas, exponent, bound)
 
 
-class PlainPrivateKey(FixedPointPrivateKey):
+class PlainPrivateKey(FixedPointPrivateKey[PlainPublicKey]):
     """The matching "private key": decoding, with the Paillier key's checks.
 
     Parameters
@@ -221,7 +222,7 @@ def _object_array(values: Sequence[int]) -> npt.NDArray[Any]:
     return array
 
 
-class PlainVector(FixedPointVector[int]):
+class PlainVector(FixedPointVector[PlainPublicKey, int]):
     """Mantissas sharing one exponent, with the bound an encrypted vector would carry.
 
     Supports the operations the protocols use on
@@ -372,17 +373,12 @@ class PlainMasked:
         return len(self.mantissas)
 
 
-class _Modulus(Protocol):
-    @property
-    def n(self) -> int: ...
-
-
 class PlainMask:
     """The masking party's secret: masks and exponent (any key with a modulus ``n``).
 
     Parameters
     ----------
-    public_key : object
+    public_key : HasModulus
         A key with a modulus ``n``.
     masks : list of int
         One mask in ``[0, n)`` per value.
@@ -398,7 +394,7 @@ class PlainMask:
 
     __slots__ = ("_masks", "exponent", "public_key")
 
-    def __init__(self, public_key: _Modulus, masks: list[int], exponent: int) -> None:
+    def __init__(self, public_key: HasModulus, masks: list[int], exponent: int) -> None:
         self.public_key = public_key
         self._masks = masks
         self.exponent = exponent

@@ -20,8 +20,18 @@ import numpy.typing as npt
 from gmpy2 import mpz
 
 from crypto import parallel
-from crypto.encoding import alignment_factor, encode_array, exponent_for_precision, max_int
-from crypto.exceptions import DeserializationError, EncodingError, PlaintextOverflowError
+from crypto.bookkeeping import (
+    DEFAULT_PLAINTEXT_PRECISION,
+    as_plaintext_array,
+    check_bound,
+    matrix_factors,
+    plaintext_addend,
+    plaintext_factors,
+    rescaling,
+    sum_bound,
+)
+from crypto.encoding import encode_array
+from crypto.exceptions import DeserializationError
 from crypto.fixed_base import WINDOW_BITS
 from crypto.multiexp import best_window
 from crypto.paillier import _kernels
@@ -36,60 +46,7 @@ if TYPE_CHECKING:
 
 __all__ = ["DEFAULT_PLAINTEXT_PRECISION", "EncryptedVector", "concatenate"]
 
-DEFAULT_PLAINTEXT_PRECISION = 2.0**-16
-"""Resolution of float plaintexts that multiply ciphertexts (exponent -4).
-
-Short plaintext mantissas make ``ev * x`` and ``X.T @ ev`` cheap: the cost of an
-exponentiation grows with the exponent's bit length.  Integer plaintexts are
-encoded exactly at exponent 0.
-"""
-
 _MIN_CHUNK_POWMOD = 32
-
-
-def _check_bound(bound: int, n: int, operation: str) -> int:
-    if bound > max_int(n):
-        raise PlaintextOverflowError(
-            f"{operation} could overflow the plaintext space: its result may need "
-            f"{bound.bit_length()} bits but the key holds {max_int(n).bit_length()}; "
-            "use coarser precisions, smaller inputs or a longer key"
-        )
-    return bound
-
-
-def plaintext_mantissas(array: npt.NDArray[Any], length: int, exponent: int) -> list[int]:
-    """Mantissas at ``exponent`` of a scalar (repeated ``length`` times) or a 1-D array.
-
-    Shared by every vector type (:class:`EncryptedVector`, ``crypto.plain``,
-    ``crypto.phe_vectors``) so that they encode plaintext operands identically.
-    """
-    if array.ndim == 0:
-        return encode_array(array.reshape(1), exponent) * length
-    if array.shape != (length,):
-        raise ValueError(
-            f"plaintext of shape {array.shape} does not match a vector of length {length}"
-        )
-    return encode_array(array, exponent)
-
-
-def _plaintext_exponent(values: npt.NDArray[Any], precision: float | None) -> int:
-    if precision is not None:
-        return exponent_for_precision(precision)
-    if values.dtype.kind in "biu":
-        return 0
-    return exponent_for_precision(DEFAULT_PLAINTEXT_PRECISION)
-
-
-def _as_plaintext_array(other: object) -> npt.NDArray[Any] | None:
-    """``other`` as an ndarray if it is a real scalar or an array of numbers, else None."""
-    if isinstance(other, numbers.Real):
-        return np.asarray(other)
-    if isinstance(other, np.ndarray | list | tuple):
-        array = np.asarray(other)
-        if array.dtype.kind not in "biuf":
-            raise EncodingError(f"cannot combine a ciphertext vector with dtype {array.dtype}")
-        return array
-    return None
 
 
 class EncryptedVector:
@@ -164,7 +121,7 @@ class EncryptedVector:
         checked = validate_ciphertexts(ciphertexts, public_key._n, public_key._n2)
         if isinstance(bound, bool) or not isinstance(bound, int) or bound < 0:
             raise ValueError(f"bound must be a non-negative int, got {bound!r}")
-        _check_bound(bound, public_key.n, "this vector")
+        check_bound(bound, public_key.n, "this vector")
         self.public_key = public_key
         self._ciphertexts = checked
         self.exponent = int(exponent)
@@ -212,7 +169,7 @@ class EncryptedVector:
         PlaintextOverflowError
             If ``bound`` exceeds ``public_key.max_int``.
         """
-        return self._like(self._ciphertexts, bound=_check_bound(bound, self.public_key.n, "bound"))
+        return self._like(self._ciphertexts, bound=check_bound(bound, self.public_key.n, "bound"))
 
     @classmethod
     def from_numbers(cls, numbers_: Sequence[EncryptedNumber], max_abs: float) -> EncryptedVector:
@@ -256,7 +213,7 @@ class EncryptedVector:
         aligned = [number.decrease_exponent_to(exponent)._ciphertext for number in numbers_]
         (bound,) = encode_array(np.array([abs(max_abs)]), exponent)
         return cls._trusted(
-            public_key, aligned, exponent, _check_bound(max(bound, 1), public_key.n, "max_abs")
+            public_key, aligned, exponent, check_bound(max(bound, 1), public_key.n, "max_abs")
         )
 
     # container protocol -------------------------------------------------------
@@ -335,10 +292,9 @@ class EncryptedVector:
         PlaintextOverflowError
             If the re-encoded values could leave the plaintext space.
         """
-        factor = alignment_factor(self.exponent, new_exponent)
+        factor, bound = rescaling(self.exponent, new_exponent, self.bound, self.public_key.n)
         if factor == 1:
             return self
-        bound = _check_bound(self.bound * factor, self.public_key.n, "re-encoding")
         ciphertexts = self._powmod_each([factor] * len(self), n_jobs, executor)
         return self._like(ciphertexts, new_exponent, bound)
 
@@ -354,17 +310,17 @@ class EncryptedVector:
         n2 = self.public_key._n2
         if isinstance(other, EncryptedVector):
             a, b = self._aligned_with(other)
-            bound = _check_bound(a.bound + b.bound, self.public_key.n, "addition")
+            bound = sum_bound(a.bound, b.bound, self.public_key.n)
             return a._like(
                 [x * y % n2 for x, y in zip(a._ciphertexts, b._ciphertexts, strict=True)],
                 bound=bound,
             )
-        array = _as_plaintext_array(other)
-        if array is None:
+        addend = plaintext_addend(
+            other, len(self), exponent=self.exponent, bound=self.bound, n=self.public_key.n
+        )
+        if addend is None:
             return NotImplemented
-        mantissas = plaintext_mantissas(array, len(self), self.exponent)
-        largest = max((abs(m) for m in mantissas), default=0)
-        bound = _check_bound(self.bound + largest, self.public_key.n, "addition")
+        mantissas, bound = addend
         n = self.public_key._n
         return self._like(
             [c * (1 + (m % n) * n) % n2 for c, m in zip(self._ciphertexts, mantissas, strict=True)],
@@ -380,13 +336,13 @@ class EncryptedVector:
     def __sub__(self, other: object) -> EncryptedVector:
         if isinstance(other, EncryptedVector):
             return self + (-other)
-        array = _as_plaintext_array(other)
+        array = as_plaintext_array(other)
         if array is None:
             return NotImplemented
         return self + (-array)
 
     def __rsub__(self, other: object) -> EncryptedVector:
-        if _as_plaintext_array(other) is None:
+        if as_plaintext_array(other) is None:
             return NotImplemented
         return (-self) + other
 
@@ -453,13 +409,12 @@ class EncryptedVector:
         >>> product.exponent, private_key.decrypt_vector(product).round(6).tolist()
         (-16, [0.1, -6.0])
         """
-        array = _as_plaintext_array(other)
-        if array is None:
+        factors = plaintext_factors(
+            other, len(self), precision, bound=self.bound, n=self.public_key.n
+        )
+        if factors is None:
             raise TypeError(f"cannot multiply an EncryptedVector by {type(other).__name__}")
-        exponent = _plaintext_exponent(array, precision)
-        mantissas = plaintext_mantissas(array, len(self), exponent)
-        largest = max((abs(m) for m in mantissas), default=0)
-        bound = _check_bound(self.bound * largest, self.public_key.n, "multiplication")
+        mantissas, exponent, bound = factors
         return self._like(
             self._powmod_each(mantissas, n_jobs, executor), self.exponent + exponent, bound
         )
@@ -467,7 +422,7 @@ class EncryptedVector:
     def __mul__(self, other: object) -> EncryptedVector:
         if isinstance(other, EncryptedVector | EncryptedNumber):
             raise TypeError("Paillier cannot multiply two ciphertexts")
-        if _as_plaintext_array(other) is None:
+        if as_plaintext_array(other) is None:
             return NotImplemented
         return self.multiply(other)  # type: ignore[arg-type]
 
@@ -528,21 +483,11 @@ class EncryptedVector:
         >>> private_key.decrypt_vector(ev.matmul([[1, 1, 1], [0, 0, 2]])).tolist()
         [6.0, 6.0]
         """
-        array = np.asarray(matrix)
-        if array.ndim != 2 or array.shape[1] != len(self):
-            raise ValueError(
-                f"matmul needs a 2-D matrix with {len(self)} columns, got shape {array.shape}"
-            )
-        if array.dtype.kind not in "biuf":
-            raise EncodingError(f"cannot multiply by a matrix of dtype {array.dtype}")
-        rows_count, width = array.shape
-        exponent = _plaintext_exponent(array, precision)
-        flat = encode_array(array, exponent)
-        rows = [flat[i * width : (i + 1) * width] for i in range(rows_count)]
-        row_norm = max((sum(abs(a) for a in row) for row in rows), default=0)
-        bound = _check_bound(self.bound * row_norm, self.public_key.n, "matrix product")
-        bits = max((abs(a).bit_length() for a in flat), default=0)
-        if rows_count == 0:
+        rows, exponent, bound = matrix_factors(
+            matrix, len(self), precision, bound=self.bound, n=self.public_key.n
+        )
+        bits = max((abs(a).bit_length() for row in rows for a in row), default=0)
+        if not rows:
             return self._like([], self.exponent + exponent, bound)
         ciphertexts = self._matmul_rows(rows, bits, n_jobs, executor)
         return self._like(ciphertexts, self.exponent + exponent, bound)
@@ -620,7 +565,7 @@ class EncryptedVector:
         PlaintextOverflowError
             If the sum could leave the plaintext space.
         """
-        _check_bound(self.bound * len(self), self.public_key.n, "sum")
+        check_bound(self.bound * len(self), self.public_key.n, "sum")
         n2 = self.public_key._n2
         total = mpz(1)
         for ciphertext in self._ciphertexts:
