@@ -28,14 +28,14 @@ from protocols.roles import Role
 __all__ = ["Deliver", "Event", "PumpLimitError", "Work", "deliver_until_done"]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Deliver:
     """Hand ``message`` to the role of its receiver."""
 
     message: Message
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Work:
     """Let the role of ``party`` do one piece of its queued local work."""
 

@@ -12,8 +12,8 @@ import random
 from collections import deque
 from collections.abc import Callable, Mapping
 
+from protocols import pump
 from protocols.messages import Message
-from protocols.pump import Deliver, Event, PumpLimitError, Work, deliver_until_done
 from protocols.roles import Role
 
 
@@ -39,7 +39,7 @@ def run_roles(
         delivered = wire(message) if wire is not None else message
         in_flight.setdefault((message.sender, message.receiver), deque()).append(delivered)
 
-    def next_event() -> Event | None:
+    def next_event() -> pump.Event | None:
         busy = sorted(link for link, queue in in_flight.items() if queue)
         working = sorted(name for name, role in roles.items() if role.has_work)
         # a role's queued local work competes with deliveries, as on a real network
@@ -48,11 +48,11 @@ def run_roles(
             return None
         choice = rng.choice(choices) if rng is not None else choices[0]
         if isinstance(choice, str):
-            return Work(choice)
-        return Deliver(in_flight[choice].popleft())
+            return pump.Work(choice)
+        return pump.Deliver(in_flight[choice].popleft())
 
     try:
-        deliver_until_done(roles, send, next_event, max_steps=max_steps)
-    except PumpLimitError:
+        pump.deliver_until_done(roles, send, next_event, max_steps=max_steps)
+    except pump.PumpLimitError:
         raise AssertionError("the protocol did not settle") from None
     return transcript
