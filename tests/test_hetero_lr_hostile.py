@@ -883,9 +883,9 @@ def test_malformed_decryptions_are_refused(mode, sender, receiver, backend) -> N
 
 def _masks_of(role: Role) -> list[Any]:
     if isinstance(role, LrGuest):
-        return list(role._pending["masks"])
+        return list(role._batch.masks)
     assert isinstance(role, LrHost)
-    return [role._mask]
+    return [role._batch.mask]
 
 
 # epoch ends and decisions --------------------------------------------------------------------

@@ -229,7 +229,7 @@ def _spy(roles: dict[str, Role]) -> Record:
 
             def residual(original, message, host=host, name=name):
                 replies = original(message)
-                record.masks[(name, host.epoch, host.batch)] = [host._mask]
+                record.masks[(name, host.epoch, host.batch)] = [host._batch.mask]
                 return replies
 
             _wrap(host, "_scores", scores)
@@ -240,13 +240,13 @@ def _spy(roles: dict[str, Role]) -> Record:
 
             def send_gradient(original, guest=guest):
                 replies = original()
-                record.masks[("guest", guest.epoch, guest.batch)] = list(guest._pending["masks"])
+                record.masks[("guest", guest.epoch, guest.batch)] = list(guest._batch.masks)
                 return replies
 
             def decrypted(original, message, guest=guest):
                 # the batch loss exactly as the guest unmasks it
-                split = guest._pending["gradient_ciphertexts"]
-                (loss,) = guest._pending["masks"][1].unmask(list(message.values[split:]))
+                split = guest._batch.gradient_ciphertexts
+                (loss,) = guest._batch.masks[1].unmask(list(message.values[split:]))
                 record.losses[(guest.epoch, guest.batch)] = float(loss)
                 return original(message)
 

@@ -78,7 +78,7 @@ def host_view(
     def tap(message: Message) -> Message:
         if isinstance(message, LrDecrypted) and message.receiver == "host" and not seen:
             batch = host.rows
-            mantissas = host._mask.unmask_mantissas(list(message.values))
+            mantissas = host._batch.mask.unmask_mantissas(list(message.values))
             encoded = encode_array(host.X[batch], FACTOR_EXPONENT)
             features = np.array(encoded, dtype=object).reshape(len(batch), host_columns)
             seen.append(HostView(features, mantissas, labels[batch].astype(int)))

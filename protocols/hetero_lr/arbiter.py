@@ -4,18 +4,30 @@ It sends its public key to every party, then decrypts whatever masked vectors th
 guest and the hosts send it, one per party per batch, in order, until the guest
 decides to stop.  Every plaintext it sees is ``value + R mod n`` with ``R`` uniform
 in ``Z_n``: it learns the number of values and nothing else (not the gradients, not
-the loss, not the model).  See :mod:`protocols.hetero_lr`.
+the loss, not the model).  Its phases and the events that move it between them:
+:data:`~protocols.hetero_lr.phases.ARBITER_TRANSITIONS`.  See :mod:`protocols.hetero_lr`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
+from crypto.vector_api import VectorPrivateKey, VectorPublicKey
 from protocols.exceptions import ProtocolError
 from protocols.hetero_lr.backends import get_backend
 from protocols.hetero_lr.batch_plan import BatchPlan
-from protocols.hetero_lr.party import MAX_MASKED_VALUES, decrypt_masked, select_checkpoints
+from protocols.hetero_lr.party import (
+    MAX_MASKED_VALUES,
+    decrypt_masked,
+    select_checkpoints,
+    sent_key,
+)
+from protocols.hetero_lr.phases import (
+    ARBITER_TRANSITIONS,
+    ArbiterEvent,
+    ArbiterPhase,
+    transition,
+)
 from protocols.hetero_lr.settings import LrSettings
 from protocols.hetero_lr.state import LrCheckpoint, inputs_digest, settings_description
 from protocols.messages import (
@@ -105,14 +117,14 @@ class LrArbiter(Role):
         self.hosts = tuple(hosts)
         self.settings = settings
         self.backend = get_backend(backend)
-        self._keys: tuple[Any, Any] | None = None
+        self._phase = ArbiterPhase.NEW
+        self._keys: tuple[VectorPublicKey, VectorPrivateKey] | None = None
         self._plan: BatchPlan | None = None
         self._next: dict[str, tuple[int, int]] = {}
         self._epoch = 0
         self._max_iter = 0
         self._held: list[LrMasked] = []
         self._resume: tuple[LrCheckpoint, ...] | None = None
-        self._resume_pending = False
         self._checkpoint: LrCheckpoint | None = None
         self.resumed_after: int | None = None
         """In a resumed run, the epoch training went on after (-1: from the start)."""
@@ -127,6 +139,35 @@ class LrArbiter(Role):
             {},
         )
         """SHA-256 of this arbiter's settings and parties (in its checkpoints)."""
+
+    @property
+    def phase(self) -> ArbiterPhase:
+        """What the arbiter waits for (see :mod:`~protocols.hetero_lr.phases`)."""
+        return self._phase
+
+    def _expect(
+        self, event: ArbiterEvent, message: Message | None = None, refusal: str = ""
+    ) -> ArbiterPhase:
+        """The phase after ``event``; refuse it if the table does not allow it now."""
+        after = transition(ARBITER_TRANSITIONS, self._phase, event)
+        if after is None:
+            if message is not None:
+                raise self._unexpected(message, self._waiting())
+            if refusal:
+                raise ProtocolError(f"{self.party}: {refusal}")
+            raise ProtocolError(
+                f"{self.party}: {event.value} is not allowed in phase {self._phase.value}"
+            )
+        return after
+
+    def _transition(self, event: ArbiterEvent, message: Message | None = None) -> None:
+        """Move to the phase the table gives for ``event``, or refuse it."""
+        self._phase = self._expect(event, message)
+
+    def _waiting(self) -> str:
+        if self._phase is ArbiterPhase.SETUP:
+            return "waiting for the guest's setup"
+        return f"in epoch {self._epoch}"
 
     @property
     def resuming(self) -> bool:
@@ -150,7 +191,7 @@ class LrArbiter(Role):
             If called after ``start`` or twice, or a checkpoint is another role's or of
             other settings.
         """
-        if self._keys is not None or self._resume is not None:
+        if self._phase is not ArbiterPhase.NEW or self._resume is not None:
             raise ProtocolError(
                 f"{self.party}: prepare_resume() must be called once, before start()"
             )
@@ -180,15 +221,14 @@ class LrArbiter(Role):
         ProtocolError
             If called twice, or the key is too short without ``allow_weak_key``.
         """
-        if self._keys is not None:
-            raise ProtocolError(f"{self.party}: start() called twice")
+        self._expect(ArbiterEvent.START, refusal="start() called twice")
         self._keys = self.backend.generate_keypair(
             self.settings.key_length, allow_weak_key=self.settings.allow_weak_key
         )
+        self._transition(ArbiterEvent.START)
+        public_key = sent_key(self._keys[0])
         return [
-            LrPublicKey(
-                job_id=self.job_id, sender=self.party, receiver=name, public_key=self._keys[0]
-            )
+            LrPublicKey(job_id=self.job_id, sender=self.party, receiver=name, public_key=public_key)
             for name in (self.guest, *self.hosts)
         ]
 
@@ -212,19 +252,21 @@ class LrArbiter(Role):
         ProtocolError
             If the message is unexpected, out of order or malformed.
         """
-        if self.done or self._keys is None:
+        if self.done or self._phase is ArbiterPhase.NEW:
             raise self._unexpected(message, "finished" if self.done else "not started")
-        if isinstance(message, LrSetup) and message.sender == self.guest and self._plan is None:
+        setting_up = self._phase is ArbiterPhase.SETUP
+        if isinstance(message, LrSetup) and message.sender == self.guest and setting_up:
             return self._take_setup(message) + self._release()
         if isinstance(message, LrMasked) and message.sender in self.hosts and self._early(message):
             return self._hold(message)
-        if self._plan is None:
+        if setting_up:
             raise self._unexpected(message, "waiting for the guest's setup")
         if isinstance(message, LrMasked) and message.sender in self._next:
             return self._decrypt(message)
         if isinstance(message, LrDecision) and message.sender == self.guest:
             return self._take_decision(message) + self._release()
-        if isinstance(message, LrResume) and message.sender == self.guest and self._resume_pending:
+        resuming = self._phase is ArbiterPhase.RESUME
+        if isinstance(message, LrResume) and message.sender == self.guest and resuming:
             return self._take_resume(message) + self._release()
         raise self._unexpected(message, f"in epoch {self._epoch}")
 
@@ -234,7 +276,7 @@ class LrArbiter(Role):
         They come on the host's connection, the setup and the decision on the
         guest's, so they may arrive first; they are held (one per host) until then.
         """
-        if self._plan is None or self._resume_pending:
+        if self._phase in (ArbiterPhase.SETUP, ArbiterPhase.RESUME):
             return True
         following = (self._epoch + 1, 0)
         return self._next[message.sender] == following == (message.round, message.batch)
@@ -242,6 +284,7 @@ class LrArbiter(Role):
     def _hold(self, message: LrMasked) -> list[Message]:
         if any(held.sender == message.sender for held in self._held):
             raise self._unexpected(message, "still holding its previous masked values")
+        self._transition(ArbiterEvent.HOLD, message)
         self._held.append(message)
         return []
 
@@ -291,7 +334,9 @@ class LrArbiter(Role):
         self._plan = BatchPlan(message.rows, message.batch_size, message.plan_seed)
         self._max_iter = message.max_iter
         self._next = {name: (0, 0) for name in (self.guest, *self.hosts)}
-        self._resume_pending = self.resuming
+        self._transition(
+            ArbiterEvent.RESUMING_SETUP if self.resuming else ArbiterEvent.SETUP, message
+        )
         return []
 
     def _take_resume(self, message: LrResume) -> list[Message]:
@@ -300,14 +345,15 @@ class LrArbiter(Role):
                 f"{self.party}: the guest resumes with epoch {message.round} batch "
                 f"{message.batch}, beyond max_iter {self._max_iter}"
             )
+        self._transition(ArbiterEvent.RESUME, message)
         self._epoch = message.round
         self._next = dict.fromkeys(self._next, (message.round, 0))
-        self._resume_pending = False
         self.resumed_after = message.round - 1
         return []
 
     def _decrypt(self, message: LrMasked) -> list[Message]:
         assert self._plan is not None and self._keys is not None
+        self._expect(ArbiterEvent.DECRYPT, message)
         expected = self._next[message.sender]
         if (message.round, message.batch) != expected or expected[0] != self._epoch:
             raise ProtocolError(
@@ -333,6 +379,7 @@ class LrArbiter(Role):
         values = decrypt_masked(
             self._keys[1], [message.gradient, message.loss], self.party, self.settings.n_jobs
         )
+        self._transition(ArbiterEvent.DECRYPT, message)
         return [
             LrDecrypted(
                 job_id=self.job_id,
@@ -349,6 +396,7 @@ class LrArbiter(Role):
             position != (self._epoch + 1, 0) for position in self._next.values()
         ):
             raise self._unexpected(message, f"in epoch {self._epoch}")
+        self._transition(ArbiterEvent.STOP if message.stop else ArbiterEvent.CONTINUE, message)
         if message.stop:
             self._finish(None)
         else:

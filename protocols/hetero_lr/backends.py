@@ -6,19 +6,27 @@ the benchmarks.  ``"plaintext"`` runs it on :mod:`crypto.plain`, whose values ch
 exactly as the encrypted plaintexts do, for equivalence tests; it hides nothing,
 cannot cross the wire and a deployment job refuses it.  Only ``"paillier"`` vectors
 can be serialised, so only it runs between processes.
+
+Adding a backend: classes implementing the protocols of :mod:`crypto.vector_api`
+(a key pair, vectors, masked vectors and masks; add them to that module's
+conformance checks, which mypy verifies) and one :class:`Backend` entry in
+:data:`BACKENDS`.  The roles compute through those protocols only.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 from crypto.paillier import MIN_KEY_BITS, generate_paillier_keypair
 from crypto.plain import generate_plain_keypair
+from crypto.vector_api import VectorPrivateKey, VectorPublicKey
 from protocols.exceptions import ProtocolError
 
-__all__ = ["BACKENDS", "Backend", "get_backend"]
+__all__ = ["BACKENDS", "Backend", "KeyPair", "get_backend"]
+
+KeyPair = tuple[VectorPublicKey, VectorPrivateKey]
+"""``(public_key, private_key)`` of any backend (:mod:`crypto.vector_api`)."""
 
 
 @dataclass(frozen=True)
@@ -47,9 +55,9 @@ class Backend:
     name: str
     wire: bool
     secure: bool
-    _generate: Callable[[int], tuple[Any, Any]]
+    _generate: Callable[[int], KeyPair]
 
-    def generate_keypair(self, bits: int, *, allow_weak_key: bool = False) -> tuple[Any, Any]:
+    def generate_keypair(self, bits: int, *, allow_weak_key: bool = False) -> KeyPair:
         """A fresh ``(public_key, private_key)`` pair of ``bits`` bits.
 
         Parameters
@@ -77,11 +85,11 @@ class Backend:
         return self._generate(bits)
 
 
-def _paillier(bits: int) -> tuple[Any, Any]:
+def _paillier(bits: int) -> KeyPair:
     return generate_paillier_keypair(bits, allow_weak_key=True)
 
 
-def _phe(bits: int) -> tuple[Any, Any]:
+def _phe(bits: int) -> KeyPair:
     from crypto.phe_vectors import generate_phe_keypair
 
     return generate_phe_keypair(bits)

@@ -1,18 +1,21 @@
 """The guest's side of hetero logistic regression: labels and its own features.
 
-Per batch, with ``U = sum_h u_h`` from the hosts' ``[[u_h / 4]]`` and row weights
-``w`` (1 without weights), the residual is ``d = w * ((u_g + U) / 4 - y / 2)`` and the
-batch loss ``sum w * (log 2 - y z / 2 + z**2 / 8)`` with ``z = u_g + U``:
+Per batch, with the hosts' scaled scores ``[[s u_h]]`` and row weights ``w`` (1
+without weights), the guest computes the residual ``[[d]] = w (partial + sum_h
+[[s u_h]])`` and the batch loss from its own scores and the objective's terms
+(:mod:`protocols.hetero_lr.objective`):
 
-- the guest computes ``[[d]]`` and ``[[X_g^T d]]`` under the key owner's key, masks
-  the gradient and the loss uniformly in ``Z_n`` and has the key owner decrypt them;
-- two-party: it sends the host ``[[w * (u_g / 4 - y / 2)]]`` (and ``[[w / 4]]`` with
-  weights) under its own key and decrypts the host's masked gradient;
+- it computes ``[[d]]`` and ``[[X_g^T d]]`` under the key owner's key, masks the
+  gradient and the loss uniformly in ``Z_n`` and has the key owner decrypt them;
+- two-party: it sends the host ``[[w * partial]]`` (and ``[[w s]]`` with weights)
+  under its own key and decrypts the host's masked gradient;
 - arbiter mode: it sends each host the re-randomised ``[[d]]`` (and the prefix sums of
   earlier hosts' scores for the loss cross terms).
 
 At the end of each epoch it gathers the hosts' weight changes, penalties and
-validation scores, and decides whether to stop.  See :mod:`protocols.hetero_lr`.
+validation scores, and decides whether to stop.  Its phases and the events that
+move it between them: :data:`~protocols.hetero_lr.phases.GUEST_TRANSITIONS`.  See
+:mod:`protocols.hetero_lr`.
 """
 
 from __future__ import annotations
@@ -21,11 +24,12 @@ import math
 import secrets
 from collections import deque
 from collections.abc import Callable, Sequence
-from typing import Any
+from dataclasses import dataclass, field
 
 import numpy as np
 import numpy.typing as npt
 
+from crypto.vector_api import CipherVector, Mask, VectorPrivateKey, VectorPublicKey
 from protocols.exceptions import ProtocolError
 from protocols.hetero_lr.batch_plan import BatchPlan
 from protocols.hetero_lr.leakage import check_label_bound, secret_initial_weights
@@ -40,10 +44,13 @@ from protocols.hetero_lr.party import (
     public_gradient_bound,
     row_ids_checked,
     rows_digest,
+    sent_key,
+    sent_masked,
+    sent_vector,
     with_public_bound,
 )
-from protocols.hetero_lr.scoring import sigmoid
-from protocols.hetero_lr.settings import SCORE_BOUND, LrSettings
+from protocols.hetero_lr.phases import GUEST_TRANSITIONS, GuestEvent, GuestPhase, transition
+from protocols.hetero_lr.settings import LrSettings
 from protocols.hetero_lr.state import KEPT_CHECKPOINTS, LrCheckpoint
 from protocols.messages import (
     LrCross,
@@ -60,22 +67,52 @@ from protocols.messages import (
     Message,
 )
 
-__all__ = ["Evaluator", "LrGuest"]
+__all__ = ["Evaluator", "GuestBatch", "HostScores", "LrGuest"]
 
 FloatArray = npt.NDArray[np.float64]
 Evaluator = Callable[[FloatArray, FloatArray], dict[str, float]]
 """``evaluate(labels, probabilities) -> {"auc": ..., "ks": ...}`` for validation."""
 
-LOG2 = math.log(2.0)
+
+@dataclass(frozen=True)
+class HostScores:
+    """One host's checked forward of one batch.
+
+    Attributes
+    ----------
+    scaled : CipherVector
+        ``[[s u_h]]`` per row (``s`` the objective's score scale).
+    squares : CipherVector
+        ``[[u_h**2]]`` per row when rows are weighted, else their sum.
+    """
+
+    scaled: CipherVector
+    squares: CipherVector
 
 
-def _labels(values: npt.ArrayLike, rows: int, what: str) -> FloatArray:
-    labels = np.asarray(values, dtype=np.float64).ravel()
-    if labels.shape != (rows,):
-        raise ProtocolError(f"guest: {what} has {labels.size} values for {rows} rows")
-    if not np.isin(labels, (0.0, 1.0)).all():
-        raise ProtocolError(f"guest: {what} must be 0 or 1 (1 = the event, e.g. fraud)")
-    return labels
+@dataclass
+class GuestBatch:
+    """What the guest keeps of the current batch until its decryption comes back.
+
+    Attributes
+    ----------
+    gradient : CipherVector
+        ``[[X_g^T d]]``.
+    loss : CipherVector
+        ``[[batch loss]]`` without the hosts' cross terms.
+    crosses : dict of str to CipherVector
+        Arbiter mode, several hosts: each later host's loss cross term.
+    masks : tuple of Mask, optional
+        The masks of the gradient and of the loss, once they are sent.
+    gradient_ciphertexts : int
+        How many of the key owner's decrypted values are the gradient's.
+    """
+
+    gradient: CipherVector
+    loss: CipherVector
+    crosses: dict[str, CipherVector] = field(default_factory=dict)
+    masks: tuple[Mask, Mask] | None = None
+    gradient_ciphertexts: int = 0
 
 
 class LrGuest(TrainingParty):
@@ -233,8 +270,9 @@ class LrGuest(TrainingParty):
         self.hosts = tuple(hosts)
         self.arbiter = arbiter
         self.key_owner_of_hosts = self.hosts[0] if arbiter is None else arbiter
-        self.y = _labels(labels, len(self.X), "the labels")
-        self.signed_y = 2.0 * self.y - 1.0
+        self.targets = self.objective.response(labels, len(self.X), "the labels", "guest")
+        """The labels as the objective's ``y`` (the logistic loss's: -1 or +1)."""
+        self.y = np.asarray(labels, dtype=np.float64).ravel()
         self.event_rate = float(self.y.mean()) if len(self.y) else 0.5
         self.sample_weight = self._weights(sample_weight)
         self.label_privacy = settings.label_privacy()
@@ -244,13 +282,24 @@ class LrGuest(TrainingParty):
                 "depend on the labels and would reach the hosts' gradients un-noised; "
                 "drop class_weight/sample_weight or label_privacy_epsilon"
             )
+        if (
+            self.label_privacy is not None
+            and self.label_privacy.sensitivity != self.objective.label_sensitivity
+        ):
+            raise ProtocolError(
+                f"{party}: label privacy is calibrated for a sensitivity of "
+                f"{self.label_privacy.sensitivity:g}, the {self.objective.name} objective's "
+                f"is {self.objective.label_sensitivity:g}"
+            )
         self.y_validation = None
         if self.X_validation is not None:
             if validation_labels is None:
                 raise ProtocolError(f"{party}: validation rows need validation labels")
-            self.y_validation = _labels(
-                validation_labels, len(self.X_validation), "the validation labels"
+            rows_validation = len(self.X_validation)
+            self.objective.response(
+                validation_labels, rows_validation, "the validation labels", "guest"
             )
+            self.y_validation = np.asarray(validation_labels, dtype=np.float64).ravel()
         if settings.early_stopping is not None and (self.X_validation is None or not evaluate):
             raise ProtocolError(
                 f"{party}: early stopping on {settings.early_stopping} needs a validation set"
@@ -260,22 +309,19 @@ class LrGuest(TrainingParty):
         self.plan_seed = secrets.token_bytes(32) if plan_seed is None else plan_seed
         if len(self.plan_seed) != 32:
             raise ProtocolError(f"{party}: the plan seed must be 32 bytes")
-        self._own_keys: tuple[Any, Any] | None = None
-        self._setup_fields: dict[str, Any] = {}
-        self._key: Any = None  # the key the hosts encrypt under
+        self._phase = GuestPhase.NEW
+        self._own_keys: tuple[VectorPublicKey, VectorPrivateKey] | None = None
+        self._key: VectorPublicKey | None = None  # the key the hosts encrypt under
         self._host_setups: dict[str, LrHostSetup] = {}
-        self._forwards: dict[str, deque[LrForward]] = {host: deque() for host in self.hosts}
+        self._forwards: dict[str, deque[HostScores]] = {host: deque() for host in self.hosts}
         self._next_forward = dict.fromkeys(self.hosts, (0, 0))
-        self._crosses: dict[str, Any] = {}
+        self._batch: GuestBatch | None = None
         self._epoch_ends: dict[str, LrEpochEnd] = {}
-        self._decrypted_for_host = False
-        self._phase = "setup"
-        self._pending: dict[str, Any] = {}
         self._loss_sum = 0.0
         self._best = (-math.inf, -1)
         self._stale_epochs = 0
 
-    def _digest_inputs(self) -> tuple[dict[str, Any], dict[str, npt.ArrayLike | None]]:
+    def _digest_inputs(self) -> tuple[dict[str, object], dict[str, npt.ArrayLike | None]]:
         description, arrays = super()._digest_inputs()
         description.update(hosts=list(self.hosts), arbiter=self.arbiter)
         arrays.update(
@@ -327,6 +373,31 @@ class LrGuest(TrainingParty):
         """Whether rows carry weights."""
         return self.sample_weight is not None
 
+    @property
+    def phase(self) -> GuestPhase:
+        """What the guest waits for (see :mod:`~protocols.hetero_lr.phases`)."""
+        return self._phase
+
+    # phases ---------------------------------------------------------------------------------
+    def _expect(
+        self, event: GuestEvent, message: Message | None = None, refusal: str = ""
+    ) -> GuestPhase:
+        """The phase after ``event``; refuse it if the table does not allow it now."""
+        after = transition(GUEST_TRANSITIONS, self._phase, event)
+        if after is None:
+            if message is not None:
+                raise self._unexpected(message, f"in phase {self._phase.value}")
+            if refusal:
+                raise ProtocolError(f"{self.party}: {refusal}")
+            raise ProtocolError(
+                f"{self.party}: {event.value} is not allowed in phase {self._phase.value}"
+            )
+        return after
+
+    def _transition(self, event: GuestEvent, message: Message | None = None) -> None:
+        """Move to the phase the table gives for ``event``, or refuse it."""
+        self._phase = self._expect(event, message)
+
     # start and setup --------------------------------------------------------------------
     def start(self) -> list[Message]:
         """Send the setup to every host (and the arbiter); two-party: also our key.
@@ -342,34 +413,16 @@ class LrGuest(TrainingParty):
         ProtocolError
             If called twice, or batches would not be larger than the feature count.
         """
-        if self._phase != "setup" or self.plan is not None:
-            raise ProtocolError(f"{self.party}: start() called twice")
+        self._expect(GuestEvent.START, refusal="start() called twice")
         rows = len(self.X)
         plan = BatchPlan(rows, self.settings.batch_size, self.plan_seed)
         self._check_batch_size(plan, self.features_count, "the guest")
         self._start_plan(plan)
-        setup: dict[str, Any] = {
-            "job_id": self.job_id,
-            "sender": self.party,
-            "mode": self.settings.mode,
-            "hosts": self.hosts,
-            "rows": rows,
-            "batch_size": self.settings.batch_size,
-            "max_iter": self.settings.max_iter,
-            "plan_seed": self.plan_seed,
-            "guest_features": self.features_count,
-            "weighted": self.weighted,
-            "validation_rows": 0 if self.X_validation is None else len(self.X_validation),
-            "key_length": self.settings.key_length,
-            "resume": self.resuming,
-            "convergence": self.settings.convergence,
-            "early_stopping": self.settings.early_stopping or "",
-        }
+        self._transition(GuestEvent.START)
         # Arbiter mode: the hosts' forwards are under the arbiter's key, which reaches
         # us on another connection; set the hosts up only once we hold it (_take_key),
         # so that no forward can overtake the key.
         receivers = self.hosts if self.arbiter is None else (self.arbiter,)
-        self._setup_fields = setup
         messages: list[Message] = [self._setup_for(name) for name in receivers]
         if self.two_party:
             self._own_keys = self.backend.generate_keypair(
@@ -380,7 +433,7 @@ class LrGuest(TrainingParty):
                     job_id=self.job_id,
                     sender=self.party,
                     receiver=self.hosts[0],
-                    public_key=self._own_keys[0],
+                    public_key=sent_key(self._own_keys[0]),
                 )
             )
         return messages
@@ -403,7 +456,7 @@ class LrGuest(TrainingParty):
         ProtocolError
             If the message is unexpected or malformed.
         """
-        if self.done or self.plan is None:
+        if self.done or self._phase is GuestPhase.NEW:
             raise self._unexpected(message, "finished" if self.done else "not started")
         replies: list[Message]
         if isinstance(message, LrHostSetup) and message.sender in self.hosts:
@@ -421,12 +474,13 @@ class LrGuest(TrainingParty):
         elif isinstance(message, LrEpochEnd) and message.sender in self.hosts:
             replies = self._take_epoch_end(message)
         else:
-            raise self._unexpected(message, f"in phase {self._phase}")
+            raise self._unexpected(message, f"in phase {self._phase.value}")
         return replies + self._advance()
 
     def _take_host_setup(self, message: LrHostSetup) -> list[Message]:
         if message.sender in self._host_setups:
             raise self._unexpected(message, "already holding that host's setup")
+        self._transition(GuestEvent.HOST_SETUP, message)
         self._check_resume_offer(message)
         validation_rows = 0 if self.X_validation is None else len(self.X_validation)
         if message.rows != len(self.X) or message.validation_rows != validation_rows:
@@ -508,6 +562,7 @@ class LrGuest(TrainingParty):
     def _take_key(self, message: LrPublicKey) -> list[Message]:
         if self._key is not None:
             raise self._unexpected(message, "already holding the key")
+        self._transition(GuestEvent.KEY, message)
         self._check_key_size(message.public_key, message.sender)
         self._key = message.public_key
         if self.two_party:
@@ -517,37 +572,54 @@ class LrGuest(TrainingParty):
     def _setup_for(self, receiver: str) -> LrSetup:
         """The setup for ``receiver``; hosts (not the arbiter) get the rows digest."""
         digest = rows_digest(self.row_ids, self.plan_seed) if receiver in self.hosts else b""
-        return LrSetup(receiver=receiver, rows_digest=digest, **self._setup_fields)
+        settings = self.settings
+        return LrSetup(
+            job_id=self.job_id,
+            sender=self.party,
+            receiver=receiver,
+            mode=settings.mode,
+            hosts=self.hosts,
+            rows=len(self.X),
+            batch_size=settings.batch_size,
+            max_iter=settings.max_iter,
+            plan_seed=self.plan_seed,
+            guest_features=self.features_count,
+            weighted=self.weighted,
+            validation_rows=0 if self.X_validation is None else len(self.X_validation),
+            key_length=settings.key_length,
+            resume=self.resuming,
+            convergence=settings.convergence,
+            early_stopping=settings.early_stopping or "",
+            rows_digest=digest,
+        )
+
+    def _hosts_key(self) -> VectorPublicKey:
+        """The key the hosts encrypt under (held once set up)."""
+        if self._key is None:
+            raise ProtocolError(f"{self.party}: no key to check the hosts' vectors against")
+        return self._key
 
     def _take_forward(self, message: LrForward) -> list[Message]:
         expected = self._next_forward[message.sender]
         self._check_header(message, *expected)
         if self._key is None or message.sender not in self._host_setups:
             raise self._unexpected(message, "waiting for the host's setup and the key")
+        self._transition(GuestEvent.FORWARD, message)
         assert self.plan is not None
         batches = self.plan.batches(message.round) if message.round != self.epoch else self.batches
         rows = len(batches[message.batch])
-        quarter = self._checked_vector(
+        objective = self.objective
+        scaled = self._checked_vector(
             message.quarter_scores, key=self._key, length=rows, exponent=ENCRYPTION_EXPONENT,
-            max_abs=SCORE_BOUND / 4, what="the scores", sender=message.sender,
+            max_abs=objective.scaled_score_bound(), what="the scores", sender=message.sender,
         )  # fmt: skip
         square_rows = rows if self.weighted else 1
         squares = self._checked_vector(
             message.squares, key=self._key, length=square_rows, exponent=ENCRYPTION_EXPONENT,
-            max_abs=SCORE_BOUND**2 * (1 if self.weighted else rows), what="the squared scores",
+            max_abs=objective.squares_bound(rows, self.weighted), what="the squared scores",
             sender=message.sender,
         )  # fmt: skip
-        self._forwards[message.sender].append(
-            LrForward(
-                job_id=message.job_id,
-                sender=message.sender,
-                receiver=message.receiver,
-                round=message.round,
-                batch=message.batch,
-                quarter_scores=quarter,
-                squares=squares,
-            )
-        )
+        self._forwards[message.sender].append(HostScores(scaled=scaled, squares=squares))
         last = message.batch == self.plan.batch_count - 1
         self._next_forward[message.sender] = (
             (message.round + 1, 0) if last else (message.round, message.batch + 1)
@@ -555,23 +627,24 @@ class LrGuest(TrainingParty):
         return []
 
     def _take_cross(self, message: LrCross) -> list[Message]:
-        if self._phase != "cross" or message.sender in self._crosses:
-            raise self._unexpected(message, f"in phase {self._phase}")
+        self._expect(GuestEvent.CROSS, message)
+        batch = self._current_batch()
+        if message.sender in batch.crosses:
+            raise self._unexpected(message, f"in phase {self._phase.value}")
         self._check_header(message, self.epoch, self.batch)
         index = self.hosts.index(message.sender)
         prefix_exponent = ENCRYPTION_EXPONENT + (FACTOR_EXPONENT if self.weighted else 0)
-        self._crosses[message.sender] = self._checked_vector(
-            message.cross, key=self._key, length=1, exponent=prefix_exponent + FACTOR_EXPONENT,
-            max_abs=MAX_SAMPLE_WEIGHT * index * SCORE_BOUND**2 / 4 * len(self.rows),
+        batch.crosses[message.sender] = self._checked_vector(
+            message.cross, key=self._hosts_key(), length=1,
+            exponent=prefix_exponent + FACTOR_EXPONENT,
+            max_abs=self.objective.cross_bound(index, len(self.rows)),
             what="the loss cross term", sender=message.sender,
         )  # fmt: skip
+        self._transition(GuestEvent.CROSS, message)
         return []
 
     def _decrypt_for_host(self, message: LrMasked) -> list[Message]:
-        if self._decrypted_for_host or self._phase not in ("gradient", "forward", "epoch_end"):
-            raise self._unexpected(message, f"in phase {self._phase}")
-        if self._phase == "forward" and not self._pending.get("sent_residual"):
-            raise self._unexpected(message, f"in phase {self._phase}")
+        self._expect(GuestEvent.HOST_MASKED, message)
         self._check_header(message, self.epoch, self.batch)
         assert self._own_keys is not None
         host = message.sender
@@ -580,8 +653,8 @@ class LrGuest(TrainingParty):
             message.gradient, self._own_keys[0], features, "the gradient", host
         )
         self._checked_masked(message.loss, self._own_keys[0], 0, "a loss", host)
-        self._decrypted_for_host = True
         values = decrypt_masked(self._own_keys[1], [gradient], self.party, self.settings.n_jobs)
+        self._transition(GuestEvent.HOST_MASKED, message)
         return [
             LrDecrypted(
                 job_id=self.job_id,
@@ -594,11 +667,13 @@ class LrGuest(TrainingParty):
         ]
 
     def _take_decrypted(self, message: LrDecrypted) -> list[Message]:
-        if self._phase != "gradient":
-            raise self._unexpected(message, f"in phase {self._phase}")
+        event = GuestEvent.LAST_DECRYPTED if self.last_batch else GuestEvent.DECRYPTED
+        self._expect(event, message)
         self._check_header(message, self.epoch, self.batch)
-        gradient_mask, loss_mask = self._pending["masks"]
-        split = self._pending["gradient_ciphertexts"]
+        batch = self._current_batch()
+        assert batch.masks is not None
+        gradient_mask, loss_mask = batch.masks
+        split = batch.gradient_ciphertexts
         values = list(message.values)
         try:
             gradient = gradient_mask.unmask(values[:split])
@@ -609,12 +684,16 @@ class LrGuest(TrainingParty):
             ) from error
         self._update(gradient)
         self._loss_sum += float(loss)
-        self._phase = "batch_done"
+        self._transition(event, message)
+        if event is GuestEvent.DECRYPTED:
+            self._next_batch()
+            self._start_batch()
         return []
 
     def _take_epoch_end(self, message: LrEpochEnd) -> list[Message]:
         if message.sender in self._epoch_ends or not self.last_batch:
             raise self._unexpected(message, f"in epoch {self.epoch} batch {self.batch}")
+        self._expect(GuestEvent.EPOCH_SUMMARY, message)
         self._check_header(message, self.epoch, 0)
         validation_rows = 0 if self.X_validation is None else len(self.X_validation)
         if self.settings.early_stopping is None:
@@ -633,6 +712,7 @@ class LrGuest(TrainingParty):
                 f"{self.party}: {message.sender} sent a weight-change norm, which is sent only "
                 'when training converges on weights (convergence = "weights")'
             )
+        self._transition(GuestEvent.EPOCH_SUMMARY, message)
         self._epoch_ends[message.sender] = message
         return []
 
@@ -647,148 +727,153 @@ class LrGuest(TrainingParty):
 
     def _step(self) -> list[Message] | None:
         """Do whatever the current phase allows now; None when nothing can be done."""
-        if self._phase == "setup":
+        if self._phase is GuestPhase.SETUP:
             if self._key is None or len(self._host_setups) < len(self.hosts):
                 return None
-            self._phase = "forward"
+            self._transition(GuestEvent.SET_UP)
             return self._agree_on_resume() if self.resuming else []
-        if self._phase == "forward":
+        if self._phase is GuestPhase.FORWARD:
             if not all(self._forwards[host] for host in self.hosts):
                 return None
             return self._compute_batch([self._forwards[host].popleft() for host in self.hosts])
-        if self._phase == "cross":
-            if len(self._crosses) < len(self.hosts) - 1:
+        if self._phase is GuestPhase.CROSS:
+            if len(self._current_batch().crosses) < len(self.hosts) - 1:
                 return None
             return self._send_gradient()
-        if self._phase == "batch_done":
-            if self.two_party and not self._decrypted_for_host:
-                return None
-            if not self.last_batch:
-                self._next_batch()
-                self._start_batch()
-                return []
-            self._phase = "epoch_end"
-            return []
-        if self._phase == "epoch_end":
+        if self._phase is GuestPhase.EPOCH_END:
             if len(self._epoch_ends) < len(self.hosts):
                 return None
             return self._decide()
         return None
 
     def _start_batch(self) -> None:
-        self._phase = "forward"
-        self._pending = {}
-        self._crosses = {}
-        self._decrypted_for_host = False
+        self._batch = None
 
-    def _compute_batch(self, forwards: list[LrForward]) -> list[Message]:
+    def _current_batch(self) -> GuestBatch:
+        if self._batch is None:
+            raise ProtocolError(f"{self.party}: no batch in phase {self._phase.value}")
+        return self._batch
+
+    def _compute_batch(self, forwards: list[HostScores]) -> list[Message]:
         rows = self.rows
         n_jobs = self.settings.n_jobs
-        batch_features, y = self.X[rows], self.signed_y[rows]
+        objective = self.objective
+        batch_features, y = self.X[rows], self.targets[rows]
         weights = None if self.sample_weight is None else self.sample_weight[rows]
         own = self._scores(rows)
-        quarters = [forward.quarter_scores for forward in forwards]
-        total = quarters[0]
-        for quarter in quarters[1:]:
-            total = total + quarter
-        plain = own / 4 - y / 2
+        scaled = [forward.scaled for forward in forwards]
+        total = scaled[0]
+        for scores in scaled[1:]:
+            total = total + scores
+        partial = objective.partial_residual(own, y)
         if self.label_privacy is not None:
             # one draw per batch, in the residual of every party (the guest's own too):
             # everything the hosts see is then computed from the noisy residuals only
-            plain = plain + self.label_privacy.noise(len(plain))
+            partial = partial + self.label_privacy.noise(len(partial))
         if weights is None:
-            residual = total + plain
-            coefficient = own - 2 * y
-            plain_loss = float(np.sum(LOG2 - y * own / 2 + own**2 / 8))
+            residual = total + partial
+            coefficient = objective.loss_coefficient(own, y)
+            plain_loss = float(np.sum(objective.partial_loss(own, y)))
         else:
-            residual = total.multiply(weights, n_jobs=n_jobs) + weights * plain
-            coefficient = weights * (own - 2 * y)
-            plain_loss = float(np.sum(weights * (LOG2 - y * own / 2 + own**2 / 8)))
+            residual = total.multiply(weights, n_jobs=n_jobs) + weights * partial
+            coefficient = weights * objective.loss_coefficient(own, y)
+            plain_loss = float(np.sum(weights * objective.partial_loss(own, y)))
         loss = total.matmul(coefficient.reshape(1, -1), n_jobs=n_jobs) + plain_loss
         for forward in forwards:
             if weights is None:
-                loss = loss + forward.squares.multiply(0.125)
+                loss = loss + forward.squares.multiply(objective.curvature)
             else:
-                loss = loss + forward.squares.matmul((weights / 8).reshape(1, -1), n_jobs=n_jobs)
-        self._pending = {
-            "gradient": residual.matmul(batch_features.T, n_jobs=n_jobs),
-            "loss": loss,
-        }
-        messages = self._residuals(residual, quarters, plain, weights)
-        self._pending["sent_residual"] = True
+                square_weights = (weights * objective.curvature).reshape(1, -1)
+                loss = loss + forward.squares.matmul(square_weights, n_jobs=n_jobs)
+        self._batch = GuestBatch(
+            gradient=residual.matmul(batch_features.T, n_jobs=n_jobs), loss=loss
+        )
+        messages = self._residuals(residual, scaled, partial, weights)
         if self.two_party or len(self.hosts) == 1:
             return messages + self._send_gradient()
-        self._phase = "cross"
+        self._transition(GuestEvent.CROSSES_DUE)
         return messages
 
     def _residuals(
         self,
-        residual: Any,
-        quarters: list[Any],
-        plain: FloatArray,
+        residual: CipherVector,
+        scaled: list[CipherVector],
+        partial: FloatArray,
         weights: FloatArray | None,
     ) -> list[Message]:
         n_jobs = self.settings.n_jobs
-        header: dict[str, Any] = {"job_id": self.job_id, "sender": self.party, "round": self.epoch}
-        header["batch"] = self.batch
+        objective = self.objective
         if self.two_party:
             assert self._own_keys is not None
             key = self._own_keys[0]
-            bound = MAX_SAMPLE_WEIGHT * (SCORE_BOUND / 4 + 0.5)
-            values = plain if weights is None else weights * plain
+            values = partial if weights is None else weights * partial
             return [
                 LrResidual(
+                    job_id=self.job_id,
+                    sender=self.party,
                     receiver=self.hosts[0],
-                    residual=key.encrypt_vector(values, max_abs=bound, n_jobs=n_jobs),
-                    weights=key.encrypt_vector(
-                        np.zeros(0) if weights is None else weights / 4,
-                        max_abs=MAX_SAMPLE_WEIGHT / 4,
-                        n_jobs=n_jobs,
+                    round=self.epoch,
+                    batch=self.batch,
+                    residual=sent_vector(
+                        key.encrypt_vector(
+                            values, max_abs=objective.residual_bound(1), n_jobs=n_jobs
+                        )
                     ),
-                    prefix=key.encrypt_vector(np.zeros(0)),
-                    **header,
+                    weights=sent_vector(
+                        key.encrypt_vector(
+                            np.zeros(0) if weights is None else objective.scaled(weights),
+                            max_abs=objective.weights_bound(),
+                            n_jobs=n_jobs,
+                        )
+                    ),
+                    prefix=sent_vector(key.encrypt_vector(np.zeros(0))),
                 )
             ]
-        empty = self._key.encrypt_vector(np.zeros(0))
+        empty = self._hosts_key().encrypt_vector(np.zeros(0))
         messages: list[Message] = []
-        prefix = None
+        prefix: CipherVector | None = None
         # the bounds in the clear are the public worst cases the hosts check against
-        public_residual_bound = MAX_SAMPLE_WEIGHT * ((len(self.hosts) + 1) * SCORE_BOUND / 4 + 0.5)
-        residual = with_public_bound(residual, public_residual_bound)
+        residual = with_public_bound(residual, objective.residual_bound(len(self.hosts) + 1))
         for index, host in enumerate(self.hosts):
             if index == 0:
                 sent_prefix = empty
             else:
-                prefix = quarters[0] if prefix is None else prefix + quarters[index - 1]
+                prefix = scaled[0] if prefix is None else prefix + scaled[index - 1]
                 weighted = prefix if weights is None else prefix.multiply(weights, n_jobs=n_jobs)
-                weighted = with_public_bound(weighted, MAX_SAMPLE_WEIGHT * index * SCORE_BOUND / 4)
+                weighted = with_public_bound(weighted, objective.prefix_bound(index))
                 sent_prefix = weighted.rerandomize(n_jobs=n_jobs)
             messages.append(
                 LrResidual(
+                    job_id=self.job_id,
+                    sender=self.party,
                     receiver=host,
-                    residual=residual.rerandomize(n_jobs=n_jobs),  # fresh for each host
-                    weights=empty,
-                    prefix=sent_prefix,
-                    **header,
+                    round=self.epoch,
+                    batch=self.batch,
+                    residual=sent_vector(residual.rerandomize(n_jobs=n_jobs)),  # fresh per host
+                    weights=sent_vector(empty),
+                    prefix=sent_vector(sent_prefix),
                 )
             )
         return messages
 
     def _send_gradient(self) -> list[Message]:
         n_jobs = self.settings.n_jobs
-        loss = self._pending["loss"]
-        for cross in self._crosses.values():
+        batch = self._current_batch()
+        loss = batch.loss
+        for cross in batch.crosses.values():
             loss = loss + cross
         # the packing layout (hence the ciphertext count the key owner sees) follows
         # the bound: a public one, never the data's
         gradient = public_gradient_bound(
-            self._pending["gradient"], len(self.rows), len(self.hosts), self.party
+            batch.gradient, len(self.rows), len(self.hosts), self.party, self.objective
         )
-        gradient, gradient_mask = gradient.pack(n_jobs=n_jobs).mask(n_jobs=n_jobs)
+        masked_gradient, gradient_mask = gradient.pack(n_jobs=n_jobs).mask(n_jobs=n_jobs)
         masked_loss, loss_mask = loss.mask(n_jobs=n_jobs)
-        self._pending["masks"] = (gradient_mask, loss_mask)
-        self._pending["gradient_ciphertexts"] = len(gradient)
-        self._phase = "gradient"
+        batch.masks = (gradient_mask, loss_mask)
+        batch.gradient_ciphertexts = len(masked_gradient)
+        self._transition(
+            GuestEvent.GRADIENT_TO_HOST if self.two_party else GuestEvent.GRADIENT_TO_ARBITER
+        )
         return [
             LrMasked(
                 job_id=self.job_id,
@@ -796,8 +881,8 @@ class LrGuest(TrainingParty):
                 receiver=self.key_owner_of_hosts,
                 round=self.epoch,
                 batch=self.batch,
-                gradient=gradient,
-                loss=masked_loss,
+                gradient=sent_masked(masked_gradient),
+                loss=sent_masked(masked_loss),
             )
         ]
 
@@ -810,11 +895,19 @@ class LrGuest(TrainingParty):
         change: float | None = None  # the hosts' norms reach the guest only for this rule
         if self.settings.convergence == "weights":
             change = math.sqrt(own_change + sum(end.weight_change for end in ends))
-        entry: dict[str, Any] = {"epoch": self.epoch, "loss": loss, "weight_change": change}
-        entry.update(self._validation(ends))
+        validation = self._validation(ends)
+        entry: dict[str, float | None] = {
+            "epoch": self.epoch,
+            "loss": loss,
+            "weight_change": change,
+        }
+        entry.update(validation)
         previous = self.history[-1]["loss"] if self.history else None
         self.history.append(entry)
-        reason = self._stop_reason(entry, previous)
+        metric = None
+        if self.settings.early_stopping is not None:
+            metric = validation[f"validation_{self.settings.early_stopping}"]
+        reason = self._stop_reason(loss, change, metric, previous)
         best_epoch = -1
         if reason is not None and self.settings.early_stopping is not None:
             best_epoch = self._best[1]
@@ -845,9 +938,10 @@ class LrGuest(TrainingParty):
             result = self._party_result(intercept, reason, kept)
             if self.settings.fit_intercept:
                 result.weights = result.weights[:-1]
-            self._phase = "done"
+            self._transition(GuestEvent.STOP)
             self._finish(result)
             return messages
+        self._transition(GuestEvent.CONTINUE)
         self._next_batch()
         self._start_batch()
         return messages
@@ -863,24 +957,29 @@ class LrGuest(TrainingParty):
         scores = self.X_validation @ self.weights
         for end in ends:
             scores = scores + end.validation_scores
-        probabilities = sigmoid(scores)
+        probabilities = self.objective.mean(scores)
         metrics = self.evaluate(self.y_validation, probabilities)
         return {"validation_auc": metrics["auc"], "validation_ks": metrics["ks"]}
 
-    def _stop_reason(self, entry: dict[str, Any], previous: float | None) -> str | None:
+    def _stop_reason(
+        self, loss: float, change: float | None, metric: float | None, previous: float | None
+    ) -> str | None:
+        """Why training stops after this epoch (None: it goes on).
+
+        ``metric`` is the early-stopping metric of this epoch (None without early
+        stopping), ``previous`` the loss of the epoch before (None in the first).
+        """
         settings = self.settings
         if settings.early_stopping is not None:
-            value = entry[f"validation_{settings.early_stopping}"]
-            if value > self._best[0]:
-                self._best, self._stale_epochs = (value, self.epoch), 0
+            if metric is not None and metric > self._best[0]:
+                self._best, self._stale_epochs = (metric, self.epoch), 0
             else:
                 self._stale_epochs += 1
                 if self._stale_epochs >= settings.patience:
                     return "early_stopping"
-        loss_settled = previous is not None and abs(previous - entry["loss"]) < settings.tol
+        loss_settled = previous is not None and abs(previous - loss) < settings.tol
         if settings.convergence == "loss" and loss_settled:
             return "converged"
-        change = entry["weight_change"]
         if settings.convergence == "weights" and change is not None and change < settings.tol:
             return "converged"
         if self.epoch + 1 >= settings.max_iter:
@@ -892,7 +991,7 @@ class LrGuest(TrainingParty):
         """The hosts, or the key owner while a gradient is being decrypted."""
         if self.done:
             return ()
-        if self._phase == "gradient" and not self.two_party:
+        if self._phase is GuestPhase.GRADIENT and not self.two_party:
             return (str(self.arbiter),)
         return self.hosts
 

@@ -1,21 +1,30 @@
 """The host's side of hetero logistic regression: features, no labels.
 
-Per batch the host sends ``[[u_h / 4]]`` and ``[[sum u_h**2]]`` to the guest, receives
-what it needs for its gradient (never anything it can decrypt), computes
-``[[X_h^T d]]``, masks it uniformly in ``Z_n`` and has the key owner decrypt the
-masked values.  In two-party mode it is also the key owner of its own key and
-decrypts the guest's masked gradient and loss.  See :mod:`protocols.hetero_lr`.
+Per batch the host sends its scaled scores ``[[s u_h]]`` and their squares to the
+guest (the objective's terms, :mod:`protocols.hetero_lr.objective`), receives what
+it needs for its gradient (never anything it can decrypt), computes ``[[X_h^T d]]``,
+masks it uniformly in ``Z_n`` and has the key owner decrypt the masked values.  In
+two-party mode it is also the key owner of its own key and decrypts the guest's
+masked gradient and loss.  Its phases and the events that move it between them:
+:data:`~protocols.hetero_lr.phases.HOST_TRANSITIONS`.  See :mod:`protocols.hetero_lr`.
 """
 
 from __future__ import annotations
 
 import functools
 from collections.abc import Sequence
-from typing import Any
+from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
 
+from crypto.vector_api import (
+    CipherVector,
+    Mask,
+    MaskedValues,
+    VectorPrivateKey,
+    VectorPublicKey,
+)
 from protocols.exceptions import ProtocolError
 from protocols.hetero_lr.batch_plan import BatchPlan
 from protocols.hetero_lr.leakage import check_label_bound, gradient_entry_bits
@@ -23,15 +32,18 @@ from protocols.hetero_lr.party import (
     ENCRYPTION_EXPONENT,
     FACTOR_EXPONENT,
     MAX_MASKED_VALUES,
-    MAX_SAMPLE_WEIGHT,
     TrainingParty,
     check_rows_digest,
     decrypt_masked,
     public_gradient_bound,
     row_ids_checked,
+    sent_key,
+    sent_masked,
+    sent_vector,
     with_public_bound,
 )
-from protocols.hetero_lr.settings import SCORE_BOUND, LrSettings
+from protocols.hetero_lr.phases import HOST_TRANSITIONS, HostEvent, HostPhase, transition
+from protocols.hetero_lr.settings import LrSettings
 from protocols.messages import (
     LrCross,
     LrDecision,
@@ -47,7 +59,25 @@ from protocols.messages import (
     Message,
 )
 
-__all__ = ["LrHost"]
+__all__ = ["HostBatch", "LrHost"]
+
+FloatArray = npt.NDArray[np.float64]
+
+
+@dataclass
+class HostBatch:
+    """What a host keeps of the current batch until its gradient comes back.
+
+    Attributes
+    ----------
+    scores : numpy.ndarray
+        Its partial scores ``u_h`` of the batch's rows (sent encrypted).
+    mask : Mask, optional
+        The mask of its masked gradient, once sent.
+    """
+
+    scores: FloatArray
+    mask: Mask | None = None
 
 
 class LrHost(TrainingParty):
@@ -142,15 +172,11 @@ class LrHost(TrainingParty):
         self.key_owner = guest if arbiter is None else arbiter
         self.setup: LrSetup | None = None
         self.index = 0
-        self._own_keys: tuple[Any, Any] | None = None
-        self._encryption_key: Any = None  # the key owner's public key (arbiter or own)
-        self._guest_key: Any = None  # two-party: the guest's key
-        self._batch_scores: npt.NDArray[np.float64] | None = None
-        self._residual_done = False
-        self._mask: Any = None
-        self._decrypted_for_guest = False
-        self._awaiting_decision = False
-        self._resume_pending = False
+        self._phase = HostPhase.SETUP
+        self._own_keys: tuple[VectorPublicKey, VectorPrivateKey] | None = None
+        self._encryption_key: VectorPublicKey | None = None  # the key owner's (arbiter or own)
+        self._guest_key: VectorPublicKey | None = None  # two-party: the guest's key
+        self._batch: HostBatch | None = None
 
     @functools.cached_property
     def gradient_bits(self) -> int:
@@ -161,6 +187,37 @@ class LrHost(TrainingParty):
     def two_party(self) -> bool:
         """Whether the host holds a key of its own."""
         return self.arbiter is None
+
+    @property
+    def phase(self) -> HostPhase:
+        """What the host waits for (see :mod:`~protocols.hetero_lr.phases`)."""
+        return self._phase
+
+    # phases ---------------------------------------------------------------------------------
+    def _expect(
+        self,
+        event: HostEvent,
+        message: Message | None = None,
+        refusal: str = "",
+        where: str = "",
+    ) -> HostPhase:
+        """The phase after ``event``; refuse it if the table does not allow it now."""
+        after = transition(HOST_TRANSITIONS, self._phase, event)
+        if after is None:
+            if message is not None:
+                raise self._unexpected(
+                    message, where or f"in epoch {self.epoch} batch {self.batch}"
+                )
+            if refusal:
+                raise ProtocolError(f"{self.party}: {refusal}")
+            raise ProtocolError(
+                f"{self.party}: {event.value} is not allowed in phase {self._phase.value}"
+            )
+        return after
+
+    def _transition(self, event: HostEvent, message: Message | None = None) -> None:
+        """Move to the phase the table gives for ``event``, or refuse it."""
+        self._phase = self._expect(event, message)
 
     def start(self) -> list[Message]:
         """Nothing to send before the guest's setup, unless resuming.
@@ -178,9 +235,7 @@ class LrHost(TrainingParty):
         """
         if not self.resuming:
             return []
-        if self._resume_pending or self.setup is not None:
-            raise ProtocolError(f"{self.party}: start() called twice")
-        self._resume_pending = True
+        self._phase = self._expect(HostEvent.OFFER, refusal="start() called twice")
         return [self._setup_reply()]
 
     def receive(self, message: Message) -> list[Message]:
@@ -231,6 +286,7 @@ class LrHost(TrainingParty):
     def _take_setup(self, message: LrSetup) -> list[Message]:
         if self.setup is not None:
             raise self._unexpected(message, "already set up")
+        self._expect(HostEvent.SETUP, message, where="waiting for the guest's setup")
         if message.resume != self.resuming:
             raise ProtocolError(
                 f"{self.party}: the guest "
@@ -276,6 +332,7 @@ class LrHost(TrainingParty):
         self.setup = message
         self.index = message.hosts.index(self.party)
         self._start_plan(plan)
+        self._transition(HostEvent.SETUP, message)
         # resuming: the setup reply went out first, and forwards wait for LrResume
         replies: list[Message] = [] if self.resuming else [self._setup_reply()]
         if self.two_party:
@@ -288,7 +345,7 @@ class LrHost(TrainingParty):
                     job_id=self.job_id,
                     sender=self.party,
                     receiver=self.guest,
-                    public_key=self._own_keys[0],
+                    public_key=sent_key(self._own_keys[0]),
                 )
             )
         return replies + self._forward()
@@ -311,8 +368,8 @@ class LrHost(TrainingParty):
 
     def _take_resume(self, message: LrResume) -> list[Message]:
         """Go on with epoch ``message.round`` from this host's checkpoint of the one before."""
-        if not self._resume_pending or self.setup is None:
-            raise self._unexpected(message, "not waiting to resume")
+        self._expect(HostEvent.RESUME, message, where="not waiting to resume")
+        assert self.setup is not None
         if message.batch != 0 or message.round >= self.setup.max_iter:
             raise ProtocolError(
                 f"{self.party}: the guest resumes with epoch {message.round} batch "
@@ -326,7 +383,7 @@ class LrHost(TrainingParty):
                     "did not offer"
                 )
             self._restore(self._checkpoint_of(after))
-        self._resume_pending = False
+        self._transition(HostEvent.RESUME, message)
         self.resumed_after = after
         return self._forward()
 
@@ -334,6 +391,7 @@ class LrHost(TrainingParty):
         known = self._guest_key if self.two_party else self._encryption_key
         if known is not None:
             raise self._unexpected(message, "already holding that key")
+        self._transition(HostEvent.KEY, message)
         self._check_key_size(message.public_key, message.sender)
         if self.two_party:
             self._guest_key = message.public_key
@@ -343,15 +401,16 @@ class LrHost(TrainingParty):
 
     # one batch ------------------------------------------------------------------------------
     def _forward(self) -> list[Message]:
-        """Send ``[[u_h / 4]]`` and the squares for the current batch."""
-        if self._encryption_key is None or self._batch_scores is not None or self._resume_pending:
+        """Send the scaled scores and their squares for the current batch, once it can."""
+        if self._phase is not HostPhase.SCORES or self._encryption_key is None:
             return []
         assert self.setup is not None
+        objective = self.objective
         scores = self._scores(self.rows)
-        self._batch_scores = scores
+        self._batch = HostBatch(scores=scores)
         key, n_jobs = self._encryption_key, self.settings.n_jobs
-        squares = scores**2 if self.setup.weighted else np.array([np.sum(scores**2)])
-        square_bound = SCORE_BOUND**2 * (1 if self.setup.weighted else len(scores))
+        weighted = self.setup.weighted
+        self._transition(HostEvent.SCORES_SENT)
         return [
             LrForward(
                 job_id=self.job_id,
@@ -359,59 +418,77 @@ class LrHost(TrainingParty):
                 receiver=self.guest,
                 round=self.epoch,
                 batch=self.batch,
-                quarter_scores=key.encrypt_vector(
-                    scores / 4, max_abs=SCORE_BOUND / 4, n_jobs=n_jobs
+                quarter_scores=sent_vector(
+                    key.encrypt_vector(
+                        objective.scaled(scores),
+                        max_abs=objective.scaled_score_bound(),
+                        n_jobs=n_jobs,
+                    )
                 ),
-                squares=key.encrypt_vector(squares, max_abs=square_bound, n_jobs=n_jobs),
+                squares=sent_vector(
+                    key.encrypt_vector(
+                        objective.host_squares(scores, weighted),
+                        max_abs=objective.squares_bound(len(scores), weighted),
+                        n_jobs=n_jobs,
+                    )
+                ),
             )
         ]
 
+    def _current_batch(self) -> HostBatch:
+        if self._batch is None:
+            raise ProtocolError(f"{self.party}: no batch in phase {self._phase.value}")
+        return self._batch
+
     def _take_residual(self, message: LrResidual) -> list[Message]:
-        if self._batch_scores is None or self._residual_done or self._awaiting_decision:
-            raise self._unexpected(message, f"in epoch {self.epoch} batch {self.batch}")
+        event = HostEvent.MASKED_TO_GUEST if self.two_party else HostEvent.MASKED_TO_ARBITER
+        self._expect(event, message)
         self._check_header(message, self.epoch, self.batch)
         assert self.setup is not None
-        scores, rows = self._batch_scores, len(self.rows)
+        batch = self._current_batch()
+        scores, rows = batch.scores, len(self.rows)
         hosts = len(self.setup.hosts)
         weighted = self.setup.weighted
         n_jobs = self.settings.n_jobs
+        objective = self.objective
         replies: list[Message] = []
+        key: VectorPublicKey
         if self.two_party:
-            key = self._guest_key
-            if key is None:
+            if self._guest_key is None:
                 raise self._unexpected(message, "waiting for the guest's key")
-            bound = MAX_SAMPLE_WEIGHT * (SCORE_BOUND / 4 + 0.5)
+            key = self._guest_key
             residual = self._checked_vector(
                 message.residual, key=key, length=rows, exponent=ENCRYPTION_EXPONENT,
-                max_abs=bound, what="the residual", sender=self.guest,
+                max_abs=objective.residual_bound(1), what="the residual", sender=self.guest,
             )  # fmt: skip
             if weighted:
-                quarter_weights = self._checked_vector(
+                scaled_weights = self._checked_vector(
                     message.weights, key=key, length=rows, exponent=ENCRYPTION_EXPONENT,
-                    max_abs=MAX_SAMPLE_WEIGHT / 4, what="the row weights", sender=self.guest,
+                    max_abs=objective.weights_bound(), what="the row weights", sender=self.guest,
                 )  # fmt: skip
-                residual = quarter_weights.multiply(scores, n_jobs=n_jobs) + residual
+                residual = scaled_weights.multiply(scores, n_jobs=n_jobs) + residual
             else:
                 self._expect_empty(message.weights, "row weights")
-                residual = residual + scores / 4
+                residual = residual + objective.scaled(scores)
         else:
+            assert self._encryption_key is not None
             key = self._encryption_key
             exponent = ENCRYPTION_EXPONENT + (FACTOR_EXPONENT if weighted else 0)
-            bound = MAX_SAMPLE_WEIGHT * ((hosts + 1) * SCORE_BOUND / 4 + 0.5)
             residual = self._checked_vector(
                 message.residual, key=key, length=rows, exponent=exponent,
-                max_abs=bound, what="the residual", sender=self.guest,
+                max_abs=objective.residual_bound(hosts + 1), what="the residual",
+                sender=self.guest,
             )  # fmt: skip
             self._expect_empty(message.weights, "row weights")
             if self.index > 0:
                 prefix = self._checked_vector(
                     message.prefix, key=key, length=rows, exponent=exponent,
-                    max_abs=MAX_SAMPLE_WEIGHT * self.index * SCORE_BOUND / 4,
+                    max_abs=objective.prefix_bound(self.index),
                     what="the score prefix", sender=self.guest,
                 )  # fmt: skip
                 cross = with_public_bound(
                     prefix.matmul(scores.reshape(1, -1), n_jobs=n_jobs),
-                    MAX_SAMPLE_WEIGHT * self.index * SCORE_BOUND**2 / 4 * rows,
+                    objective.cross_bound(self.index, rows),
                 )  # the public worst case the guest checks against, not sum |u|
                 replies.append(
                     LrCross(
@@ -420,17 +497,17 @@ class LrHost(TrainingParty):
                         receiver=self.guest,
                         round=self.epoch,
                         batch=self.batch,
-                        cross=cross.rerandomize(n_jobs=n_jobs),
+                        cross=sent_vector(cross.rerandomize(n_jobs=n_jobs)),
                     )
                 )
             else:
                 self._expect_empty(message.prefix, "score prefix")
         gradient = public_gradient_bound(
-            residual.matmul(self.X[self.rows].T, n_jobs=n_jobs), rows, hosts, self.party
+            residual.matmul(self.X[self.rows].T, n_jobs=n_jobs), rows, hosts, self.party, objective
         )  # the packing layout must not depend on this host's features
-        masked, self._mask = gradient.pack(n_jobs=n_jobs).mask(n_jobs=n_jobs)
+        masked, batch.mask = gradient.pack(n_jobs=n_jobs).mask(n_jobs=n_jobs)
         empty, _ = key.encrypt_vector(np.zeros(0)).mask()
-        self._residual_done = True
+        self._transition(event, message)
         replies.append(
             LrMasked(
                 job_id=self.job_id,
@@ -438,31 +515,30 @@ class LrHost(TrainingParty):
                 receiver=self.key_owner,
                 round=self.epoch,
                 batch=self.batch,
-                gradient=masked,
-                loss=empty,
+                gradient=sent_masked(masked),
+                loss=sent_masked(empty),
             )
         )
         return replies
 
-    def _expect_empty(self, vector: Any, what: str) -> None:
+    def _expect_empty(self, vector: CipherVector, what: str) -> None:
         if len(vector) != 0:
             raise ProtocolError(f"{self.party}: the guest sent {what} this mode does not use")
 
     def _decrypt_for_guest(self, message: LrMasked) -> list[Message]:
         # once per batch, after the guest's residual of that batch (same connection)
-        if not self._residual_done or self._decrypted_for_guest:
-            raise self._unexpected(message, f"in epoch {self.epoch} batch {self.batch}")
+        self._expect(HostEvent.GUEST_MASKED, message)
         self._check_header(message, self.epoch, self.batch)
         assert self._own_keys is not None and self.setup is not None
         key = self._own_keys[0]
         gradient = self._checked_masked(
             message.gradient, key, self.setup.guest_features, "the gradient", self.guest
         )
-        loss = self._checked_masked(message.loss, key, 1, "the loss", self.guest)
+        loss: MaskedValues = self._checked_masked(message.loss, key, 1, "the loss", self.guest)
         if len(loss) != 1:
             raise ProtocolError(f"{self.party}: the guest's masked loss is missing")
         values = decrypt_masked(self._own_keys[1], [gradient, loss], self.party, None)
-        self._decrypted_for_guest = True
+        self._transition(HostEvent.GUEST_MASKED, message)
         return [
             LrDecrypted(
                 job_id=self.job_id,
@@ -475,24 +551,25 @@ class LrHost(TrainingParty):
         ]
 
     def _take_gradient(self, message: LrDecrypted) -> list[Message]:
-        if not self._residual_done or self._mask is None:
-            raise self._unexpected(message, f"in epoch {self.epoch} batch {self.batch}")
+        event = HostEvent.LAST_DECRYPTED if self.last_batch else HostEvent.DECRYPTED
+        self._expect(event, message)
         self._check_header(message, self.epoch, self.batch)
+        mask = self._current_batch().mask
+        assert mask is not None
         try:
-            gradient = self._mask.unmask(list(message.values))
+            gradient = mask.unmask(list(message.values))
         except (ValueError, ArithmeticError) as error:
             raise ProtocolError(
                 f"{self.party}: {message.sender}'s decryptions are malformed ({error})"
             ) from error
         self._update(gradient)
-        self._mask, self._residual_done, self._batch_scores = None, False, None
-        self._decrypted_for_guest = False
-        if not self.last_batch:
+        self._batch = None
+        self._transition(event, message)
+        if event is HostEvent.DECRYPTED:
             self._next_batch()
             return self._forward()
         change = self._end_epoch_weights()
         self.history.append({"epoch": self.epoch, "weight_change": change})
-        self._awaiting_decision = True
         # Epoch after epoch, validation scores X_v w and weight-change norms would give
         # the guest the Gram matrix of this host's validation rows: each is sent only
         # when the job's stopping rule needs it.
@@ -512,19 +589,20 @@ class LrHost(TrainingParty):
         ]
 
     def _take_decision(self, message: LrDecision) -> list[Message]:
-        if not self._awaiting_decision:
-            raise self._unexpected(message, f"in epoch {self.epoch} batch {self.batch}")
+        event = HostEvent.STOP if message.stop else HostEvent.CONTINUE
+        self._expect(event, message)
         self._check_header(message, self.epoch, 0)
-        self._awaiting_decision = False
         if message.stop:
             self._keep_epoch(message.best_epoch)
             best = len(self.snapshots) - 1 if message.best_epoch == -1 else message.best_epoch
+            self._transition(event, message)
             self._finish(self._party_result(0.0, "decided by the guest", best))
             return []
         assert self.setup is not None
         if self.epoch + 1 >= self.setup.max_iter:
             raise ProtocolError(f"{self.party}: the guest asked for more than max_iter epochs")
         self._take_checkpoint_now()
+        self._transition(event, message)
         self._next_batch()
         return self._forward()
 
@@ -533,6 +611,6 @@ class LrHost(TrainingParty):
         """The guest, and the key owner while a gradient is being decrypted."""
         if self.done:
             return ()
-        if self._residual_done and not self.two_party:
+        if self._phase is HostPhase.GRADIENT and not self.two_party:
             return (self.key_owner,)
         return (self.guest,)

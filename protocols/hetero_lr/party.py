@@ -4,7 +4,13 @@ Fixed-point layout (public constants, so no exponent reveals a magnitude): value
 party encrypts are at :data:`ENCRYPTION_EXPONENT` (resolution ``2**-32``); plaintext
 factors that multiply ciphertexts (features, weights, residual coefficients) at
 :data:`FACTOR_EXPONENT` (``2**-16``).  A receiver checks the exponent of every vector
-and replaces its claimed bound by the public worst case before computing with it.
+and replaces its claimed bound by the public worst case before computing with it
+(the bounds: :class:`~protocols.hetero_lr.objective.QuadraticObjective`).
+
+Vectors and keys are typed by the protocols of :mod:`crypto.vector_api`, which every
+backend implements.  Message fields name the wire types (the codec encodes them);
+:func:`sent_vector`, :func:`sent_masked` and :func:`sent_key` put a backend's values
+in them.
 """
 
 from __future__ import annotations
@@ -12,19 +18,27 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar, cast
 
 import numpy as np
 import numpy.typing as npt
 
 from crypto.encoding import encode_scalar, exponent_for_precision
 from crypto.exceptions import CryptoError
-from crypto.paillier import DEFAULT_PLAINTEXT_PRECISION, DEFAULT_VECTOR_PRECISION, MIN_KEY_BITS
+from crypto.paillier import (
+    DEFAULT_PLAINTEXT_PRECISION,
+    DEFAULT_VECTOR_PRECISION,
+    MIN_KEY_BITS,
+    EncryptedVector,
+    MaskedVector,
+    PaillierPublicKey,
+)
+from crypto.vector_api import CipherVector, MaskedValues, VectorPrivateKey, VectorPublicKey
 from protocols.exceptions import ProtocolError
 from protocols.hetero_lr.backends import Backend, get_backend
 from protocols.hetero_lr.batch_plan import BatchPlan
+from protocols.hetero_lr.objective import MAX_SAMPLE_WEIGHT, QuadraticObjective, get_objective
 from protocols.hetero_lr.optimizers import Optimizer
-from protocols.hetero_lr.privacy import MAX_NOISE
 from protocols.hetero_lr.settings import FEATURE_BOUND, SCORE_BOUND, LrSettings
 from protocols.hetero_lr.state import (
     KEPT_CHECKPOINTS,
@@ -46,14 +60,16 @@ __all__ = [
     "checked_matrix",
     "public_gradient_bound",
     "select_checkpoints",
+    "sent_key",
+    "sent_masked",
+    "sent_vector",
 ]
 
 FloatArray = npt.NDArray[np.float64]
+Vector = TypeVar("Vector", bound=CipherVector)
 
 ENCRYPTION_EXPONENT = exponent_for_precision(DEFAULT_VECTOR_PRECISION)
 FACTOR_EXPONENT = exponent_for_precision(DEFAULT_PLAINTEXT_PRECISION)
-MAX_SAMPLE_WEIGHT = 2.0**20
-"""Public bound on a row weight (class weight times sample weight)."""
 
 MAX_GRADIENT_BITS = 64
 """Most bits a host may report per gradient entry (features within ``FEATURE_BOUND``
@@ -233,6 +249,8 @@ class TrainingParty(Role):
                 )
             self.initial_weights = self.weights.copy()
         self.optimizer = Optimizer(settings.optimizer, width, penalized)
+        self.objective: QuadraticObjective = get_objective()
+        """The loss minimised (:mod:`~protocols.hetero_lr.objective`)."""
         self.plan: BatchPlan | None = None
         self.epoch = 0
         self.batch = 0
@@ -247,9 +265,9 @@ class TrainingParty(Role):
         """In a resumed run, the epoch training went on after (-1: from the start)."""
 
     # checkpoints and resuming -------------------------------------------------------------
-    def _digest_inputs(self) -> tuple[dict[str, Any], dict[str, npt.ArrayLike | None]]:
+    def _digest_inputs(self) -> tuple[dict[str, object], dict[str, npt.ArrayLike | None]]:
         """What :attr:`inputs_digest` covers (subclasses add theirs)."""
-        description = {
+        description: dict[str, object] = {
             "role": self.ROLE,
             "party": self.party,
             "settings": settings_description(self.settings),
@@ -332,8 +350,14 @@ class TrainingParty(Role):
         checkpoint, self._checkpoint = self._checkpoint, None
         return checkpoint
 
-    def _take_checkpoint_now(self, **early_stopping: Any) -> None:
-        """Remember this party's state after epoch :attr:`epoch` (before moving on)."""
+    def _take_checkpoint_now(
+        self, *, best_epoch: int = -1, best_value: float | None = None, stale_epochs: int = 0
+    ) -> None:
+        """Remember this party's state after epoch :attr:`epoch` (before moving on).
+
+        The guest adds its early-stopping state (``best_epoch``, ``best_value``,
+        ``stale_epochs``).
+        """
         assert self.plan is not None
         self._checkpoint = LrCheckpoint(
             role=self.ROLE,
@@ -344,7 +368,9 @@ class TrainingParty(Role):
             optimizer=self.optimizer.state(),
             snapshots=tuple(tuple(float(w) for w in snapshot) for snapshot in self.snapshots),
             history=tuple(dict(entry) for entry in self.history),
-            **early_stopping,
+            best_epoch=best_epoch,
+            best_value=best_value,
+            stale_epochs=stale_epochs,
         )
 
     def _offered(self) -> tuple[bytes, tuple[int, ...]]:
@@ -468,7 +494,7 @@ class TrainingParty(Role):
                 f"{message.round} batch {message.batch}, expected epoch {epoch} batch {batch}"
             )
 
-    def _check_key_size(self, public_key: Any, owner: str) -> None:
+    def _check_key_size(self, public_key: VectorPublicKey, owner: str) -> None:
         if public_key.bits < MIN_KEY_BITS and not self.settings.allow_weak_key:
             raise ProtocolError(
                 f"{self.party}: {owner}'s {public_key.bits}-bit key is below the "
@@ -477,15 +503,15 @@ class TrainingParty(Role):
 
     def _checked_vector(
         self,
-        vector: Any,
+        vector: CipherVector,
         *,
-        key: Any,
+        key: VectorPublicKey,
         length: int,
         exponent: int,
         max_abs: float,
         what: str,
         sender: str,
-    ) -> Any:
+    ) -> CipherVector:
         """``vector`` with the public bound, after checking key, length and exponent."""
         try:
             key.check_same(vector.public_key)
@@ -503,7 +529,9 @@ class TrainingParty(Role):
         bound, _ = encode_scalar(max_abs, key.n, exponent=exponent)
         return vector.with_bound(max(bound, 1))
 
-    def _checked_masked(self, masked: Any, key: Any, limit: int, what: str, sender: str) -> Any:
+    def _checked_masked(
+        self, masked: MaskedValues, key: VectorPublicKey, limit: int, what: str, sender: str
+    ) -> MaskedValues:
         try:
             key.check_same(masked.public_key)
         except (CryptoError, AttributeError) as error:
@@ -665,7 +693,7 @@ def check_rows_digest(
         )
 
 
-def with_public_bound(vector: Any, max_abs: float) -> Any:
+def with_public_bound(vector: Vector, max_abs: float) -> Vector:
     """``vector`` claiming the public worst-case bound ``max_abs``, not one from data.
 
     A vector's bound travels in the clear; one computed from the data (a sum's
@@ -677,7 +705,9 @@ def with_public_bound(vector: Any, max_abs: float) -> Any:
     return vector.with_bound(max(bound, 1))
 
 
-def public_gradient_bound(gradient: Any, rows: int, hosts: int, party: str) -> Any:
+def public_gradient_bound(
+    gradient: Vector, rows: int, hosts: int, party: str, objective: QuadraticObjective
+) -> Vector:
     """``gradient`` (``X^T [[d]]`` of a batch) claiming its public worst-case bound.
 
     The bound decides the packing layout, hence how many ciphertexts the key owner
@@ -693,15 +723,14 @@ def public_gradient_bound(gradient: Any, rows: int, hosts: int, party: str) -> A
         If the gradient's own bound exceeds the public one (a bug: say so, do not
         claim a bound the values may break).
     """
-    residual = MAX_SAMPLE_WEIGHT * ((hosts + 1) * SCORE_BOUND / 4 + 0.5 + MAX_NOISE)
-    bounded = with_public_bound(gradient, rows * FEATURE_BOUND * residual)
+    bounded = with_public_bound(gradient, objective.gradient_bound(rows, hosts))
     if gradient.bound > bounded.bound:
         raise ProtocolError(f"{party}: a gradient exceeds the public bound; this is a bug")
     return bounded
 
 
 def decrypt_masked(
-    private_key: Any, masked: list[Any], party: str, n_jobs: int | None
+    private_key: VectorPrivateKey, masked: Sequence[MaskedValues], party: str, n_jobs: int | None
 ) -> list[int]:
     """The key owner's reply to masked vectors: their raw plaintexts, in order."""
     values: list[int] = []
@@ -711,3 +740,24 @@ def decrypt_masked(
     except CryptoError as error:
         raise ProtocolError(f"{party}: cannot decrypt the masked values ({error})") from error
     return values
+
+
+# message fields -------------------------------------------------------------------------
+# Message fields name the wire types, which the codec encodes (vfl.codec); the
+# in-process backends (plaintext, phe) carry their own vectors in the same fields,
+# which only an in-memory transport moves (the codec refuses them).
+
+
+def sent_vector(vector: CipherVector) -> EncryptedVector:
+    """``vector`` as a message's vector field (see the comment above)."""
+    return cast(EncryptedVector, vector)
+
+
+def sent_masked(masked: MaskedValues) -> MaskedVector:
+    """``masked`` as a message's masked-vector field."""
+    return cast(MaskedVector, masked)
+
+
+def sent_key(public_key: VectorPublicKey) -> PaillierPublicKey:
+    """``public_key`` as a message's key field."""
+    return cast(PaillierPublicKey, public_key)

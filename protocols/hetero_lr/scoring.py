@@ -1,9 +1,11 @@
 """Scoring with a trained hetero model: hosts send partial scores, the guest combines.
 
 The guest asks every host for ``u_h = X_h w_h`` on the aligned rows to score and
-computes ``sigmoid(X_g w_g + b + sum_h u_h)``.  The guest learns each host's partial
-score per scored row: that is inherent when the guest learns the scores, and is
-declared in SECURITY.md (feature inference from prediction scores).
+computes ``sigmoid(X_g w_g + b + sum_h u_h)`` (the objective's prediction, see
+:meth:`~protocols.hetero_lr.objective.QuadraticObjective.mean`).  The guest learns
+each host's partial score per scored row: that is inherent when the guest learns
+the scores, and is declared in SECURITY.md (feature inference from prediction
+scores).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import numpy as np
 import numpy.typing as npt
 
 from protocols.exceptions import ProtocolError
+from protocols.hetero_lr.objective import DEFAULT_OBJECTIVE, get_objective, sigmoid
 from protocols.hetero_lr.party import (
     check_rows_digest,
     checked_matrix,
@@ -27,29 +30,6 @@ from protocols.roles import Role
 __all__ = ["ScoreGuest", "ScoreHost", "sigmoid"]
 
 FloatArray = npt.NDArray[np.float64]
-
-
-def sigmoid(z: FloatArray) -> FloatArray:
-    """The logistic function, without overflow warnings for large ``|z|``.
-
-    Parameters
-    ----------
-    z : numpy.ndarray
-        Scores.
-
-    Returns
-    -------
-    numpy.ndarray
-        ``1 / (1 + exp(-z))``, elementwise.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> sigmoid(np.array([0.0, np.log(3.0), -1000.0])).round(6).tolist()
-    [0.5, 0.75, 0.0]
-    """
-    result: FloatArray = np.exp(-np.logaddexp(0.0, -z))
-    return result
 
 
 def _checked_weights(weights: npt.ArrayLike, width: int, party: str) -> FloatArray:
@@ -73,6 +53,11 @@ class ScoreGuest(Role):
     weights : array_like
         The guest's coefficients.
     intercept : float
+    row_ids : sequence of str, optional
+        The rows' customer ids, in order (each host compares a salted digest).
+    objective : str, default "taylor-logistic"
+        The trained model's objective (:data:`~protocols.hetero_lr.objective.OBJECTIVES`):
+        its prediction from the summed scores.
 
     Raises
     ------
@@ -103,6 +88,7 @@ class ScoreGuest(Role):
         weights: npt.ArrayLike,
         intercept: float,
         row_ids: Sequence[str] | None = None,
+        objective: str = DEFAULT_OBJECTIVE,
     ) -> None:
         super().__init__(party, job_id)
         self.hosts = tuple(hosts)
@@ -110,6 +96,7 @@ class ScoreGuest(Role):
         self.weights = _checked_weights(weights, self.X.shape[1], party)
         self.intercept = float(intercept)
         self.row_ids = row_ids_checked(row_ids, len(self.X), party)
+        self.objective = get_objective(objective)
         self._partials: dict[str, FloatArray] = {}
 
     def start(self) -> list[Message]:
@@ -170,7 +157,7 @@ class ScoreGuest(Role):
             total = self.X @ self.weights + self.intercept
             for partial in self._partials.values():
                 total = total + partial
-            self._finish(sigmoid(total))
+            self._finish(self.objective.mean(total))
         return []
 
     @property
