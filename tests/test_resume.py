@@ -56,7 +56,9 @@ from vfl.datasets import load_builtin, read_party_csv
 from vfl.exceptions import DataError
 from vfl.hetero_lr import class_row_weights
 from vfl.jobfile import HeteroLrStep, JobConfig, load_job
-from vfl.jobs import _training_inputs, _training_labels, simulate_job
+from vfl.jobs import simulate_job
+from vfl.steps.hetero_lr import training_inputs as _training_inputs
+from vfl.steps.hetero_lr import training_labels as _training_labels
 
 ROWS = 200  # training rows: 2 batches of 100
 BATCH_SIZE = 100

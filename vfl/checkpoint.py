@@ -28,7 +28,6 @@ key, a mask, a data row or anything a peer sent.
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import json
 import re
@@ -38,13 +37,13 @@ from pathlib import Path
 from typing import Any
 
 from protocols.exceptions import ProtocolError
-from protocols.hetero_lr import LrArbiter
-from protocols.hetero_lr.party import TrainingParty
 from protocols.hetero_lr.state import KEPT_CHECKPOINTS, LrCheckpoint
-from protocols.roles import Role
+from protocols.roles import Checkpoint, Role
 from vfl.exceptions import DataError
 from vfl.files import write_json_atomically
-from vfl.jobfile import JobConfig, PartyConfig, ScoreStep
+from vfl.jobfile import JobConfig, PartyConfig
+from vfl.steps import step_type
+from vfl.steps.base import sha256_of_file
 
 __all__ = [
     "CHECKPOINT_FORMAT",
@@ -91,21 +90,14 @@ def checkpoint_folder(job: JobConfig, party: str) -> Path:
     return job.party_output_dir(party) / "checkpoints"
 
 
-def _sha256_of_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as stream:
-        for chunk in iter(lambda: stream.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def job_digests(job: JobConfig, party: PartyConfig) -> dict[str, str]:
     """Digests of what decides a party's outputs: the job's configuration and its data.
 
     ``config`` covers the job id, ``allow_weak_keys``, every party's name and role,
-    this party's data settings (columns, not the file's path), every step's settings
+    this party's data settings (columns, not the file's path) and what each step's
+    type says decides the outputs (:meth:`vfl.steps.StepType.digest`: every setting
     but ``n_jobs`` and, for a ``score`` step with ``models_dir``, the content of this
-    party's model file.  ``data`` is the SHA-256 of this party's data file.  Timeouts,
+    party's model file).  ``data`` is the SHA-256 of this party's data file.  Timeouts,
     addresses, certificates and paths are left out: they may change between runs.
 
     Parameters
@@ -118,18 +110,7 @@ def job_digests(job: JobConfig, party: PartyConfig) -> dict[str, str]:
     dict
         ``{"config": <hex>, "data": <hex or "none">}``.
     """
-    steps: list[dict[str, Any]] = []
-    for step in job.steps:
-        values: dict[str, Any] = {"type": step.type}
-        for item in dataclasses.fields(step):
-            if item.name != "n_jobs":
-                values[item.name] = getattr(step, item.name)
-        if isinstance(step, ScoreStep):
-            model = step.model_file(party.name)
-            values["models_dir"] = (
-                _sha256_of_file(model) if model is not None and model.is_file() else None
-            )
-        steps.append(values)
+    steps = [step_type(step).digest(step, party) for step in job.steps]
     data = party.data
     config = {
         "job": job.job_id,
@@ -149,7 +130,7 @@ def job_digests(job: JobConfig, party: PartyConfig) -> dict[str, str]:
     text = json.dumps(config, sort_keys=True, default=str, separators=(",", ":"))
     return {
         "config": hashlib.sha256(text.encode()).hexdigest(),
-        "data": "none" if data is None else _sha256_of_file(data.file),
+        "data": "none" if data is None else sha256_of_file(data.file),
     }
 
 
@@ -515,12 +496,14 @@ class CheckpointStore:
             for _, path in self.files()
         ]
 
-    def save(self, checkpoint: LrCheckpoint) -> Path:
+    def save(self, checkpoint: Checkpoint) -> Path:
         """Write a checkpoint atomically, then delete all but the last two.
 
         Parameters
         ----------
-        checkpoint : LrCheckpoint
+        checkpoint : Checkpoint
+            An :class:`~protocols.hetero_lr.state.LrCheckpoint` (any role's checkpoint
+            with ``epoch`` and ``to_dict()``).
 
         Returns
         -------
@@ -550,9 +533,9 @@ class CheckpointStore:
         Parameters
         ----------
         role : Role
-            A hetero LR guest, host or arbiter (other roles take no checkpoints).
+            Any role: :meth:`~protocols.roles.Role.take_checkpoint` returns ``None``
+            for those that keep no checkpoints.
         """
-        if isinstance(role, TrainingParty | LrArbiter):
-            checkpoint = role.take_checkpoint()
-            if checkpoint is not None:
-                self.save(checkpoint)
+        checkpoint = role.take_checkpoint()
+        if checkpoint is not None:
+            self.save(checkpoint)

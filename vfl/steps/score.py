@@ -1,0 +1,182 @@
+"""``type = "score"``: the guest learns a probability for each of its current rows.
+
+The rows are those later steps see (the aligned rows after a ``psi`` step).  The
+model is the one trained by the latest earlier ``hetero_lr`` step of the job, or,
+with ``models_dir``, each party's ``<party>.json`` in that folder.  Hosts send only
+their partial scores; the guest writes ``step-<i>-scores.csv`` (``id, probability``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from protocols.hetero_lr import ScoreGuest, ScoreHost
+from vfl import metrics
+from vfl.exceptions import DataError
+from vfl.files import write_csv_atomically
+from vfl.models import PartyModel
+from vfl.steps.base import (
+    JobCheck,
+    LoadContext,
+    Section,
+    StepContext,
+    StepOutcome,
+    StepType,
+    sha256_of_file,
+)
+from vfl.steps.hetero_lr import model_features
+
+if TYPE_CHECKING:
+    from protocols.roles import Role
+    from vfl.jobfile import PartyConfig
+
+__all__ = ["ScoreStep", "ScoreType"]
+
+
+@dataclass(frozen=True)
+class ScoreStep:
+    """``type = "score"``: the guest learns a probability for each of its current rows.
+
+    The rows are those later steps see (the aligned rows after a ``psi`` step).  The
+    model is the one trained by the latest earlier ``hetero_lr`` step of the job, or,
+    with ``models_dir``, each party's ``<party>.json`` in that folder (the
+    ``step-<i>-model.json`` files of an earlier job, renamed).  Hosts send only their
+    partial scores; the guest writes ``step-<i>-scores.csv`` (``id, probability``).
+    """
+
+    models_dir: Path | None = None
+
+    type = "score"
+
+    def model_file(self, party: str) -> Path | None:
+        """Where party ``party``'s model file is (``None``: from an earlier step)."""
+        return None if self.models_dir is None else self.models_dir / f"{party}.json"
+
+
+class ScoreType(StepType[ScoreStep]):
+    """The ``score`` step type."""
+
+    name = "score"
+    output_files = ("scores_file",)
+
+    def parse(self, section: Section, context: LoadContext) -> ScoreStep:
+        """See :meth:`StepType.parse`."""
+        score = ScoreStep(models_dir=section.path_value("models_dir", required=False))
+        section.finish()
+        return score
+
+    def check(self, step: ScoreStep, index: int, job: JobCheck) -> None:
+        """Aligned rows, and a model: from an earlier step or ``models_dir``."""
+        job.require_aligned(index, step)
+        if step.models_dir is None and not job.trained:
+            raise job.error(
+                index,
+                step,
+                "no model to score with: put a hetero_lr step before it, or set "
+                "models_dir to a folder of <party>.json model files from an earlier job",
+            )
+
+    def missing_files(self, step: ScoreStep, party: PartyConfig) -> list[str]:
+        """The party's model file in ``models_dir`` (the arbiter needs none)."""
+        model = step.model_file(party.name)
+        if party.role != "arbiter" and model is not None and not model.is_file():
+            return [f"{party.name}'s model file {model} (score.models_dir)"]
+        return []
+
+    def digest(self, step: ScoreStep, party: PartyConfig) -> dict[str, Any]:
+        """The content of the party's model file from ``models_dir``, not its path."""
+        values = super().digest(step, party)
+        model = step.model_file(party.name)
+        values["models_dir"] = (
+            sha256_of_file(model) if model is not None and model.is_file() else None
+        )
+        return values
+
+    def build_role(self, step: ScoreStep, context: StepContext) -> Role | None:
+        """The guest's or a host's scoring role (the arbiter takes no part)."""
+        job, party = context.job, context.party
+        if party.role == "arbiter":
+            return None
+        table = context.rows()
+        chosen = _score_model(step, party, context.model)
+        names, matrix = model_features(party, table)
+        if names != chosen.feature_names:
+            raise DataError(
+                f"party {party.name!r}: the model was trained on the columns "
+                f"{chosen.feature_names}, the data has {names}; score data with the same columns"
+            )
+        features = matrix if chosen.scaling is None else chosen.scaling.transform(matrix)
+        hosts = [host.name for host in job.hosts]
+        if party.role == "guest":
+            if sorted(chosen.peers) != sorted(hosts):
+                raise DataError(
+                    f"party {party.name!r}: the model was trained with the hosts "
+                    f"{sorted(chosen.peers)}, this job's hosts are {sorted(hosts)}; every "
+                    "host of the training must score"
+                )
+            return ScoreGuest(
+                party.name,
+                context.job_id,
+                hosts=hosts,
+                features=features,
+                weights=chosen.weights,
+                intercept=chosen.intercept,
+                row_ids=table.ids,
+            )
+        return ScoreHost(
+            party.name,
+            context.job_id,
+            guest=job.guest.name,
+            features=features,
+            weights=chosen.weights,
+            row_ids=table.ids,
+        )
+
+    def output(
+        self, step: ScoreStep, context: StepContext, role: Role, result: Any, seconds: float
+    ) -> StepOutcome:
+        """The guest writes ``step-<i>-scores.csv`` (id, probability); hosts a summary only."""
+        party, table = context.party, context.rows()
+        document: dict[str, Any] = {
+            "role": party.role,
+            "rows": len(table),
+            "model": "from models_dir" if step.models_dir is not None else "from this job",
+        }
+        scores_path: Path | None = None
+        auc = None
+        if party.role == "guest":
+            probabilities = np.asarray(result, dtype=np.float64)
+            scores_path = context.folder / f"step-{context.index}-scores.csv"
+            write_csv_atomically(
+                scores_path,
+                ["id", "probability"],
+                zip(table.ids, map(repr, probabilities.tolist()), strict=True),
+            )
+            if table.labels is not None and len(np.unique(table.labels)) == 2:
+                auc = metrics.roc_auc(table.labels.astype(np.float64), probabilities)
+        document.update(
+            scores_file=scores_path.name if scores_path is not None else None,
+            auc=auc,
+            seconds=round(seconds, 3),
+        )
+        return StepOutcome(document, table, context.model)
+
+
+def _score_model(step: ScoreStep, party: PartyConfig, model: PartyModel | None) -> PartyModel:
+    """The model a party scores with: from ``models_dir``, else the job's latest."""
+    path = step.model_file(party.name)
+    if path is None:
+        if model is None:
+            raise DataError(f"party {party.name!r} has no trained model to score with")
+        return model
+    loaded = PartyModel.load(path)
+    if loaded.role != party.role:
+        raise DataError(
+            f"{path} is a {loaded.role}'s model, but {party.name!r} is a {party.role} in "
+            "this job; copy each party's own model file there"
+        )
+    return loaded
