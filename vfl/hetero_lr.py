@@ -47,16 +47,7 @@ from sklearn import exceptions as sklearn_exceptions  # type: ignore[import-unty
 from sklearn.base import BaseEstimator, ClassifierMixin  # type: ignore[import-untyped]
 
 from protocols.exceptions import ProtocolError
-from protocols.hetero_lr import (
-    LrArbiter,
-    LrGuest,
-    LrHost,
-    LrPartyResult,
-    LrSettings,
-    ScoreGuest,
-    ScoreHost,
-    get_backend,
-)
+from protocols.hetero_lr import LrPartyResult, LrSettings, ScoreGuest, ScoreHost, get_backend
 from protocols.hetero_lr.settings import FLAT_KEYWORDS
 from protocols.roles import Role
 from vfl import metrics
@@ -64,6 +55,13 @@ from vfl.columns import as_matrix, column_positions, feature_names, match_column
 from vfl.exceptions import DataError
 from vfl.local import run_locally
 from vfl.models import PartyModel, Scaling, merge_to_sklearn
+from vfl.steps.hetero_lr import (
+    DEFAULTS,
+    LrParties,
+    build_lr_role,
+    class_row_weights,
+    lr_party_model,
+)
 
 __all__ = ["REST", "HeteroLogisticRegression", "NotFittedError", "class_row_weights"]
 
@@ -167,59 +165,6 @@ def _checked_sample_weight(sample_weight: object, rows: int) -> FloatArray | Non
     if not weights.any():
         raise DataError("sample_weight is zero for every row: at least one weight must be non-zero")
     return weights
-
-
-def class_row_weights(
-    labels: FloatArray,
-    class_weight: str | dict[int, float] | None,
-    sample_weight: npt.ArrayLike | None = None,
-) -> FloatArray | None:
-    """Row weights from class weights, multiplied with ``sample_weight``.
-
-    Parameters
-    ----------
-    labels : numpy.ndarray
-        0/1 per row.
-    class_weight : "balanced", dict or None
-        ``"balanced"``: ``rows / (2 * rows_of_the_class)`` per class (0 for an absent
-        class); a dict ``{0: w0, 1: w1}`` (a missing class weighs 1); ``None``: no
-        class weights.
-    sample_weight : array_like, optional
-        A weight per row.
-
-    Returns
-    -------
-    numpy.ndarray or None
-        A weight per row, or ``None`` when neither class nor sample weights are given.
-
-    Raises
-    ------
-    DataError
-        If ``class_weight`` is none of the above.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> class_row_weights(np.array([1.0, 0.0, 0.0, 0.0]), "balanced").tolist()
-    [2.0, 0.6666666666666666, 0.6666666666666666, 0.6666666666666666]
-    >>> class_row_weights(np.array([1.0, 0.0]), {1: 3.0}, sample_weight=[0.5, 2.0]).tolist()
-    [1.5, 2.0]
-    >>> class_row_weights(np.array([1.0, 0.0]), None) is None
-    True
-    """
-    weights = None if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
-    if class_weight is None:
-        return weights
-    if class_weight == "balanced":
-        positives = labels.sum()
-        counts = {1: positives, 0: len(labels) - positives}
-        per_class = {c: len(labels) / (2 * counts[c]) if counts[c] else 0.0 for c in (0, 1)}
-    elif isinstance(class_weight, dict):
-        per_class = {c: float(class_weight.get(c, 1.0)) for c in (0, 1)}
-    else:
-        raise DataError(f"class_weight must be None, 'balanced' or a dict, not {class_weight!r}")
-    by_class: FloatArray = np.where(labels > 0, per_class[1], per_class[0])
-    return by_class if weights is None else by_class * weights
 
 
 def _class_weight_by_position(
@@ -434,31 +379,31 @@ class HeteroLogisticRegression(ClassifierMixin, BaseEstimator):  # type: ignore[
         self,
         *,
         parties: Mapping[str, Any] | None = None,
-        mode: str = "two-party",
-        key_length: int = 2048,
-        allow_weak_key: bool = False,
-        batch_size: int = 1024,
-        optimizer: str = "sgd",
-        learning_rate: float = 0.1,
-        penalty: str = "l2",
-        alpha: float = 0.0,
-        decay: float = 0.0,
-        decay_sqrt: bool = False,
-        max_iter: int = 10,
-        tol: float = 1e-4,
-        convergence: str = "loss",
-        early_stopping: str | None = None,
-        patience: int = 3,
-        class_weight: str | dict[Any, float] | None = None,
-        fit_intercept: bool = True,
-        standardize: bool = True,
-        backend: str = "paillier",
-        n_jobs: int | None = None,
+        mode: str = DEFAULTS["mode"],
+        key_length: int = DEFAULTS["key_length"],
+        allow_weak_key: bool = DEFAULTS["allow_weak_key"],
+        batch_size: int = DEFAULTS["batch_size"],
+        optimizer: str = DEFAULTS["optimizer"],
+        learning_rate: float = DEFAULTS["learning_rate"],
+        penalty: str = DEFAULTS["penalty"],
+        alpha: float = DEFAULTS["alpha"],
+        decay: float = DEFAULTS["decay"],
+        decay_sqrt: bool = DEFAULTS["decay_sqrt"],
+        max_iter: int = DEFAULTS["max_iter"],
+        tol: float = DEFAULTS["tol"],
+        convergence: str = DEFAULTS["convergence"],
+        early_stopping: str | None = DEFAULTS["early_stopping"],
+        patience: int = DEFAULTS["patience"],
+        class_weight: str | dict[Any, float] | None = DEFAULTS["class_weight"],
+        fit_intercept: bool = DEFAULTS["fit_intercept"],
+        standardize: bool = DEFAULTS["standardize"],
+        backend: str = DEFAULTS["backend"],
+        n_jobs: int | None = DEFAULTS["n_jobs"],
         random_state: int | None = None,
         warm_start: bool = False,
         verbose: bool = False,
-        label_privacy_epsilon: float | None = None,
-        label_privacy_delta: float = 1e-5,
+        label_privacy_epsilon: float | None = DEFAULTS["label_privacy_epsilon"],
+        label_privacy_delta: float = DEFAULTS["label_privacy_delta"],
     ) -> None:
         self.parties = parties
         self.mode = mode
@@ -675,21 +620,21 @@ class HeteroLogisticRegression(ClassifierMixin, BaseEstimator):  # type: ignore[
         scaled = [_apply(s, m) for s, m in zip(scalings, data.matrices, strict=True)]
         validation = self._validation(eval_set, data, scalings, classes)
         names = host_names(host_count)
-        arbiter = ARBITER if self.mode == "arbiter" else None
+        lr_parties = LrParties(GUEST, tuple(names), ARBITER if self.mode == "arbiter" else None)
         job_id = "simulated-hetero-lr"
         guest_start = None
         if warm:
             guest_start = np.append(self.coef_guest_, self.intercept_ if self.fit_intercept else [])
         roles: dict[str, Role] = {
-            GUEST: LrGuest(
+            GUEST: build_lr_role(
+                "guest",
                 GUEST,
                 job_id,
-                hosts=names,
+                lr_parties,
+                settings,
+                self.backend,
                 features=scaled[0],
                 labels=labels,
-                settings=settings,
-                backend=self.backend,
-                arbiter=arbiter,
                 sample_weight=weights,
                 validation=None if validation is None else validation[0][0],
                 validation_labels=None if validation is None else validation[1],
@@ -700,24 +645,24 @@ class HeteroLogisticRegression(ClassifierMixin, BaseEstimator):  # type: ignore[
             )
         }
         for index, name in enumerate(names):
-            roles[name] = LrHost(
+            roles[name] = build_lr_role(
+                "host",
                 name,
                 job_id,
-                guest=GUEST,
+                lr_parties,
+                settings,
+                self.backend,
                 features=scaled[index + 1],
-                settings=settings,
-                backend=self.backend,
-                arbiter=arbiter,
                 validation=None if validation is None else validation[0][index + 1],
                 initial_weights=self.coef_hosts_[index] if warm else None,
             )
-        if arbiter is not None:
-            roles[arbiter] = LrArbiter(
-                arbiter, job_id, guest=GUEST, hosts=names, settings=settings, backend=self.backend
+        if lr_parties.arbiter is not None:
+            roles[ARBITER] = build_lr_role(
+                "arbiter", ARBITER, job_id, lr_parties, settings, self.backend
             )
         self._run(roles, backend.wire)
         results: list[LrPartyResult] = [roles[name].result for name in [GUEST, *names]]
-        self._learn(results, scalings, data, names, classes)
+        self._learn(results, scalings, data, lr_parties, settings, classes)
         return self
 
     def _split_for_fit(self, X: object, hosts: Sequence[object] | None) -> _PartyData:
@@ -873,25 +818,22 @@ class HeteroLogisticRegression(ClassifierMixin, BaseEstimator):  # type: ignore[
         results: list[LrPartyResult],
         scalings: list[Scaling | None],
         data: _PartyData,
-        names: list[str],
+        parties: LrParties,
+        settings: LrSettings,
         classes: npt.NDArray[Any],
     ) -> None:
         models: dict[str, PartyModel] = {}
-        for index, (name, result) in enumerate(zip([GUEST, *names], results, strict=True)):
-            models[name] = PartyModel(
-                party=name,
-                role="guest" if index == 0 else "host",
-                feature_names=data.names[index],
-                weights=[float(w) for w in result.weights],
-                intercept=result.intercept,
-                scaling=scalings[index],
-                mode=self.mode,
+        names = [parties.guest, *parties.hosts]
+        for index, (name, result) in enumerate(zip(names, results, strict=True)):
+            models[name] = lr_party_model(
+                name,
+                "guest" if index == 0 else "host",
+                data.names[index],
+                result,
+                scalings[index],
+                parties=parties,
+                settings=settings,
                 backend=self.backend,
-                key_length=self.key_length,
-                peers=[n for n in [GUEST, *names] if n != name],
-                history=result.history,
-                epochs=result.epochs,
-                stop_reason=result.stop_reason,
             )
         self._adopt(models)
         self.classes_ = classes
