@@ -40,6 +40,8 @@ from typing import IO, Any
 import numpy as np
 import numpy.typing as npt
 
+from crypto.exceptions import CryptoError
+from crypto.paillier.keys import check_key_length
 from protocols.hetero_lr.scoring import sigmoid
 from vfl.certs import create_job_certificates
 from vfl.datasets import PartyTable, read_party_csv
@@ -416,7 +418,7 @@ def run_demo(
     seed : int, default 0
         Seeds the data split (the cryptography always uses the OS CSPRNG).
     allow_weak_key : bool, default False
-        Permit ``key_length`` under 2048 (quick runs and tests only).
+        Permit ``key_length`` under 2048, down to 1024 (quick runs and tests only).
     customers : int, optional
         Use only this many of the 30,000 customers (quick runs).
     log : callable, default print
@@ -434,14 +436,16 @@ def run_demo(
     """
     started = time.perf_counter()
     folder = Path(workdir).resolve()
+    try:  # the key policy of job files and the estimator, checked before any work
+        check_key_length(key_length, allow_weak_key=allow_weak_key, flag="--allow-weak-key")
+    except CryptoError as error:
+        raise VflError(str(error)) from None
     try:
         import matplotlib  # noqa: F401  (the report's plots; checked before any work)
     except ImportError:
         raise VflError(
             "the demo's report draws plots with matplotlib: pip install 'vfl-engine[plot]'"
         ) from None
-    if key_length < 2048 and not allow_weak_key:
-        raise VflError(f"{key_length}-bit keys are weak; use 2048 or more, or --allow-weak-key")
     if epochs < 1:
         raise VflError(f"epochs must be at least 1, not {epochs}")
     log(
