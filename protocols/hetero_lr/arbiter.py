@@ -160,9 +160,11 @@ class LrArbiter(Role):
             )
         return after
 
-    def _transition(self, event: ArbiterEvent, message: Message | None = None) -> None:
-        """Move to the phase the table gives for ``event``, or refuse it."""
-        self._phase = self._expect(event, message)
+    def _transition(
+        self, event: ArbiterEvent, message: Message | None = None, refusal: str = ""
+    ) -> None:
+        """Move to the phase the table gives for ``event``, or refuse it (see :meth:`_expect`)."""
+        self._phase = self._expect(event, message, refusal)
 
     def _waiting(self) -> str:
         if self._phase is ArbiterPhase.SETUP:

@@ -394,9 +394,11 @@ class LrGuest(TrainingParty):
             )
         return after
 
-    def _transition(self, event: GuestEvent, message: Message | None = None) -> None:
-        """Move to the phase the table gives for ``event``, or refuse it."""
-        self._phase = self._expect(event, message)
+    def _transition(
+        self, event: GuestEvent, message: Message | None = None, refusal: str = ""
+    ) -> None:
+        """Move to the phase the table gives for ``event``, or refuse it (see :meth:`_expect`)."""
+        self._phase = self._expect(event, message, refusal)
 
     # start and setup --------------------------------------------------------------------
     def start(self) -> list[Message]:

@@ -215,9 +215,11 @@ class LrHost(TrainingParty):
             )
         return after
 
-    def _transition(self, event: HostEvent, message: Message | None = None) -> None:
-        """Move to the phase the table gives for ``event``, or refuse it."""
-        self._phase = self._expect(event, message)
+    def _transition(
+        self, event: HostEvent, message: Message | None = None, refusal: str = ""
+    ) -> None:
+        """Move to the phase the table gives for ``event``, or refuse it (see :meth:`_expect`)."""
+        self._phase = self._expect(event, message, refusal)
 
     def start(self) -> list[Message]:
         """Nothing to send before the guest's setup, unless resuming.
@@ -235,7 +237,7 @@ class LrHost(TrainingParty):
         """
         if not self.resuming:
             return []
-        self._phase = self._expect(HostEvent.OFFER, refusal="start() called twice")
+        self._transition(HostEvent.OFFER, refusal="start() called twice")
         return [self._setup_reply()]
 
     def receive(self, message: Message) -> list[Message]:

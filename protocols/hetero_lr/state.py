@@ -82,7 +82,7 @@ _KEYS = frozenset(
 _HEX = frozenset("0123456789abcdef")
 
 
-def settings_description(settings: LrSettings) -> dict[str, Any]:
+def settings_description(settings: LrSettings) -> dict[str, object]:
     """The settings that decide a training's result, as JSON-serialisable values.
 
     Everything but ``n_jobs`` (parallelism changes no value).
@@ -111,7 +111,7 @@ def settings_description(settings: LrSettings) -> dict[str, Any]:
 
 
 def inputs_digest(
-    description: Mapping[str, Any], arrays: Mapping[str, npt.ArrayLike | None]
+    description: Mapping[str, object], arrays: Mapping[str, npt.ArrayLike | None]
 ) -> str:
     """SHA-256 (hex) of a party's training inputs: a description and float arrays.
 
@@ -267,7 +267,7 @@ class LrCheckpoint:
         snapshots: tuple[tuple[float, ...], ...] = ()
         history: tuple[dict[str, Any], ...] = ()
         if role == "arbiter":
-            empty: dict[str, Any] = {
+            empty: dict[str, object] = {
                 "weights": [],
                 "optimizer": None,
                 "snapshots": [],
