@@ -13,7 +13,9 @@ another, not with the guest or the arbiter): at batch ``t`` the released value i
 privacy), where the shift ``s_t = (u_g + sum u_h) / 4`` is a function of the
 features and of the earlier ``r_1 .. r_{t-1}`` only.  ``y`` in {-1, +1}, so
 flipping one label moves one entry of ``r_t`` by 1: a Gaussian mechanism of L2
-sensitivity ``Delta = max(w) = 1``, adaptively composed.  Every row is in exactly one
+sensitivity ``Delta = max(w) = 1`` (the Taylor logistic objective's
+``label_sensitivity``, :mod:`~protocols.hetero_lr.objective`; the guest refuses label
+privacy for an objective of another sensitivity), adaptively composed.  Every row is in exactly one
 batch per epoch, so ``E`` epochs compose in zero-concentrated DP to
 ``rho = E Delta^2 / (2 sigma^2)``, converted to ``(epsilon, delta)``-DP as
 ``epsilon = rho + 2 sqrt(rho ln(1/delta))`` (Bun and Steinke 2016, Prop. 1.6,
