@@ -30,6 +30,7 @@ from crypto.bookkeeping import (
     rescaling,
     sum_bound,
 )
+from crypto.bookkeeping import plaintext_mantissas as plaintext_mantissas  # its former home
 from crypto.encoding import encode_array
 from crypto.exceptions import DeserializationError
 from crypto.fixed_base import WINDOW_BITS
