@@ -115,7 +115,7 @@ def default_credit_split(rows: int | None = None) -> Split:
     """
     from sklearn.model_selection import train_test_split  # type: ignore[import-untyped]
 
-    from vfl.datasets import load_builtin
+    from vfl.tables.datasets import load_builtin
 
     guest, host = load_builtin("default_credit")
     if guest.labels is None:
@@ -263,7 +263,7 @@ def label_bound(host_x: FloatArray, y: IntArray) -> LabelBound:
     LabelBound
     """
     from protocols.hetero_lr.leakage import gradient_entry_bits, minimum_batch_for_labels
-    from vfl.models import Scaling
+    from vfl.tables.models import Scaling
 
     standardize = bool(TRAINING.get("standardize", True))  # the estimator's default
     scaled = Scaling.fit(host_x).transform(host_x) if standardize else host_x

@@ -83,7 +83,7 @@ def _split(guest: FloatArray, host: FloatArray, labels: FloatArray) -> Split:
 def datasets() -> dict[str, Split]:
     """The two data sets, split 70/30."""
     from benchmarks.label_privacy_bench import _data as demo_data
-    from vfl.datasets import make_rare_event_credit
+    from vfl.tables.datasets import make_rare_event_credit
 
     guest, host = make_rare_event_credit()
     assert guest.labels is not None
@@ -103,8 +103,8 @@ def _standardised(train: FloatArray, test: FloatArray) -> tuple[FloatArray, Floa
 def train_once(split: Split, *, zero_start: bool, plan_seed: bytes, epochs: int = EPOCHS) -> float:
     """One training run on the plaintext backend; the held-out AUC."""
     from protocols.hetero_lr import LrGuest, LrHost, LrSettings, OptimizerSettings, sigmoid
-    from vfl.local import run_locally
-    from vfl.metrics import roc_auc
+    from vfl.evaluation.metrics import roc_auc
+    from vfl.runtime.local import run_locally
 
     a_train, b_train, y_train, a_test, b_test, y_test = split
     a_train, a_test = _standardised(a_train, a_test)
@@ -128,7 +128,7 @@ def train_once(split: Split, *, zero_start: bool, plan_seed: bytes, epochs: int 
 def _references(split: Split) -> dict[str, float]:
     from sklearn.linear_model import LogisticRegression  # type: ignore[import-untyped]
 
-    from vfl.metrics import roc_auc
+    from vfl.evaluation.metrics import roc_auc
 
     a_train, b_train, y_train, a_test, b_test, y_test = split
     pooled_train, pooled_test = _standardised(np.hstack([a_train, b_train]),

@@ -72,14 +72,14 @@ def _data() -> tuple[FloatArray, FloatArray, FloatArray, FloatArray, FloatArray,
     """Bank A's and bank B's transformed columns, train and test, and the labels."""
     from sklearn.model_selection import train_test_split  # type: ignore[import-untyped]
 
-    from vfl.demo_data import (
+    from vfl.tables.demo_data import (
         BANK_A_FEATURES,
         BANK_A_LOG_COLUMNS,
         BANK_B_FEATURES,
         BANK_B_LOG_COLUMNS,
         load_uci_credit_card,
     )
-    from vfl.models import signed_log
+    from vfl.tables.models import signed_log
 
     table = load_uci_credit_card()
     assert table.labels is not None
@@ -105,7 +105,7 @@ def _guest_only_auc(
     from sklearn.linear_model import LogisticRegression  # type: ignore[import-untyped]
     from sklearn.preprocessing import StandardScaler  # type: ignore[import-untyped]
 
-    from vfl.metrics import roc_auc
+    from vfl.evaluation.metrics import roc_auc
 
     scaler = StandardScaler().fit(a_train)
     model = LogisticRegression(max_iter=2000).fit(scaler.transform(a_train), y_train)
@@ -119,7 +119,7 @@ def run(
     from protocols.hetero_lr.privacy import LabelPrivacy
     from vfl import HeteroLogisticRegression
     from vfl.demo import TRAINING
-    from vfl.metrics import ks_statistic, roc_auc
+    from vfl.evaluation.metrics import ks_statistic, roc_auc
 
     a_train, b_train, y_train, a_test, b_test, y_test = _data()
     settings = {k: v for k, v in TRAINING.items() if k != "n_jobs"}

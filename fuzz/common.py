@@ -16,7 +16,7 @@ import numpy as np
 from crypto.paillier import EncryptedVector, MaskedVector, PaillierPrivateKey, PaillierPublicKey
 from crypto.rsa_blind import RsaBlindPrivateKey, RsaBlindPublicKey
 from protocols.messages import MESSAGE_TYPES, Message
-from vfl import codec
+from vfl.runtime import codec
 
 
 def _prime(start: int) -> int:

@@ -14,8 +14,8 @@ import atheris
 with atheris.instrument_imports(include=["crypto", "protocols", "vfl"]):
     from common import KEYRING, fuzzer_arguments, sample_frames
 
-    from vfl import codec
     from vfl.exceptions import CodecError
+    from vfl.runtime import codec
 
 
 def fuzz_one_input(data: bytes) -> None:

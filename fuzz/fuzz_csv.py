@@ -17,8 +17,8 @@ import atheris
 with atheris.instrument_imports(include=["crypto", "protocols", "vfl"]):
     from common import fuzzer_arguments
 
-    from vfl.datasets import read_party_csv
     from vfl.exceptions import DataError
+    from vfl.tables.datasets import read_party_csv
 
 _FOLDER = tempfile.mkdtemp(prefix="vfl-fuzz-csv-")
 _PATH = Path(_FOLDER) / "party.csv"

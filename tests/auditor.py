@@ -118,11 +118,11 @@ from protocols.messages import (
 from protocols.psi.cuckoo import bin_count
 from protocols.psi.kkrt_guest import output_key
 from tests.protocol_harness import run_roles
-from vfl import codec
-from vfl.datasets import PartyTable, read_party_csv
-from vfl.jobfile import HeteroLrStep, JobConfig, PsiStep, ScoreStep, SecureSumStep
 from vfl.jobs import build_role
-from vfl.models import PartyModel
+from vfl.jobs.jobfile import HeteroLrStep, JobConfig, PsiStep, ScoreStep, SecureSumStep
+from vfl.runtime import codec
+from vfl.tables.datasets import PartyTable, read_party_csv
+from vfl.tables.models import PartyModel
 
 ROOT = Path(__file__).resolve().parent.parent
 SECURITY_MD = ROOT / "SECURITY.md"

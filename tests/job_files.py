@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import IO, Any
 
-from vfl.jobfile import JobConfig, PsiStep
+from vfl.jobs.jobfile import JobConfig, PsiStep
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -3,7 +3,7 @@
 Messages travel per connection in FIFO order (like TCP); which connection delivers
 next is chosen by a random generator, so tests can explore every interleaving that
 a real network could produce.  The loop is the shared message pump
-(:func:`protocols.pump.deliver_until_done`) that the runner and ``vfl.local`` use.
+(:func:`protocols.pump.deliver_until_done`) that the runner and ``vfl.runtime.local`` use.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ def run_roles(
     """Start every role, deliver messages until none is in flight; return the transcript.
 
     ``wire`` may transform each message in flight (e.g. encode and decode it:
-    :func:`vfl.local.codec_wire`).  A role sending to a party without a role raises
+    :func:`vfl.runtime.local.codec_wire`).  A role sending to a party without a role raises
     :class:`~protocols.exceptions.ProtocolError`; more than ``max_steps`` events
     raise AssertionError.
     """

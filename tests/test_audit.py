@@ -77,11 +77,11 @@ from tests.auditor import (
     recorder_entries,
 )
 from tests.job_files import free_ports
-from vfl import codec
 from vfl.certs import create_job_certificates
-from vfl.jobfile import JobConfig, load_job
 from vfl.jobs import simulate_job
-from vfl.transcript import TranscriptRecorder, read_transcript
+from vfl.jobs.jobfile import JobConfig, load_job
+from vfl.runtime import codec
+from vfl.runtime.transcript import TranscriptRecorder, read_transcript
 
 EXAMPLES = {"two-party": "hetero-lr", "arbiter": "hetero-lr-arbiter"}
 EPOCHS = {"simulated": 3, "tls": 2}

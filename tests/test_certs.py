@@ -38,7 +38,7 @@ from vfl.certs import (
     validate_party_name,
 )
 from vfl.exceptions import CertificateError
-from vfl.transport.tls import TlsTransport
+from vfl.runtime.transport.tls import TlsTransport
 
 PARTIES = ["bank-a", "bank-b", "arbiter"]
 

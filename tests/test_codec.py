@@ -38,7 +38,8 @@ from protocols.messages import (
     SumPublicKey,
     SumResult,
 )
-from vfl.codec import (
+from vfl.exceptions import CodecError
+from vfl.runtime.codec import (
     MAGIC,
     MAX_INT_BYTES,
     MAX_SEQUENCE_ITEMS,
@@ -49,7 +50,6 @@ from vfl.codec import (
     encode,
     field_tags,
 )
-from vfl.exceptions import CodecError
 
 HYPOTHESIS = settings(
     deadline=None,

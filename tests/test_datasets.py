@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from vfl.datasets import load_builtin, read_party_csv
 from vfl.exceptions import DataError
+from vfl.tables.datasets import load_builtin, read_party_csv
 
 
 def test_builtin_breast_data() -> None:

@@ -10,9 +10,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from vfl.datasets import read_party_csv
 from vfl.demo import BANKS, _data_section, _job_file, _run_parties
-from vfl.demo_data import (
+from vfl.exceptions import DataError, VflError
+from vfl.tables.datasets import read_party_csv
+from vfl.tables.demo_data import (
     BANK_A_FEATURES,
     BANK_B_FEATURES,
     ID_COLUMN,
@@ -20,8 +21,7 @@ from vfl.demo_data import (
     load_uci_credit_card,
     split_for_demo,
 )
-from vfl.exceptions import DataError, VflError
-from vfl.models import PartyModel
+from vfl.tables.models import PartyModel
 
 
 @pytest.fixture(scope="module")

@@ -15,10 +15,10 @@ import numpy as np
 import pytest
 
 from tests.job_files import free_ports, with_test_keys
-from vfl import metrics
-from vfl.jobfile import load_job
+from vfl.evaluation import metrics
 from vfl.jobs import simulate_job
-from vfl.models import PartyModel
+from vfl.jobs.jobfile import load_job
+from vfl.tables.models import PartyModel
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"

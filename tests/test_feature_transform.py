@@ -14,9 +14,9 @@ from hypothesis import strategies as st
 
 from tests.job_files import with_test_keys
 from vfl.exceptions import DataError, JobFileError
-from vfl.jobfile import load_job
 from vfl.jobs import simulate_job
-from vfl.models import PartyModel, Scaling, merge_to_sklearn, signed_log
+from vfl.jobs.jobfile import load_job
+from vfl.tables.models import PartyModel, Scaling, merge_to_sklearn, signed_log
 
 finite = st.floats(min_value=-1e12, max_value=1e12, allow_nan=False)
 

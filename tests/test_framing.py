@@ -14,7 +14,7 @@ from vfl.exceptions import (
     PeerTimeoutError,
     TransportError,
 )
-from vfl.transport.framing import (
+from vfl.runtime.transport.framing import (
     DEFAULT_CHUNK_BYTES,
     HEADER_BYTES,
     FrameType,

@@ -90,10 +90,10 @@ from protocols.messages import MESSAGE_TYPES, Abort, Message, payload_fields
 from protocols.psi import PsiSettings, psi_guest, psi_host
 from protocols.roles import Role
 from protocols.secure_sum import SumContributor, SumKeyOwner
-from vfl import codec
-from vfl.datasets import read_party_csv
 from vfl.exceptions import CodecError, DataError
-from vfl.models import PartyModel
+from vfl.runtime import codec
+from vfl.tables.datasets import read_party_csv
+from vfl.tables.models import PartyModel
 
 ALLOWED = (ProtocolError, CodecError, CryptoError, DataError)
 """The only exceptions a hostile input may raise."""
@@ -1154,7 +1154,7 @@ def test_csv_files_load_or_raise_data_errors(
 
 @functools.cache
 def _model_text() -> str:
-    from vfl.models import Scaling
+    from vfl.tables.models import Scaling
 
     model = PartyModel(
         party="bank-a",

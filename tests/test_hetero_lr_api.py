@@ -15,8 +15,8 @@ from sklearn.model_selection import train_test_split
 
 from protocols.exceptions import ProtocolError
 from vfl import HeteroLogisticRegression, PartyModel, intersect, merge_to_sklearn
-from vfl.datasets import PartyTable, load_builtin
 from vfl.exceptions import DataError
+from vfl.tables.datasets import PartyTable, load_builtin
 
 FAST = {"key_length": 1024, "allow_weak_key": True, "random_state": 0}
 # Breast's host has 20 features: its exact gradient would carry more than the labels

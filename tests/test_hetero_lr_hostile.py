@@ -53,7 +53,7 @@ from protocols.messages import (
     Message,
 )
 from protocols.roles import Role
-from vfl.datasets import load_builtin
+from vfl.tables.datasets import load_builtin
 
 ROWS = 200  # 3 batches of 66-67 rows with batch_size 64
 HOST_COLUMNS = {"host": slice(0, 1), "host-1": slice(0, 1), "host-2": slice(1, 2)}

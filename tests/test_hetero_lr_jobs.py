@@ -15,12 +15,12 @@ import pytest
 
 from tests.job_files import start_party, with_test_keys, write_job
 from tests.test_jobs_e2e import ROOT
-from vfl import metrics
 from vfl.certs import create_job_certificates
+from vfl.evaluation import metrics
 from vfl.exceptions import DataError, JobFileError
-from vfl.jobfile import HeteroLrStep, JobConfig, ScoreStep, load_job
 from vfl.jobs import simulate_job
-from vfl.models import PartyModel
+from vfl.jobs.jobfile import HeteroLrStep, JobConfig, ScoreStep, load_job
+from vfl.tables.models import PartyModel
 
 EXAMPLES = ROOT / "examples"
 
@@ -315,8 +315,8 @@ def test_missing_model_files_are_listed(tmp_path: Path) -> None:
 
 
 def test_feature_columns_choose_the_model_features(tmp_path: Path) -> None:
-    from vfl.datasets import PartyTable
     from vfl.jobs import model_features
+    from vfl.tables.datasets import PartyTable
 
     text = _job_text().replace(
         'data = { file = "b.csv" }', 'data = { file = "b.csv", feature_columns = ["z", "x"] }'

@@ -26,7 +26,7 @@ from protocols.hetero_lr.leakage import (
 from protocols.messages import LrMasked
 from protocols.roles import Role
 from tests.protocol_harness import run_roles
-from vfl.datasets import load_builtin
+from vfl.tables.datasets import load_builtin
 
 SEED = bytes(range(32))
 INITIAL = bytes(range(1, 33))  # the guest's initial-weights seed, the same in every run

@@ -1,7 +1,7 @@
 """What each party sees during hetero LR training: an audit of whole transcripts.
 
 Both modes run on the paillier backend with every message encoded and decoded by
-``vfl.codec`` (``vfl.local.codec_wire``) and deliveries interleaved at
+``vfl.codec`` (``vfl.runtime.local.codec_wire``) and deliveries interleaved at
 random.  The true values (each party's gradient sum per batch, the batch loss, the
 hosts' partial scores) come from a replay on the plaintext backend with the same
 plan seed, which computes exactly the same fixed-point values (checked below).
@@ -67,9 +67,9 @@ from protocols.messages import (
 from protocols.roles import Role
 from tests.auditor import conditional_field_problems
 from tests.protocol_harness import run_roles
-from vfl import metrics
-from vfl.datasets import load_builtin
-from vfl.local import codec_wire
+from vfl.evaluation import metrics
+from vfl.runtime.local import codec_wire
+from vfl.tables.datasets import load_builtin
 
 ROWS = 500
 BATCH_SIZE = 160

@@ -4,7 +4,7 @@ Issue 7's list, for every protocol (secure sum, ECDH, RSA and KKRT PSI, hetero L
 two-party and with an arbiter, scoring):
 
 * **Whole jobs in one process** (:func:`run_job`): every party runs its real
-  ``vfl run`` code path (job steps, :class:`~vfl.runner.Session`, wire codec) over
+  ``vfl run`` code path (job steps, :class:`~vfl.runtime.runner.Session`, wire codec) over
   in-memory transports, and one party's outgoing frames are tampered with on the
   way: garbage bytes, a wrong protocol version, an oversized frame, a truncated
   frame, a ciphertext out of range, a vector under an unknown key, a duplicated,
@@ -86,9 +86,7 @@ from protocols.messages import (
 from protocols.psi import KkrtGuest, KkrtHost, PsiGuest, PsiHost, PsiSettings
 from protocols.secure_sum import SumContributor, SumKeyOwner
 from tests.job_files import start_party, write_job
-from vfl import codec
 from vfl.certs import create_job_certificates
-from vfl.datasets import read_party_csv
 from vfl.exceptions import (
     CodecError,
     DataError,
@@ -96,11 +94,14 @@ from vfl.exceptions import (
     PeerAbortedError,
     VflError,
 )
-from vfl.jobfile import JobConfig, load_job
-from vfl.jobs import PartyReport, _run_steps, simulate_job
-from vfl.transport.base import Transport
-from vfl.transport.memory import MemoryNetwork
-from vfl.transport.tls import TlsTransport
+from vfl.jobs import PartyReport, simulate_job
+from vfl.jobs.jobfile import JobConfig, load_job
+from vfl.jobs.run import _run_steps
+from vfl.runtime import codec
+from vfl.runtime.transport.base import Transport
+from vfl.runtime.transport.memory import MemoryNetwork
+from vfl.runtime.transport.tls import TlsTransport
+from vfl.tables.datasets import read_party_csv
 
 ROOT = Path(__file__).resolve().parent.parent
 KIND_OFFSET = 7  # magic (4), codec version (1), protocol version (2)
@@ -855,7 +856,7 @@ def test_a_session_that_cannot_connect_closes_its_transport() -> None:
 
 
 def make_session(transport: Transport, party: str, job_id: str, peers: list[str]) -> Any:
-    from vfl.runner import RunSettings, Session
+    from vfl.runtime.runner import RunSettings, Session
 
     return Session(
         transport,
@@ -994,7 +995,7 @@ def test_key_json_fields_must_be_exact() -> None:
 
 @pytest.mark.parametrize("content", [b"\x80{}", b"[" * 100_000 + b"]" * 100_000])
 def test_a_corrupt_model_file_is_a_data_error(tmp_path: Path, content: bytes) -> None:
-    from vfl.models import PartyModel
+    from vfl.tables.models import PartyModel
 
     path = tmp_path / "model.json"
     path.write_bytes(content)

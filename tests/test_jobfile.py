@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from vfl.exceptions import JobFileError
-from vfl.jobfile import SecureSumStep, load_job
+from vfl.jobs.jobfile import SecureSumStep, load_job
 
 VALID = """
 [job]

@@ -20,8 +20,8 @@ import pytest
 
 from tests.job_files import start_party, write_job
 from vfl.certs import create_ca, create_job_certificates, issue_certificate
-from vfl.jobfile import load_job
 from vfl.jobs import simulate_job
+from vfl.jobs.jobfile import load_job
 
 PARTIES = [("bank-a", "guest"), ("bank-b", "host"), ("bank-c", "host")]
 ROOT = Path(__file__).resolve().parent.parent

@@ -27,9 +27,9 @@ from protocols.psi.cuckoo import bin_count
 from protocols.psi.kkrt_guest import block_bins
 from tests.protocol_harness import run_roles
 from tests.psi_helpers import JOB, overlapping_sets, phone_ids
-from vfl import codec
-from vfl.datasets import load_builtin
 from vfl.exceptions import DataError
+from vfl.runtime import codec
+from vfl.tables.datasets import load_builtin
 
 KKRT = PsiSettings(method="kkrt")
 

@@ -27,7 +27,7 @@ from protocols.hetero_lr.party import FACTOR_EXPONENT
 from protocols.messages import LrDecrypted, Message
 from tests import lattice_attack
 from tests.protocol_harness import run_roles
-from vfl.datasets import load_builtin
+from vfl.tables.datasets import load_builtin
 
 SEED = bytes(range(32))
 

@@ -26,10 +26,10 @@ from protocols.messages import LrResidual
 from tests.job_files import with_test_keys
 from tests.protocol_harness import run_roles
 from tests.test_hetero_lr_protocol import INITIAL, SEED, all_weights, train
-from vfl.datasets import load_builtin
 from vfl.exceptions import JobFileError
-from vfl.jobfile import load_job
 from vfl.jobs import simulate_job
+from vfl.jobs.jobfile import load_job
+from vfl.tables.datasets import load_builtin
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from vfl.logs import configure_logging, event
+from vfl.runtime.logs import configure_logging, event
 
 
 def test_default_logging_follows_sys_stderr(monkeypatch: pytest.MonkeyPatch) -> None:

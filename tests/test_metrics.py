@@ -15,7 +15,7 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 from sklearn import metrics as sk
 
-from vfl import metrics
+from vfl.evaluation import metrics
 from vfl.exceptions import MetricError, VflError
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -356,7 +356,7 @@ HISTORY = [
 )
 def test_plot_history_writes_a_png(tmp_path: Path, history: list[dict[str, float | None]]) -> None:
     pytest.importorskip("matplotlib")
-    from vfl import plots
+    from vfl.evaluation import plots
 
     target = tmp_path / "history.png"
     _assert_png_written(plots.plot_history(history, target, title="fraud model"), target)
@@ -364,7 +364,7 @@ def test_plot_history_writes_a_png(tmp_path: Path, history: list[dict[str, float
 
 def test_plot_roc_writes_a_png(tmp_path: Path) -> None:
     pytest.importorskip("matplotlib")
-    from vfl import plots
+    from vfl.evaluation import plots
 
     y, s = _data(0, 300, None)
     curves = {"federated": (y, s), "guest only": (y, np.round(s, 1)), "centralised": (y, s**2)}
@@ -374,7 +374,7 @@ def test_plot_roc_writes_a_png(tmp_path: Path) -> None:
 
 def test_plot_ks_writes_a_png_and_accepts_str_paths(tmp_path: Path) -> None:
     pytest.importorskip("matplotlib")
-    from vfl import plots
+    from vfl.evaluation import plots
 
     y, s = _data(1, 300, 10)
     target = tmp_path / "nested" / "ks.png"
@@ -383,7 +383,7 @@ def test_plot_ks_writes_a_png_and_accepts_str_paths(tmp_path: Path) -> None:
 
 def test_plot_replaces_an_existing_file(tmp_path: Path) -> None:
     pytest.importorskip("matplotlib")
-    from vfl import plots
+    from vfl.evaluation import plots
 
     target = tmp_path / "ks.png"
     target.write_bytes(b"old")
@@ -392,7 +392,7 @@ def test_plot_replaces_an_existing_file(tmp_path: Path) -> None:
 
 def test_plots_reject_bad_input_and_leave_nothing(tmp_path: Path) -> None:
     pytest.importorskip("matplotlib")
-    from vfl import plots
+    from vfl.evaluation import plots
 
     with pytest.raises(MetricError, match="history is empty"):
         plots.plot_history([], tmp_path / "h.png")
@@ -411,7 +411,7 @@ def test_failed_save_leaves_no_temporary_file(
     pytest.importorskip("matplotlib")
     from matplotlib.figure import Figure
 
-    from vfl import plots
+    from vfl.evaluation import plots
 
     def broken_savefig(self: Figure, *args: object, **kwargs: object) -> None:
         raise OSError("disk full")
@@ -425,7 +425,7 @@ def test_failed_save_leaves_no_temporary_file(
 def test_plots_without_matplotlib_say_how_to_install(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from vfl import plots
+    from vfl.evaluation import plots
 
     for module in ("matplotlib", "matplotlib.figure", "matplotlib.backends.backend_agg"):
         monkeypatch.setitem(sys.modules, module, None)

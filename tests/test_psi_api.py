@@ -11,8 +11,8 @@ from hypothesis import strategies as st
 
 import vfl
 from tests.psi_helpers import phone_ids
-from vfl.datasets import load_builtin
 from vfl.exceptions import DataError
+from vfl.tables.datasets import load_builtin
 
 
 def _check(result, guest_ids, hosts):

@@ -14,8 +14,8 @@ from tests.job_files import start_party, write_job
 from tests.psi_helpers import phone_ids
 from vfl.certs import create_job_certificates
 from vfl.exceptions import DataError, JobFileError
-from vfl.jobfile import load_job
 from vfl.jobs import simulate_job
+from vfl.jobs.jobfile import load_job
 
 PARTIES = [("bank-a", "guest"), ("bank-b", "host"), ("bank-c", "host")]
 

@@ -23,7 +23,7 @@ from protocols.messages import (
 from protocols.psi import DuplicateIdError, PsiGuest, PsiHost, PsiOutcome, PsiSettings
 from tests.protocol_harness import run_roles
 from tests.psi_helpers import JOB, make_roles, overlapping_sets
-from vfl import codec
+from vfl.runtime import codec
 
 RSA_KEY = {"rsa_key_length": 1024, "allow_weak_key": True}
 RSA = {"method": "rsa", **RSA_KEY}

@@ -1,6 +1,6 @@
 """The one message pump, and the three ways of running roles that share it.
 
-``Session.run`` (over a transport), ``vfl.local.run_locally`` (in process, through
+``Session.run`` (over a transport), ``vfl.runtime.local.run_locally`` (in process, through
 the codec) and ``tests.protocol_harness.run_roles`` (random interleavings) all move
 messages with :func:`protocols.pump.deliver_until_done`.  For a protocol where one
 thing at a time can happen, all three must deliver the same transcript and make
@@ -24,10 +24,10 @@ from protocols.messages import LrResume, Message, PsiDone
 from protocols.roles import Role
 from protocols.secure_sum import SumContributor, SumKeyOwner
 from tests.protocol_harness import run_roles
-from vfl.local import codec_wire, run_locally
-from vfl.runner import RunSettings, Session, step_job_id
-from vfl.transcript import TranscriptEntry
-from vfl.transport.memory import MemoryNetwork
+from vfl.runtime.local import codec_wire, run_locally
+from vfl.runtime.runner import RunSettings, Session, step_job_id
+from vfl.runtime.transcript import TranscriptEntry
+from vfl.runtime.transport.memory import MemoryNetwork
 
 JOB = "pump-job"
 STEP_JOB = step_job_id(JOB, 0)

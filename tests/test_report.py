@@ -1,4 +1,4 @@
-"""The evaluation report (vfl.report) and progress lines (vfl.progress)."""
+"""The evaluation report (vfl.report) and progress lines (vfl.runtime.progress)."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 from sklearn.metrics import roc_auc_score  # type: ignore[import-untyped]
 
+from vfl.evaluation.report import ModelScores, format_table, write_report
 from vfl.exceptions import MetricError
-from vfl.progress import Progress, resolve_style
-from vfl.report import ModelScores, format_table, write_report
+from vfl.runtime.progress import Progress, resolve_style
 
 
 def _models() -> list[ModelScores]:

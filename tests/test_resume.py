@@ -48,17 +48,17 @@ from protocols.messages import LrHostSetup, LrResume, Message
 from protocols.roles import Role
 from tests.job_files import with_test_keys, write_job
 from tests.test_jobs_e2e import ROOT
-from vfl import metrics
 from vfl.certs import create_job_certificates
-from vfl.checkpoint import CheckpointStore, RunRecord
 from vfl.cli import main
-from vfl.datasets import load_builtin, read_party_csv
+from vfl.evaluation import metrics
 from vfl.exceptions import DataError
 from vfl.hetero_lr import class_row_weights
-from vfl.jobfile import HeteroLrStep, JobConfig, load_job
 from vfl.jobs import simulate_job
+from vfl.jobs.checkpoint import CheckpointStore, RunRecord
+from vfl.jobs.jobfile import HeteroLrStep, JobConfig, load_job
 from vfl.steps.hetero_lr import training_inputs as _training_inputs
 from vfl.steps.hetero_lr import training_labels as _training_labels
+from vfl.tables.datasets import load_builtin, read_party_csv
 
 ROWS = 200  # training rows: 2 batches of 100
 BATCH_SIZE = 100

@@ -14,8 +14,8 @@ from protocols.hetero_lr.party import rows_digest
 from protocols.messages import LrScoreRequest, LrSetup
 from tests.job_files import with_test_keys
 from tests.protocol_harness import run_roles
-from vfl.jobfile import load_job
 from vfl.jobs import simulate_job
+from vfl.jobs.jobfile import load_job
 
 IDS = [f"c{i}" for i in range(120)]
 SETTINGS = LrSettings(batch_size=60, max_iter=1, convergence="max_iter", key_length=1024,

@@ -12,10 +12,10 @@ from hypothesis import strategies as st
 from protocols.exceptions import ProtocolError
 from protocols.messages import Abort, SumPublicKey
 from protocols.secure_sum import SumContributor, SumKeyOwner
-from vfl import codec
 from vfl.exceptions import CodecError, PeerTimeoutError, VflError
-from vfl.runner import RunSettings, Session, step_job_id
-from vfl.transport.memory import MemoryNetwork
+from vfl.runtime import codec
+from vfl.runtime.runner import RunSettings, Session, step_job_id
+from vfl.runtime.transport.memory import MemoryNetwork
 
 JOB = "fuzz-job"
 SETTINGS = RunSettings(timeout=0.5, connect_timeout=2, allow_weak_keys=True)

@@ -25,7 +25,7 @@ from protocols.hetero_lr.declarations import declarations
 from protocols.hetero_lr.settings import FLAT_KEYWORDS, flat_declarations
 from vfl.exceptions import JobFileError, VflError
 from vfl.hetero_lr import HeteroLogisticRegression
-from vfl.jobfile import HeteroLrStep, load_job
+from vfl.jobs.jobfile import HeteroLrStep, load_job
 from vfl.steps.hetero_lr import DEFAULTS, job_declarations, settings_table
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -71,8 +71,8 @@ def test_the_estimator_takes_every_setting_with_its_declared_default() -> None:
 LR_MODULES = [
     "vfl/hetero_lr.py",
     "vfl/steps/hetero_lr.py",
-    "vfl/jobfile.py",
-    "vfl/jobs.py",
+    "vfl/jobs/jobfile.py",
+    "vfl/jobs/run.py",
     "protocols/hetero_lr/settings.py",
     "protocols/hetero_lr/optimizers.py",
 ]

@@ -41,8 +41,8 @@ from sklearn.utils.validation import check_is_fitted
 
 from protocols.exceptions import ProtocolError
 from vfl import HeteroLogisticRegression
-from vfl.datasets import load_builtin
 from vfl.exceptions import DataError
+from vfl.tables.datasets import load_builtin
 
 # The estimator the generic checks see: the host holds the first column of whatever
 # table a check passes, the guest every other one ("rest"), so one spec fits data of

@@ -23,7 +23,7 @@ from protocols.roles import Role
 from tests.job_files import write_job
 from vfl.cli import main
 from vfl.exceptions import JobFileError
-from vfl.jobfile import load_job
+from vfl.jobs.jobfile import load_job
 from vfl.steps import (
     LoadContext,
     Section,
@@ -173,7 +173,7 @@ def test_an_unregistered_type_is_refused_naming_the_registered_ones(tmp_path: Pa
         register(type("Bad", (RowCountType,), {"name": "Row Count"})())
 
 
-GENERIC = ["vfl/jobfile.py", "vfl/jobs.py", "vfl/checkpoint.py"]
+GENERIC = ["vfl/jobs/jobfile.py", "vfl/jobs/run.py", "vfl/jobs/checkpoint.py"]
 STEP_CLASSES = {"HeteroLrStep", "PsiStep", "ScoreStep", "SecureSumStep"}  # re-exported
 ROLE_CLASSES = {
     "TrainingParty",

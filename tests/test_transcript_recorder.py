@@ -7,10 +7,10 @@ from collections import Counter
 from pathlib import Path
 
 from tests.job_files import with_test_keys
-from vfl import codec
-from vfl.jobfile import load_job
 from vfl.jobs import simulate_job
-from vfl.transcript import TranscriptRecorder, read_transcript
+from vfl.jobs.jobfile import load_job
+from vfl.runtime import codec
+from vfl.runtime.transcript import TranscriptRecorder, read_transcript
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 

@@ -14,8 +14,8 @@ from vfl.exceptions import (
     PeerUnavailableError,
     TransportError,
 )
-from vfl.transport.base import Transport
-from vfl.transport.memory import MemoryNetwork, MemoryTransport
+from vfl.runtime.transport.base import Transport
+from vfl.runtime.transport.memory import MemoryNetwork, MemoryTransport
 
 
 @pytest.fixture

@@ -27,9 +27,9 @@ from vfl.exceptions import (
     PeerUnavailableError,
     TransportError,
 )
-from vfl.transport.base import Transport
-from vfl.transport.framing import FrameType, encode_frame, encode_message
-from vfl.transport.tls import TlsTransport
+from vfl.runtime.transport.base import Transport
+from vfl.runtime.transport.framing import FrameType, encode_frame, encode_message
+from vfl.runtime.transport.tls import TlsTransport
 
 ROOT = Path(__file__).resolve().parent.parent
 LOCALHOST = "127.0.0.1"
@@ -399,7 +399,7 @@ def test_unreachable_peers_are_all_named(
 CRASHING_BOB = """
 import sys, time
 from pathlib import Path
-from vfl.transport.tls import TlsTransport
+from vfl.runtime.transport.tls import TlsTransport
 
 certificate, private_key, ca, host, port = sys.argv[1:]
 bob = TlsTransport("bob", listen=("127.0.0.1", 0), peers={"alice": (host, int(port))},

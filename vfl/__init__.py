@@ -2,8 +2,8 @@
 
 from typing import TYPE_CHECKING
 
-from vfl.models import PartyModel, merge_to_sklearn
 from vfl.psi import IntersectionResult, intersect
+from vfl.tables.models import PartyModel, merge_to_sklearn
 
 if TYPE_CHECKING:
     from vfl.hetero_lr import HeteroLogisticRegression

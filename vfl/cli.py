@@ -15,7 +15,7 @@ from crypto.exceptions import CryptoError
 from protocols.exceptions import ProtocolError
 from vfl import __version__
 from vfl.exceptions import VflError
-from vfl.progress import PROGRESS_STYLES
+from vfl.runtime.progress import PROGRESS_STYLES
 
 __all__ = ["build_parser", "main"]
 
@@ -36,7 +36,7 @@ def _demo(arguments: argparse.Namespace) -> int:
 
 def _certs(arguments: argparse.Namespace) -> int:
     from vfl.certs import create_job_certificates
-    from vfl.jobfile import load_job
+    from vfl.jobs.jobfile import load_job
 
     if arguments.out is None:
         arguments.usage_error(
@@ -80,7 +80,7 @@ def _certs_request(arguments: argparse.Namespace) -> int:
 
 def _certs_sign(arguments: argparse.Namespace) -> int:
     from vfl.certs import fingerprint, locate_ca, sign_certificate_request
-    from vfl.jobfile import load_job
+    from vfl.jobs.jobfile import load_job
 
     csr = Path(arguments.csr)
     allowed, source = None, "the job"
@@ -152,9 +152,9 @@ def _print_training(path: Path, result: dict[str, object]) -> None:
 
 
 def _run(arguments: argparse.Namespace) -> int:
-    from vfl.jobfile import load_job
     from vfl.jobs import run_party
-    from vfl.logs import configure_logging
+    from vfl.jobs.jobfile import load_job
+    from vfl.runtime.logs import configure_logging
 
     configure_logging(arguments.log_level)
     job = load_job(arguments.config)
@@ -163,7 +163,7 @@ def _run(arguments: argparse.Namespace) -> int:
     if arguments.transcript is None:
         report = run_party(job, arguments.party, show_progress=progress, resume=resume)
     else:
-        from vfl.transcript import TranscriptRecorder
+        from vfl.runtime.transcript import TranscriptRecorder
 
         with TranscriptRecorder(arguments.transcript, keep=False) as recorder:
             report = run_party(
@@ -175,9 +175,9 @@ def _run(arguments: argparse.Namespace) -> int:
 
 
 def _simulate(arguments: argparse.Namespace) -> int:
-    from vfl.jobfile import load_job
     from vfl.jobs import simulate_job
-    from vfl.logs import configure_logging
+    from vfl.jobs.jobfile import load_job
+    from vfl.runtime.logs import configure_logging
 
     configure_logging(arguments.log_level)
     job = load_job(arguments.config)
@@ -376,7 +376,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(arguments.handler(arguments))
     except (VflError, CryptoError, ProtocolError, OSError) as error:
-        from vfl.runner import describe_failure
+        from vfl.runtime.runner import describe_failure
 
         print(f"vfl: error: {describe_failure(error)}", file=sys.stderr)
         return 1

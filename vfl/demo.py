@@ -5,7 +5,7 @@ The demo stages what two real banks would do, each step with the engine's real p
 1. **data**: the built-in raw UCI credit-card file is split between bank A (labels,
    repayment history, limit, demographics) and bank B (bill and payment amounts),
    into training customers that only partly overlap and a file of new customers
-   (:mod:`vfl.demo_data`); every file is shuffled on its own;
+   (:mod:`vfl.tables.demo_data`); every file is shuffled on its own;
 2. **certificates**: a job CA and one TLS certificate per bank, made on the fly;
 3. **training job**: ``vfl run --party bank-a`` and ``vfl run --party bank-b`` as two
    separate processes over mutual TLS on localhost: ECDH PSI on the customer ids,
@@ -44,8 +44,10 @@ from crypto.exceptions import CryptoError
 from crypto.paillier.keys import check_key_length
 from protocols.hetero_lr.scoring import sigmoid
 from vfl.certs import create_job_certificates
-from vfl.datasets import PartyTable, read_party_csv
-from vfl.demo_data import (
+from vfl.evaluation.report import ModelScores, Report, format_table, write_report
+from vfl.exceptions import DataError, VflError
+from vfl.tables.datasets import PartyTable, read_party_csv
+from vfl.tables.demo_data import (
     BANK_A_FEATURES,
     BANK_A_LOG_COLUMNS,
     BANK_B_FEATURES,
@@ -57,9 +59,7 @@ from vfl.demo_data import (
     select_columns,
     split_for_demo,
 )
-from vfl.exceptions import DataError, VflError
-from vfl.models import PartyModel, Scaling
-from vfl.report import ModelScores, Report, format_table, write_report
+from vfl.tables.models import PartyModel, Scaling
 
 __all__ = ["BANKS", "DemoResult", "run_demo"]
 

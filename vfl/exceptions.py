@@ -63,7 +63,7 @@ class TransportError(VflError):
 
     Examples
     --------
-    >>> from vfl.transport import MemoryNetwork
+    >>> from vfl.runtime.transport import MemoryNetwork
     >>> alice = MemoryNetwork().transport("alice")
     >>> try:
     ...     alice.receive(timeout=0.01)

@@ -50,11 +50,9 @@ from protocols.exceptions import ProtocolError
 from protocols.hetero_lr import LrPartyResult, LrSettings, ScoreGuest, ScoreHost, get_backend
 from protocols.hetero_lr.settings import FLAT_KEYWORDS
 from protocols.roles import Role
-from vfl import metrics
-from vfl.columns import as_matrix, column_positions, feature_names, match_columns
+from vfl.evaluation import metrics
 from vfl.exceptions import DataError
-from vfl.local import run_locally
-from vfl.models import PartyModel, Scaling, merge_to_sklearn
+from vfl.runtime.local import run_locally
 from vfl.steps.hetero_lr import (
     DEFAULTS,
     LrParties,
@@ -62,6 +60,8 @@ from vfl.steps.hetero_lr import (
     class_row_weights,
     lr_party_model,
 )
+from vfl.tables.columns import as_matrix, column_positions, feature_names, match_columns
+from vfl.tables.models import PartyModel, Scaling, merge_to_sklearn
 
 __all__ = ["REST", "HeteroLogisticRegression", "NotFittedError", "class_row_weights"]
 
@@ -1304,7 +1304,7 @@ class HeteroLogisticRegression(ClassifierMixin, BaseEstimator):  # type: ignore[
         ...     written.name, written.read_bytes()[1:4]
         ('history.png', b'PNG')
         """
-        from vfl.plots import plot_history
+        from vfl.evaluation.plots import plot_history
 
         self._check_fitted()
         return plot_history(self.history_, path, title="hetero logistic regression")

@@ -18,7 +18,7 @@ from protocols.psi import PsiOutcome, PsiSettings, canonical_ids, psi_guest, psi
 from protocols.psi.settings import DEFAULT_CHUNK_SIZE, PsiMethod, PsiOutput
 from protocols.roles import Role
 from vfl.exceptions import DataError
-from vfl.local import run_locally
+from vfl.runtime.local import run_locally
 
 __all__ = ["IntersectionResult", "intersect"]
 

@@ -1,7 +1,7 @@
 """Step types of job files, as plug-ins: ``psi``, ``secure_sum``, ``hetero_lr``, ``score``.
 
 Each ``type = "..."`` of ``[[steps]]`` is a :class:`StepType` registered here; the
-job loader (:mod:`vfl.jobfile`) and the runner (:mod:`vfl.jobs`) look a step's type
+job loader (:mod:`vfl.jobs.jobfile`) and the runner (:mod:`vfl.jobs`) look a step's type
 up with :func:`step_type` and call its methods, and know no step by name.
 
 To add a step type, write its configuration (a frozen dataclass with a class

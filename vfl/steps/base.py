@@ -5,7 +5,7 @@ A **step type** (a :class:`StepType` subclass, registered with
 ``[[steps]]``: its configuration dataclass, the parsing of its TOML table, its
 checks against the parties and the earlier steps, the role each party plays, the
 files and summary each party writes, how a resumed run reloads a finished step, and
-whether its roles keep checkpoints.  :mod:`vfl.jobfile` and :mod:`vfl.jobs` only
+whether its roles keep checkpoints.  :mod:`vfl.jobs.jobfile` and :mod:`vfl.jobs` only
 call these methods; they know no step by name.
 
 Examples
@@ -56,14 +56,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, Protocol, TypeVar
 
 from vfl.exceptions import DataError, JobFileError
-from vfl.runner import step_job_id
+from vfl.runtime.runner import step_job_id
 
 if TYPE_CHECKING:
     from protocols.roles import Role
-    from vfl.checkpoint import CheckpointStore
-    from vfl.datasets import PartyTable
-    from vfl.jobfile import JobConfig, PartyConfig
-    from vfl.models import PartyModel
+    from vfl.jobs.checkpoint import CheckpointStore
+    from vfl.jobs.jobfile import JobConfig, PartyConfig
+    from vfl.tables.datasets import PartyTable
+    from vfl.tables.models import PartyModel
 
 __all__ = [
     "JobCheck",

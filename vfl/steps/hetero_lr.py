@@ -46,13 +46,13 @@ from protocols.hetero_lr.party import MAX_SAMPLE_WEIGHT
 from protocols.hetero_lr.settings import DEFAULTS as LR_DEFAULTS
 from protocols.hetero_lr.settings import FEATURE_BOUND, flat_declarations
 from vfl.exceptions import DataError
-from vfl.models import PartyModel, Scaling
 from vfl.steps.base import JobCheck, LoadContext, Section, StepContext, StepOutcome, StepType
+from vfl.tables.models import PartyModel, Scaling
 
 if TYPE_CHECKING:
     from protocols.roles import Role
-    from vfl.datasets import PartyTable
-    from vfl.jobfile import PartyConfig
+    from vfl.jobs.jobfile import PartyConfig
+    from vfl.tables.datasets import PartyTable
 
 __all__ = [
     "DEFAULTS",

@@ -14,7 +14,6 @@ from typing import TYPE_CHECKING, Any
 from protocols.exceptions import ProtocolError
 from protocols.psi import PsiOutcome, psi_guest, psi_host
 from protocols.psi.settings import DEFAULT_CHUNK_SIZE, MAX_CHUNK_SIZE, METHODS, OUTPUTS, PsiSettings
-from vfl.datasets import read_party_csv, write_party_csv
 from vfl.steps.base import (
     JobCheck,
     LoadContext,
@@ -24,6 +23,7 @@ from vfl.steps.base import (
     StepType,
     non_zero_workers,
 )
+from vfl.tables.datasets import read_party_csv, write_party_csv
 
 if TYPE_CHECKING:
     from protocols.roles import Role

@@ -15,10 +15,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from protocols.hetero_lr import ScoreGuest, ScoreHost
-from vfl import metrics
+from vfl.evaluation import metrics
 from vfl.exceptions import DataError
-from vfl.files import write_csv_atomically
-from vfl.models import PartyModel
+from vfl.runtime.files import write_csv_atomically
 from vfl.steps.base import (
     JobCheck,
     LoadContext,
@@ -29,10 +28,11 @@ from vfl.steps.base import (
     sha256_of_file,
 )
 from vfl.steps.hetero_lr import model_features
+from vfl.tables.models import PartyModel
 
 if TYPE_CHECKING:
     from protocols.roles import Role
-    from vfl.jobfile import PartyConfig
+    from vfl.jobs.jobfile import PartyConfig
 
 __all__ = ["ScoreStep", "ScoreType"]
 

@@ -19,9 +19,9 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from vfl import metrics
+from vfl.evaluation import metrics
 from vfl.exceptions import MetricError
-from vfl.files import write_json_atomically, write_text_atomically
+from vfl.runtime.files import write_json_atomically, write_text_atomically
 
 __all__ = ["METRIC_COLUMNS", "ModelScores", "Report", "format_table", "write_report"]
 
@@ -258,7 +258,7 @@ def write_report(
     >>> [round(report.metrics[name]["auc"], 4) for name in ("federated", "guest only")]
     [0.8889, 0.5556]
     """
-    from vfl import plots
+    from vfl.evaluation import plots
 
     if not models:
         raise MetricError("no models to report on: pass at least one ModelScores")

@@ -1,8 +1,8 @@
 """Transports: in-memory queues (one process) and TCP with mutual TLS 1.3 (processes, machines)."""
 
-from vfl.transport.base import DEFAULT_MAX_MESSAGE_BYTES, Transport
-from vfl.transport.memory import MemoryNetwork, MemoryTransport
-from vfl.transport.tls import TlsTransport
+from vfl.runtime.transport.base import DEFAULT_MAX_MESSAGE_BYTES, Transport
+from vfl.runtime.transport.memory import MemoryNetwork, MemoryTransport
+from vfl.runtime.transport.tls import TlsTransport
 
 __all__ = [
     "DEFAULT_MAX_MESSAGE_BYTES",

@@ -17,7 +17,7 @@ The folder exists only while the party's run is unfinished: once it has finished
 every step, the party deletes its checkpoints and its run record.
 
 Every file is written to a temporary file, flushed to disk and renamed into place
-(:mod:`vfl.files`), so a killed party leaves whole files or none.  Everything read
+(:mod:`vfl.runtime.files`), so a killed party leaves whole files or none.  Everything read
 back is validated, and a bad file is refused with a :class:`~vfl.exceptions.DataError`
 naming it.
 
@@ -40,8 +40,8 @@ from protocols.exceptions import ProtocolError
 from protocols.hetero_lr.state import KEPT_CHECKPOINTS, LrCheckpoint
 from protocols.roles import Checkpoint, Role
 from vfl.exceptions import DataError
-from vfl.files import write_json_atomically
-from vfl.jobfile import JobConfig, PartyConfig
+from vfl.jobs.jobfile import JobConfig, PartyConfig
+from vfl.runtime.files import write_json_atomically
 from vfl.steps import step_type
 from vfl.steps.base import sha256_of_file
 
@@ -71,7 +71,7 @@ _CHECKPOINT_KEYS = frozenset({"format", "version", "job", "run", "step", "party"
 _RECORD_KEYS = frozenset({"format", "version", "job", "party", "run", "digests", "finished"})
 _CHECKPOINT_NAME = re.compile(r"step-(0|[1-9][0-9]{0,8})-epoch-(0|[1-9][0-9]{0,8})\.json")
 _TEMPORARY = re.compile(r"\.(step-[0-9]+-.+|run\.json)\.[A-Za-z0-9_]+\.tmp")
-"""Temporary files of :mod:`vfl.files` that a killed party may have left behind."""
+"""Temporary files of :mod:`vfl.runtime.files` that a killed party may have left behind."""
 
 
 def checkpoint_folder(job: JobConfig, party: str) -> Path:

@@ -13,7 +13,7 @@ rename), one summary ``step-<i>-<type>.json`` per step it takes part in, and:
 
 While its run is unfinished, each party also keeps a run record and, in a
 ``hetero_lr`` step (the arbiter too), a checkpoint after each epoch that training
-goes on from, under ``checkpoints/`` (:mod:`vfl.checkpoint`; deleted once the party
+goes on from, under ``checkpoints/`` (:mod:`vfl.jobs.checkpoint`; deleted once the party
 finished every step).  With ``resume=True`` (``--resume``) a party skips the steps
 it finished (reloading a ``psi`` step's aligned rows and a ``hetero_lr`` step's
 model) and continues an interrupted ``hetero_lr`` step from the latest epoch every
@@ -38,19 +38,19 @@ from pathlib import Path
 from typing import Any
 
 from protocols.roles import Role
-from vfl.checkpoint import CheckpointStore, RunRecord
-from vfl.datasets import PartyTable, read_party_csv
 from vfl.exceptions import DataError, PeerAbortedError, PeerDisconnectedError
-from vfl.files import write_json_atomically
-from vfl.jobfile import JobConfig, PartyConfig, StepConfig
-from vfl.models import PartyModel
-from vfl.runner import RunSettings, Session
+from vfl.jobs.checkpoint import CheckpointStore, RunRecord
+from vfl.jobs.jobfile import JobConfig, PartyConfig, StepConfig
+from vfl.runtime.files import write_json_atomically
+from vfl.runtime.runner import RunSettings, Session
+from vfl.runtime.transcript import TranscriptEntry
+from vfl.runtime.transport.base import Transport
+from vfl.runtime.transport.memory import MemoryNetwork
+from vfl.runtime.transport.tls import TlsTransport
 from vfl.steps import StepContext, StepOutcome, StepType, step_type
 from vfl.steps.hetero_lr import model_features
-from vfl.transcript import TranscriptEntry
-from vfl.transport.base import Transport
-from vfl.transport.memory import MemoryNetwork
-from vfl.transport.tls import TlsTransport
+from vfl.tables.datasets import PartyTable, read_party_csv
+from vfl.tables.models import PartyModel
 
 __all__ = [
     "PartyReport",
@@ -258,7 +258,7 @@ def run_party(
 ) -> PartyReport:
     """Run one party's side of ``job`` over mutual TLS (``vfl run``).
 
-    ``show_progress`` is as in :class:`~vfl.runner.Session`: ``None`` (a bar on a
+    ``show_progress`` is as in :class:`~vfl.runtime.runner.Session`: ``None`` (a bar on a
     terminal), ``True``, ``False``, or ``"lines"`` (one line per tenth of a step).
     ``recorder`` receives every message this party sends and receives
     (:mod:`vfl.transcript`).  ``resume`` continues an interrupted run

@@ -27,8 +27,8 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
-from vfl.datasets import PartyTable, read_party_csv, write_party_csv
 from vfl.exceptions import DataError
+from vfl.tables.datasets import PartyTable, read_party_csv, write_party_csv
 
 __all__ = [
     "BANK_A_FEATURES",

@@ -1,6 +1,6 @@
 """A party's transcript: every message it sent or received, as the runner saw it.
 
-A :class:`~vfl.runner.Session` given a ``recorder`` calls it once per message, after
+A :class:`~vfl.runtime.runner.Session` given a ``recorder`` calls it once per message, after
 encoding (sent) or after decoding and validation (received), with a
 :class:`TranscriptEntry`.  :class:`TranscriptRecorder` keeps the entries in memory
 (for audits in tests) and, with ``path``, appends each as one JSON line (metadata,

@@ -81,6 +81,7 @@ from pathlib import Path
 
 from protocols.messages import PARTY_NAME_PATTERN
 from vfl.exceptions import JobFileError
+from vfl.runtime.transport.base import DEFAULT_MAX_MESSAGE_BYTES
 from vfl.steps import (
     HeteroLrStep,
     JobCheck,
@@ -93,7 +94,6 @@ from vfl.steps import (
     step_types,
 )
 from vfl.steps.base import Section, positive, string_list
-from vfl.transport.base import DEFAULT_MAX_MESSAGE_BYTES
 
 __all__ = [
     "ROLES",

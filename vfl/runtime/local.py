@@ -16,7 +16,7 @@ from protocols import pump
 from protocols.exceptions import ProtocolError
 from protocols.messages import Message
 from protocols.roles import Role
-from vfl import codec
+from vfl.runtime import codec
 
 __all__ = ["codec_wire", "run_locally"]
 

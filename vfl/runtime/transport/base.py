@@ -4,7 +4,7 @@ A transport moves opaque byte strings (encoded messages) between named parties.
 It knows who a peer is (for TLS: from its certificate), bounds message sizes, and
 turns every failure into a :class:`~vfl.exceptions.TransportError` that names the
 peer.  Encoding, validation and protocol logic live elsewhere (``vfl.codec``,
-``vfl.runner``).
+``vfl.runtime.runner``).
 """
 
 from __future__ import annotations
@@ -29,10 +29,11 @@ class Transport(abc.ABC):
 
     Examples
     --------
-    :class:`~vfl.transport.MemoryTransport` and :class:`~vfl.transport.TlsTransport`
-    implement it; a transport is a context manager that closes itself:
+    :class:`~vfl.runtime.transport.MemoryTransport` and
+    :class:`~vfl.runtime.transport.TlsTransport` implement it; a transport is a context
+    manager that closes itself:
 
-    >>> from vfl.transport import MemoryNetwork
+    >>> from vfl.runtime.transport import MemoryNetwork
     >>> network = MemoryNetwork()
     >>> with network.transport("guest") as guest, network.transport("host") as host:
     ...     guest.connect(["host"], timeout=1.0)

@@ -89,7 +89,7 @@ from protocols.messages import (
     payload_fields,
 )
 from vfl.exceptions import CodecError
-from vfl.transport.base import DEFAULT_MAX_MESSAGE_BYTES
+from vfl.runtime.transport.base import DEFAULT_MAX_MESSAGE_BYTES
 
 __all__ = [
     "CODEC_VERSION",
@@ -257,7 +257,7 @@ class Keyring:
         """Add every public key ``message`` carries (the one place that does).
 
         The runner calls it for each message it sends and each it hands to its role,
-        :func:`vfl.local.run_locally` for each message on both sides of the codec;
+        :func:`vfl.runtime.local.run_locally` for each message on both sides of the codec;
         later vectors under those keys then decode.
 
         Parameters

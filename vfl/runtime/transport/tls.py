@@ -19,7 +19,7 @@ Acceptance
     With TLS 1.3 a client finishes its handshake before the listener has checked
     the client certificate, so a client cannot tell from the handshake alone that
     it was accepted.  The listener therefore sends one ACCEPT frame
-    (:mod:`vfl.transport.framing`) once it has accepted the client;
+    (:mod:`vfl.runtime.transport.framing`) once it has accepted the client;
     :meth:`TlsTransport.connect` waits for it and reports
     :class:`~vfl.exceptions.PeerRefusedError` when the connection is closed
     instead.
@@ -53,8 +53,8 @@ from vfl.exceptions import (
     PeerUnavailableError,
     TransportError,
 )
-from vfl.transport.base import DEFAULT_MAX_MESSAGE_BYTES, Transport
-from vfl.transport.framing import (
+from vfl.runtime.transport.base import DEFAULT_MAX_MESSAGE_BYTES, Transport
+from vfl.runtime.transport.framing import (
     DEFAULT_CHUNK_BYTES,
     FrameType,
     encode_frame,

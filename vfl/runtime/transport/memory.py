@@ -33,7 +33,7 @@ from vfl.exceptions import (
     PeerUnavailableError,
     TransportError,
 )
-from vfl.transport.base import DEFAULT_MAX_MESSAGE_BYTES, Transport
+from vfl.runtime.transport.base import DEFAULT_MAX_MESSAGE_BYTES, Transport
 
 __all__ = ["MemoryNetwork", "MemoryTransport"]
 

@@ -28,7 +28,6 @@ from protocols import pump
 from protocols.exceptions import ProtocolError
 from protocols.messages import Abort, Message
 from protocols.roles import Role
-from vfl import codec
 from vfl.exceptions import (
     CodecError,
     PeerAbortedError,
@@ -37,10 +36,11 @@ from vfl.exceptions import (
     TransportError,
     VflError,
 )
-from vfl.logs import event
-from vfl.progress import Progress, resolve_style
-from vfl.transcript import TranscriptEntry
-from vfl.transport.base import Transport
+from vfl.runtime import codec
+from vfl.runtime.logs import event
+from vfl.runtime.progress import Progress, resolve_style
+from vfl.runtime.transcript import TranscriptEntry
+from vfl.runtime.transport.base import Transport
 
 __all__ = ["RunSettings", "Session", "step_job_id"]
 
@@ -79,7 +79,7 @@ class Session:
     settings : RunSettings
         Timeouts and limits.
     show_progress : bool or {"auto", "bar", "lines", "none"}, optional
-        Progress display (:mod:`vfl.progress`); ``None``/``"auto"``: a bar when
+        Progress display (:mod:`vfl.runtime.progress`); ``None``/``"auto"``: a bar when
         stderr is a terminal, nothing otherwise; ``True`` is ``"bar"``, ``False``
         ``"none"``.
     recorder : callable, optional

@@ -20,7 +20,7 @@ import numpy as np
 import numpy.typing as npt
 
 from vfl.exceptions import DataError
-from vfl.files import write_json_atomically
+from vfl.runtime.files import write_json_atomically
 
 __all__ = ["MODEL_FORMAT_VERSION", "PartyModel", "Scaling", "merge_to_sklearn", "signed_log"]
 

@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 import numpy.typing as npt
 
+from vfl.evaluation.metrics import ks_statistic, roc_auc, roc_curve
 from vfl.exceptions import MetricError
-from vfl.metrics import ks_statistic, roc_auc, roc_curve
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure

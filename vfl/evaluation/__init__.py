@@ -1,0 +1,1 @@
+"""Evaluating models: metrics, plots and the report."""

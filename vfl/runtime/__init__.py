@@ -1,0 +1,1 @@
+"""Running roles: the wire codec, transports, the runner, transcripts, logs, progress, files."""
