@@ -1,0 +1,19 @@
+"""``vfl.datasets``, a documented path: the code lives in :mod:`vfl.tables.datasets`."""
+
+from vfl.tables.datasets import (
+    PartyTable,
+    load_builtin,
+    make_rare_event_credit,
+    make_toy_hetero,
+    read_party_csv,
+    write_party_csv,
+)
+
+__all__ = [
+    "PartyTable",
+    "load_builtin",
+    "make_rare_event_credit",
+    "make_toy_hetero",
+    "read_party_csv",
+    "write_party_csv",
+]
