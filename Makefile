@@ -23,7 +23,7 @@ lint: $(STAMP)
 # (hypothesis "long" profile: ~170k role cases, ~13 min on 2 cores); coverage-guided
 # fuzzing with atheris: see fuzz/README.md (pip install '.[fuzz]').
 fuzz: $(STAMP)
-	HYPOTHESIS_PROFILE=long $(BIN)/python -m pytest tests/test_fuzz_roles.py tests/test_serialization.py tests/test_encoding.py tests/test_codec.py tests/test_framing.py tests/test_runner.py tests/test_hetero_lr_hostile.py
+	HYPOTHESIS_PROFILE=long $(BIN)/python -m pytest tests/protocols/test_fuzz_roles.py tests/crypto/test_serialization.py tests/crypto/test_encoding.py tests/vfl/test_codec.py tests/vfl/test_framing.py tests/vfl/test_runner.py tests/protocols/test_hetero_lr_hostile.py
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks paillier --key-lengths 1024 2048 3072

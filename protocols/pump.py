@@ -3,7 +3,7 @@
 Every way of running roles goes through :func:`deliver_until_done`: a party's run over
 a real transport (:meth:`vfl.runner.Session.run`), every party in one process through
 the wire codec (:func:`vfl.local.run_locally`), and the tests' random interleavings
-(``tests.protocol_harness.run_roles``).  The pump does what they share: start every
+(``tests.support.protocol_harness.run_roles``).  The pump does what they share: start every
 role, check the receiver of each message a role returns and hand it to the caller's
 ``send``, ask the caller's ``next_event`` what happens next (a message to deliver or a
 role's local work), hand that to the role, and stop when ``next_event`` says nothing

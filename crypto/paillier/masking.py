@@ -200,7 +200,7 @@ class VectorMask:
         """The exact signed mantissas behind the masks (at :attr:`exponent`).
 
         :meth:`unmask` rounds them to float64; these are the integers the masking
-        party can compute exactly (the label attack of ``tests/test_label_attack.py``
+        party can compute exactly (the label attack of ``tests/protocols/test_label_attack.py``
         uses them, as a curious party would).
 
         Parameters

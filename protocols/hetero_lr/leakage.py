@@ -8,7 +8,7 @@ the batch, and the gradient is computed exactly on integers: features at resolut
 weights started at zero: the first residual was exactly ``1/2 - y``), each gradient
 entry ``j`` would be a *subset sum* ``sum_i a_ij y_i`` of the host's own integers
 ``a_ij = round(x_ij * 2**16)`` and the labels a solution of ``f_h`` knapsacks at
-once, which lattice reduction (LLL, BKZ) finds (``tests/test_label_attack.py``
+once, which lattice reduction (LLL, BKZ) finds (``tests/protocols/test_label_attack.py``
 plays the attack).
 
 **Guard 1: secret random initial weights.**  The guest starts from weights drawn
@@ -46,7 +46,7 @@ The guest checks it for every host (from the host's ``f_h`` and ``b_h``, which t
 host reports in its setup reply); each host checks it with ``H(p) = 1`` (it does
 not know ``p``).  Where the gradient could carry all of a batch's label bits, the
 knapsack has one solution and lattice reduction finds it; the test suite shows
-both (``tests/test_label_attack.py``).  The guest's own gradient carries the
+both (``tests/protocols/test_label_attack.py``).  The guest's own gradient carries the
 hosts' real-valued partial scores, not binary unknowns; it keeps the older rule
 ``B_min > f_g + 1`` (more unknowns than equations).
 

@@ -1,0 +1,1 @@
+"""Rules over the whole repository: the layering, randomness sources, the README's code."""

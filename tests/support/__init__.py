@@ -1,0 +1,1 @@
+"""Helpers the tests share: the protocol harness, job files, PSI ids, references, the auditor."""

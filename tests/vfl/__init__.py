@@ -1,0 +1,1 @@
+"""Tests of vfl/: codec, transports, runner, job files, certificates, estimators, metrics, CLI."""
