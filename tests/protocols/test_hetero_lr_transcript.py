@@ -805,7 +805,7 @@ def test_epoch_ends_carry_only_what_the_stopping_rule_needs(mode: str, rule: str
         for entry in guest.history:
             assert entry["weight_change"] is not None and entry["weight_change"] > 0.0
             assert entry["validation_auc"] is not None and entry["validation_ks"] is not None
-    # the auditor's rule (tests/support/auditor.py) accepts both transcripts ...
+    # the auditor's rule (tests/support/auditor/checks_lr.py) accepts both transcripts ...
     assert conditional_field_problems(received) == ([], 2 * len(ends))
     # ... and would refuse a norm or scores sent without the rule that needs them
     if rule == "weights-and-early-stopping":

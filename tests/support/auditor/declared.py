@@ -1,0 +1,557 @@
+"""The declared leakage table: SECURITY.md §9 secure sum, §10 PSI, §11 hetero LR + scoring."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from typing import Any
+
+from crypto.paillier import EncryptedVector, MaskedVector, PackedEncryptedVector
+from protocols.messages import LrSetup, MessageKind
+
+FORMS = {
+    "ciphertext": "an EncryptedVector under `key`; the receiver cannot decrypt it unless "
+    "`opened` says what its decryption reveals",
+    "masked": "a MaskedVector under the receiver's key: the receiver decrypts it, and "
+    "every plaintext is hidden by a mask uniform in Z_n",
+    "public-key": "a Paillier public key",
+    "parameter": "a public parameter of the job (checked against the job file)",
+    "size": "a set size or row count",
+    "blinded": "id-derived group elements or tags (PSI), never testable by the receiver",
+    "ot-points": "base-OT group elements (KKRT-PSI): fresh X25519 public keys and points "
+    "hashed from random bytes, independent of every id",
+    "ot-columns": "the OT-extension matrix u (KKRT-PSI), every column masked by a PRG "
+    "stream the receiver does not know",
+    "positions": "positions of the common ids in the host's shuffled sequence",
+    "residues": "raw decryptions of the receiver's own masked values",
+    "partial-scores": "a host's partial scores u_h = X_h w_h, one per row",
+    "magnitude": "the bit length of the sender's largest |round(x * 2**16)| over its "
+    "training features: one small integer, the order of magnitude of its largest value",
+    "scalar": "a float summary of the sender's own weights",
+    "totals": "the secure-sum total",
+    "reason": "a one-line reason without data",
+}
+KEY_OWNERS = ("sender", "receiver", "guest", "arbiter")
+ROLES = ("guest", "host", "arbiter")
+MODES = ("two-party", "arbiter")
+CONDITIONS: dict[str, Callable[[LrSetup], bool]] = {
+    'convergence = "weights"': lambda setup: setup.convergence == "weights",
+    "early stopping": lambda setup: setup.early_stopping != "",
+}
+"""When a field declared ``only_with`` a condition may carry a value: a predicate on
+the :class:`LrSetup` of its step (what the guest asked of the sending host, and the
+host accepted only if its own settings say the same).  Otherwise the field is empty
+(``0.0``, an empty array)."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Field:
+    """One payload field: its form, whose key (ciphertexts) and what it reveals."""
+
+    name: str
+    form: str
+    reveals: str
+    key: str | None = None
+    opened: str | None = None  # the key owner receives it and learns this (secure sum)
+    only_with: str | None = None  # a key of CONDITIONS: sent empty unless it holds
+
+    def __post_init__(self) -> None:
+        assert self.form in FORMS, self.form
+        assert self.only_with is None or self.only_with in CONDITIONS, self.only_with
+        assert (self.key is not None) == (self.form in ("ciphertext", "masked")), self
+        assert self.key is None or self.key in KEY_OWNERS, self.key
+        assert self.form != "masked" or self.key == "receiver", self
+
+
+@dataclasses.dataclass(frozen=True)
+class Route:
+    """Who may send a kind to whom (roles), in which training mode, with which fields."""
+
+    sender: str
+    receiver: str
+    fields: tuple[Field, ...]
+    mode: str | None = None  # hetero LR only: "two-party" or "arbiter"; None: any
+
+    def __post_init__(self) -> None:
+        assert self.sender in (*ROLES, "any") and self.receiver in (*ROLES, "any"), self
+        assert self.mode is None or self.mode in MODES, self.mode
+
+
+@dataclasses.dataclass(frozen=True)
+class Declared:
+    """A message kind: its protocol, its SECURITY.md section and its routes."""
+
+    kind: MessageKind
+    cls: str  # the message class name, as SECURITY.md writes it
+    protocol: str  # "psi", "hetero_lr", "score", "secure_sum" or "any"
+    section: str
+    routes: tuple[Route, ...]
+    methods: tuple[str, ...] = ()  # PSI: the methods that send it (empty: every method)
+
+
+def _f(name: str, form: str, reveals: str, key: str | None = None, **extra: Any) -> Field:
+    return Field(name, form, reveals, key, **extra)
+
+
+PSI_METHODS = ("ecdh", "rsa", "kkrt")
+BLINDING_METHODS = ("ecdh", "rsa")
+OT_METHODS = ("kkrt",)
+
+
+NOTHING = "nothing (it cannot decrypt)"
+UNIFORM = "nothing: uniform residues in Z_n"
+LR_SETUP_FIELDS = (
+    _f("mode", "parameter", "the training mode"),
+    _f("hosts", "parameter", "the host names"),
+    _f("rows", "size", "the aligned row count"),
+    _f("batch_size", "parameter", "the batch size"),
+    _f("max_iter", "parameter", "the most epochs"),
+    _f("plan_seed", "parameter", "the public batch plan"),
+    _f("guest_features", "size", "the guest's gradient width"),
+    _f("weighted", "parameter", "whether rows are weighted"),
+    _f("validation_rows", "size", "the validation row count"),
+    _f("key_length", "parameter", "the key length"),
+    _f("resume", "parameter", "whether the guest continues an interrupted run"),
+    _f("rows_digest", "parameter", "whether the receiver holds the same ordered ids (hosts)"),
+    _f(
+        "convergence",
+        "parameter",
+        'the convergence rule (a host sends weight-change norms only for "weights")',
+    ),
+    _f(
+        "early_stopping",
+        "parameter",
+        "the early-stopping metric, empty for none (a host sends validation scores only then)",
+    ),
+)
+
+
+def _lr_forward(key: str) -> tuple[Field, ...]:
+    return (
+        _f("quarter_scores", "ciphertext", NOTHING, key),
+        _f("squares", "ciphertext", NOTHING, key),
+    )
+
+
+def _lr_residual(key: str) -> tuple[Field, ...]:
+    return (
+        _f("residual", "ciphertext", NOTHING, key),
+        _f("weights", "ciphertext", NOTHING + "; empty unless rows are weighted", key),
+        _f("prefix", "ciphertext", NOTHING + "; empty except for hosts after the first", key),
+    )
+
+
+LR_MASKED_FIELDS = (
+    _f("gradient", "masked", UNIFORM, "receiver"),
+    _f("loss", "masked", UNIFORM + "; empty from a host", "receiver"),
+)
+LR_DECRYPTED_FIELDS = (
+    _f(
+        "values",
+        "residues",
+        "the receiver unmasks its own gradient sum per batch (the guest also the batch loss)",
+    ),
+)
+LR_EPOCH_END_FIELDS = (
+    _f(
+        "weight_change",
+        "scalar",
+        "the host's squared weight change over the epoch; 0.0 unless training converges on weights",
+        only_with='convergence = "weights"',
+    ),
+    _f("penalty", "scalar", "the host's penalty value"),
+    _f(
+        "validation_scores",
+        "partial-scores",
+        "the host's partial scores on validation rows; empty without early stopping (with "
+        "weight-change norms, epoch after epoch, they give the Gram matrix of its "
+        "validation rows)",
+        only_with="early stopping",
+    ),
+)
+LR_DECISION_FIELDS = (
+    _f("stop", "parameter", "whether training stops"),
+    _f("best_epoch", "parameter", "the epoch every party keeps"),
+)
+PSI = "psi"
+LR = "hetero_lr"
+
+
+def _declare(
+    kind: MessageKind,
+    cls: str,
+    protocol: str,
+    section: str,
+    *routes: Route,
+    methods: tuple[str, ...] = (),
+) -> Declared:
+    return Declared(kind, cls, protocol, section, routes, methods)
+
+
+DECLARED: dict[MessageKind, Declared] = {
+    d.kind: d
+    for d in (
+        _declare(
+            MessageKind.ABORT,
+            "Abort",
+            "any",
+            "§7, §9",
+            Route("any", "any", (_f("reason", "reason", "that the job stopped, and why"),)),
+        ),
+        # secure sum (§9): the guest holds the key, hosts c_1..c_k add in a ring
+        _declare(
+            MessageKind.SUM_PUBLIC_KEY,
+            "SumPublicKey",
+            "secure_sum",
+            "§9",
+            Route(
+                "guest",
+                "host",
+                (
+                    _f("public_key", "public-key", "the guest's key"),
+                    _f("length", "size", "the vector length"),
+                ),
+            ),
+        ),
+        _declare(
+            MessageKind.SUM_PARTIAL,
+            "SumPartial",
+            "secure_sum",
+            "§9",
+            Route(
+                "host",
+                "host",
+                (
+                    _f("public_key", "public-key", "the guest's key"),
+                    _f(
+                        "partial",
+                        "ciphertext",
+                        NOTHING + "; re-randomised at every hop, so the sender's two "
+                        "neighbours cannot divide what they exchanged with it and read "
+                        "1 + v n, its vector (Audit.check_secure_sum)",
+                        "guest",
+                    ),
+                    _f("contributors", "size", "how many parties added so far"),
+                ),
+            ),
+            Route(
+                "host",
+                "guest",
+                (
+                    _f("public_key", "public-key", "the guest's key"),
+                    _f(
+                        "partial",
+                        "ciphertext",
+                        "the hosts' total",
+                        "guest",
+                        opened="the hosts' total (one host: its vector, inherent)",
+                    ),
+                    _f("contributors", "size", "how many parties added"),
+                ),
+            ),
+        ),
+        _declare(
+            MessageKind.SUM_RESULT,
+            "SumResult",
+            "secure_sum",
+            "§9",
+            Route(
+                "guest",
+                "host",
+                (
+                    _f("totals", "totals", "the total over all parties"),
+                    _f("contributors", "size", "how many parties added"),
+                ),
+            ),
+        ),
+        # private set intersection (§10)
+        _declare(
+            MessageKind.PSI_SETUP,
+            "PsiSetup",
+            PSI,
+            "§10",
+            Route(
+                "guest",
+                "host",
+                (
+                    _f("method", "parameter", "the PSI method"),
+                    _f("output", "parameter", "who learns the result"),
+                    _f("salt", "parameter", "the job's public salt"),
+                    _f("size", "size", "the guest's set size"),
+                    _f("chunk_size", "parameter", "the chunk size"),
+                ),
+            ),
+        ),
+        _declare(
+            MessageKind.PSI_HOST_SETUP,
+            "PsiHostSetup",
+            PSI,
+            "§10",
+            Route(
+                "host",
+                "guest",
+                (
+                    _f("size", "size", "the host's set size"),
+                    _f("rsa_public_key", "parameter", "RSA-PSI: the host's (n, e); else empty"),
+                ),
+            ),
+        ),
+        _declare(
+            MessageKind.PSI_GUEST_ITEMS,
+            "PsiGuestItems",
+            PSI,
+            "§10",
+            Route("guest", "host", (_f("items", "blinded", "nothing (DDH / uniform blinding)"),)),
+            methods=BLINDING_METHODS,
+        ),
+        _declare(
+            MessageKind.PSI_PROCESSED_ITEMS,
+            "PsiProcessedItems",
+            PSI,
+            "§10",
+            Route("host", "guest", (_f("items", "blinded", "comparable values of its own ids"),)),
+            methods=BLINDING_METHODS,
+        ),
+        _declare(
+            MessageKind.PSI_HOST_ITEMS,
+            "PsiHostItems",
+            PSI,
+            "§10",
+            Route(
+                "host",
+                "guest",
+                (
+                    _f(
+                        "items",
+                        "blinded",
+                        "after matching: the common ids (KKRT: the OPRF value of each host "
+                        "id in its three candidate bins, pseudorandom unless the guest holds "
+                        "the id)",
+                    ),
+                ),
+            ),
+        ),
+        _declare(
+            MessageKind.PSI_POSITIONS,
+            "PsiPositions",
+            PSI,
+            "§10",
+            Route(
+                "guest",
+                "host",
+                (_f("positions", "positions", "the common ids, in the agreed order"),),
+            ),
+        ),
+        _declare(
+            MessageKind.PSI_DONE,
+            "PsiDone",
+            PSI,
+            "§10",
+            Route("guest", "host", ()),
+        ),
+        # KKRT-PSI (§10): base OTs and the OT-extension matrix of the batched OPRF
+        _declare(
+            MessageKind.PSI_OT_SENDER,
+            "PsiOtSenderPoint",
+            PSI,
+            "§10",
+            Route(
+                "guest",
+                "host",
+                (_f("point", "ot-points", "nothing (a fresh X25519 public key R = r·G)"),),
+            ),
+            methods=OT_METHODS,
+        ),
+        _declare(
+            MessageKind.PSI_OT_RECEIVER,
+            "PsiOtReceiverPoints",
+            PSI,
+            "§10",
+            Route(
+                "host",
+                "guest",
+                (
+                    _f(
+                        "points",
+                        "ot-points",
+                        "nothing: which point of each of the 512 pairs is the host's key "
+                        "(its secret s) does not show, and CDH hides the other seed",
+                    ),
+                ),
+            ),
+            methods=OT_METHODS,
+        ),
+        _declare(
+            MessageKind.PSI_OT_COLUMNS,
+            "PsiOtColumns",
+            PSI,
+            "§10",
+            Route(
+                "guest",
+                "host",
+                (
+                    _f(
+                        "columns",
+                        "ot-columns",
+                        "nothing: u = G(k0) ^ G(k1) ^ r is masked by the PRG stream of the "
+                        "seed the host did not choose (the guest's set size and the chunk "
+                        "size fix every length)",
+                    ),
+                ),
+            ),
+            methods=OT_METHODS,
+        ),
+        # hetero logistic regression (§11)
+        _declare(
+            MessageKind.LR_SETUP,
+            "LrSetup",
+            LR,
+            "§11",
+            Route("guest", "host", LR_SETUP_FIELDS),
+            Route("guest", "arbiter", LR_SETUP_FIELDS, mode="arbiter"),
+        ),
+        _declare(
+            MessageKind.LR_HOST_SETUP,
+            "LrHostSetup",
+            LR,
+            "§11",
+            Route(
+                "host",
+                "guest",
+                (
+                    _f("features", "size", "the host's gradient width"),
+                    _f("rows", "size", "the aligned row count"),
+                    _f("validation_rows", "size", "the validation row count"),
+                    _f(
+                        "gradient_bits",
+                        "magnitude",
+                        "the order of magnitude of the host's largest feature value (for "
+                        "the label-information bound)",
+                    ),
+                    _f("resume", "parameter", "whether the host continues an interrupted run"),
+                    _f("resume_seed", "parameter", "the plan seed of its checkpoints"),
+                    _f("resume_epochs", "parameter", "the epochs it holds checkpoints of"),
+                ),
+            ),
+        ),
+        _declare(
+            MessageKind.LR_PUBLIC_KEY,
+            "LrPublicKey",
+            LR,
+            "§11",
+            Route("guest", "host", (_f("public_key", "public-key", "nothing"),), "two-party"),
+            Route("host", "guest", (_f("public_key", "public-key", "nothing"),), "two-party"),
+            Route("arbiter", "guest", (_f("public_key", "public-key", "nothing"),), "arbiter"),
+            Route("arbiter", "host", (_f("public_key", "public-key", "nothing"),), "arbiter"),
+        ),
+        _declare(
+            MessageKind.LR_FORWARD,
+            "LrForward",
+            LR,
+            "§11",
+            Route("host", "guest", _lr_forward("sender"), "two-party"),
+            Route("host", "guest", _lr_forward("arbiter"), "arbiter"),
+        ),
+        _declare(
+            MessageKind.LR_RESIDUAL,
+            "LrResidual",
+            LR,
+            "§11",
+            Route("guest", "host", _lr_residual("sender"), "two-party"),
+            Route("guest", "host", _lr_residual("arbiter"), "arbiter"),
+        ),
+        _declare(
+            MessageKind.LR_MASKED,
+            "LrMasked",
+            LR,
+            "§11",
+            Route("guest", "host", LR_MASKED_FIELDS, "two-party"),
+            Route("host", "guest", LR_MASKED_FIELDS, "two-party"),
+            Route("guest", "arbiter", LR_MASKED_FIELDS, "arbiter"),
+            Route("host", "arbiter", LR_MASKED_FIELDS, "arbiter"),
+        ),
+        _declare(
+            MessageKind.LR_DECRYPTED,
+            "LrDecrypted",
+            LR,
+            "§11",
+            Route("host", "guest", LR_DECRYPTED_FIELDS, "two-party"),
+            Route("guest", "host", LR_DECRYPTED_FIELDS, "two-party"),
+            Route("arbiter", "guest", LR_DECRYPTED_FIELDS, "arbiter"),
+            Route("arbiter", "host", LR_DECRYPTED_FIELDS, "arbiter"),
+        ),
+        _declare(
+            MessageKind.LR_CROSS,
+            "LrCross",
+            LR,
+            "§11",
+            Route("host", "guest", (_f("cross", "ciphertext", NOTHING, "arbiter"),), "arbiter"),
+        ),
+        _declare(
+            MessageKind.LR_EPOCH_END,
+            "LrEpochEnd",
+            LR,
+            "§11",
+            Route("host", "guest", LR_EPOCH_END_FIELDS),
+        ),
+        _declare(
+            MessageKind.LR_DECISION,
+            "LrDecision",
+            LR,
+            "§11",
+            Route("guest", "host", LR_DECISION_FIELDS),
+            Route("guest", "arbiter", LR_DECISION_FIELDS, "arbiter"),
+        ),
+        _declare(
+            MessageKind.LR_RESUME,
+            "LrResume",
+            LR,
+            "§11",
+            Route("guest", "host", ()),
+            Route("guest", "arbiter", (), "arbiter"),
+        ),
+        # scoring (§11, "Scoring")
+        _declare(
+            MessageKind.LR_SCORE_REQUEST,
+            "LrScoreRequest",
+            "score",
+            "§11",
+            Route(
+                "guest",
+                "host",
+                (
+                    _f("rows", "size", "the number of rows to score"),
+                    _f("rows_salt", "parameter", "a fresh salt for the rows digest"),
+                    _f("rows_digest", "parameter", "whether the host holds the same ordered ids"),
+                ),
+            ),
+        ),
+        _declare(
+            MessageKind.LR_PARTIAL_SCORES,
+            "LrPartialScores",
+            "score",
+            "§11",
+            Route(
+                "host",
+                "guest",
+                (_f("scores", "partial-scores", "the host's partial score per scored row"),),
+            ),
+        ),
+    )
+}
+
+VECTOR_TYPES = (EncryptedVector, PackedEncryptedVector, MaskedVector)
+KEY_KINDS = {MessageKind.LR_PUBLIC_KEY, MessageKind.SUM_PUBLIC_KEY, MessageKind.SUM_PARTIAL}
+
+
+def routes_for(kind: MessageKind, mode: str | None) -> list[Route]:
+    """The declared routes of ``kind`` in training mode ``mode``."""
+    return [r for r in DECLARED[kind].routes if r.mode is None or r.mode == mode]
+
+
+def find_route(kind: MessageKind, sender: str, receiver: str, mode: str | None) -> Route | None:
+    """The declared route of a message, or None if undeclared."""
+    for route in routes_for(kind, mode):
+        if route.sender in (sender, "any") and route.receiver in (receiver, "any"):
+            return route
+    return None

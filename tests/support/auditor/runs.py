@@ -1,0 +1,153 @@
+"""The example jobs, ready to audit."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from tests.support.auditor.security_md import ROOT
+
+
+def audit_id(value: str) -> str:
+    """A long, realistic id for an example's short one (same mapping in every file).
+
+    The examples number their customers 0..568; ids that short occur by chance in any
+    frame, so the audit renames them (the PSI and everything after it are unchanged).
+    """
+    return "cust-" + hashlib.sha256(b"audit-id:" + value.encode()).hexdigest()[:16]
+
+
+def prepare_example(
+    name: str, folder: Path, *, max_iter: int, ports: Sequence[int] | None = None
+) -> Path:
+    """Copy ``examples/<name>`` to ``folder`` for an audit; return its job file.
+
+    Ids are renamed (:func:`audit_id`), keys are 1024 bits (weak keys allowed),
+    ``max_iter`` is set, and with ``ports`` every party gets a free loopback port.
+    """
+    source = ROOT / "examples" / name
+    folder.mkdir(parents=True, exist_ok=True)
+    for csv_file in sorted(source.glob("*.csv")):
+        lines = csv_file.read_text().splitlines()
+        header = lines[0].split(",")
+        column = header.index("id")
+        rows = [line.split(",") for line in lines[1:]]
+        for row in rows:
+            row[column] = audit_id(row[column])
+        (folder / csv_file.name).write_text("\n".join(",".join(r) for r in [header, *rows]) + "\n")
+    text = (source / "job.toml").read_text()
+    edits = [
+        (r"key_length = 2048", "key_length = 1024"),
+        (r"\[job\]\n", "[job]\nallow_weak_keys = true\n"),
+        (r"max_iter = \d+", f"max_iter = {max_iter}"),
+    ]
+    for pattern, replacement in edits:
+        text, count = re.subn(pattern, replacement, text)
+        assert count >= 1, pattern
+    if ports is not None:
+        addresses = iter(ports)
+        text = re.sub(
+            r'address = "127\.0\.0\.1:\d+"',
+            lambda _: f'address = "127.0.0.1:{next(addresses)}"',
+            text,
+        )
+    path = folder / "job.toml"
+    path.write_text(text)
+    return path
+
+
+def prepare_psi_job(
+    folder: Path,
+    *,
+    method: str,
+    output: str = "both",
+    chunk_size: int = 16384,
+    ports: Sequence[int] | None = None,
+) -> Path:
+    """The ``hetero-lr`` example's parties and data (:func:`prepare_example`) with a
+    PSI step only: ``method``, ``output`` and ``chunk_size`` as given."""
+    path = prepare_example("hetero-lr", folder, max_iter=1, ports=ports)
+    text = path.read_text()
+    first = text.index("[[steps]]")
+    second = text.index("[[steps]]", first + 1)
+    psi = text[first:second]
+    psi, count = re.subn(
+        r'method = "ecdh"',
+        f'method = "{method}"\noutput = "{output}"\nchunk_size = {chunk_size}',
+        psi,
+    )
+    assert count == 1, psi
+    path.write_text(text[:first] + psi)
+    return path
+
+
+def prepare_secure_sum_job(
+    folder: Path, *, hosts: int = 3, ports: Sequence[int] | None = None
+) -> Path:
+    """A job of a guest and ``hosts`` hosts: PSI (ECDH, output ``both``), then a secure
+    sum of two columns over the common rows.
+
+    Three or more hosts give the ring ``c_1 .. c_k`` a hop *between* contributors
+    after an addition (``c_2 → c_3``), the one a contributor's two neighbours could
+    exploit if it were not re-randomised.  Data are drawn with a fixed seed: 300 of
+    600 long ids per party, balances and limits with cents (distinctive floats).
+    """
+    rng = np.random.default_rng(2026)
+    names = ["bank-a", *(f"bank-{chr(ord('b') + i)}" for i in range(hosts))]
+    everyone = [audit_id(f"sum-{i}") for i in range(600)]
+    folder.mkdir(parents=True, exist_ok=True)
+    for name in names:
+        chosen = rng.choice(len(everyone), size=300, replace=False)
+        balance = np.round(rng.lognormal(9.0, 1.0, size=300), 2)
+        limit = np.round(rng.lognormal(10.0, 0.5, size=300), 2)
+        header = ["id", *(["y"] if name == "bank-a" else []), "balance", "credit_limit"]
+        lines = [",".join(header)]
+        for row, index in enumerate(chosen.tolist()):
+            label = [str(int(rng.integers(0, 2)))] if name == "bank-a" else []
+            values = [f"{balance[row]:.2f}", f"{limit[row]:.2f}"]
+            lines.append(",".join([everyone[index], *label, *values]))
+        (folder / f"{name}.csv").write_text("\n".join(lines) + "\n")
+    addresses = iter(ports) if ports is not None else None
+    text = [
+        "[job]",
+        'id = "secure-sum-audit"',
+        "timeout = 60",
+        "connect_timeout = 30",
+        "allow_weak_keys = true",
+        'output_dir = "output"',
+        "",
+        "[tls]",
+        'ca = "certs/ca.crt"',
+    ]
+    for number, name in enumerate(names):
+        port = next(addresses) if addresses is not None else 9170 + number
+        labelled = ', label_column = "y"' if name == "bank-a" else ""
+        text += [
+            "",
+            "[[parties]]",
+            f'name = "{name}"',
+            f'role = "{"guest" if name == "bank-a" else "host"}"',
+            f'address = "127.0.0.1:{port}"',
+            f'certificate = "certs/{name}.crt"',
+            f'private_key = "certs/{name}.key"',
+            f'data = {{ file = "{name}.csv", id_column = "id"{labelled} }}',
+        ]
+    text += [
+        "",
+        "[[steps]]",
+        'type = "psi"',
+        'method = "ecdh"',
+        "",
+        "[[steps]]",
+        'type = "secure_sum"',
+        'columns = ["balance", "credit_limit"]',
+        "max_abs = 1e12",
+        "key_length = 1024",
+    ]
+    path = folder / "job.toml"
+    path.write_text("\n".join(text) + "\n")
+    return path

@@ -1,0 +1,257 @@
+"""Recording the secrets (wrapping the real functions that make them)."""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import importlib
+import json
+import sys
+import threading
+from collections import defaultdict
+from collections.abc import Iterable, Iterator, Sequence
+from pathlib import Path
+from typing import Any
+from unittest import mock
+
+import numpy as np
+
+from crypto.ecdh import EcdhKey
+from crypto.ot_extension import OprfReceiver, OprfSender
+from crypto.paillier import (
+    MaskedVector,
+    PackingLayout,
+    PaillierPrivateKey,
+    PaillierPublicKey,
+    VectorMask,
+)
+
+
+@dataclasses.dataclass(frozen=True)
+class OprfBlock:
+    """One block of a KKRT OT extension as one party computed it (secret).
+
+    The guest (OPRF receiver) keeps ``t[j]`` for every bin ``j`` of the block: its
+    own PRF value of the id in bin ``j`` is ``H(j, t[j])``.  A host (OPRF sender)
+    keeps ``q[j] = t[j] ^ (s & r[j])`` and its secret ``s`` (``choices``): it can
+    evaluate ``F(j, y) = H(j, q[j] ^ (s & C(y)))`` for any guess ``y``.
+    """
+
+    start: int
+    rows: bytes  # t rows (guest) or q rows (host), 64 bytes per bin
+    choices: bytes = b""  # the host's secret s (64 bytes); empty for the guest
+
+
+class SecretLog:
+    """Paillier private keys, PSI scalars, masks, KKRT OPRF states and the guest's
+    initial-weights seeds as made.
+
+    With ``path``, every record is also appended to that JSON-lines file (for
+    parties in separate processes); :meth:`load` reads such files back.  The keys
+    of KKRT's base OTs are not PSI scalars and are not recorded (there are 513 per
+    link, and no id is ever raised to them).
+    """
+
+    def __init__(self, path: Path | None = None) -> None:
+        self.private_keys: dict[int, PaillierPrivateKey] = {}
+        self.key_party: dict[int, str] = {}
+        self.ecdh: dict[str, list[bytes]] = defaultdict(list)
+        self.masks: dict[int, VectorMask] = {}  # first masked ciphertext -> its mask
+        self.oprf: dict[str, list[OprfBlock]] = defaultdict(list)
+        self.initial_weights_seeds: dict[str, list[bytes]] = defaultdict(list)
+        self._lock = threading.Lock()
+        self._path = path
+
+    def _write(self, record: dict[str, Any]) -> None:
+        if self._path is not None:
+            with self._path.open("a", encoding="utf-8") as stream:
+                stream.write(json.dumps(record) + "\n")
+
+    def add_private_key(self, party: str, private_key: PaillierPrivateKey) -> None:
+        with self._lock:
+            n = private_key.public_key.n
+            self.private_keys[n] = private_key
+            self.key_party[n] = party
+            self._write(
+                {
+                    "type": "paillier",
+                    "party": party,
+                    "p": hex(private_key.p),
+                    "q": hex(private_key.q),
+                }
+            )
+
+    def add_ecdh(self, party: str, scalar: bytes) -> None:
+        with self._lock:
+            self.ecdh[party].append(scalar)
+            self._write({"type": "ecdh", "party": party, "scalar": scalar.hex()})
+
+    def add_oprf(self, party: str, block: OprfBlock) -> None:
+        with self._lock:
+            self.oprf[party].append(block)
+            self._write(
+                {
+                    "type": "oprf",
+                    "party": party,
+                    "start": block.start,
+                    "rows": block.rows.hex(),
+                    "choices": block.choices.hex(),
+                }
+            )
+
+    def add_initial_weights_seed(self, party: str, seed: bytes) -> None:
+        with self._lock:
+            self.initial_weights_seeds[party].append(seed)
+            self._write({"type": "initial_weights", "party": party, "seed": seed.hex()})
+
+    def add_mask(self, masked: MaskedVector, mask: VectorMask) -> None:
+        if not len(masked):
+            return
+        with self._lock:
+            self.masks[masked.ciphertexts[0]] = mask
+            layout = mask.layout
+            self._write(
+                {
+                    "type": "mask",
+                    "n": hex(mask.public_key.n),
+                    "first": hex(masked.ciphertexts[0]),
+                    "masks": [hex(m) for m in mask._masks],
+                    "exponent": mask.exponent,
+                    "length": mask.length,
+                    "layout": None if layout is None else dataclasses.astuple(layout),
+                }
+            )
+
+    @classmethod
+    def load(cls, paths: Iterable[Path]) -> SecretLog:
+        log = cls()
+        for path in paths:
+            for line in path.read_text().splitlines():
+                record = json.loads(line)
+                if record["type"] == "paillier":
+                    p, q = int(record["p"], 16), int(record["q"], 16)
+                    public = PaillierPublicKey(p * q, allow_weak_key=True)
+                    log.add_private_key(record["party"], PaillierPrivateKey(public, p, q))
+                elif record["type"] == "ecdh":
+                    log.add_ecdh(record["party"], bytes.fromhex(record["scalar"]))
+                elif record["type"] == "oprf":
+                    block = OprfBlock(
+                        record["start"],
+                        bytes.fromhex(record["rows"]),
+                        bytes.fromhex(record["choices"]),
+                    )
+                    log.add_oprf(record["party"], block)
+                elif record["type"] == "initial_weights":
+                    log.add_initial_weights_seed(record["party"], bytes.fromhex(record["seed"]))
+                else:
+                    public = PaillierPublicKey(int(record["n"], 16), allow_weak_key=True)
+                    layout = record["layout"]
+                    log.masks[int(record["first"], 16)] = VectorMask(
+                        public,
+                        [int(m, 16) for m in record["masks"]],
+                        record["exponent"],
+                        record["length"],
+                        None if layout is None else PackingLayout(*layout),
+                    )
+        return log
+
+
+@contextlib.contextmanager
+def record_secrets(log: SecretLog, party: str | None = None) -> Iterator[SecretLog]:
+    """Record every key pair, PSI scalar, mask, OPRF state and initial-weights seed the
+    engine makes (the real code runs).
+
+    Wraps the Paillier key generation the hetero LR backend and the secure sum's key
+    owner call, ``mask_vector`` (both places that call it), ``EcdhKey.generate``
+    (except in :mod:`crypto.ot`: base-OT keys are not PSI scalars), KKRT's
+    ``OprfReceiver.columns`` and ``OprfSender.rows`` (each block's ``t`` or ``q``
+    rows), and ``secret_initial_weights`` as the hetero LR guest calls it (its secret
+    seed: the plaintext replay needs the same starting point).  The party is ``party``
+    or, in ``simulate_job``, taken from the thread name (``party-<name>``).
+    """
+    backends = importlib.import_module("protocols.hetero_lr.backends")
+    lr_guest = importlib.import_module("protocols.hetero_lr.guest")
+    secure_sum = importlib.import_module("protocols.secure_sum")
+    masking = importlib.import_module("crypto.paillier.masking")
+    vector = importlib.import_module("crypto.paillier.vector")
+    ot = importlib.import_module("crypto.ot")
+    real_keygen = backends.generate_paillier_keypair
+    real_sum_keygen = secure_sum.generate_paillier_keypair
+    real_initial_weights = lr_guest.secret_initial_weights
+    real_mask = masking.mask_vector
+    real_generate = EcdhKey.generate
+    real_columns = OprfReceiver.columns
+    real_rows = OprfSender.rows
+
+    class OtKeys:
+        """What :mod:`crypto.ot` sees as ``EcdhKey``: keys made without recording."""
+
+        generate = staticmethod(real_generate)
+
+    def who() -> str:
+        return party or threading.current_thread().name.removeprefix("party-")
+
+    def keygen(*args: Any, **kwargs: Any) -> tuple[PaillierPublicKey, PaillierPrivateKey]:
+        public_key, private_key = real_keygen(*args, **kwargs)
+        log.add_private_key(who(), private_key)
+        return public_key, private_key
+
+    def sum_keygen(*args: Any, **kwargs: Any) -> tuple[PaillierPublicKey, PaillierPrivateKey]:
+        public_key, private_key = real_sum_keygen(*args, **kwargs)
+        log.add_private_key(who(), private_key)
+        return public_key, private_key
+
+    def initial_weights(features: Any, seed: bytes) -> np.ndarray:
+        log.add_initial_weights_seed(who(), bytes(seed))
+        weights: np.ndarray = real_initial_weights(features, seed)
+        return weights
+
+    def mask(*args: Any, **kwargs: Any) -> tuple[MaskedVector, VectorMask]:
+        masked, vector_mask = real_mask(*args, **kwargs)
+        log.add_mask(masked, vector_mask)
+        return masked, vector_mask
+
+    def generate(cls: type[EcdhKey]) -> EcdhKey:
+        key = real_generate()
+        log.add_ecdh(who(), key.to_bytes())
+        return key
+
+    def columns(self: OprfReceiver, start_bin: int, rows: Any) -> tuple[bytes, Any]:
+        u, t_rows = real_columns(self, start_bin, rows)
+        log.add_oprf(who(), OprfBlock(start_bin, np.ascontiguousarray(t_rows).tobytes()))
+        return u, t_rows
+
+    def rows(self: OprfSender, start_bin: int, u: bytes) -> Any:
+        q_rows = real_rows(self, start_bin, u)
+        choices = np.asarray(self._choices, dtype=np.uint8).tobytes()
+        log.add_oprf(who(), OprfBlock(start_bin, np.ascontiguousarray(q_rows).tobytes(), choices))
+        return q_rows
+
+    with (
+        mock.patch.object(backends, "generate_paillier_keypair", keygen),
+        mock.patch.object(secure_sum, "generate_paillier_keypair", sum_keygen),
+        mock.patch.object(lr_guest, "secret_initial_weights", initial_weights),
+        mock.patch.object(masking, "mask_vector", mask),
+        mock.patch.object(vector, "mask_vector", mask),
+        mock.patch.object(EcdhKey, "generate", classmethod(generate)),
+        mock.patch.object(ot, "EcdhKey", OtKeys),
+        mock.patch.object(OprfReceiver, "columns", columns),
+        mock.patch.object(OprfSender, "rows", rows),
+    ):
+        yield log
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -c 'from tests.support.auditor import main; main()' SECRETS run --party P ...``.
+
+    Runs ``vfl`` (``vfl.cli.main``) with the remaining arguments, recording this
+    party's secrets to SECRETS: a real ``vfl run`` process whose keys and masks the
+    audit can read afterwards.
+    """
+    from vfl.cli import main as vfl_main
+
+    args = list(sys.argv[1:] if argv is None else argv)
+    path, rest = Path(args[0]), args[1:]
+    party = rest[rest.index("--party") + 1]
+    with record_secrets(SecretLog(path), party):
+        return vfl_main(rest)
