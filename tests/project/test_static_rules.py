@@ -36,6 +36,31 @@ def test_lower_layers_never_import_higher_ones(package: str) -> None:
                 assert top in LAYERS[package], f"{path.relative_to(ROOT)} imports {name}"
 
 
+# vfl's folders, each importing only those before it (and vfl.exceptions, vfl.certs);
+# the top modules (cli, demo, the estimator, psi) may import any of them
+VFL_FOLDERS = {
+    "runtime": {"exceptions", "certs"},
+    "tables": {"exceptions", "runtime"},
+    "evaluation": {"exceptions", "runtime"},
+    "steps": {"exceptions", "runtime", "tables", "evaluation"},
+    "jobs": {"exceptions", "runtime", "tables", "evaluation", "steps"},
+}
+
+
+@pytest.mark.parametrize("folder", sorted(VFL_FOLDERS))
+def test_vfl_folders_import_only_the_ones_before_them(folder: str) -> None:
+    for path in sorted((ROOT / "vfl" / folder).rglob("*.py")):
+        tree = ast.parse(path.read_text(), filename=str(path))
+        for node in ast.walk(tree):  # imports for type annotations only may go anywhere
+            if isinstance(node, ast.If) and ast.unparse(node.test) == "TYPE_CHECKING":
+                node.body = []
+        for name in _imported(tree):
+            parts = name.split(".")
+            if parts[0] == "vfl" and parts[1:2] != [folder]:
+                below = parts[1] if len(parts) > 1 else "vfl"
+                assert below in VFL_FOLDERS[folder], f"{path.relative_to(ROOT)} imports {name}"
+
+
 @pytest.mark.parametrize("package", ["crypto", "protocols"])
 def test_crypto_and_protocols_use_only_the_csprng(package: str) -> None:
     for path, tree in _modules(package):
