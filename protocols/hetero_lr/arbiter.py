@@ -26,7 +26,7 @@ from protocols.hetero_lr.phases import (
     ARBITER_TRANSITIONS,
     ArbiterEvent,
     ArbiterPhase,
-    transition,
+    allowed_transition,
 )
 from protocols.hetero_lr.settings import LrSettings
 from protocols.hetero_lr.state import LrCheckpoint, inputs_digest, settings_description
@@ -149,16 +149,11 @@ class LrArbiter(Role):
         self, event: ArbiterEvent, message: Message | None = None, refusal: str = ""
     ) -> ArbiterPhase:
         """The phase after ``event``; refuse it if the table does not allow it now."""
-        after = transition(ARBITER_TRANSITIONS, self._phase, event)
-        if after is None:
-            if message is not None:
-                raise self._unexpected(message, self._waiting())
-            if refusal:
-                raise ProtocolError(f"{self.party}: {refusal}")
-            raise ProtocolError(
-                f"{self.party}: {event.value} is not allowed in phase {self._phase.value}"
-            )
-        return after
+        return allowed_transition(
+            ARBITER_TRANSITIONS, self._phase, event, party=self.party,
+            unexpected=self._unexpected, message=message, refusal=refusal,
+            waiting=self._waiting(),
+        )  # fmt: skip
 
     def _transition(
         self, event: ArbiterEvent, message: Message | None = None, refusal: str = ""

@@ -49,7 +49,12 @@ from protocols.hetero_lr.party import (
     sent_vector,
     with_public_bound,
 )
-from protocols.hetero_lr.phases import GUEST_TRANSITIONS, GuestEvent, GuestPhase, transition
+from protocols.hetero_lr.phases import (
+    GUEST_TRANSITIONS,
+    GuestEvent,
+    GuestPhase,
+    allowed_transition,
+)
 from protocols.hetero_lr.settings import LrSettings
 from protocols.hetero_lr.state import KEPT_CHECKPOINTS, LrCheckpoint
 from protocols.messages import (
@@ -383,16 +388,10 @@ class LrGuest(TrainingParty):
         self, event: GuestEvent, message: Message | None = None, refusal: str = ""
     ) -> GuestPhase:
         """The phase after ``event``; refuse it if the table does not allow it now."""
-        after = transition(GUEST_TRANSITIONS, self._phase, event)
-        if after is None:
-            if message is not None:
-                raise self._unexpected(message, f"in phase {self._phase.value}")
-            if refusal:
-                raise ProtocolError(f"{self.party}: {refusal}")
-            raise ProtocolError(
-                f"{self.party}: {event.value} is not allowed in phase {self._phase.value}"
-            )
-        return after
+        return allowed_transition(
+            GUEST_TRANSITIONS, self._phase, event, party=self.party,
+            unexpected=self._unexpected, message=message, refusal=refusal,
+        )  # fmt: skip
 
     def _transition(
         self, event: GuestEvent, message: Message | None = None, refusal: str = ""

@@ -42,7 +42,12 @@ from protocols.hetero_lr.party import (
     sent_vector,
     with_public_bound,
 )
-from protocols.hetero_lr.phases import HOST_TRANSITIONS, HostEvent, HostPhase, transition
+from protocols.hetero_lr.phases import (
+    HOST_TRANSITIONS,
+    HostEvent,
+    HostPhase,
+    allowed_transition,
+)
 from protocols.hetero_lr.settings import LrSettings
 from protocols.messages import (
     LrCross,
@@ -202,18 +207,11 @@ class LrHost(TrainingParty):
         where: str = "",
     ) -> HostPhase:
         """The phase after ``event``; refuse it if the table does not allow it now."""
-        after = transition(HOST_TRANSITIONS, self._phase, event)
-        if after is None:
-            if message is not None:
-                raise self._unexpected(
-                    message, where or f"in epoch {self.epoch} batch {self.batch}"
-                )
-            if refusal:
-                raise ProtocolError(f"{self.party}: {refusal}")
-            raise ProtocolError(
-                f"{self.party}: {event.value} is not allowed in phase {self._phase.value}"
-            )
-        return after
+        return allowed_transition(
+            HOST_TRANSITIONS, self._phase, event, party=self.party,
+            unexpected=self._unexpected, message=message, refusal=refusal,
+            waiting=where or f"in epoch {self.epoch} batch {self.batch}",
+        )  # fmt: skip
 
     def _transition(
         self, event: HostEvent, message: Message | None = None, refusal: str = ""

@@ -40,8 +40,11 @@ True
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import TypeVar
+
+from protocols.exceptions import ProtocolError
+from protocols.messages import Message
 
 __all__ = [
     "ARBITER_TRANSITIONS",
@@ -53,6 +56,7 @@ __all__ = [
     "GuestPhase",
     "HostEvent",
     "HostPhase",
+    "allowed_transition",
     "transition",
 ]
 
@@ -258,3 +262,63 @@ def transition(
     True
     """
     return table.get((phase, event))
+
+
+def allowed_transition(
+    table: Mapping[tuple[Phase, Event], Phase],
+    phase: Phase,
+    event: Event,
+    *,
+    party: str,
+    unexpected: Callable[[Message, str], Exception],
+    message: Message | None = None,
+    waiting: str = "",
+    refusal: str = "",
+) -> Phase:
+    """The phase after ``event``, or the role's refusal when the table does not allow it.
+
+    Parameters
+    ----------
+    table : mapping
+        ``(phase, event) -> next phase``.
+    phase, event : enum.Enum
+        The current phase and what happened.
+    party : str
+        The role's party (named in refusals).
+    unexpected : callable
+        The role's ``_unexpected(message, waiting)``, for a message the table refuses.
+    message : Message, optional
+        The message that caused ``event``, if any.
+    waiting : str
+        What the role waits for, in the refusal of ``message``.
+    refusal : str
+        The refusal of an event without a message (default: the phase and event).
+
+    Returns
+    -------
+    enum.Enum
+        The next phase.
+
+    Raises
+    ------
+    UnexpectedMessageError
+        (from ``unexpected``) for a message the table does not allow now.
+    ProtocolError
+        For any other event the table does not allow now.
+
+    Examples
+    --------
+    >>> allowed_transition(GUEST_TRANSITIONS, GuestPhase.DONE, GuestEvent.START,
+    ...                    party="bank-a", unexpected=None)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    protocols.exceptions.ProtocolError: bank-a: start() is not allowed in phase done
+    """
+    after = transition(table, phase, event)
+    if after is not None:
+        return after
+    if message is not None:
+        raise unexpected(message, waiting or f"in phase {phase.value}")
+    raise ProtocolError(
+        f"{party}: {refusal or f'{event.value} is not allowed in phase {phase.value}'}"
+    )
