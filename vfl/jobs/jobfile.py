@@ -93,7 +93,7 @@ from vfl.steps import (
     step_type,
     step_types,
 )
-from vfl.steps.base import Section, positive, string_list
+from vfl.steps.base import PartyRoster, Section, positive, string_list
 
 __all__ = [
     "ROLES",
@@ -137,7 +137,7 @@ class PartyConfig:
 
 
 @dataclass(frozen=True)
-class JobConfig:
+class JobConfig(PartyRoster):
     """A validated job file."""
 
     path: Path
@@ -158,16 +158,6 @@ class JobConfig:
                 return party
         names = ", ".join(p.name for p in self.parties)
         raise JobFileError(f"{self.path}: no party {name!r} in this job (parties: {names})")
-
-    @property
-    def guest(self) -> PartyConfig:
-        """The label holder."""
-        return next(p for p in self.parties if p.role == "guest")
-
-    @property
-    def hosts(self) -> tuple[PartyConfig, ...]:
-        """The hosts, in job-file order."""
-        return tuple(p for p in self.parties if p.role == "host")
 
     def peers_of(self, name: str) -> tuple[PartyConfig, ...]:
         """Every party but ``name``."""

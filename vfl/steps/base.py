@@ -240,8 +240,29 @@ class LoadContext:
         return JobFileError(f"{self.path}: steps[{self.index}]: {message}")
 
 
+class PartyRoster:
+    """The parties of a job by role (for classes with a ``parties`` tuple)."""
+
+    parties: tuple[PartyConfig, ...]
+
+    @property
+    def guest(self) -> PartyConfig:
+        """The label holder."""
+        return next(p for p in self.parties if p.role == "guest")
+
+    @property
+    def hosts(self) -> tuple[PartyConfig, ...]:
+        """The hosts, in job-file order."""
+        return tuple(p for p in self.parties if p.role == "host")
+
+    @property
+    def arbiters(self) -> tuple[PartyConfig, ...]:
+        """The parties with role ``arbiter``."""
+        return tuple(p for p in self.parties if p.role == "arbiter")
+
+
 @dataclass
-class JobCheck:
+class JobCheck(PartyRoster):
     """The job as the checks across sections see it, one step after the other.
 
     Each step type's :meth:`StepType.check` reads and updates it in job order.
@@ -261,21 +282,6 @@ class JobCheck:
     parties: tuple[PartyConfig, ...]
     unaligned: str | None = None
     trained: bool = False
-
-    @property
-    def guest(self) -> PartyConfig:
-        """The label holder."""
-        return next(p for p in self.parties if p.role == "guest")
-
-    @property
-    def hosts(self) -> tuple[PartyConfig, ...]:
-        """The hosts, in job-file order."""
-        return tuple(p for p in self.parties if p.role == "host")
-
-    @property
-    def arbiters(self) -> tuple[PartyConfig, ...]:
-        """The parties with role ``arbiter``."""
-        return tuple(p for p in self.parties if p.role == "arbiter")
 
     def error(self, index: int, step: StepConfig, message: str) -> JobFileError:
         """An error naming the file and step (``job.toml: steps[1] (hetero_lr): ...``)."""
