@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import enum
 import re
+from collections.abc import Iterable
 from typing import Any, ClassVar
 
 import numpy as np
@@ -37,6 +38,11 @@ __all__ = [
     "LrResume",
     "LrScoreRequest",
     "LrSetup",
+    "LrSharePlain",
+    "LrSharePowers",
+    "LrShareResidual",
+    "LrShareSealed",
+    "LrShareWeights",
     "Message",
     "MessageKind",
     "PsiDone",
@@ -53,6 +59,8 @@ __all__ = [
     "SumPublicKey",
     "SumResult",
     "payload_fields",
+    "unzigzag",
+    "zigzag",
 ]
 
 PROTOCOL_VERSION = 1
@@ -117,6 +125,11 @@ class MessageKind(enum.IntEnum):
     LR_SCORE_REQUEST = 40
     LR_PARTIAL_SCORES = 41
     LR_RESUME = 42
+    LR_SHARE_PLAIN = 43
+    LR_SHARE_WEIGHTS = 44
+    LR_SHARE_SEALED = 45
+    LR_SHARE_POWERS = 46
+    LR_SHARE_RESIDUAL = 47
 
 
 MESSAGE_TYPES: dict[MessageKind, type[Message]] = {}
@@ -585,3 +598,84 @@ class LrPartialScores(Message):
 
     KIND = MessageKind.LR_PARTIAL_SCORES
     scores: np.ndarray
+
+
+# shared-mode hetero LR (protocols.hetero_lr.shared_party) ---------------------------------
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class LrSharePlain(Message):
+    """Shared mode: values that are uniformly random to the receiver, in the clear.
+
+    ``purpose`` says which: ``"initial"`` (the receiver's initial share of the
+    sender's weights), ``"scores"`` (another host's mask of its partial score, to the
+    partner host), ``"residual"`` (the partner host's residual share, to another
+    host), ``"loss"`` (the partner host's share of the epoch's loss sum, to the
+    guest) and ``"final"`` (the receiver's share of its own weights, at the end).
+    Signed integers travel zigzag-encoded (:func:`zigzag`).
+    """
+
+    KIND = MessageKind.LR_SHARE_PLAIN
+    purpose: str
+    shares: tuple[int, ...]
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class LrShareWeights(Message):
+    """Shared mode: the sender's share of the receiver's weights, under the sender's key."""
+
+    KIND = MessageKind.LR_SHARE_WEIGHTS
+    weights: EncryptedVector
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class LrShareSealed(Message):
+    """Shared mode: masked, packed values under the receiver's key (its new shares).
+
+    ``purpose``: ``"scores"`` (a partial score per row), ``"sigmoid"`` (the
+    approximate sigmoid per row), ``"loss"`` (the batch's loss sum) or
+    ``"gradient"`` (the receiver's share of a gradient).
+    """
+
+    KIND = MessageKind.LR_SHARE_SEALED
+    purpose: str
+    sealed: MaskedVector
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class LrSharePowers(Message):
+    """Shared mode, guest -> partner host: powers of the guest's score shares.
+
+    ``powers`` holds ``columns`` columns of one value per row of the batch, column
+    after column, under the guest's key (see :mod:`protocols.hetero_lr.shared_party`).
+    """
+
+    KIND = MessageKind.LR_SHARE_POWERS
+    columns: int
+    powers: EncryptedVector
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class LrShareResidual(Message):
+    """Shared mode: the sender's share of the batch's residuals, under its own key."""
+
+    KIND = MessageKind.LR_SHARE_RESIDUAL
+    residual: EncryptedVector
+
+
+def zigzag(values: Iterable[int]) -> tuple[int, ...]:
+    """Signed integers as the non-negative integers a message's int tuple holds.
+
+    Examples
+    --------
+    >>> zigzag([0, -1, 1, -2])
+    (0, 1, 2, 3)
+    >>> unzigzag(zigzag([5, -7, 2**100]))
+    [5, -7, 1267650600228229401496703205376]
+    """
+    return tuple(2 * v if v >= 0 else -2 * v - 1 for v in (int(x) for x in values))
+
+
+def unzigzag(values: Iterable[int]) -> list[int]:
+    """The signed integers :func:`zigzag` encoded."""
+    return [v >> 1 if v % 2 == 0 else -((v + 1) >> 1) for v in values]

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
+from protocols.exceptions import ProtocolError
 from protocols.hetero_lr.declarations import (
     Choice,
     Count,
@@ -29,13 +30,15 @@ __all__ = [
     "EARLY_STOPPING",
     "FEATURE_BOUND",
     "FLAT_KEYWORDS",
+    "LOSSES",
     "MODES",
     "SCORE_BOUND",
     "LrSettings",
     "flat_declarations",
 ]
 
-MODES = ("two-party", "arbiter")
+MODES = ("two-party", "arbiter", "shared")
+LOSSES = ("logistic", "taylor")
 CONVERGENCE = ("loss", "weights", "max_iter")
 EARLY_STOPPING = ("auc", "ks")
 
@@ -117,9 +120,21 @@ class LrSettings:
     mode: str = setting(
         "two-party",
         Choice(MODES, "training mode"),
-        doc='`"two-party"`: exactly one host; each party holds its own Paillier key. '
+        doc='`"shared"`: one or more hosts; weights, scores, residuals and gradients exist '
+        "only as additive shares, so no party learns a gradient (the guest and the first "
+        'host each hold a Paillier key). `"two-party"`: exactly one host; each party holds '
+        "its own Paillier key; every party learns its exact gradient per batch. "
         '`"arbiter"`: one or more hosts; a party with `role = "arbiter"` holds the key and '
-        "decrypts only masked values.",
+        "decrypts only masked values; every party learns its exact gradient per batch.",
+    )
+    loss: str | None = setting(
+        None,
+        Choice(LOSSES, "loss", optional=True),
+        doc='`"logistic"`: the logistic loss, its sigmoid evaluated on shares by a '
+        'polynomial (shared mode only, and its default). `"taylor"`: the second-order '
+        "Taylor approximation `log 2 - yz/2 + z²/8` (least squares; the only loss of the "
+        "two-party and arbiter modes, and their default).",
+        shown="logistic in shared mode, else taylor",
     )
     batch_size: int = setting(
         1024,
@@ -215,6 +230,18 @@ class LrSettings:
 
     def __post_init__(self) -> None:
         validate(self)  # every declared field: its rule checks and converts it
+        if self.loss == "logistic" and self.mode != "shared":
+            raise ProtocolError(
+                f'loss="logistic" needs mode="shared": the {self.mode} mode cannot evaluate '
+                'the sigmoid on encrypted scores; use mode="shared" or loss="taylor"'
+            )
+
+    @property
+    def loss_name(self) -> str:
+        """The loss trained: ``loss``, or the mode's default."""
+        if self.loss is not None:
+            return self.loss
+        return "logistic" if self.mode == "shared" else "taylor"
 
     def label_privacy(self) -> LabelPrivacy | None:
         """The guest's noise for these settings (``None`` without label privacy)."""

@@ -152,6 +152,7 @@ class HeteroLrStep:
     """
 
     mode: str = LR_DEFAULTS["mode"]
+    loss: str | None = LR_DEFAULTS["loss"]
     batch_size: int = LR_DEFAULTS["batch_size"]
     max_iter: int = LR_DEFAULTS["max_iter"]
     optimizer: str = LR_DEFAULTS["optimizer"]
