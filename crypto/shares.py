@@ -43,6 +43,7 @@ from gmpy2 import mpz
 from crypto import parallel
 from crypto.encoding import to_signed
 from crypto.exceptions import CryptoError
+from crypto.multiexp import signed_multi_exp
 from crypto.paillier import (
     EncryptedVector,
     MaskedVector,
@@ -59,6 +60,7 @@ __all__ = [
     "ShareLayout",
     "add_integers",
     "combine_columns",
+    "combine_sum",
     "decrypt_integers",
     "encrypt_integers",
     "open_shares",
@@ -172,19 +174,47 @@ def add_integers(vector: CipherVector, values: Sequence[int], bits: int) -> Ciph
     return EncryptedVector._trusted(paillier.public_key, ciphertexts, 0, 1 << bits)
 
 
+_WINDOW = 4
+
+
+def _straus(bases: Sequence[mpz], exponents: Sequence[int], n2: mpz) -> mpz:
+    """``prod_j bases[j] ** exponents[j] mod n2`` sharing the squarings (Straus, 4-bit windows)."""
+    tables: list[list[mpz]] = []
+    digits: list[int] = []
+    for base, exponent in zip(bases, exponents, strict=True):
+        if exponent == 0:
+            continue
+        if exponent < 0:
+            base, exponent = gmpy2.invert(base, n2), -exponent
+        table = [mpz(1), base]
+        for _ in range(2, 1 << _WINDOW):
+            table.append(table[-1] * base % n2)
+        tables.append(table)
+        digits.append(exponent)
+    if not tables:
+        return mpz(1)
+    windows = -(-max(e.bit_length() for e in digits) // _WINDOW)
+    mask = (1 << _WINDOW) - 1
+    accumulator = mpz(1)
+    for window in range(windows - 1, -1, -1):
+        if window != windows - 1:
+            for _ in range(_WINDOW):
+                accumulator = accumulator * accumulator % n2
+        shift = window * _WINDOW
+        for table, exponent in zip(tables, digits, strict=True):
+            digit = (exponent >> shift) & mask
+            if digit:
+                accumulator = accumulator * table[digit] % n2
+    return accumulator
+
+
 def _combine_kernel(
     columns: Sequence[Sequence[mpz]], factors: Sequence[Sequence[int]], n2: mpz
 ) -> list[mpz]:
     rows = len(columns[0]) if columns else 0
-    result = []
-    for i in range(rows):
-        accumulator = mpz(1)
-        for column, column_factors in zip(columns, factors, strict=True):
-            factor = column_factors[i]
-            if factor:
-                accumulator = accumulator * gmpy2.powmod(column[i], factor, n2) % n2
-        result.append(accumulator)
-    return result
+    return [
+        _straus([column[i] for column in columns], [f[i] for f in factors], n2) for i in range(rows)
+    ]
 
 
 def combine_columns(
@@ -249,6 +279,51 @@ def combine_columns(
     )
     ciphertexts = [c for chunk in results for c in chunk]
     return EncryptedVector._trusted(paillier[0].public_key, ciphertexts, 0, 1 << bits)
+
+
+def combine_sum(
+    columns: Sequence[CipherVector],
+    factors: Sequence[Sequence[int]],
+    bits: int,
+) -> CipherVector:
+    """``sum_i sum_j factors[j][i] * columns[j][i]``: one value (Pippenger's bucket method).
+
+    Parameters
+    ----------
+    columns : sequence of CipherVector
+        Vectors of one key and one length, at exponent 0.
+    factors : sequence of sequence of int
+        One factor per column and row.
+    bits : int
+        Public bound of the result.
+
+    Returns
+    -------
+    CipherVector
+        One value (not re-randomised).
+    """
+    if not columns or len(columns) != len(factors):
+        raise CryptoError("combine_sum needs one factor list per column")
+    public_key = columns[0].public_key
+    _bound_check(bits, public_key, "a combination")
+    for column, column_factors in zip(columns, factors, strict=True):
+        public_key.check_same(column.public_key)
+        if len(column) != len(column_factors):
+            raise CryptoError("combine_sum needs one factor per value")
+    if isinstance(columns[0], PlainVector):
+        plain = cast(Sequence[PlainVector], columns)
+        total = sum(
+            int(f) * m
+            for c, fs in zip(plain, factors, strict=True)
+            for m, f in zip(c.mantissas, fs, strict=True)
+        )
+        return PlainVector(plain[0].public_key, [total], 0, 1 << bits)
+    paillier = cast(Sequence[EncryptedVector], columns)
+    bases = [c for column in paillier for c in column._ciphertexts]
+    exponents = [int(f) for column_factors in factors for f in column_factors]
+    n2 = paillier[0].public_key._n2
+    product = signed_multi_exp(bases, exponents, int(n2))
+    return EncryptedVector._trusted(paillier[0].public_key, [mpz(product)], 0, 1 << bits)
 
 
 class ShareLayout:
@@ -358,8 +433,18 @@ def reshare(
     n2 = paillier.public_key._n2
     groups = [[paillier._ciphertexts[i] for i in group] for group in layout.groups()]
     packed_ciphertexts = _kernels.pack_groups_gil_free(groups, layout.slot_bits, n2)
-    sealed = rerandomize_ciphertexts(
-        paillier.public_key, packed_ciphertexts, addends, n_jobs=n_jobs, executor=executor
+    n = paillier.public_key._n
+    pooled = paillier.public_key._encryptor.pool.take(len(packed_ciphertexts))
+    sealed = [
+        c * ((1 + (a % n) * n) * rho % n2) % n2
+        for c, a, rho in zip(packed_ciphertexts, addends, pooled, strict=False)
+    ]
+    sealed += rerandomize_ciphertexts(
+        paillier.public_key,
+        packed_ciphertexts[len(pooled) :],
+        addends[len(pooled) :],
+        n_jobs=n_jobs,
+        executor=executor,
     )
     return MaskedVector(paillier.public_key, sealed), kept
 

@@ -50,6 +50,7 @@ from crypto.shares import (
     STATISTICAL_BITS,
     add_integers,
     combine_columns,
+    combine_sum,
     encrypt_integers,
     open_shares,
     reshare,
@@ -120,6 +121,8 @@ _SHARE_OF_Z_BITS = score_bits() + STATISTICAL_BITS + 8 - _SCORE_SHIFT
 """Bits of a share of ``z`` after truncation (the guest's powers are of these)."""
 _RESIDUAL_SHARE_BITS = _SIGMOID_BITS + STATISTICAL_BITS + 4 - (_POLY_SCALE - WEIGHT_FRACTION)
 _LOSS_SHIFT = COEFFICIENT_FRACTION + INPUT_FRACTION * DEGREE - INPUT_FRACTION
+_OBFUSCATORS_PER_WORK = 128
+"""Obfuscators computed per call of ``work`` (a bounded piece of idle-time work)."""
 _PLAIN_PURPOSES = ("initial", "scores", "residual", "loss", "final")
 _SEALED_PURPOSES = ("scores", "sigmoid", "loss", "gradient")
 
@@ -252,6 +255,29 @@ class _SharedParty(TrainingParty):
             batch=self.batch,
             residual=sent_vector(residual),
         )
+
+    # work while waiting ----------------------------------------------------------------
+    def _encryptions_per_batch(self) -> int:
+        """How many values this party encrypts under its own key in one batch."""
+        return 0
+
+    @property
+    def has_work(self) -> bool:
+        """Whether obfuscators for the next encryptions can be computed while waiting."""
+        if self.done or self._own_keys is None or self.plan is None:
+            return False
+        pool = getattr(self._own_keys[1], "precomputed_obfuscators", None)
+        return pool is not None and pool < self._encryptions_per_batch()
+
+    def work(self) -> list[Message]:
+        """Precompute a few obfuscators (the runner calls this when no message waits)."""
+        private_key: Any = self._private_key
+        missing = self._encryptions_per_batch() - private_key.precomputed_obfuscators
+        if missing > 0:
+            private_key.precompute_obfuscators(
+                min(missing, _OBFUSCATORS_PER_WORK), n_jobs=self.settings.n_jobs
+            )
+        return []
 
     # the inbox -------------------------------------------------------------------------
     def _file(self, message: Message, tag: str) -> None:
@@ -487,6 +513,12 @@ class SharedGuest(_SharedParty):
     def weighted(self) -> bool:
         """Whether rows carry weights."""
         return self.sample_weight is not None
+
+    def _encryptions_per_batch(self) -> int:
+        assert self.plan is not None
+        rows = len(self.rows)
+        powers = DEGREE + int(self.weighted) + int(self._needs_loss)
+        return (powers + 1) * rows + sum(len(h.weights) for h in self.held.values())
 
     def _digest_inputs(self) -> tuple[dict[str, object], dict[str, npt.ArrayLike | None]]:
         description, arrays = super()._digest_inputs()
@@ -893,6 +925,11 @@ class SharedHost(_SharedParty):
         self._guest_initial: LrSharePlain | None = None
         self._loss_share = 0
 
+    def _encryptions_per_batch(self) -> int:
+        if not self.is_partner or self.held_guest is None:
+            return 0
+        return len(self.rows) + len(self.held_guest.weights)
+
     @property
     def is_partner(self) -> bool:
         """Whether this host is the guest's partner (the first host)."""
@@ -1169,9 +1206,8 @@ class SharedHost(_SharedParty):
         used = [*columns[: DEGREE + 1 - first], columns[-1]]
         column_factors.append([-(v << _LOSS_SHIFT) for v in b])
         bits = _SIGMOID_BITS + rows.bit_length() + 8
-        per_row = combine_columns(used, column_factors, bits, n_jobs=self.settings.n_jobs)
+        summed = combine_sum(used, column_factors, bits)
         constant = 0 if self._weighted else sum(f[0] for f in factors) << ROW_WEIGHT_FRACTION
-        summed = _sum_vector(per_row, bits)
         summed = add_integers(summed, [constant], bits)
         sealed, kept = reshare(summed, bits, n_jobs=self.settings.n_jobs)
         self._loss_share += kept[0]
@@ -1281,12 +1317,6 @@ class SharedHost(_SharedParty):
         if self.is_partner and self.setup is not None and self._step == 2:
             return (self.guest, *self.setup.hosts[1:])
         return (self.guest,)
-
-
-def _sum_vector(vector: CipherVector, bits: int) -> CipherVector:
-    """The sum of a vector's values, as a vector of one value."""
-    ones = np.ones((1, len(vector)), dtype=np.int64)
-    return vector.matmul(ones).with_bound(1 << bits)
 
 
 def _split_columns(vector: CipherVector, count: int, rows: int) -> list[CipherVector]:

@@ -37,8 +37,8 @@ __all__ = [
     "split_factors",
 ]
 
-COEFFICIENT_FRACTION = 32
-"""Fraction bits of the polynomials' coefficients."""
+COEFFICIENT_FRACTION = 40
+"""Fraction bits of the polynomials' coefficients (rounding moves p by < 1e-6 on the interval)."""
 DEGREE = DEFAULT_APPROXIMATION.degree
 """Degree of both polynomials."""
 INTERVAL = DEFAULT_APPROXIMATION.interval
@@ -55,7 +55,7 @@ def _padded(coefficients: Sequence[float]) -> tuple[float, ...]:
 
 @lru_cache(maxsize=2)
 def logistic_coefficients(loss: str = "logistic") -> tuple[int, ...]:
-    """The sigmoid's approximation at scale ``2**32`` (constant first, degree :data:`DEGREE`).
+    """The sigmoid's approximation at scale ``2**40`` (constant first, degree :data:`DEGREE`).
 
     ``loss="taylor"``: ``1/2 + z/4``, the residual of the Taylor loss.
     """
