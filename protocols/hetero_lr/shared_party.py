@@ -92,10 +92,12 @@ from protocols.hetero_lr.shared_polynomials import (
     softplus_coefficients,
     split_factors,
 )
+from protocols.hetero_lr.state import KEPT_CHECKPOINTS, LrCheckpoint
 from protocols.messages import (
     LrDecision,
     LrHostSetup,
     LrPublicKey,
+    LrResume,
     LrSetup,
     LrSharePlain,
     LrSharePowers,
@@ -256,6 +258,43 @@ class _SharedParty(TrainingParty):
             residual=sent_vector(residual),
         )
 
+    # checkpoints ------------------------------------------------------------------------
+    def _shares_state(self) -> dict[str, Any]:
+        """The shares of this party, for its checkpoint (subclasses add what they hold)."""
+        assert self.mine is not None
+        return {"mine": self.mine.state()}
+
+    def _restore_shares(self, shares: dict[str, Any]) -> None:
+        self.mine = _restored_optimizer(self, shares.get("mine"), len(self.X[0]), "its own")
+
+    def _take_shared_checkpoint(self) -> None:
+        """Remember this party's shares after epoch :attr:`epoch` (training goes on)."""
+        assert self.plan is not None
+        width = self.features_count
+        self._checkpoint = LrCheckpoint(
+            role=self.ROLE,
+            epoch=self.epoch,
+            plan_seed=self.plan.seed,
+            inputs_digest=self.inputs_digest,
+            weights=(0.0,) * width,
+            optimizer=self.optimizer.state(),
+            snapshots=tuple((0.0,) * width for _ in range(self.epoch + 1)),
+            history=tuple(dict(entry) for entry in self.history),
+            shares=self._shares_state(),
+        )
+
+    def _restore_shared(self, after: int) -> None:
+        """Continue after epoch ``after`` from this party's checkpoint of it."""
+        checkpoint = self._checkpoint_of(after)
+        if checkpoint.shares is None:
+            raise ProtocolError(
+                f"{self.party}: its checkpoint of epoch {after} holds no shares (it was not "
+                "made in shared mode)"
+            )
+        self._restore(checkpoint)
+        self._restore_shares(checkpoint.shares)
+        self.resumed_after = after
+
     # work while waiting ----------------------------------------------------------------
     def _encryptions_per_batch(self) -> int:
         """How many values this party encrypts under its own key in one batch."""
@@ -385,6 +424,58 @@ class _SharedParty(TrainingParty):
     @property
     def _needs_loss(self) -> bool:
         return self.settings.convergence == "loss"
+
+
+def _restored_optimizer(
+    party: _SharedParty, state: object, width: int, whose: str
+) -> SharedOptimizer:
+    """A :class:`SharedOptimizer` from a checkpoint's shares, after checking them."""
+    if (
+        not isinstance(state, dict)
+        or set(state) != {"weights", "velocity"}
+        or not all(isinstance(state[k], list) and len(state[k]) == width for k in state)
+    ):
+        raise ProtocolError(
+            f"{party.party}: the checkpoint's shares of {whose} weights are malformed "
+            f"(expected {width} weights and velocities)"
+        )
+    penalized = [True] * width
+    if whose == "its own":
+        penalized = list(party._penalized)
+    elif whose == "the guest's" and party.settings.fit_intercept:
+        penalized[-1] = False
+    return SharedOptimizer(
+        party.settings.optimizer,
+        [int(v) for v in state["weights"]],
+        penalized,
+        [int(v) for v in state["velocity"]],
+    )
+
+
+def _check_resume_offer(party: str, message: LrHostSetup, resuming: bool, max_iter: int) -> None:
+    """A host resumes exactly when the guest does, offering at most its last two epochs."""
+    if message.resume != resuming:
+        raise ProtocolError(
+            f"{party}: {message.sender} "
+            + (
+                "continues an interrupted run (--resume) but the guest starts afresh"
+                if message.resume
+                else "starts afresh but the guest continues an interrupted run (--resume)"
+            )
+            + "; start every party with --resume, or none"
+        )
+    epochs = message.resume_epochs
+    if (
+        len(epochs) > KEPT_CHECKPOINTS
+        or len(set(epochs)) != len(epochs)
+        or not all(0 <= epoch < max_iter - 1 for epoch in epochs)
+        or len(message.resume_seed) != (32 if epochs else 0)
+    ):
+        raise ProtocolError(
+            f"{party}: {message.sender}'s resume offer is malformed (at most "
+            f"{KEPT_CHECKPOINTS} distinct epochs below {max_iter - 1}, and their 32-byte "
+            "plan seed)"
+        )
 
 
 def _check_shared_settings(settings: LrSettings, party: str) -> None:
@@ -538,10 +629,6 @@ class SharedGuest(_SharedParty):
         """
         if self.plan is not None:
             raise ProtocolError(f"{self.party}: start() called twice")
-        if self.resuming:
-            raise ProtocolError(
-                f"{self.party}: shared mode does not resume interrupted runs yet; start afresh"
-            )
         plan = BatchPlan(len(self.X), self.settings.batch_size, self.plan_seed)
         self._check_batch_size(plan, self.features_count, "the guest")
         self._start_plan(plan)
@@ -557,7 +644,8 @@ class SharedGuest(_SharedParty):
                     public_key=sent_key(public_key),
                 )
             )
-        messages.append(self._plain(self.partner, "initial", self._start_own_share()))
+        if not self.resuming:  # resuming: the shares come from checkpoints (_agree_on_resume)
+            messages.append(self._plain(self.partner, "initial", self._start_own_share()))
         return messages
 
     def _setup_for(self, receiver: str) -> LrSetup:
@@ -578,6 +666,7 @@ class SharedGuest(_SharedParty):
             key_length=settings.key_length,
             convergence=settings.convergence,
             early_stopping="",
+            resume=self.resuming,
             rows_digest=rows_digest(self.row_ids, self.plan_seed),
         )
 
@@ -636,11 +725,47 @@ class SharedGuest(_SharedParty):
                 f"{self.party}: {message.sender} reports {message.features} features, "
                 f"expected 1 to {MAX_MASKED_VALUES}"
             )
-        if message.resume:
-            raise ProtocolError(
-                f"{self.party}: {message.sender} resumes, but shared mode starts afresh"
-            )
+        _check_resume_offer(self.party, message, self.resuming, self.settings.max_iter)
         self._host_setups[message.sender] = message
+
+    def _agree_on_resume(self) -> list[Message]:
+        """Go on after the latest epoch the guest and every host hold shares of."""
+        seed, own = self._offered()
+        common = set(own) if seed == self.plan_seed else set()
+        for host in self.hosts:
+            offer = self._host_setups[host]
+            common &= set(offer.resume_epochs) if offer.resume_seed == self.plan_seed else set()
+        after = max(common, default=-1)
+        messages: list[Message] = [
+            LrResume(job_id=self.job_id, sender=self.party, receiver=host, round=after + 1)
+            for host in self.hosts
+        ]
+        if after >= 0:
+            self._restore_shared(after)
+        else:
+            self.resumed_after = -1
+            messages.append(self._plain(self.partner, "initial", self._start_own_share()))
+        return messages
+
+    def _shares_state(self) -> dict[str, Any]:
+        state = super()._shares_state()
+        state["held"] = {host: held.state() for host, held in self.held.items()}
+        return state
+
+    def _restore_shares(self, shares: dict[str, Any]) -> None:
+        super()._restore_shares(shares)
+        held = shares.get("held")
+        if not isinstance(held, dict) or set(held) != set(self.hosts):
+            raise ProtocolError(
+                f"{self.party}: the checkpoint holds shares of other hosts' weights than "
+                "this job's hosts"
+            )
+        self.held = {
+            host: _restored_optimizer(
+                self, held[host], self._host_setups[host].features, f"{host}'s"
+            )
+            for host in self.hosts
+        }
 
     def _take_initial(self, message: LrSharePlain) -> None:
         setup = self._host_setups.get(message.sender)
@@ -655,7 +780,11 @@ class SharedGuest(_SharedParty):
     def _advance(self) -> list[Message]:
         messages: list[Message] = []
         if not self._set_up:
-            if len(self.held) < len(self.hosts) or self._partner_key is None:
+            if len(self._host_setups) < len(self.hosts) or self._partner_key is None:
+                return messages
+            if self.resuming and self.resumed_after is None:
+                messages.extend(self._agree_on_resume())
+            if len(self.held) < len(self.hosts):
                 return messages
             self._set_up = True
             self._step = 0
@@ -841,6 +970,7 @@ class SharedGuest(_SharedParty):
             for host in self.hosts
         ]
         if reason is None:
+            self._take_shared_checkpoint()
             self._next_batch()
             self._step = 0
             return messages
@@ -937,10 +1067,6 @@ class SharedHost(_SharedParty):
 
     def start(self) -> list[Message]:
         """Nothing: a host waits for the guest's setup."""
-        if self.resuming:
-            raise ProtocolError(
-                f"{self.party}: shared mode does not resume interrupted runs yet; start afresh"
-            )
         return []
 
     def receive(self, message: Message) -> list[Message]:
@@ -1000,6 +1126,8 @@ class SharedHost(_SharedParty):
             and sender == self.partner
         ):
             self._file(message, "plain:residual")
+        elif isinstance(message, LrResume) and sender == self.guest:
+            replies = self._take_resume(message)
         elif isinstance(message, LrDecision) and sender == self.guest:
             self._file(message, "decision")
         elif (
@@ -1026,7 +1154,7 @@ class SharedHost(_SharedParty):
             "key_length": self.settings.key_length,
             "convergence": self.settings.convergence,
             "early_stopping": "",
-            "resume": False,
+            "resume": self.resuming,
         }
         for name, value in expected.items():
             if getattr(message, name) != value:
@@ -1048,6 +1176,7 @@ class SharedHost(_SharedParty):
         self.setup = message
         self.partner = message.hosts[0]
         self._start_plan(plan)
+        seed, epochs = self._offered()
         replies: list[Message] = [
             LrHostSetup(
                 job_id=self.job_id,
@@ -1057,6 +1186,9 @@ class SharedHost(_SharedParty):
                 rows=rows,
                 validation_rows=0 if self.X_validation is None else len(self.X_validation),
                 gradient_bits=1,
+                resume=self.resuming,
+                resume_seed=seed,
+                resume_epochs=epochs,
             )
         ]
         if self.is_partner:
@@ -1069,8 +1201,52 @@ class SharedHost(_SharedParty):
                     public_key=sent_key(public_key),
                 )
             )
-        replies.append(self._plain(self.guest, "initial", self._start_own_share()))
+        if not self.resuming:  # resuming: after the guest's LrResume (_take_resume)
+            replies.append(self._plain(self.guest, "initial", self._start_own_share()))
         return replies
+
+    def _take_resume(self, message: LrResume) -> list[Message]:
+        """Go on with epoch ``message.round`` from this host's shares of the one before."""
+        assert self.setup is not None
+        if not self.resuming or self.resumed_after is not None:
+            raise self._unexpected(message, "not waiting to resume")
+        if message.batch != 0 or message.round >= self.setup.max_iter:
+            raise ProtocolError(
+                f"{self.party}: the guest resumes with epoch {message.round} batch "
+                f"{message.batch}, beyond max_iter {self.setup.max_iter}"
+            )
+        after = message.round - 1
+        if after < 0:
+            self.resumed_after = -1
+            return [self._plain(self.guest, "initial", self._start_own_share())]
+        seed, epochs = self._offered()
+        if after not in epochs or seed != self.setup.plan_seed:
+            raise ProtocolError(
+                f"{self.party}: the guest resumes after epoch {after}, which this host did "
+                "not offer"
+            )
+        self._restore_shared(after)
+        return []
+
+    def _shares_state(self) -> dict[str, Any]:
+        state = super()._shares_state()
+        if self.held_guest is not None:
+            state["held"] = {"guest": self.held_guest.state()}
+        return state
+
+    def _restore_shares(self, shares: dict[str, Any]) -> None:
+        super()._restore_shares(shares)
+        if not self.is_partner:
+            return
+        assert self.setup is not None
+        held = shares.get("held")
+        if not isinstance(held, dict) or set(held) != {"guest"}:
+            raise ProtocolError(
+                f"{self.party}: the checkpoint holds no shares of the guest's weights"
+            )
+        self.held_guest = _restored_optimizer(
+            self, held["guest"], self.setup.guest_features, "the guest's"
+        )
 
     @property
     def _weighted(self) -> bool:
@@ -1081,7 +1257,9 @@ class SharedHost(_SharedParty):
         if not self._set_up:
             if self.setup is None or self._guest_key is None:
                 return messages
-            if self.is_partner:
+            if self.resuming and self.resumed_after is None:
+                return messages
+            if self.is_partner and self.held_guest is None:
                 if self._guest_initial is None:
                     return messages
                 shares = self._plain_shares(
@@ -1266,6 +1444,7 @@ class SharedHost(_SharedParty):
             if self.epoch + 1 >= self.setup.max_iter:
                 raise ProtocolError(f"{self.party}: the guest asked for more than max_iter epochs")
             self.history.append({"epoch": self.epoch, "weight_change": None})
+            self._take_shared_checkpoint()
             self._next_batch()
             self._step = 0
             return []

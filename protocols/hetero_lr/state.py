@@ -79,6 +79,8 @@ _KEYS = frozenset(
         "stale_epochs",
     }
 )
+_OPTIONAL_KEYS = frozenset({"shares"})
+"""Keys a checkpoint may omit (written by later versions of this module)."""
 _HEX = frozenset("0123456789abcdef")
 
 
@@ -200,6 +202,10 @@ class LrCheckpoint:
     best_epoch: int = -1
     best_value: float | None = None
     stale_epochs: int = 0
+    shares: dict[str, Any] | None = None
+    """Shared mode: this party's integer shares of weights and optimiser state (its
+    ``weights`` and ``snapshots`` are then zeros: no party knows a weight vector
+    during training)."""
 
     def to_dict(self) -> dict[str, Any]:
         """The checkpoint as JSON-serialisable values (floats survive JSON exactly).
@@ -222,6 +228,7 @@ class LrCheckpoint:
             "best_epoch": self.best_epoch,
             "best_value": self.best_value,
             "stale_epochs": self.stale_epochs,
+            "shares": self.shares,
         }
 
     @classmethod
@@ -245,7 +252,7 @@ class LrCheckpoint:
         """
         if not isinstance(values, dict):
             raise _invalid(f"expected an object, got {type(values).__name__}")
-        missing, unknown = _KEYS - values.keys(), values.keys() - _KEYS
+        missing, unknown = _KEYS - values.keys(), values.keys() - _KEYS - _OPTIONAL_KEYS
         if missing:
             raise _invalid(f"missing keys {', '.join(sorted(missing))}")
         if unknown:
@@ -302,7 +309,30 @@ class LrCheckpoint:
             best_epoch=best_epoch,
             best_value=best_value,
             stale_epochs=stale,
+            shares=_shares(values.get("shares")),
         )
+
+
+def _shares(value: object) -> dict[str, Any] | None:
+    """A shared-mode checkpoint's shares: nested objects whose leaves are integer lists."""
+    if value is None:
+        return None
+
+    def check(node: object, where: str, depth: int) -> None:
+        if isinstance(node, list):
+            if not all(type(item) is int for item in node):
+                raise _invalid(f"shares{where} must hold integers only")
+            return
+        if type(node) is int:
+            return
+        if not isinstance(node, dict) or depth > 4 or not all(isinstance(k, str) for k in node):
+            raise _invalid(f"shares{where} must be objects of integer lists")
+        for key, child in node.items():
+            check(child, f"{where}.{key}", depth + 1)
+
+    check(value, "", 0)
+    assert isinstance(value, dict)
+    return value
 
 
 def _invalid(problem: str) -> ProtocolError:
