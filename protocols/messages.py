@@ -611,7 +611,9 @@ class LrSharePlain(Message):
     sender's weights), ``"scores"`` (another host's mask of its partial score, to the
     partner host), ``"residual"`` (the partner host's residual share, to another
     host), ``"loss"`` (the partner host's share of the epoch's loss sum, to the
-    guest) and ``"final"`` (the receiver's share of its own weights, at the end).
+    guest), ``"validation"`` (the partner host's share of every validation row's score,
+    to the guest, with early stopping only: the guest learns those scores) and
+    ``"final"`` (the receiver's share of its own weights, at the end).
     Signed integers travel zigzag-encoded (:func:`zigzag`).
     """
 
@@ -622,9 +624,14 @@ class LrSharePlain(Message):
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class LrShareWeights(Message):
-    """Shared mode: the sender's share of the receiver's weights, under the sender's key."""
+    """Shared mode: the sender's share of the receiver's weights, under the sender's key.
+
+    ``purpose``: ``"batch"`` (for the batch's scores) or ``"validation"`` (for the
+    validation scores at an epoch's end, with early stopping only).
+    """
 
     KIND = MessageKind.LR_SHARE_WEIGHTS
+    purpose: str
     weights: EncryptedVector
 
 
@@ -633,8 +640,9 @@ class LrShareSealed(Message):
     """Shared mode: masked, packed values under the receiver's key (its new shares).
 
     ``purpose``: ``"scores"`` (a partial score per row), ``"sigmoid"`` (the
-    approximate sigmoid per row), ``"loss"`` (the batch's loss sum) or
-    ``"gradient"`` (the receiver's share of a gradient).
+    approximate sigmoid per row), ``"loss"`` (the batch's loss sum),
+    ``"gradient"`` (the receiver's share of a gradient) or ``"validation"`` (a partial
+    score per validation row, with early stopping only).
     """
 
     KIND = MessageKind.LR_SHARE_SEALED

@@ -38,6 +38,7 @@ decrypts or receives in the clear is a value masked by a fresh uniform mask at l
 
 from __future__ import annotations
 
+import math
 import secrets
 from collections.abc import Sequence
 from typing import Any, ClassVar
@@ -59,6 +60,7 @@ from crypto.shares import (
 from crypto.vector_api import CipherVector, MaskedValues, VectorPrivateKey, VectorPublicKey
 from protocols.exceptions import ProtocolError
 from protocols.hetero_lr.batch_plan import BatchPlan
+from protocols.hetero_lr.guest import Evaluator
 from protocols.hetero_lr.party import (
     MAX_MASKED_VALUES,
     TrainingParty,
@@ -126,7 +128,7 @@ _LOSS_SHIFT = COEFFICIENT_FRACTION + INPUT_FRACTION * DEGREE - INPUT_FRACTION
 _OBFUSCATORS_PER_WORK = 128
 """Obfuscators computed per call of ``work`` (a bounded piece of idle-time work)."""
 _PLAIN_PURPOSES = ("initial", "scores", "residual", "loss", "final")
-_SEALED_PURPOSES = ("scores", "sigmoid", "loss", "gradient")
+_SEALED_PURPOSES = ("scores", "sigmoid", "loss", "gradient", "validation")
 
 
 def _as_ints(values: npt.ArrayLike) -> list[int]:
@@ -172,6 +174,12 @@ class _SharedParty(TrainingParty):
         )
         _check_shared_settings(settings, party)
         self.X_int = encode_features(self.X)
+        self.X_validation_int = (
+            None if self.X_validation is None else encode_features(self.X_validation)
+        )
+        self._share_snapshots: dict[int, dict[str, Any]] = {}
+        """With early stopping: this party's shares after each epoch (the kept one's
+        are exchanged at the end)."""
         self._penalized = self.optimizer.state()["penalized"]
         self._own_keys: tuple[VectorPublicKey, VectorPrivateKey] | None = None
         self._inbox: dict[tuple[int, int, str, str], Message] = {}
@@ -234,13 +242,16 @@ class _SharedParty(TrainingParty):
             sealed=sent_masked(sealed),
         )
 
-    def _encrypted_weights(self, receiver: str, shares: Sequence[int]) -> LrShareWeights:
+    def _encrypted_weights(
+        self, receiver: str, shares: Sequence[int], purpose: str = "batch"
+    ) -> LrShareWeights:
         return LrShareWeights(
             job_id=self.job_id,
             sender=self.party,
             receiver=receiver,
             round=self.epoch,
             batch=self.batch,
+            purpose=purpose,
             weights=sent_vector(
                 encrypt_integers(
                     self._private_key, shares, self._share_bits, n_jobs=self.settings.n_jobs
@@ -259,13 +270,39 @@ class _SharedParty(TrainingParty):
         )
 
     # checkpoints ------------------------------------------------------------------------
-    def _shares_state(self) -> dict[str, Any]:
-        """The shares of this party, for its checkpoint (subclasses add what they hold)."""
+    def _current_shares(self) -> dict[str, Any]:
+        """The shares of this party now (subclasses add what they hold)."""
         assert self.mine is not None
         return {"mine": self.mine.state()}
 
+    def _shares_state(self) -> dict[str, Any]:
+        """The shares of this party, for its checkpoint."""
+        state = self._current_shares()
+        if self._share_snapshots:
+            state["snapshots"] = {str(k): v for k, v in self._share_snapshots.items()}
+        return state
+
     def _restore_shares(self, shares: dict[str, Any]) -> None:
         self.mine = _restored_optimizer(self, shares.get("mine"), len(self.X[0]), "its own")
+        snapshots = shares.get("snapshots", {})
+        if not isinstance(snapshots, dict) or not all(k.isdigit() for k in snapshots):
+            raise ProtocolError(f"{self.party}: the checkpoint's share snapshots are malformed")
+        self._share_snapshots = {int(k): v for k, v in snapshots.items()}
+
+    def _snapshot_shares(self) -> None:
+        """Keep this epoch's shares when early stopping may go back to them."""
+        if self.settings.early_stopping is not None:
+            self._share_snapshots[self.epoch] = self._current_shares()
+
+    def _kept_shares(self, best_epoch: int) -> dict[str, Any]:
+        """The shares of the epoch training keeps (``-1``: the last)."""
+        if best_epoch == -1:
+            return self._current_shares()
+        if best_epoch not in self._share_snapshots:
+            raise ProtocolError(
+                f"{self.party}: asked to keep epoch {best_epoch}, which it holds no shares of"
+            )
+        return self._share_snapshots[best_epoch]
 
     def _take_shared_checkpoint(self) -> None:
         """Remember this party's shares after epoch :attr:`epoch` (training goes on)."""
@@ -281,7 +318,12 @@ class _SharedParty(TrainingParty):
             snapshots=tuple((0.0,) * width for _ in range(self.epoch + 1)),
             history=tuple(dict(entry) for entry in self.history),
             shares=self._shares_state(),
+            **self._early_stopping_state(),
         )
+
+    def _early_stopping_state(self) -> dict[str, Any]:
+        """The guest's early-stopping state, for its checkpoint (hosts keep none)."""
+        return {}
 
     def _restore_shared(self, after: int) -> None:
         """Continue after epoch ``after`` from this party's checkpoint of it."""
@@ -388,10 +430,13 @@ class _SharedParty(TrainingParty):
 
     # computing ---------------------------------------------------------------------------
     def _score_seal(
-        self, other_share: CipherVector, own_share: Sequence[int]
+        self, other_share: CipherVector, own_share: Sequence[int], *, validation: bool = False
     ) -> tuple[MaskedValues, list[int]]:
-        """Seal ``X (a + b)`` of this batch: ``[[X b]]`` from the peer's ciphertext plus ``X a``."""
+        """Seal ``X (a + b)`` of this batch (or the validation rows): ``[[X b]]`` plus ``X a``."""
         rows = self.X_int[self.rows]
+        if validation:
+            assert self.X_validation_int is not None
+            rows = self.X_validation_int
         product = other_share.matmul(rows, n_jobs=self.settings.n_jobs)
         scores = add_integers(product, _matvec(rows, own_share), score_bits())
         return reshare(scores, score_bits(), n_jobs=self.settings.n_jobs)
@@ -479,12 +524,6 @@ def _check_resume_offer(party: str, message: LrHostSetup, resuming: bool, max_it
 
 
 def _check_shared_settings(settings: LrSettings, party: str) -> None:
-    if settings.early_stopping is not None:
-        raise ProtocolError(
-            f"{party}: shared mode does not do early stopping yet (the guest would need "
-            "validation scores computed on shares); use convergence='loss' or max_iter, "
-            "or mode='two-party'"
-        )
     if settings.convergence == "weights":
         raise ProtocolError(
             f"{party}: shared mode cannot use convergence='weights': no party may learn a "
@@ -515,7 +554,11 @@ class SharedGuest(_SharedParty):
     sample_weight : array_like, optional
         Row weights (class weights times sample weights).
     validation, validation_labels : array_like, optional
-        Accepted and unused (shared mode does not stop early).
+        Held-out rows and labels for early stopping (the guest learns their scores,
+        computed on shares, once per epoch; nothing else about them).
+    evaluate : callable, optional
+        Validation metrics (:data:`~protocols.hetero_lr.guest.Evaluator`); needed
+        for early stopping.
     initial_weights : array_like, optional
         Warm start, intercept last when it fits one (default zeros: no gradient is
         revealed, so no secret random start is needed).
@@ -541,6 +584,7 @@ class SharedGuest(_SharedParty):
         sample_weight: npt.ArrayLike | None = None,
         validation: npt.ArrayLike | None = None,
         validation_labels: npt.ArrayLike | None = None,
+        evaluate: Evaluator | None = None,
         initial_weights: npt.ArrayLike | None = None,
         plan_seed: bytes | None = None,
         row_ids: Sequence[str] | None = None,
@@ -595,10 +639,27 @@ class SharedGuest(_SharedParty):
             raise ProtocolError(f"{party}: the plan seed must be 32 bytes")
         self._host_setups: dict[str, LrHostSetup] = {}
         self._partner_key: VectorPublicKey | None = None
+        self._best_epoch = -1
         self.held: dict[str, SharedOptimizer] = {}
         """The guest's shares of every host's weights."""
         self._loss_share = 0
-        self._epoch_losses: list[float] = []
+        self.y_validation: npt.NDArray[np.float64] | None = None
+        if self.X_validation is not None and validation_labels is not None:
+            held_out = np.asarray(validation_labels, dtype=np.float64).ravel()
+            if held_out.shape != (len(self.X_validation),) or not np.isin(held_out, (0, 1)).all():
+                raise ProtocolError(
+                    f"{party}: the validation labels must be {len(self.X_validation)} values, "
+                    "each 0 or 1"
+                )
+            self.y_validation = held_out
+        if settings.early_stopping is not None and (self.y_validation is None or evaluate is None):
+            raise ProtocolError(
+                f"{party}: early stopping on {settings.early_stopping} needs validation rows, "
+                "their labels and a metric"
+            )
+        self.evaluate = evaluate
+        self._best: tuple[float, int] = (-math.inf, -1)
+        self._stale_epochs = 0
 
     @property
     def weighted(self) -> bool:
@@ -693,7 +754,7 @@ class SharedGuest(_SharedParty):
         elif isinstance(message, LrSharePlain) and message.purpose == "initial":
             self._take_initial(message)
         elif isinstance(message, LrShareWeights) and sender == self.partner:
-            self._file(message, "weights")
+            self._file(message, _weights_tag(message, self.party))
         elif isinstance(message, LrShareSealed) and message.purpose in _SEALED_PURPOSES:
             if message.purpose in ("sigmoid", "loss") and sender != self.partner:
                 raise self._unexpected(message, "only the partner host sends those")
@@ -702,7 +763,7 @@ class SharedGuest(_SharedParty):
             self._file(message, "residual")
         elif (
             isinstance(message, LrSharePlain)
-            and message.purpose in ("loss", "final")
+            and message.purpose in ("loss", "final", "validation")
             and sender == self.partner
         ):
             self._file(message, f"plain:{message.purpose}")
@@ -728,6 +789,14 @@ class SharedGuest(_SharedParty):
         _check_resume_offer(self.party, message, self.resuming, self.settings.max_iter)
         self._host_setups[message.sender] = message
 
+    def _early_stopping_state(self) -> dict[str, Any]:
+        best_value, best_epoch = self._best
+        return {
+            "best_epoch": best_epoch,
+            "best_value": None if best_epoch == -1 else float(best_value),
+            "stale_epochs": self._stale_epochs,
+        }
+
     def _agree_on_resume(self) -> list[Message]:
         """Go on after the latest epoch the guest and every host hold shares of."""
         seed, own = self._offered()
@@ -742,13 +811,17 @@ class SharedGuest(_SharedParty):
         ]
         if after >= 0:
             self._restore_shared(after)
+            checkpoint = self._checkpoint_of(after)
+            best_value = -math.inf if checkpoint.best_value is None else checkpoint.best_value
+            self._best = (best_value, checkpoint.best_epoch)
+            self._stale_epochs = checkpoint.stale_epochs
         else:
             self.resumed_after = -1
             messages.append(self._plain(self.partner, "initial", self._start_own_share()))
         return messages
 
-    def _shares_state(self) -> dict[str, Any]:
-        state = super()._shares_state()
+    def _current_shares(self) -> dict[str, Any]:
+        state = super()._current_shares()
         state["held"] = {host: held.state() for host, held in self.held.items()}
         return state
 
@@ -812,8 +885,16 @@ class SharedGuest(_SharedParty):
             return self._send_gradient()
         if step == 5 and self._has("sealed:gradient", self.hosts):
             return self._guest_update()
-        if step == 6 and (not self._needs_loss or self._has("plain:loss", [self.partner])):
+        loss_in = not self._needs_loss or self._has("plain:loss", [self.partner])
+        if step == 6 and loss_in:
             return self._decide()
+        if step == 8 and self._has("weights:validation", [self.partner]):
+            return self._send_validation_scores()
+        validation_in = self._has("sealed:validation", self.hosts) and self._has(
+            "plain:validation", [self.partner]
+        )
+        if step == 9 and validation_in and loss_in:
+            return self._decide(self._validation_metrics())
         if step == 7 and self._has("plain:final", [self.partner]):
             message = self._take("plain:final", self.partner)
             assert self.mine is not None
@@ -926,10 +1007,50 @@ class SharedGuest(_SharedParty):
             self._next_batch()
             self._step = 0
             return []
-        self._step = 6
-        return []
+        self._snapshot_shares()
+        if self.settings.early_stopping is None:
+            self._step = 6
+            return []
+        self._step = 8
+        return [
+            self._encrypted_weights(host, self.held[host].weights, "validation")
+            for host in self.hosts
+        ]
 
-    def _decide(self) -> list[Message]:
+    def _send_validation_scores(self) -> list[Message]:
+        message: LrShareWeights = self._take("weights:validation", self.partner)
+        assert self._partner_key is not None and self.mine is not None
+        share = self._checked_encrypted(
+            message.weights,
+            self._partner_key,
+            self.features_count,
+            self._share_bits,
+            "its share of the guest's weights",
+            self.partner,
+        )
+        sealed, kept = self._score_seal(share, self.mine.weights, validation=True)
+        self._kept["validation"] = kept
+        self._step = 9
+        return [self._sealed(self.partner, "validation", sealed)]
+
+    def _validation_metrics(self) -> dict[str, float]:
+        """The validation scores of this epoch, from the shares, and their metrics."""
+        assert self.X_validation is not None and self.y_validation is not None
+        assert self.evaluate is not None
+        rows = len(self.X_validation)
+        total = list(self._kept.pop("validation"))
+        for host in self.hosts:
+            opened = self._opened(self._take("sealed:validation", host), rows, score_bits())
+            total = [t + o for t, o in zip(total, opened, strict=True)]
+        partner = self._plain_shares(
+            self._take("plain:validation", self.partner), rows, score_bits() + 8
+        )
+        scale = float(1 << (WEIGHT_FRACTION + FEATURE_FRACTION))
+        scores = np.array([(t + p) / scale for t, p in zip(total, partner, strict=True)])
+        probabilities = 1.0 / (1.0 + np.exp(-np.clip(scores, -500.0, 500.0)))
+        return self.evaluate(self.y_validation, probabilities)
+
+    def _decide(self, metrics: dict[str, float] | None = None) -> list[Message]:
         loss: float | None = None
         if self._needs_loss:
             message = self._take("plain:loss", self.partner)
@@ -948,15 +1069,28 @@ class SharedGuest(_SharedParty):
                 "epoch": self.epoch,
                 "loss": loss,
                 "weight_change": None,
-                "validation_auc": None,
-                "validation_ks": None,
+                "validation_auc": None if metrics is None else metrics["auc"],
+                "validation_ks": None if metrics is None else metrics["ks"],
             }
         )
         reason = None
-        if loss is not None and previous is not None and abs(previous - loss) < self.settings.tol:
+        if self.settings.early_stopping is not None and metrics is not None:
+            value = metrics[self.settings.early_stopping]
+            if value > self._best[0]:
+                self._best, self._stale_epochs = (value, self.epoch), 0
+            else:
+                self._stale_epochs += 1
+                if self._stale_epochs >= self.settings.patience:
+                    reason = "early_stopping"
+        if reason is not None:
+            pass
+        elif loss is not None and previous is not None and abs(previous - loss) < self.settings.tol:
             reason = "converged"
         elif self.epoch + 1 >= self.settings.max_iter:
             reason = "max_iter"
+        best_epoch = -1
+        if reason is not None and self.settings.early_stopping is not None:
+            best_epoch = self._best[1]
         messages: list[Message] = [
             LrDecision(
                 job_id=self.job_id,
@@ -965,7 +1099,7 @@ class SharedGuest(_SharedParty):
                 round=self.epoch,
                 batch=self.batch,
                 stop=reason is not None,
-                best_epoch=-1,
+                best_epoch=best_epoch,
             )
             for host in self.hosts
         ]
@@ -975,14 +1109,17 @@ class SharedGuest(_SharedParty):
             self._step = 0
             return messages
         self._stop_reason = reason
-        self.snapshots.append(self.weights.copy())
+        self._best_epoch = best_epoch
+        kept = self._kept_shares(best_epoch)
+        self.mine = _restored_optimizer(self, kept["mine"], self.features_count, "its own")
         for host in self.hosts:
-            messages.append(self._plain(host, "final", self.held[host].weights))
+            messages.append(self._plain(host, "final", kept["held"][host]["weights"]))
         self._step = 7
         return messages
 
     def _finish_result(self) -> None:
-        result = self._party_result(0.0, self._stop_reason, len(self.history) - 1)
+        best = len(self.history) - 1 if self._best_epoch == -1 else self._best_epoch
+        result = self._party_result(0.0, self._stop_reason, best)
         result.epochs = len(self.history)
         if self.settings.fit_intercept:
             result.intercept = float(self.weights[-1])
@@ -1054,6 +1191,7 @@ class SharedHost(_SharedParty):
         """The partner host's share of the guest's weights."""
         self._guest_initial: LrSharePlain | None = None
         self._loss_share = 0
+        self._best_epoch = -1
 
     def _encryptions_per_batch(self) -> int:
         if not self.is_partner or self.held_guest is None:
@@ -1100,12 +1238,12 @@ class SharedHost(_SharedParty):
                 raise self._unexpected(message, "already holding the guest's initial share")
             self._guest_initial = message
         elif isinstance(message, LrShareWeights) and sender == self.guest:
-            self._file(message, "weights")
+            self._file(message, _weights_tag(message, self.party))
         elif (
             isinstance(message, LrShareSealed)
             and sender == self.guest
             and self.is_partner
-            and message.purpose in ("scores", "gradient")
+            and message.purpose in ("scores", "gradient", "validation")
         ):
             self._file(message, f"sealed:{message.purpose}")
         elif isinstance(message, LrSharePowers) and sender == self.guest and self.is_partner:
@@ -1114,11 +1252,11 @@ class SharedHost(_SharedParty):
             self._file(message, "residual")
         elif (
             isinstance(message, LrSharePlain)
-            and message.purpose == "scores"
+            and message.purpose in ("scores", "validation")
             and self.is_partner
             and sender in self.setup.hosts[1:]
         ):
-            self._file(message, "plain:scores")
+            self._file(message, f"plain:{message.purpose}")
         elif (
             isinstance(message, LrSharePlain)
             and message.purpose == "residual"
@@ -1228,8 +1366,8 @@ class SharedHost(_SharedParty):
         self._restore_shared(after)
         return []
 
-    def _shares_state(self) -> dict[str, Any]:
-        state = super()._shares_state()
+    def _current_shares(self) -> dict[str, Any]:
+        state = super()._current_shares()
         if self.held_guest is not None:
             state["held"] = {"guest": self.held_guest.state()}
         return state
@@ -1304,10 +1442,46 @@ class SharedHost(_SharedParty):
             return self._take_decision()
         if step == 6 and self._has("plain:final", [self.guest]):
             return self._take_final()
+        if step == 7 and self._has("weights:validation", [self.guest]):
+            return self._send_validation_scores()
+        if (
+            step == 8
+            and self._has("sealed:validation", [self.guest])
+            and self._has("plain:validation", others)
+        ):
+            return self._send_validation_share(others)
         return None
 
-    def _weights_from_guest(self) -> CipherVector:
-        message: LrShareWeights = self._take("weights", self.guest)
+    def _send_validation_scores(self) -> list[Message]:
+        """Seal this host's partial scores of the validation rows (early stopping)."""
+        assert self.mine is not None
+        sealed, kept = self._score_seal(
+            self._weights_from_guest("weights:validation"), self.mine.weights, validation=True
+        )
+        messages: list[Message] = [self._sealed(self.guest, "validation", sealed)]
+        if self.is_partner:
+            self._kept["validation"] = kept
+            self._step = 8
+        else:
+            messages.append(self._plain(self.partner, "validation", kept))
+            self._step = 5
+        return messages
+
+    def _send_validation_share(self, others: Sequence[str]) -> list[Message]:
+        """The partner host's share of every validation score, to the guest."""
+        assert self.X_validation is not None
+        rows = len(self.X_validation)
+        total = list(self._kept.pop("validation"))
+        opened = self._opened(self._take("sealed:validation", self.guest), rows, score_bits())
+        total = [t + o for t, o in zip(total, opened, strict=True)]
+        for host in others:
+            masks = self._plain_shares(self._take("plain:validation", host), rows, score_bits())
+            total = [t + m for t, m in zip(total, masks, strict=True)]
+        self._step = 5
+        return [self._plain(self.guest, "validation", total)]
+
+    def _weights_from_guest(self, tag: str = "weights") -> CipherVector:
+        message: LrShareWeights = self._take(tag, self.guest)
         assert self._guest_key is not None
         return self._checked_encrypted(
             message.weights,
@@ -1411,11 +1585,14 @@ class SharedHost(_SharedParty):
         assert self.mine is not None
         message_out = self._sealed(self.guest, "gradient", sealed)
         self.mine.step(self._mean_gradient(self._kept.pop("gradient")), self.epoch)
-        if self.last_batch:
-            self._step = 5
-        else:
+        if not self.last_batch:
             self._next_batch()
             self._step = 0
+        elif self.settings.early_stopping is not None:
+            self._snapshot_shares()
+            self._step = 7
+        else:
+            self._step = 5
         return [message_out]
 
     def _partner_update(self) -> list[Message]:
@@ -1431,11 +1608,18 @@ class SharedHost(_SharedParty):
             self._next_batch()
             self._step = 0
             return []
+        self._snapshot_shares()
         self._step = 5
-        if not self._needs_loss:
-            return []
-        share, self._loss_share = self._loss_share, 0
-        return [self._plain(self.guest, "loss", [share])]
+        messages: list[Message] = []
+        if self._needs_loss:
+            share, self._loss_share = self._loss_share, 0
+            messages.append(self._plain(self.guest, "loss", [share]))
+        if self.settings.early_stopping is not None:
+            messages.append(
+                self._encrypted_weights(self.guest, self.held_guest.weights, "validation")
+            )
+            self._step = 7
+        return messages
 
     def _take_decision(self) -> list[Message]:
         message: LrDecision = self._take("decision", self.guest)
@@ -1450,9 +1634,11 @@ class SharedHost(_SharedParty):
             return []
         self.history.append({"epoch": self.epoch, "weight_change": None})
         self._step = 6
+        kept = self._kept_shares(message.best_epoch)
+        self._best_epoch = message.best_epoch
+        self.mine = _restored_optimizer(self, kept["mine"], self.features_count, "its own")
         if self.is_partner:
-            assert self.held_guest is not None
-            return [self._plain(self.guest, "final", self.held_guest.weights)]
+            return [self._plain(self.guest, "final", kept["held"]["guest"]["weights"])]
         return []
 
     def _take_final(self) -> list[Message]:
@@ -1460,7 +1646,8 @@ class SharedHost(_SharedParty):
         message = self._take("plain:final", self.guest)
         self._own_weights(self._plain_shares(message, len(self.mine.weights), self._share_bits))
         self.snapshots.append(self.weights.copy())
-        result = self._party_result(0.0, "decided by the guest", len(self.history) - 1)
+        best = len(self.history) - 1 if self._best_epoch == -1 else self._best_epoch
+        result = self._party_result(0.0, "decided by the guest", best)
         result.epochs = len(self.history)
         self._finish(result)
         return []
@@ -1484,6 +1671,8 @@ class SharedHost(_SharedParty):
             return self._take_decision()
         if step == 6 and self._has("plain:final", [self.guest]):
             return self._take_final()
+        if step == 7 and self._has("weights:validation", [self.guest]):
+            return self._send_validation_scores()
         return None
 
     @property
@@ -1502,3 +1691,15 @@ def _split_columns(vector: CipherVector, count: int, rows: int) -> list[CipherVe
     """``count`` consecutive columns of ``rows`` values each."""
     sliceable: Any = vector
     return [sliceable[j * rows : (j + 1) * rows] for j in range(count)]
+
+
+def _weights_tag(message: LrShareWeights, party: str) -> str:
+    """The inbox tag of encrypted weight shares, by purpose."""
+    if message.purpose == "batch":
+        return "weights"
+    if message.purpose == "validation":
+        return "weights:validation"
+    raise ProtocolError(
+        f"{party}: {message.sender} sent weight shares for {message.purpose!r}, expected "
+        "'batch' or 'validation'"
+    )
