@@ -285,6 +285,9 @@ def combine_sum(
     columns: Sequence[CipherVector],
     factors: Sequence[Sequence[int]],
     bits: int,
+    *,
+    n_jobs: int | None = None,
+    executor: Executor | None = None,
 ) -> CipherVector:
     """``sum_i sum_j factors[j][i] * columns[j][i]``: one value (Pippenger's bucket method).
 
@@ -296,6 +299,8 @@ def combine_sum(
         One factor per column and row.
     bits : int
         Public bound of the result.
+    n_jobs, executor
+        See :mod:`crypto.parallel`.
 
     Returns
     -------
@@ -322,8 +327,19 @@ def combine_sum(
     bases = [c for column in paillier for c in column._ciphertexts]
     exponents = [int(f) for column_factors in factors for f in column_factors]
     n2 = paillier[0].public_key._n2
-    product = signed_multi_exp(bases, exponents, int(n2))
-    return EncryptedVector._trusted(paillier[0].public_key, [mpz(product)], 0, 1 << bits)
+    workers = parallel.effective_workers(n_jobs, executor)
+    chunks = parallel.chunk_bounds(len(bases), workers, 256)
+    partials = parallel.run_chunks(
+        signed_multi_exp,
+        [(bases[a:b], exponents[a:b], int(n2)) for a, b in chunks],
+        releases_gil=False,
+        n_jobs=n_jobs,
+        executor=executor,
+    )
+    product = mpz(1)
+    for partial in partials:
+        product = product * partial % n2
+    return EncryptedVector._trusted(paillier[0].public_key, [product], 0, 1 << bits)
 
 
 class ShareLayout:
@@ -432,7 +448,19 @@ def reshare(
     paillier = cast(EncryptedVector, vector)
     n2 = paillier.public_key._n2
     groups = [[paillier._ciphertexts[i] for i in group] for group in layout.groups()]
-    packed_ciphertexts = _kernels.pack_groups_gil_free(groups, layout.slot_bits, n2)
+    workers = parallel.effective_workers(n_jobs, executor)
+    group_chunks = parallel.chunk_bounds(len(groups), workers, 1)
+    packed_ciphertexts = [
+        c
+        for chunk in parallel.run_chunks(
+            _kernels.pack_groups_gil_free,
+            [(groups[a:b], layout.slot_bits, n2) for a, b in group_chunks],
+            releases_gil=True,
+            n_jobs=n_jobs,
+            executor=executor,
+        )
+        for c in chunk
+    ]
     n = paillier.public_key._n
     pooled = paillier.public_key._encryptor.pool.take(len(packed_ciphertexts))
     sealed = [

@@ -1558,7 +1558,7 @@ class SharedHost(_SharedParty):
         used = [*columns[: DEGREE + 1 - first], columns[-1]]
         column_factors.append([-(v << _LOSS_SHIFT) for v in b])
         bits = _SIGMOID_BITS + rows.bit_length() + 8
-        summed = combine_sum(used, column_factors, bits)
+        summed = combine_sum(used, column_factors, bits, n_jobs=self.settings.n_jobs)
         constant = 0 if self._weighted else sum(f[0] for f in factors) << ROW_WEIGHT_FRACTION
         summed = add_integers(summed, [constant], bits)
         sealed, kept = reshare(summed, bits, n_jobs=self.settings.n_jobs)
