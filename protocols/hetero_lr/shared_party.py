@@ -28,8 +28,17 @@ the key owner, keeping the negated masks as one's share, :func:`crypto.shares.re
    weights and optimiser state locally (:class:`~.shared_fixed_point.SharedOptimizer`).
 
 Epoch end: ``P -> G`` its share of the epoch's loss sum (the guest learns the
-epoch's loss, nothing per batch); ``G`` decides (:class:`~protocols.messages.LrDecision`);
-at the stop, each party sends every other its share of that party's weights.
+epoch's loss, nothing per batch).  With early stopping, the validation rows' scores
+are computed as in step 2 (``purpose="validation"``) and ``P`` sends its share of
+them to ``G``, which learns each validation row's score (never a partial score) and
+its metric.  ``G`` decides (:class:`~protocols.messages.LrDecision`); at the stop,
+each party sends every other its share of that party's weights (of the kept epoch).
+
+Checkpoints: after every epoch training goes on from, each party keeps its integer
+shares (and, with early stopping, those of earlier epochs) in its
+:class:`~protocols.hetero_lr.state.LrCheckpoint`; a resumed run agrees on the latest
+epoch every party holds, as the other modes do, with fresh keys and masks (integer
+shares do not depend on the keys).
 
 What each message reveals is in SECURITY.md ("Shared mode").  Every value a party
 decrypts or receives in the clear is a value masked by a fresh uniform mask at least
