@@ -6,7 +6,7 @@ import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any
+from typing import Any, cast
 
 from protocols.exceptions import ProtocolError
 from protocols.hetero_lr.declarations import (
@@ -31,6 +31,7 @@ __all__ = [
     "FEATURE_BOUND",
     "FLAT_KEYWORDS",
     "LOSSES",
+    "MAX_ITER_BY_MODE",
     "MODES",
     "SCORE_BOUND",
     "LrSettings",
@@ -41,6 +42,11 @@ MODES = ("two-party", "arbiter", "shared")
 LOSSES = ("logistic", "taylor")
 CONVERGENCE = ("loss", "weights", "max_iter")
 EARLY_STOPPING = ("auc", "ks")
+MAX_ITER_BY_MODE: Mapping[str, int] = MappingProxyType(
+    {"shared": 20, "two-party": 10, "arbiter": 10}
+)
+"""``max_iter`` when it is not given (``None``): the polynomial sigmoid of shared mode
+needs about 20 epochs at learning rate 0.1 to come within 0.005 AUC of scikit-learn."""
 
 FEATURE_BOUND = 2.0**30
 """Public bound on every feature value a training party uses (larger ones are refused).
@@ -68,14 +74,21 @@ class LrSettings:
 
     Parameters
     ----------
-    mode : {"two-party", "arbiter"}
+    mode : {"two-party", "arbiter", "shared"}
         Two-party: each party holds its own Paillier key (one host).  Arbiter: a
-        third party holds the key and only decrypts masked values.
+        third party holds the key and only decrypts masked values.  Shared: weights,
+        scores, residuals and gradients exist only as additive shares (one or more
+        hosts).  ``"two-party"`` here; the engine's estimator and job files default
+        to ``"shared"`` (``vfl.steps.hetero_lr.ENGINE_MODE``).
+    loss : {"logistic", "taylor"} or None, default None
+        ``None``: ``"logistic"`` in shared mode, ``"taylor"`` otherwise
+        (:attr:`loss_name`).
     batch_size : int, default 1024
         Rows per mini-batch (at least; the plan spreads the remainder).  Every batch
         must be larger than every party's feature count.
-    max_iter : int, default 10
-        Maximum number of epochs.
+    max_iter : int or None, default None
+        Maximum number of epochs; ``None``: the mode's default
+        (:data:`MAX_ITER_BY_MODE`: 20 in shared mode, 10 otherwise).
     optimizer : OptimizerSettings
         Update rule, learning rate, penalty and decay (each party applies its own).
     convergence : {"loss", "weights", "max_iter"}, default "loss"
@@ -149,7 +162,14 @@ class LrSettings:
         "a plan that breaks either is refused before training, with the smallest batch "
         "that passes.",
     )
-    max_iter: int = setting(10, Count(), doc="Epochs at most.")
+    max_iter: int = setting(
+        cast("int", None),  # None: the mode's default, resolved in __post_init__
+        Count(),
+        doc="Epochs at most. Default (none): 20 in shared mode (the polynomial sigmoid at "
+        "`learning_rate = 0.1` needs about 20 epochs to come within 0.005 AUC of "
+        "scikit-learn), 10 in the other modes.",
+        shown="20 in shared mode, else 10",
+    )
     optimizer: OptimizerSettings = field(default_factory=OptimizerSettings)
     convergence: str = setting(
         "loss",
@@ -229,6 +249,10 @@ class LrSettings:
         return cls(optimizer=OptimizerSettings(**optimizer), **values)
 
     def __post_init__(self) -> None:
+        given: object = self.max_iter  # None when not given (the annotation is the result)
+        if given is None and isinstance(self.mode, str):
+            # the one place the mode's default is resolved (an unknown mode is refused next)
+            object.__setattr__(self, "max_iter", MAX_ITER_BY_MODE.get(self.mode))
         validate(self)  # every declared field: its rule checks and converts it
         if self.loss == "logistic" and self.mode != "shared":
             raise ProtocolError(

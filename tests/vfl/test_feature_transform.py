@@ -16,7 +16,13 @@ from tests.support.job_files import with_test_keys
 from vfl.exceptions import DataError, JobFileError
 from vfl.jobs import simulate_job
 from vfl.jobs.jobfile import load_job
-from vfl.tables.models import PartyModel, Scaling, merge_to_sklearn, signed_log
+from vfl.tables.models import (
+    MODEL_FORMAT_VERSION,
+    PartyModel,
+    Scaling,
+    merge_to_sklearn,
+    signed_log,
+)
 
 finite = st.floats(min_value=-1e12, max_value=1e12, allow_nan=False)
 
@@ -68,14 +74,19 @@ def test_model_files_keep_the_log_flags_and_old_files_still_load(tmp_path: Path)
     scaling = Scaling.fit(np.array([[10.0, 30.0], [1000.0, 50.0]]), log=[True, False])
     model = _model(scaling)
     loaded = PartyModel.load(model.save(tmp_path / "m.json"))
-    assert loaded.scaling == scaling and loaded.version == 2
+    assert loaded.scaling == scaling and loaded.version == MODEL_FORMAT_VERSION == 3
+    assert loaded.loss == "taylor" and loaded == model
     rows = np.array([[100.0, 40.0]])
     assert np.array_equal(loaded.decision_part(rows), model.decision_part(rows))
     # a version 1 file (written before log flags existed) loads, with no transform
     old = model.to_dict()
+    del old["loss"]  # versions 1 and 2 do not record it (all were trained with the Taylor loss)
     old.update(version=1, scaling={"mean": [1.0, 2.0], "scale": [3.0, 4.0]})
     (tmp_path / "old.json").write_text(json.dumps(old))
-    assert PartyModel.load(tmp_path / "old.json").scaling == Scaling((1.0, 2.0), (3.0, 4.0))
+    old_model = PartyModel.load(tmp_path / "old.json")
+    assert old_model.scaling == Scaling((1.0, 2.0), (3.0, 4.0)) and old_model.loss == "taylor"
+    resaved = old_model.to_dict()  # saved again, an old file keeps its format
+    assert "loss" not in resaved and PartyModel.from_dict(resaved) == old_model
     # ...but a version 1 file with log flags, or flags that are not booleans, is refused
     old["scaling"] = {"mean": [1.0, 2.0], "scale": [3.0, 4.0], "log": [True, False]}
     (tmp_path / "old.json").write_text(json.dumps(old))
@@ -86,9 +97,9 @@ def test_model_files_keep_the_log_flags_and_old_files_still_load(tmp_path: Path)
     (tmp_path / "new.json").write_text(json.dumps(new))
     with pytest.raises(DataError, match="log flags are true/false"):
         PartyModel.load(tmp_path / "new.json")
-    new["version"] = 3
+    new["version"] = 4
     (tmp_path / "new.json").write_text(json.dumps(new))
-    with pytest.raises(DataError, match="unsupported model format version 3"):
+    with pytest.raises(DataError, match="unsupported model format version 4"):
         PartyModel.load(tmp_path / "new.json")
 
 

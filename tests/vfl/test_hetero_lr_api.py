@@ -18,7 +18,9 @@ from vfl import HeteroLogisticRegression, PartyModel, intersect, merge_to_sklear
 from vfl.exceptions import DataError
 from vfl.tables.datasets import PartyTable, load_builtin
 
-FAST = {"key_length": 1024, "allow_weak_key": True, "random_state": 0}
+# These tests were tuned on the two-party protocol (adam, the label-information bound,
+# early stopping); shared mode, the default, has its own tests (test_shared_mode.py).
+FAST = {"mode": "two-party", "key_length": 1024, "allow_weak_key": True, "random_state": 0}
 # Breast's host has 20 features: its exact gradient would carry more than the labels
 # of any batch of a few hundred rows allow (the label-information bound, SECURITY.md
 # §11).  With its first 4 features (about 19 bits each) batches of 210 rows pass; the

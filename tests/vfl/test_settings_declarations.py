@@ -65,7 +65,9 @@ def test_the_estimator_takes_every_setting_with_its_declared_default() -> None:
         assert parameters[name].default == default, name
         assert type(parameters[name].default) is type(default), name
     assert set(FLAT_KEYWORDS) <= set(parameters)
-    assert HeteroLogisticRegression().settings() == LrSettings()
+    # the engine's default mode is shared; the protocol layer's LrSettings keeps two-party
+    assert HeteroLogisticRegression().settings() == LrSettings(mode=DEFAULTS["mode"])
+    assert HeteroLogisticRegression(mode="two-party").settings() == LrSettings()
 
 
 LR_MODULES = [

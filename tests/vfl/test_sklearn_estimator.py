@@ -49,6 +49,7 @@ from vfl.tables.datasets import load_builtin
 # any width.  One batch (batch_size above any check's rows), a few adam epochs.
 CHECKED = HeteroLogisticRegression(
     parties={"guest": "rest", "hosts": [[0]]},
+    mode="two-party",  # adam; shared mode's estimator checks: test_shared_mode.py
     backend="plaintext",
     batch_size=1_000_000,
     optimizer="adam",
@@ -152,6 +153,7 @@ def test_scikit_learn_column_name_check_passes_up_to_reordering() -> None:
 # the single-table form on the breast data, encrypted -------------------------------------
 HOST_COLUMNS = 4  # 4 host features of about 19 bits: batches of 210 rows pass the bound
 ENCRYPTED = {
+    "mode": "two-party",  # adam and the label-information bound
     "key_length": 1024,
     "allow_weak_key": True,
     "backend": "paillier",

@@ -301,6 +301,12 @@ def _check_arbiters(job: JobCheck, steps: Sequence[StepConfig]) -> None:
                 f"the arbiter {party.name} holds no data; remove its data section"
             )
     if job.arbiters and not any(step_type(s).uses_arbiter(s) for s in steps):
+        for index, step in enumerate(steps):
+            reason = step_type(step).without_arbiter(step)
+            if reason is not None:
+                raise job.error(
+                    index, step, f"{reason} (parties: {job.arbiters[0].name} has role 'arbiter')"
+                )
         uses = [u for u in (step_type(name).arbiter_use for name in step_types()) if u]
         raise job.parties_error(
             f"{job.arbiters[0].name} has role 'arbiter', which only {' or '.join(uses)} uses; "

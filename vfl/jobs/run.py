@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import Any
 
 from protocols.roles import Role
-from vfl.exceptions import DataError, PeerAbortedError, PeerDisconnectedError
+from vfl.exceptions import DataError, PeerAbortedError, PeerDisconnectedError, VflError
 from vfl.jobs.checkpoint import CheckpointStore, RunRecord
 from vfl.jobs.jobfile import JobConfig, PartyConfig, StepConfig
 from vfl.runtime.files import write_json_atomically
@@ -209,6 +209,13 @@ def _run_steps(
         # loaded inside the session: a bad file aborts the peers instead of leaving them waiting
         table = _load_table(job, party) if party.data is not None else None
         record = RunRecord.begin(job, party, resume=resume)
+        if resume:  # before any step runs: a step that cannot go on is refused first
+            for index, step in enumerate(job.steps):
+                reason = None if index in record.finished else step_type(step).resume_refusal(step)
+                if reason is not None:
+                    raise VflError(
+                        f"{party.name} cannot resume: steps[{index}] ({step.type}): {reason}"
+                    )
         model: PartyModel | None = None  # this party's model from the latest hetero_lr step
         for index, step in enumerate(job.steps):
             kind = step_type(step)

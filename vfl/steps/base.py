@@ -464,6 +464,40 @@ class StepType(abc.ABC, Generic[S]):
         """Whether the arbiter takes part in this step (default: no)."""
         return False
 
+    def without_arbiter(self, step: S) -> str | None:
+        """Why this step, as configured, needs no arbiter (default: ``None``, no reason given).
+
+        Named in the refusal of a job that lists an arbiter no step uses
+        (``'shared mode needs no arbiter; drop it or use mode = "arbiter"'``).  An
+        arbiter that another step uses is idle in this one.
+
+        Parameters
+        ----------
+        step : StepConfig
+
+        Returns
+        -------
+        str or None
+        """
+        return None
+
+    def resume_refusal(self, step: S) -> str | None:
+        """Why an interrupted run cannot go on with this step (default: ``None``, it can).
+
+        Asked with ``--resume`` for every step the interrupted run did not finish,
+        before any step runs.
+
+        Parameters
+        ----------
+        step : StepConfig
+
+        Returns
+        -------
+        str or None
+            The reason and what to do instead.
+        """
+        return None
+
     def dedupe(self, step: S) -> bool:
         """Whether the data files are read keeping each repeated id's first row."""
         return False

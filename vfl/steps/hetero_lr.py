@@ -15,9 +15,11 @@ This module owns, for hetero LR:
   :func:`training_inputs`, :func:`training_labels`).
 
 The guest trains with its features and labels, each host with its features (and an
-arbiter holds the key with ``mode = "arbiter"``).  Each party writes its own model
-file (its weights and scaling only) and a summary; its roles keep a checkpoint per
-epoch, which ``--resume`` goes on from.
+arbiter holds the key with ``mode = "arbiter"``).  The default mode is ``"shared"``
+(:data:`ENGINE_MODE`): no party learns a gradient, and the loss is the logistic one.
+Each party writes its own model file (its weights and scaling only) and a summary;
+in the two-party and arbiter modes its roles keep a checkpoint per epoch, which
+``--resume`` goes on from (shared mode keeps none yet, and refuses ``--resume``).
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import numpy.typing as npt
 
+from protocols.exceptions import ProtocolError
 from protocols.hetero_lr import BACKENDS, LrArbiter, LrGuest, LrHost, LrPartyResult, LrSettings
 from protocols.hetero_lr.declarations import (
     Context,
@@ -45,6 +48,7 @@ from protocols.hetero_lr.guest import Evaluator
 from protocols.hetero_lr.party import MAX_SAMPLE_WEIGHT
 from protocols.hetero_lr.settings import DEFAULTS as LR_DEFAULTS
 from protocols.hetero_lr.settings import FEATURE_BOUND, flat_declarations
+from protocols.hetero_lr.shared_party import SharedGuest, SharedHost
 from vfl.exceptions import DataError
 from vfl.steps.base import JobCheck, LoadContext, Section, StepContext, StepOutcome, StepType
 from vfl.tables.models import PartyModel, Scaling
@@ -56,7 +60,9 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DEFAULTS",
+    "ENGINE_MODE",
     "MAX_FEATURE_ABS",
+    "SHARED_OPTIMIZERS",
     "HeteroLrStep",
     "HeteroLrType",
     "LrParties",
@@ -66,6 +72,7 @@ __all__ = [
     "lr_party_model",
     "model_features",
     "settings_table",
+    "shared_mode_refusal",
     "training_inputs",
     "training_labels",
 ]
@@ -140,6 +147,13 @@ class JobBackend(Rule):
         return f"unknown {name} {value!r}; expected one of {', '.join(BACKENDS)}"
 
 
+ENGINE_MODE = "shared"
+"""The training mode of job files' ``hetero_lr`` steps and of the estimator when none is
+given: no party learns a gradient.  (:class:`~protocols.hetero_lr.LrSettings` itself
+keeps ``"two-party"``, the protocol layer's default.)"""
+_MODE = next(d for d in declarations(LrSettings) if d.name == "mode")
+
+
 @dataclass(frozen=True)
 class HeteroLrStep:
     """``type = "hetero_lr"``: train a hetero logistic regression on the aligned rows.
@@ -151,7 +165,11 @@ class HeteroLrStep:
     makes each party scale its own features on its training rows.
     """
 
-    mode: str = LR_DEFAULTS["mode"]
+    mode: str = setting(
+        ENGINE_MODE,
+        _MODE.rule,
+        doc=_MODE.doc,
+    )
     loss: str | None = LR_DEFAULTS["loss"]
     batch_size: int = LR_DEFAULTS["batch_size"]
     max_iter: int = LR_DEFAULTS["max_iter"]
@@ -235,7 +253,7 @@ def job_declarations() -> tuple[Declaration, ...]:
     Examples
     --------
     >>> [d.name for d in job_declarations()][:4]
-    ['mode', 'batch_size', 'max_iter', 'optimizer']
+    ['mode', 'loss', 'batch_size', 'max_iter']
     """
     known = {d.name: d for d in flat_declarations() if d.job_file}
     known.update((d.name, d) for d in declarations(HeteroLrStep))
@@ -265,6 +283,80 @@ def settings_table() -> str:
             f"{shown_default(declaration)} | {declaration.doc} |"
         )
     return "\n".join(rows) + "\n"
+
+
+# what shared mode refuses, said before any key is generated --------------------------------
+SHARED_OPTIMIZERS = ("sgd", "momentum", "nesterov")
+"""The optimisers shared mode runs: linear updates, applied to shares of the weights."""
+
+
+def shared_mode_refusal(settings: LrSettings, *, job_file: bool) -> tuple[str, str] | None:
+    """The first setting shared mode cannot train with, and why (``None``: none).
+
+    The shared-mode roles refuse the same settings when they are built; this says it
+    at job-check and estimator-fit time, in the caller's spelling, before any key is
+    generated or message sent.
+
+    Parameters
+    ----------
+    settings : LrSettings
+    job_file : bool
+        Word the advice as job-file keys (``mode = "two-party"``) rather than Python
+        keywords (``mode='two-party'``).
+
+    Returns
+    -------
+    tuple of (str, str) or None
+        The setting's keyword and the reason, a sentence that says what to do.
+
+    Examples
+    --------
+    >>> settings = LrSettings.from_flat(mode="shared", optimizer="adam")
+    >>> key, reason = shared_mode_refusal(settings, job_file=True)
+    >>> key, reason.split(";")[0]
+    ('optimizer', 'shared mode cannot run the "adam" optimizer (its update divides by a \
+function of the squared gradient, which only exists as shares)')
+    >>> shared_mode_refusal(LrSettings.from_flat(mode="shared"), job_file=False) is None
+    True
+    """
+    if settings.mode != "shared":
+        return None
+
+    def spell(key: str, value: str) -> str:
+        return f'{key} = "{value}"' if job_file else f"{key}={value!r}"
+
+    other_mode = f"or {spell('mode', 'two-party')} (which reveals each party's gradient)"
+    name = settings.optimizer.name
+    if name not in SHARED_OPTIMIZERS:
+        choices = ", ".join(f'"{o}"' for o in SHARED_OPTIMIZERS)
+        return "optimizer", (
+            f'shared mode cannot run the "{name}" optimizer (its update divides by a function '
+            f"of the squared gradient, which only exists as shares); use {choices} "
+            f"(with decay if wanted), {other_mode}"
+        )
+    if settings.optimizer.penalty == "l1" and settings.optimizer.alpha != 0.0:
+        return "penalty", (
+            "shared mode cannot apply an L1 penalty (its soft threshold would reveal the signs "
+            f"of the weights); use {spell('penalty', 'l2')}, {other_mode}"
+        )
+    if settings.convergence == "weights":
+        return "convergence", (
+            "shared mode cannot stop on the weight change (no party may learn it); use "
+            f"{spell('convergence', 'loss')} (the loss is computed on shares) or "
+            f"{spell('convergence', 'max_iter')}, {other_mode}"
+        )
+    if settings.early_stopping is not None:
+        return "early_stopping", (
+            "shared mode does not stop early yet (validation scores would have to be computed "
+            "on shares); use early_stopping=None with convergence='loss' or max_iter, "
+            f"{other_mode}"
+        )
+    if settings.label_privacy_epsilon is not None:
+        return "label_privacy_epsilon", (
+            "label privacy protects the gradients the other modes reveal; shared mode reveals "
+            f"no gradient, so drop label_privacy_epsilon, {other_mode}"
+        )
+    return None
 
 
 # the builder the step and the estimator share ----------------------------------------------
@@ -307,8 +399,16 @@ def build_lr_role(
     initial_weights: npt.ArrayLike | None = None,
     initial_weights_seed: bytes | None = None,
     plan_seed: bytes | None = None,
-) -> LrGuest | LrHost | LrArbiter:
+) -> LrGuest | LrHost | LrArbiter | SharedGuest | SharedHost:
     """The training role of one party: the one place hetero LR roles are built.
+
+    ``settings.mode`` picks the protocol: ``"shared"`` builds
+    :class:`~protocols.hetero_lr.shared_party.SharedGuest` /
+    :class:`~protocols.hetero_lr.shared_party.SharedHost` (no arbiter; the guest's
+    ``evaluate`` and ``initial_weights_seed`` are not used: shared mode does not stop
+    early and starts from zero weights, as no gradient is revealed), the other modes
+    :class:`~protocols.hetero_lr.LrGuest`, :class:`~protocols.hetero_lr.LrHost` and
+    :class:`~protocols.hetero_lr.LrArbiter`.
 
     Parameters
     ----------
@@ -334,13 +434,30 @@ def build_lr_role(
 
     Returns
     -------
-    LrGuest, LrHost or LrArbiter
+    LrGuest, LrHost, LrArbiter, SharedGuest or SharedHost
 
     Raises
     ------
     ProtocolError
-        If the role refuses its inputs.
+        If the role refuses its inputs (or, in shared mode, an arbiter is asked for).
     """
+    if settings.mode == "shared":
+        return _build_shared_role(
+            role,
+            name,
+            job_id,
+            parties,
+            settings,
+            backend,
+            features=features,
+            labels=labels,
+            sample_weight=sample_weight,
+            row_ids=row_ids,
+            validation=validation,
+            validation_labels=validation_labels,
+            initial_weights=initial_weights,
+            plan_seed=plan_seed,
+        )
     if role == "arbiter":
         return LrArbiter(
             name,
@@ -385,6 +502,57 @@ def build_lr_role(
     )
 
 
+def _build_shared_role(
+    role: str,
+    name: str,
+    job_id: str,
+    parties: LrParties,
+    settings: LrSettings,
+    backend: str,
+    *,
+    features: npt.ArrayLike | None,
+    labels: npt.ArrayLike | None,
+    sample_weight: npt.ArrayLike | None,
+    row_ids: Sequence[str] | None,
+    validation: npt.ArrayLike | None,
+    validation_labels: npt.ArrayLike | None,
+    initial_weights: npt.ArrayLike | None,
+    plan_seed: bytes | None,
+) -> SharedGuest | SharedHost:
+    """A shared-mode role (see :func:`build_lr_role`)."""
+    if role == "arbiter" or parties.arbiter is not None:
+        raise ProtocolError(f'{name}: shared mode needs no arbiter; drop it or use mode="arbiter"')
+    assert features is not None, "a training party needs its features"
+    if role == "guest":
+        assert labels is not None, "the guest needs its labels"
+        return SharedGuest(
+            name,
+            job_id,
+            hosts=list(parties.hosts),
+            features=features,
+            labels=labels,
+            settings=settings,
+            backend=backend,
+            sample_weight=sample_weight,
+            validation=validation,
+            validation_labels=validation_labels,
+            initial_weights=initial_weights,
+            plan_seed=plan_seed,
+            row_ids=row_ids,
+        )
+    return SharedHost(
+        name,
+        job_id,
+        guest=parties.guest,
+        features=features,
+        settings=settings,
+        backend=backend,
+        validation=validation,
+        initial_weights=initial_weights,
+        row_ids=row_ids,
+    )
+
+
 def lr_party_model(
     name: str,
     role: str,
@@ -422,6 +590,7 @@ def lr_party_model(
         intercept=float(result.intercept),
         scaling=scaling,
         mode=settings.mode,
+        loss=settings.loss_name,
         backend=backend,
         key_length=settings.key_length,
         peers=parties.peers_of(name),
@@ -663,6 +832,17 @@ class HeteroLrType(StepType[HeteroLrStep]):
             values[declaration.name] = declaration.rule.convert(value)
         section.finish()
         step = HeteroLrStep(**values)
+        if step.loss == "logistic" and step.mode != "shared":
+            raise section.error(
+                "loss",
+                f'"logistic" needs mode = "shared" (the {step.mode} mode cannot evaluate the '
+                'sigmoid on encrypted scores); use mode = "shared" or loss = "taylor"',
+            )
+        refusal = shared_mode_refusal(
+            step.settings(allow_weak_key=context.allow_weak_keys), job_file=True
+        )
+        if refusal is not None:
+            raise section.error(*refusal)
         if step.label_privacy_epsilon is not None and step.class_weight is not None:
             raise section.error(
                 "label_privacy_epsilon",
@@ -700,6 +880,22 @@ class HeteroLrType(StepType[HeteroLrStep]):
         """In ``mode = "arbiter"``."""
         return step.mode == "arbiter"
 
+    def without_arbiter(self, step: HeteroLrStep) -> str | None:
+        """In ``mode = "shared"``: it needs no arbiter (idle if another step uses one)."""
+        if step.mode == "shared":
+            return 'shared mode needs no arbiter; drop it or use mode = "arbiter"'
+        return None
+
+    def resume_refusal(self, step: HeteroLrStep) -> str | None:
+        """In ``mode = "shared"``: it keeps no checkpoints yet."""
+        if step.mode == "shared":
+            return (
+                "shared mode keeps no checkpoints yet, so its training cannot go on from an "
+                "epoch; run the job again without --resume (every party) to train from the "
+                'start, or use mode = "two-party" or "arbiter", which keep a checkpoint per epoch'
+            )
+        return None
+
     def build_role(self, step: HeteroLrStep, context: StepContext) -> Role | None:
         """The party's training role; resumed from its checkpoints with ``--resume``."""
         job, party = context.job, context.party
@@ -712,7 +908,7 @@ class HeteroLrType(StepType[HeteroLrStep]):
         parties = LrParties(job.guest.name, tuple(h.name for h in job.hosts), arbiter)
         if party.role == "arbiter":
             if arbiter is None:
-                return None  # two-party mode: the arbiter takes no part
+                return None  # two-party and shared mode: the arbiter takes no part
             role = build_lr_role("arbiter", party.name, context.job_id, parties, settings,
                                  step.backend)  # fmt: skip
         else:
@@ -751,6 +947,7 @@ class HeteroLrType(StepType[HeteroLrStep]):
         document: dict[str, Any] = {
             "role": party.role,
             "mode": step.mode,
+            "loss": step.settings(allow_weak_key=True).loss_name,
             "key_length": step.key_length,
             "label_privacy": _label_privacy_summary(step),
         }

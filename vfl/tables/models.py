@@ -24,10 +24,16 @@ from vfl.runtime.files import write_json_atomically
 
 __all__ = ["MODEL_FORMAT_VERSION", "PartyModel", "Scaling", "merge_to_sklearn", "signed_log"]
 
-MODEL_FORMAT_VERSION = 2
-"""Written into every model file.  Version 2 added the scaling's ``log`` flags."""
-READABLE_MODEL_VERSIONS = (1, 2)
-"""Model file versions this engine reads (version 1 files have no log transform)."""
+MODEL_FORMAT_VERSION = 3
+"""Written into every model file.  Version 2 added the scaling's ``log`` flags, version 3
+the ``loss`` trained."""
+READABLE_MODEL_VERSIONS = (1, 2, 3)
+"""Model file versions this engine reads (version 1 files have no log transform; versions
+1 and 2 no ``loss``: they were trained with the Taylor loss, the only one then)."""
+LOSSES = ("logistic", "taylor")
+"""The losses a model may have been trained with (``protocols.hetero_lr.settings.LOSSES``)."""
+_LOSS_SINCE = 3
+"""The first model file version that records the loss."""
 FloatArray = npt.NDArray[np.float64]
 
 
@@ -146,6 +152,8 @@ class PartyModel:
     scaling : Scaling or None
         This party's standardisation, applied before the weights.
     mode, backend : str
+        The training mode (``"shared"``, ``"two-party"`` or ``"arbiter"``) and the
+        arithmetic.
     key_length : int
     peers : list of str
         The other parties of the job (names only).
@@ -153,6 +161,9 @@ class PartyModel:
         Per-epoch history as this party knows it.
     epochs : int
     stop_reason : str
+    loss : {"logistic", "taylor"}, default "taylor"
+        The loss trained (``"logistic"``: shared mode's polynomial sigmoid).  Files of
+        versions 1 and 2 do not record it: they were all trained with the Taylor loss.
     version : int
         :data:`MODEL_FORMAT_VERSION`.
     """
@@ -170,11 +181,14 @@ class PartyModel:
     history: list[dict[str, Any]] = field(default_factory=list)
     epochs: int = 0
     stop_reason: str = ""
+    loss: str = "taylor"
     version: int = MODEL_FORMAT_VERSION
 
     def __post_init__(self) -> None:
         if self.role not in ("guest", "host"):
             raise DataError(f"a model's role is 'guest' or 'host', not {self.role!r}")
+        if self.loss not in LOSSES:
+            raise DataError(f"a model's loss is 'logistic' or 'taylor', not {self.loss!r}")
         if len(self.feature_names) != len(self.weights):
             raise DataError(
                 f"{self.party}: {len(self.weights)} weights for {len(self.feature_names)} features"
@@ -201,6 +215,8 @@ class PartyModel:
         """A JSON-ready dictionary."""
         document = asdict(self)
         document["scaling"] = None if self.scaling is None else asdict(self.scaling)
+        if self.version < _LOSS_SINCE:
+            del document["loss"]  # an older file loaded and saved again keeps its format
         return document
 
     @classmethod
@@ -218,6 +234,8 @@ class PartyModel:
         if version == 1 and isinstance(scaling, dict) and scaling.get("log"):
             raise DataError("a version 1 model file cannot hold log flags; it is corrupt")
         expected = set(cls.__dataclass_fields__)
+        if version < _LOSS_SINCE:
+            expected.discard("loss")  # trained before shared mode: the Taylor loss
         if set(document) != expected:
             raise DataError(
                 f"model file fields differ: missing {sorted(expected - set(document))}, "
