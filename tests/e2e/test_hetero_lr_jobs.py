@@ -327,3 +327,65 @@ def test_feature_columns_choose_the_model_features(tmp_path: Path) -> None:
     assert names == ["z", "x"] and matrix.tolist() == [[3.0, 1.0], [6.0, 4.0]]
     with pytest.raises(DataError, match=r"feature_columns \['z'\] are not in"):
         model_features(party, dataclasses.replace(table, feature_names=["x", "y", "w"]))
+
+
+@pytest.mark.parametrize("hosts", [1, 2])
+def test_shared_mode_as_separate_processes_over_tls(tmp_path: Path, hosts: int) -> None:
+    """The default mode as real `vfl run` processes over mutual TLS, with one and two hosts.
+
+    The hosts split the breast example's bank-b columns; no label-information bound
+    applies (no party learns a gradient), so the batches may be small.
+    """
+    names = ["bank-b", "bank-c"][:hosts]
+    parties = [("bank-a", "guest"), *((name, "host") for name in names)]
+    guest_rows = (EXAMPLES / "hetero-lr" / "bank-a.csv").read_text().splitlines()
+    (tmp_path / "bank-a.csv").write_text("\n".join(guest_rows[:201]) + "\n")
+    host_rows = [
+        row.split(",") for row in (EXAMPLES / "hetero-lr" / "bank-b.csv").read_text().splitlines()
+    ]
+    for index, name in enumerate(names):  # bank-b: columns 1-2 (or all), bank-c: 3-4
+        columns = [1, 2, 3, 4] if hosts == 1 else [1 + 2 * index, 2 + 2 * index]
+        lines = [",".join([row[0], *(row[c] for c in columns)]) for row in host_rows[:201]]
+        (tmp_path / f"{name}.csv").write_text("\n".join(lines) + "\n")
+    create_job_certificates(tmp_path / "certs", [name for name, _ in parties])
+    steps = [
+        "[[steps]]",
+        'type = "psi"',
+        "",
+        "[[steps]]",
+        'type = "hetero_lr"',  # mode = "shared", loss = "logistic": the defaults
+        "batch_size = 64",
+        "learning_rate = 0.5",
+        "max_iter = 2",
+        'convergence = "max_iter"',
+        "key_length = 1024",
+        "",
+        "[[steps]]",
+        'type = "score"',
+    ]
+    data = {"bank-a": '{ file = "bank-a.csv", label_column = "y" }'}
+    data.update({name: f'{{ file = "{name}.csv" }}' for name in names})
+    job_path = write_job(
+        tmp_path,
+        job_id=f"shared-e2e-{hosts}",
+        parties=parties,
+        data=data,
+        steps=steps,
+        timeout=60,
+        allow_weak_keys=True,
+    )
+    processes = {name: start_party(job_path, name) for name, _ in parties}
+    outputs = {}
+    for name, process in processes.items():
+        stdout, stderr = process.communicate(timeout=180)
+        assert process.returncode == 0, f"{name}: {stderr[-3000:]}"
+        outputs[name] = stdout
+    assert "trained 2 epochs" in outputs["bank-a"]
+    output = tmp_path / "output"
+    for name, _ in parties:
+        summary = json.loads((output / name / "step-1-hetero_lr.json").read_text())
+        assert (summary["mode"], summary["loss"], summary["epochs"]) == ("shared", "logistic", 2)
+        model = PartyModel.load(output / name / "step-1-model.json")
+        assert (model.mode, model.loss) == ("shared", "logistic")
+    ids, probabilities = _scores(output / "bank-a" / "step-2-scores.csv")
+    assert len(ids) > 50 and _auc(ids, probabilities) > 0.9  # the files overlap partly
