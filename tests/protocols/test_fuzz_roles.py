@@ -86,6 +86,7 @@ from crypto.rsa_blind import (
 )
 from protocols.exceptions import ProtocolError
 from protocols.hetero_lr import LrArbiter, LrGuest, LrHost, LrSettings, ScoreGuest, ScoreHost
+from protocols.hetero_lr.shared_party import SharedGuest, SharedHost
 from protocols.messages import MESSAGE_TYPES, Abort, Message, payload_fields
 from protocols.psi import PsiSettings, psi_guest, psi_host
 from protocols.roles import Role
@@ -460,6 +461,57 @@ def _lr_roles(mode: str, backend: str, epochs: int = 2) -> Callable[[], dict[str
     return make
 
 
+def _shared_roles(backend: str) -> Callable[[], dict[str, Role]]:
+    """Shared mode: a partner host and another host, row weights, the loss and early
+    stopping (every shared message kind and purpose), one epoch."""
+
+    def make() -> dict[str, Role]:
+        guest_x, host_x, labels, weights = _lr_data()
+        lr_settings = LrSettings(
+            mode="shared",
+            batch_size=LR_BATCH,
+            max_iter=1,
+            convergence="loss",
+            tol=1e-12,
+            early_stopping="auc",
+            patience=1,
+            key_length=1024,
+            allow_weak_key=True,
+        )
+        hosts = ["host-1", "host-2"]
+        roles: dict[str, Role] = {
+            "guest": SharedGuest(
+                "guest",
+                JOB,
+                hosts=hosts,
+                features=guest_x[:LR_ROWS],
+                labels=labels[:LR_ROWS],
+                settings=lr_settings,
+                backend=backend,
+                sample_weight=weights,
+                validation=guest_x[LR_ROWS:],
+                validation_labels=labels[LR_ROWS:],
+                evaluate=lambda y, p: {"auc": float(np.mean(p)), "ks": 0.0},
+                row_ids=LR_IDS,
+            )
+        }
+        for index, name in enumerate(hosts):
+            block = host_x[:, index : index + 1]
+            roles[name] = SharedHost(
+                name,
+                JOB,
+                guest="guest",
+                features=block[:LR_ROWS],
+                validation=block[LR_ROWS:],
+                settings=lr_settings,
+                backend=backend,
+                row_ids=LR_IDS,
+            )
+        return roles
+
+    return make
+
+
 SCORE_IDS = [f"id-{i}" for i in range(LR_ROWS + 6)]
 
 
@@ -500,6 +552,8 @@ SCENARIOS = {
         Scenario("lr-two-party-paillier", _lr_roles("two-party", "paillier", 1), wire=True),
         Scenario("lr-arbiter-paillier", _lr_roles("arbiter", "paillier", 1), wire=True),
         Scenario("score", _score_roles, wire=True),
+        Scenario("lr-shared-plaintext", _shared_roles("plaintext"), wire=False),
+        Scenario("lr-shared-paillier", _shared_roles("paillier"), wire=True),
     ]
 }
 
@@ -530,6 +584,8 @@ FLOATS = [math.nan, math.inf, -math.inf, -1.0, 0.0, 5e-324, 1e15, 1e300, -1e300]
 STRINGS = [
     *["", "x", "two-party", "arbiter", "ecdh", "rsa", "kkrt", "both", "guest", "cardinality"],
     *["loss", "weights", "max_iter", "auc", "ks"],  # LrSetup's convergence, early stopping
+    *["shared", "initial", "scores", "residual", "final", "sigmoid", "gradient"],  # purposes
+    *["validation", "batch"],
 ]
 NAMES = ["guest", "host", "host-1", "host-2", "arbiter", "mallory"]
 
@@ -891,6 +947,8 @@ ROLE_FACTORS = {
     "lr-two-party-paillier": 6.0,
     "lr-arbiter-paillier": 5.0,
     "score": 6.0,
+    "lr-shared-plaintext": 10.0,
+    "lr-shared-paillier": 3.0,
 }
 """Examples per role test, times the profile's ``max_examples`` (ci: 40, long: 2000)."""
 
