@@ -275,8 +275,8 @@ class HeteroLogisticRegression(ClassifierMixin, BaseEstimator):  # type: ignore[
         Shared: weights, scores, residuals and gradients exist only as additive
         shares, so no party learns a gradient (one or more hosts; the guest and the
         first host each hold a Paillier key); it runs the sgd, momentum and nesterov
-        optimisers, the L2 penalty, ``convergence`` "loss" or "max_iter", and no early
-        stopping, label privacy or L1 penalty.  Two-party: each party holds its own
+        optimisers, the L2 penalty, ``convergence`` "loss" or "max_iter", and no label
+        privacy or L1 penalty.  Two-party: each party holds its own
         Paillier key (one host).  Arbiter: a third party holds the key and decrypts
         only masked values (one or more hosts).  In these two modes every party learns
         its exact gradient per batch (SECURITY.md §11).
@@ -309,7 +309,7 @@ class HeteroLogisticRegression(ClassifierMixin, BaseEstimator):  # type: ignore[
     convergence : {"loss", "weights", "max_iter"}, default "loss"
     early_stopping : {"auc", "ks"} or None
         Stop when the validation metric (``eval_set``) stops improving and keep the
-        best epoch (two-party and arbiter modes).
+        best epoch.
     patience : int, default 3
     class_weight : "balanced", dict or None
         Row weights per class (rare fraud labels); multiplied with ``sample_weight``.
@@ -529,7 +529,7 @@ class HeteroLogisticRegression(ClassifierMixin, BaseEstimator):  # type: ignore[
         ------
         ProtocolError
             If a parameter is invalid, or ``mode="shared"`` cannot train with it (an
-            adaptive optimiser, an L1 penalty, early stopping, ``convergence="weights"``,
+            adaptive optimiser, an L1 penalty, ``convergence="weights"``,
             label privacy).
 
         Examples

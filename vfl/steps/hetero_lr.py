@@ -18,8 +18,7 @@ The guest trains with its features and labels, each host with its features (and 
 arbiter holds the key with ``mode = "arbiter"``).  The default mode is ``"shared"``
 (:data:`ENGINE_MODE`): no party learns a gradient, and the loss is the logistic one.
 Each party writes its own model file (its weights and scaling only) and a summary;
-in the two-party and arbiter modes its roles keep a checkpoint per epoch, which
-``--resume`` goes on from (shared mode keeps none yet, and refuses ``--resume``).
+its roles keep a checkpoint per epoch, which ``--resume`` goes on from.
 """
 
 from __future__ import annotations
@@ -345,12 +344,6 @@ function of the squared gradient, which only exists as shares)')
             f"{spell('convergence', 'loss')} (the loss is computed on shares) or "
             f"{spell('convergence', 'max_iter')}, {other_mode}"
         )
-    if settings.early_stopping is not None:
-        return "early_stopping", (
-            "shared mode does not stop early yet (validation scores would have to be computed "
-            "on shares); use early_stopping=None with convergence='loss' or max_iter, "
-            f"{other_mode}"
-        )
     if settings.label_privacy_epsilon is not None:
         return "label_privacy_epsilon", (
             "label privacy protects the gradients the other modes reveal; shared mode reveals "
@@ -405,8 +398,8 @@ def build_lr_role(
     ``settings.mode`` picks the protocol: ``"shared"`` builds
     :class:`~protocols.hetero_lr.shared_party.SharedGuest` /
     :class:`~protocols.hetero_lr.shared_party.SharedHost` (no arbiter; the guest's
-    ``evaluate`` and ``initial_weights_seed`` are not used: shared mode does not stop
-    early and starts from zero weights, as no gradient is revealed), the other modes
+    ``initial_weights_seed`` is not used: shared mode starts from zero weights, as no
+    gradient is revealed), the other modes
     :class:`~protocols.hetero_lr.LrGuest`, :class:`~protocols.hetero_lr.LrHost` and
     :class:`~protocols.hetero_lr.LrArbiter`.
 
@@ -455,6 +448,7 @@ def build_lr_role(
             row_ids=row_ids,
             validation=validation,
             validation_labels=validation_labels,
+            evaluate=evaluate,
             initial_weights=initial_weights,
             plan_seed=plan_seed,
         )
@@ -516,6 +510,7 @@ def _build_shared_role(
     row_ids: Sequence[str] | None,
     validation: npt.ArrayLike | None,
     validation_labels: npt.ArrayLike | None,
+    evaluate: Evaluator | None,
     initial_weights: npt.ArrayLike | None,
     plan_seed: bytes | None,
 ) -> SharedGuest | SharedHost:
@@ -536,6 +531,7 @@ def _build_shared_role(
             sample_weight=sample_weight,
             validation=validation,
             validation_labels=validation_labels,
+            evaluate=evaluate,
             initial_weights=initial_weights,
             plan_seed=plan_seed,
             row_ids=row_ids,
@@ -884,16 +880,6 @@ class HeteroLrType(StepType[HeteroLrStep]):
         """In ``mode = "shared"``: it needs no arbiter (idle if another step uses one)."""
         if step.mode == "shared":
             return 'shared mode needs no arbiter; drop it or use mode = "arbiter"'
-        return None
-
-    def resume_refusal(self, step: HeteroLrStep) -> str | None:
-        """In ``mode = "shared"``: it keeps no checkpoints yet."""
-        if step.mode == "shared":
-            return (
-                "shared mode keeps no checkpoints yet, so its training cannot go on from an "
-                "epoch; run the job again without --resume (every party) to train from the "
-                'start, or use mode = "two-party" or "arbiter", which keep a checkpoint per epoch'
-            )
         return None
 
     def build_role(self, step: HeteroLrStep, context: StepContext) -> Role | None:
