@@ -357,7 +357,9 @@ class ShareLayout:
     Attributes
     ----------
     slot_bits : int
-        ``bits + STATISTICAL_BITS + 2``: room for ``x + R + 2**bits``.
+        ``bits + STATISTICAL_BITS + 3``: room for ``x + R + 2**(bits + STATISTICAL_BITS)``,
+        so a value up to ``2**STATISTICAL_BITS`` times beyond its bound still neither
+        borrows from nor carries into a neighbour (it is only hidden less well).
     per_ciphertext : int
         Values per ciphertext.
     ciphertexts : int
@@ -367,7 +369,7 @@ class ShareLayout:
     --------
     >>> layout = ShareLayout(100, bits=62, modulus_bits=2048)
     >>> layout.slot_bits, layout.per_ciphertext, layout.ciphertexts
-    (104, 19, 6)
+    (105, 19, 6)
     """
 
     __slots__ = ("bits", "ciphertexts", "count", "per_ciphertext", "slot_bits")
@@ -375,7 +377,7 @@ class ShareLayout:
     def __init__(self, count: int, bits: int, modulus_bits: int) -> None:
         self.count = count
         self.bits = bits
-        self.slot_bits = bits + STATISTICAL_BITS + 2
+        self.slot_bits = bits + STATISTICAL_BITS + 3
         self.per_ciphertext = (modulus_bits - 2) // self.slot_bits
         if self.per_ciphertext < 1:
             raise CryptoError(
@@ -428,7 +430,7 @@ def reshare(
     public_key = vector.public_key
     layout = share_layout(len(vector), bits, public_key)
     masks = random_shares(len(vector), bits)
-    offset = 1 << bits
+    offset = 1 << (bits + STATISTICAL_BITS)
     addends = []
     for group in layout.groups():
         addend = 0
@@ -461,18 +463,8 @@ def reshare(
         )
         for c in chunk
     ]
-    n = paillier.public_key._n
-    pooled = paillier.public_key._encryptor.pool.take(len(packed_ciphertexts))
-    sealed = [
-        c * ((1 + (a % n) * n) * rho % n2) % n2
-        for c, a, rho in zip(packed_ciphertexts, addends, pooled, strict=False)
-    ]
-    sealed += rerandomize_ciphertexts(
-        paillier.public_key,
-        packed_ciphertexts[len(pooled) :],
-        addends[len(pooled) :],
-        n_jobs=n_jobs,
-        executor=executor,
+    sealed = rerandomize_ciphertexts(  # full-length obfuscators: values go to the key owner
+        paillier.public_key, packed_ciphertexts, addends, n_jobs=n_jobs, executor=executor
     )
     return MaskedVector(paillier.public_key, sealed), kept
 
@@ -514,7 +506,7 @@ def open_shares(
             f"expected {layout.ciphertexts} ciphertexts of {count} shares, got {len(sealed)}"
         )
     residues = private_key.decrypt_raw(sealed, n_jobs=n_jobs, executor=executor)
-    offset = 1 << bits
+    offset = 1 << (bits + STATISTICAL_BITS)
     slot_mask = (1 << layout.slot_bits) - 1
     shares: list[int] = []
     for group, residue in zip(layout.groups(), residues, strict=True):

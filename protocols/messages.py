@@ -609,7 +609,8 @@ class LrSharePlain(Message):
 
     ``purpose`` says which: ``"initial"`` (the receiver's initial share of the
     sender's weights), ``"scores"`` (another host's mask of its partial score, to the
-    partner host), ``"residual"`` (the partner host's residual share, to another
+    partner host; ``"validation"`` from another host: the same for the validation
+    rows), ``"residual"`` (the partner host's residual share, to another
     host), ``"loss"`` (the partner host's share of the epoch's loss sum, to the
     guest), ``"validation"`` (the partner host's share of every validation row's score,
     to the guest, with early stopping only: the guest learns those scores) and
@@ -655,7 +656,9 @@ class LrSharePowers(Message):
     """Shared mode, guest -> partner host: powers of the guest's score shares.
 
     ``powers`` holds ``columns`` columns of one value per row of the batch, column
-    after column, under the guest's key (see :mod:`protocols.hetero_lr.shared_party`).
+    after column, under the guest's key (see :mod:`protocols.hetero_lr.shared_party`);
+    with ``convergence="loss"``, one more value: the guest's part of the batch's
+    ``-sum(w y z)``, which the partner host adds to its loss sum.
     """
 
     KIND = MessageKind.LR_SHARE_POWERS

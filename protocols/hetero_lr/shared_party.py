@@ -50,6 +50,7 @@ from __future__ import annotations
 import math
 import secrets
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import numpy as np
@@ -134,6 +135,75 @@ _SHARE_OF_Z_BITS = score_bits() + STATISTICAL_BITS + 8 - _SCORE_SHIFT
 """Bits of a share of ``z`` after truncation (the guest's powers are of these)."""
 _RESIDUAL_SHARE_BITS = _SIGMOID_BITS + STATISTICAL_BITS + 4 - (_POLY_SCALE - WEIGHT_FRACTION)
 _LOSS_SHIFT = COEFFICIENT_FRACTION + INPUT_FRACTION * DEGREE - INPUT_FRACTION
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """What a role takes when: its transition table for batch messages.
+
+    Attributes
+    ----------
+    order : tuple of int
+        The role's steps in the order a batch (and an epoch's end) takes them.
+    accepts : dict
+        For every message tag of the current batch: who sends it (``"guest"``,
+        ``"partner"``, ``"hosts"``, ``"others"``) and the first step at which an
+        honest sender can have sent it (this role has sent what triggers it).
+    early : dict
+        The same for the tags of the *next* batch that may arrive before it starts.
+    """
+
+    order: tuple[int, ...]
+    accepts: dict[str, tuple[str, int]]
+    early: dict[str, tuple[str, int]]
+
+
+_GUEST_SCHEDULE = Schedule(
+    order=(0, 1, 2, 3, 4, 5, 6, 8, 9, 7),
+    accepts={
+        "weights": ("partner", 0),
+        "sealed:scores": ("hosts", 0),
+        "sealed:sigmoid": ("partner", 3),
+        "sealed:loss": ("partner", 3),
+        "residual": ("partner", 3),
+        "sealed:gradient": ("hosts", 4),
+        "plain:loss": ("partner", 5),
+        "weights:validation": ("partner", 5),
+        "sealed:validation": ("hosts", 8),
+        "plain:validation": ("partner", 9),
+        "plain:final": ("partner", 7),
+    },
+    early={"weights": ("partner", 5)},
+)
+_PARTNER_SCHEDULE = Schedule(
+    order=(0, 1, 2, 3, 4, 7, 8, 5, 6),
+    accepts={
+        "weights": ("guest", 0),
+        "sealed:scores": ("guest", 0),
+        "plain:scores": ("others", 0),
+        "powers": ("guest", 2),
+        "residual": ("guest", 3),
+        "sealed:gradient": ("guest", 3),
+        "weights:validation": ("guest", 4),
+        "plain:validation": ("others", 4),
+        "sealed:validation": ("guest", 7),
+        "decision": ("guest", 5),
+        "plain:final": ("guest", 5),
+    },
+    early={"weights": ("guest", 4), "plain:scores": ("others", 4)},
+)
+_HOST_SCHEDULE = Schedule(
+    order=(0, 1, 7, 5, 6),
+    accepts={
+        "weights": ("guest", 0),
+        "residual": ("guest", 1),
+        "plain:residual": ("partner", 1),
+        "weights:validation": ("guest", 7),
+        "decision": ("guest", 5),
+        "plain:final": ("guest", 5),
+    },
+    early={},
+)
 _OBFUSCATORS_PER_WORK = 128
 """Obfuscators computed per call of ``work`` (a bounded piece of idle-time work)."""
 _PLAIN_PURPOSES = ("initial", "scores", "residual", "loss", "final")
@@ -192,6 +262,7 @@ class _SharedParty(TrainingParty):
         self._penalized = self.optimizer.state()["penalized"]
         self._own_keys: tuple[VectorPublicKey, VectorPrivateKey] | None = None
         self._inbox: dict[tuple[int, int, str, str], Message] = {}
+        self._used: set[tuple[int, int, str, str]] = set()
         self._step = 0
         self._set_up = False
         self._stopping = False
@@ -370,19 +441,48 @@ class _SharedParty(TrainingParty):
         return []
 
     # the inbox -------------------------------------------------------------------------
+    def _schedule(self) -> Schedule:
+        """What this role takes when (see :class:`Schedule`)."""
+        raise NotImplementedError
+
+    def _senders(self, who: str) -> Sequence[str]:
+        """The parties a sender kind of :attr:`_ACCEPTS` names."""
+        raise NotImplementedError
+
     def _file(self, message: Message, tag: str) -> None:
-        """Keep a batch message until its step; refuse duplicates and stale ones."""
+        """Keep a batch message until its step, if an honest peer could have sent it now.
+
+        Refused: a tag this role never receives from that sender, one whose trigger
+        this role has not sent yet (a relabelled message), one already received or
+        used for the batch, and any batch but the current one and the next.
+        """
         position = (message.round, message.batch)
         now = (self.epoch, self.batch)
         assert self.plan is not None
         following = (self.epoch, self.batch + 1) if not self.last_batch else (self.epoch + 1, 0)
-        if position not in (now, following):
+        schedule = self._schedule()
+        if position == now:
+            table = schedule.accepts
+        elif position == following:
+            table = schedule.early
+        else:
             raise ProtocolError(
                 f"{self.party}: {message.sender} sent {tag} for epoch {message.round} batch "
                 f"{message.batch}, while this party is at epoch {self.epoch} batch {self.batch}"
             )
+        expected = table.get(tag)
+        rank = schedule.order.index(self._step)
+        if (
+            expected is None
+            or message.sender not in self._senders(expected[0])
+            or rank < schedule.order.index(expected[1])
+        ):
+            raise ProtocolError(
+                f"{self.party}: {message.sender} sent {tag} for epoch {message.round} batch "
+                f"{message.batch}, which this party does not expect from it at this point"
+            )
         key = (message.round, message.batch, tag, message.sender)
-        if key in self._inbox:
+        if key in self._inbox or key in self._used:
             raise ProtocolError(f"{self.party}: {message.sender} sent {tag} twice for one batch")
         self._inbox[key] = message
 
@@ -390,7 +490,10 @@ class _SharedParty(TrainingParty):
         return all((self.epoch, self.batch, tag, s) in self._inbox for s in senders)
 
     def _take(self, tag: str, sender: str) -> Any:
-        return self._inbox.pop((self.epoch, self.batch, tag, sender))
+        key = (self.epoch, self.batch, tag, sender)
+        self._used = {used for used in self._used if used[:2] == key[:2]}  # this batch's
+        self._used.add(key)
+        return self._inbox.pop(key)
 
     def _checked_encrypted(
         self,
@@ -579,6 +682,12 @@ class SharedGuest(_SharedParty):
 
     ROLE = "guest"
     POSITION = "guest"
+
+    def _schedule(self) -> Schedule:
+        return _GUEST_SCHEDULE
+
+    def _senders(self, who: str) -> Sequence[str]:
+        return self.hosts if who == "hosts" else (self.partner,)
 
     def __init__(
         self,
@@ -945,7 +1054,10 @@ class SharedGuest(_SharedParty):
             power = [p * v for p, v in zip(power, a, strict=True)]
             columns.extend(w * p for w, p in zip(weights, power, strict=True))
         if self._needs_loss:
-            columns.extend(w * int(y) for w, y in zip(weights, self.y[self.rows], strict=True))
+            labelled = [w * int(y) for w, y in zip(weights, self.y[self.rows], strict=True)]
+            columns.extend(labelled)
+            # the guest's part of -sum(w y z), so that the partner host's loss sum is small
+            columns.append(-(sum(v * z for v, z in zip(labelled, a, strict=True)) << _LOSS_SHIFT))
         count = len(columns) // rows
         bits = 20 + ROW_WEIGHT_FRACTION + DEGREE * (_SHARE_OF_Z_BITS + 1)
         powers = encrypt_integers(self._private_key, columns, bits, n_jobs=self.settings.n_jobs)
@@ -965,14 +1077,11 @@ class SharedGuest(_SharedParty):
     def _send_residuals(self) -> list[Message]:
         rows = len(self.rows)
         sigmoid = self._opened(self._take("sealed:sigmoid", self.partner), rows, _SIGMOID_BITS)
-        a = self._kept.pop("z")
+        self._kept.pop("z")
         if self._needs_loss:
             loss_bits = _SIGMOID_BITS + rows.bit_length() + 8
             (loss,) = self._opened(self._take("sealed:loss", self.partner), 1, loss_bits)
-            labelled = sum(
-                self.row_weights[i] * int(self.y[i]) * z for i, z in zip(self.rows, a, strict=True)
-            )
-            self._loss_share += loss - (labelled << _LOSS_SHIFT)
+            self._loss_share += loss
         labels = [
             (self.row_weights[i] * int(self.y[i])) << (WEIGHT_FRACTION - ROW_WEIGHT_FRACTION)
             for i in self.rows
@@ -1168,6 +1277,15 @@ class SharedHost(_SharedParty):
     """
 
     ROLE = "host"
+
+    def _schedule(self) -> Schedule:
+        return _PARTNER_SCHEDULE if self.is_partner else _HOST_SCHEDULE
+
+    def _senders(self, who: str) -> Sequence[str]:
+        assert self.setup is not None
+        if who == "others":
+            return self.setup.hosts[1:]
+        return (self.partner,) if who == "partner" else (self.guest,)
 
     def __init__(
         self,
@@ -1533,7 +1651,12 @@ class SharedHost(_SharedParty):
             )
         bits = 20 + ROW_WEIGHT_FRACTION + DEGREE * (_SHARE_OF_Z_BITS + 1)
         powers = self._checked_encrypted(
-            message.powers, self._guest_key, expected * rows, bits, "powers", self.guest
+            message.powers,
+            self._guest_key,
+            expected * rows + int(self._needs_loss),
+            bits,
+            "powers",
+            self.guest,
         )
         columns = _split_columns(powers, expected, rows)
         first = 0 if self._weighted else 1
@@ -1549,7 +1672,8 @@ class SharedHost(_SharedParty):
         sealed, kept = reshare(sigmoid, _SIGMOID_BITS, n_jobs=n_jobs)
         messages: list[Message] = [self._sealed(self.guest, "sigmoid", sealed)]
         if self._needs_loss:
-            messages.append(self._loss_seal(columns, b, first))
+            offset: Any = powers
+            messages.append(self._loss_seal(columns, b, first, offset[expected * rows :]))
         residual = truncate(kept, _POLY_SCALE - WEIGHT_FRACTION)
         self._kept["residual"] = residual
         encrypted = encrypt_integers(
@@ -1560,7 +1684,9 @@ class SharedHost(_SharedParty):
         self._step = 3
         return messages
 
-    def _loss_seal(self, columns: list[CipherVector], b: list[int], first: int) -> LrShareSealed:
+    def _loss_seal(
+        self, columns: list[CipherVector], b: list[int], first: int, guest_term: CipherVector
+    ) -> LrShareSealed:
         rows = len(b)
         factors = [split_factors(softplus_coefficients(self.settings.loss_name), v) for v in b]
         column_factors = [[f[j] for f in factors] for j in range(first, DEGREE + 1)]
@@ -1569,7 +1695,7 @@ class SharedHost(_SharedParty):
         bits = _SIGMOID_BITS + rows.bit_length() + 8
         summed = combine_sum(used, column_factors, bits, n_jobs=self.settings.n_jobs)
         constant = 0 if self._weighted else sum(f[0] for f in factors) << ROW_WEIGHT_FRACTION
-        summed = add_integers(summed, [constant], bits)
+        summed = add_integers(summed + guest_term, [constant], bits)
         sealed, kept = reshare(summed, bits, n_jobs=self.settings.n_jobs)
         self._loss_share += kept[0]
         return self._sealed(self.guest, "loss", sealed)

@@ -38,7 +38,7 @@ from crypto.shares import (
 Keys = tuple[Any, Any]
 
 KEY_BITS = 1024
-MAX_BITS = KEY_BITS - STATISTICAL_BITS - 4
+MAX_BITS = KEY_BITS - STATISTICAL_BITS - 5
 """The widest values a 1024-bit key re-shares (one per ciphertext)."""
 
 
@@ -117,7 +117,7 @@ def test_the_widest_bound_the_key_allows_round_trips(keys: Keys) -> None:
 def test_the_layout_packs_as_many_slots_as_fit_below_the_modulus(
     count: int, bits: int, modulus_bits: int
 ) -> None:
-    slot_bits = bits + STATISTICAL_BITS + 2
+    slot_bits = bits + STATISTICAL_BITS + 3
     per = (modulus_bits - 2) // slot_bits
     if per < 1:
         with pytest.raises(CryptoError):
@@ -138,7 +138,7 @@ def test_the_layout_packs_as_many_slots_as_fit_below_the_modulus(
 
 def test_the_layout_docstring_numbers() -> None:
     layout = ShareLayout(100, bits=62, modulus_bits=2048)
-    assert (layout.slot_bits, layout.per_ciphertext, layout.ciphertexts) == (104, 19, 6)
+    assert (layout.slot_bits, layout.per_ciphertext, layout.ciphertexts) == (105, 19, 6)
     assert [len(g) for g in layout.groups()] == [19] * 5 + [5]
 
 
@@ -307,7 +307,7 @@ def test_open_shares_refuses_raw_residues_that_do_not_fit(
     # the largest residue that fits opens to the largest slots
     assert (
         open_shares(private_key, PlainMasked(public_key, [top - 1]), 3, 50)
-        == [(1 << layout.slot_bits) - 1 - (1 << 50)] * 3
+        == [(1 << layout.slot_bits) - 1 - (1 << (50 + STATISTICAL_BITS))] * 3
     )
 
 
@@ -405,7 +405,7 @@ def test_python_paillier_decrypts_a_combination_of_its_own_ciphertexts(
     # and a re-share of it opens, through phe, to x + R
     sealed, kept = reshare(combined, 400)
     layout = share_layout(3, 400, public_key)
-    offset, mask = 1 << 400, (1 << layout.slot_bits) - 1
+    offset, mask = 1 << (400 + STATISTICAL_BITS), (1 << layout.slot_bits) - 1
     opened = []
     sealed_c = cast(MaskedVector, sealed).ciphertexts
     for group, ciphertext in zip(layout.groups(), sealed_c, strict=True):

@@ -670,36 +670,21 @@ VALID_PURPOSES = {
 }
 
 
-def _relabelled(group: Group, name: str) -> bool:
-    """A purpose changed to another valid one (see the xfail test below)."""
-    return name.startswith("purpose=") and name[8:] in VALID_PURPOSES.get(group[0], set())
-
-
-KNOWN_REPLAYS = {
-    (("LR_SHARE_PLAIN", "validation", "host-2", "host-1"), "duplicate"),
-    (("LR_SHARE_WEIGHTS", "batch", "host-1", "guest"), "stale-batch"),
-}
-"""A copy that arrives after its original was used is filed and never refused (the
-xfail tests below reproduce both)."""
-
-
 def _message_at(group: Group, position: tuple[int, int]) -> Message:
     return next(
         m for m in honest_transcript() if group_of(m) == group and (m.round, m.batch) == position
     )
 
 
-def _hostile_cases(relabelled: bool) -> Iterator[Any]:
+def _hostile_cases() -> Iterator[Any]:
     parties = ["guest", "host-1", "host-2"]
     for group, position in sorted(targets().items()):
         message = _message_at(group, position)
         for name, hostile in mutations(message, parties).items():
-            if _relabelled(group, name) != relabelled or (group, name) in KNOWN_REPLAYS:
-                continue
             yield pytest.param(group, position, hostile, id=f"{'/'.join(group)}@{position}:{name}")
 
 
-@pytest.mark.parametrize(("group", "position", "hostile"), list(_hostile_cases(False)))
+@pytest.mark.parametrize(("group", "position", "hostile"), list(_hostile_cases()))
 def test_every_mutation_of_every_shared_message_is_refused(
     group: Group, position: tuple[int, int], hostile: Message | list[Message]
 ) -> None:
@@ -716,13 +701,6 @@ RELABELLED = [
 ]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="bug: a shared message relabelled with another purpose its receiver accepts "
-    "from that sender is filed under that purpose; the receiver then waits forever for "
-    "the message it replaced (a stall, not a ProtocolError)",
-)
 @pytest.mark.parametrize(("group", "purpose"), RELABELLED, ids=lambda v: str(v))
 def test_a_message_relabelled_with_another_valid_purpose_is_refused(
     group: Group, purpose: str
@@ -733,11 +711,6 @@ def test_a_message_relabelled_with_another_valid_purpose_is_refused(
         drive(shared_roles(HOSTILE), 0, tamper_once(group, position, hostile))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: _SharedParty._file only refuses a duplicate while the original is still "
-    "in the inbox; a copy arriving after the original was used is filed and ignored",
-)
 def test_a_duplicate_arriving_after_its_original_was_used_is_refused() -> None:
     group = ("LR_SHARE_PLAIN", "validation", "host-2", "host-1")
     message = _message_at(group, targets()[group])
@@ -745,12 +718,6 @@ def test_a_duplicate_arriving_after_its_original_was_used_is_refused() -> None:
         drive(shared_roles(HOSTILE), 0, tamper_once(group, targets()[group], [message, message]))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="bug: a message relabelled with its previous batch, arriving after that batch's "
-    "message was used, is filed and ignored; the receiver then waits forever",
-)
 def test_a_message_relabelled_with_a_used_position_is_refused() -> None:
     group = ("LR_SHARE_WEIGHTS", "batch", "host-1", "guest")
     position = targets()[group]
