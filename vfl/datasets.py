@@ -3,6 +3,7 @@
 from vfl.tables.datasets import (
     PartyTable,
     load_builtin,
+    make_heavy_tail_credit,
     make_rare_event_credit,
     make_toy_hetero,
     read_party_csv,
@@ -12,6 +13,7 @@ from vfl.tables.datasets import (
 __all__ = [
     "PartyTable",
     "load_builtin",
+    "make_heavy_tail_credit",
     "make_rare_event_credit",
     "make_toy_hetero",
     "read_party_csv",

@@ -20,45 +20,51 @@ up to the rounding of the coefficients (:meth:`LogisticApproximation.integer_err
 
 The choice (``python -m benchmarks.sigmoid_study``)
 ---------------------------------------------------
-:data:`DEFAULT_APPROXIMATION` is the odd degree-5 minimax polynomial on ``[-16, 16]``:
-``p(z) = 1/2 + 0.13608 z - 0.0011155 z**3 + 2.8721e-6 z**5``, max error 0.1197 on
-the interval (equioscillating), evaluated at :data:`DEFAULT_INPUT_BITS` and
-:data:`DEFAULT_SCALE_BITS`.  Chosen by held-out AUC of a float simulation of the
-engine's training (standardised features, batch 1024, SGD, no penalty, stratified
-70/30 split) on breast, default_credit and make_rare_event_credit, with and without
-balanced class weights:
+:data:`DEFAULT_APPROXIMATION` is degree 5 on the asymmetric interval ``[-12, 6]``
+(``center=-3``, ``interval=9``), fitted by least squares with the error relative to
+``min(sigma(z), 1/2) + 0.02`` and the leading coefficient pinned at its minimum
+``0.02 / 9**5 = 3.387e-7``: ``fit_logistic(5, 9.0, center=-3.0, odd=False,
+weighting="relative", floor=0.02, min_leading=0.02)``.  Absolute error 0.011 on
+``[-12, -8]``, 0.0144 on ``[-8, -4]``, 0.21 on ``[-4, 0]`` and 0.40 at most on the
+interval (at 6: ``p(6) = 1.40``); it is not odd (``p(0) = 0.288``).  Chosen by held-out
+AUC of a float simulation of the engine's training (standardised features, batch 1024,
+SGD, learning rate 0.1, no penalty, 20 epochs, stopping on the loss, stratified 70/30
+split) against scikit-learn's ``LogisticRegression`` (C=1), with and without balanced
+class weights, on breast, default_credit, make_rare_event_credit,
+:func:`vfl.tables.datasets.make_heavy_tail_credit` (seeds 0-2) and a similar rare-event
+generator without the savings term (seeds 0-2):
 
-- **Degree 5, because its leading coefficient is positive.**  Every least-squares or
-  minimax fit of degree 3 or 7 has a negative leading coefficient: beyond about
-  ``1.2 R`` the residual ``p(z) - y`` has the wrong sign, a row there pushes its own
-  score further out, and training diverged on default_credit (|z| up to 23 with the
-  exact sigmoid) for every ``R`` from 4 to 32 except 24-32 for degree 3 and
-  ``R = 32`` for minimax degree 7, which are less accurate than degree 5.  A degree-5
-  fit grows towards ``+inf`` for ``z -> +inf`` (``-inf`` for ``-inf``), so a row
-  beyond the interval is pulled back into it: no divergence at the default learning
-  rate on any set, ``R`` from 4 to 32.
-- **R = 16, because training goes past narrow intervals.**  The pull caps the
-  scores near ``R``: breast trained long (300 epochs at 0.1) reaches |z| ~ 35 with
-  the exact sigmoid and loses 0.0096 AUC with ``R = 8``, 0.0048 with ``R = 16``;
-  at learning rate 0.3 to 0.5 ``R <= 10`` diverged.  Wider intervals learn slower
-  (smaller slope at 0: 0.136 here, 1/4 for the sigmoid): worst gap to scikit-learn
-  with 10 epochs 0.0052 (``R = 8``), 0.0064 (16), 0.0081 (24).
-- **Minimax, because it is as good or better than uniform least squares** at every
-  ``R`` (worst gap 0.0064 against 0.0077 at ``R = 16``, 10 epochs); centre-weighted
-  fits and fits with the slope at 0 pinned to 1/4 helped short runs and hurt long
-  ones.
+- **The previous choice (odd minimax on [-16, 16], max error 0.12) fails unweighted
+  rare events.**  Between about -6 and 4 it is nearly a line of slope 0.1, flat
+  outside, so with the intercept near -3.5 and the negatives at ``z`` in [-8, -2]
+  (``sigma`` 0.0003-0.12) their residuals are off by ~0.1 where the truth is ~0.02:
+  it behaves like least squares.  Gaps without class weights 0.015-0.021 (rare-event
+  generator) and 0.026-0.032 (heavy_tail), against 0.005-0.008 and 0.014-0.017 for
+  the exact sigmoid trained the same way.
+- **Relative weighting, because the negatives dominate the gradient.**  Accuracy
+  relative to ``sigma`` where it is small halves the unweighted gaps: 0.007-0.012
+  (rare-event generator), 0.019-0.024 (heavy_tail).  The price is absolute accuracy
+  on the positive side, which balanced class weights use: balanced gaps grow from
+  <= 0.006 to 0.007-0.011 there (and from 0.002 to 0.007 on make_rare_event_credit).
+  Worst gap over all sets and both weightings: 0.0239 (exact sigmoid: 0.0174;
+  previous choice: 0.0318).  breast and default_credit stay within 0.0035.
+- **Pinned leading coefficient, because the unconstrained relative fit's is
+  negative** (rows beyond the interval would be pushed further out).  A minimum of
+  0.02 (in ``t = (z + 3) / 9``) keeps the restoring pull on both sides: ``p > 1`` for
+  ``z > 4.41`` and ``p < 0`` for ``z < -11.27``.  Stability, 50 epochs at learning
+  rates 0.1, 0.3, 0.5 and 1.0 on every set: no divergence except default_credit at
+  1.0 (both weightings); the previous choice diverged at 1.0 on default_credit and
+  heavy_tail (balanced), the exact sigmoid never.  Higher minima (0.05, 0.1) or
+  ``[-10, 6]`` diverged more often at 1.0; ``[-10, 8]`` was worse on unweighted sets.
+- **Degree 5, because degree 7 did not help enough**: the best relative degree-7 fits
+  gained < 0.001 on the worst gap and diverged at learning rates 0.3-1.0; every
+  symmetric or absolute (uniform, minimax) fit of degree 5 or 7 on [-16, 16] down
+  to [-8, 4] stayed at 0.014-0.020 on the rare-event generator without weights.
 
-Worst held-out AUC gap to scikit-learn's ``LogisticRegression`` (C=1) over the three
-sets and both class weights: 0.0064 with the default 10 epochs (default_credit,
-unweighted; exact sigmoid 0.0031, Taylor ``z/4 - y/2`` 0.0057), 0.0045 with 20 epochs
-(exact 0.0023), 0.0046 at learning rate 0.3.  Shared-mode training should therefore
-run about 20 epochs (or learning rate 0.3) to stay within 0.005 of scikit-learn.
-
-Limit: the pull that keeps training stable also caps every score near ``R``.  When
-the right model puts many rows far beyond it (a heavy-tailed feature entering the
-log-odds linearly: the study's ``rare_event_spend_slope``), this polynomial stays
-0.037 AUC below scikit-learn however long it trains, like least squares (0.040),
-while the exact sigmoid closes the gap (0.015 after 200 epochs).
+The target (within 0.005 of scikit-learn everywhere at the defaults) is not met on the
+rare-event sets without class weights, but the exact sigmoid does not meet it there
+either at 20 epochs (0.005-0.017): compared with the exact sigmoid, this polynomial
+is 0.002-0.007 behind without weights and 0.001-0.012 behind with balanced weights.
 """
 
 from __future__ import annotations
@@ -75,6 +81,7 @@ __all__ = [
     "DEFAULT_INPUT_BITS",
     "DEFAULT_SCALE_BITS",
     "FIT_METHODS",
+    "WEIGHTINGS",
     "LogisticApproximation",
     "evaluate_integer_polynomial",
     "fit_logistic",
@@ -87,7 +94,10 @@ FIT_METHODS = ("least-squares", "chebyshev", "minimax")
 """How :func:`fit_logistic` fits: uniform least squares on the interval, Chebyshev
 interpolation (near minimax), or minimax (Lawson's reweighted least squares)."""
 
-_GRID_POINTS = 200_001  # where max_error is measured: 0.00016 apart on [-16, 16]
+WEIGHTINGS = ("uniform", "relative")
+"""How :func:`fit_logistic` weighs the error: uniformly, or relative to ``min(sigma, 1/2)``."""
+
+_GRID_POINTS = 200_001  # where max_error is measured: 0.00009 apart on [-12, 6]
 
 
 def _sigmoid(z: FloatArray) -> FloatArray:
@@ -111,14 +121,17 @@ class LogisticApproximation:
     degree : int
         ``D >= 1``; ``coefficients`` has ``D + 1`` entries and ``c[D] != 0``.
     interval : float
-        ``R > 0``: the polynomial approximates the sigmoid on ``[-R, R]`` only.
+        ``R > 0``: the half-width of the interval where the polynomial approximates
+        the sigmoid, ``[center - R, center + R]`` (:attr:`bounds`).
     coefficients : tuple of float
         ``c[0], ..., c[D]`` (finite).
+    center : float, default 0.0
+        The interval's midpoint (finite); an asymmetric interval has ``center != 0``.
 
     Attributes
     ----------
     max_error : float
-        ``max |p(z) - sigma(z)|`` on ``[-R, R]``, measured on a grid of 200,001
+        ``max |p(z) - sigma(z)|`` on :attr:`bounds`, measured on a grid of 200,001
         evenly spaced points at construction (between grid points the error can exceed
         it by at most ``max|p' - sigma'| * R / 200,000``, under ``1e-5`` here).
 
@@ -139,6 +152,7 @@ class LogisticApproximation:
     degree: int
     interval: float
     coefficients: tuple[float, ...]
+    center: float = 0.0
     max_error: float = field(init=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -146,6 +160,8 @@ class LogisticApproximation:
             raise ValueError(f"degree must be an integer >= 1, got {self.degree!r}")
         if not (math.isfinite(self.interval) and self.interval > 0):
             raise ValueError(f"interval must be finite and > 0, got {self.interval!r}")
+        if not math.isfinite(self.center):
+            raise ValueError(f"center must be finite, got {self.center!r}")
         coefficients = tuple(float(c) for c in self.coefficients)
         if len(coefficients) != self.degree + 1:
             raise ValueError(
@@ -155,9 +171,14 @@ class LogisticApproximation:
         if not all(math.isfinite(c) for c in coefficients) or coefficients[-1] == 0.0:
             raise ValueError("coefficients must be finite with a non-zero leading one")
         object.__setattr__(self, "coefficients", coefficients)
-        z = np.linspace(-self.interval, self.interval, _GRID_POINTS)
+        z = np.linspace(*self.bounds, _GRID_POINTS)
         error = float(np.max(np.abs(self.evaluate(z) - _sigmoid(z))))
         object.__setattr__(self, "max_error", error)
+
+    @property
+    def bounds(self) -> tuple[float, float]:
+        """``(center - R, center + R)``: where the polynomial approximates the sigmoid."""
+        return (self.center - self.interval, self.center + self.interval)
 
     @property
     def is_odd(self) -> bool:
@@ -341,22 +362,47 @@ def share_polynomials(coefficients_int: Sequence[int], input_bits: int) -> list[
 
 
 def fit_logistic(
-    degree: int, interval: float, *, method: str = "least-squares", odd: bool = True
+    degree: int,
+    interval: float,
+    *,
+    method: str = "least-squares",
+    odd: bool = True,
+    center: float = 0.0,
+    weighting: str = "uniform",
+    floor: float = 0.005,
+    min_leading: float | None = None,
 ) -> LogisticApproximation:
-    """Fit a polynomial to the sigmoid on ``[-interval, interval]``.
+    """Fit a polynomial to the sigmoid on ``[center - interval, center + interval]``.
 
     Parameters
     ----------
     degree : int
         ``D``; odd when ``odd`` (``p = 1/2 + c1 z + c3 z**3 + ...``).
     interval : float
-        ``R``.
+        ``R``, the half-width of the interval.
     method : {"least-squares", "chebyshev", "minimax"}, default "least-squares"
-        Uniform least squares on a dense grid; Chebyshev interpolation (within a
-        small factor of minimax); minimax by Lawson's iteratively reweighted least
+        Least squares on a dense grid; Chebyshev interpolation (within a small factor
+        of minimax, unweighted only); minimax by Lawson's iteratively reweighted least
         squares on a dense grid.
     odd : bool, default True
-        Fit ``sigma(z) - 1/2`` (odd) with odd powers only; else every power.
+        Fit ``sigma(z) - 1/2`` (odd) with odd powers only (needs ``center = 0`` and
+        uniform weighting); else every power.
+    center : float, default 0.0
+        The interval's midpoint: ``center != 0`` fits an asymmetric interval.
+    weighting : {"uniform", "relative"}, default "uniform"
+        How the error counts at ``z``: uniformly, or relative to the sigmoid where it
+        is small, ``|p - sigma| / (min(sigma, 1/2) + floor)`` (accurate where
+        ``sigma`` is near 0: the negatives of a rare-event set; absolute error where
+        ``sigma >= 1/2``).
+    floor : float, default 0.005
+        ``> 0``: keeps the relative weight finite.
+    min_leading : float, optional
+        With least squares: the smallest leading coefficient *in the scaled variable*
+        ``t = (z - center) / R`` (so ``c[D] >= min_leading / R**D``).  When the
+        unconstrained fit's is smaller, it is fixed at ``min_leading`` and the other
+        coefficients refitted (the exact solution of the constrained least squares):
+        an odd degree with a positive leading coefficient pulls rows beyond the
+        interval back, which training needs.
 
     Returns
     -------
@@ -365,66 +411,104 @@ def fit_logistic(
     Raises
     ------
     ValueError
-        If ``method`` is unknown or ``degree`` is even with ``odd``.
+        If ``method`` or ``weighting`` is unknown, ``floor <= 0``, ``degree`` is even
+        with ``odd``, or ``odd`` with ``center != 0`` or relative weighting.
 
     Examples
     --------
     >>> approximation = fit_logistic(3, 8.0)
     >>> approximation.is_odd, round(approximation.max_error, 3)
     (True, 0.114)
+    >>> skewed = fit_logistic(
+    ...     5, 8.0, center=-2.0, odd=False, weighting="relative", min_leading=0.05
+    ... )
+    >>> skewed.bounds, skewed.coefficients[-1] > 0
+    ((-10.0, 6.0), True)
     """
     if method not in FIT_METHODS:
         raise ValueError(f"unknown fit method {method!r}; expected one of {FIT_METHODS}")
+    if weighting not in WEIGHTINGS:
+        raise ValueError(f"unknown weighting {weighting!r}; expected one of {WEIGHTINGS}")
+    if not (math.isfinite(floor) and floor > 0):
+        raise ValueError(f"floor must be finite and > 0, got {floor!r}")
     if degree < 1 or (odd and degree % 2 == 0):
         raise ValueError(f"degree must be >= 1 (odd with odd=True), got {degree!r}")
+    if odd and (center != 0.0 or weighting != "uniform"):
+        raise ValueError("odd=True needs center=0 and uniform weighting")
+    if method == "chebyshev" and weighting != "uniform":
+        raise ValueError("chebyshev interpolation has no weighting")
+    if min_leading is not None and (method != "least-squares" or not math.isfinite(min_leading)):
+        raise ValueError("min_leading needs least squares and a finite value")
     powers = list(range(1, degree + 1, 2)) if odd else list(range(degree + 1))
-    t = np.linspace(-1.0, 1.0, 20_001)  # z = R t: fit in t, then scale the coefficients
-    target = _sigmoid(interval * t) - (0.5 if odd else 0.0)
+    shift = 0.5 if odd else 0.0
+    # z = center + R t: fit in t on [-1, 1], then expand in z
+    t = np.linspace(-1.0, 1.0, 20_001)
+    sigma = _sigmoid(center + interval * t)
+    target = sigma - shift
     if method == "chebyshev":
         nodes = np.cos(np.pi * (np.arange(degree + 1) + 0.5) / (degree + 1))
-        values = _sigmoid(interval * nodes) - (0.5 if odd else 0.0)
+        values = _sigmoid(center + interval * nodes) - shift
         scaled = np.polynomial.chebyshev.cheb2poly(
             np.polynomial.chebyshev.chebfit(nodes, values, degree)
         )
         in_t = [float(scaled[k]) for k in powers]
     else:
         basis = np.column_stack([t**k for k in powers])
+        relative = 1.0 / (np.minimum(sigma, 0.5) + floor) ** 2
+        importance = relative / relative.max() if weighting == "relative" else np.ones_like(t)
         weights = np.ones_like(t)
         for _ in range(1 if method == "least-squares" else 400):
-            root = np.sqrt(weights)
+            root = np.sqrt(importance * weights)
             solution = np.linalg.lstsq(basis * root[:, None], target * root, rcond=None)[0]
-            error = np.abs(basis @ solution - target)
-            weights = weights * error  # Lawson: weight where the error is largest
+            error = np.abs(basis @ solution - target) * np.sqrt(importance)
+            weights = weights * error  # Lawson: weight where the (weighted) error is largest
             weights /= weights.sum()
+        if min_leading is not None and solution[-1] < min_leading:
+            root = np.sqrt(importance)
+            rest = target - min_leading * basis[:, -1]
+            solution = np.append(
+                np.linalg.lstsq(basis[:, :-1] * root[:, None], rest * root, rcond=None)[0],
+                min_leading,
+            )
         in_t = [float(v) for v in solution]
-    coefficients = [0.0] * (degree + 1)
-    if odd:
-        coefficients[0] = 0.5
+    in_z = np.polynomial.Polynomial([0.0])
+    unit = np.polynomial.Polynomial([-center / interval, 1.0 / interval])  # t as a function of z
     for power, value in zip(powers, in_t, strict=True):
-        coefficients[power] += value / interval**power
-    return LogisticApproximation(degree, float(interval), tuple(coefficients))
+        in_z = in_z + value * unit**power
+    coefficients = [0.0] * (degree + 1)
+    coefficients[0] = shift
+    for k, value in enumerate(in_z.coef.tolist()):
+        coefficients[k] += float(value)
+    if odd:  # exactly odd: the expansion of t**k = (z/R)**k has no other powers
+        coefficients = [
+            0.5 if k == 0 else (c if k % 2 else 0.0) for k, c in enumerate(coefficients)
+        ]
+    return LogisticApproximation(degree, float(interval), tuple(coefficients), float(center))
 
 
 DEFAULT_INPUT_BITS = 16
 """Fixed-point bits of the scores ``zt = round(z * 2**16)`` in the protocol."""
 
 DEFAULT_SCALE_BITS = 40
-"""Bits of the integer coefficients: the rounding then moves ``p`` by at most 5.1e-7
-on ``[-16, 16]`` (:meth:`LogisticApproximation.integer_error_bound`); the result of
+"""Bits of the integer coefficients: the rounding then moves ``p`` by at most 1.3e-7
+on ``[-12, 6]`` (:meth:`LogisticApproximation.integer_error_bound` at 12); the result of
 :func:`evaluate_integer_polynomial` is at scale ``2**(40 + 16 * 5) = 2**120``."""
 
 DEFAULT_APPROXIMATION = LogisticApproximation(
     degree=5,
-    interval=16.0,
-    # fit_logistic(5, 16.0, method="minimax"), written out so it never depends on numpy
+    interval=9.0,
+    # fit_logistic(5, 9.0, center=-3.0, odd=False, weighting="relative", floor=0.02,
+    # min_leading=0.02), written out so it never depends on numpy
     coefficients=(
-        0.5,
-        0.1360813743206071,
-        0.0,
-        -0.0011155262896897157,
-        0.0,
-        2.8721265897744844e-06,
+        0.2881842196049838,
+        0.10421599835312396,
+        0.011484063079307197,
+        0.0003438578512392536,
+        -1.147837345903949e-06,
+        3.3870175616860567e-07,
     ),
+    center=-3.0,
 )
-"""The chosen polynomial: odd degree-5 minimax on ``[-16, 16]``, max error 0.1197 (the
-module's docstring says why)."""
+"""The chosen polynomial: degree 5 on ``[-12, 6]``, least squares relative to
+``min(sigma, 1/2) + 0.02``, leading coefficient pinned at ``0.02 / 9**5`` (the module's
+docstring says why)."""

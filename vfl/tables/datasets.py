@@ -19,6 +19,7 @@ from vfl.exceptions import DataError
 __all__ = [
     "PartyTable",
     "load_builtin",
+    "make_heavy_tail_credit",
     "make_rare_event_credit",
     "make_toy_hetero",
     "read_party_csv",
@@ -473,5 +474,127 @@ def make_rare_event_credit(
         ids=list(ids),
         features=np.column_stack([spend, cash, transactions, late, volatility, days]),
         feature_names=list(RARE_EVENT_HOST_FEATURES),
+    )
+    return guest, host
+
+
+HEAVY_TAIL_GUEST_FEATURES = (
+    "income",
+    "credit_limit",
+    "bureau_score",
+    "utilization",
+    "months_on_book",
+    "age",
+)
+HEAVY_TAIL_HOST_FEATURES = (
+    "monthly_spend",
+    "cash_advances",
+    "transactions",
+    "on_time_share",
+    "balance_volatility",
+    "days_since_payment",
+    "savings_balance",
+)
+
+
+def make_heavy_tail_credit(
+    rows: int = 30_000, *, event_rate: float = 0.05, seed: int = 0
+) -> tuple[PartyTable, PartyTable]:
+    """A synthetic rare-event credit data set where least squares ranks badly.
+
+    Like :func:`make_rare_event_credit` (few events, log-normal and Pareto amounts,
+    counts), but the risk is mostly *linear* in the standardised features, with two
+    heavy-tailed terms that put rows far from the boundary: for the 15 % of
+    customers who take cash advances (log-normal amounts) the risk rises steeply
+    with the log of the amount, and a log-normal savings balance lowers it linearly
+    (big savers almost never default).  Logistic regression fits this well; least
+    squares, pulled by those high-leverage rows, ranks the held-out rows at least
+    0.03 AUC worse (seeds 0-2, 30,000 rows, 70/30 split, standardised features;
+    with or without balanced class weights).  The guest (a bank) holds the label and
+    :data:`HEAVY_TAIL_GUEST_FEATURES`, the host (a payment processor)
+    :data:`HEAVY_TAIL_HOST_FEATURES`; both parties' columns matter.  Rows are
+    aligned (the same ids in the same order).  Deterministic for a seed (numpy's
+    seeded generator: this is test data, not a secret).
+
+    Parameters
+    ----------
+    rows : int, default 30000
+    event_rate : float, default 0.05
+        The share of defaults (the intercept is solved for it).
+    seed : int, default 0
+
+    Returns
+    -------
+    tuple of PartyTable
+        ``(guest, host)``; the guest's table has the labels.
+
+    Raises
+    ------
+    DataError
+        If ``rows`` is below 100 or ``event_rate`` is not in (0, 0.5].
+
+    Examples
+    --------
+    >>> guest, host = make_heavy_tail_credit(10_000)
+    >>> len(guest), guest.features.shape[1], host.features.shape[1], guest.ids == host.ids
+    (10000, 6, 7, True)
+    >>> round(float(guest.labels.mean()), 2)
+    0.05
+    >>> bool(host.features[:, 0].max() > 50 * np.median(host.features[:, 0]))  # heavy tail
+    True
+    """
+    if rows < 100 or not 0.0 < event_rate <= 0.5:
+        raise DataError(
+            f"make_heavy_tail_credit needs rows >= 100 and 0 < event_rate <= 0.5, got "
+            f"rows={rows!r}, event_rate={event_rate!r}"
+        )
+    rng = np.random.default_rng(seed)
+    income = rng.lognormal(10.5, 0.7, rows)
+    limit = np.round(rng.lognormal(8.3, 0.9, rows), 0)
+    score = np.clip(np.round(rng.normal(680.0, 70.0, rows)), 300.0, 850.0)
+    utilization = np.clip(rng.normal(0.35, 0.2, rows), 0.0, 1.2)
+    months = rng.integers(1, 241, rows).astype(np.float64)
+    age = np.clip(np.round(rng.normal(44.0, 13.0, rows)), 19.0, 90.0)
+    spend = np.round((rng.pareto(1.6, rows) + 1.0) * 180.0, 2)
+    revolver = rng.random(rows) < 0.15
+    cash = np.where(revolver, np.round(rng.lognormal(6.0, 0.6, rows), 2), 0.0)
+    transactions = rng.negative_binomial(3, 0.08, rows).astype(np.float64)
+    on_time = np.clip(rng.normal(0.9, 0.08, rows), 0.0, 1.0)
+    volatility = rng.lognormal(-1.0, 0.9, rows)
+    days = np.round(rng.exponential(12.0, rows), 0)
+    savings = np.round(rng.lognormal(8.5, 0.8, rows), 2)
+    risk = (
+        -1.2 * (score - 680.0) / 70.0
+        + 0.9 * (utilization - 0.35) / 0.2
+        - 0.9 * (on_time - 0.9) / 0.08
+        - 0.3 * (age - 44.0) / 13.0
+        - 0.5 * np.log(income / 36_000.0)
+        - 0.25 * np.log(spend / 180.0)
+        - 0.3 * (months > 36)
+        + 0.2 * np.log(volatility + 0.05)
+        + np.where(revolver, 0.5 + 6.0 * np.log(np.maximum(cash, 1.0) / math.exp(6.0)), 0.0)
+        - 2.0 * (savings / math.exp(8.5) - 1.0)
+        + rng.normal(0.0, 0.3, rows)
+    )
+    low, high = -60.0, 60.0  # the intercept that gives the event rate
+    for _ in range(100):
+        middle = (low + high) / 2.0
+        if float(np.mean(1.0 / (1.0 + np.exp(-(risk + middle))))) < event_rate:
+            low = middle
+        else:
+            high = middle
+    probabilities = 1.0 / (1.0 + np.exp(-(risk + (low + high) / 2.0)))
+    labels = (rng.random(rows) < probabilities).astype(np.int64)
+    ids = [f"c{index:06d}" for index in range(rows)]
+    guest = PartyTable(
+        ids=ids,
+        features=np.column_stack([income, limit, score, utilization, months, age]),
+        feature_names=list(HEAVY_TAIL_GUEST_FEATURES),
+        labels=labels,
+    )
+    host = PartyTable(
+        ids=list(ids),
+        features=np.column_stack([spend, cash, transactions, on_time, volatility, days, savings]),
+        feature_names=list(HEAVY_TAIL_HOST_FEATURES),
     )
     return guest, host
