@@ -23,8 +23,18 @@ columns, and host values that match a value the guest can compute only for the i
 holds; no code word ``C(id, h)``, no guest ``t`` row or PRF value ``H(j, t[j])``, and no
 ``F(j, id)`` the host could evaluate itself reaches a host.
 
-The secrets the audit needs (private keys, PSI scalars, masks, KKRT's OPRF states)
-are recorded by wrapping the real functions that make them; the engine runs unchanged.
+Shared mode (SECURITY.md §12; the job files' default) is audited with a guest and one
+host and with a guest, the partner host and another host, in one process and as `vfl
+run` processes: the same table (per ``purpose`` and host position) and plaintext and
+ciphertext checks, every sealed value ``x + R`` with R the sender's mask of at least
+``b + 40`` bits for its public bound ``b``, every plain share a mask or an output share,
+and an exact replay of the shared arithmetic (weight shares, scores, powers, sigmoid,
+residual shares, gradients, the model files' weights).  The example jobs of the other
+modes name their mode (``mode = "two-party"`` / ``"arbiter"``).
+
+The secrets the audit needs (private keys, PSI scalars, masks, KKRT's OPRF states, the
+shared-mode seals and initial splits) are recorded by wrapping the real functions that
+make them; the engine runs unchanged.
 """
 
 from __future__ import annotations
@@ -51,6 +61,9 @@ from protocols.messages import (
     LrForward,
     LrMasked,
     LrResidual,
+    LrSetup,
+    LrSharePlain,
+    LrShareSealed,
     MessageKind,
     PsiGuestItems,
     PsiHostItems,
@@ -59,6 +72,8 @@ from protocols.messages import (
     PsiSetup,
     SumPartial,
     payload_fields,
+    unzigzag,
+    zigzag,
 )
 from tests.support import auditor
 from tests.support.auditor import (
@@ -73,6 +88,7 @@ from tests.support.auditor import (
     prepare_example,
     prepare_psi_job,
     prepare_secure_sum_job,
+    prepare_shared_job,
     record_secrets,
     recorder_entries,
 )
@@ -110,7 +126,7 @@ class Run:
 
 
 def _simulated(folder: Path, mode: str) -> Run:
-    job = load_job(prepare_example(EXAMPLES[mode], folder, max_iter=EPOCHS["simulated"]))
+    job = load_job(prepare_example(EXAMPLES[mode], folder, max_iter=EPOCHS["simulated"], mode=mode))
     recorder = TranscriptRecorder()
     with record_secrets(SecretLog()) as secrets:
         simulate_job(job, recorder=recorder)
@@ -126,8 +142,29 @@ def _over_tls(folder: Path, mode: str) -> Run:
     """
     example = EXAMPLES[mode]
     parties = 2 if mode == "two-party" else 4
-    path = prepare_example(example, folder, max_iter=EPOCHS["tls"], ports=free_ports(parties))
+    path = prepare_example(
+        example, folder, max_iter=EPOCHS["tls"], ports=free_ports(parties), mode=mode
+    )
     return _run_processes(folder, path, f"{mode} over TLS")
+
+
+SHARED_EPOCHS = 2
+
+
+def _shared(folder: Path, hosts: int, *, tls: bool) -> Run:
+    """A shared-mode job (:func:`prepare_shared_job`): simulated, or as `vfl run`
+    processes over mutual TLS."""
+    name = f"shared with {hosts} host{'s' if hosts > 1 else ''}" + (" over TLS" if tls else "")
+    ports = free_ports(1 + hosts) if tls else None
+    path = prepare_shared_job(folder, hosts=hosts, max_iter=SHARED_EPOCHS, ports=ports)
+    if tls:
+        return _run_processes(folder, path, name)
+    job = load_job(path)
+    recorder = TranscriptRecorder()
+    with record_secrets(SecretLog()) as secrets:
+        simulate_job(job, recorder=recorder)
+    wire = pair_transcripts(recorder_entries(recorder.entries))
+    return Run(name, job, wire, Audit(job, wire, secrets))
 
 
 def _run_processes(folder: Path, path: Path, name: str) -> Run:
@@ -158,9 +195,9 @@ def _run_processes(folder: Path, path: Path, name: str) -> Run:
         )
         for party in job.parties
     }
-    for name, process in processes.items():
+    for party_name, process in processes.items():  # not `name`: the run's name
         _, stderr = process.communicate(timeout=120)
-        assert process.returncode == 0, f"{name}: {stderr[-3000:]}"
+        assert process.returncode == 0, f"{party_name}: {stderr[-3000:]}"
     entries = [e for p in job.parties for e in read_transcript(folder / f"{p.name}.transcript")]
     wire = pair_transcripts(entries)
     secrets = SecretLog.load(sorted(folder.glob("*.secrets")))
@@ -187,12 +224,48 @@ def arbiter_tls(tmp_path_factory: pytest.TempPathFactory) -> Run:
     return _over_tls(tmp_path_factory.mktemp("arbiter-tls"), "arbiter")
 
 
-RUNS = ["two_party", "arbiter", "two_party_tls", "arbiter_tls"]
+@pytest.fixture(scope="module")
+def shared(tmp_path_factory: pytest.TempPathFactory) -> Run:
+    return _shared(tmp_path_factory.mktemp("shared"), 1, tls=False)
+
+
+@pytest.fixture(scope="module")
+def shared_hosts(tmp_path_factory: pytest.TempPathFactory) -> Run:
+    return _shared(tmp_path_factory.mktemp("shared-hosts"), 2, tls=False)
+
+
+@pytest.fixture(scope="module")
+def shared_tls(tmp_path_factory: pytest.TempPathFactory) -> Run:
+    return _shared(tmp_path_factory.mktemp("shared-tls"), 1, tls=True)
+
+
+@pytest.fixture(scope="module")
+def shared_hosts_tls(tmp_path_factory: pytest.TempPathFactory) -> Run:
+    return _shared(tmp_path_factory.mktemp("shared-hosts-tls"), 2, tls=True)
+
+
+OLD_RUNS = ["two_party", "arbiter", "two_party_tls", "arbiter_tls"]
+SHARED_RUNS = ["shared", "shared_hosts", "shared_tls", "shared_hosts_tls"]
+RUNS = OLD_RUNS + SHARED_RUNS
 
 
 @pytest.fixture(params=RUNS)
 def run(request: pytest.FixtureRequest) -> Run:
-    return request.getfixturevalue(request.param)
+    chosen: Run = request.getfixturevalue(request.param)
+    return chosen
+
+
+@pytest.fixture(params=OLD_RUNS)
+def old_run(request: pytest.FixtureRequest) -> Run:
+    """A run of the modes that reveal gradients to their owners (§11)."""
+    chosen: Run = request.getfixturevalue(request.param)
+    return chosen
+
+
+@pytest.fixture(params=SHARED_RUNS)
+def shared_run(request: pytest.FixtureRequest) -> Run:
+    chosen: Run = request.getfixturevalue(request.param)
+    return chosen
 
 
 # the table itself --------------------------------------------------------------------------
@@ -229,6 +302,25 @@ def test_security_md_routes_match_the_table() -> None:
     assert gaps <= KNOWN_DOC_GAPS, sorted(gaps - KNOWN_DOC_GAPS)
 
 
+def test_security_md_shared_mode_routes_match_the_table_per_purpose() -> None:
+    # §12's table, row by row: each purpose's routes with the partner host P and the
+    # other hosts h told apart
+    assert auditor.security_md_shared_gaps() == []
+    documented = auditor.security_md_shared_routes()
+    assert documented[("LrSharePlain", "scores")] == {("other-host", "partner")}
+    assert documented[("LrSharePlain", "residual")] == {("partner", "other-host")}
+    assert documented[("LrSharePowers", None)] == {("guest", "partner")}
+    assert documented[("LrShareSealed", "sigmoid")] == {("partner", "guest")}
+    # and the comparison has teeth: a route cell naming another host
+    text = auditor.SECURITY_MD.read_text()
+    row = "| `LrSharePowers` | guest → host (P) |"
+    assert row in text
+    wrong = text.replace(row, "| `LrSharePowers` | guest → every host |")
+    assert auditor.security_md_shared_gaps(wrong) == [
+        "LrSharePowers: SECURITY.md §12 has guest → other-host"
+    ]
+
+
 def test_security_md_spells_out_what_the_new_fields_reveal() -> None:
     # LrEpochEnd's norm and scores only under their stopping rules, LrHostSetup's
     # gradient_bits (the order of magnitude of the host's largest feature value)
@@ -262,13 +354,23 @@ def test_the_security_md_parser_reads_every_table() -> None:
     assert documented[("PsiOtSenderPoint", None)] == {("guest", "host")}
     assert documented[("PsiOtReceiverPoints", None)] == {("host", "guest")}
     assert documented[("PsiOtColumns", None)] == {("guest", "host")}
+    assert documented[("LrShareSealed", "shared")] == {("guest", "host"), ("host", "guest")}
+    assert documented[("LrSharePlain", "shared")] == {
+        ("guest", "host"),
+        ("host", "guest"),
+        ("host", "host"),
+    }
+    assert ("LrEpochEnd", "shared") not in documented
 
 
 # every run ------------------------------------------------------------------------------------
 def test_every_frame_sent_is_received_unchanged(run: Run) -> None:
     # pair_transcripts asserted it per connection; here: the whole job is there
     kinds = {w.message.kind for w in run.wire}
-    assert {MessageKind.PSI_SETUP, MessageKind.LR_MASKED, MessageKind.LR_PARTIAL_SCORES} <= kinds
+    training = (
+        MessageKind.LR_SHARE_SEALED if run.name.startswith("shared") else MessageKind.LR_MASKED
+    )
+    assert {MessageKind.PSI_SETUP, training, MessageKind.LR_PARTIAL_SCORES} <= kinds
     parties = {p.name for p in run.job.parties}
     assert {w.sender for w in run.wire} | {w.receiver for w in run.wire} == parties
     assert {w.step for w in run.wire} == {0, 1, 2}
@@ -299,10 +401,15 @@ def test_every_ciphertext_is_valid_under_the_expected_key_and_never_repeats(run:
     assert run.audit.check_ciphertexts() == []
     stats = run.audit.stats
     assert stats["ciphertexts"] > 1000
-    assert stats["obfuscators recovered"] == stats["ciphertexts"]  # all distinct, all checked
+    # all distinct, all checked; in shared mode with two hosts the guest sends the same
+    # ciphertexts of its residual share to every host (declared: `broadcast`)
+    copies = stats["broadcast copies"]
+    assert copies == 0 or run.name.startswith("shared with 2")
+    assert stats["obfuscators recovered"] == stats["ciphertexts"] - copies
 
 
-def test_key_owners_decrypt_only_uniformly_masked_values(run: Run) -> None:
+def test_key_owners_decrypt_only_uniformly_masked_values(old_run: Run) -> None:
+    run = old_run
     assert run.audit.check_masking() == []
     # 439 common rows in one batch of batch_size 220 (the remainder is spread): per
     # epoch the guest's 27 gradient values in 4 ciphertexts, its loss, and each host's
@@ -310,8 +417,8 @@ def test_key_owners_decrypt_only_uniformly_masked_values(run: Run) -> None:
     assert run.audit.stats["masked values decrypted"] >= 12
 
 
-def test_the_guest_never_sees_a_training_partial_score(run: Run) -> None:
-    assert run.audit.check_forward_truth() == []
+def test_the_guest_never_sees_a_training_partial_score(old_run: Run) -> None:
+    assert old_run.audit.check_forward_truth() == []
 
 
 @pytest.mark.parametrize(
@@ -336,13 +443,103 @@ def test_vector_metadata_does_not_depend_on_the_data(
     assert batches and run.audit.stats["packed gradients checked"] == parties * len(batches)
 
 
-def test_epoch_ends_carry_only_what_the_stopping_rule_needs(run: Run) -> None:
+def test_epoch_ends_carry_only_what_the_stopping_rule_needs(old_run: Run) -> None:
+    run = old_run
     # the examples converge on the loss without early stopping: no weight-change norm
     # and no validation score reaches the guest, and the auditor enforces it
     assert run.audit.check_conditional_fields() == []
     ends = [w.message for w in run.wire if isinstance(w.message, LrEpochEnd)]
     assert ends and run.audit.stats["conditional fields checked"] == 2 * len(ends)
     assert all(m.weight_change == 0.0 and m.validation_scores.shape == (0,) for m in ends)
+
+
+def test_shared_mode_metadata_does_not_depend_on_the_data(shared_run: Run) -> None:
+    assert shared_run.audit.check_metadata() == []
+    assert shared_run.audit.check_conditional_fields() == []
+
+
+# shared mode (§12) ----------------------------------------------------------------------------
+def test_shared_runs_are_shared_and_the_old_runs_name_their_mode(run: Run) -> None:
+    (setup,) = {w.message.mode for w in run.wire if isinstance(w.message, LrSetup)}
+    expected = "shared" if run.name.startswith("shared") else run.name.split(" ")[0]
+    assert setup == expected
+    hosts = 2 if "2 hosts" in run.name else len(run.job.hosts)
+    assert len(run.job.hosts) == hosts
+
+
+def test_every_sealed_value_is_masked_for_its_public_bound(shared_run: Run) -> None:
+    audit = shared_run.audit
+    assert audit.check_shared_seals() == []
+    assert audit.stats["sealed values opened"] > 1000
+    assert audit.stats["masks drawn"] >= audit.stats["sealed values opened"]
+
+
+def test_every_plain_share_is_a_mask_or_an_output_share(shared_run: Run) -> None:
+    audit = shared_run.audit
+    assert audit.check_shared_plain() == []
+    kinds = {w.message.purpose for w in shared_run.wire if isinstance(w.message, LrSharePlain)}
+    others = {"scores", "residual"} if len(shared_run.job.hosts) > 1 else set()
+    assert kinds == {"initial", "loss", "final"} | others
+
+
+def test_shared_arithmetic_replays_exactly_to_the_model_files(shared_run: Run) -> None:
+    audit = shared_run.audit
+    assert audit.check_shared_replay() == []
+    parties = 1 + len(shared_run.job.hosts)
+    stats = audit.stats
+    assert stats["replayed partial scores"] == parties * stats["replayed sigmoid values"] > 0
+    assert stats["replayed final weights"] == 31  # 26 + 4 features and the intercept
+    assert stats["replayed gradient values"] == 31 * SHARED_EPOCHS
+
+
+def _with_purpose(run: Run, kind: type, purpose: str, **header: str) -> tuple[int, Any]:
+    """The first message of ``kind`` with ``purpose`` (and the header's sender/receiver)."""
+    index = next(
+        i
+        for i, w in enumerate(run.wire)
+        if isinstance(w.message, kind)
+        and getattr(w.message, "purpose", None) == purpose
+        and all(getattr(w, k) == v for k, v in header.items())
+    )
+    message: Any = run.wire[index].message
+    return index, message
+
+
+def test_the_auditor_finds_planted_shared_mode_leaks(shared_hosts: Run) -> None:
+    run, audit = shared_hosts, shared_hosts.audit
+    guest, partner, other = run.job.guest.name, run.job.hosts[0].name, run.job.hosts[1].name
+    opened, _ = audit.opened_seals()
+
+    # the other host sends P its true partial scores instead of its kept mask
+    i, message = _with_purpose(run, LrSharePlain, "scores", sender=other)
+    x, _ = opened[("scores", other, guest, message.round, message.batch)]
+    planted = _plant(run, i, dataclasses.replace(message, shares=zigzag(x)))
+    assert any("not the declared masks" in p for p in planted.check_shared_plain())
+
+    # P's residual share to the other host is not a function of its mask alone (here
+    # shifted by one unit: a residual x would be as visible)
+    i, message = _with_purpose(run, LrSharePlain, "residual", sender=partner, receiver=other)
+    shares = [v + 1 for v in unzigzag(message.shares)]
+    planted = _plant(run, i, dataclasses.replace(message, shares=zigzag(shares)))
+    assert any("'residual'" in p for p in planted.check_shared_plain())
+
+    # G's sealed scores replaced by its sealed gradient (ciphertexts of another layout,
+    # masked for another bound)
+    i, message = _with_purpose(run, LrShareSealed, "scores", sender=guest)
+    _, gradient = _with_purpose(run, LrShareSealed, "gradient", sender=guest)
+    planted = _plant(run, i, dataclasses.replace(message, sealed=gradient.sealed))
+    assert any("public layout" in p for p in planted.check_shared_seals())
+
+    # a final share that is not the sender's share of the receiver's weights
+    i, message = _with_purpose(run, LrSharePlain, "final", sender=guest, receiver=other)
+    shares = [v + 1 for v in unzigzag(message.shares)]
+    planted = _plant(run, i, dataclasses.replace(message, shares=zigzag(shares)))
+    assert any("final share" in p for p in planted.check_shared_replay())
+
+    # a plain share with a purpose no route declares
+    i, message = _with_purpose(run, LrSharePlain, "scores", sender=other)
+    planted = _plant(run, i, dataclasses.replace(message, purpose="gradient"))
+    assert any("undeclared route" in p for p in planted.check_declared())
 
 
 # the arbiter-mode bound leak, value by value ------------------------------------------------

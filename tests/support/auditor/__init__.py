@@ -1,9 +1,11 @@
 """An auditor of whole-job transcripts against the declared leakage table.
 
-:data:`DECLARED` is SECURITY.md §9 to §11 in machine-readable form: for every message
-kind, the roles that may send it to which roles, and for every payload field whether
-it is a ciphertext (under whose key), a masked vector the receiver decrypts, a public
-key, or a plaintext and what it is declared to reveal.
+:data:`DECLARED` is SECURITY.md §9 to §12 in machine-readable form: for every message
+kind, the roles (in shared mode, the hosts' positions: partner or other host) that may
+send it to which roles, in which training mode and for which ``purpose``, and for every
+payload field whether it is a ciphertext (under whose key), a masked vector or sealed
+shares the receiver decrypts, a public key, or a plaintext and what it is declared to
+reveal.
 
 :class:`Audit` takes the messages of a job as recorded by every party (in memory from
 ``simulate_job(recorder=...)`` or from ``vfl run --transcript`` files), decodes every
@@ -33,6 +35,15 @@ each message against the table and against the parties' real data:
   ``LrSetup``, whose ``convergence`` and ``early_stopping`` match the job);
   ``LrHostSetup.gradient_bits`` is exactly the bit length of the host's largest
   ``|round(x * 2**16)|``;
+* shared mode (§12, ``checks_shared``): every sealed value opens with the public
+  layout to ``x + R``, R the masks the sender's ``reshare`` drew for the public bound
+  ``b`` of the message's purpose, uniform in ``[0, 2**(b + 40))``, and ``|x| < 2**b``;
+  every mask drawn is distinct; every plain share is a mask the sender drew (initial
+  splits, another host's kept score share), a function of one (P's residual share) or
+  the other share of a declared output (the epoch's loss, the final weights); and an
+  exact replay of the shared arithmetic from the data and the secrets reproduces every
+  weight share sent, every partial score, the powers, the sigmoid, the residual shares,
+  every gradient and the model files' weights;
 * secure sum: the partials go around the ring, each decrypts to the prefix sum, and
   every hop is re-randomised (what a contributor sends divided by what it received
   is never ``1 + v n``), including the hops between contributors.
@@ -47,7 +58,7 @@ The modules, by concern: ``declared`` (the table), ``security_md`` (what SECURIT
 declares), ``secret_log`` (recording the secrets), ``pairing`` (transcripts paired and
 decoded), ``values`` (searching values and bytes), ``truth`` (the parties' data and a
 plaintext replay), ``context`` (what every check works from), the checks per protocol
-``checks_common``, ``checks_psi``, ``checks_lr`` and ``checks_sum`` (mixed into
+``checks_common``, ``checks_psi``, ``checks_lr``, ``checks_shared`` and ``checks_sum`` (mixed into
 ``audit.Audit``), and ``runs`` (the example jobs, ready to audit).  This package
 exports the names the tests use.
 """
@@ -56,7 +67,12 @@ from tests.support.auditor.audit import Audit
 from tests.support.auditor.checks_lr import conditional_field_problems
 from tests.support.auditor.declared import DECLARED, FORMS, LR
 from tests.support.auditor.pairing import Wire, pair_transcripts, recorder_entries
-from tests.support.auditor.runs import prepare_example, prepare_psi_job, prepare_secure_sum_job
+from tests.support.auditor.runs import (
+    prepare_example,
+    prepare_psi_job,
+    prepare_secure_sum_job,
+    prepare_shared_job,
+)
 from tests.support.auditor.secret_log import SecretLog, main, record_secrets
 from tests.support.auditor.security_md import (
     ROOT,
@@ -65,6 +81,8 @@ from tests.support.auditor.security_md import (
     security_md_gaps,
     security_md_message_names,
     security_md_routes,
+    security_md_shared_gaps,
+    security_md_shared_routes,
 )
 from tests.support.auditor.values import distinctive
 
@@ -84,10 +102,13 @@ __all__ = [
     "prepare_example",
     "prepare_psi_job",
     "prepare_secure_sum_job",
+    "prepare_shared_job",
     "record_secrets",
     "recorder_entries",
     "security_md_field_gaps",
     "security_md_gaps",
     "security_md_message_names",
     "security_md_routes",
+    "security_md_shared_gaps",
+    "security_md_shared_routes",
 ]

@@ -5,8 +5,9 @@ from __future__ import annotations
 from tests.support.auditor.checks_common import CommonChecks
 from tests.support.auditor.checks_lr import LrChecks
 from tests.support.auditor.checks_psi import PsiChecks
+from tests.support.auditor.checks_shared import SharedChecks
 from tests.support.auditor.checks_sum import SumChecks
 
 
-class Audit(CommonChecks, PsiChecks, LrChecks, SumChecks):
+class Audit(CommonChecks, PsiChecks, LrChecks, SharedChecks, SumChecks):
     """Every check of one job's transcripts; each ``check_*`` returns its violations."""

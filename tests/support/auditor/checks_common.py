@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import gmpy2
@@ -11,18 +11,26 @@ import numpy as np
 
 from protocols.hetero_lr.batch_plan import BatchPlan
 from protocols.hetero_lr.leakage import gradient_entry_bits
+from protocols.hetero_lr.shared_polynomials import DEGREE
 from protocols.messages import LrDecision, LrSetup, MessageKind
 from tests.support.auditor.context import AuditContext
-from tests.support.auditor.declared import DECLARED, find_route, routes_for
+from tests.support.auditor.declared import (
+    DECLARED,
+    RECEIVER_KEY_FORMS,
+    Route,
+    role_of,
+    routes_for,
+)
+from tests.support.auditor.pairing import Wire
 from tests.support.auditor.truth import step_index
-from tests.support.auditor.values import distinctive, encodings, fields_of
+from tests.support.auditor.values import Needles, distinctive, encodings, fields_of
 from vfl.jobs.jobfile import HeteroLrStep, PsiStep, SecureSumStep
 
 
 def _label_forms(labels: np.ndarray) -> dict[str, bytes]:
     """A label vector as the bytes any plausible encoding would give (both byte orders)."""
     labels = np.asarray(labels)
-    arrays = {
+    arrays: dict[str, np.ndarray] = {
         "uint8": labels.astype(np.uint8),
         "int64": labels.astype(np.int64),
         "float64": labels.astype(np.float64),
@@ -46,6 +54,8 @@ class CommonChecks(AuditContext):
     ``check_plaintext`` searches the id forms of :meth:`PsiChecks.id_needles`.
     """
 
+    id_needles: Callable[[], tuple[Needles, Any]]  # PsiChecks (annotated only: no shadowing)
+
     # 1. the table ------------------------------------------------------------------------
     def check_declared(self) -> list[str]:
         """Every message: a declared kind, for this step's protocol, on a declared route."""
@@ -62,13 +72,13 @@ class CommonChecks(AuditContext):
                 problems.append(f"{w.message.describe()} in a PSI step of method {method!r}")
             if w.message.kind == MessageKind.ABORT:
                 problems.append(f"the job aborted: {w.message.describe()}")
-            route = find_route(
-                w.message.kind, self.roles[w.sender], self.roles[w.receiver], self.mode(w.step)
-            )
+            route = self.route(w)
             if route is None:
+                purpose = getattr(w.message, "purpose", None)
                 problems.append(
-                    f"undeclared route {w.message.describe()} ({self.roles[w.sender]} → "
-                    f"{self.roles[w.receiver]}, mode {self.mode(w.step)})"
+                    f"undeclared route {w.message.describe()} ({self.position(w.sender, w.step)}"
+                    f" → {self.position(w.receiver, w.step)}, mode {self.mode(w.step)}"
+                    + (f", purpose {purpose!r})" if purpose is not None else ")")
                 )
                 continue
             names = [name for name, _ in fields_of(w.message)]
@@ -76,13 +86,38 @@ class CommonChecks(AuditContext):
                 problems.append(f"{w.message.describe()}: fields {names} differ from the table")
         return problems
 
-    def observed_routes(self) -> set[tuple[str, str, str, str | None]]:
+    def observed_routes(self) -> set[tuple[str, str, str, str | None, str | None]]:
+        """``(kind, sender, receiver, mode, purpose)`` of every message (roles, or the
+        hosts' positions in shared mode)."""
         return {
-            (w.message.kind.name, self.roles[w.sender], self.roles[w.receiver], self.mode(w.step))
+            (
+                w.message.kind.name,
+                self.position(w.sender, w.step),
+                self.position(w.receiver, w.step),
+                self.mode(w.step),
+                getattr(w.message, "purpose", None),
+            )
             for w in self.wire
         }
 
-    def expected_routes(self) -> set[tuple[str, str, str, str | None]]:
+    def _shared_purposes(self, step: int, route: Route) -> tuple[str | None, ...]:
+        """The purposes of a shared-mode route this job's step must use: ``validation``
+        needs early stopping (job files have none), ``loss`` convergence on the loss."""
+        config = self.steps[step]
+        assert isinstance(config, HeteroLrStep)
+        wanted = [p for p in route.purposes if p != "validation"]
+        if config.convergence != "loss":
+            wanted = [p for p in wanted if p != "loss"]
+        return tuple(wanted) if route.purposes else (None,)
+
+    def _expanded(self, party: str, step: int) -> list[str]:
+        """A route's party word as the positions this job's step has."""
+        if self.mode(step) != "shared" or role_of(party) != "host":
+            return [party]
+        present = sorted({self.position(h.name, step) for h in self.job.hosts})
+        return present if party == "host" else [p for p in present if p == party]
+
+    def expected_routes(self) -> set[tuple[str, str, str, str | None, str | None]]:
         """The declared routes every step of this job must use."""
         expected = set()
         for index, step in self.steps.items():
@@ -102,7 +137,13 @@ class CommonChecks(AuditContext):
                 if declared.kind == MessageKind.LR_RESUME:
                     continue  # resumed runs only
                 for route in routes_for(declared.kind, mode):
-                    expected.add((declared.kind.name, route.sender, route.receiver, mode))
+                    purposes = self._shared_purposes(index, route) if mode == "shared" else (None,)
+                    for sender in self._expanded(route.sender, index):
+                        for receiver in self._expanded(route.receiver, index):
+                            if mode == "shared" and sender == receiver:
+                                continue
+                            for purpose in purposes:
+                                expected.add((declared.kind.name, sender, receiver, mode, purpose))
         return expected
 
     # 2. public fields reveal exactly what is declared ------------------------------------
@@ -176,11 +217,12 @@ class CommonChecks(AuditContext):
                         f"{m.describe()}: a plan seed of {len(values['plan_seed'])} bytes"
                     )
             elif kind == MessageKind.LR_HOST_SETUP:
+                shared = self.mode(w.step) == "shared"
                 expect = {
                     "features": truth.training[w.sender].shape[1],
                     "rows": rows,
                     "validation_rows": 0,
-                    "gradient_bits": gradient_entry_bits(truth.training[w.sender]),
+                    "gradient_bits": 1 if shared else gradient_entry_bits(truth.training[w.sender]),
                     "resume": False,
                     "resume_seed": b"",
                     "resume_epochs": (),
@@ -196,6 +238,12 @@ class CommonChecks(AuditContext):
             elif kind == MessageKind.LR_PUBLIC_KEY:
                 if values["public_key"].bits != expected_setup["key_length"]:
                     problems.append(f"{m.describe()}: a {values['public_key'].bits}-bit key")
+            elif kind == MessageKind.LR_SHARE_POWERS:
+                # DEGREE powers, the row weights when weighted, w y and G's loss term
+                # with convergence on the loss: public settings only
+                weighted = expected_setup["weighted"]
+                loss = expected_setup["convergence"] == "loss"
+                expect = {"columns": DEGREE + int(weighted) + int(loss)}
             elif kind == MessageKind.LR_SCORE_REQUEST:
                 expect = {"rows": rows}
                 if len(values["rows_salt"]) != 16 or len(values["rows_digest"]) != 32:
@@ -253,7 +301,7 @@ class CommonChecks(AuditContext):
                 if len(encoded) >= 8:
                     needles.add(encoded, f"labels of {what} as {form}")
         self.stats["needles"] = len(needles)
-        problems = needles.search(self.wire)
+        problems: list[str] = needles.search(self.wire)
         self.stats["plaintext integers checked"] = 0
         problems += self._decoded_plaintext(features, label_vectors)
         return problems
@@ -285,9 +333,7 @@ class CommonChecks(AuditContext):
             [*self.truth.training.values(), *(p.raw for p in self.truth.parties.values())], moduli
         )
         for w in self.wire:
-            route = find_route(
-                w.message.kind, self.roles[w.sender], self.roles[w.receiver], self.mode(w.step)
-            )
+            route = self.route(w)
             assert route is not None
             forms = {f.name: f.form for f in route.fields}
             for name, value in fields_of(w.message):
@@ -325,9 +371,31 @@ class CommonChecks(AuditContext):
     def check_ciphertexts(self) -> list[str]:
         self.stats["ciphertexts"] = 0
         problems: list[str] = []
-        seen: dict[int, str] = {}
+        seen: dict[int, tuple[str, tuple[Any, ...]]] = {}
         announcer = {(step, key.n): party for (step, party), key in self.keys.items()}
-        obfuscators: dict[tuple[int, int, int], str] = {}
+        obfuscators: dict[tuple[int, int, int], tuple[str, tuple[Any, ...]]] = {}
+        self.stats["broadcast copies"] = 0
+
+        def repeated(earlier: tuple[str, tuple[Any, ...]], field: Any, w: Wire) -> bool:
+            """Whether a repeat is not a declared broadcast copy (same message, field and
+            batch, another receiver)."""
+            return (
+                not field.broadcast
+                or earlier[1][:-1] != origin(w, field)
+                or earlier[1][-1] == w.receiver
+            )
+
+        def origin(w: Wire, field: Any) -> tuple[Any, ...]:
+            m = w.message
+            return (
+                m.kind,
+                w.step,
+                w.sender,
+                getattr(m, "round", 0),
+                getattr(m, "batch", 0),
+                field.name,
+            )
+
         recovery: dict[int, tuple[Any, Any, Any, Any]] = {}
         for w, field, vector in self.vectors():
             where = f"{w.message.describe()}.{field.name}"
@@ -339,7 +407,7 @@ class CommonChecks(AuditContext):
             holder = announcer.get((w.step, key.n))
             if holder is None:
                 problems.append(f"{where}: under a key nobody announced")
-            if holder == w.receiver and field.form != "masked" and field.opened is None:
+            if holder == w.receiver and field.form not in RECEIVER_KEY_FORMS and not field.opened:
                 problems.append(f"{where}: the receiver holds the key and it is not masked")
             n, n2 = key.n, key.nsquare
             private = self.private_key(n)
@@ -354,15 +422,20 @@ class CommonChecks(AuditContext):
                     problems.append(f"{where}: a ciphertext outside Z*_(n^2)")
                 if c % n == 1:
                     problems.append(f"{where}: a trivial ciphertext (obfuscator 1)")
+                this = (where, (*origin(w, field), w.receiver))
                 if c in seen:
-                    problems.append(f"{where}: a ciphertext already sent in {seen[c]}")
-                seen[c] = where
+                    if repeated(seen[c], field, w):
+                        problems.append(f"{where}: a ciphertext already sent in {seen[c][0]}")
+                    else:
+                        self.stats["broadcast copies"] += 1
+                        continue
+                seen[c] = this
                 if n in recovery:
                     p, q, dp, dq = recovery[n]
                     r = (n, int(gmpy2.powmod(c % p, dp, p)), int(gmpy2.powmod(c % q, dq, q)))
-                    if r in obfuscators:
-                        problems.append(f"{where}: obfuscator already used in {obfuscators[r]}")
-                    obfuscators[r] = where
+                    if r in obfuscators and repeated(obfuscators[r], field, w):
+                        problems.append(f"{where}: obfuscator already used in {obfuscators[r][0]}")
+                    obfuscators[r] = this
         self.stats["obfuscators recovered"] = len(obfuscators)
         problems += self._check_recovery(recovery)
         return problems

@@ -197,7 +197,8 @@ class LrChecks(AuditContext):
         groups: dict[tuple[Any, ...], set[tuple[Any, ...]]] = defaultdict(set)
         for w, field, vector in self.vectors():
             m = w.message
-            group = (m.kind.name, field.name, w.sender, w.receiver, sizes[m.batch])
+            purpose = getattr(m, "purpose", None)  # shared mode: one group per purpose
+            group = (m.kind.name, purpose, field.name, w.sender, w.receiver, sizes[m.batch])
             if isinstance(vector, MaskedVector):
                 groups[group].add(("length", len(vector)))
             elif isinstance(vector, PackedEncryptedVector):
@@ -205,10 +206,11 @@ class LrChecks(AuditContext):
             else:
                 groups[group].add((len(vector), vector.exponent, vector.bound))
         problems = []
-        for (kind, name, sender, receiver, size), seen in sorted(groups.items()):
+        for (kind, purpose, name, sender, receiver, size), seen in sorted(groups.items(), key=str):
             if len(seen) > 1:
+                what = f"{kind}.{name}" + (f" {purpose!r}" if purpose else "")
                 problems.append(
-                    f"{kind}.{name} {sender} → {receiver}: {len(seen)} different (length, "
+                    f"{what} {sender} → {receiver}: {len(seen)} different (length, "
                     f"exponent, bound) for batches of {size} rows"
                 )
         return problems + self.check_packing()

@@ -7,8 +7,8 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 from crypto.paillier import PaillierPrivateKey, PaillierPublicKey
-from protocols.messages import LrPublicKey, SumPublicKey
-from tests.support.auditor.declared import VECTOR_TYPES, Field, find_route
+from protocols.messages import LrPublicKey, LrSetup, SumPublicKey
+from tests.support.auditor.declared import VECTOR_TYPES, Field, Route, find_route
 from tests.support.auditor.pairing import Wire
 from tests.support.auditor.secret_log import SecretLog
 from tests.support.auditor.truth import load_truth
@@ -39,6 +39,32 @@ class AuditContext:
         config = self.steps[step]
         return config.mode if isinstance(config, HeteroLrStep) else None
 
+    def position(self, party: str, step: int) -> str:
+        """The party's role or, for a host in a shared-mode step, its position:
+        ``partner`` (the first host of the step's :class:`LrSetup`) or ``other-host``."""
+        role = self.roles[party]
+        if role != "host" or self.mode(step) != "shared":
+            return role
+        hosts = next(
+            (
+                w.message.hosts
+                for w in self.wire
+                if w.step == step and isinstance(w.message, LrSetup)
+            ),
+            tuple(h.name for h in self.job.hosts),
+        )
+        return "partner" if party == hosts[0] else "other-host"
+
+    def route(self, w: Wire) -> Route | None:
+        """The declared route of a message on the wire (None: undeclared)."""
+        return find_route(
+            w.message.kind,
+            self.position(w.sender, w.step),
+            self.position(w.receiver, w.step),
+            self.mode(w.step),
+            getattr(w.message, "purpose", None),
+        )
+
     def protocol(self, step: int) -> str:
         return self.steps[step].type
 
@@ -68,9 +94,7 @@ class AuditContext:
 
     def vectors(self) -> Iterator[tuple[Wire, Field, Any]]:
         for w in self.wire:
-            route = find_route(
-                w.message.kind, self.roles[w.sender], self.roles[w.receiver], self.mode(w.step)
-            )
+            route = self.route(w)
             assert route is not None, w.message.describe()
             declared = {f.name: f for f in route.fields}
             for name, value in fields_of(w.message):

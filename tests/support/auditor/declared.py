@@ -1,4 +1,5 @@
-"""The declared leakage table: SECURITY.md §9 secure sum, §10 PSI, §11 hetero LR + scoring."""
+"""The declared leakage table: SECURITY.md §9 secure sum, §10 PSI, §11 hetero LR + scoring,
+§12 shared-mode hetero LR."""
 
 from __future__ import annotations
 
@@ -30,10 +31,26 @@ FORMS = {
     "scalar": "a float summary of the sender's own weights",
     "totals": "the secure-sum total",
     "reason": "a one-line reason without data",
+    "sealed": "statistically masked packed shares under the receiver's key (shared mode): "
+    "the receiver decrypts x + R per value, R a mask the sender drew uniformly in "
+    "[0, 2**(b+40)) for the value's public bound 2**b, and the sender keeps -R",
+    "plain-share": "integers in the clear (shared mode): uniformly random to the receiver "
+    "(a mask the sender drew, or a function of one alone) or the other share of an output "
+    "the receiver is declared to learn",
+    "powers": "ciphertexts under the guest's key (shared mode): `columns` columns of one "
+    "value per batch row, w a^j of the guest's score share a (and w y, then the guest's "
+    'loss term, with convergence = "loss")',
 }
 KEY_OWNERS = ("sender", "receiver", "guest", "arbiter")
 ROLES = ("guest", "host", "arbiter")
-MODES = ("two-party", "arbiter")
+POSITIONS = {"partner": "host", "other-host": "host"}
+"""Shared mode: the hosts' two positions (the partner host P, the job's first host; any
+other host h), each a kind of ``host``.  A route may name a position or the role."""
+MODES = ("two-party", "arbiter", "shared")
+OLD_MODES = ("two-party", "arbiter")
+ENCRYPTED_FORMS = ("ciphertext", "masked", "sealed", "powers")
+RECEIVER_KEY_FORMS = ("masked", "sealed")
+"""Forms whose ciphertexts are under the receiver's key (it decrypts masked values)."""
 CONDITIONS: dict[str, Callable[[LrSetup], bool]] = {
     'convergence = "weights"': lambda setup: setup.convergence == "weights",
     "early stopping": lambda setup: setup.early_stopping != "",
@@ -54,27 +71,47 @@ class Field:
     key: str | None = None
     opened: str | None = None  # the key owner receives it and learns this (secure sum)
     only_with: str | None = None  # a key of CONDITIONS: sent empty unless it holds
+    broadcast: bool = False
+    """The same ciphertexts go to every receiver of the message (one value for all of
+    them, so equal ciphertexts reveal only what the protocol says: that it is equal):
+    a repeat is allowed between copies of one message to different receivers only."""
 
     def __post_init__(self) -> None:
         assert self.form in FORMS, self.form
         assert self.only_with is None or self.only_with in CONDITIONS, self.only_with
-        assert (self.key is not None) == (self.form in ("ciphertext", "masked")), self
+        assert (self.key is not None) == (self.form in ENCRYPTED_FORMS), self
         assert self.key is None or self.key in KEY_OWNERS, self.key
-        assert self.form != "masked" or self.key == "receiver", self
+        assert (self.form in RECEIVER_KEY_FORMS) == (self.key == "receiver"), self
+        assert self.form != "powers" or self.key == "guest", self
 
 
 @dataclasses.dataclass(frozen=True)
 class Route:
-    """Who may send a kind to whom (roles), in which training mode, with which fields."""
+    """Who may send a kind to whom (roles, or shared-mode host positions), in which
+    training mode, for which ``purpose`` values (shared mode), with which fields."""
 
     sender: str
     receiver: str
     fields: tuple[Field, ...]
-    mode: str | None = None  # hetero LR only: "two-party" or "arbiter"; None: any
+    mode: str | None = None  # hetero LR only: "two-party", "arbiter" or "shared"; None: any
+    purposes: tuple[str, ...] = ()  # the message's `purpose` values here; () if it has none
 
     def __post_init__(self) -> None:
-        assert self.sender in (*ROLES, "any") and self.receiver in (*ROLES, "any"), self
+        parties = (*ROLES, *POSITIONS, "any")
+        assert self.sender in parties and self.receiver in parties, self
         assert self.mode is None or self.mode in MODES, self.mode
+        named = any(p in POSITIONS for p in (self.sender, self.receiver))
+        assert not named or self.mode == "shared", self
+        assert bool(self.purposes) == any(f.name == "purpose" for f in self.fields), self
+
+
+def role_of(party: str) -> str:
+    """The role of a route's party word (a shared-mode position is a host)."""
+    return POSITIONS.get(party, party)
+
+
+def _matches(declared: str, actual: str) -> bool:
+    return declared in (actual, "any") or (declared == "host" and role_of(actual) == "host")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -173,6 +210,55 @@ LR_DECISION_FIELDS = (
     _f("stop", "parameter", "whether training stops"),
     _f("best_epoch", "parameter", "the epoch every party keeps"),
 )
+LR_HOST_SETUP_FIELDS = (
+    _f("features", "size", "the host's gradient width"),
+    _f("rows", "size", "the aligned row count"),
+    _f("validation_rows", "size", "the validation row count"),
+    _f(
+        "gradient_bits",
+        "magnitude",
+        "the order of magnitude of the host's largest feature value (for "
+        "the label-information bound)",
+    ),
+    _f("resume", "parameter", "whether the host continues an interrupted run"),
+    _f("resume_seed", "parameter", "the plan seed of its checkpoints"),
+    _f("resume_epochs", "parameter", "the epochs it holds checkpoints of"),
+)
+SHARED_HOST_SETUP_FIELDS = tuple(
+    _f("gradient_bits", "parameter", "nothing: the constant 1 in shared mode")
+    if f.name == "gradient_bits"
+    else f
+    for f in LR_HOST_SETUP_FIELDS
+)
+MASK = "nothing: a mask the sender drew, uniform and independent of every data value"
+PURPOSE = _f("purpose", "parameter", "which values the message carries (a protocol step)")
+
+
+def _S(*purposes: str) -> tuple[str, tuple[str, ...]]:
+    """A shared-mode route's mode and purposes (``Route(..., *_S("initial"))``)."""
+    return "shared", purposes
+
+
+def _plain(reveals: str) -> tuple[Field, ...]:
+    return (PURPOSE, _f("shares", "plain-share", reveals))
+
+
+def _share_weights() -> tuple[Field, ...]:
+    return (PURPOSE, _f("weights", "ciphertext", NOTHING + " (the sender's share)", "sender"))
+
+
+def _sealed() -> tuple[Field, ...]:
+    return (
+        PURPOSE,
+        _f(
+            "sealed",
+            "sealed",
+            "nothing: x + R per value, within 2**-40 of R alone (its new share of x)",
+            "receiver",
+        ),
+    )
+
+
 PSI = "psi"
 LR = "hetero_lr"
 
@@ -414,25 +500,9 @@ DECLARED: dict[MessageKind, Declared] = {
             MessageKind.LR_HOST_SETUP,
             "LrHostSetup",
             LR,
-            "§11",
-            Route(
-                "host",
-                "guest",
-                (
-                    _f("features", "size", "the host's gradient width"),
-                    _f("rows", "size", "the aligned row count"),
-                    _f("validation_rows", "size", "the validation row count"),
-                    _f(
-                        "gradient_bits",
-                        "magnitude",
-                        "the order of magnitude of the host's largest feature value (for "
-                        "the label-information bound)",
-                    ),
-                    _f("resume", "parameter", "whether the host continues an interrupted run"),
-                    _f("resume_seed", "parameter", "the plan seed of its checkpoints"),
-                    _f("resume_epochs", "parameter", "the epochs it holds checkpoints of"),
-                ),
-            ),
+            "§11, §12",
+            *(Route("host", "guest", LR_HOST_SETUP_FIELDS, mode) for mode in OLD_MODES),
+            Route("host", "guest", SHARED_HOST_SETUP_FIELDS, "shared"),
         ),
         _declare(
             MessageKind.LR_PUBLIC_KEY,
@@ -443,6 +513,8 @@ DECLARED: dict[MessageKind, Declared] = {
             Route("host", "guest", (_f("public_key", "public-key", "nothing"),), "two-party"),
             Route("arbiter", "guest", (_f("public_key", "public-key", "nothing"),), "arbiter"),
             Route("arbiter", "host", (_f("public_key", "public-key", "nothing"),), "arbiter"),
+            Route("guest", "host", (_f("public_key", "public-key", "nothing"),), "shared"),
+            Route("partner", "guest", (_f("public_key", "public-key", "nothing"),), "shared"),
         ),
         _declare(
             MessageKind.LR_FORWARD,
@@ -492,7 +564,7 @@ DECLARED: dict[MessageKind, Declared] = {
             "LrEpochEnd",
             LR,
             "§11",
-            Route("host", "guest", LR_EPOCH_END_FIELDS),
+            *(Route("host", "guest", LR_EPOCH_END_FIELDS, mode) for mode in OLD_MODES),
         ),
         _declare(
             MessageKind.LR_DECISION,
@@ -537,6 +609,100 @@ DECLARED: dict[MessageKind, Declared] = {
                 (_f("scores", "partial-scores", "the host's partial score per scored row"),),
             ),
         ),
+        # shared-mode hetero LR (§12): P is the partner host, h any other host
+        _declare(
+            MessageKind.LR_SHARE_PLAIN,
+            "LrSharePlain",
+            LR,
+            "§12",
+            Route(
+                "guest",
+                "partner",
+                _plain(MASK + " (G's initial share of its weights)"),
+                *_S("initial"),
+            ),
+            Route(
+                "host",
+                "guest",
+                _plain(MASK + " (the host's initial share of its weights)"),
+                *_S("initial"),
+            ),
+            Route(
+                "other-host",
+                "partner",
+                _plain(MASK + ": -R, h's kept share of its sealed partial scores"),
+                *_S("scores", "validation"),
+            ),
+            Route(
+                "partner",
+                "other-host",
+                _plain("nothing: e_P = floor(-R / 2**k), a function of P's sigmoid mask alone"),
+                *_S("residual"),
+            ),
+            Route(
+                "partner",
+                "guest",
+                _plain(
+                    "outputs: the epoch's loss sum (loss), each validation row's total score "
+                    "(validation), its own final weights (final)"
+                ),
+                *_S("loss", "validation", "final"),
+            ),
+            Route("guest", "host", _plain("output: its own final weights"), *_S("final")),
+        ),
+        _declare(
+            MessageKind.LR_SHARE_WEIGHTS,
+            "LrShareWeights",
+            LR,
+            "§12",
+            Route("guest", "host", _share_weights(), *_S("batch", "validation")),
+            Route("partner", "guest", _share_weights(), *_S("batch", "validation")),
+        ),
+        _declare(
+            MessageKind.LR_SHARE_SEALED,
+            "LrShareSealed",
+            LR,
+            "§12",
+            Route("guest", "partner", _sealed(), *_S("scores", "gradient", "validation")),
+            Route("host", "guest", _sealed(), *_S("scores", "gradient", "validation")),
+            Route("partner", "guest", _sealed(), *_S("sigmoid", "loss")),
+        ),
+        _declare(
+            MessageKind.LR_SHARE_POWERS,
+            "LrSharePowers",
+            LR,
+            "§12",
+            Route(
+                "guest",
+                "partner",
+                (
+                    _f("columns", "parameter", "the column count (public settings give it)"),
+                    _f("powers", "powers", NOTHING, "guest"),
+                ),
+                "shared",
+            ),
+        ),
+        _declare(
+            MessageKind.LR_SHARE_RESIDUAL,
+            "LrShareResidual",
+            LR,
+            "§12",
+            Route(
+                "guest",
+                "host",
+                (
+                    _f(
+                        "residual",
+                        "ciphertext",
+                        NOTHING + "; the same ciphertexts of e_G go to every host",
+                        "sender",
+                        broadcast=True,
+                    ),
+                ),
+                "shared",
+            ),
+            Route("partner", "guest", (_f("residual", "ciphertext", NOTHING, "sender"),), "shared"),
+        ),
     )
 }
 
@@ -549,9 +715,20 @@ def routes_for(kind: MessageKind, mode: str | None) -> list[Route]:
     return [r for r in DECLARED[kind].routes if r.mode is None or r.mode == mode]
 
 
-def find_route(kind: MessageKind, sender: str, receiver: str, mode: str | None) -> Route | None:
-    """The declared route of a message, or None if undeclared."""
+def find_route(
+    kind: MessageKind, sender: str, receiver: str, mode: str | None, purpose: str | None = None
+) -> Route | None:
+    """The declared route of a message, or None if undeclared.
+
+    ``sender`` and ``receiver`` are the parties' roles or, in shared mode, the hosts'
+    positions (``partner``, ``other-host``); ``purpose`` the message's ``purpose``
+    field, if it has one.
+    """
     for route in routes_for(kind, mode):
-        if route.sender in (sender, "any") and route.receiver in (receiver, "any"):
+        if (
+            _matches(route.sender, sender)
+            and _matches(route.receiver, receiver)
+            and (not route.purposes or purpose in route.purposes)
+        ):
             return route
     return None

@@ -22,12 +22,19 @@ def audit_id(value: str) -> str:
 
 
 def prepare_example(
-    name: str, folder: Path, *, max_iter: int, ports: Sequence[int] | None = None
+    name: str,
+    folder: Path,
+    *,
+    max_iter: int,
+    ports: Sequence[int] | None = None,
+    mode: str | None = None,
 ) -> Path:
     """Copy ``examples/<name>`` to ``folder`` for an audit; return its job file.
 
     Ids are renamed (:func:`audit_id`), keys are 1024 bits (weak keys allowed),
     ``max_iter`` is set, and with ``ports`` every party gets a free loopback port.
+    With ``mode`` the training step's ``mode = "..."`` line says that mode (the job
+    files' default is ``"shared"``: an audit of another mode names it).
     """
     source = ROOT / "examples" / name
     folder.mkdir(parents=True, exist_ok=True)
@@ -45,6 +52,8 @@ def prepare_example(
         (r"\[job\]\n", "[job]\nallow_weak_keys = true\n"),
         (r"max_iter = \d+", f"max_iter = {max_iter}"),
     ]
+    if mode is not None:
+        edits.append((r'(?m)^mode = "[\w-]+"', f'mode = "{mode}"'))
     for pattern, replacement in edits:
         text, count = re.subn(pattern, replacement, text)
         assert count >= 1, pattern
@@ -56,6 +65,34 @@ def prepare_example(
             text,
         )
     path = folder / "job.toml"
+    path.write_text(text)
+    return path
+
+
+SHARED_EXAMPLES = {1: "hetero-lr", 2: "hetero-lr-arbiter"}
+"""Shared-mode audit jobs by host count: the two-party example's bank-a and bank-b; the
+arbiter example's banks without the arbiter (bank-b is the partner host, bank-c the
+other host)."""
+
+
+def prepare_shared_job(
+    folder: Path, *, hosts: int, max_iter: int, ports: Sequence[int] | None = None
+) -> Path:
+    """A shared-mode job of a guest and ``hosts`` hosts (1 or 2, :data:`SHARED_EXAMPLES`;
+    ``ports``: one per party):
+    PSI, training with ``mode = "shared"`` and ``convergence = "loss"`` (so the loss
+    shares are sent), scoring.  The arbiter example loses its arbiter."""
+    if ports is not None and hosts == 2:
+        ports = [0, *ports]  # the arbiter example's first party, removed below
+    path = prepare_example(
+        SHARED_EXAMPLES[hosts], folder, max_iter=max_iter, ports=ports, mode="shared"
+    )
+    text = path.read_text()
+    if '\nname = "arbiter"' in text:
+        start = text.index('[[parties]]\nname = "arbiter"')
+        text = text[:start] + text[text.index("[[parties]]", start + 1) :]
+    if "convergence = " not in text:
+        text = text.replace('mode = "shared"', 'mode = "shared"\nconvergence = "loss"\ntol = 1e-6')
     path.write_text(text)
     return path
 

@@ -42,6 +42,34 @@ class OprfBlock:
     choices: bytes = b""  # the host's secret s (64 bytes); empty for the guest
 
 
+@dataclasses.dataclass(frozen=True)
+class Seal:
+    """One re-sharing (shared mode, :func:`crypto.shares.reshare`) as its sender made it.
+
+    ``masks`` are the ``R`` the key owner's decryptions are masked with (the sender
+    keeps ``-R``), ``bits`` the public bound the sender passed to ``reshare`` and
+    ``drawn_bits`` the one it passed to ``random_shares`` (masks uniform in
+    ``[0, 2**(drawn_bits + 40))``); ``from_draw`` whether ``-kept`` are exactly the
+    masks ``random_shares`` drew.
+    """
+
+    party: str
+    bits: int
+    drawn_bits: int
+    masks: tuple[int, ...]
+    from_draw: bool
+
+
+@dataclasses.dataclass(frozen=True)
+class InitialShare:
+    """A party's initial split of its own weights (shared mode): ``masks`` go to the
+    other holder, ``own`` is what it keeps (``round(w0 * 2**24) - masks``)."""
+
+    party: str
+    masks: tuple[int, ...]
+    own: tuple[int, ...]
+
+
 class SecretLog:
     """Paillier private keys, PSI scalars, masks, KKRT OPRF states and the guest's
     initial-weights seeds as made.
@@ -59,6 +87,8 @@ class SecretLog:
         self.masks: dict[int, VectorMask] = {}  # first masked ciphertext -> its mask
         self.oprf: dict[str, list[OprfBlock]] = defaultdict(list)
         self.initial_weights_seeds: dict[str, list[bytes]] = defaultdict(list)
+        self.seals: dict[int, Seal] = {}  # first sealed ciphertext -> its masks
+        self.initial_shares: dict[str, list[InitialShare]] = defaultdict(list)
         self._lock = threading.Lock()
         self._path = path
 
@@ -104,6 +134,24 @@ class SecretLog:
             self.initial_weights_seeds[party].append(seed)
             self._write({"type": "initial_weights", "party": party, "seed": seed.hex()})
 
+    def add_seal(self, first: int, seal: Seal) -> None:
+        with self._lock:
+            self.seals[first] = seal
+            record = dataclasses.asdict(seal) | {"masks": [hex(m) for m in seal.masks]}
+            self._write({"type": "seal", "first": hex(first), **record})
+
+    def add_initial_share(self, share: InitialShare) -> None:
+        with self._lock:
+            self.initial_shares[share.party].append(share)
+            self._write(
+                {
+                    "type": "initial_share",
+                    "party": share.party,
+                    "masks": [hex(m) for m in share.masks],
+                    "own": [str(v) for v in share.own],
+                }
+            )
+
     def add_mask(self, masked: MaskedVector, mask: VectorMask) -> None:
         if not len(masked):
             return
@@ -141,6 +189,23 @@ class SecretLog:
                         bytes.fromhex(record["choices"]),
                     )
                     log.add_oprf(record["party"], block)
+                elif record["type"] == "seal":
+                    seal = Seal(
+                        record["party"],
+                        record["bits"],
+                        record["drawn_bits"],
+                        tuple(int(m, 16) for m in record["masks"]),
+                        record["from_draw"],
+                    )
+                    log.add_seal(int(record["first"], 16), seal)
+                elif record["type"] == "initial_share":
+                    log.add_initial_share(
+                        InitialShare(
+                            record["party"],
+                            tuple(int(m, 16) for m in record["masks"]),
+                            tuple(int(v) for v in record["own"]),
+                        )
+                    )
                 elif record["type"] == "initial_weights":
                     log.add_initial_weights_seed(record["party"], bytes.fromhex(record["seed"]))
                 else:
@@ -166,9 +231,18 @@ def record_secrets(log: SecretLog, party: str | None = None) -> Iterator[SecretL
     (except in :mod:`crypto.ot`: base-OT keys are not PSI scalars), KKRT's
     ``OprfReceiver.columns`` and ``OprfSender.rows`` (each block's ``t`` or ``q``
     rows), and ``secret_initial_weights`` as the hetero LR guest calls it (its secret
-    seed: the plaintext replay needs the same starting point).  The party is ``party``
-    or, in ``simulate_job``, taken from the thread name (``party-<name>``).
+    seed: the plaintext replay needs the same starting point).  In shared mode it wraps
+    ``reshare`` as :mod:`protocols.hetero_lr.shared_party` calls it and
+    ``crypto.shares.random_shares`` (each seal's masks and bounds, :class:`Seal`), and
+    ``_start_own_share`` (each party's initial split, :class:`InitialShare`).  The party
+    is ``party`` or, in ``simulate_job``, taken from the thread name (``party-<name>``).
     """
+    shares = importlib.import_module("crypto.shares")
+    shared_party = importlib.import_module("protocols.hetero_lr.shared_party")
+    real_random_shares = shares.random_shares
+    real_reshare = shared_party.reshare
+    real_start_own_share = shared_party._SharedParty._start_own_share
+    draws = threading.local()
     backends = importlib.import_module("protocols.hetero_lr.backends")
     lr_guest = importlib.import_module("protocols.hetero_lr.guest")
     secure_sum = importlib.import_module("protocols.secure_sum")
@@ -211,6 +285,27 @@ def record_secrets(log: SecretLog, party: str | None = None) -> Iterator[SecretL
         log.add_mask(masked, vector_mask)
         return masked, vector_mask
 
+    def random_shares(count: int, bits: int) -> list[int]:
+        masks: list[int] = real_random_shares(count, bits)
+        draws.last = (bits, list(masks))
+        return masks
+
+    def reshare(vector: Any, bits: int, **kwargs: Any) -> tuple[Any, list[int]]:
+        draws.last = None
+        sealed, kept = real_reshare(vector, bits, **kwargs)
+        drawn_bits, drawn = getattr(draws, "last", None) or (-1, [])
+        masks = tuple(-int(k) for k in kept)
+        if len(sealed):
+            seal = Seal(who(), bits, drawn_bits, masks, list(masks) == drawn)
+            log.add_seal(int(sealed.ciphertexts[0]), seal)
+        return sealed, kept
+
+    def start_own_share(self: Any) -> list[int]:
+        masks: list[int] = real_start_own_share(self)
+        own = tuple(int(v) for v in self.mine.weights)
+        log.add_initial_share(InitialShare(who(), tuple(int(m) for m in masks), own))
+        return masks
+
     def generate(cls: type[EcdhKey]) -> EcdhKey:
         key = real_generate()
         log.add_ecdh(who(), key.to_bytes())
@@ -237,6 +332,9 @@ def record_secrets(log: SecretLog, party: str | None = None) -> Iterator[SecretL
         mock.patch.object(ot, "EcdhKey", OtKeys),
         mock.patch.object(OprfReceiver, "columns", columns),
         mock.patch.object(OprfSender, "rows", rows),
+        mock.patch.object(shares, "random_shares", random_shares),
+        mock.patch.object(shared_party, "reshare", reshare),
+        mock.patch.object(shared_party._SharedParty, "_start_own_share", start_own_share),
     ):
         yield log
 

@@ -7,7 +7,7 @@ from collections import defaultdict
 from pathlib import Path
 
 from protocols.messages import MessageKind
-from tests.support.auditor.declared import DECLARED, LR, MODES, routes_for
+from tests.support.auditor.declared import DECLARED, LR, MODES, role_of, routes_for
 
 ROOT = Path(__file__).resolve().parents[3]
 SECURITY_MD = ROOT / "SECURITY.md"
@@ -62,7 +62,9 @@ def security_md_routes(
     """Routes SECURITY.md's message tables (and the scoring paragraph) declare.
 
     Keys are ``(class name, mode)`` with mode ``"two-party"``/``"arbiter"`` for §11
-    training and ``None`` elsewhere; values are ``(sender role, receiver role)`` pairs.
+    training, ``"shared"`` for §12's table and ``None`` elsewhere; values are ``(sender
+    role, receiver role)`` pairs (§12's partner and other hosts are hosts here:
+    :func:`security_md_shared_routes` tells them apart).
     """
     text = SECURITY_MD.read_text() if text is None else text
     routes: dict[tuple[str, str | None], set[tuple[str, str]]] = defaultdict(set)
@@ -75,6 +77,8 @@ def security_md_routes(
             mode = "two-party"
         elif line.startswith("**Arbiter mode**"):
             mode = "arbiter"
+        elif line.startswith("**Shared mode**"):
+            mode = "shared"
         elif line.startswith("**Scoring**"):
             mode = None
             for sender, receiver, name in re.findall(r"\b([GHA]) → ([GHA]) `(\w+)`", line):
@@ -93,6 +97,107 @@ def security_md_routes(
         for name in names:
             routes[(name, mode)] |= _doc_routes(cells[1])
     return dict(routes)
+
+
+_POSITION_WORDS = {
+    "g": {"guest"},
+    "guest": {"guest"},
+    "p": {"partner"},
+    "host (p)": {"partner"},
+    "h": {"other-host"},
+    "host (h)": {"other-host"},
+    "host": {"partner", "other-host"},
+    "every host": {"partner", "other-host"},
+}
+
+
+def _positions(text: str) -> set[str]:
+    """Shared-mode parties named in a route cell's side ("host (P)", "every host", ...)."""
+    found: set[str] = set()
+    for token in re.split(r",(?![^(]*\))|\band\b", text.replace("`", "").lower()):
+        token = re.sub(r"'s( key)?$", "", token.strip())
+        if token not in _POSITION_WORDS:
+            raise ValueError(f"SECURITY.md §12: unknown party {token!r} in {text!r}")
+        found |= _POSITION_WORDS[token]
+    return found
+
+
+def _shared_routes(cell: str) -> set[tuple[str, str]]:
+    """A §12 route cell as (sender, receiver) positions: ``guest``, ``partner``,
+    ``other-host``.  A parenthesis listing "X to Y" pairs is the precise form; otherwise
+    each side's words ("host (P)" the partner host, "host (h)" any other host)."""
+    listed = re.search(r"\(([^()]*\bto\b[^()]*)\)", cell)
+    if listed:
+        routes: set[tuple[str, str]] = set()
+        for item in listed.group(1).split(","):
+            sender, _, receiver = item.partition(" to ")
+            routes |= {(a, b) for a in _positions(sender) for b in _positions(receiver)}
+        return routes
+    arrow = "↔" if "↔" in cell else "→"
+    left, right = (_positions(side) for side in cell.split(arrow))
+    routes = {(a, b) for a in left for b in right}
+    if arrow == "↔":
+        routes |= {(b, a) for a, b in routes}
+    return routes
+
+
+def security_md_shared_routes(
+    text: str | None = None,
+) -> dict[tuple[str, str | None], set[tuple[str, str]]]:
+    """Routes §12's shared-mode table declares, per message and ``purpose``.
+
+    Keys are ``(class name, purpose)`` (``None``: a row naming no purpose covers every
+    purpose of its message); values are ``(sender, receiver)`` positions (``guest``,
+    ``partner``, ``other-host``), read from each row's route cell.
+    """
+    text = SECURITY_MD.read_text() if text is None else text
+    start = text.index("**Shared mode**")
+    table = text[start : text.index("\n\n", text.index("| message |", start))]
+    routes: dict[tuple[str, str | None], set[tuple[str, str]]] = defaultdict(set)
+    for line in table.splitlines():
+        if not line.startswith("| `"):
+            continue
+        cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
+        (name,) = re.findall(r"`(\w+)`", cells[0])
+        purposes = re.findall(r'"(\w+)"', cells[0]) or [None]
+        for purpose in purposes:
+            routes[(name, purpose)] |= _shared_routes(cells[1])
+    return dict(routes)
+
+
+def security_md_shared_gaps(text: str | None = None) -> list[str]:
+    """Differences between the declared shared-mode routes (per purpose, with the host
+    positions) and §12's table (sorted)."""
+    documented = security_md_shared_routes(text)
+    declared: dict[tuple[str, str | None], set[tuple[str, str]]] = defaultdict(set)
+    for d in DECLARED.values():
+        if d.protocol != LR:
+            continue
+        for route in routes_for(d.kind, "shared"):
+            pairs = {
+                (s, r) for s in _expand(route.sender) for r in _expand(route.receiver) if s != r
+            }
+            for purpose in route.purposes or (None,):
+                declared[(d.cls, purpose)] |= pairs
+    gaps: list[str] = []
+    names = {name for name, _ in declared} | {name for name, _ in documented}
+    for name in sorted(names):
+        doc = {k: v for k, v in documented.items() if k[0] == name}
+        mine = {k: v for k, v in declared.items() if k[0] == name}
+        if set(doc) == {(name, None)}:  # one row for every purpose
+            mine = {(name, None): set().union(*mine.values())} if mine else {}
+        for key in sorted(set(doc) | set(mine), key=str):
+            where = f"{name}" + (f' "{key[1]}"' if key[1] else "")
+            table, written = mine.get(key, set()), doc.get(key, set())
+            gaps += [
+                f"{where}: {s} → {r} not in SECURITY.md §12" for s, r in sorted(table - written)
+            ]
+            gaps += [f"{where}: SECURITY.md §12 has {s} → {r}" for s, r in sorted(written - table)]
+    return sorted(gaps)
+
+
+def _expand(party: str) -> set[str]:
+    return {"partner", "other-host"} if party == "host" else {party}
 
 
 def security_md_message_names(text: str | None = None) -> set[str]:
@@ -149,7 +254,9 @@ def security_md_gaps(text: str | None = None) -> list[str]:
     for declared in DECLARED.values():
         modes: tuple[str | None, ...] = MODES if declared.protocol == LR else (None,)
         for mode in modes:
-            table = {(r.sender, r.receiver) for r in routes_for(declared.kind, mode)}
+            table = {
+                (role_of(r.sender), role_of(r.receiver)) for r in routes_for(declared.kind, mode)
+            }
             doc = documented.get((declared.cls, mode), set())
             if declared.kind == MessageKind.ABORT:
                 doc = set().union(*(v for (name, _), v in documented.items() if name == "Abort"))

@@ -40,6 +40,11 @@ class Truth:
     masked: dict[tuple[str, int, int], dict[str, np.ndarray]]  # (sender, epoch, batch)
     final_scores: dict[str, np.ndarray]  # each host's u_h at scoring
     sums: dict[str, np.ndarray] = dataclasses.field(default_factory=dict)  # secure sum
+    lr_roles: dict[str, Any] = dataclasses.field(default_factory=dict)
+    """Shared mode: each data party's training role as built with the plaintext backend
+    (never run): its integer features ``X_int``, the guest's labels ``y`` and
+    ``row_weights``, the settings and penalty flags the shared replay uses."""
+    models: dict[str, PartyModel] = dataclasses.field(default_factory=dict)
 
 
 def step_index(job: JobConfig, kind: type) -> int:
@@ -95,22 +100,32 @@ def load_truth(job: JobConfig, wire: Sequence[Wire], secrets: SecretLog) -> Trut
     step = job.steps[lr]
     assert isinstance(step, HeteroLrStep)
     plain_step = dataclasses.replace(step, backend="plaintext")
+    final_scores, models = _scoring_truth(job, parties, lr)
+    if step.mode == "shared":  # no secret initial weights and no float replay: see checks_shared
+        built: dict[str, Any] = {
+            p.name: build_role(job, lr, plain_step, p, parties[p.name].aligned)
+            for p in job.parties
+            if p.data is not None
+        }
+        training = {name: np.asarray(role.X) for name, role in built.items()}
+        return Truth(parties, training, {}, final_scores, sums, built, models)
     seeds = secrets.initial_weights_seeds.get(job.guest.name, [])
     assert len(seeds) == 1, f"{len(seeds)} initial-weights seeds recorded for the guest"
     lr_guest = importlib.import_module("protocols.hetero_lr.guest")
     real_initial_weights = lr_guest.secret_initial_weights
 
     def initial_weights(features: Any, _: bytes) -> np.ndarray:
-        return real_initial_weights(features, seeds[0])  # the run's secret starting point
+        weights: np.ndarray = real_initial_weights(features, seeds[0])  # the run's start
+        return weights
 
     with mock.patch.object(lr_guest, "secret_initial_weights", initial_weights):
-        roles = {
+        roles: dict[str, Any] = {
             p.name: build_role(job, lr, plain_step, p, parties[p.name].aligned) for p in job.parties
         }
     training = {name: role.X for name, role in roles.items() if hasattr(role, "X")}
     (seed,) = {w.message.plan_seed for w in wire if isinstance(w.message, LrSetup)}
     roles[job.guest.name].plan_seed = seed  # the run's public batch plan
-    made: dict[int, tuple[PlainVector, np.ndarray]] = {}
+    made: dict[int, tuple[Any, np.ndarray]] = {}
     real_mask = PlainVector.mask
 
     def mask(self: PlainVector, **kwargs: Any) -> Any:
@@ -126,12 +141,23 @@ def load_truth(job: JobConfig, wire: Sequence[Wire], secrets: SecretLog) -> Trut
             masked[(message.sender, message.round, message.batch)] = {
                 name: made[id(getattr(message, name))][1] for name in ("gradient", "loss")
             }
+    return Truth(parties, training, masked, final_scores, sums, {}, models)
+
+
+def _scoring_truth(
+    job: JobConfig, parties: dict[str, PartyData], lr: int
+) -> tuple[dict[str, np.ndarray], dict[str, PartyModel]]:
+    """Each host's partial scores ``X_h w_h`` at scoring, and every party's model file."""
     final_scores: dict[str, np.ndarray] = {}
+    models = {
+        p.name: PartyModel.load(job.party_output_dir(p.name) / f"step-{lr}-model.json")
+        for p in job.parties
+        if p.data is not None
+    }
     score = step_index(job, ScoreStep)
     for host in job.hosts:
-        model = PartyModel.load(job.party_output_dir(host.name) / f"step-{lr}-model.json")
-        scorer = build_role(
-            job, score, job.steps[score], host, parties[host.name].aligned, model=model
+        scorer: Any = build_role(
+            job, score, job.steps[score], host, parties[host.name].aligned, model=models[host.name]
         )
         final_scores[host.name] = scorer.X @ scorer.weights
-    return Truth(parties, training, masked, final_scores, sums)
+    return final_scores, models

@@ -29,7 +29,8 @@ EXPONENTS = (
 
 def encodings(values: Iterable[Any], moduli: Iterable[int]) -> set[int]:
     """Fixed-point mantissas of ``values`` at every exponent in :data:`EXPONENTS`, mod n."""
-    flat = np.concatenate([np.asarray(v, dtype=np.float64).ravel() for v in values] or [[]])
+    arrays = [np.asarray(v, dtype=np.float64).ravel() for v in values]
+    flat = np.concatenate(arrays) if arrays else np.zeros(0)
     flat = np.unique(flat[np.isfinite(flat)])
     residues: set[int] = set()
     for exponent in EXPONENTS:
