@@ -122,7 +122,7 @@ def run(
     from vfl.evaluation.metrics import ks_statistic, roc_auc
 
     a_train, b_train, y_train, a_test, b_test, y_test = _data()
-    settings = {k: v for k, v in TRAINING.items() if k != "n_jobs"}
+    settings = {k: v for k, v in TRAINING.items() if k not in ("n_jobs", "mode", "loss")}
     epochs = 4
     results: list[PrivacyResult] = []
     for epsilon in epsilons:
@@ -131,6 +131,7 @@ def run(
         for repeat in range(repeats):
             model = HeteroLogisticRegression(
                 backend="plaintext",
+                mode="two-party",  # label privacy protects the gradients this mode reveals
                 max_iter=epochs,
                 random_state=repeat,
                 label_privacy_epsilon=epsilon,

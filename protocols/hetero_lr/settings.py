@@ -299,7 +299,7 @@ def flat_declarations() -> tuple[Declaration, ...]:
     Examples
     --------
     >>> [d.name for d in flat_declarations()][:5]
-    ['mode', 'batch_size', 'max_iter', 'optimizer', 'learning_rate']
+    ['mode', 'loss', 'batch_size', 'max_iter', 'optimizer']
     >>> [d.name for d in flat_declarations() if not d.job_file]
     ['early_stopping', 'patience', 'allow_weak_key']
     """

@@ -215,7 +215,7 @@ class LrCheckpoint:
         dict
             ``version``, every attribute; the seed as hexadecimal text.
         """
-        return {
+        document: dict[str, Any] = {
             "version": CHECKPOINT_STATE_VERSION,
             "role": self.role,
             "epoch": self.epoch,
@@ -228,8 +228,10 @@ class LrCheckpoint:
             "best_epoch": self.best_epoch,
             "best_value": self.best_value,
             "stale_epochs": self.stale_epochs,
-            "shares": self.shares,
         }
+        if self.shares is not None:  # shared mode only: the other modes' format is unchanged
+            document["shares"] = self.shares
+        return document
 
     @classmethod
     def from_dict(cls, values: object) -> LrCheckpoint:

@@ -152,7 +152,14 @@ THREE = [("bank-a", "guest"), ("bank-b", "host"), ("bank-c", "host")]
 ARBITER = [("arbiter", "arbiter"), ("bank-a", "guest"), ("bank-b", "host"), ("bank-c", "host")]
 
 PSI = ["[[steps]]", 'type = "psi"', "chunk_size = 8", ""]
-LR = ["[[steps]]", 'type = "hetero_lr"', "batch_size = 50", "max_iter = 1", "key_length = 1024"]
+LR = [
+    "[[steps]]",
+    'type = "hetero_lr"',
+    'mode = "two-party"',
+    "batch_size = 50",
+    "max_iter = 1",
+    "key_length = 1024",
+]
 TRAINING = {"lr-two-party", "lr-arbiter", "score"}
 """The protocols whose jobs train: :data:`LR_ROWS` rows, and each host trains on one
 column (``feature_columns``) to keep within the label-information bound."""
@@ -167,7 +174,10 @@ PROTOCOLS: dict[str, tuple[list[tuple[str, str]], list[str]]] = {
     "psi-rsa": (THREE, [*PSI[:-1], 'method = "rsa"', "rsa_key_length = 1024", ""]),
     "psi-kkrt": (THREE, [*PSI[:-1], 'method = "kkrt"', ""]),
     "lr-two-party": (TWO, [*PSI, *LR]),
-    "lr-arbiter": (ARBITER, [*PSI, *LR, 'mode = "arbiter"']),
+    "lr-arbiter": (
+        ARBITER,
+        [*PSI, *[line for line in LR if "mode" not in line], 'mode = "arbiter"'],
+    ),
     "score": (TWO, [*PSI, *LR, "", "[[steps]]", 'type = "score"']),
 }
 
@@ -1038,7 +1048,17 @@ def test_every_ciphertext_vector_field_refuses_out_of_range_ciphertexts() -> Non
             with pytest.raises(CodecError, match="unknown key"):
                 codec.decode(with_unknown_key(frame), _keyring(), allow_weak_keys=True)
             checked.add(kind)
-    assert checked == {"SUM_PARTIAL", "LR_FORWARD", "LR_RESIDUAL", "LR_MASKED", "LR_CROSS"}
+    assert checked == {
+        "SUM_PARTIAL",
+        "LR_FORWARD",
+        "LR_RESIDUAL",
+        "LR_MASKED",
+        "LR_CROSS",
+        "LR_SHARE_WEIGHTS",
+        "LR_SHARE_SEALED",
+        "LR_SHARE_POWERS",
+        "LR_SHARE_RESIDUAL",
+    }
 
 
 # ---------------------------------------------------------------------------------------

@@ -775,7 +775,8 @@ def test_a_killed_party_resumes_over_tls_to_the_uninterrupted_model(tmp_path: Pa
     steps = [
         '[[steps]]\ntype = "psi"\n',
         # 220 rows per batch: bank-b's 4 features pass the label-information bound
-        '[[steps]]\ntype = "hetero_lr"\nbatch_size = 220\nlearning_rate = 0.15\nmax_iter = 8',
+        '[[steps]]\ntype = "hetero_lr"\nmode = "two-party"\nbatch_size = 220\nlearning_rate = 0.15',
+        "max_iter = 8",
         'optimizer = "momentum"\nconvergence = "max_iter"\nclass_weight = "balanced"',
         "key_length = 1024\n",
         '[[steps]]\ntype = "score"',
