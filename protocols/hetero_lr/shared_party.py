@@ -1660,7 +1660,10 @@ class SharedHost(_SharedParty):
         )
         columns = _split_columns(powers, expected, rows)
         first = 0 if self._weighted else 1
-        factors = [split_factors(logistic_coefficients(self.settings.loss_name), v) for v in b]
+        factors = [
+            split_factors(logistic_coefficients(self.settings.loss_name, self._weighted), v)
+            for v in b
+        ]
         used = columns[: DEGREE + 1 - first]
         column_factors = [[f[j] for f in factors] for j in range(first, DEGREE + 1)]
         n_jobs = self.settings.n_jobs
@@ -1688,7 +1691,10 @@ class SharedHost(_SharedParty):
         self, columns: list[CipherVector], b: list[int], first: int, guest_term: CipherVector
     ) -> LrShareSealed:
         rows = len(b)
-        factors = [split_factors(softplus_coefficients(self.settings.loss_name), v) for v in b]
+        factors = [
+            split_factors(softplus_coefficients(self.settings.loss_name, self._weighted), v)
+            for v in b
+        ]
         column_factors = [[f[j] for f in factors] for j in range(first, DEGREE + 1)]
         used = [*columns[: DEGREE + 1 - first], columns[-1]]
         column_factors.append([-(v << _LOSS_SHIFT) for v in b])

@@ -22,13 +22,17 @@ from functools import lru_cache
 
 import numpy as np
 
-from protocols.hetero_lr.logistic_approximation import DEFAULT_APPROXIMATION
+from protocols.hetero_lr.logistic_approximation import (
+    DEFAULT_APPROXIMATION,
+    WEIGHTED_APPROXIMATION,
+    LogisticApproximation,
+)
 from protocols.hetero_lr.shared_fixed_point import INPUT_FRACTION
 
 __all__ = [
     "COEFFICIENT_FRACTION",
     "DEGREE",
-    "INTERVAL",
+    "approximation",
     "evaluate_split",
     "integer_polynomial",
     "logistic_coefficients",
@@ -40,9 +44,19 @@ __all__ = [
 COEFFICIENT_FRACTION = 40
 """Fraction bits of the polynomials' coefficients (rounding moves p by < 1e-6 on the interval)."""
 DEGREE = DEFAULT_APPROXIMATION.degree
-"""Degree of both polynomials."""
-INTERVAL = DEFAULT_APPROXIMATION.interval
-"""Where the approximations hold: ``[-INTERVAL, INTERVAL]``."""
+"""Degree of every polynomial (the weighted rows' approximation has the same)."""
+assert WEIGHTED_APPROXIMATION.degree == DEGREE
+
+
+def approximation(weighted: bool) -> LogisticApproximation:
+    """The sigmoid's approximation: for weighted rows or not (public: ``LrSetup.weighted``).
+
+    Unweighted rare-event scores sit at negative ``z``, where
+    :data:`~protocols.hetero_lr.logistic_approximation.DEFAULT_APPROXIMATION` is
+    accurate; weighting (``class_weight="balanced"``) centres them, where the symmetric
+    :data:`~protocols.hetero_lr.logistic_approximation.WEIGHTED_APPROXIMATION` is.
+    """
+    return WEIGHTED_APPROXIMATION if weighted else DEFAULT_APPROXIMATION
 
 
 def _integer(coefficients: Sequence[float]) -> tuple[int, ...]:
@@ -53,20 +67,20 @@ def _padded(coefficients: Sequence[float]) -> tuple[float, ...]:
     return tuple(coefficients) + (0.0,) * (DEGREE + 1 - len(coefficients))
 
 
-@lru_cache(maxsize=2)
-def logistic_coefficients(loss: str = "logistic") -> tuple[int, ...]:
+@lru_cache(maxsize=4)
+def logistic_coefficients(loss: str = "logistic", weighted: bool = False) -> tuple[int, ...]:
     """The sigmoid's approximation at scale ``2**40`` (constant first, degree :data:`DEGREE`).
 
     ``loss="taylor"``: ``1/2 + z/4``, the residual of the Taylor loss.
     """
     if loss == "taylor":
         return _integer(_padded((0.5, 0.25)))
-    return _integer(DEFAULT_APPROXIMATION.coefficients)
+    return _integer(approximation(weighted).coefficients)
 
 
-@lru_cache(maxsize=2)
-def softplus_coefficients(loss: str = "logistic") -> tuple[int, ...]:
-    """A least-squares fit of ``log(1 + e**z)`` on the interval, degree :data:`DEGREE`.
+@lru_cache(maxsize=4)
+def softplus_coefficients(loss: str = "logistic", weighted: bool = False) -> tuple[int, ...]:
+    """A least-squares fit of ``log(1 + e**z)`` where the sigmoid's approximation holds.
 
     Deterministic: Chebyshev nodes, numpy's least squares.  The loss is only reported
     (and compared between epochs), so its approximation needs no more.  With
@@ -74,7 +88,8 @@ def softplus_coefficients(loss: str = "logistic") -> tuple[int, ...]:
     """
     if loss == "taylor":
         return _integer(_padded((math.log(2.0), 0.5, 0.125)))
-    nodes = np.cos(np.pi * (np.arange(512) + 0.5) / 512) * INTERVAL
+    low, high = approximation(weighted).bounds
+    nodes = (low + high) / 2 + (high - low) / 2 * np.cos(np.pi * (np.arange(512) + 0.5) / 512)
     target = np.logaddexp(0.0, nodes)
     fit = np.polynomial.Polynomial.fit(nodes, target, DEGREE).convert()
     coefficients = [float(c) for c in fit.coef] + [0.0] * (DEGREE + 1 - len(fit.coef))
