@@ -268,8 +268,8 @@ class SharedChecks(AuditContext):
         roles = self.truth.lr_roles
         g_role = roles[guest]
         settings = g_role.settings
-        coefficients = logistic_coefficients(settings.loss_name)
         weighted = setup.weighted
+        coefficients = logistic_coefficients(settings.loss_name, weighted)
         loss = settings.convergence == "loss"
         holder = {guest: partner} | {h: guest for h in hosts}
         messages: dict[tuple[Any, ...], Any] = {}
