@@ -20,6 +20,7 @@ from benchmarks import (
     label_privacy_bench,
     paillier_bench,
     psi_bench,
+    quality_bench,
 )
 
 __all__ = ["SUITES", "build_parser", "main"]
@@ -33,6 +34,7 @@ SUITES: dict[str, tuple[str, AddArguments, SuiteMain]] = {
     "hetero_lr": hetero_lr_bench.SUITE,
     "label_privacy": label_privacy_bench.SUITE,
     "initial_weights": initial_weights_bench.SUITE,
+    "quality": quality_bench.SUITE,
 }
 """Suite name to ``(description, add_arguments, main)``."""
 

@@ -1,6 +1,11 @@
 """Hetero LR benchmark: seconds per training epoch, this engine against phe, same run.
 
-Two cases, both two-party :class:`vfl.HeteroLogisticRegression` trained for one epoch
+Four cases (``--cases``, all by default).  ``shared`` and ``shared_wide`` run shared
+mode, the estimator's default (:mod:`benchmarks.hetero_lr_shared`): one default_credit
+epoch in shared mode beside the two-party epoch (SGD and Adam) in the same run, and
+the wide case in shared mode against FATE 2.0's SSHE-LR.  The original two,
+``default_credit`` and ``wide``, are both two-party
+:class:`vfl.HeteroLogisticRegression` trained for one epoch
 (``max_iter=1``) with Adam at learning rate 0.05 and ``random_state=0``, guest and
 host in this process (every message through the wire codec for the ``paillier``
 backend):
@@ -54,7 +59,7 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks import report
+from benchmarks import hetero_lr_shared, report
 from benchmarks.hetero_lr_cases import (
     TRAINING,
     EpochRun,
@@ -69,9 +74,16 @@ from benchmarks.hetero_lr_cases import (
     wide_data,
     wide_label_bound,
 )
+from benchmarks.hetero_lr_shared import (
+    SharedComparison,
+    SharedWideResult,
+    bench_shared_default_credit,
+    bench_shared_wide,
+)
 from benchmarks.verify import VerificationError, check_close
 
 __all__ = [
+    "CASES",
     "DESCRIPTION",
     "FATE",
     "SUITE",
@@ -91,7 +103,12 @@ __all__ = [
     "run",
 ]
 
-DESCRIPTION = "hetero LR: seconds per epoch, this engine vs phe (default_credit, wide)"
+DESCRIPTION = (
+    "hetero LR: seconds per epoch, this engine vs phe (default_credit, wide) and shared "
+    "mode vs two-party mode and FATE SSHE-LR"
+)
+CASES = ("default_credit", "wide", "shared", "shared_wide")
+"""``--cases``: the two-party cases against phe and FATE, then the shared-mode cases."""
 
 Log = Callable[[str], None]
 
@@ -132,6 +149,8 @@ class Settings:
     wide_guest_features: int = WIDE_GUEST_FEATURES
     wide_host_features: int = WIDE_HOST_FEATURES
     wide_batch_size: int | None = None
+    cases: tuple[str, ...] = CASES
+    shared_key_length: int = 2048
 
     @property
     def png(self) -> Path:
@@ -149,6 +168,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """
     option = parser.add_argument
     option(
+        "--cases",
+        nargs="+",
+        choices=CASES,
+        default=list(CASES),
+        metavar="CASE",
+        help="cases to run, in this order: default_credit (two-party vs phe), wide "
+        "(two-party vs FATE), shared (default_credit: shared vs two-party, same run), "
+        "shared_wide (shared mode vs FATE SSHE-LR); default: all",
+    )
+    option(
+        "--shared-key-length",
+        type=int,
+        default=2048,
+        metavar="BITS",
+        help="key length of the shared case on default_credit (2048)",
+    )
+    option(
         "--rows",
         type=int,
         metavar="N",
@@ -159,8 +195,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=int,
         default=100_000,
         metavar="N",
-        help="rows of the wide case (100000; 0 skips it); at least the smallest batch the "
-        "label-information bound allows for its host width",
+        help="rows of the wide cases (100000; 0 skips them); the two-party one needs at "
+        "least the smallest batch the label-information bound allows for its host width, "
+        "the shared one has no bound (fewer rows: a quick check of the per-row rate)",
     )
     option(
         "--wide-guest-features",
@@ -225,6 +262,8 @@ def _settings(args: argparse.Namespace) -> Settings:
         wide_guest_features=int(args.wide_guest_features),
         wide_host_features=int(args.wide_host_features),
         wide_batch_size=None if args.wide_batch_size is None else int(args.wide_batch_size),
+        cases=tuple(case for case in CASES if case in getattr(args, "cases", CASES)),
+        shared_key_length=int(getattr(args, "shared_key_length", 2048)),
     )
     if settings.repeats < 1:
         raise SystemExit("--repeats must be at least 1")
@@ -236,7 +275,7 @@ def _settings(args: argparse.Namespace) -> Settings:
         raise SystemExit("--wide-guest-features and --wide-host-features must be at least 1")
     if settings.wide_batch_size is not None and settings.wide_batch_size < 1:
         raise SystemExit("--wide-batch-size must be at least 1")
-    if min([*settings.key_lengths, settings.wide_key_length]) < 512:
+    if min([*settings.key_lengths, settings.wide_key_length, settings.shared_key_length]) < 512:
         raise SystemExit("key lengths must be at least 512 bits")
     if len(set(settings.key_lengths)) != len(settings.key_lengths):
         raise SystemExit("--key-lengths must not repeat a length")
@@ -659,10 +698,12 @@ class Results:
     key_lengths: list[KeyLengthResult]
     wide: WideResult | None
     credit_bound: LabelBound | None = None
+    shared: SharedComparison | None = None
+    shared_wide: SharedWideResult | None = None
 
 
 def run(settings: Settings, log: Log) -> Results:
-    """Run the whole suite: default_credit at each key length, then the wide case.
+    """Run the chosen cases: default_credit at each key length, the wide case, then shared mode.
 
     Both cases are first checked against the label-information bound, so that a size
     the engine would refuse stops the run before anything is timed.
@@ -690,15 +731,17 @@ def run(settings: Settings, log: Log) -> Results:
         f"({split.guest_train.shape[1]} guest + {split.host_train.shape[1]} host features), "
         f"{len(split.y_test):,} held-out rows"
     )
+    cases = settings.cases
     credit_bound = label_bound(split.host_train, split.y_train)
-    check_default_credit_rows(credit_bound, split.rows)
+    if "default_credit" in cases or "shared" in cases:  # both train two-party on it
+        check_default_credit_rows(credit_bound, split.rows)
     log(
         f"default_credit: the label-information bound needs batches of at least "
         f"{credit_bound.minimum_batch:,} rows ({credit_bound.describe()}); batch_size "
         f"{TRAINING['batch_size']} makes batches of "
         f"{smallest_batch(split.rows, int(TRAINING['batch_size'])):,}"
     )
-    if settings.wide_rows:
+    if settings.wide_rows and "wide" in cases:
         log("wide case: checking its size against the label-information bound")
         wide_batch = choose_wide_batch(
             wide_label_bound(
@@ -713,10 +756,10 @@ def run(settings: Settings, log: Log) -> Results:
     warm_up_pools()
     per_key = [
         bench_default_credit(split, bits, log, repeats=settings.repeats)
-        for bits in settings.key_lengths
+        for bits in (settings.key_lengths if "default_credit" in cases else ())
     ]
     wide = None
-    if settings.wide_rows:
+    if settings.wide_rows and "wide" in cases:
         wide = bench_wide(
             settings.wide_rows,
             settings.wide_key_length,
@@ -725,7 +768,28 @@ def run(settings: Settings, log: Log) -> Results:
             host_features=settings.wide_host_features,
             batch_size=settings.wide_batch_size,
         )
-    return Results(split=split, key_lengths=per_key, wide=wide, credit_bound=credit_bound)
+    shared = None
+    if "shared" in cases:
+        shared = bench_shared_default_credit(
+            split, settings.shared_key_length, log, repeats=settings.repeats
+        )
+    shared_wide = None
+    if settings.wide_rows and "shared_wide" in cases:
+        shared_wide = bench_shared_wide(
+            settings.wide_rows,
+            settings.wide_key_length,
+            log,
+            guest_features=settings.wide_guest_features,
+            host_features=settings.wide_host_features,
+        )
+    return Results(
+        split=split,
+        key_lengths=per_key,
+        wide=wide,
+        credit_bound=credit_bound,
+        shared=shared,
+        shared_wide=shared_wide,
+    )
 
 
 # reporting --------------------------------------------------------------------------------
@@ -766,6 +830,8 @@ def summarize(results: Results) -> dict[str, Any]:
             },
         },
         "wide": None if results.wide is None else results.wide.to_json(),
+        "shared_vs_two_party": None if results.shared is None else results.shared.to_json(),
+        "shared_wide": None if results.shared_wide is None else results.shared_wide.to_json(),
     }
 
 
@@ -784,7 +850,7 @@ def _times(value: float | None) -> str:
 
 
 def markdown_table(results: Results) -> str:
-    """Markdown tables: default_credit per key length, then the wide case.
+    """Markdown tables: default_credit per key length, the wide case, then shared mode.
 
     Parameters
     ----------
@@ -801,6 +867,21 @@ def markdown_table(results: Results) -> str:
         if bound is None
         else f"; the label-information bound needs batches of {bound.minimum_batch:,}+ rows"
     )
+    lines: list[str] = []
+    if results.key_lengths:
+        lines += _credit_lines(results, cores, needs)
+    wide = results.wide
+    if wide is not None:
+        lines += _wide_lines(wide, blank=bool(lines))
+    shared = hetero_lr_shared.markdown_lines(
+        results.shared, results.shared_wide, results.split.rows
+    )
+    if shared:
+        lines += ([""] if lines else []) + shared
+    return "\n".join(lines) + "\n"
+
+
+def _credit_lines(results: Results, cores: int, needs: str) -> list[str]:
     lines = [
         f"default_credit, {results.split.rows:,} training rows, one epoch "
         f"(batch {TRAINING['batch_size']}, Adam, class_weight='balanced'{needs}):",
@@ -819,30 +900,36 @@ def markdown_table(results: Results) -> str:
     repeats = max((len(r.paillier.seconds_each) for r in results.key_lengths), default=1)
     if repeats > 1:
         lines += ["", f"paillier columns: median of {repeats} runs; phe: one run."]
-    wide = results.wide
-    if wide is not None:
-        lines += [
-            "",
-            f"wide: {wide.run.rows:,} rows x ({wide.guest_features} + {wide.host_features}) "
-            f"features, {wide.run.key_length}-bit, paillier n_jobs=-1, one epoch, batch_size "
-            f"{wide.run.batch_size:,} ({wide.batch.reason}):",
-            "",
-            "| system | batch size | seconds per epoch | cores | sample-features per core-second |",
-            "|---|---:|---:|---:|---:|",
-            f"| this engine | {wide.run.batch_size:,} | {_seconds(wide.run.seconds)} | "
-            f"{wide.cores} | {wide.per_core_second:,.0f} |",
-            f"| FATE 2.0 (published, 100,000 rows) | below the bound | "
-            f"{_seconds(FATE['seconds_per_epoch'])} | {FATE['cores']} | "
-            f"{FATE['sample_features_per_core_second']:,.0f} |",
-            "",
-            "FATE 2.0's published SSHE/coordinated runs used batch sizes below the "
-            "label-information bound (SECURITY.md §11), which this engine refuses.",
-        ]
-    return "\n".join(lines) + "\n"
+    return lines
+
+
+def _wide_lines(wide: WideResult, *, blank: bool) -> list[str]:
+    return [
+        *([""] if blank else []),
+        f"wide: {wide.run.rows:,} rows x ({wide.guest_features} + {wide.host_features}) "
+        f"features, {wide.run.key_length}-bit, paillier n_jobs=-1, one epoch, batch_size "
+        f"{wide.run.batch_size:,} ({wide.batch.reason}):",
+        "",
+        "| system | batch size | seconds per epoch | cores | sample-features per core-second |",
+        "|---|---:|---:|---:|---:|",
+        f"| this engine | {wide.run.batch_size:,} | {_seconds(wide.run.seconds)} | "
+        f"{wide.cores} | {wide.per_core_second:,.0f} |",
+        f"| FATE 2.0 (published, 100,000 rows) | below the bound | "
+        f"{_seconds(FATE['seconds_per_epoch'])} | {FATE['cores']} | "
+        f"{FATE['sample_features_per_core_second']:,.0f} |",
+        "",
+        "FATE 2.0's published SSHE/coordinated runs used batch sizes below the "
+        "label-information bound (SECURITY.md §11), which this engine refuses.",
+    ]
 
 
 def plot_results(results: Results, path: Path) -> None:
-    """Bar chart of seconds per epoch (log scale), ratios annotated; the wide case beside.
+    """Bar charts, one panel per case that ran: seconds per epoch or rates against FATE.
+
+    default_credit: seconds per epoch (log scale) per backend, ratios annotated; the
+    wide case: sample-features per core-second beside FATE 2.0; shared mode: seconds
+    per epoch beside the two-party ones, and the shared wide rate beside FATE 2.0
+    SSHE-LR.  Nothing is written when no case ran.
 
     Parameters
     ----------
@@ -853,12 +940,32 @@ def plot_results(results: Results, path: Path) -> None:
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    cores = _cores()
-    panels = 2 if results.wide is not None else 1
-    figure = Figure(figsize=(7.5 * panels, 5.5), layout="constrained")
+    drawers: list[Callable[[Any], None]] = []
+    if results.key_lengths:
+        drawers.append(lambda axis: _plot_credit(results, axis))
+    wide = results.wide
+    if wide is not None:
+        drawers.append(lambda axis: _plot_wide(wide, axis))
+    shared = results.shared
+    if shared is not None:
+        drawers.append(lambda axis: _plot_shared(shared, results.split.rows, axis))
+    shared_wide = results.shared_wide
+    if shared_wide is not None:
+        drawers.append(lambda axis: _plot_shared_wide(shared_wide, axis))
+    if not drawers:
+        return
+    figure = Figure(figsize=(7.5 * len(drawers), 5.5), layout="constrained")
     FigureCanvasAgg(figure)
-    axes = figure.subplots(1, panels, squeeze=False)[0]
-    epochs = axes[0]
+    axes = figure.subplots(1, len(drawers), squeeze=False)[0]
+    for draw, axis in zip(drawers, axes, strict=True):
+        draw(axis)
+    figure.suptitle("Hetero logistic regression: seconds per training epoch")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path, dpi=110)
+
+
+def _plot_credit(results: Results, epochs: Any) -> None:
+    cores = _cores()
     series = [
         (f"paillier n_jobs=-1 ({cores} cores)", "paillier", "tab:blue"),
         ("paillier n_jobs=1", "paillier_1core", "tab:cyan"),
@@ -893,35 +1000,72 @@ def plot_results(results: Results, path: Path) -> None:
     epochs.grid(True, axis="y", which="major", alpha=0.3)
     epochs.legend(fontsize=8, loc="upper left")
 
-    wide = results.wide
-    if wide is not None:
-        axis = axes[1]
-        names = [
-            f"this engine\n{wide.cores} cores, batch {wide.run.batch_size:,}",
-            f"FATE 2.0 (published)\n{FATE['cores']} cores, batches below the bound",
-        ]
-        rates = [wide.per_core_second, float(FATE["sample_features_per_core_second"])]
-        bars = axis.bar(names, rates, 0.5, color=["tab:blue", "dimgray"])
-        axis.bar_label(
-            bars,
-            labels=[
-                f"{rates[0]:,.0f}\n({_short(wide.run.seconds)}, {wide.run.rows:,} rows)",
-                f"{rates[1]:,.0f}\n({FATE['seconds_per_epoch']:.0f} s, {FATE['rows']:,} rows)",
-            ],
-            fontsize=8,
-            padding=2,
-        )
-        axis.set_ylim(0, max(rates) * 1.3)
-        axis.set_ylabel("sample-features per core-second (higher is better)")
-        axis.set_title(
-            f"wide: {wide.guest_features} + {wide.host_features} features, "
-            f"{wide.run.key_length}-bit, batch {wide.run.batch_size:,}, one epoch "
-            f"({wide.versus_fate:.2f}x FATE per core)"
-        )
-        axis.grid(True, axis="y", which="major", alpha=0.3)
-    figure.suptitle("Hetero logistic regression, two-party: seconds per training epoch")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(path, dpi=110)
+
+def _plot_wide(wide: WideResult, axis: Any) -> None:
+    names = [
+        f"this engine\n{wide.cores} cores, batch {wide.run.batch_size:,}",
+        f"FATE 2.0 (published)\n{FATE['cores']} cores, batches below the bound",
+    ]
+    rates = [wide.per_core_second, float(FATE["sample_features_per_core_second"])]
+    bars = axis.bar(names, rates, 0.5, color=["tab:blue", "dimgray"])
+    axis.bar_label(
+        bars,
+        labels=[
+            f"{rates[0]:,.0f}\n({_short(wide.run.seconds)}, {wide.run.rows:,} rows)",
+            f"{rates[1]:,.0f}\n({FATE['seconds_per_epoch']:.0f} s, {FATE['rows']:,} rows)",
+        ],
+        fontsize=8,
+        padding=2,
+    )
+    axis.set_ylim(0, max(rates) * 1.3)
+    axis.set_ylabel("sample-features per core-second (higher is better)")
+    axis.set_title(
+        f"wide: {wide.guest_features} + {wide.host_features} features, "
+        f"{wide.run.key_length}-bit, batch {wide.run.batch_size:,}, one epoch "
+        f"({wide.versus_fate:.2f}x FATE per core)"
+    )
+    axis.grid(True, axis="y", which="major", alpha=0.3)
+
+
+def _plot_shared(shared: SharedComparison, rows: int, axis: Any) -> None:
+    runs = [shared.shared, shared.two_party_sgd, shared.two_party_adam]
+    names = ["shared\nsgd, logistic", "two-party\nsgd, taylor", "two-party\nadam, taylor"]
+    seconds = [run.seconds for run in runs]
+    bars = axis.bar(names, seconds, 0.5, color=["tab:purple", "tab:blue", "tab:cyan"])
+    axis.bar_label(bars, labels=[_short(t) for t in seconds], fontsize=8, padding=2)
+    axis.set_ylim(0, max(seconds) * 1.3)
+    axis.set_ylabel("seconds per epoch (lower is better)")
+    axis.set_title(
+        f"default_credit, {rows:,} rows, {shared.key_length}-bit, {_cores()} cores: shared / "
+        f"two-party = {shared.ratio:.2f}x (sgd), {shared.ratio_adam:.2f}x (adam)"
+    )
+    axis.grid(True, axis="y", which="major", alpha=0.3)
+
+
+def _plot_shared_wide(wide: SharedWideResult, axis: Any) -> None:
+    fate = hetero_lr_shared.FATE_SSHE
+    names = [
+        f"this engine, shared\n{wide.cores} cores, batch {wide.run.batch_size:,}",
+        f"FATE 2.0 SSHE-LR (published)\n{fate['cores']} cores",
+    ]
+    rates = [wide.per_core_second, float(fate["sample_features_per_core_second"])]
+    bars = axis.bar(names, rates, 0.5, color=["tab:purple", "dimgray"])
+    axis.bar_label(
+        bars,
+        labels=[
+            f"{rates[0]:,.0f}\n({_short(wide.run.seconds)}, {wide.run.rows:,} rows)",
+            f"{rates[1]:,.0f}\n({fate['seconds_per_epoch']:.0f} s, {fate['rows']:,} rows)",
+        ],
+        fontsize=8,
+        padding=2,
+    )
+    axis.set_ylim(0, max(rates) * 1.3)
+    axis.set_ylabel("sample-features per core-second (higher is better)")
+    axis.set_title(
+        f"shared wide: {wide.guest_features} + {wide.host_features} features, "
+        f"{wide.run.key_length}-bit ({wide.versus_fate:.2f}x FATE SSHE-LR per core)"
+    )
+    axis.grid(True, axis="y", which="major", alpha=0.3)
 
 
 def main(args: argparse.Namespace) -> int:

@@ -9,8 +9,12 @@
   :mod:`protocols.hetero_lr.leakage`) for a host's training rows as the estimator
   sees them (standardised), at the labels' event rate: the smallest batch the
   two-party mode accepts for them.
-* :func:`run_epoch`: one epoch (``max_iter=1``) of two-party
-  :class:`vfl.HeteroLogisticRegression`, timed from ``fit`` to its return.
+* :func:`run_epoch`: one epoch (``max_iter=1``) of
+  :class:`vfl.HeteroLogisticRegression`, timed from ``fit`` to its return: two-party
+  with Adam (:data:`TRAINING`, the original cases), two-party with SGD
+  (:data:`TWO_PARTY_SGD`) or shared mode with SGD and the estimator's defaults
+  otherwise (:data:`SHARED_TRAINING`: the logistic loss, learning rate 0.1).  Every
+  run records the load average (:func:`os.getloadavg`) before and after its epoch.
 
 Since the label-information bound (commit 4ae3a0b), a host's exact gradient may carry
 at most half of a batch's label bits, so a batch must grow with the host's width:
@@ -28,7 +32,7 @@ import statistics
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from typing import Any
@@ -37,7 +41,9 @@ import numpy as np
 import numpy.typing as npt
 
 __all__ = [
+    "SHARED_TRAINING",
     "TRAINING",
+    "TWO_PARTY_SGD",
     "EpochRun",
     "LabelBound",
     "Split",
@@ -45,6 +51,8 @@ __all__ = [
     "default_credit_split",
     "estimate_phe_seconds",
     "label_bound",
+    "load_average",
+    "load_json",
     "median_run",
     "run_epoch",
     "smallest_batch",
@@ -64,7 +72,21 @@ TRAINING: dict[str, Any] = {
     "max_iter": 1,
     "random_state": 0,
 }
-"""Estimator parameters shared by every case (``class_weight`` is set per case)."""
+"""Estimator parameters of the original two-party cases (``class_weight`` is set per case)."""
+
+SHARED_TRAINING: dict[str, Any] = {
+    "mode": "shared",
+    "batch_size": 1024,
+    "optimizer": "sgd",
+    "max_iter": 1,
+    "random_state": 0,
+}
+"""Shared mode: SGD and the estimator's defaults otherwise (logistic loss, rate 0.1)."""
+
+TWO_PARTY_SGD: dict[str, Any] = {**SHARED_TRAINING, "mode": "two-party"}
+"""Two-party mode with the same optimiser as :data:`SHARED_TRAINING` (Taylor loss)."""
+
+LoadAverage = tuple[float, float, float]
 
 HEARTBEAT_SECONDS = 30.0
 """Seconds between 'still running' lines during an epoch (when no progress bar shows)."""
@@ -314,6 +336,13 @@ class EpochRun:
         Per repetition, CPU seconds that processes outside this benchmark's process
         group used during the epoch (``None`` where ``/proc`` is not readable): other
         work on the machine competing for its cores.
+    mode : str
+        The estimator's ``mode`` (``"two-party"`` or ``"shared"``).
+    optimizer : str
+        The estimator's ``optimizer``.
+    load_each : tuple of pairs of load averages
+        Per repetition, :func:`os.getloadavg` (1, 5 and 15 minutes) just before and
+        just after the epoch: how busy the machine was.
     """
 
     backend: str
@@ -327,6 +356,9 @@ class EpochRun:
     coefficients: FloatArray
     seconds_each: tuple[float, ...] = ()
     other_cpu_each: tuple[float | None, ...] = ()
+    mode: str = "two-party"
+    optimizer: str = "adam"
+    load_each: tuple[tuple[LoadAverage, LoadAverage], ...] = ()
 
     @property
     def other_cpu(self) -> float | None:
@@ -337,6 +369,8 @@ class EpochRun:
     def to_json(self) -> dict[str, Any]:
         """The JSON record of this epoch."""
         return {
+            "mode": self.mode,
+            "optimizer": self.optimizer,
             "backend": self.backend,
             "n_jobs": self.n_jobs,
             "key_length": self.key_length,
@@ -350,7 +384,25 @@ class EpochRun:
             "other_processes_cpu_seconds_each": [
                 None if t is None else round(t, 2) for t in self.other_cpu_each
             ],
+            "load_average_each": [load_json(before, after) for before, after in self.load_each],
         }
+
+
+def load_average() -> LoadAverage:
+    """:func:`os.getloadavg` (1, 5 and 15 minutes), or zeros where it is unavailable."""
+    try:
+        one, five, fifteen = os.getloadavg()
+    except OSError:
+        return (0.0, 0.0, 0.0)
+    return (one, five, fifteen)
+
+
+def load_json(before: LoadAverage, after: LoadAverage) -> dict[str, list[float]]:
+    """The JSON record of the load averages around one measurement."""
+    return {
+        "before_1_5_15_min": [round(v, 2) for v in before],
+        "after_1_5_15_min": [round(v, 2) for v in after],
+    }
 
 
 def median_run(runs: Sequence[EpochRun]) -> EpochRun:
@@ -375,6 +427,7 @@ def median_run(runs: Sequence[EpochRun]) -> EpochRun:
         seconds=statistics.median(seconds),
         seconds_each=seconds,
         other_cpu_each=tuple(t for run in runs for t in run.other_cpu_each),
+        load_each=tuple(pair for run in runs for pair in run.load_each),
     )
 
 
@@ -418,8 +471,9 @@ def run_epoch(
     expected: float | None = None,
     evaluation: tuple[FloatArray, FloatArray, IntArray] | None = None,
     batch_size: int | None = None,
+    training: Mapping[str, Any] | None = None,
 ) -> EpochRun:
-    """Train one epoch of two-party hetero LR and time it.
+    """Train one epoch of hetero LR and time it.
 
     Parameters
     ----------
@@ -427,8 +481,9 @@ def run_epoch(
         Aligned training rows of each party.
     y : numpy.ndarray
         0/1 labels.
-    backend : {"paillier", "phe"}
-        Where the homomorphic arithmetic runs.
+    backend : {"paillier", "phe", "plaintext"}
+        Where the homomorphic arithmetic runs (``"plaintext"``: the same protocol
+        arithmetic on integers, for checks).
     n_jobs : int
         The estimator's ``n_jobs`` (``phe`` ignores it).
     key_length : int
@@ -445,7 +500,10 @@ def run_epoch(
         ``(guest rows, host rows, labels)`` to compute the AUC on (default: the
         training rows).
     batch_size : int, optional
-        The estimator's ``batch_size`` (default: :data:`TRAINING`'s, 1024).
+        The estimator's ``batch_size`` (default: the ``training`` parameters', 1024).
+    training : mapping, optional
+        The estimator's parameters (default :data:`TRAINING`: two-party, Adam);
+        :data:`SHARED_TRAINING` and :data:`TWO_PARTY_SGD` are the other cases'.
 
     Returns
     -------
@@ -454,9 +512,10 @@ def run_epoch(
     from vfl import HeteroLogisticRegression
 
     progress_bar = sys.stderr.isatty()
-    batch = int(TRAINING["batch_size"]) if batch_size is None else batch_size
+    parameters = dict(TRAINING if training is None else training)
+    batch = int(parameters["batch_size"]) if batch_size is None else batch_size
     model = HeteroLogisticRegression(
-        **{**TRAINING, "batch_size": batch},
+        **{**parameters, "batch_size": batch},
         key_length=key_length,
         allow_weak_key=key_length < 2048,
         class_weight=class_weight,
@@ -467,11 +526,13 @@ def run_epoch(
     hint = "" if expected is None else f", about {_duration(expected)}"
     log(f"{label}: running{hint}")
     with _heartbeat(log, label, expected) if not progress_bar else _nothing():
+        load_before = load_average()
         cpu_before = cpu_snapshot()
         started = time.perf_counter()
         model.fit(guest_x, y, hosts=[host_x])
         seconds = time.perf_counter() - started
         cpu_after = cpu_snapshot()
+        load_after = load_average()
     if model.n_iter_ != 1:
         raise RuntimeError(f"{label}: trained {model.n_iter_} epochs, expected 1")
     on = "training" if evaluation is None else "held-out"
@@ -484,7 +545,8 @@ def run_epoch(
     if cpu_before is not None and cpu_after is not None:
         other = max(0.0, (cpu_after[0] - cpu_before[0]) - (cpu_after[1] - cpu_before[1]))
     busy = "" if other is None else f"; other processes used {other:.1f} CPU-s meanwhile"
-    log(f"{label}: {seconds:.2f} s per epoch ({on} AUC {auc:.4f}{busy})")
+    load = f"; load average {load_after[0]:.2f} (1 min)"
+    log(f"{label}: {seconds:.2f} s per epoch ({on} AUC {auc:.4f}{busy}{load})")
     return EpochRun(
         backend=backend,
         n_jobs=n_jobs,
@@ -497,6 +559,9 @@ def run_epoch(
         coefficients=coefficients,
         seconds_each=(seconds,),
         other_cpu_each=(other,),
+        mode=str(parameters["mode"]),
+        optimizer=str(parameters["optimizer"]),
+        load_each=((load_before, load_after),),
     )
 
 

@@ -45,7 +45,8 @@ def expected_minimum(host: np.ndarray, labels: np.ndarray) -> int:
 
 def test_hetero_lr_suite_at_a_tiny_size(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     output = tmp_path / "results" / "hetero_lr.json"
-    argv = ["hetero_lr", "--rows", str(ROWS), "--key-lengths", str(BITS)]
+    argv = ["hetero_lr", "--cases", "default_credit", "wide"]  # the shared ones: their own test
+    argv += ["--rows", str(ROWS), "--key-lengths", str(BITS)]
     argv += ["--wide-rows", str(WIDE_ROWS), "--wide-key-length", str(BITS)]
     argv += ["--wide-guest-features", str(WIDE_GUEST), "--wide-host-features", str(WIDE_HOST)]
     argv += ["--repeats", "2", "--output", str(output)]
@@ -122,6 +123,11 @@ def test_hetero_lr_suite_at_a_tiny_size(tmp_path: Path, capsys: pytest.CaptureFi
     assert wide["fate"]["sample_features_per_core_second"] == pytest.approx(7583, abs=1)
     assert "below the label-information bound" in wide["fate"]["batch_sizes"]
     assert wide["ratio_vs_fate_per_core"] > 0
+
+    assert document["results"]["shared_vs_two_party"] is None
+    assert document["results"]["shared_wide"] is None
+    loads = row["paillier"]["load_average_each"]
+    assert len(loads) == 2 and all(len(pair["after_1_5_15_min"]) == 3 for pair in loads)
 
     assert output.with_suffix(".png").stat().st_size > 10_000
     out = capsys.readouterr().out
