@@ -56,7 +56,7 @@ from protocols.hetero_lr.phases import (
     allowed_transition,
 )
 from protocols.hetero_lr.settings import LrSettings
-from protocols.hetero_lr.state import KEPT_CHECKPOINTS, LrCheckpoint
+from protocols.hetero_lr.state import LrCheckpoint
 from protocols.messages import (
     LrCross,
     LrDecision,
@@ -511,32 +511,6 @@ class LrGuest(TrainingParty):
         )
         self._host_setups[message.sender] = message
         return []
-
-    def _check_resume_offer(self, message: LrHostSetup) -> None:
-        """A host resumes exactly when the guest does, offering at most its last two epochs."""
-        host = message.sender
-        if message.resume != self.resuming:
-            raise ProtocolError(
-                f"{self.party}: {host} "
-                + (
-                    "continues an interrupted run (--resume) but the guest starts afresh"
-                    if message.resume
-                    else "starts afresh but the guest continues an interrupted run (--resume)"
-                )
-                + "; start every party with --resume, or none"
-            )
-        epochs = message.resume_epochs
-        if (
-            len(epochs) > KEPT_CHECKPOINTS
-            or len(set(epochs)) != len(epochs)
-            or not all(0 <= epoch < self.settings.max_iter - 1 for epoch in epochs)
-            or len(message.resume_seed) != (32 if epochs else 0)
-        ):
-            raise ProtocolError(
-                f"{self.party}: {host}'s resume offer is malformed (at most "
-                f"{KEPT_CHECKPOINTS} distinct epochs below {self.settings.max_iter - 1}, "
-                "and their 32-byte plan seed)"
-            )
 
     def _agree_on_resume(self) -> list[Message]:
         """Continue after the latest epoch the guest and every host hold a checkpoint of."""

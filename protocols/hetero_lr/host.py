@@ -26,14 +26,11 @@ from crypto.vector_api import (
     VectorPublicKey,
 )
 from protocols.exceptions import ProtocolError
-from protocols.hetero_lr.batch_plan import BatchPlan
 from protocols.hetero_lr.leakage import check_label_bound, gradient_entry_bits
 from protocols.hetero_lr.party import (
     ENCRYPTION_EXPONENT,
     FACTOR_EXPONENT,
-    MAX_MASKED_VALUES,
     TrainingParty,
-    check_rows_digest,
     decrypt_masked,
     public_gradient_bound,
     row_ids_checked,
@@ -287,47 +284,8 @@ class LrHost(TrainingParty):
         if self.setup is not None:
             raise self._unexpected(message, "already set up")
         self._expect(HostEvent.SETUP, message, where="waiting for the guest's setup")
-        if message.resume != self.resuming:
-            raise ProtocolError(
-                f"{self.party}: the guest "
-                + (
-                    "continues an interrupted run (--resume) but this host starts afresh"
-                    if message.resume
-                    else "starts afresh but this host continues an interrupted run (--resume)"
-                )
-                + "; start every party with --resume, or none"
-            )
-        rows, width = self.X.shape
-        check_rows_digest(
-            message.rows_digest, self.row_ids, message.plan_seed, self.party, "the guest"
-        )
-        expected = {
-            "mode": self.settings.mode,
-            "rows": rows,
-            "validation_rows": 0 if self.X_validation is None else len(self.X_validation),
-            "key_length": self.settings.key_length,
-            # what this host agrees to send at each epoch's end (weight-change norms,
-            # validation scores) is its own configuration's decision
-            "convergence": self.settings.convergence,
-            "early_stopping": self.settings.early_stopping or "",
-        }
-        for name, value in expected.items():
-            if getattr(message, name) != value:
-                raise ProtocolError(
-                    f"{self.party}: the guest's {name} is {getattr(message, name)!r}, this "
-                    f"host's is {value!r}; the parties' configurations or data differ"
-                )
-        if self.party not in message.hosts or len(set(message.hosts)) != len(message.hosts):
-            raise ProtocolError(f"{self.party}: the guest's host list does not name this host")
-        if (
-            message.max_iter < 1
-            or message.batch_size < 1
-            or len(message.plan_seed) != 32
-            or not 1 <= message.guest_features <= MAX_MASKED_VALUES
-        ):
-            raise ProtocolError(f"{self.party}: the guest's setup is malformed")
-        plan = BatchPlan(rows, message.batch_size, message.plan_seed)
-        self._check_batch_size(plan, message.guest_features, "the guest")
+        width = self.X.shape[1]
+        plan = self._checked_setup(message, self.row_ids)
         check_label_bound(plan.smallest, width, self.gradient_bits, self.party, "this host")
         self.setup = message
         self.index = message.hosts.index(self.party)

@@ -46,7 +46,7 @@ from protocols.hetero_lr.state import (
     inputs_digest,
     settings_description,
 )
-from protocols.messages import Message
+from protocols.messages import LrHostSetup, LrSetup, Message
 from protocols.roles import Role
 
 __all__ = [
@@ -542,6 +542,85 @@ class TrainingParty(Role):
                 f"at most {limit} expected"
             )
         return masked
+
+    def _check_resume_offer(self, message: LrHostSetup) -> None:
+        """A host resumes exactly when the guest does, offering at most its last two epochs."""
+        host = message.sender
+        if message.resume != self.resuming:
+            raise ProtocolError(
+                f"{self.party}: {host} "
+                + (
+                    "continues an interrupted run (--resume) but the guest starts afresh"
+                    if message.resume
+                    else "starts afresh but the guest continues an interrupted run (--resume)"
+                )
+                + "; start every party with --resume, or none"
+            )
+        epochs = message.resume_epochs
+        if (
+            len(epochs) > KEPT_CHECKPOINTS
+            or len(set(epochs)) != len(epochs)
+            or not all(0 <= epoch < self.settings.max_iter - 1 for epoch in epochs)
+            or len(message.resume_seed) != (32 if epochs else 0)
+        ):
+            raise ProtocolError(
+                f"{self.party}: {host}'s resume offer is malformed (at most "
+                f"{KEPT_CHECKPOINTS} distinct epochs below {self.settings.max_iter - 1}, "
+                "and their 32-byte plan seed)"
+            )
+
+    def _checked_setup(self, message: LrSetup, row_ids: Sequence[str] | None) -> BatchPlan:
+        """A host's checks of the guest's setup; the batch plan it describes.
+
+        The setup must name this host, agree with this host's own configuration and
+        data (mode, rows, key length, what it agrees to reveal at an epoch's end), and
+        come from a guest holding the same rows in the same order.
+
+        Raises
+        ------
+        ProtocolError
+            Naming the first disagreement.
+        """
+        if message.resume != self.resuming:
+            raise ProtocolError(
+                f"{self.party}: the guest "
+                + (
+                    "continues an interrupted run (--resume) but this host starts afresh"
+                    if message.resume
+                    else "starts afresh but this host continues an interrupted run (--resume)"
+                )
+                + "; start every party with --resume, or none"
+            )
+        rows = len(self.X)
+        check_rows_digest(message.rows_digest, row_ids, message.plan_seed, self.party, "the guest")
+        expected = {
+            "mode": self.settings.mode,
+            "rows": rows,
+            "validation_rows": 0 if self.X_validation is None else len(self.X_validation),
+            "key_length": self.settings.key_length,
+            # what this host agrees to send or reveal at each epoch's end (weight-change
+            # norms, validation scores) is its own configuration's decision
+            "convergence": self.settings.convergence,
+            "early_stopping": self.settings.early_stopping or "",
+        }
+        for name, value in expected.items():
+            if getattr(message, name) != value:
+                raise ProtocolError(
+                    f"{self.party}: the guest's {name} is {getattr(message, name)!r}, this "
+                    f"host's is {value!r}; the parties' configurations or data differ"
+                )
+        if self.party not in message.hosts or len(set(message.hosts)) != len(message.hosts):
+            raise ProtocolError(f"{self.party}: the guest's host list does not name this host")
+        if (
+            message.max_iter < 1
+            or message.batch_size < 1
+            or len(message.plan_seed) != 32
+            or not 1 <= message.guest_features <= MAX_MASKED_VALUES
+        ):
+            raise ProtocolError(f"{self.party}: the guest's setup is malformed")
+        plan = BatchPlan(rows, message.batch_size, message.plan_seed)
+        self._check_batch_size(plan, message.guest_features, "the guest")
+        return plan
 
     def _party_result(self, intercept: float, stop_reason: str, best_epoch: int) -> LrPartyResult:
         return LrPartyResult(

@@ -74,7 +74,6 @@ from protocols.hetero_lr.guest import Evaluator
 from protocols.hetero_lr.party import (
     MAX_MASKED_VALUES,
     TrainingParty,
-    check_rows_digest,
     row_ids_checked,
     rows_digest,
     sent_key,
@@ -104,7 +103,7 @@ from protocols.hetero_lr.shared_polynomials import (
     softplus_coefficients,
     split_factors,
 )
-from protocols.hetero_lr.state import KEPT_CHECKPOINTS, LrCheckpoint
+from protocols.hetero_lr.state import LrCheckpoint
 from protocols.messages import (
     LrDecision,
     LrHostSetup,
@@ -609,32 +608,6 @@ def _restored_optimizer(
     )
 
 
-def _check_resume_offer(party: str, message: LrHostSetup, resuming: bool, max_iter: int) -> None:
-    """A host resumes exactly when the guest does, offering at most its last two epochs."""
-    if message.resume != resuming:
-        raise ProtocolError(
-            f"{party}: {message.sender} "
-            + (
-                "continues an interrupted run (--resume) but the guest starts afresh"
-                if message.resume
-                else "starts afresh but the guest continues an interrupted run (--resume)"
-            )
-            + "; start every party with --resume, or none"
-        )
-    epochs = message.resume_epochs
-    if (
-        len(epochs) > KEPT_CHECKPOINTS
-        or len(set(epochs)) != len(epochs)
-        or not all(0 <= epoch < max_iter - 1 for epoch in epochs)
-        or len(message.resume_seed) != (32 if epochs else 0)
-    ):
-        raise ProtocolError(
-            f"{party}: {message.sender}'s resume offer is malformed (at most "
-            f"{KEPT_CHECKPOINTS} distinct epochs below {max_iter - 1}, and their 32-byte "
-            "plan seed)"
-        )
-
-
 def _check_shared_settings(settings: LrSettings, party: str) -> None:
     if settings.convergence == "weights":
         raise ProtocolError(
@@ -844,7 +817,7 @@ class SharedGuest(_SharedParty):
             validation_rows=0 if self.X_validation is None else len(self.X_validation),
             key_length=settings.key_length,
             convergence=settings.convergence,
-            early_stopping="",
+            early_stopping=settings.early_stopping or "",
             resume=self.resuming,
             rows_digest=rows_digest(self.row_ids, self.plan_seed),
         )
@@ -904,7 +877,7 @@ class SharedGuest(_SharedParty):
                 f"{self.party}: {message.sender} reports {message.features} features, "
                 f"expected 1 to {MAX_MASKED_VALUES}"
             )
-        _check_resume_offer(self.party, message, self.resuming, self.settings.max_iter)
+        self._check_resume_offer(message)
         self._host_setups[message.sender] = message
 
     def _early_stopping_state(self) -> dict[str, Any]:
@@ -1409,35 +1382,7 @@ class SharedHost(_SharedParty):
         if self.setup is not None:
             raise self._unexpected(message, "already set up")
         rows, width = self.X.shape
-        check_rows_digest(
-            message.rows_digest, self.row_ids, message.plan_seed, self.party, "the guest"
-        )
-        expected = {
-            "mode": self.settings.mode,
-            "rows": rows,
-            "validation_rows": 0 if self.X_validation is None else len(self.X_validation),
-            "key_length": self.settings.key_length,
-            "convergence": self.settings.convergence,
-            "early_stopping": "",
-            "resume": self.resuming,
-        }
-        for name, value in expected.items():
-            if getattr(message, name) != value:
-                raise ProtocolError(
-                    f"{self.party}: the guest's {name} is {getattr(message, name)!r}, this "
-                    f"host's is {value!r}; the parties' configurations or data differ"
-                )
-        if self.party not in message.hosts or len(set(message.hosts)) != len(message.hosts):
-            raise ProtocolError(f"{self.party}: the guest's host list does not name this host")
-        if (
-            message.max_iter < 1
-            or message.batch_size < 1
-            or len(message.plan_seed) != 32
-            or not 1 <= message.guest_features <= MAX_MASKED_VALUES
-        ):
-            raise ProtocolError(f"{self.party}: the guest's setup is malformed")
-        plan = BatchPlan(rows, message.batch_size, message.plan_seed)
-        self._check_batch_size(plan, message.guest_features, "the guest")
+        plan = self._checked_setup(message, self.row_ids)
         self.setup = message
         self.partner = message.hosts[0]
         self._start_plan(plan)
