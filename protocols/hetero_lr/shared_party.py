@@ -514,6 +514,19 @@ class _SharedParty(TrainingParty):
             )
         return vector.with_bound(1 << bits)
 
+    def _weight_share(self, tag: str, sender: str, key: VectorPublicKey | None) -> CipherVector:
+        """The sender's encrypted share of this party's weights, checked."""
+        message: LrShareWeights = self._take(tag, sender)
+        assert key is not None
+        return self._checked_encrypted(
+            message.weights,
+            key,
+            self.features_count,
+            self._share_bits,
+            "its share of this party's weights",
+            sender,
+        )
+
     def _opened(self, message: LrShareSealed, count: int, bits: int) -> list[int]:
         assert self._own_keys is not None
         try:
@@ -995,16 +1008,8 @@ class SharedGuest(_SharedParty):
         return None
 
     def _send_scores(self) -> list[Message]:
-        message: LrShareWeights = self._take("weights", self.partner)
-        assert self._partner_key is not None and self.mine is not None
-        share = self._checked_encrypted(
-            message.weights,
-            self._partner_key,
-            self.features_count,
-            self._share_bits,
-            "its share of the guest's weights",
-            self.partner,
-        )
+        assert self.mine is not None
+        share = self._weight_share("weights", self.partner, self._partner_key)
         sealed, kept = self._score_seal(share, self.mine.weights)
         self._kept["scores"] = kept
         self._step = 2
@@ -1109,16 +1114,8 @@ class SharedGuest(_SharedParty):
         ]
 
     def _send_validation_scores(self) -> list[Message]:
-        message: LrShareWeights = self._take("weights:validation", self.partner)
-        assert self._partner_key is not None and self.mine is not None
-        share = self._checked_encrypted(
-            message.weights,
-            self._partner_key,
-            self.features_count,
-            self._share_bits,
-            "its share of the guest's weights",
-            self.partner,
-        )
+        assert self.mine is not None
+        share = self._weight_share("weights:validation", self.partner, self._partner_key)
         sealed, kept = self._score_seal(share, self.mine.weights, validation=True)
         self._kept["validation"] = kept
         self._step = 9
@@ -1528,7 +1525,9 @@ class SharedHost(_SharedParty):
         """Seal this host's partial scores of the validation rows (early stopping)."""
         assert self.mine is not None
         sealed, kept = self._score_seal(
-            self._weights_from_guest("weights:validation"), self.mine.weights, validation=True
+            self._weight_share("weights:validation", self.guest, self._guest_key),
+            self.mine.weights,
+            validation=True,
         )
         messages: list[Message] = [self._sealed(self.guest, "validation", sealed)]
         if self.is_partner:
@@ -1552,21 +1551,11 @@ class SharedHost(_SharedParty):
         self._step = 5
         return [self._plain(self.guest, "validation", total)]
 
-    def _weights_from_guest(self, tag: str = "weights") -> CipherVector:
-        message: LrShareWeights = self._take(tag, self.guest)
-        assert self._guest_key is not None
-        return self._checked_encrypted(
-            message.weights,
-            self._guest_key,
-            self.features_count,
-            self._share_bits,
-            "its share of this host's weights",
-            self.guest,
-        )
-
     def _send_scores(self) -> list[Message]:
         assert self.mine is not None and self.setup is not None
-        sealed, kept = self._score_seal(self._weights_from_guest(), self.mine.weights)
+        sealed, kept = self._score_seal(
+            self._weight_share("weights", self.guest, self._guest_key), self.mine.weights
+        )
         self._step = 2
         if self.is_partner:
             self._kept["scores"] = kept
