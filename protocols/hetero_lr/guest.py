@@ -547,25 +547,8 @@ class LrGuest(TrainingParty):
     def _setup_for(self, receiver: str) -> LrSetup:
         """The setup for ``receiver``; hosts (not the arbiter) get the rows digest."""
         digest = rows_digest(self.row_ids, self.plan_seed) if receiver in self.hosts else b""
-        settings = self.settings
-        return LrSetup(
-            job_id=self.job_id,
-            sender=self.party,
-            receiver=receiver,
-            mode=settings.mode,
-            hosts=self.hosts,
-            rows=len(self.X),
-            batch_size=settings.batch_size,
-            max_iter=settings.max_iter,
-            plan_seed=self.plan_seed,
-            guest_features=self.features_count,
-            weighted=self.weighted,
-            validation_rows=0 if self.X_validation is None else len(self.X_validation),
-            key_length=settings.key_length,
-            resume=self.resuming,
-            convergence=settings.convergence,
-            early_stopping=settings.early_stopping or "",
-            rows_digest=digest,
+        return self._setup_message(
+            receiver, self.hosts, self.plan_seed, weighted=self.weighted, rows_digest=digest
         )
 
     def _hosts_key(self) -> VectorPublicKey:

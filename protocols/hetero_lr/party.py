@@ -569,6 +569,37 @@ class TrainingParty(Role):
                 "and their 32-byte plan seed)"
             )
 
+    def _setup_message(
+        self,
+        receiver: str,
+        hosts: Sequence[str],
+        plan_seed: bytes,
+        *,
+        weighted: bool,
+        rows_digest: bytes,
+    ) -> LrSetup:
+        """The guest's :class:`LrSetup` for ``receiver``, from its settings and data."""
+        settings = self.settings
+        return LrSetup(
+            job_id=self.job_id,
+            sender=self.party,
+            receiver=receiver,
+            mode=settings.mode,
+            hosts=tuple(hosts),
+            rows=len(self.X),
+            batch_size=settings.batch_size,
+            max_iter=settings.max_iter,
+            plan_seed=plan_seed,
+            guest_features=self.features_count,
+            weighted=weighted,
+            validation_rows=0 if self.X_validation is None else len(self.X_validation),
+            key_length=settings.key_length,
+            resume=self.resuming,
+            convergence=settings.convergence,
+            early_stopping=settings.early_stopping or "",
+            rows_digest=rows_digest,
+        )
+
     def _checked_setup(self, message: LrSetup, row_ids: Sequence[str] | None) -> BatchPlan:
         """A host's checks of the guest's setup; the batch plan it describes.
 

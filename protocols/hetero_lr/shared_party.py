@@ -814,24 +814,11 @@ class SharedGuest(_SharedParty):
         return messages
 
     def _setup_for(self, receiver: str) -> LrSetup:
-        settings = self.settings
-        return LrSetup(
-            job_id=self.job_id,
-            sender=self.party,
-            receiver=receiver,
-            mode=settings.mode,
-            hosts=self.hosts,
-            rows=len(self.X),
-            batch_size=settings.batch_size,
-            max_iter=settings.max_iter,
-            plan_seed=self.plan_seed,
-            guest_features=self.features_count,
+        return self._setup_message(
+            receiver,
+            self.hosts,
+            self.plan_seed,
             weighted=self.weighted,
-            validation_rows=0 if self.X_validation is None else len(self.X_validation),
-            key_length=settings.key_length,
-            convergence=settings.convergence,
-            early_stopping=settings.early_stopping or "",
-            resume=self.resuming,
             rows_digest=rows_digest(self.row_ids, self.plan_seed),
         )
 
