@@ -383,6 +383,30 @@ RARE_EVENT_HOST_FEATURES = (
 )
 
 
+def _check_generator_arguments(name: str, rows: int, event_rate: float) -> None:
+    """Refuse what a synthetic credit generator cannot make."""
+    if rows < 100 or not 0.0 < event_rate <= 0.5:
+        raise DataError(
+            f"{name} needs rows >= 100 and 0 < event_rate <= 0.5, got "
+            f"rows={rows!r}, event_rate={event_rate!r}"
+        )
+
+
+def _labels_at_rate(
+    risk: npt.NDArray[np.float64], event_rate: float, rng: np.random.Generator, *, bracket: float
+) -> npt.NDArray[np.int64]:
+    """0/1 labels drawn from ``sigmoid(risk + c)``, ``c`` solved (in ``±bracket``) for the rate."""
+    low, high = -bracket, bracket
+    for _ in range(100):
+        middle = (low + high) / 2.0
+        if float(np.mean(1.0 / (1.0 + np.exp(-(risk + middle))))) < event_rate:
+            low = middle
+        else:
+            high = middle
+    probabilities = 1.0 / (1.0 + np.exp(-(risk + (low + high) / 2.0)))
+    return (rng.random(len(risk)) < probabilities).astype(np.int64)
+
+
 def make_rare_event_credit(
     rows: int = 30_000, *, event_rate: float = 0.066, seed: int = 0
 ) -> tuple[PartyTable, PartyTable]:
@@ -424,11 +448,7 @@ def make_rare_event_credit(
     >>> bool(host.features[:, 0].max() > 50 * np.median(host.features[:, 0]))  # heavy tail
     True
     """
-    if rows < 100 or not 0.0 < event_rate <= 0.5:
-        raise DataError(
-            f"make_rare_event_credit needs rows >= 100 and 0 < event_rate <= 0.5, got "
-            f"rows={rows!r}, event_rate={event_rate!r}"
-        )
+    _check_generator_arguments("make_rare_event_credit", rows, event_rate)
     rng = np.random.default_rng(seed)
     income = rng.lognormal(10.5, 0.7, rows)
     limit = np.round(rng.lognormal(8.3, 0.9, rows), 0)
@@ -454,15 +474,7 @@ def make_rare_event_credit(
         - 0.25 * np.log(spend / 180.0)
         + rng.normal(0.0, 0.5, rows)
     )
-    low, high = -30.0, 30.0  # the intercept that gives the event rate
-    for _ in range(100):
-        middle = (low + high) / 2.0
-        if float(np.mean(1.0 / (1.0 + np.exp(-(risk + middle))))) < event_rate:
-            low = middle
-        else:
-            high = middle
-    probabilities = 1.0 / (1.0 + np.exp(-(risk + (low + high) / 2.0)))
-    labels = (rng.random(rows) < probabilities).astype(np.int64)
+    labels = _labels_at_rate(risk, event_rate, rng, bracket=30.0)
     ids = [f"c{index:06d}" for index in range(rows)]
     guest = PartyTable(
         ids=ids,
@@ -543,11 +555,7 @@ def make_heavy_tail_credit(
     >>> bool(host.features[:, 0].max() > 50 * np.median(host.features[:, 0]))  # heavy tail
     True
     """
-    if rows < 100 or not 0.0 < event_rate <= 0.5:
-        raise DataError(
-            f"make_heavy_tail_credit needs rows >= 100 and 0 < event_rate <= 0.5, got "
-            f"rows={rows!r}, event_rate={event_rate!r}"
-        )
+    _check_generator_arguments("make_heavy_tail_credit", rows, event_rate)
     rng = np.random.default_rng(seed)
     income = rng.lognormal(10.5, 0.7, rows)
     limit = np.round(rng.lognormal(8.3, 0.9, rows), 0)
@@ -576,15 +584,7 @@ def make_heavy_tail_credit(
         - 2.0 * (savings / math.exp(8.5) - 1.0)
         + rng.normal(0.0, 0.3, rows)
     )
-    low, high = -60.0, 60.0  # the intercept that gives the event rate
-    for _ in range(100):
-        middle = (low + high) / 2.0
-        if float(np.mean(1.0 / (1.0 + np.exp(-(risk + middle))))) < event_rate:
-            low = middle
-        else:
-            high = middle
-    probabilities = 1.0 / (1.0 + np.exp(-(risk + (low + high) / 2.0)))
-    labels = (rng.random(rows) < probabilities).astype(np.int64)
+    labels = _labels_at_rate(risk, event_rate, rng, bracket=60.0)
     ids = [f"c{index:06d}" for index in range(rows)]
     guest = PartyTable(
         ids=ids,
