@@ -41,6 +41,7 @@ from protocols.hetero_lr.party import (
     MAX_SAMPLE_WEIGHT,
     TrainingParty,
     decrypt_masked,
+    guest_design,
     public_gradient_bound,
     row_ids_checked,
     rows_digest,
@@ -242,13 +243,9 @@ class LrGuest(TrainingParty):
         plan_seed: bytes | None = None,
         row_ids: Sequence[str] | None = None,
     ) -> None:
-        rows = np.asarray(features, dtype=np.float64)
-        held_out = None if validation is None else np.asarray(validation, dtype=np.float64)
-        if settings.fit_intercept:
-            rows = _with_intercept(rows)
-            held_out = None if held_out is None else _with_intercept(held_out)
-        width = rows.shape[1] if rows.ndim == 2 else 0
-        penalized = np.array([True] * (width - 1) + [not settings.fit_intercept])
+        rows, held_out, penalized = guest_design(
+            features, validation, settings.fit_intercept, party
+        )
         super().__init__(
             party,
             job_id,
@@ -257,7 +254,7 @@ class LrGuest(TrainingParty):
             backend=backend,
             validation=held_out,
             initial_weights=initial_weights,
-            penalized=penalized if width else None,
+            penalized=penalized,
         )
         if initial_weights is None:  # secret: no host ever knows a residual (leakage.py)
             seed = secrets.token_bytes(32) if initial_weights_seed is None else initial_weights_seed
@@ -952,9 +949,3 @@ class LrGuest(TrainingParty):
         if self._phase is GuestPhase.GRADIENT and not self.two_party:
             return (str(self.arbiter),)
         return self.hosts
-
-
-def _with_intercept(features: FloatArray) -> FloatArray:
-    if features.ndim != 2:
-        raise ProtocolError(f"guest: features must be a 2-D array, got shape {features.shape}")
-    return np.hstack([features, np.ones((len(features), 1))])

@@ -58,6 +58,7 @@ __all__ = [
     "LrPartyResult",
     "TrainingParty",
     "checked_matrix",
+    "guest_design",
     "public_gradient_bound",
     "select_checkpoints",
     "sent_key",
@@ -733,6 +734,37 @@ def select_checkpoints(
         return ()
     seed = ordered[-1].plan_seed
     return tuple(c for c in ordered if c.plan_seed == seed)[-KEPT_CHECKPOINTS:]
+
+
+def guest_design(
+    features: npt.ArrayLike, validation: npt.ArrayLike | None, fit_intercept: bool, party: str
+) -> tuple[FloatArray, FloatArray | None, npt.NDArray[np.bool_] | None]:
+    """The guest's matrices (ones last with an intercept) and its penalised coefficients.
+
+    The penalty never applies to the intercept.
+
+    Raises
+    ------
+    ProtocolError
+        If the features are not 2-D while an intercept is fitted.
+
+    Examples
+    --------
+    >>> rows, held_out, penalized = guest_design([[2.0], [3.0]], None, True, "guest")
+    >>> rows.tolist(), held_out, penalized.tolist()
+    ([[2.0, 1.0], [3.0, 1.0]], None, [True, False])
+    """
+    rows = np.asarray(features, dtype=np.float64)
+    held_out = None if validation is None else np.asarray(validation, dtype=np.float64)
+    if fit_intercept:
+        if rows.ndim != 2:
+            raise ProtocolError(f"{party}: features must be a 2-D array, got shape {rows.shape}")
+        rows = np.hstack([rows, np.ones((len(rows), 1))])
+        if held_out is not None:
+            held_out = np.hstack([held_out, np.ones((len(held_out), 1))])
+    width = rows.shape[1] if rows.ndim == 2 else 0
+    penalized = np.array([True] * (width - 1) + [not fit_intercept]) if width else None
+    return rows, held_out, penalized
 
 
 ROWS_DIGEST_BYTES = 32

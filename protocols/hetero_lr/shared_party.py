@@ -74,6 +74,7 @@ from protocols.hetero_lr.guest import Evaluator
 from protocols.hetero_lr.party import (
     MAX_MASKED_VALUES,
     TrainingParty,
+    guest_design,
     row_ids_checked,
     rows_digest,
     sent_key,
@@ -693,27 +694,18 @@ class SharedGuest(_SharedParty):
         plan_seed: bytes | None = None,
         row_ids: Sequence[str] | None = None,
     ) -> None:
-        rows = np.asarray(features, dtype=np.float64)
-        if settings.fit_intercept:
-            if rows.ndim != 2:
-                raise ProtocolError(
-                    f"{party}: features must be a 2-D array, got shape {rows.shape}"
-                )
-            rows = np.hstack([rows, np.ones((len(rows), 1))])
-            if validation is not None:
-                held = np.asarray(validation, dtype=np.float64)
-                validation = np.hstack([held, np.ones((len(held), 1))])
-        width = rows.shape[1] if rows.ndim == 2 else 0
-        penalized = np.array([True] * (width - 1) + [not settings.fit_intercept])
+        rows, held_out, penalized = guest_design(
+            features, validation, settings.fit_intercept, party
+        )
         super().__init__(
             party,
             job_id,
             features=rows,
             settings=settings,
             backend=backend,
-            validation=validation,
+            validation=held_out,
             initial_weights=initial_weights,
-            penalized=penalized if width else None,
+            penalized=penalized,
         )
         if not hosts or party in hosts or len(set(hosts)) != len(hosts):
             raise ProtocolError(f"{party}: hosts must be distinct other parties")
