@@ -4,10 +4,12 @@ from vfl.evaluation.plots import (
     plot_history,
     plot_ks,
     plot_roc,
+    plot_woe,
 )
 
 __all__ = [
     "plot_history",
     "plot_ks",
     "plot_roc",
+    "plot_woe",
 ]

@@ -2,16 +2,20 @@
 
 from vfl.evaluation.report import (
     METRIC_COLUMNS,
+    BinnedFeature,
     ModelScores,
     Report,
+    ScorecardEntry,
     format_table,
     write_report,
 )
 
 __all__ = [
     "METRIC_COLUMNS",
+    "BinnedFeature",
     "ModelScores",
     "Report",
+    "ScorecardEntry",
     "format_table",
     "write_report",
 ]

@@ -2,15 +2,24 @@
 
 from __future__ import annotations
 
+import csv
+import dataclasses
 import io
 import json
+import math
 from pathlib import Path
 
 import numpy as np
 import pytest
 from sklearn.metrics import roc_auc_score  # type: ignore[import-untyped]
 
-from vfl.evaluation.report import ModelScores, format_table, write_report
+from vfl.evaluation.report import (
+    BinnedFeature,
+    ModelScores,
+    ScorecardEntry,
+    format_table,
+    write_report,
+)
 from vfl.exceptions import MetricError
 from vfl.runtime.progress import Progress, resolve_style
 
@@ -100,3 +109,86 @@ def test_progress_styles() -> None:
     silent = io.StringIO()
     Progress("x", 3, "none", stream=silent).update(3, 3)
     assert silent.getvalue() == ""
+
+
+def _binned() -> list[BinnedFeature]:
+    return [
+        BinnedFeature(
+            "bank-a", "age", ["(-inf, 30]", "(30, inf)"], [0.5, -0.25], [40, 60], 0.12, True
+        ),
+        BinnedFeature(
+            "bank-b",
+            "bill | amt",
+            ["(-inf, 1e3]", "(1e3, inf)", "missing"],
+            [-0.1, 0.2, 0.05],
+            [50, 45, 5],
+            0.3,
+            True,
+        ),
+        BinnedFeature(
+            "bank-a", "sex", ["{1}", "{2}", "other"], [0.01, -0.01, 0.0], [50, 49, 1], 0.0004, False
+        ),
+    ]
+
+
+def test_the_report_shows_the_iv_table_woe_plots_and_scorecard(tmp_path: Path) -> None:
+    scorecard = [
+        ScorecardEntry("bank-a", "", "", 512.5),
+        ScorecardEntry("bank-a", "age", "(-inf, 30]", -14.43),
+        ScorecardEntry("bank-b", "bill | amt", "missing", 1.0),
+    ]
+    report = write_report(tmp_path, _models(), binned=_binned(), scorecard=scorecard)
+    woe = {"woe-bank-a-age", "woe-bank-b-bill_amt", "woe-bank-a-sex"}
+    assert (
+        set(report.files) == {"roc", "ks", "metrics", "markdown", "html", "iv", "scorecard"} | woe
+    )
+    for key in woe:
+        assert report.files[key].name == f"{key}.png"
+        assert report.files[key].read_bytes()[1:4] == b"PNG"
+    with report.files["iv"].open() as stream:
+        rows = list(csv.DictReader(stream))
+    assert [(r["party"], r["feature"], r["bins"], float(r["iv"]), r["selected"]) for r in rows] == [
+        ("bank-a", "age", "2", 0.12, "True"),
+        ("bank-b", "bill | amt", "3", 0.3, "True"),
+        ("bank-a", "sex", "3", 0.0004, "False"),
+    ]
+    with report.files["scorecard"].open() as stream:
+        points = [(r["feature"], r["bin"], float(r["points"])) for r in csv.DictReader(stream)]
+    assert points == [
+        ("", "", 512.5),
+        ("age", "(-inf, 30]", -14.43),
+        ("bill | amt", "missing", 1.0),
+    ]
+    markdown = report.files["markdown"].read_text()
+    # the IV table: by party (first seen first), then by IV, highest first; pipes escaped
+    table = markdown[markdown.index("## Information value") :].splitlines()[2:7]
+    assert table == [
+        "| party | feature | bins | IV | selected |",
+        "|---|---|---|---|---|",
+        "| bank-a | age | 2 | 0.1200 | yes |",
+        "| bank-a | sex | 3 | 0.0004 | no |",
+        "| bank-b | bill \\| amt | 3 | 0.3000 | yes |",
+    ]
+    assert "![WOE of age (bank-a)](woe-bank-a-age.png)" in markdown
+    assert "| bank-a | (base points) |  | 512.50 |" in markdown
+    page = report.files["html"].read_text()
+    assert "<h2>Scorecard</h2>" in page and '<img src="woe-bank-b-bill_amt.png"' in page
+
+
+def test_a_report_without_binning_has_no_binning_sections(tmp_path: Path) -> None:
+    report = write_report(tmp_path, _models())
+    markdown = report.files["markdown"].read_text()
+    assert "Information value" not in markdown and "Scorecard" not in markdown
+    assert not list(tmp_path.glob("woe-*")) and not (tmp_path / "iv.csv").exists()
+
+
+def test_bad_binning_sections_are_refused(tmp_path: Path) -> None:
+    feature = _binned()[0]
+    with pytest.raises(MetricError, match="share a party and a name"):
+        write_report(tmp_path, _models(), binned=[feature, feature])
+    short = dataclasses.replace(feature, woe=[0.5])
+    with pytest.raises(MetricError, match="2 bins but 1 WOE values"):
+        write_report(tmp_path, _models(), binned=[short])
+    infinite = dataclasses.replace(feature, woe=[0.5, math.inf])
+    with pytest.raises(MetricError, match="WOE values must be finite"):
+        write_report(tmp_path, _models(), binned=[infinite])

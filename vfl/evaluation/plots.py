@@ -1,4 +1,4 @@
-"""PNG plots of a model's training history, ROC curves and KS.
+"""PNG plots of a model's training history, ROC curves, KS and a feature's WOE per bin.
 
 matplotlib is optional and imported only when a plot is drawn; it draws through the
 non-interactive Agg canvas, so no global state (backend, current figure) is touched.
@@ -23,7 +23,7 @@ from vfl.exceptions import MetricError
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-__all__ = ["plot_history", "plot_ks", "plot_roc"]
+__all__ = ["plot_history", "plot_ks", "plot_roc", "plot_woe"]
 
 _MISSING_MATPLOTLIB = "plots need matplotlib: pip install 'vfl-engine[plot]'"
 _VALIDATION_SERIES = {"validation_auc": "validation AUC", "validation_ks": "validation KS"}
@@ -239,6 +239,88 @@ def plot_ks(
     axis.grid(True, alpha=0.3)
     axis.legend(loc="lower right")
     return _save(figure, path, title or "KS")
+
+
+def plot_woe(
+    labels: Sequence[str],
+    woe: npt.ArrayLike,
+    path: str | os.PathLike[str],
+    *,
+    rows: npt.ArrayLike | None = None,
+    title: str | None = None,
+) -> Path:
+    """Plot a binned feature's weight of evidence per bin and, below it, its rows per bin.
+
+    Positive WOE is riskier than average (more events than the feature's average share).
+
+    Parameters
+    ----------
+    labels : sequence of str
+        The bins, in order (``"(-inf, 3.5]"``, ``"{A, B}"``, ``"missing"``).
+    woe : array_like
+        One finite WOE per bin.
+    path : str or os.PathLike
+        The PNG file to write; its directory is created if needed.
+    rows : array_like, optional
+        Rows per bin: drawn as a second panel when given.
+    title : str, optional
+        Title above the plot (e.g. the feature's name and IV).
+
+    Returns
+    -------
+    Path
+        ``path``.
+
+    Raises
+    ------
+    MetricError
+        If there is no bin, or the WOE values or row counts do not match the bins or
+        are not finite.
+    ImportError
+        If matplotlib is not installed.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     path = plot_woe(["(-inf, 30]", "(30, inf)", "missing"], [0.4, -0.3, 0.1],
+    ...                     Path(folder) / "woe-age.png", rows=[120, 300, 15], title="age")
+    ...     path.name, path.read_bytes()[1:4]
+    ('woe-age.png', b'PNG')
+    >>> plot_woe(["a", "b"], [0.1], "never-written.png")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    vfl.exceptions.MetricError: 2 bins but 1 WOE values...
+    """
+    names = [str(label) for label in labels]
+    values = _bin_values(woe, len(names), "WOE values")
+    counts = None if rows is None else _bin_values(rows, len(names), "row counts")
+    if not names:
+        raise MetricError("no bins to plot: pass at least one bin label and its WOE")
+    figure = _figure(height=5.5 if counts is not None else 3.8)
+    axes = figure.subplots(2 if counts is not None else 1, 1, sharex=True, squeeze=False)[:, 0]
+    positions = np.arange(len(names))
+    colours = ["#c0392b" if value > 0 else "#2874a6" for value in values]
+    axes[0].bar(positions, values, color=colours)
+    axes[0].axhline(0.0, color="black", linewidth=0.8)
+    axes[0].set_ylabel("WOE (> 0: riskier)")
+    if counts is not None:
+        axes[1].bar(positions, counts, color="#7f8c8d")
+        axes[1].set_ylabel("rows")
+    for axis in axes:
+        axis.grid(True, axis="y", alpha=0.3)
+    axes[-1].set_xticks(positions, names, rotation=30, ha="right", fontsize=8)
+    return _save(figure, path, title or "WOE per bin")
+
+
+def _bin_values(values: npt.ArrayLike, bins: int, what: str) -> npt.NDArray[np.float64]:
+    array = np.asarray(values, dtype=np.float64).ravel()
+    if array.size != bins:
+        raise MetricError(f"{bins} bins but {array.size} {what}; give one per bin")
+    if not np.isfinite(array).all():
+        raise MetricError(f"the {what} must be finite numbers")
+    return array
 
 
 def _series(history: Sequence[Mapping[str, float | None]], key: str) -> list[float]:

@@ -4,13 +4,17 @@
 federated model, the guest's features alone and a centralised reference) and writes,
 into one folder: ``metrics.json``, ``roc.png``, ``ks.png`` (the first model),
 ``training.png`` (when a training history is given), ``report.md`` and a
-self-contained ``report.html`` that shows the same tables and the images.  Every file
-is written under a temporary name and renamed into place.
+self-contained ``report.html`` that shows the same tables and the images.  With a
+binning (:class:`BinnedFeature` per feature) it adds the IV table (``iv.csv`` and a
+table per party), one WOE plot per feature (``woe-<party>-<feature>.png``); with a
+scorecard (:class:`ScorecardEntry` per bin) the points table (``scorecard.csv``).
+Every file is written under a temporary name and renamed into place.
 """
 
 from __future__ import annotations
 
 import html
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,9 +25,17 @@ import numpy.typing as npt
 
 from vfl.evaluation import metrics
 from vfl.exceptions import MetricError
-from vfl.runtime.files import write_json_atomically, write_text_atomically
+from vfl.runtime.files import write_csv_atomically, write_json_atomically, write_text_atomically
 
-__all__ = ["METRIC_COLUMNS", "ModelScores", "Report", "format_table", "write_report"]
+__all__ = [
+    "METRIC_COLUMNS",
+    "BinnedFeature",
+    "ModelScores",
+    "Report",
+    "ScorecardEntry",
+    "format_table",
+    "write_report",
+]
 
 METRIC_COLUMNS = (
     ("auc", "AUC"),
@@ -58,6 +70,56 @@ class ModelScores:
 
 
 @dataclass(frozen=True)
+class BinnedFeature:
+    """One party's binned feature: its bins, WOE and IV, and whether selection kept it.
+
+    Attributes
+    ----------
+    party : str
+        The party that holds the feature (and alone knows its bins' edges).
+    feature : str
+    labels : sequence of str
+        The bins, in order (``"(-inf, 3.5]"``, ``"{A, B}"``, ``"missing"``).
+    woe : sequence of float
+        The weight of evidence per bin (> 0: riskier than average).
+    rows : sequence of float
+        Rows per bin.
+    iv : float
+        The feature's information value.
+    selected : bool
+        Whether selection kept it for the model.
+    """
+
+    party: str
+    feature: str
+    labels: Sequence[str]
+    woe: Sequence[float]
+    rows: Sequence[float]
+    iv: float
+    selected: bool
+
+
+@dataclass(frozen=True)
+class ScorecardEntry:
+    """One row of a scorecard: the points of one bin of one party's feature.
+
+    Attributes
+    ----------
+    party : str
+    feature : str
+        ``""`` for the base points (the guest's, from the intercept).
+    bin : str
+        The bin's label (``""`` for the base points).
+    points : float
+    """
+
+    party: str
+    feature: str
+    bin: str
+    points: float
+
+
+@dataclass(frozen=True)
 class Report:
     """What :func:`write_report` wrote and computed.
 
@@ -68,7 +130,8 @@ class Report:
         Model name to its metrics (:func:`vfl.metrics.evaluate` plus ``accuracy``).
     files : dict
         ``"metrics"``, ``"roc"``, ``"ks"``, ``"training"`` (if drawn), ``"markdown"``
-        and ``"html"`` to their paths.
+        and ``"html"`` to their paths; with a binning also ``"iv"`` and one
+        ``"woe-<party>-<feature>"`` per feature, with a scorecard ``"scorecard"``.
     """
 
     folder: Path
@@ -125,6 +188,9 @@ class _Content:
     facts: Sequence[tuple[str, str]]
     images: Mapping[str, Path]
     threshold: float
+    binned: Sequence[BinnedFeature] = ()
+    woe_images: Mapping[str, Path] = field(default_factory=dict)
+    scorecard: Sequence[ScorecardEntry] = ()
 
     @property
     def summary(self) -> str:
@@ -142,6 +208,42 @@ class _Content:
             "training": "Training history",
         }
         return captions[image]
+
+
+IV_HEADINGS = ("party", "feature", "bins", "IV", "selected")
+SCORECARD_HEADINGS = ("party", "feature", "bin", "points")
+
+
+def _iv_rows(binned: Sequence[BinnedFeature]) -> list[list[str]]:
+    """The IV table: by party, then by IV, highest first."""
+    order = {party: i for i, party in enumerate(dict.fromkeys(f.party for f in binned))}
+    ranked = sorted(binned, key=lambda f: (order[f.party], -f.iv))
+    return [
+        [f.party, f.feature, str(len(f.labels)), f"{f.iv:.4f}", "yes" if f.selected else "no"]
+        for f in ranked
+    ]
+
+
+def _scorecard_rows(entries: Sequence[ScorecardEntry]) -> list[list[str]]:
+    return [[e.party, e.feature or "(base points)", e.bin, f"{e.points:.2f}"] for e in entries]
+
+
+def _woe_key(feature: BinnedFeature) -> str:
+    """The report's file key (and name stem) of a feature's WOE plot."""
+    stem = re.sub(r"[^A-Za-z0-9._-]+", "_", f"{feature.party}-{feature.feature}")
+    return f"woe-{stem}"
+
+
+def _woe_caption(feature: BinnedFeature) -> str:
+    return f"WOE of {feature.feature} ({feature.party})"
+
+
+def _markdown_table(headings: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
+    def cell(text: str) -> str:
+        return text.replace("|", "\\|")
+
+    lines = ["| " + " | ".join(headings) + " |", "|---" * len(headings) + "|"]
+    return lines + ["| " + " | ".join(cell(c) for c in row) + " |" for row in rows]
 
 
 def _markdown(content: _Content) -> str:
@@ -162,6 +264,16 @@ def _markdown(content: _Content) -> str:
     for key, path in content.images.items():
         caption = content.caption(key)
         parts += ["", f"## {caption}", "", f"![{caption}]({path.name})"]
+    if content.binned:
+        parts += ["", "## Information value", ""]
+        parts += _markdown_table(IV_HEADINGS, _iv_rows(content.binned))
+        parts += ["", "## WOE per bin", ""]
+        parts += [
+            f"![{_woe_caption(f)}]({content.woe_images[_woe_key(f)].name})" for f in content.binned
+        ]
+    if content.scorecard:
+        parts += ["", "## Scorecard", ""]
+        parts += _markdown_table(SCORECARD_HEADINGS, _scorecard_rows(content.scorecard))
     return "\n".join(parts) + "\n"
 
 
@@ -192,6 +304,22 @@ def _html(content: _Content) -> str:
         f'<figure><img src="{escape(path.name)}" alt="{escape(content.caption(key))}"></figure>'
         for key, path in content.images.items()
     )
+    binning = ""
+    if content.binned:
+        woe_figures = "".join(
+            f'<figure><img src="{escape(content.woe_images[_woe_key(f)].name)}" '
+            f'alt="{escape(_woe_caption(f))}"></figure>'
+            for f in content.binned
+        )
+        binning = (
+            f"<h2>Information value</h2>{_html_table(IV_HEADINGS, _iv_rows(content.binned))}"
+            f"<h2>WOE per bin</h2>{woe_figures}"
+        )
+    scorecard = ""
+    if content.scorecard:
+        scorecard = "<h2>Scorecard</h2>" + _html_table(
+            SCORECARD_HEADINGS, _scorecard_rows(content.scorecard)
+        )
     sections = [
         "<!DOCTYPE html>",
         '<html lang="en"><head><meta charset="utf-8">',
@@ -202,9 +330,20 @@ def _html(content: _Content) -> str:
         f"<h2>Models</h2><ul>{described}</ul>",
         f"<h2>Run</h2><table>{run}</table>" if content.facts else "",
         figures,
+        binning,
+        scorecard,
         "</body></html>",
     ]
     return "\n".join(section for section in sections if section) + "\n"
+
+
+def _html_table(headings: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    escape = html.escape
+    head = "".join(f"<th>{escape(h)}</th>" for h in headings)
+    body = "".join(
+        "<tr>" + "".join(f"<td>{escape(cell)}</td>" for cell in row) + "</tr>" for row in rows
+    )
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
 def write_report(
@@ -215,6 +354,8 @@ def write_report(
     facts: Sequence[tuple[str, str]] = (),
     title: str = "Model evaluation",
     threshold: float = 0.5,
+    binned: Sequence[BinnedFeature] = (),
+    scorecard: Sequence[ScorecardEntry] = (),
 ) -> Report:
     """Evaluate ``models`` on their rows and write the report files into ``folder``.
 
@@ -233,6 +374,11 @@ def write_report(
         The report's title.
     threshold : float, default 0.5
         Cut-off for accuracy, precision, recall and F1.
+    binned : sequence of BinnedFeature, optional
+        Every party's binned features: the IV table (``iv.csv`` and in the report) and
+        one WOE plot per feature.
+    scorecard : sequence of ScorecardEntry, optional
+        The scorecard's points per bin (``scorecard.csv`` and in the report).
 
     Returns
     -------
@@ -241,7 +387,8 @@ def write_report(
     Raises
     ------
     MetricError
-        If ``models`` is empty, names repeat, or a model's labels or scores are invalid.
+        If ``models`` is empty, names repeat, a model's labels or scores are invalid,
+        a feature repeats, or its WOE values or row counts do not match its bins.
     ImportError
         If matplotlib is not installed (``pip install 'vfl-engine[plot]'``).
 
@@ -281,11 +428,57 @@ def write_report(
             history, target / "training.png", title=f"Training: {models[0].name}"
         )
     files = dict(images)
+    woe_images = _binning_files(target, binned, scorecard, files)
     files["metrics"] = write_json_atomically(
         target / "metrics.json",
         {"threshold": threshold, "models": results, "run": dict(facts)},
     )
-    content = _Content(title, models, results, facts, images, threshold)
+    content = _Content(
+        title, models, results, facts, images, threshold, binned, woe_images, scorecard
+    )
     files["markdown"] = write_text_atomically(target / "report.md", _markdown(content))
     files["html"] = write_text_atomically(target / "report.html", _html(content))
     return Report(folder=target, metrics=results, files=files)
+
+
+def _binning_files(
+    target: Path,
+    binned: Sequence[BinnedFeature],
+    scorecard: Sequence[ScorecardEntry],
+    files: dict[str, Path],
+) -> dict[str, Path]:
+    """Write the IV table, the WOE plots and the scorecard; add them to ``files``."""
+    from vfl.evaluation import plots
+
+    keys = [_woe_key(f) for f in binned]
+    if len(set(keys)) != len(keys):
+        raise MetricError(
+            "two binned features share a party and a name (or a file name): "
+            f"{sorted(k for k in keys if keys.count(k) > 1)}"
+        )
+    woe_images: dict[str, Path] = {}
+    for key, feature in zip(keys, binned, strict=True):
+        woe_images[key] = plots.plot_woe(
+            feature.labels,
+            feature.woe,
+            target / f"{key}.png",
+            rows=feature.rows,
+            title=f"{feature.party}: {feature.feature} (IV {feature.iv:.3f})",
+        )
+    files.update(woe_images)
+    if binned:
+        files["iv"] = write_csv_atomically(
+            target / "iv.csv",
+            ["party", "feature", "bins", "iv", "selected"],
+            (
+                [f.party, f.feature, str(len(f.labels)), repr(float(f.iv)), str(f.selected)]
+                for f in binned
+            ),
+        )
+    if scorecard:
+        files["scorecard"] = write_csv_atomically(
+            target / "scorecard.csv",
+            ["party", "feature", "bin", "points"],
+            ([e.party, e.feature, e.bin, repr(float(e.points))] for e in scorecard),
+        )
+    return woe_images
