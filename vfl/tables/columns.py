@@ -11,7 +11,9 @@ with and applies this module's rules whenever it meets data again:
   and its width must be the fitted width;
 * values must be finite numbers in a 2-D table; errors are
   :class:`~vfl.exceptions.DataError` (a ``ValueError``), or :class:`ColumnTypeError`
-  (also a ``TypeError``) for values that are not numbers at all.
+  (also a ``TypeError``) for values that are not numbers at all;
+* except for binning (:func:`table_columns`), which takes missing values (``NaN``,
+  ``None``, ``pd.NA``, empty strings) and text columns, column by column.
 
 Feature names follow scikit-learn's convention: a table has names when every column
 label is a string (``feature_names_in_``); integer labels (a ``RangeIndex``) mean no
@@ -51,9 +53,18 @@ __all__ = [
     "column_positions",
     "feature_names",
     "match_columns",
+    "table_columns",
 ]
 
 FloatArray = npt.NDArray[np.float64]
+ObjectArray = npt.NDArray[np.object_]
+Column = FloatArray | ObjectArray
+"""One column for binning: float64 with ``NaN`` for missing, or object (``str``/``None``)."""
+
+BINNING_ADVICE = (
+    "transform the table with vfl.HeteroBinning first (missing values get their own bin, "
+    "text columns declared categorical are binned as categories)"
+)
 
 
 class ColumnTypeError(DataError, TypeError):
@@ -137,10 +148,10 @@ def as_matrix(data: object, what: str, *, min_features: int = 1) -> FloatArray:
     --------
     >>> as_matrix([[1, 2], [3, 4]], "X").dtype
     dtype('float64')
-    >>> as_matrix([[1.0, float("nan")]], "X")
+    >>> as_matrix([[1.0, float("nan")]], "X")  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    vfl.exceptions.DataError: X holds a missing (NaN) or infinite (inf) value; clean the data first
+    vfl.exceptions.DataError: X holds a missing (NaN) or infinite (inf) value; fill or drop ...
     """
     from sklearn.utils import check_array  # type: ignore[import-untyped]
 
@@ -157,10 +168,12 @@ def as_matrix(data: object, what: str, *, min_features: int = 1) -> FloatArray:
     except TypeError as error:
         raise ColumnTypeError(f"{what} must be a dense table of numbers: {error}") from error
     except ValueError as error:
-        raise DataError(f"{what} must be a 2-D table of numbers: {error}") from error
+        advice = f"; for text columns, {BINNING_ADVICE}" if "convert" in str(error) else ""
+        raise DataError(f"{what} must be a 2-D table of numbers: {error}{advice}") from error
     if not np.isfinite(matrix).all():
         raise DataError(
-            f"{what} holds a missing (NaN) or infinite (inf) value; clean the data first"
+            f"{what} holds a missing (NaN) or infinite (inf) value; fill or drop it, or "
+            f"{BINNING_ADVICE}"
         )
     return matrix
 
@@ -221,6 +234,26 @@ def match_columns(
     """
     given = feature_names(data)
     matrix = as_matrix(data, what, min_features=min_features)
+    order = _fitted_order(given, names, what=what, owner=owner)
+    if order is not None:
+        matrix = matrix[:, order]
+    if matrix.shape[1] != width:
+        raise DataError(
+            f"{what} has {matrix.shape[1]} features, but {owner} is expecting {width} "
+            "features as input"
+        )
+    return matrix
+
+
+def _fitted_order(
+    given: Sequence[str] | None,
+    names: Sequence[str] | None,
+    *,
+    what: str,
+    owner: str,
+    stacklevel: int = 4,
+) -> list[int] | None:
+    """Positions that put a named table's columns in the fitted order (``None``: as is)."""
     if given is not None and names is not None:
         repeated = sorted(name for name, count in Counter(given).items() if count > 1)
         if repeated:
@@ -236,20 +269,160 @@ def match_columns(
                     "columns (in any order)"
                 )
             position = {name: index for index, name in enumerate(given)}
-            matrix = matrix[:, [position[name] for name in names]]
+            return [position[name] for name in names]
     elif given is not None:
         warnings.warn(
             f"{what} has feature names, but {owner} was fitted without feature names; "
             "its columns are taken by position",
             UserWarning,
-            stacklevel=3,
+            stacklevel=stacklevel,
         )
-    if matrix.shape[1] != width:
+    return None
+
+
+def table_columns(
+    data: object,
+    what: str,
+    *,
+    categorical: Sequence[str | int] = (),
+    names: Sequence[str] | None = None,
+    width: int | None = None,
+    owner: str = "",
+) -> tuple[list[str] | None, list[Column]]:
+    """A table as binning takes it: one 1-D array per column, missing values and text kept.
+
+    A column is *text* when it is listed in ``categorical`` or when one of its
+    non-missing values is not a number (numeric strings such as ``"1.5"`` are
+    numbers); text values become ``str`` (surrounding spaces removed).  Missing values
+    are ``None``, ``NaN``, ``pd.NA``/``NaT`` and empty strings.
+
+    Parameters
+    ----------
+    data : object
+        A DataFrame (any column types), an array (numeric, string or object) or a
+        list of rows.
+    what : str
+        How errors name the table.
+    categorical : sequence of str or int, default ()
+        Columns read as text, by name or position (positions in the fitted order
+        when ``names`` is given).
+    names, width : optional
+        The fitted column names and count: a named table's columns are matched by
+        name (as :func:`match_columns` does) and the width is checked.
+    owner : str, default ""
+        How errors name the estimator.
+
+    Returns
+    -------
+    tuple of (list of str or None, list of numpy.ndarray)
+        The table's column names (``None`` without names) and its columns: float64
+        with ``NaN`` for missing values, or object arrays of ``str`` and ``None``.
+
+    Raises
+    ------
+    DataError
+        If the table is not 2-D, has no row or column, holds an infinite number, or
+        its columns do not match ``names``/``width``; :class:`ColumnTypeError` for a
+        sparse matrix.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> frame = pd.DataFrame({"income": [1200.0, None, 3.5], "region": ["north", "", None]})
+    >>> names, columns = table_columns(frame, "X")
+    >>> names, columns[0].tolist(), columns[1].tolist()
+    (['income', 'region'], [1200.0, nan, 3.5], ['north', None, None])
+    >>> table_columns([[1, "a"], [2, "b"]], "X", categorical=[0])[1][0].tolist()
+    ['1', '2']
+    """
+    import pandas as pd  # type: ignore[import-untyped]
+
+    given = feature_names(data)
+    if hasattr(data, "toarray") or type(data).__module__.startswith("scipy.sparse"):
+        raise ColumnTypeError(f"{what} is a sparse matrix; pass a dense table")
+    if data is None:
+        raise DataError(f"{what} is None; pass a table (a DataFrame, an array or rows)")
+    frame = data if isinstance(data, pd.DataFrame) else pd.DataFrame(_two_dimensional(data, what))
+    if frame.shape[0] == 0 or frame.shape[1] == 0:
+        raise DataError(f"{what} has no rows or no columns (shape {frame.shape})")
+    fitted = width is not None
+    order = _fitted_order(given, names, what=what, owner=owner, stacklevel=3) if fitted else None
+    if order is not None:
+        frame = frame.iloc[:, order]
+        given = list(names or [])
+    if width is not None and frame.shape[1] != width:
         raise DataError(
-            f"{what} has {matrix.shape[1]} features, but {owner} is expecting {width} "
-            "features as input"
+            f"{what} has {frame.shape[1]} features, but {owner} is "
+            f"expecting {width} features as input"
         )
-    return matrix
+    text = set(column_positions(categorical, given, frame.shape[1], what=f"{what}'s categorical"))
+    columns = [
+        _binning_column(frame.iloc[:, index], position in text, what, given, position)
+        for position, index in enumerate(range(frame.shape[1]))
+    ]
+    return given, columns
+
+
+def _two_dimensional(data: object, what: str) -> npt.NDArray[np.generic]:
+    """An array or list of rows as a 2-D array (object unless numeric)."""
+    array = np.asarray(data)
+    if array.dtype.kind not in "biuf":
+        array = np.asarray(data, dtype=object)
+    if array.ndim != 2:
+        raise DataError(
+            f"{what} must be a 2-D table (rows x columns), got {array.ndim} dimension(s); "
+            "reshape a single column with X.reshape(-1, 1)"
+        )
+    return array
+
+
+def _binning_column(
+    series: object, as_text: bool, what: str, names: Sequence[str] | None, position: int
+) -> Column:
+    """One column of :func:`table_columns`: float64 with NaN, or str/None objects."""
+    import pandas as pd
+
+    assert isinstance(series, pd.Series)
+    label = repr(names[position]) if names is not None else f"at position {position}"
+    if series.dtype.kind in "biuf" and not as_text:
+        numbers: FloatArray = series.to_numpy(dtype=np.float64, na_value=np.nan)
+        if np.isinf(numbers).any():
+            raise DataError(
+                f"{what}'s column {label} holds an infinite value; replace it (with a large "
+                "number, or NaN for a missing value)"
+            )
+        return numbers
+    values = series.to_numpy(dtype=object, na_value=None)
+    missing = pd.isna(values) | np.array([value == "" for value in values], dtype=bool)
+    if not as_text:
+        try:
+            numbers = np.array(
+                [
+                    np.nan if hole else float(value)
+                    for value, hole in zip(values, missing, strict=True)
+                ],
+                dtype=np.float64,
+            )
+        except (TypeError, ValueError):
+            pass  # a value is not a number: a text column
+        else:
+            if np.isinf(numbers).any():
+                raise DataError(f"{what}'s column {label} holds an infinite value; replace it")
+            return numbers
+    texts: ObjectArray = np.array(
+        [None if hole else _text(value) for value, hole in zip(values, missing, strict=True)],
+        dtype=object,
+    )
+    stripped_empty = np.array([value == "" for value in texts], dtype=bool)
+    texts[stripped_empty] = None
+    return texts
+
+
+def _text(value: object) -> str:
+    """A category's text: strings stripped, whole floats without ``.0`` (``1.0`` -> ``1``)."""
+    if isinstance(value, float | np.floating) and float(value).is_integer():
+        return str(int(value))
+    return str(value).strip()
 
 
 def column_positions(

@@ -6,8 +6,8 @@ import csv
 import math
 import os
 import tempfile
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
@@ -17,6 +17,7 @@ import numpy.typing as npt
 from vfl.exceptions import DataError
 
 __all__ = [
+    "MISSING_CELLS",
     "PartyTable",
     "load_builtin",
     "make_heavy_tail_credit",
@@ -27,22 +28,34 @@ __all__ = [
 ]
 
 
+MISSING_CELLS = frozenset({"", "na", "n/a", "nan", "null", "none"})
+"""Cells read as missing when a file is read with ``allow_missing=True`` (compared after
+stripping spaces, in any case): empty, ``NA``, ``N/A``, ``NaN``, ``null``, ``None``."""
+
+ObjectArray = npt.NDArray[np.object_]
+
+
 @dataclass(frozen=True)
 class PartyTable:
-    """One party's rows: customer ids, numeric features and, for the guest, labels.
+    """One party's rows: customer ids, numeric and text features and, for the guest, labels.
 
     Attributes
     ----------
     ids : list of str
         Customer ids, unique.
     features : numpy.ndarray
-        Float64 matrix, one row per id.
+        Float64 matrix of the numeric columns, one row per id; ``NaN`` marks a
+        missing cell (only in files read with ``allow_missing=True``).
     feature_names : list of str
         Column names of ``features``.
     labels : numpy.ndarray or None
         Labels in {0, 1} (the guest only).
     duplicates_dropped : int
         Rows dropped because their id repeated (``dedupe=True`` only).
+    text : dict of str to numpy.ndarray
+        The text columns, by name (file order): 1-D object arrays of ``str`` with
+        ``None`` for a missing cell.  Empty unless the file was read with
+        ``allow_text=True`` or ``categorical`` columns.
 
     Examples
     --------
@@ -54,6 +67,19 @@ class PartyTable:
     >>> part = table.take(np.array([2, 0]))
     >>> part.ids, part.features.ravel().tolist(), part.labels.tolist()
     (['c', 'a'], [3.0, 1.0], [1, 0])
+
+    A table with a missing cell and a text column:
+
+    >>> table = PartyTable(["a", "b"], np.array([[1.0], [np.nan]]), ["income"],
+    ...                    text={"region": np.array(["north", None], dtype=object)})
+    >>> table.column_names
+    ['income', 'region']
+    >>> table.columns(["region"])["region"].tolist()
+    ['north', None]
+    >>> table.numeric(purpose="the hetero_lr step")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    vfl.exceptions.DataError: column 'income' has 1 missing cell(s) (first: id 'b'); ...
     """
 
     ids: list[str]
@@ -61,9 +87,96 @@ class PartyTable:
     feature_names: list[str]
     labels: npt.NDArray[np.int64] | None = None
     duplicates_dropped: int = 0
+    text: dict[str, ObjectArray] = field(default_factory=dict)
 
     def __len__(self) -> int:
         return len(self.ids)
+
+    @property
+    def column_names(self) -> list[str]:
+        """Every feature column: the numeric ones, then the text ones."""
+        return [*self.feature_names, *self.text]
+
+    def columns(self, names: Sequence[str] | None = None) -> dict[str, npt.NDArray[np.generic]]:
+        """Columns by name: float64 (``NaN`` if missing) or object (``None`` if missing).
+
+        Parameters
+        ----------
+        names : sequence of str, optional
+            The columns wanted, in that order (default :attr:`column_names`).
+
+        Returns
+        -------
+        dict of str to numpy.ndarray
+            One 1-D array per name (numeric columns are views of :attr:`features`).
+
+        Raises
+        ------
+        DataError
+            If a name is not a column of the table.
+        """
+        wanted = self.column_names if names is None else list(names)
+        position = {name: index for index, name in enumerate(self.feature_names)}
+        unknown = [name for name in wanted if name not in position and name not in self.text]
+        if unknown:
+            raise DataError(
+                f"the table has no column(s) {unknown}; its columns are {self.column_names}"
+            )
+        return {
+            name: self.features[:, position[name]] if name in position else self.text[name]
+            for name in wanted
+        }
+
+    def numeric(
+        self, names: Sequence[str] | None = None, *, purpose: str
+    ) -> npt.NDArray[np.float64]:
+        """The matrix of numeric columns ``names``, refusing text and missing cells.
+
+        For the steps and models that compute on numbers (logistic regression,
+        secure sums): only a binning step takes missing cells and text.
+
+        Parameters
+        ----------
+        names : sequence of str, optional
+            The columns, in that order (default :attr:`feature_names`).
+        purpose : str
+            How errors name the consumer, e.g. ``"the hetero_lr step"``.
+
+        Returns
+        -------
+        numpy.ndarray
+            ``(rows, len(names))`` float64 without ``NaN``.
+
+        Raises
+        ------
+        DataError
+            If a name is unknown, names a text column, or a column has a missing
+            cell; the message says what to do.
+        """
+        wanted = self.feature_names if names is None else list(names)
+        text = [name for name in wanted if name in self.text]
+        if text:
+            name = text[0]
+            seen = [value for value in self.text[name][:50].tolist() if value is not None][:3]
+            raise DataError(
+                f"column {name!r} holds text ({', '.join(map(repr, seen))}...); {purpose} "
+                "takes numbers only: bin the column in a binning step (declare it in the "
+                "step's categorical list) and use the WOE columns, or leave it out"
+            )
+        matrix = np.column_stack(list(self.columns(wanted).values())) if wanted else None
+        if matrix is None:
+            return np.empty((len(self), 0), dtype=np.float64)
+        holes = np.isnan(matrix)
+        if holes.any():
+            column = int(np.flatnonzero(holes.any(axis=0))[0])
+            count = int(holes[:, column].sum())
+            first = self.ids[int(np.flatnonzero(holes[:, column])[0])]
+            raise DataError(
+                f"column {wanted[column]!r} has {count} missing cell(s) (first: id {first!r}); "
+                f"{purpose} cannot take missing values: add a binning step before it "
+                "(missing values get their own bin), or fill the cells"
+            )
+        return matrix.astype(np.float64, copy=False)
 
     def take(self, rows: npt.NDArray[np.intp]) -> PartyTable:
         """The table restricted to ``rows`` (in that order).
@@ -83,6 +196,7 @@ class PartyTable:
             features=self.features[rows],
             feature_names=self.feature_names,
             labels=None if self.labels is None else self.labels[rows],
+            text={name: values[rows] for name, values in self.text.items()},
         )
 
 
@@ -92,8 +206,17 @@ def read_party_csv(
     id_column: str = "id",
     label_column: str | None = None,
     dedupe: bool = False,
+    allow_missing: bool = False,
+    allow_text: bool = False,
+    categorical: Sequence[str] = (),
 ) -> PartyTable:
-    """Read a party's CSV file: an id column, an optional label column, numeric features.
+    """Read a party's CSV file: an id column, an optional label column, the features.
+
+    By default every feature cell must be a finite number.  A file for a job that bins
+    its columns may hold missing cells (``allow_missing``) and text columns
+    (``allow_text``, ``categorical``): a binning step gives missing values their own
+    bin and text values their categories; the steps that compute on numbers refuse
+    them (:meth:`PartyTable.numeric`).
 
     Parameters
     ----------
@@ -102,22 +225,32 @@ def read_party_csv(
     id_column : str, default "id"
         The customer id column (compared as text, surrounding spaces removed).
     label_column : str, optional
-        The 0/1 label column (the guest).
+        The 0/1 label column (the guest); any spelling of the numbers 0 and 1 is
+        accepted (``1``, ``1.0``, `` 0 ``).
     dedupe : bool, default False
         Keep the first row of a repeated id (counted in ``duplicates_dropped``)
         instead of refusing the file.
+    allow_missing : bool, default False
+        Read the cells of :data:`MISSING_CELLS` (empty, ``NA``, ``NaN``...) as missing:
+        ``NaN`` in a numeric column, ``None`` in a text one.
+    allow_text : bool, default False
+        Keep a column that holds a cell which is not a number as a text column
+        (:attr:`PartyTable.text`) instead of refusing the file.
+    categorical : sequence of str, default ()
+        Columns always read as text (category codes such as ``1``, ``2`` too).
 
     Returns
     -------
     PartyTable
-        The ids, the other columns as float64 features and the labels if asked for.
+        The ids, the numeric columns as float64 features, the text columns and the
+        labels if asked for.
 
     Raises
     ------
     DataError
         If the file is missing, a column is absent, an id repeats (unless
-        ``dedupe``), a cell is empty or not a finite number, or a label is not 0/1;
-        the message names the row and column.
+        ``dedupe``), a cell is missing or not a finite number (unless allowed), or a
+        label is not 0/1; the message names the row and column.
 
     Examples
     --------
@@ -125,15 +258,21 @@ def read_party_csv(
     >>> from pathlib import Path
     >>> with tempfile.TemporaryDirectory() as folder:
     ...     path = Path(folder) / "guest.csv"
-    ...     _ = path.write_text('''id,y,age,income
-    ... c1,0,35,1200.5
-    ... c2,1,41,980
+    ...     _ = path.write_text('''id,y,age,income,region
+    ... c1,0,35,1200.5,north
+    ... c2,1.0,41,,south
     ... ''')
-    ...     table = read_party_csv(path, label_column="y")
+    ...     table = read_party_csv(path, label_column="y", allow_missing=True, allow_text=True)
+    ...     read_party_csv(path, label_column="y")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    vfl.exceptions.DataError: ...guest.csv:3: column 'income' holds '', not a number; ...
     >>> table.ids, table.feature_names, table.labels.tolist()
     (['c1', 'c2'], ['age', 'income'], [0, 1])
     >>> table.features.tolist()
-    [[35.0, 1200.5], [41.0, 980.0]]
+    [[35.0, 1200.5], [41.0, nan]]
+    >>> table.text["region"].tolist()
+    ['north', 'south']
     """
     path = Path(path)
     if not path.is_file():
@@ -141,9 +280,7 @@ def read_party_csv(
     with path.open(newline="", encoding="utf-8-sig") as handle:  # -sig: a BOM is not a cell
         reader = csv.reader(handle)
         try:
-            ids, rows, labels, header, feature_indices, dropped, has_labels = _read_rows(
-                path, reader, id_column, label_column, dedupe
-            )
+            raw = _read_rows(path, reader, id_column, label_column, dedupe)
         except UnicodeDecodeError:
             raise DataError(
                 f"{path}: the file is not UTF-8 text (after line {reader.line_num}); "
@@ -151,14 +288,50 @@ def read_party_csv(
             ) from None
         except csv.Error as error:
             raise DataError(f"{path}:{reader.line_num}: malformed CSV ({error})") from None
-    features = np.array(rows, dtype=np.float64).reshape(len(ids), len(feature_indices))
-    return PartyTable(
-        ids=ids,
-        features=features,
-        feature_names=[header[i] for i in feature_indices],
-        labels=np.array(labels, dtype=np.int64) if has_labels else None,
-        duplicates_dropped=dropped,
+    names = [raw.header[i] for i in raw.feature_indices]
+    unknown = [name for name in categorical if name not in names]
+    if unknown:
+        raise DataError(
+            f"{path}: categorical column(s) {unknown} are not feature columns of the file "
+            f"(feature columns: {names})"
+        )
+    rules = _CellRules(path, allow_missing, allow_text)
+    numeric: list[npt.NDArray[np.float64]] = []
+    numeric_names: list[str] = []
+    text: dict[str, ObjectArray] = {}
+    for position, name in enumerate(names):
+        cells = [row[position] for row in raw.cells]
+        values = None if name in categorical else rules.numbers(name, cells, raw.lines)
+        if values is None:
+            text[name] = rules.text(name, cells, raw.lines)
+        else:
+            numeric.append(values)
+            numeric_names.append(name)
+    features = (
+        np.column_stack(numeric) if numeric else np.empty((len(raw.ids), 0), dtype=np.float64)
     )
+    return PartyTable(
+        ids=raw.ids,
+        features=features,
+        feature_names=numeric_names,
+        labels=np.array(raw.labels, dtype=np.int64) if raw.has_labels else None,
+        duplicates_dropped=raw.dropped,
+        text=text,
+    )
+
+
+@dataclass
+class _RawRows:
+    """A party file's cells as read, before the columns are typed."""
+
+    header: list[str]
+    feature_indices: list[int]
+    ids: list[str] = field(default_factory=list)
+    lines: list[int] = field(default_factory=list)
+    cells: list[list[str]] = field(default_factory=list)
+    labels: list[int] = field(default_factory=list)
+    dropped: int = 0
+    has_labels: bool = False
 
 
 def _read_rows(
@@ -167,8 +340,8 @@ def _read_rows(
     id_column: str,
     label_column: str | None,
     dedupe: bool,
-) -> tuple[list[str], list[list[float]], list[int], list[str], list[int], int, bool]:
-    """The cells of a party's CSV file, checked; see :func:`read_party_csv`."""
+) -> _RawRows:
+    """The cells of a party's CSV file, ids and labels checked; see :func:`read_party_csv`."""
     header = next(reader, None)
     if not header:
         raise DataError(f"{path}: the file is empty")
@@ -181,11 +354,8 @@ def _read_rows(
     id_index = header.index(id_column)
     label_index = header.index(label_column) if label_column else None
     feature_indices = [i for i in range(len(header)) if i not in (id_index, label_index)]
-    ids: list[str] = []
-    rows: list[list[float]] = []
-    labels: list[int] = []
+    raw = _RawRows(header, feature_indices, has_labels=label_index is not None)
     seen: set[str] = set()
-    dropped = 0
     for line, record in enumerate(reader, start=2):
         if len(record) != len(header):
             raise DataError(f"{path}:{line}: {len(record)} cells, expected {len(header)}")
@@ -194,35 +364,109 @@ def _read_rows(
             raise DataError(f"{path}:{line}: empty id")
         if customer in seen:
             if dedupe:
-                dropped += 1
+                raw.dropped += 1
                 continue
             raise DataError(
                 f"{path}:{line}: id {customer!r} appears twice (de-duplicate the file, or "
                 "set dedupe = true in the psi step to keep each id's first row)"
             )
         seen.add(customer)
-        ids.append(customer)
-        rows.append([_number(path, line, header[i], record[i]) for i in feature_indices])
+        raw.ids.append(customer)
+        raw.lines.append(line)
+        raw.cells.append([record[i] for i in feature_indices])
         if label_index is not None:
-            label = record[label_index].strip()
-            if label not in ("0", "1"):
+            raw.labels.append(_label(path, line, str(label_column), record[label_index]))
+    return raw
+
+
+def _label(path: Path, line: int, column: str, text: str) -> int:
+    """A label cell as 0 or 1: any spelling of those numbers (``1``, ``1.0``, `` 0 ``)."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if value not in (0.0, 1.0):
+        raise DataError(
+            f"{path}:{line}: label {text.strip()!r} is not 0 or 1; recode the "
+            f"{column!r} column to 0/1 (1 = the event, e.g. fraud)"
+        )
+    return int(value)
+
+
+@dataclass(frozen=True)
+class _CellRules:
+    """How :func:`read_party_csv` types a column's cells, and its refusals."""
+
+    path: Path
+    allow_missing: bool
+    allow_text: bool
+
+    def numbers(
+        self, column: str, cells: list[str], lines: list[int]
+    ) -> npt.NDArray[np.float64] | None:
+        """The column as float64 (``NaN`` if missing), or ``None`` if it is a text column."""
+        try:  # the common case, fast: every cell a finite number
+            fast = np.array([float(text) for text in cells], dtype=np.float64)
+            if np.isfinite(fast).all():
+                return fast
+        except ValueError:
+            pass
+        values = np.empty(len(cells), dtype=np.float64)
+        for row, text in enumerate(cells):
+            try:
+                value = float(text)
+            except ValueError:
+                value = math.nan
+                if text.strip().lower() not in MISSING_CELLS:
+                    if self.allow_text:
+                        return None
+                    raise DataError(
+                        f"{self.path}:{lines[row]}: column {column!r} holds {text!r}, not a "
+                        "number; a text column is allowed only in a job that bins it as "
+                        "categories (a binning step), otherwise recode it"
+                    ) from None
+                if not self.allow_missing:
+                    raise DataError(
+                        f"{self.path}:{lines[row]}: column {column!r} holds {text!r}, not a "
+                        "number; missing cells are allowed only in a job that bins the "
+                        "column (a binning step), otherwise fill them"
+                    ) from None
+            if not math.isfinite(value) and not (
+                self.allow_missing and text.strip().lower() in MISSING_CELLS
+            ):
                 raise DataError(
-                    f"{path}:{line}: label {label!r} is not 0 or 1; recode the "
-                    f"{label_column!r} column to 0/1 (1 = the event, e.g. fraud)"
+                    f"{self.path}:{lines[row]}: column {column!r} holds a non-finite value {text!r}"
                 )
-            labels.append(int(label))
-    return ids, rows, labels, header, feature_indices, dropped, label_index is not None
+            values[row] = value
+        return values
+
+    def text(self, column: str, cells: list[str], lines: list[int]) -> ObjectArray:
+        """The column as stripped text (``None`` if missing)."""
+        values = np.empty(len(cells), dtype=object)
+        for row, text in enumerate(cells):
+            stripped = text.strip()
+            if stripped.lower() in MISSING_CELLS:
+                if not self.allow_missing:
+                    raise DataError(
+                        f"{self.path}:{lines[row]}: column {column!r} holds {text!r}, a "
+                        "missing cell; missing cells are allowed only in a job that bins "
+                        "the column (a binning step), otherwise fill them"
+                    )
+                values[row] = None
+            else:
+                values[row] = stripped
+        return values
 
 
 def write_party_csv(
     table: PartyTable, path: str | Path, *, id_column: str = "id", label_column: str | None = None
 ) -> None:
-    """Write ``table`` as CSV (id, label if any, features), atomically.
+    """Write ``table`` as CSV (id, label if any, features, text columns), atomically.
 
     The file is written next to ``path`` under a temporary name and renamed into
     place, so a reader never sees half a file.  Numbers are written with Python's
     shortest exact representation, so :func:`read_party_csv` reads back the same
-    values.
+    values; a missing cell (``NaN``, ``None``) is written empty.
 
     Parameters
     ----------
@@ -258,7 +502,8 @@ def write_party_csv(
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     header = [id_column, *([label_column] if table.labels is not None and label_column else [])]
-    header += table.feature_names
+    header += table.column_names
+    text = [values.tolist() for values in table.text.values()]
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(handle, "w", newline="", encoding="utf-8") as stream:
@@ -271,7 +516,8 @@ def write_party_csv(
                 cells = [
                     customer,
                     *([labels[row]] if labels is not None else []),
-                    *map(repr, values),
+                    *("" if math.isnan(value) else repr(value) for value in values),
+                    *("" if column[row] is None else column[row] for column in text),
                 ]
                 writer.writerow(cells)
             stream.flush()
@@ -280,16 +526,6 @@ def write_party_csv(
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
-
-
-def _number(path: Path, line: int, column: str, text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise DataError(f"{path}:{line}: column {column!r} holds {text!r}, not a number") from None
-    if not math.isfinite(value):
-        raise DataError(f"{path}:{line}: column {column!r} holds a non-finite value {text!r}")
-    return value
 
 
 BUILTIN_DATASETS = ("breast", "default_credit")
