@@ -3,6 +3,7 @@ stored in its model file and reapplied at scoring."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 from pathlib import Path
@@ -74,19 +75,28 @@ def test_model_files_keep_the_log_flags_and_old_files_still_load(tmp_path: Path)
     scaling = Scaling.fit(np.array([[10.0, 30.0], [1000.0, 50.0]]), log=[True, False])
     model = _model(scaling)
     loaded = PartyModel.load(model.save(tmp_path / "m.json"))
-    assert loaded.scaling == scaling and loaded.version == MODEL_FORMAT_VERSION == 3
+    assert loaded.scaling == scaling and loaded.version == MODEL_FORMAT_VERSION == 4
     assert loaded.loss == "taylor" and loaded == model
+    assert loaded.binning is None and loaded.points is None  # trained on the raw columns
     rows = np.array([[100.0, 40.0]])
     assert np.array_equal(loaded.decision_part(rows), model.decision_part(rows))
     # a version 1 file (written before log flags existed) loads, with no transform
     old = model.to_dict()
     del old["loss"]  # versions 1 and 2 do not record it (all were trained with the Taylor loss)
+    del old["binning"], old["points"]  # nor do versions 1 to 3 (raw columns only)
     old.update(version=1, scaling={"mean": [1.0, 2.0], "scale": [3.0, 4.0]})
     (tmp_path / "old.json").write_text(json.dumps(old))
     old_model = PartyModel.load(tmp_path / "old.json")
     assert old_model.scaling == Scaling((1.0, 2.0), (3.0, 4.0)) and old_model.loss == "taylor"
     resaved = old_model.to_dict()  # saved again, an old file keeps its format
     assert "loss" not in resaved and PartyModel.from_dict(resaved) == old_model
+    assert "binning" not in resaved and "points" not in resaved
+    # a version 3 file (no binning) loads, and an old file naming a binning is refused
+    three = {**model.to_dict(), "version": 3}
+    del three["binning"], three["points"]
+    assert PartyModel.from_dict(three) == dataclasses.replace(model, version=3)
+    with pytest.raises(DataError, match=r"unknown \['binning', 'points'\]"):
+        PartyModel.from_dict({**three, "binning": None, "points": None})
     # ...but a version 1 file with log flags, or flags that are not booleans, is refused
     old["scaling"] = {"mean": [1.0, 2.0], "scale": [3.0, 4.0], "log": [True, False]}
     (tmp_path / "old.json").write_text(json.dumps(old))
@@ -97,9 +107,9 @@ def test_model_files_keep_the_log_flags_and_old_files_still_load(tmp_path: Path)
     (tmp_path / "new.json").write_text(json.dumps(new))
     with pytest.raises(DataError, match="log flags are true/false"):
         PartyModel.load(tmp_path / "new.json")
-    new["version"] = 4
+    new["version"] = 5
     (tmp_path / "new.json").write_text(json.dumps(new))
-    with pytest.raises(DataError, match="unsupported model format version 4"):
+    with pytest.raises(DataError, match="unsupported model format version 5"):
         PartyModel.load(tmp_path / "new.json")
 
 

@@ -15,7 +15,10 @@ This module owns, for hetero LR:
   :func:`training_inputs`, :func:`training_labels`).
 
 The guest trains with its features and labels, each host with its features (and an
-arbiter holds the key with ``mode = "arbiter"``).  The default mode is ``"shared"``
+arbiter holds the key with ``mode = "arbiter"``).  After a ``binning`` step each party
+trains on the WOE values of the columns its binning selected (the binning comes with
+the party's model chain, :attr:`PartyModel.binning <vfl.tables.models.PartyModel.binning>`)
+and keeps the binning in its model file.  The default mode is ``"shared"``
 (:data:`ENGINE_MODE`): no party learns a gradient, and the loss is the logistic one.
 Each party writes its own model file (its weights and scaling only) and a summary;
 its roles keep a checkpoint per epoch, which ``--resume`` goes on from.
@@ -55,6 +58,7 @@ from vfl.tables.models import PartyModel, Scaling
 if TYPE_CHECKING:
     from protocols.roles import Role
     from vfl.jobs.jobfile import PartyConfig
+    from vfl.tables.binning_model import PartyBinning
     from vfl.tables.datasets import PartyTable
 
 __all__ = [
@@ -65,6 +69,7 @@ __all__ = [
     "HeteroLrStep",
     "HeteroLrType",
     "LrParties",
+    "binned_features",
     "build_lr_role",
     "class_row_weights",
     "job_declarations",
@@ -650,17 +655,23 @@ def class_row_weights(
 
 
 # a party's training inputs from its data section -------------------------------------------
-def model_features(party: PartyConfig, table: PartyTable) -> tuple[list[str], FloatArray]:
-    """The feature names and matrix a party trains and scores on.
+def model_features(
+    party: PartyConfig, table: PartyTable, *, purpose: str = "the hetero_lr step"
+) -> tuple[list[str], FloatArray]:
+    """The feature names and matrix a party trains and scores on (raw columns).
 
     Every column of its data file but the id and the label, or only
-    ``data.feature_columns`` (in that order) when the job file names them.
+    ``data.feature_columns`` (in that order) when the job file names them.  Every
+    cell must be a number: a missing cell or a text column is refused with the advice
+    to bin it first (:meth:`PartyTable.numeric <vfl.tables.datasets.PartyTable.numeric>`).
 
     Parameters
     ----------
     party : PartyConfig
     table : PartyTable
         The party's rows.
+    purpose : str, default "the hetero_lr step"
+        How a refusal names the step.
 
     Returns
     -------
@@ -670,20 +681,57 @@ def model_features(party: PartyConfig, table: PartyTable) -> tuple[list[str], Fl
     Raises
     ------
     DataError
-        If a named column is not in the data file.
+        If a named column is not in the data file, holds text or has missing cells.
     """
     wanted = party.data.feature_columns if party.data is not None else None
-    if wanted is None:
-        return list(table.feature_names), table.features
-    missing = [c for c in wanted if c not in table.feature_names]
+    names = list(wanted) if wanted is not None else list(table.column_names)
+    missing = [c for c in names if c not in table.column_names]
     if missing:
         source = party.data.file if party.data else "its data"
         raise DataError(
             f"party {party.name!r}: feature_columns {missing} are not in {source} "
-            f"(columns: {table.feature_names})"
+            f"(columns: {table.column_names})"
         )
-    indices = [table.feature_names.index(c) for c in wanted]
-    return list(wanted), table.features[:, indices]
+    return names, table.numeric(names, purpose=purpose)
+
+
+def binned_features(
+    party: PartyConfig, table: PartyTable, binning: PartyBinning
+) -> tuple[list[str], FloatArray]:
+    """The WOE columns a party's binning selected, and their values on its rows.
+
+    Parameters
+    ----------
+    party : PartyConfig
+    table : PartyTable
+        The party's rows (raw columns: missing cells and categories fall in their bins).
+    binning : PartyBinning
+
+    Returns
+    -------
+    tuple of (list of str, numpy.ndarray)
+
+    Raises
+    ------
+    DataError
+        If a binned column is missing, or the binning selected no column.
+    """
+    if not binning.selected:
+        raise DataError(
+            f"party {party.name!r}: the binning step selected none of its columns (their IVs: "
+            f"{ {f.bins.name: round(f.iv, 4) for f in binning.features} }); lower min_iv or "
+            "set top_k in the binning step"
+        )
+    needed = [feature.bins.name for feature in binning.features]
+    absent = [name for name in needed if name not in table.column_names]
+    if absent:
+        source = party.data.file if party.data else "its data"
+        raise DataError(
+            f"party {party.name!r}: the binning needs the column(s) {absent}, which are not in "
+            f"{source} (columns: {table.column_names})"
+        )
+    matrix: FloatArray = np.asarray(binning.transform(table.columns(needed)), dtype=np.float64)
+    return list(binning.selected), matrix
 
 
 MAX_FEATURE_ABS = FEATURE_BOUND
@@ -692,7 +740,10 @@ MAX_FEATURE_ABS = FEATURE_BOUND
 
 
 def training_inputs(
-    step: HeteroLrStep, party: PartyConfig, table: PartyTable
+    step: HeteroLrStep,
+    party: PartyConfig,
+    table: PartyTable,
+    binning: PartyBinning | None = None,
 ) -> tuple[list[str], FloatArray, Scaling | None]:
     """Feature names, the (scaled) training matrix and the party's own scaling.
 
@@ -702,6 +753,9 @@ def training_inputs(
     party : PartyConfig
     table : PartyTable
         The party's rows.
+    binning : PartyBinning, optional
+        The party's binning from an earlier ``binning`` step: it trains on the selected
+        WOE columns (``log_columns`` apply to raw columns only and are not used).
 
     Returns
     -------
@@ -717,8 +771,12 @@ def training_inputs(
         raise DataError(
             f"party {party.name!r} has no rows to train on (did the psi step find no common ids?)"
         )
-    names, matrix = model_features(party, table)
-    log_columns = party.data.log_columns if party.data is not None else ()
+    if binning is not None:
+        names, matrix = binned_features(party, table, binning)
+        log_columns: tuple[str, ...] = ()
+    else:
+        names, matrix = model_features(party, table)
+        log_columns = party.data.log_columns if party.data is not None else ()
     missing = [c for c in log_columns if c not in names]
     if missing:
         source = party.data.file if party.data else "its data"
@@ -899,7 +957,7 @@ class HeteroLrType(StepType[HeteroLrStep]):
                                  step.backend)  # fmt: skip
         else:
             rows = context.rows()
-            _, features, _ = training_inputs(step, party, rows)
+            _, features, _ = training_inputs(step, party, rows, _binning(context))
             labels = training_labels(party, rows) if party.role == "guest" else None
             role = build_lr_role(
                 party.role,
@@ -941,7 +999,8 @@ class HeteroLrType(StepType[HeteroLrStep]):
         if party.role == "arbiter" or result is None or table is None:
             document.update(model_file=None, seconds=round(seconds, 3))
         else:  # the arbiter only decrypted masked values: it has no model
-            names, _, scaling = training_inputs(step, party, table)
+            binning = _binning(context)
+            names, _, scaling = training_inputs(step, party, table, binning)
             parties = LrParties(job.guest.name, tuple(h.name for h in job.hosts))
             model = lr_party_model(
                 party.name,
@@ -953,11 +1012,14 @@ class HeteroLrType(StepType[HeteroLrStep]):
                 settings=step.settings(allow_weak_key=True),
                 backend=step.backend,
             )
+            if binning is not None:  # the weights apply to its WOE columns
+                model = dataclasses.replace(model, binning=binning)
             path = model.save(context.folder / f"step-{context.index}-model.json")
             final_loss = result.history[-1].get("loss") if result.history else None
             document.update(
                 rows=len(table),
                 features=len(names),
+                binned=binning is not None,
                 epochs=result.epochs,
                 stop_reason=result.stop_reason,
                 final_loss=final_loss,
@@ -975,6 +1037,11 @@ class HeteroLrType(StepType[HeteroLrStep]):
         path = context.output_file(document, "model_file")
         model = context.model if path is None else PartyModel.load(path)
         return StepOutcome(document, context.table, model)
+
+
+def _binning(context: StepContext) -> PartyBinning | None:
+    """The party's binning from an earlier ``binning`` step (its model chain), if any."""
+    return None if context.model is None else context.model.binning
 
 
 def _checker(rule: Rule, context: Context) -> Callable[[Any], str | None]:

@@ -1,9 +1,12 @@
 """``type = "score"``: the guest learns a probability for each of its current rows.
 
 The rows are those later steps see (the aligned rows after a ``psi`` step).  The
-model is the one trained by the latest earlier ``hetero_lr`` step of the job, or,
-with ``models_dir``, each party's ``<party>.json`` in that folder.  Hosts send only
-their partial scores; the guest writes ``step-<i>-scores.csv`` (``id, probability``).
+model is the one trained by the latest earlier ``hetero_lr`` step of the job (with its
+points after a ``scorecard`` step), or, with ``models_dir``, each party's
+``<party>.json`` in that folder.  Each party applies its own binning (if its model has
+one) and scaling to its raw columns, then its weights.  Hosts send only their partial
+scores; the guest writes ``step-<i>-scores.csv`` (``id, probability``, and ``points``
+when its model has a scorecard: the sum of every party's points for the row).
 """
 
 from __future__ import annotations
@@ -13,8 +16,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import numpy.typing as npt
 
 from protocols.hetero_lr import ScoreGuest, ScoreHost
+from protocols.messages import LrPartialScores, Message
 from vfl.evaluation import metrics
 from vfl.exceptions import DataError
 from vfl.runtime.files import write_csv_atomically
@@ -27,12 +32,13 @@ from vfl.steps.base import (
     StepType,
     sha256_of_file,
 )
-from vfl.steps.hetero_lr import model_features
+from vfl.steps.hetero_lr import binned_features, model_features
 from vfl.tables.models import PartyModel
 
 if TYPE_CHECKING:
     from protocols.roles import Role
     from vfl.jobs.jobfile import PartyConfig
+    from vfl.tables.datasets import PartyTable
 
 __all__ = ["ScoreStep", "ScoreType"]
 
@@ -103,13 +109,7 @@ class ScoreType(StepType[ScoreStep]):
             return None
         table = context.rows()
         chosen = _score_model(step, party, context.model)
-        names, matrix = model_features(party, table)
-        if names != chosen.feature_names:
-            raise DataError(
-                f"party {party.name!r}: the model was trained on the columns "
-                f"{chosen.feature_names}, the data has {names}; score data with the same columns"
-            )
-        features = matrix if chosen.scaling is None else chosen.scaling.transform(matrix)
+        features = _scoring_features(party, table, chosen)
         hosts = [host.name for host in job.hosts]
         if party.role == "guest":
             if sorted(chosen.peers) != sorted(hosts):
@@ -118,7 +118,7 @@ class ScoreType(StepType[ScoreStep]):
                     f"{sorted(chosen.peers)}, this job's hosts are {sorted(hosts)}; every "
                     "host of the training must score"
                 )
-            return ScoreGuest(
+            return _PointsGuest(
                 party.name,
                 context.job_id,
                 hosts=hosts,
@@ -149,13 +149,19 @@ class ScoreType(StepType[ScoreStep]):
         scores_path: Path | None = None
         auc = None
         if party.role == "guest":
+            assert isinstance(role, _PointsGuest)
             probabilities = np.asarray(result, dtype=np.float64)
             scores_path = context.folder / f"step-{context.index}-scores.csv"
-            write_csv_atomically(
-                scores_path,
-                ["id", "probability"],
-                zip(table.ids, map(repr, probabilities.tolist()), strict=True),
-            )
+            chosen = _score_model(step, party, context.model)
+            header = ["id", "probability"]
+            columns = [table.ids, [repr(p) for p in probabilities.tolist()]]
+            if chosen.points is not None:  # offset - factor * log-odds: every party's points
+                scale = chosen.points.scale
+                points = scale.offset - scale.factor * role.log_odds()
+                header.append("points")
+                columns.append([repr(p) for p in points.tolist()])
+                document["points"] = {"offset": scale.offset, "factor": scale.factor}
+            write_csv_atomically(scores_path, header, zip(*columns, strict=True))
             if table.labels is not None and len(np.unique(table.labels)) == 2:
                 auc = metrics.roc_auc(table.labels.astype(np.float64), probabilities)
         document.update(
@@ -166,12 +172,55 @@ class ScoreType(StepType[ScoreStep]):
         return StepOutcome(document, table, context.model)
 
 
+class _PointsGuest(ScoreGuest):
+    """The guest's scoring role, which also keeps each row's log-odds (for the points)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.partial_scores: dict[str, npt.NDArray[np.float64]] = {}
+
+    def receive(self, message: Message) -> list[Message]:
+        """See :meth:`ScoreGuest.receive`; keeps the host's partial scores it checked."""
+        answer = super().receive(message)
+        assert isinstance(message, LrPartialScores)  # ScoreGuest refused anything else
+        self.partial_scores[message.sender] = np.asarray(message.scores, dtype=np.float64)
+        return answer
+
+    def log_odds(self) -> npt.NDArray[np.float64]:
+        """Each row's total score ``X_g w_g + b + sum_h u_h`` (after every host answered)."""
+        total: npt.NDArray[np.float64] = self.X @ self.weights + self.intercept
+        for partial in self.partial_scores.values():
+            total = total + partial
+        return total
+
+
+def _scoring_features(
+    party: PartyConfig, table: PartyTable, model: PartyModel
+) -> npt.NDArray[np.float64]:
+    """The party's rows as its model takes them: WOE values if binned, then scaled."""
+    if model.binning is not None:
+        names, matrix = binned_features(party, table, model.binning)
+    else:
+        names, matrix = model_features(party, table, purpose="the score step")
+        if names != model.feature_names:
+            raise DataError(
+                f"party {party.name!r}: the model was trained on the columns "
+                f"{model.feature_names}, the data has {names}; score data with the same columns"
+            )
+    return matrix if model.scaling is None else model.scaling.transform(matrix)
+
+
 def _score_model(step: ScoreStep, party: PartyConfig, model: PartyModel | None) -> PartyModel:
     """The model a party scores with: from ``models_dir``, else the job's latest."""
     path = step.model_file(party.name)
     if path is None:
         if model is None:
             raise DataError(f"party {party.name!r} has no trained model to score with")
+        if not model.trained:
+            raise DataError(
+                f"party {party.name!r}: the latest model is a binning without weights; put a "
+                "hetero_lr step after the binning step, before the score step"
+            )
         return model
     loaded = PartyModel.load(path)
     if loaded.role != party.role:

@@ -2,7 +2,11 @@
 
 A :class:`PartyModel` holds one party's share of a hetero logistic regression: its
 feature names, its coefficients, its own scaling, the intercept (guest only), the
-training history and the parameters that produced it.  It is saved as JSON, never
+training history and the parameters that produced it; after a ``binning`` step also
+the party's binning (its bins, WOE values, IVs and selection:
+:class:`~vfl.tables.binning_model.PartyBinning`), whose WOE columns the weights apply
+to, and after a ``scorecard`` step its points table
+(:class:`~vfl.tables.scorecard_model.PartyPoints`).  It is saved as JSON, never
 pickled, and loaded with validation.  :func:`merge_to_sklearn` builds a single
 scikit-learn ``LogisticRegression`` from every party's file: it needs all of them,
 so it happens only when every party agrees to hand its file over.
@@ -12,28 +16,41 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import asdict, dataclass, field
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
 
+from protocols.exceptions import ProtocolError
 from vfl.exceptions import DataError
 from vfl.runtime.files import write_json_atomically
 
+if TYPE_CHECKING:
+    from vfl.tables.binning_model import PartyBinning
+    from vfl.tables.scorecard_model import PartyPoints
+
 __all__ = ["MODEL_FORMAT_VERSION", "PartyModel", "Scaling", "merge_to_sklearn", "signed_log"]
 
-MODEL_FORMAT_VERSION = 3
+MODEL_FORMAT_VERSION = 4
 """Written into every model file.  Version 2 added the scaling's ``log`` flags, version 3
-the ``loss`` trained."""
-READABLE_MODEL_VERSIONS = (1, 2, 3)
+the ``loss`` trained, version 4 the party's ``binning`` and scorecard ``points`` (each
+``null`` when the model has none)."""
+READABLE_MODEL_VERSIONS = (1, 2, 3, 4)
 """Model file versions this engine reads (version 1 files have no log transform; versions
-1 and 2 no ``loss``: they were trained with the Taylor loss, the only one then)."""
+1 and 2 no ``loss``: they were trained with the Taylor loss, the only one then; versions
+1 to 3 no ``binning`` or ``points``: they were trained on the raw columns)."""
 LOSSES = ("logistic", "taylor")
 """The losses a model may have been trained with (``protocols.hetero_lr.settings.LOSSES``)."""
 _LOSS_SINCE = 3
 """The first model file version that records the loss."""
+_BINNING_SINCE = 4
+"""The first model file version that records the binning and the points."""
+BINNED_ONLY = "binned"
+"""The ``mode`` of a model that holds a binning but no trained weights yet: what a
+``binning`` step hands the next steps (:meth:`PartyModel.binned`); never saved."""
 FloatArray = npt.NDArray[np.float64]
 
 
@@ -164,8 +181,25 @@ class PartyModel:
     loss : {"logistic", "taylor"}, default "taylor"
         The loss trained (``"logistic"``: shared mode's polynomial sigmoid).  Files of
         versions 1 and 2 do not record it: they were all trained with the Taylor loss.
+    binning : PartyBinning or None
+        The party's binning of its own raw columns (a ``binning`` step before training):
+        ``feature_names`` are then its selected WOE columns, and the raw columns are
+        transformed with it before the scaling and the weights
+        (:meth:`features_from`).  ``None``: trained on the raw columns.
+    points : PartyPoints or None
+        The party's scorecard points table (a ``scorecard`` step), built from its
+        binning and weights.
     version : int
         :data:`MODEL_FORMAT_VERSION`.
+
+    Examples
+    --------
+    >>> model = PartyModel("bank-b", "host", ["x"], [0.5], 0.0, None, "shared", "paillier",
+    ...                    2048, ["bank-a"])
+    >>> model.decision_part([[2.0], [4.0]]).tolist(), model.trained
+    ([1.0, 2.0], True)
+    >>> PartyModel.from_dict(model.to_dict()) == model
+    True
     """
 
     party: str
@@ -182,6 +216,8 @@ class PartyModel:
     epochs: int = 0
     stop_reason: str = ""
     loss: str = "taylor"
+    binning: PartyBinning | None = None
+    points: PartyPoints | None = None
     version: int = MODEL_FORMAT_VERSION
 
     def __post_init__(self) -> None:
@@ -197,6 +233,100 @@ class PartyModel:
             raise DataError(f"{self.party}: the model holds a non-finite weight")
         if self.scaling is not None and len(self.scaling.mean) != len(self.weights):
             raise DataError(f"{self.party}: the scaling does not match the features")
+        if self.binning is not None and list(self.binning.selected) != self.feature_names:
+            raise DataError(
+                f"{self.party}: the model's features {self.feature_names} are not its "
+                f"binning's selected WOE columns {list(self.binning.selected)}"
+            )
+        if self.points is not None and self.binning is None:
+            raise DataError(f"{self.party}: a scorecard's points need the model's binning")
+        if self.version < _BINNING_SINCE and (self.binning or self.points) is not None:
+            raise DataError(
+                f"{self.party}: a version {self.version} model cannot hold a binning or points"
+            )
+
+    @classmethod
+    def binned(cls, party: str, role: str, binning: PartyBinning, peers: list[str]) -> PartyModel:
+        """A party's binning before any training: what a ``binning`` step hands on.
+
+        Its weights are zero and its ``mode`` is :data:`BINNED_ONLY` (:attr:`trained`
+        is false): a later ``hetero_lr`` step trains on its WOE columns and keeps the
+        binning in its model; nothing scores with it.
+
+        Parameters
+        ----------
+        party, role : str
+        binning : PartyBinning
+        peers : list of str
+
+        Returns
+        -------
+        PartyModel
+        """
+        selected = list(binning.selected)
+        return cls(
+            party=party,
+            role=role,
+            feature_names=selected,
+            weights=[0.0] * len(selected),
+            intercept=0.0,
+            scaling=None,
+            mode=BINNED_ONLY,
+            backend="none",
+            key_length=0,
+            peers=list(peers),
+            stop_reason="binned, not trained",
+            binning=binning,
+        )
+
+    @property
+    def trained(self) -> bool:
+        """Whether the model holds trained weights (not only a binning)."""
+        return self.mode != BINNED_ONLY
+
+    def features_from(self, columns: Mapping[str, npt.ArrayLike]) -> FloatArray:
+        """The matrix the weights apply to (before the scaling), from raw columns.
+
+        With a binning, the WOE values of its selected columns
+        (:meth:`PartyBinning.transform <vfl.tables.binning_model.PartyBinning.transform>`:
+        missing cells and unseen categories fall in their bins); without, the columns
+        :attr:`feature_names` in order.
+
+        Parameters
+        ----------
+        columns : mapping of str to array_like
+            The party's raw columns by name (numeric, with NaN for a missing cell, or
+            text for a categorical column).
+
+        Returns
+        -------
+        numpy.ndarray
+            Rows x ``len(feature_names)``.
+
+        Raises
+        ------
+        DataError
+            If a column the model needs is missing.
+        """
+        needed = (
+            [f.bins.name for f in self.binning.features]
+            if self.binning is not None
+            else self.feature_names
+        )
+        missing = [name for name in needed if name not in columns]
+        if missing:
+            raise DataError(
+                f"{self.party}: the model needs the column(s) {missing}, which the data lacks"
+            )
+        if self.binning is not None:
+            woe: FloatArray = np.asarray(self.binning.transform(columns), dtype=np.float64)
+            return woe
+        if not self.feature_names:
+            rows = len(np.asarray(next(iter(columns.values())))) if columns else 0
+            return np.zeros((rows, 0))
+        return np.column_stack(
+            [np.asarray(columns[name], dtype=np.float64) for name in self.feature_names]
+        )
 
     def decision_part(self, features: npt.ArrayLike) -> FloatArray:
         """The party's share ``scaled(X) @ w`` (plus the intercept on the guest)."""
@@ -213,10 +343,19 @@ class PartyModel:
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dictionary."""
-        document = asdict(self)
+        nested = ("scaling", "binning", "points")
+        document = {
+            item.name: json.loads(json.dumps(getattr(self, item.name)))  # a deep copy
+            for item in fields(self)
+            if item.name not in nested
+        }
         document["scaling"] = None if self.scaling is None else asdict(self.scaling)
+        document["binning"] = None if self.binning is None else self.binning.to_dict()
+        document["points"] = None if self.points is None else self.points.to_dict()
         if self.version < _LOSS_SINCE:
             del document["loss"]  # an older file loaded and saved again keeps its format
+        if self.version < _BINNING_SINCE:
+            del document["binning"], document["points"]
         return document
 
     @classmethod
@@ -236,15 +375,23 @@ class PartyModel:
         expected = set(cls.__dataclass_fields__)
         if version < _LOSS_SINCE:
             expected.discard("loss")  # trained before shared mode: the Taylor loss
+        if version < _BINNING_SINCE:
+            expected -= {"binning", "points"}  # trained on the raw columns
         if set(document) != expected:
             raise DataError(
                 f"model file fields differ: missing {sorted(expected - set(document))}, "
                 f"unknown {sorted(set(document) - expected)}"
             )
+        if document.get("mode") == BINNED_ONLY:
+            raise DataError(
+                "this model file holds a binning but no trained weights; train a hetero_lr "
+                "step after the binning step and use its model file"
+            )
         try:
             return cls(
                 **{
                     **document,
+                    **_binning_and_points(document),
                     "feature_names": [str(n) for n in document["feature_names"]],
                     "weights": [float(w) for w in document["weights"]],
                     "intercept": float(document["intercept"]),
@@ -258,7 +405,7 @@ class PartyModel:
                     ),
                 }
             )
-        except (TypeError, ValueError, KeyError) as error:
+        except (TypeError, ValueError, KeyError, ProtocolError) as error:
             raise DataError(f"malformed model file ({error})") from error
 
     def save(self, path: str | Path) -> Path:
@@ -277,6 +424,22 @@ class PartyModel:
         except RecursionError:
             raise DataError(f"cannot read the model file {path}: nested too deeply") from None
         return cls.from_dict(document)
+
+
+def _binning_and_points(document: dict[str, Any]) -> dict[str, Any]:
+    """A version 4 file's ``binning`` and ``points``, validated (nothing before)."""
+    if document["version"] < _BINNING_SINCE:
+        return {}
+    found: dict[str, Any] = {"binning": None, "points": None}
+    if document["binning"] is not None:
+        from vfl.tables.binning_model import PartyBinning
+
+        found["binning"] = PartyBinning.from_dict(document["binning"])
+    if document["points"] is not None:
+        from vfl.tables.scorecard_model import PartyPoints
+
+        found["points"] = PartyPoints.from_dict(document["points"])
+    return found
 
 
 def _flag(value: object) -> bool:
@@ -304,6 +467,12 @@ def merge_to_sklearn(guest: PartyModel, hosts: list[PartyModel]) -> Any:
     coefficients: list[float] = []
     intercept = guest.intercept
     for model in (guest, *hosts):
+        if model.binning is not None:
+            raise DataError(
+                f"{model.party}'s model works on the WOE values of its binned columns, which "
+                "a linear model on the raw columns cannot express; score with the party "
+                "models instead"
+            )
         if model.scaling is not None and model.scaling.log:
             raise DataError(
                 f"{model.party}'s model log-transforms some columns, which a linear model "
