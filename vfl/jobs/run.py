@@ -48,6 +48,7 @@ from vfl.runtime.transport.base import Transport
 from vfl.runtime.transport.memory import MemoryNetwork
 from vfl.runtime.transport.tls import TlsTransport
 from vfl.steps import StepContext, StepOutcome, StepType, step_type
+from vfl.steps.base import read_options
 from vfl.steps.hetero_lr import model_features
 from vfl.tables.datasets import PartyTable, read_party_csv
 from vfl.tables.models import PartyModel
@@ -90,6 +91,7 @@ def _load_table(job: JobConfig, party: PartyConfig) -> PartyTable:
         id_column=party.data.id_column,
         label_column=party.data.label_column,
         dedupe=dedupe,
+        **read_options(job, party),
     )
 
 

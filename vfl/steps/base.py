@@ -57,6 +57,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Generic, Protocol, TypeVar
 
 from vfl.exceptions import DataError, JobFileError
 from vfl.runtime.runner import step_job_id
+from vfl.steps.registry import step_type
 
 if TYPE_CHECKING:
     from protocols.roles import Role
@@ -73,6 +74,7 @@ __all__ = [
     "StepContext",
     "StepOutcome",
     "StepType",
+    "read_options",
     "sha256_of_file",
 ]
 
@@ -276,12 +278,16 @@ class JobCheck(PartyRoster):
         step with ``output = "both"``, or without any ``psi`` step).
     trained : bool
         Whether an earlier step trains a model each party keeps.
+    binned : bool
+        Whether an earlier ``binning`` step replaced the parties' columns by their
+        selected WOE columns (what a later ``hetero_lr`` step trains on).
     """
 
     path: Path
     parties: tuple[PartyConfig, ...]
     unaligned: str | None = None
     trained: bool = False
+    binned: bool = False
 
     def error(self, index: int, step: StepConfig, message: str) -> JobFileError:
         """An error naming the file and step (``job.toml: steps[1] (hetero_lr): ...``)."""
@@ -502,6 +508,18 @@ class StepType(abc.ABC, Generic[S]):
         """Whether the data files are read keeping each repeated id's first row."""
         return False
 
+    def raw_cells(self, step: S, party: PartyConfig) -> tuple[str, ...] | None:
+        """Whether ``party``'s data is read with missing cells and text columns allowed.
+
+        Returns
+        -------
+        tuple of str or None
+            ``None`` (the default): every cell must be a finite number.  A tuple: missing
+            cells and text columns are allowed, and these columns are always read as text
+            (declared categorical).
+        """
+        return None
+
     def missing_files(self, step: S, party: PartyConfig) -> list[str]:
         """Files of ``party`` this step needs that are not there, described for an error."""
         return []
@@ -566,6 +584,31 @@ class StepType(abc.ABC, Generic[S]):
         StepOutcome
         """
         return StepOutcome(document, context.table, context.model)
+
+
+def read_options(job: JobConfig, party: PartyConfig) -> dict[str, Any]:
+    """The options of :func:`~vfl.tables.datasets.read_party_csv` ``party``'s files need.
+
+    Strict (no option) unless a step of the job takes raw cells
+    (:meth:`StepType.raw_cells`); then missing cells and text columns are allowed and the
+    columns any such step declares categorical are read as text.
+
+    Parameters
+    ----------
+    job : JobConfig
+    party : PartyConfig
+
+    Returns
+    -------
+    dict
+        Keyword arguments for ``read_party_csv`` (empty: strict).
+    """
+    declared = [step_type(step).raw_cells(step, party) for step in job.steps]
+    wanted = [columns for columns in declared if columns is not None]
+    if not wanted:
+        return {}
+    categorical = tuple(dict.fromkeys(name for columns in wanted for name in columns))
+    return {"allow_missing": True, "allow_text": True, "categorical": categorical}
 
 
 def sha256_of_file(path: Path) -> str:

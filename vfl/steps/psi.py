@@ -22,6 +22,7 @@ from vfl.steps.base import (
     StepOutcome,
     StepType,
     non_zero_workers,
+    read_options,
 )
 from vfl.tables.datasets import read_party_csv, write_party_csv
 
@@ -176,7 +177,10 @@ class PsiType(StepType[PsiStep]):
             data = context.party.data
             assert data is not None
             aligned = read_party_csv(
-                aligned_path, id_column=data.id_column, label_column=data.label_column
+                aligned_path,
+                id_column=data.id_column,
+                label_column=data.label_column,
+                **read_options(context.job, context.party),
             )
             table = aligned if step.output == "both" else table
         return StepOutcome(document, table, context.model)
