@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["ProtocolError", "UnexpectedMessageError"]
+__all__ = ["BinningError", "ProtocolError", "UnexpectedMessageError"]
 
 
 class ProtocolError(Exception):
@@ -34,4 +34,22 @@ class UnexpectedMessageError(ProtocolError):
     Traceback (most recent call last):
     ...
     protocols.exceptions.UnexpectedMessageError: h1 did not expect ABORT from g while waiting ...
+    """
+
+
+class BinningError(ProtocolError):
+    """Binning, weight of evidence or a scorecard cannot be computed from these inputs.
+
+    Raised by :mod:`protocols.binning` for unusable values (a missing cell where the
+    bins have no missing bin, an unknown method, a malformed stored binning) and by
+    the binning exchange when a peer breaks the protocol.
+
+    Examples
+    --------
+    >>> from protocols.binning import FeatureBins
+    >>> try:
+    ...     FeatureBins("age", "numeric", edges=(30.0, 20.0))
+    ... except BinningError as error:
+    ...     print(error)
+    feature 'age': edges must be finite and strictly increasing, got (30.0, 20.0)
     """

@@ -1,0 +1,34 @@
+"""Binning, weight of evidence, information value, feature selection and scorecards.
+
+The plain mathematics a party runs on its own data (no I/O, no cryptography):
+
+* :mod:`protocols.binning.bins` -- :class:`FeatureBins` (numeric edges or categorical
+  groups, a missing bin) and :func:`fit_bins`;
+* :mod:`protocols.binning.woe` -- :func:`woe_iv` and the optimal
+  :func:`monotone_merge` of adjacent bins;
+* :mod:`protocols.binning.selection` -- selection by IV, correlation and VIF filters;
+* :mod:`protocols.binning.scorecard` -- points per bin (:class:`PointsScale`).
+"""
+
+from protocols.binning.bins import (
+    MISSING,
+    OTHER,
+    FeatureBins,
+    equal_width_edges,
+    fit_bins,
+    quantile_edges,
+)
+from protocols.binning.woe import SMOOTHING, merge_counts, monotone_merge, woe_iv
+
+__all__ = [
+    "MISSING",
+    "OTHER",
+    "SMOOTHING",
+    "FeatureBins",
+    "equal_width_edges",
+    "fit_bins",
+    "merge_counts",
+    "monotone_merge",
+    "quantile_edges",
+    "woe_iv",
+]
