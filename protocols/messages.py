@@ -25,6 +25,10 @@ __all__ = [
     "PAYLOAD_TYPES",
     "PROTOCOL_VERSION",
     "Abort",
+    "BinLabels",
+    "BinResult",
+    "BinSetup",
+    "BinSums",
     "LrCross",
     "LrDecision",
     "LrDecrypted",
@@ -130,6 +134,10 @@ class MessageKind(enum.IntEnum):
     LR_SHARE_SEALED = 45
     LR_SHARE_POWERS = 46
     LR_SHARE_RESIDUAL = 47
+    BIN_SETUP = 50
+    BIN_LABELS = 51
+    BIN_SUMS = 52
+    BIN_RESULT = 53
 
 
 MESSAGE_TYPES: dict[MessageKind, type[Message]] = {}
@@ -672,6 +680,76 @@ class LrShareResidual(Message):
 
     KIND = MessageKind.LR_SHARE_RESIDUAL
     residual: EncryptedVector
+
+
+# --- binning statistics (protocols.binning.exchange) -------------------------------------
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class BinSetup(Message):
+    """Guest -> every host: the guest's key and the exchange's public parameters.
+
+    ``rows`` aligned rows, sent as :class:`BinLabels` chunks of ``chunk_rows`` rows;
+    ``weighted``: each row value packs a weighted label and a weight (fixed point);
+    ``min_bin_rows``: the guest refuses a bin of fewer rows (but at least one);
+    ``noise_epsilon`` (0: none) and ``noise_delta``: the label-privacy guarantee of
+    the per-bin counts the host receives.
+    """
+
+    KIND = MessageKind.BIN_SETUP
+    public_key: PaillierPublicKey
+    rows: int
+    weighted: bool
+    chunk_rows: int
+    min_bin_rows: int
+    noise_epsilon: float
+    noise_delta: float
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class BinLabels(Message):
+    """Guest -> host, chunk ``batch``: the encrypted row values of the chunk's rows.
+
+    Exact integers at exponent 0 under the guest's key (the bound is ignored: the
+    host relies on the public bound of the setup).
+    """
+
+    KIND = MessageKind.BIN_LABELS
+    labels: EncryptedVector
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class BinSums(Message):
+    """Host -> guest: per-bin row counts and encrypted sums, in a secret random order.
+
+    ``bins`` holds the number of bins of each feature and ``counts`` the rows of
+    each bin, feature after feature; features and the bins within each are
+    shuffled.  ``sums`` packs the encrypted per-bin sums by a public layout, every
+    packed ciphertext re-randomised.
+    """
+
+    KIND = MessageKind.BIN_SUMS
+    bins: np.ndarray
+    counts: np.ndarray
+    sums: MaskedVector
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class BinResult(Message):
+    """Guest -> host: the statistics of every bin, in the order of :class:`BinSums`.
+
+    ``events``, ``non_events`` and ``woe`` per bin (weighted when rows carry
+    weights; with label noise, the events are noisy and the WOE is computed from
+    them); ``iv`` per feature; ``noise_sigma`` the noise's standard deviation (0:
+    none).
+    """
+
+    KIND = MessageKind.BIN_RESULT
+    events: np.ndarray
+    non_events: np.ndarray
+    woe: np.ndarray
+    iv: np.ndarray
+    noise_sigma: float
 
 
 def zigzag(values: Iterable[int]) -> tuple[int, ...]:
