@@ -1274,3 +1274,64 @@ def test_atheris_harnesses_run(tmp_path: Path, harness: str) -> None:
     )
     assert result.returncode == 0, result.stderr[-3000:]
     assert "Done 300 runs" in result.stderr
+
+
+# ---------------------------------------------------------------------------------------
+# the binning exchange (protocols.binning.exchange), registered like the scenarios above
+# ---------------------------------------------------------------------------------------
+def _binning_roles(weighted: bool) -> Callable[[], dict[str, Role]]:
+    """Two hosts of two features each, label chunks of 10 rows (three chunks); the
+    weighted variant adds row weights and label noise (every field of every message)."""
+
+    def make() -> dict[str, Role]:
+        from protocols.binning.exchange import BinningGuest, BinningHost, LabelNoise
+
+        rng = np.random.default_rng(7)
+        rows = 24
+        labels = rng.integers(0, 2, size=rows)
+        hosts = ["host-1", "host-2"]
+        roles: dict[str, Role] = {
+            "guest": BinningGuest(
+                "guest",
+                JOB,
+                hosts=hosts,
+                labels=labels,
+                weights=rng.uniform(0.5, 3.0, size=rows) if weighted else None,
+                key_length=1024,
+                allow_weak_key=True,
+                min_bin_rows=2,
+                noise=LabelNoise(epsilon=4.0) if weighted else None,
+                chunk_rows=10,
+            )
+        }
+        for name in hosts:  # every bin of 3 bins holds 8 rows
+            codes = np.column_stack([rng.permutation(np.arange(rows) % 3) for _ in range(2)])
+            roles[name] = BinningHost(
+                name,
+                JOB,
+                guest="guest",
+                codes=codes,
+                n_bins=[3, 3],
+                min_bin_rows=2,
+                min_key_bits=1024,
+            )
+        return roles
+
+    return make
+
+
+BINNING_SCENARIOS = [
+    Scenario("binning", _binning_roles(weighted=False), wire=True),
+    Scenario("binning-weighted-noise", _binning_roles(weighted=True), wire=True),
+]
+for _scenario in BINNING_SCENARIOS:
+    SCENARIOS[_scenario.name] = _scenario  # sample_frames() samples their frames too
+    ROLE_FACTORS[_scenario.name] = 4.0
+    _test = _role_test(_scenario.name)
+    globals()[_test.__name__] = _test
+del _scenario, _test
+
+
+@pytest.mark.parametrize("name", [scenario.name for scenario in BINNING_SCENARIOS])
+def test_honest_binning_runs_finish(name: str) -> None:
+    test_honest_reference_runs_finish(name)
