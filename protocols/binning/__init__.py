@@ -18,6 +18,13 @@ from protocols.binning.bins import (
     fit_bins,
     quantile_edges,
 )
+from protocols.binning.scorecard import PointsScale, base_points, bin_points
+from protocols.binning.selection import (
+    correlation_filter,
+    select_by_iv,
+    variance_inflation_factors,
+    vif_filter,
+)
 from protocols.binning.woe import SMOOTHING, merge_counts, monotone_merge, woe_iv
 
 __all__ = [
@@ -25,10 +32,17 @@ __all__ = [
     "OTHER",
     "SMOOTHING",
     "FeatureBins",
+    "PointsScale",
+    "base_points",
+    "bin_points",
+    "correlation_filter",
     "equal_width_edges",
     "fit_bins",
     "merge_counts",
     "monotone_merge",
     "quantile_edges",
+    "select_by_iv",
+    "variance_inflation_factors",
+    "vif_filter",
     "woe_iv",
 ]
