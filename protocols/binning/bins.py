@@ -584,7 +584,10 @@ def _edges(edges: object, error: Any) -> tuple[float, ...]:
         raise error(f"edges must be a tuple of numbers, got {type(edges).__name__}")
     if not all(isinstance(e, (int, float)) and not isinstance(e, bool) for e in edges):
         raise error(f"edges must be numbers, got {edges!r}")
-    numbers = tuple(float(e) for e in edges)
+    try:
+        numbers = tuple(float(e) for e in edges)
+    except OverflowError:
+        raise error(f"edges must be finite, got {edges!r}") from None
     if not all(math.isfinite(e) for e in numbers) or any(
         low >= high for low, high in itertools.pairwise(numbers)
     ):

@@ -65,9 +65,13 @@ class PointsScale:
             value = getattr(self, item.name)
             if not isinstance(value, (int, float)) or isinstance(value, bool):
                 raise BinningError(f"scorecard {item.name} must be a number, got {value!r}")
-            if not math.isfinite(value):
+            try:
+                number = float(value)
+            except OverflowError:
+                number = math.inf
+            if not math.isfinite(number):
                 raise BinningError(f"scorecard {item.name} must be finite, got {value!r}")
-            object.__setattr__(self, item.name, float(value))
+            object.__setattr__(self, item.name, number)
         if self.pdo <= 0:
             raise BinningError(
                 f"scorecard pdo (points to double the odds) must be > 0, got {self.pdo!r}"

@@ -290,6 +290,7 @@ def test_to_dict_from_dict_round_trips_through_json(bins: FeatureBins) -> None:
         ({"edges": [2.0, 1.0]}, "strictly increasing"),
         ({"edges": [1.0, 1.0]}, "strictly increasing"),
         ({"edges": [1.0, math.inf]}, "finite"),
+        ({"edges": [10**400]}, "edges must be finite"),
         ({"edges": ["1"]}, "edges must be numbers"),
         ({"edges": [True]}, "edges must be numbers"),
         ({"edges": "1,2"}, "edges must be a list"),
@@ -465,3 +466,63 @@ def test_monotone_merge_sorted_by_woe_for_categories(
     assert (np.diff(woe[: len(runs) - 2]) >= -1e-12).all()  # increasing before "other"
     bins = FeatureBins("c", "categorical", groups=tuple((f"k{i}",) for i in range(values)))
     assert bins.merge(runs).n_bins == len(runs)
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=3),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=3), inner, max_size=3)
+    ),
+    max_leaves=8,
+)
+
+
+@given(
+    document=st.one_of(
+        json_values,
+        st.fixed_dictionaries(
+            {
+                "name": st.one_of(st.just("x"), json_values),
+                "kind": st.one_of(st.sampled_from(["numeric", "categorical"]), json_values),
+                "edges": st.one_of(st.lists(st.floats(), max_size=3), json_values),
+                "groups": st.one_of(
+                    st.lists(st.lists(st.text(max_size=2), max_size=2), max_size=3), json_values
+                ),
+                "missing_bin": st.one_of(st.booleans(), json_values),
+            }
+        ),
+    )
+)
+def test_from_dict_either_builds_valid_bins_or_raises_binning_error(document: object) -> None:
+    try:
+        bins = FeatureBins.from_dict(document)
+    except BinningError:
+        return
+    assert FeatureBins.from_dict(json.loads(json.dumps(bins.to_dict()))) == bins
+    assert len(bins.labels()) == bins.n_bins
+
+
+@given(
+    cells=st.lists(
+        st.one_of(st.sampled_from(["a", "b", "c", "d", "e", ""]), st.none(), st.just(math.nan)),
+        max_size=80,
+    ),
+    rare_share=st.sampled_from([0.0, 0.05, 0.2, 0.5]),
+    min_rows=st.integers(0, 10),
+)
+def test_categorical_fit_laws(cells: list[object], rare_share: float, min_rows: int) -> None:
+    column = np.array(cells, dtype=object)
+    bins = fit_bins("c", column, categorical=True, rare_share=rare_share, min_bin_rows=min_rows)
+    codes = bins.assign(column)
+    missing = [c is None or c == "" or (isinstance(c, float) and math.isnan(c)) for c in cells]
+    assert (codes[np.array(missing, dtype=bool)] == bins.missing_index).all()
+    present = [c for c, m in zip(cells, missing, strict=True) if not m]
+    for code, cell in zip(codes[~np.array(missing, dtype=bool)], present, strict=True):
+        assert cell in bins.groups[code] or (
+            code == len(bins.groups) - 1 and cell not in bins._lookup
+        )
+    rows = bins.rows_per_bin(column)[: bins.n_value_bins]
+    floor = max(rare_share * len(present), min_rows, 1)
+    assert all(rows[g] >= floor for g in range(len(bins.groups) - 1))  # frequent groups
+    assert rows[-1] == 0 or rows[-1] >= min_rows or len(bins.groups) == 1  # "other"
+    assert bins.assign(np.array(["never seen"], dtype=object)).tolist() == [len(bins.groups) - 1]

@@ -51,7 +51,8 @@ def test_points_add_up_to_the_score_of_the_model_odds(
     score = base_points(intercept, scale) + sum(t[c] for t, c in zip(tables, chosen, strict=True))
     z = intercept + sum(w * woe[c] for w, woe, c in zip(weights, woes, chosen, strict=True))
     probability = 1 / (1 + math.exp(-z))  # of an event
-    good_bad_odds = (1 - probability) / probability
+    complement = 1 / (1 + math.exp(z))  # 1 - probability, without cancellation
+    good_bad_odds = complement / probability
     assert score == pytest.approx(scale.offset + scale.factor * math.log(good_bad_odds), abs=1e-6)
     # pdo more points double the odds; base_odds scores base_score
     assert base_points(-math.log(2 * odds), scale) - base_points(
@@ -76,6 +77,7 @@ def test_scale_round_trips_and_refuses_bad_values() -> None:
         ({"pdo": -20}, "must be > 0"),
         ({"base_odds": 0}, "base_odds must be > 0"),
         ({"base_score": math.nan}, "base_score must be finite"),
+        ({"base_odds": 10**400}, "base_odds must be finite"),
         ({"base_score": "600"}, "base_score must be a number"),
         ({"pdo": True}, "pdo must be a number"),
     ]:
