@@ -1,4 +1,7 @@
-"""Step types of job files, as plug-ins: ``psi``, ``secure_sum``, ``hetero_lr``, ``score``.
+"""Step types of job files, as plug-ins: ``psi``, ``binning``, ``hetero_lr``, ``score`` ...
+
+The built-in types are ``psi``, ``secure_sum``, ``hetero_lr``, ``score``, ``binning``
+and ``scorecard``.
 
 Each ``type = "..."`` of ``[[steps]]`` is a :class:`StepType` registered here; the
 job loader (:mod:`vfl.jobs.jobfile`) and the runner (:mod:`vfl.jobs`) look a step's type
@@ -9,14 +12,14 @@ attribute ``type``), a :class:`StepType` subclass (``parse`` and ``build_role``,
 ``output``; optionally ``check``, ``reload``, ``missing_files``, ``digest``,
 ``uses_arbiter``, ``dedupe`` and the class attributes ``checkpoints`` and
 ``output_files``) and call :func:`register` with an instance before the job file is
-loaded.  :mod:`vfl.steps.base` documents each method; the four built-in types are
+loaded.  :mod:`vfl.steps.base` documents each method; the six built-in types are
 complete examples.
 
 Examples
 --------
 >>> from vfl.steps import step_type, step_types
 >>> step_types()
-('psi', 'secure_sum', 'hetero_lr', 'score')
+('psi', 'secure_sum', 'hetero_lr', 'score', 'binning', 'scorecard')
 >>> step_type("hetero_lr").checkpoints
 True
 """
@@ -30,18 +33,22 @@ from vfl.steps.base import (
     StepOutcome,
     StepType,
 )
+from vfl.steps.binning import BinningStep, BinningType
 from vfl.steps.hetero_lr import HeteroLrStep, HeteroLrType
 from vfl.steps.psi import PsiStep, PsiType
 from vfl.steps.registry import register, step_type, step_types, unregister
 from vfl.steps.score import ScoreStep, ScoreType
+from vfl.steps.scorecard import ScorecardStep, ScorecardType
 from vfl.steps.secure_sum import SecureSumStep, SecureSumType
 
 __all__ = [
+    "BinningStep",
     "HeteroLrStep",
     "JobCheck",
     "LoadContext",
     "PsiStep",
     "ScoreStep",
+    "ScorecardStep",
     "Section",
     "SecureSumStep",
     "StepConfig",
@@ -54,5 +61,12 @@ __all__ = [
     "unregister",
 ]
 
-for _builtin in (PsiType(), SecureSumType(), HeteroLrType(), ScoreType()):
+for _builtin in (
+    PsiType(),
+    SecureSumType(),
+    HeteroLrType(),
+    ScoreType(),
+    BinningType(),
+    ScorecardType(),
+):
     register(_builtin)

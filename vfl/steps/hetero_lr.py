@@ -719,10 +719,10 @@ def binned_features(
     if not binning.selected:
         raise DataError(
             f"party {party.name!r}: the binning step selected none of its columns (their IVs: "
-            f"{ {f.bins.name: round(f.iv, 4) for f in binning.features} }); lower min_iv or "
+            f"{ {name: round(iv, 4) for name, iv in binning.ivs.items()} }); lower min_iv or "
             "set top_k in the binning step"
         )
-    needed = [feature.bins.name for feature in binning.features]
+    needed = list(binning.selected)
     absent = [name for name in needed if name not in table.column_names]
     if absent:
         source = party.data.file if party.data else "its data"

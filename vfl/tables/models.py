@@ -308,11 +308,7 @@ class PartyModel:
         DataError
             If a column the model needs is missing.
         """
-        needed = (
-            [f.bins.name for f in self.binning.features]
-            if self.binning is not None
-            else self.feature_names
-        )
+        needed = self.feature_names  # with a binning: its selected columns
         missing = [name for name in needed if name not in columns]
         if missing:
             raise DataError(

@@ -44,6 +44,10 @@ each message against the table and against the parties' real data:
   exact replay of the shared arithmetic from the data and the secrets reproduces every
   weight share sent, every partial score, the powers, the sigmoid, the residual shares,
   every gradient and the model files' weights;
+* binning (§13, ``checks_binning``): ``BinSums`` decrypts to exactly the host's per-bin
+  row counts and label sums (recomputed from its file and the guest's labels), never in
+  the host's own order, every non-empty bin of at least ``min_bin_rows`` rows, and
+  ``BinResult`` returns those counts and the formula's WOE and IV in the host's order;
 * secure sum: the partials go around the ring, each decrypts to the prefix sum, and
   every hop is re-randomised (what a contributor sends divided by what it received
   is never ``1 + v n``), including the hops between contributors.
@@ -58,7 +62,8 @@ The modules, by concern: ``declared`` (the table), ``security_md`` (what SECURIT
 declares), ``secret_log`` (recording the secrets), ``pairing`` (transcripts paired and
 decoded), ``values`` (searching values and bytes), ``truth`` (the parties' data and a
 plaintext replay), ``context`` (what every check works from), the checks per protocol
-``checks_common``, ``checks_psi``, ``checks_lr``, ``checks_shared`` and ``checks_sum`` (mixed into
+``checks_common``, ``checks_psi``, ``checks_lr``, ``checks_shared``, ``checks_sum`` and
+``checks_binning`` (mixed into
 ``audit.Audit``), and ``runs`` (the example jobs, ready to audit).  This package
 exports the names the tests use.
 """
@@ -68,6 +73,7 @@ from tests.support.auditor.checks_lr import conditional_field_problems
 from tests.support.auditor.declared import DECLARED, FORMS, LR
 from tests.support.auditor.pairing import Wire, pair_transcripts, recorder_entries
 from tests.support.auditor.runs import (
+    prepare_binning_job,
     prepare_example,
     prepare_psi_job,
     prepare_secure_sum_job,
@@ -99,6 +105,7 @@ __all__ = [
     "distinctive",
     "main",
     "pair_transcripts",
+    "prepare_binning_job",
     "prepare_example",
     "prepare_psi_job",
     "prepare_secure_sum_job",

@@ -7,7 +7,7 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 from crypto.paillier import PaillierPrivateKey, PaillierPublicKey
-from protocols.messages import LrPublicKey, LrSetup, SumPublicKey
+from protocols.messages import BinSetup, LrPublicKey, LrSetup, SumPublicKey
 from tests.support.auditor.declared import VECTOR_TYPES, Field, Route, find_route
 from tests.support.auditor.pairing import Wire
 from tests.support.auditor.secret_log import SecretLog
@@ -75,7 +75,7 @@ class AuditContext:
     def _announced_keys(self) -> dict[tuple[int, str], PaillierPublicKey]:
         keys: dict[tuple[int, str], PaillierPublicKey] = {}
         for w in self.wire:
-            if isinstance(w.message, LrPublicKey | SumPublicKey):
+            if isinstance(w.message, LrPublicKey | SumPublicKey | BinSetup):
                 known = keys.setdefault((w.step, w.sender), w.message.public_key)
                 assert known == w.message.public_key, f"{w.sender} announced two keys"
         return keys

@@ -1,5 +1,5 @@
 """The declared leakage table: SECURITY.md §9 secure sum, §10 PSI, §11 hetero LR + scoring,
-§12 shared-mode hetero LR."""
+§12 shared-mode hetero LR, §13 binning."""
 
 from __future__ import annotations
 
@@ -34,6 +34,12 @@ FORMS = {
     "sealed": "statistically masked packed shares under the receiver's key (shared mode): "
     "the receiver decrypts x + R per value, R a mask the sender drew uniformly in "
     "[0, 2**(b+40)) for the value's public bound 2**b, and the sender keeps -R",
+    "bin-sizes": "row counts of the sender's bins (binning): per feature its number of bins "
+    "and per bin its rows, features and bins in the sender's secret random order; every "
+    "non-empty bin holds at least min_bin_rows rows",
+    "bin-statistics": "statistics of the receiver's own bins (binning), in the order it "
+    "shuffled them in: per bin the (weighted, possibly noisy) events and non-events and the "
+    "WOE, per feature the IV",
     "plain-share": "integers in the clear (shared mode): uniformly random to the receiver "
     "(a mask the sender drew, or a function of one alone) or the other share of an output "
     "the receiver is declared to learn",
@@ -261,6 +267,7 @@ def _sealed() -> tuple[Field, ...]:
 
 PSI = "psi"
 LR = "hetero_lr"
+BINNING = "binning"
 
 
 def _declare(
@@ -609,6 +616,85 @@ DECLARED: dict[MessageKind, Declared] = {
                 (_f("scores", "partial-scores", "the host's partial score per scored row"),),
             ),
         ),
+        # binning (§13): the guest's encrypted labels, the host's shuffled per-bin sums
+        _declare(
+            MessageKind.BIN_SETUP,
+            "BinSetup",
+            BINNING,
+            "§13",
+            Route(
+                "guest",
+                "host",
+                (
+                    _f("public_key", "public-key", "the guest's key"),
+                    _f("rows", "size", "the aligned row count"),
+                    _f("weighted", "parameter", "whether rows carry weights"),
+                    _f("chunk_rows", "parameter", "the rows per label chunk"),
+                    _f("min_bin_rows", "parameter", "the guest's minimum rows per bin"),
+                    _f("noise_epsilon", "parameter", "the label-noise guarantee (0: none)"),
+                    _f("noise_delta", "parameter", "its delta"),
+                ),
+            ),
+        ),
+        _declare(
+            MessageKind.BIN_LABELS,
+            "BinLabels",
+            BINNING,
+            "§13",
+            Route(
+                "guest",
+                "host",
+                (
+                    _f(
+                        "labels",
+                        "ciphertext",
+                        NOTHING + "; the same ciphertexts go to every host",
+                        "sender",
+                        broadcast=True,
+                    ),
+                ),
+            ),
+        ),
+        _declare(
+            MessageKind.BIN_SUMS,
+            "BinSums",
+            BINNING,
+            "§13",
+            Route(
+                "host",
+                "guest",
+                (
+                    _f("bins", "bin-sizes", "the host's number of features and of bins"),
+                    _f("counts", "bin-sizes", "the rows of each anonymous, shuffled host bin"),
+                    _f(
+                        "sums",
+                        "ciphertext",
+                        "the (weighted) events of each bin",
+                        "guest",
+                        opened="the (weighted) event count of each anonymous, shuffled host "
+                        "bin (Audit.check_binning: exactly the plaintext per-bin sums, never "
+                        "in the host's own order)",
+                    ),
+                ),
+            ),
+        ),
+        _declare(
+            MessageKind.BIN_RESULT,
+            "BinResult",
+            BINNING,
+            "§13",
+            Route(
+                "guest",
+                "host",
+                (
+                    _f("events", "bin-statistics", "the events of each of its own bins"),
+                    _f("non_events", "bin-statistics", "the non-events of each of its own bins"),
+                    _f("woe", "bin-statistics", "the WOE of each of its own bins"),
+                    _f("iv", "bin-statistics", "the IV of each of its own features"),
+                    _f("noise_sigma", "parameter", "the noise's standard deviation (0: none)"),
+                ),
+            ),
+        ),
         # shared-mode hetero LR (§12): P is the partner host, h any other host
         _declare(
             MessageKind.LR_SHARE_PLAIN,
@@ -707,7 +793,12 @@ DECLARED: dict[MessageKind, Declared] = {
 }
 
 VECTOR_TYPES = (EncryptedVector, PackedEncryptedVector, MaskedVector)
-KEY_KINDS = {MessageKind.LR_PUBLIC_KEY, MessageKind.SUM_PUBLIC_KEY, MessageKind.SUM_PARTIAL}
+KEY_KINDS = {
+    MessageKind.LR_PUBLIC_KEY,
+    MessageKind.SUM_PUBLIC_KEY,
+    MessageKind.SUM_PARTIAL,
+    MessageKind.BIN_SETUP,
+}
 
 
 def routes_for(kind: MessageKind, mode: str | None) -> list[Route]:

@@ -188,3 +188,34 @@ def prepare_secure_sum_job(
     path = folder / "job.toml"
     path.write_text("\n".join(text) + "\n")
     return path
+
+
+def prepare_binning_job(
+    folder: Path, *, hosts: int = 1, ports: Sequence[int] | None = None
+) -> Path:
+    """A binning job on the examples' data: PSI (ECDH, output ``both``), then binning.
+
+    ``hosts`` 1: the two-party example's bank-a (guest) and bank-b; 2: the arbiter
+    example's three banks without the arbiter (bank-b and bank-c hosts), so the guest's
+    label ciphertexts go to two hosts.  Quantile bins (5 per column, at least 20 rows
+    each: the exchange sums real bins), 1024-bit keys.
+    """
+    if ports is not None and hosts == 2:
+        ports = [0, *ports]  # the arbiter example's arbiter, removed below
+    path = prepare_example(SHARED_EXAMPLES[hosts], folder, max_iter=1, ports=ports)
+    text = path.read_text()
+    if '\nname = "arbiter"' in text:
+        start = text.index('[[parties]]\nname = "arbiter"')
+        text = text[:start] + text[text.index("[[parties]]", start + 1) :]
+    first = text.index("[[steps]]")
+    second = text.index("[[steps]]", first + 1)
+    binning = [
+        "[[steps]]",
+        'type = "binning"',
+        'method = "quantile"',
+        "n_bins = 5",
+        "min_bin_rows = 20",
+        "key_length = 1024",
+    ]
+    path.write_text(text[:second] + "\n".join(binning) + "\n")
+    return path

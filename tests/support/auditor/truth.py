@@ -17,6 +17,7 @@ from tests.support.auditor.secret_log import SecretLog
 from tests.support.protocol_harness import run_roles
 from vfl.jobs import build_role
 from vfl.jobs.jobfile import HeteroLrStep, JobConfig, PsiStep, ScoreStep, SecureSumStep
+from vfl.steps.base import read_options
 from vfl.tables.datasets import PartyTable, read_party_csv
 from vfl.tables.models import PartyModel
 
@@ -68,8 +69,12 @@ def load_truth(job: JobConfig, wire: Sequence[Wire], secrets: SecretLog) -> Trut
                 party.name, party.role, [], np.zeros((0, 0)), None, None
             )
             continue
+        options = read_options(job, party)  # missing cells and text in a binning job
         table = read_party_csv(
-            party.data.file, id_column=party.data.id_column, label_column=party.data.label_column
+            party.data.file,
+            id_column=party.data.id_column,
+            label_column=party.data.label_column,
+            **options,
         )
         aligned_path = job.party_output_dir(party.name) / f"step-{psi}-psi.csv"
         aligned = None
@@ -78,6 +83,7 @@ def load_truth(job: JobConfig, wire: Sequence[Wire], secrets: SecretLog) -> Trut
                 aligned_path,
                 id_column=party.data.id_column,
                 label_column=party.data.label_column,
+                **options,
             )
         parties[party.name] = PartyData(
             party.name,
