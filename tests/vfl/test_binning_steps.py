@@ -224,7 +224,7 @@ def test_the_steps_check_their_place_in_the_job(tmp_path: Path) -> None:
         load_job(path)
     # the guest's labels, and aligned rows
     path.write_text(HEAD.replace(', label_column = "y"', "") + '[[steps]]\ntype = "binning"\n')
-    with pytest.raises(JobFileError, match="has no data.label_column, which the binning step"):
+    with pytest.raises(JobFileError, match=r"has no data\.label_column, which the binning step"):
         load_job(path)
     path.write_text(
         HEAD.replace('type = "psi"', 'type = "psi"\noutput = "guest"')

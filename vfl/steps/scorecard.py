@@ -31,7 +31,6 @@ from vfl.tables.models import PartyModel
 
 if TYPE_CHECKING:
     from protocols.binning.scorecard import PointsScale
-
     from protocols.messages import Message
     from vfl.tables.binning_model import PartyBinning
     from vfl.tables.scorecard_model import PartyPoints
