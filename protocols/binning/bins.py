@@ -50,6 +50,7 @@ IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
 
 _KEYS: Final = frozenset({"name", "kind", "edges", "groups", "missing_bin"})
+_OPTIONAL_KEYS: Final = frozenset({"missing_to"})
 _NOT_FOUND: Final = -1
 
 
@@ -72,7 +73,10 @@ class FeatureBins:
         Every other group is non-empty; no category is in two groups.
     missing_bin : bool, default True
         ``True``: missing cells get their own bin, the last index.  ``False``:
-        :meth:`assign` refuses missing cells.
+        missing cells go to the bin ``missing_to``, or are refused without one.
+    missing_to : int or None, default None
+        Only without a missing bin: the value bin that also holds the missing cells
+        (:func:`fit_bins` folds too few missing cells into the largest bin this way).
 
     Raises
     ------
@@ -96,6 +100,7 @@ class FeatureBins:
     edges: tuple[float, ...] = ()
     groups: tuple[tuple[str, ...], ...] = ()
     missing_bin: bool = True
+    missing_to: int | None = None
     _edge_array: FloatArray = field(init=False, repr=False, compare=False)
     _lookup: Mapping[str, int] = field(init=False, repr=False, compare=False)
 
@@ -115,6 +120,16 @@ class FeatureBins:
                 raise self._error("a categorical feature has groups, not edges")
             if not groups:
                 raise self._error("a categorical feature needs at least the 'other' group")
+        value_bins = len(edges) + 1 if self.kind == "numeric" else len(groups)
+        if self.missing_to is not None and (
+            self.missing_bin
+            or type(self.missing_to) is not int
+            or not 0 <= self.missing_to < value_bins
+        ):
+            raise self._error(
+                f"missing_to must be null or, without a missing bin, a value bin in "
+                f"[0, {value_bins}), got {self.missing_to!r}"
+            )
         object.__setattr__(self, "edges", edges)
         object.__setattr__(self, "groups", groups)
         object.__setattr__(self, "_edge_array", np.array(edges, dtype=np.float64))
@@ -141,6 +156,11 @@ class FeatureBins:
     def missing_index(self) -> int | None:
         """Index of the missing bin (the last one), or ``None`` without one."""
         return self.n_value_bins if self.missing_bin else None
+
+    @property
+    def missing_code(self) -> int | None:
+        """The bin of a missing cell: the missing bin, ``missing_to``, or ``None`` (refused)."""
+        return self.missing_index if self.missing_bin else self.missing_to
 
     def assign(self, values: npt.ArrayLike) -> IntArray:
         """The bin of every value.
@@ -171,13 +191,13 @@ class FeatureBins:
         else:
             codes, missing = self._assign_categories(values)
         if missing.any():
-            if self.missing_index is None:
+            if self.missing_code is None:
                 first = int(np.flatnonzero(missing)[0])
                 raise self._error(
                     f"{int(missing.sum())} missing value(s) (first at row {first}) but the bins "
                     "have no missing bin; fill them or fit bins with a missing bin"
                 )
-            codes[missing] = self.missing_index
+            codes[missing] = self.missing_code
         return codes
 
     def _assign_categories(self, values: npt.ArrayLike) -> tuple[IntArray, npt.NDArray[np.bool_]]:
@@ -228,6 +248,8 @@ class FeatureBins:
             labels.append(OTHER + (" {" + ", ".join(rare) + "}" if rare else ""))
         if self.missing_bin:
             labels.append(MISSING)
+        elif self.missing_to is not None:
+            labels[self.missing_to] += f" or {MISSING}"
         return labels
 
     def merge(self, runs: Sequence[Sequence[int]]) -> FeatureBins:
@@ -286,6 +308,7 @@ class FeatureBins:
                 "numeric",
                 edges=tuple(self.edges[run[-1]] for run in parts[:-1]),
                 missing_bin=self.missing_bin,
+                missing_to=self._merged_missing_to(parts),
             )
         other = self.n_value_bins - 1
         if other not in parts[-1]:
@@ -297,23 +320,37 @@ class FeatureBins:
             tuple(sorted(category for index in run for category in self.groups[index]))
             for run in parts
         )
-        return FeatureBins(self.name, "categorical", groups=groups, missing_bin=self.missing_bin)
+        return FeatureBins(
+            self.name,
+            "categorical",
+            groups=groups,
+            missing_bin=self.missing_bin,
+            missing_to=self._merged_missing_to(parts),
+        )
+
+    def _merged_missing_to(self, parts: list[tuple[int, ...]]) -> int | None:
+        if self.missing_to is None:
+            return None
+        return next(new for new, run in enumerate(parts) if self.missing_to in run)
 
     def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready dictionary (floats survive JSON exactly).
+        """A JSON-ready dictionary (floats survive JSON exactly); ``missing_to`` only when set.
 
         Examples
         --------
         >>> FeatureBins("age", "numeric", edges=(30.0,)).to_dict()
         {'name': 'age', 'kind': 'numeric', 'edges': [30.0], 'groups': [], 'missing_bin': True}
         """
-        return {
+        document: dict[str, Any] = {
             "name": self.name,
             "kind": self.kind,
             "edges": list(self.edges),
             "groups": [list(group) for group in self.groups],
             "missing_bin": self.missing_bin,
         }
+        if self.missing_to is not None:
+            document["missing_to"] = self.missing_to
+        return document
 
     @classmethod
     def from_dict(cls, document: object) -> FeatureBins:
@@ -327,7 +364,7 @@ class FeatureBins:
         """
         if not isinstance(document, dict):
             raise BinningError(f"bins: expected an object, got {type(document).__name__}")
-        missing, unknown = _KEYS - document.keys(), document.keys() - _KEYS
+        missing, unknown = _KEYS - document.keys(), document.keys() - _KEYS - _OPTIONAL_KEYS
         if missing or unknown:
             raise BinningError(
                 f"bins of {document.get('name', '?')!r}: missing keys {sorted(missing)}, "
@@ -347,6 +384,7 @@ class FeatureBins:
             edges=tuple(edges),
             groups=tuple(tuple(group) for group in groups),
             missing_bin=document["missing_bin"],
+            missing_to=document.get("missing_to"),
         )
 
 
@@ -431,10 +469,12 @@ def fit_bins(
     the present cells and at least ``min_bin_rows`` rows is a group of its own
     (most frequent first, ties by name); the others form the last "other" group,
     which joins the smallest group (the last one on a tie) when it holds between 1
-    and ``min_bin_rows - 1`` rows.  Missing cells have their own last bin, which is
-    never merged: when it holds between 1 and ``min_bin_rows - 1`` rows it stays as
-    it is (see :meth:`FeatureBins.rows_per_bin`), and the binning exchange refuses
-    the feature.
+    and ``min_bin_rows - 1`` rows.  Missing cells have their own last bin (empty
+    when the column has none, so that missing cells met later score as neutral);
+    when there are between 1 and ``min_bin_rows - 1`` of them, there is no missing
+    bin and they join the value bin with the most rows (the first on a tie:
+    ``missing_bin=False``, ``missing_to`` that bin), as a most-frequent-value
+    imputation would, so no bin holds a handful of customers.
 
     Parameters
     ----------
@@ -486,7 +526,9 @@ def fit_bins(
     if not isinstance(rare_share, (int, float)) or not 0.0 <= float(rare_share) < 1.0:
         raise BinningError(f"feature {name!r}: rare_share must be in [0, 1), got {rare_share!r}")
     if categorical:
-        return _fit_categories(name, values, float(rare_share), min_bin_rows)
+        return _fold_missing(
+            _fit_categories(name, values, float(rare_share), min_bin_rows), values, min_bin_rows
+        )
     numbers = _as_numbers(values, name)
     if np.isinf(numbers).any():
         raise BinningError(
@@ -499,7 +541,23 @@ def fit_bins(
     counts = np.bincount(
         np.searchsorted(bins._edge_array, present, side="left"), minlength=bins.n_value_bins
     )
-    return bins.merge(_merge_small(counts.tolist(), max(min_bin_rows, 1)))
+    merged = bins.merge(_merge_small(counts.tolist(), max(min_bin_rows, 1)))
+    return _fold_missing(merged, numbers, min_bin_rows)
+
+
+def _fold_missing(bins: FeatureBins, values: npt.ArrayLike, min_rows: int) -> FeatureBins:
+    """Too few missing cells (1 to ``min_rows - 1``) join the largest value bin."""
+    rows = bins.rows_per_bin(values)
+    if not 0 < rows[-1] < min_rows:
+        return bins
+    return FeatureBins(
+        bins.name,
+        bins.kind,
+        edges=bins.edges,
+        groups=bins.groups,
+        missing_bin=False,
+        missing_to=int(np.argmax(rows[:-1])),
+    )
 
 
 def _fit_categories(

@@ -177,10 +177,22 @@ def test_fit_bins_keeps_every_value_bin_above_min_rows(
 ) -> None:
     for method in ("quantile", "equal_width"):
         bins = fit_bins("x", values, method=method, n_bins=n_bins, min_bin_rows=min_rows)  # type: ignore[arg-type]
-        rows = bins.rows_per_bin(np.array(values, dtype=np.float64))
-        assert rows[-1] == sum(math.isnan(v) for v in values)  # missing bin, never merged
+        array = np.array(values, dtype=np.float64)
+        rows = bins.rows_per_bin(array)
+        n_missing = int(np.isnan(array).sum())
+        if 0 < n_missing < min_rows:  # too few: folded into the largest value bin
+            assert not bins.missing_bin and bins.missing_to is not None
+            present = bins.rows_per_bin(array[~np.isnan(array)])
+            assert bins.missing_to == int(np.argmax(present))
+            assert (
+                rows.tolist()
+                == (present + n_missing * (np.arange(len(present)) == bins.missing_to)).tolist()
+            )
+        else:
+            assert bins.missing_bin and rows[-1] == n_missing  # own bin, never merged
+            rows = rows[:-1]
         if bins.n_value_bins > 1:
-            assert (rows[:-1] >= max(min_rows, 1)).all()
+            assert (rows >= max(min_rows, 1)).all()
         cut = quantile_edges if method == "quantile" else equal_width_edges
         assert set(bins.edges) <= set(cut(values, n_bins))  # merging only drops edges
 
@@ -277,6 +289,39 @@ feature_bins = st.one_of(
 )
 
 
+def folded(bins: FeatureBins, where: int) -> FeatureBins:
+    """The same bins without a missing bin, missing cells in value bin ``where`` (modulo)."""
+    return FeatureBins(
+        bins.name,
+        bins.kind,
+        edges=bins.edges,
+        groups=bins.groups,
+        missing_bin=False,
+        missing_to=where % bins.n_value_bins,
+    )
+
+
+feature_bins = feature_bins | st.builds(folded, feature_bins, st.integers(0, 10))
+
+
+def test_too_few_missing_cells_join_the_largest_bin() -> None:
+    values = np.array([1.0] * 10 + [2.0] * 30 + [3.0] * 20 + [np.nan] * 3)
+    bins = fit_bins("x", values, method="equal_width", n_bins=4, min_bin_rows=5)
+    # edges 1.5, 2, 2.5; the empty bin (2, 2.5] joins its smaller neighbour (2.5, inf)
+    assert bins.edges == (1.5, 2.0) and not bins.missing_bin and bins.missing_to == 1
+    assert bins.labels() == ["(-inf, 1.5]", "(1.5, 2] or missing", "(2, inf)"]
+    assert bins.rows_per_bin(values).tolist() == [10, 33, 20]
+    assert bins.missing_code == 1 and bins.missing_index is None
+    assert bins.merge([[0, 1], [2]]).missing_to == 0
+    assert bins.merge([[0], [1, 2]]).missing_to == 1
+    assert FeatureBins.from_dict(bins.to_dict()) == bins and bins.to_dict()["missing_to"] == 1
+    assert "missing_to" not in fit_bins("x", values, min_bin_rows=3).to_dict()
+    cells = np.array(["a"] * 8 + ["b"] * 9 + [None], dtype=object)
+    region = fit_bins("r", cells, categorical=True, min_bin_rows=2)
+    assert region.groups == (("b",), ("a",), ()) and region.missing_to == 0
+    assert region.labels() == ["{b} or missing", "{a}", "other"]
+
+
 @given(bins=feature_bins)
 def test_to_dict_from_dict_round_trips_through_json(bins: FeatureBins) -> None:
     document = json.loads(json.dumps(bins.to_dict()))
@@ -300,6 +345,10 @@ def test_to_dict_from_dict_round_trips_through_json(bins: FeatureBins) -> None:
         ({"missing_bin": 1}, "missing_bin must be true or false"),
         ({"groups": [["a"]]}, "a numeric feature has edges, not groups"),
         ({"groups": "a"}, "groups must be a list of lists"),
+        ({"missing_to": 0}, "without a missing bin"),
+        ({"missing_bin": False, "missing_to": 3}, r"a value bin in \[0, 3\), got 3"),
+        ({"missing_bin": False, "missing_to": "0"}, "missing_to must be null"),
+        ({"missing_bin": False, "missing_to": True}, "missing_to must be null"),
         ({"extra": 1}, r"unknown keys \['extra'\]"),
     ],
 )
@@ -515,13 +564,13 @@ def test_categorical_fit_laws(cells: list[object], rare_share: float, min_rows: 
     bins = fit_bins("c", column, categorical=True, rare_share=rare_share, min_bin_rows=min_rows)
     codes = bins.assign(column)
     missing = [c is None or c == "" or (isinstance(c, float) and math.isnan(c)) for c in cells]
-    assert (codes[np.array(missing, dtype=bool)] == bins.missing_index).all()
+    assert (codes[np.array(missing, dtype=bool)] == bins.missing_code).all()
     present = [c for c, m in zip(cells, missing, strict=True) if not m]
     for code, cell in zip(codes[~np.array(missing, dtype=bool)], present, strict=True):
         assert cell in bins.groups[code] or (
             code == len(bins.groups) - 1 and cell not in bins._lookup
         )
-    rows = bins.rows_per_bin(column)[: bins.n_value_bins]
+    rows = bins.rows_per_bin(np.array(present, dtype=object))[: bins.n_value_bins]
     floor = max(rare_share * len(present), min_rows, 1)
     assert all(rows[g] >= floor for g in range(len(bins.groups) - 1))  # frequent groups
     assert rows[-1] == 0 or rows[-1] >= min_rows or len(bins.groups) == 1  # "other"
