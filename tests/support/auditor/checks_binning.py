@@ -28,7 +28,8 @@ class BinningChecks(AuditContext):
         guest's labels, as a set of features of sets of bins, *not* in the host's own
         order; every non-empty bin holds at least ``min_bin_rows`` rows; and
         ``BinResult`` returns, in the order the host sent, its events, non-events, the
-        WOE of the formula (smoothing 0.5) and the IV."""
+        WOE of the formula (smoothing 0.5 over the non-empty bins; an empty bin's WOE is
+        0) and the IV."""
         problems: list[str] = []
         self.stats["binning bins checked"] = 0
         steps = [i for i, s in self.steps.items() if isinstance(s, BinningStep)]
@@ -116,14 +117,18 @@ class BinningChecks(AuditContext):
         start = 0
         for position, size in enumerate(sizes):
             e, n = events[start : start + size], expected["non_events"][start : start + size]
-            share_e = (e + SMOOTHING) / (e.sum() + SMOOTHING * size)
-            share_n = (n + SMOOTHING) / (n.sum() + SMOOTHING * size)
-            woe = np.log(share_e / share_n)
+            filled = (e + n) > 0  # an empty bin is about no one: WOE 0, not smoothed
+            e, n = e[filled], n[filled]
+            share_e = (e + SMOOTHING) / (e.sum() + SMOOTHING * len(e))
+            share_n = (n + SMOOTHING) / (n.sum() + SMOOTHING * len(n))
+            woe = np.zeros(size)
+            with np.errstate(invalid="ignore", divide="ignore"):  # planted counts: NaN
+                woe[filled] = np.log(share_e / share_n)
             if not np.allclose(result.woe[start : start + size], woe, rtol=0, atol=1e-9):
                 problems.append(
                     f"{result.describe()}: feature {position}'s WOE is not the formula's"
                 )
-            iv = float(np.sum((share_e - share_n) * woe))
+            iv = float(np.sum((share_e - share_n) * woe[filled]))
             if not abs(float(result.iv[position]) - iv) <= 1e-9:
                 problems.append(
                     f"{result.describe()}: feature {position}'s IV is not the formula's"

@@ -226,8 +226,8 @@ def record_secrets(log: SecretLog, party: str | None = None) -> Iterator[SecretL
     """Record every key pair, PSI scalar, mask, OPRF state and initial-weights seed the
     engine makes (the real code runs).
 
-    Wraps the Paillier key generation the hetero LR backend and the secure sum's key
-    owner call, ``mask_vector`` (both places that call it), ``EcdhKey.generate``
+    Wraps the Paillier key generation the hetero LR backend, the secure sum's key
+    owner and the binning guest call, ``mask_vector`` (both places that call it), ``EcdhKey.generate``
     (except in :mod:`crypto.ot`: base-OT keys are not PSI scalars), KKRT's
     ``OprfReceiver.columns`` and ``OprfSender.rows`` (each block's ``t`` or ``q``
     rows), and ``secret_initial_weights`` as the hetero LR guest calls it (its secret
@@ -246,6 +246,7 @@ def record_secrets(log: SecretLog, party: str | None = None) -> Iterator[SecretL
     backends = importlib.import_module("protocols.hetero_lr.backends")
     lr_guest = importlib.import_module("protocols.hetero_lr.guest")
     secure_sum = importlib.import_module("protocols.secure_sum")
+    binning = importlib.import_module("protocols.binning.exchange")
     masking = importlib.import_module("crypto.paillier.masking")
     vector = importlib.import_module("crypto.paillier.vector")
     ot = importlib.import_module("crypto.ot")
@@ -325,6 +326,7 @@ def record_secrets(log: SecretLog, party: str | None = None) -> Iterator[SecretL
     with (
         mock.patch.object(backends, "generate_paillier_keypair", keygen),
         mock.patch.object(secure_sum, "generate_paillier_keypair", sum_keygen),
+        mock.patch.object(binning, "generate_paillier_keypair", sum_keygen),
         mock.patch.object(lr_guest, "secret_initial_weights", initial_weights),
         mock.patch.object(masking, "mask_vector", mask),
         mock.patch.object(vector, "mask_vector", mask),
