@@ -64,7 +64,11 @@ def woe_iv(
     ([-0.8109, 0.539], 0.4219)
     """
     e, n = _counts(events, non_events)
-    if not isinstance(smoothing, (int, float)) or not 0.0 <= smoothing < math.inf:
+    if (
+        not isinstance(smoothing, (int, float))
+        or isinstance(smoothing, bool)
+        or not 0.0 <= smoothing < math.inf
+    ):
         raise BinningError(f"smoothing must be a finite number >= 0, got {smoothing!r}")
     s = float(smoothing)
     filled = (e + n) > 0
@@ -150,7 +154,11 @@ def monotone_merge(
     [[0], [1, 2], [3]]
     """
     e, n = _counts(events, non_events)
-    if not isinstance(min_bin_share, (int, float)) or not 0.0 <= min_bin_share < 1.0:
+    if (
+        not isinstance(min_bin_share, (int, float))
+        or isinstance(min_bin_share, bool)
+        or not 0.0 <= min_bin_share < 1.0
+    ):
         raise BinningError(f"min_bin_share must be in [0, 1), got {min_bin_share!r}")
     woe_iv(e, n, smoothing)  # validates the smoothing
     values = len(e) - 1 if missing_last else len(e)

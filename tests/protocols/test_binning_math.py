@@ -442,6 +442,12 @@ def test_woe_iv_refuses_bad_counts() -> None:
         woe_iv([1, 5], [5])
     with pytest.raises(BinningError, match="smoothing must be"):
         woe_iv([1, 5], [5, 5], smoothing=-1.0)
+    with pytest.raises(BinningError, match="smoothing must be"):
+        woe_iv([1, 5], [5, 5], smoothing=True)
+    with pytest.raises(BinningError, match=r"min_bin_share must be in \[0, 1\), got 1.0"):
+        monotone_merge([1, 5], [5, 5], min_bin_share=1.0)
+    with pytest.raises(BinningError, match="at least one value bin besides the missing bin"):
+        monotone_merge([1], [5])
 
 
 def test_weighted_counts_equal_repeated_rows() -> None:
