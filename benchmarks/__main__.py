@@ -15,6 +15,7 @@ import sys
 from collections.abc import Callable, Sequence
 
 from benchmarks import (
+    binning_bench,
     hetero_lr_bench,
     initial_weights_bench,
     label_privacy_bench,
@@ -35,6 +36,7 @@ SUITES: dict[str, tuple[str, AddArguments, SuiteMain]] = {
     "label_privacy": label_privacy_bench.SUITE,
     "initial_weights": initial_weights_bench.SUITE,
     "quality": quality_bench.SUITE,
+    "binning": binning_bench.SUITE,
 }
 """Suite name to ``(description, add_arguments, main)``."""
 

@@ -366,7 +366,7 @@ class BinningGuest(Role):
         self._private_key: PaillierPrivateKey | None = None
         self._chunk_rows = chunk_rows
         self._chunks_sent = 0
-        self._received: dict[str, tuple[IntArray, IntArray, list[int]]] = {}
+        self._received: dict[str, tuple[IntArray, IntArray, FloatArray, FloatArray]] = {}
         self._started = False
 
     @property
@@ -521,7 +521,8 @@ class BinningGuest(Role):
             return "sending labels"
         return "waiting for sums from " + ", ".join(self.waiting_for)
 
-    def _take_sums(self, message: BinSums) -> tuple[IntArray, IntArray, list[int]]:
+    def _take_sums(self, message: BinSums) -> tuple[IntArray, IntArray, FloatArray, FloatArray]:
+        """Bins, rows, events and non-events per bin of a host, all checked."""
         host = message.sender
         what = f"{self.party}: {host}'s"
         if not isinstance(message.bins, np.ndarray) or message.bins.ndim != 1:
@@ -564,7 +565,7 @@ class BinningGuest(Role):
             )
         except CryptoError as error:
             raise ProtocolError(f"{what} sums do not decrypt by the layout: {error}") from error
-        return bins, counts, sums
+        return bins, counts, *self._split(bins, counts, sums, host)
 
     def _split(
         self, bins: IntArray, counts: IntArray, sums: list[int], host: str
@@ -605,14 +606,12 @@ class BinningGuest(Role):
         return events, non_events
 
     def _results(self) -> list[Message]:
-        split = {host: self._split(*self._received[host], host) for host in self.hosts}
         features = sum(len(self._received[host][0]) for host in self.hosts)
         sigma = 0.0 if self.noise is None else self.noise.sigma(features, self._max_weight)
         messages: list[Message] = []
         result: dict[str, list[BinStatistics]] = {}
         for host in self.hosts:
-            bins, counts, _ = self._received[host]
-            events, non_events = split[host]
+            bins, counts, events, non_events = self._received[host]
             if sigma:
                 events = np.maximum(events + sigma * csprng_normal(len(events)), 0.0)
                 non_events = np.maximum(non_events + sigma * csprng_normal(len(events)), 0.0)

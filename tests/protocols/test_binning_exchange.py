@@ -15,8 +15,10 @@ from protocols.binning.exchange import (
     BinningGuest,
     BinningHost,
     BinStatistics,
+    LabelNoise,
 )
 from protocols.binning.woe import woe_iv
+from protocols.messages import BinResult, BinSetup
 from tests.support.protocol_harness import run_roles
 
 JOB = "job-1"
@@ -31,6 +33,7 @@ def make_roles(
     weights: np.ndarray | None = None,
     chunk_rows: int | None = None,
     min_bin_rows: int = 1,
+    noise: LabelNoise | None = None,
 ) -> dict[str, BinningGuest | BinningHost]:
     roles: dict[str, BinningGuest | BinningHost] = {
         "guest": BinningGuest(
@@ -42,6 +45,7 @@ def make_roles(
             keypair=keypair,
             min_bin_rows=min_bin_rows,
             chunk_rows=chunk_rows,
+            noise=noise,
         )
     }
     for name, (codes, n_bins) in host_codes.items():
@@ -134,3 +138,37 @@ def test_encrypted_counts_equal_a_plaintext_computation(
                 )
             ]
             assert matches and matches[0].iv == pytest.approx(statistics.iv, rel=1e-12)
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+def test_label_noise_is_calibrated_over_every_feature_of_every_host(
+    keypair: KeyPair, weighted: bool
+) -> None:
+    generator = np.random.default_rng(3)
+    rows = 1600
+    labels = generator.integers(0, 2, size=rows)
+    weights = generator.uniform(0.5, 3.0, size=rows) if weighted else None
+    hosts = {
+        "host-1": (generator.integers(0, 4, size=(rows, 3)), [4, 4, 4]),
+        "host-2": (generator.integers(0, 4, size=(rows, 2)), [4, 4]),
+    }
+    noise = LabelNoise(epsilon=2.0)
+    roles = make_roles(keypair, labels, hosts, weights=weights, min_bin_rows=50, noise=noise)
+    transcript = run_roles(roles)
+    # one label moves one bin of each of the 5 features (either host): sensitivity sqrt(2 * 5)
+    max_weight = 1.0 if weights is None else float(weights.max())
+    sigma = noise.sigma(features=5, max_weight=max_weight)
+    assert {m.noise_sigma for m in transcript if isinstance(m, BinResult)} == {sigma}
+    setup = next(m for m in transcript if isinstance(m, BinSetup))
+    assert (setup.noise_epsilon, setup.noise_delta) == (2.0, noise.delta)
+    errors = []
+    for name, (codes, n_bins) in hosts.items():
+        exact = plaintext_statistics(labels, codes, n_bins, weights)
+        for noisy, truth in zip(roles[name].result, exact, strict=True):
+            assert noisy.rows == truth.rows
+            woe, iv = woe_iv(noisy.events, noisy.non_events)  # WOE from the noisy counts
+            assert noisy.woe == tuple(woe.tolist()) and noisy.iv == iv
+            errors += [a - b for a, b in zip(noisy.events, truth.events, strict=True)]
+            errors += [a - b for a, b in zip(noisy.non_events, truth.non_events, strict=True)]
+    # 40 independent draws (no bin is near 0, so none was clipped): their spread is sigma's
+    assert 0.6 * sigma < float(np.std(errors)) < 1.5 * sigma
