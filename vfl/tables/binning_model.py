@@ -63,6 +63,7 @@ __all__ = [
     "BinningSettings",
     "FeatureWoe",
     "PartyBinning",
+    "bin_codes",
     "finish_binning",
     "own_statistics",
     "prepare_bins",
@@ -568,34 +569,10 @@ class PartyBinning:
             column, a missing value when the bins have no missing bin).
         """
         wanted = list(self.selected if names is None else names)
-        absent = [name for name in wanted if name not in columns]
-        if absent:
-            raise DataError(
-                f"the binning needs the column(s) {absent}, which the data lacks "
-                f"(given: {list(columns)})"
-            )
-        rows = {len(np.asarray(columns[name])) for name in wanted}
-        if len(rows) > 1:
-            raise DataError(f"the columns differ in length: {sorted(rows)}")
-        result = np.zeros((rows.pop() if rows else 0, len(wanted)), dtype=np.float64)
+        codes = bin_codes([self.feature(name).bins for name in wanted], columns)
+        result = np.zeros(codes.shape, dtype=np.float64)
         for index, name in enumerate(wanted):
-            feature = self.feature(name)
-            raw = np.asarray(columns[name])
-            if feature.bins.kind == "categorical":
-                values: npt.NDArray[Any] = _categories(raw)
-            else:
-                numbers = _numbers(raw)
-                if numbers is None:
-                    raise DataError(
-                        f"column {name!r} was binned as numbers but now holds text; pass "
-                        "its numeric values"
-                    )
-                values = numbers
-            try:
-                codes = feature.bins.assign(values)
-            except ProtocolError as error:
-                raise DataError(f"column {name!r}: {error}") from error
-            result[:, index] = np.asarray(feature.woe, dtype=np.float64)[codes]
+            result[:, index] = np.asarray(self.feature(name).woe, dtype=np.float64)[codes[:, index]]
         return result
 
     def iv_table(self) -> list[dict[str, Any]]:
@@ -649,6 +626,65 @@ class PartyBinning:
             settings=BinningSettings.from_dict(document["settings"]),
             skipped=tuple(skipped),
         )
+
+
+def bin_codes(bins: Sequence[FeatureBins], columns: Mapping[str, npt.ArrayLike]) -> IntArray:
+    """Each row's bin in each of ``bins``, from the party's raw columns.
+
+    Parameters
+    ----------
+    bins : sequence of FeatureBins
+        The features wanted, in order.
+    columns : mapping of str to array_like
+        The party's raw columns by name (others are ignored): numbers with ``NaN``
+        for missing, or text (``None``, ``NaN`` or ``""`` for missing).
+
+    Returns
+    -------
+    numpy.ndarray
+        Rows x ``len(bins)`` int64 codes.
+
+    Raises
+    ------
+    DataError
+        If a column is absent, the columns differ in length, or a column holds
+        values its bins refuse (text in a numeric column, a missing value when the
+        bins have no bin for it).
+
+    Examples
+    --------
+    >>> bins = FeatureBins("age", "numeric", edges=(30.0,))
+    >>> bin_codes([bins], {"age": [25.0, 40.0, float("nan")]}).ravel().tolist()
+    [0, 1, 2]
+    """
+    names = [feature.name for feature in bins]
+    absent = [name for name in names if name not in columns]
+    if absent:
+        raise DataError(
+            f"the binning needs the column(s) {absent}, which the data lacks "
+            f"(given: {list(columns)})"
+        )
+    lengths = {len(np.asarray(columns[name])) for name in names}
+    if len(lengths) > 1:
+        raise DataError(f"the columns differ in length: {sorted(lengths)}")
+    codes = np.zeros((lengths.pop() if lengths else 0, len(bins)), dtype=np.int64)
+    for index, feature in enumerate(bins):
+        raw = np.asarray(columns[feature.name])
+        if feature.kind == "categorical":
+            values: npt.NDArray[Any] = _categories(raw)
+        else:
+            numbers = _numbers(raw)
+            if numbers is None:
+                raise DataError(
+                    f"column {feature.name!r} was binned as numbers but now holds text; pass "
+                    "its numeric values"
+                )
+            values = numbers
+        try:
+            codes[:, index] = feature.assign(values)
+        except ProtocolError as error:
+            raise DataError(f"column {feature.name!r}: {error}") from error
+    return codes
 
 
 def finish_binning(
