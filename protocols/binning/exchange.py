@@ -300,8 +300,8 @@ class BinningGuest(Role):
     Attributes
     ----------
     result : dict of str to list of BinStatistics
-        Once done: per host, one entry per feature in the host's *shuffled* order,
-        bins shuffled too.
+        Once done: per host, what it was sent (noisy with label noise), one entry per
+        feature in the host's *shuffled* order, bins shuffled too.
 
     Raises
     ------
