@@ -6,12 +6,16 @@ from vfl.psi import IntersectionResult, intersect
 from vfl.tables.models import PartyModel, merge_to_sklearn
 
 if TYPE_CHECKING:
+    from vfl.binning import HeteroBinning
     from vfl.hetero_lr import HeteroLogisticRegression
+    from vfl.scorecard import Scorecard
 
 __all__ = [
+    "HeteroBinning",
     "HeteroLogisticRegression",
     "IntersectionResult",
     "PartyModel",
+    "Scorecard",
     "__version__",
     "intersect",
     "merge_to_sklearn",
@@ -21,7 +25,7 @@ __version__ = "0.1.0"
 
 
 def __getattr__(name: str) -> object:
-    """Import the estimator on first use (PEP 562).
+    """Import the estimators on first use (PEP 562).
 
     scikit-learn, which it derives from, takes about a second to import; every ``vfl``
     command (``vfl --help`` too) would otherwise pay it.
@@ -30,6 +34,14 @@ def __getattr__(name: str) -> object:
         from vfl.hetero_lr import HeteroLogisticRegression
 
         return HeteroLogisticRegression
+    if name == "HeteroBinning":
+        from vfl.binning import HeteroBinning
+
+        return HeteroBinning
+    if name == "Scorecard":
+        from vfl.scorecard import Scorecard
+
+        return Scorecard
     raise AttributeError(f"module 'vfl' has no attribute {name!r}")
 
 
