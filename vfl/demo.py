@@ -1,4 +1,4 @@
-"""``vfl demo``: two banks train a default model together, end to end, on one machine.
+"""``vfl demo``: two banks build a credit scorecard together, end to end, on one machine.
 
 The demo stages what two real banks would do, each step with the engine's real parts:
 
@@ -8,17 +8,23 @@ The demo stages what two real banks would do, each step with the engine's real p
    (:mod:`vfl.tables.demo_data`); every file is shuffled on its own;
 2. **certificates**: a job CA and one TLS certificate per bank, made on the fly;
 3. **training job**: ``vfl run --party bank-a`` and ``vfl run --party bank-b`` as two
-   separate processes over mutual TLS on localhost: ECDH PSI on the customer ids,
-   then shared-mode hetero logistic regression with the logistic loss and 2048-bit
-   Paillier keys (no bank learns a gradient), each bank scaling (and log-transforming)
-   its own features and keeping its own model file;
-4. **scoring job**: the same two processes score the new customers with the saved
-   model files (PSI again, then scoring; bank A learns a probability per customer);
+   separate processes over mutual TLS on localhost: ECDH PSI on the customer ids;
+   shared-mode hetero logistic regression on the raw columns (each bank scaling and
+   log-transforming its own); the credit pipeline: binning of every column by each
+   bank on its own data, WOE and IV (bank B's from bank A's encrypted labels),
+   selection by IV, hetero logistic regression on the selected WOE columns, and a
+   scorecard (points per bin; 2048-bit Paillier keys, no bank learns a gradient);
+   each bank keeps its own model files;
+4. **scoring job**: the same two processes score the new customers with both banks'
+   saved model files (PSI again, then the raw model, then the binned model with its
+   points; bank A learns a probability, and the points, per customer);
 5. **references**: scikit-learn on bank A's features alone (what bank A can do without
-   bank B) and on both banks' features pooled (centralised: possible only in a demo,
-   where one machine holds both banks' data);
+   bank B), on both banks' raw features pooled, and on the pooled WOE columns of the
+   same binning computed centrally (possible only in a demo, where one machine holds
+   both banks' data);
 6. **report**: metrics on the new customers' later outcomes, ROC, KS and training
-   plots, Markdown and HTML (:mod:`vfl.report`).
+   plots, the IV table, a WOE plot per feature and the scorecard, Markdown and HTML
+   (:mod:`vfl.report`).
 
 Everything is written under the work folder (``demo-output`` by default).
 """
@@ -45,8 +51,22 @@ from crypto.exceptions import CryptoError
 from crypto.paillier.keys import check_key_length
 from protocols.hetero_lr.scoring import sigmoid
 from vfl.certs import create_job_certificates
-from vfl.evaluation.report import ModelScores, Report, format_table, write_report
+from vfl.evaluation.report import (
+    BinnedFeature,
+    ModelScores,
+    Report,
+    ScorecardEntry,
+    format_table,
+    write_report,
+)
 from vfl.exceptions import DataError, VflError
+from vfl.tables.binning_model import (
+    BinningSettings,
+    PartyBinning,
+    finish_binning,
+    own_statistics,
+    prepare_bins,
+)
 from vfl.tables.datasets import PartyTable, read_party_csv
 from vfl.tables.demo_data import (
     BANK_A_FEATURES,
@@ -71,7 +91,8 @@ GENERATED = ("data", "certs", "output", "models", "report", "training.toml", "sc
 PARTY_TIMEOUT = 600.0
 """Seconds a party waits for its peer's next message before giving up."""
 SCORE_TOLERANCE = 1e-6
-"""Largest difference allowed between the job's scores and a plaintext recomputation."""
+"""Largest difference allowed between the job's scores (probabilities and points) and a
+plaintext recomputation."""
 TRAINING = {
     "mode": "shared",
     "loss": "logistic",
@@ -90,6 +111,17 @@ Chosen on the plaintext backend (identical arithmetic) over three batch plans, o
 demo's default 6,000 customers (3,600 common training rows): plain SGD at 0.3 for 3
 epochs gave held-out AUC 0.7535-0.7539, 20 epochs at 0.1 0.7567-0.7569.
 """
+BINNING = {"method": "optimal", "n_bins": 10, "min_iv": 0.02}
+"""The demo's binning: fine quantile bins merged to a monotonic WOE, features kept from
+an IV of 0.02 (the usual "weak" threshold)."""
+SCORECARD = {"base_score": 600, "pdo": 20, "base_odds": 50}
+"""The demo's points: 600 at good:bad odds of 50, 20 more points per doubling of the odds."""
+MODELS = ("raw", "binned")
+"""The two federated models: on the raw columns, and on the selected WOE columns."""
+TRAINING_STEPS = {"raw": 1, "binning": 2, "binned": 3, "scorecard": 4}
+"""The training job's step index of each output (step 0 is PSI)."""
+SCORING_STEPS = {"raw": 1, "binned": 2}
+"""The scoring job's step index of each model's scores (step 0 is PSI)."""
 CUSTOMERS = 6000
 """Customers the demo uses by default (of 30,000).  Shared mode computes on shares
 (several Paillier operations per row and feature), several times the two-party
@@ -310,78 +342,217 @@ def _rows_by_id(table: PartyTable, ids: Sequence[str]) -> npt.NDArray[np.intp]:
     return np.array([position[customer] for customer in ids], dtype=np.intp)
 
 
-def _scores_file(workdir: Path) -> Path:
-    return workdir / "output" / "scoring" / "bank-a" / "step-1-scores.csv"
+def _score_step(model: str) -> dict[str, object]:
+    """The scoring job's step scoring with the saved ``model`` ("raw" or "binned")."""
+    return {"type": "score", "models_dir": f"models/{model}"}
 
 
-def _read_scores(path: Path) -> tuple[list[str], FloatArray]:
+def _scores_file(workdir: Path, model: str = "binned") -> Path:
+    """Bank A's scores of the new customers with the ``model`` ("raw" or "binned")."""
+    step = SCORING_STEPS[model]
+    return workdir / "output" / "scoring" / "bank-a" / f"step-{step}-scores.csv"
+
+
+def _read_scores(path: Path) -> tuple[list[str], FloatArray, FloatArray | None]:
+    """Ids, probabilities and (with a scorecard) points of a scores file."""
     table = read_party_csv(path, id_column="id")
-    return table.ids, table.features[:, 0]
+    points = table.features[:, 1] if table.feature_names == ["probability", "points"] else None
+    return table.ids, table.features[:, 0], points
+
+
+@dataclass(frozen=True)
+class _Tables:
+    """The demo's files, read once: training, new customers and their outcomes."""
+
+    a_train: PartyTable
+    b_train: PartyTable
+    a_new: PartyTable
+    b_new: PartyTable
+    outcomes: PartyTable
+
+    @classmethod
+    def read(cls, split: DemoSplit) -> _Tables:
+        return cls(
+            read_party_csv(split.bank_a_training, id_column=ID_COLUMN, label_column=LABEL_COLUMN),
+            read_party_csv(split.bank_b_training, id_column=ID_COLUMN),
+            read_party_csv(split.bank_a_new, id_column=ID_COLUMN),
+            read_party_csv(split.bank_b_new, id_column=ID_COLUMN),
+            read_party_csv(split.outcomes, id_column=ID_COLUMN, label_column=LABEL_COLUMN),
+        )
+
+
+def _federated_check(
+    models: dict[str, PartyModel],
+    a_new: PartyTable,
+    b_new: PartyTable,
+    ids: Sequence[str],
+    probabilities: FloatArray,
+    points: FloatArray | None,
+) -> float:
+    """The largest difference between the job's scores and the model files in plaintext.
+
+    Each bank's binning, scaling and weights are applied to its new customers; with a
+    scorecard, both banks' points are summed too.
+    """
+    a_rows, b_rows = _rows_by_id(a_new, ids), _rows_by_id(b_new, ids)
+    a_part, b_part = (
+        model.decision_part(model.features_from(table.take(rows).columns()))
+        for model, table, rows in (
+            (models["bank-a"], a_new, a_rows),
+            (models["bank-b"], b_new, b_rows),
+        )
+    )
+    difference = float(np.max(np.abs(probabilities - sigmoid(a_part + b_part))))
+    a_points, b_points = models["bank-a"].points, models["bank-b"].points
+    if points is not None and a_points is not None and b_points is not None:
+        summed = a_points.points(a_new.take(a_rows).columns()) + b_points.points(
+            b_new.take(b_rows).columns()
+        )
+        difference = max(difference, float(np.max(np.abs(points - summed))))
+    return difference
+
+
+def _pooled(tables: _Tables) -> tuple[list[str], FloatArray, npt.NDArray[Any]]:
+    """The common training customers' raw columns of both banks, and the new customers'."""
+    bank_b_ids = set(tables.b_train.ids)
+    common = [customer for customer in tables.a_train.ids if customer in bank_b_ids]
+    assert tables.a_train.labels is not None
+    train = np.hstack(
+        [
+            select_columns(tables.a_train, BANK_A_FEATURES)[_rows_by_id(tables.a_train, common)],
+            select_columns(tables.b_train, BANK_B_FEATURES)[_rows_by_id(tables.b_train, common)],
+        ]
+    )
+    labels = tables.a_train.labels[_rows_by_id(tables.a_train, common)]
+    return common, train, labels
+
+
+def _central_binning(train: FloatArray, labels: npt.NDArray[Any], test: FloatArray) -> FloatArray:
+    """The same pipeline in one place; probabilities on ``test``.
+
+    Bins, WOE and selection on the pooled columns (the demo's settings), then
+    scikit-learn on the WOE columns.
+    """
+    from sklearn.linear_model import LogisticRegression
+
+    names = [*BANK_A_FEATURES, *BANK_B_FEATURES]
+    settings = BinningSettings(**BINNING)  # type: ignore[arg-type]  # the demo's constants
+    columns = {name: train[:, i] for i, name in enumerate(names)}
+    bins, codes = prepare_bins(columns, settings)
+    statistics = own_statistics(codes, [b.n_bins for b in bins], labels)
+    binning = finish_binning(bins, statistics, settings, columns)
+    model = LogisticRegression(max_iter=2000).fit(binning.transform(columns), labels)
+    test_columns = {name: test[:, i] for i, name in enumerate(names)}
+    probabilities: FloatArray = model.predict_proba(binning.transform(test_columns))[:, 1]
+    return probabilities
 
 
 def _evaluate(
-    workdir: Path, split: DemoSplit, models: dict[str, PartyModel]
+    workdir: Path, split: DemoSplit, models: dict[str, dict[str, PartyModel]]
 ) -> tuple[list[ModelScores], float]:
-    """The three models' scores on the new customers, and the scoring check."""
-    a_train = read_party_csv(split.bank_a_training, id_column=ID_COLUMN, label_column=LABEL_COLUMN)
-    b_train = read_party_csv(split.bank_b_training, id_column=ID_COLUMN)
-    a_new = read_party_csv(split.bank_a_new, id_column=ID_COLUMN)
-    b_new = read_party_csv(split.bank_b_new, id_column=ID_COLUMN)
-    outcomes = read_party_csv(split.outcomes, id_column=ID_COLUMN, label_column=LABEL_COLUMN)
-    assert a_train.labels is not None and outcomes.labels is not None
-
-    scored_ids, federated = _read_scores(_scores_file(workdir))
-    labels = outcomes.labels[_rows_by_id(outcomes, scored_ids)].astype(np.float64)
-    a_rows, b_rows = _rows_by_id(a_new, scored_ids), _rows_by_id(b_new, scored_ids)
-    a_test, b_test = (
-        select_columns(a_new, BANK_A_FEATURES)[a_rows],
-        select_columns(b_new, BANK_B_FEATURES)[b_rows],
-    )
-
-    # the scoring job's output against both model files applied in plaintext
-    decision = models["bank-a"].decision_part(a_test) + models["bank-b"].decision_part(b_test)
-    difference = float(np.max(np.abs(federated - sigmoid(decision))))
-
+    """Every model's scores on the new customers, and the scoring check."""
+    tables = _Tables.read(split)
+    assert tables.a_train.labels is not None and tables.outcomes.labels is not None
+    federated: dict[str, FloatArray] = {}
+    difference = 0.0
+    scored_ids: list[str] = []
+    for model in MODELS:
+        ids, probabilities, points = _read_scores(_scores_file(workdir, model))
+        if scored_ids and ids != scored_ids:
+            raise VflError("the two scoring steps scored different customers")
+        scored_ids = ids
+        federated[model] = probabilities
+        difference = max(
+            difference,
+            _federated_check(models[model], tables.a_new, tables.b_new, ids, probabilities, points),
+        )
+    labels = tables.outcomes.labels[_rows_by_id(tables.outcomes, scored_ids)].astype(np.float64)
+    a_test = select_columns(tables.a_new, BANK_A_FEATURES)[_rows_by_id(tables.a_new, scored_ids)]
+    b_test = select_columns(tables.b_new, BANK_B_FEATURES)[_rows_by_id(tables.b_new, scored_ids)]
     a_log = _log_flags(BANK_A_FEATURES, BANK_A_LOG_COLUMNS)
     b_log = _log_flags(BANK_B_FEATURES, BANK_B_LOG_COLUMNS)
-    guest_only = _reference(select_columns(a_train, BANK_A_FEATURES), a_train.labels, a_test, a_log)
-    bank_b_ids = set(b_train.ids)
-    common = [customer for customer in a_train.ids if customer in bank_b_ids]
-    pooled_train = np.hstack(
-        [
-            select_columns(a_train, BANK_A_FEATURES)[_rows_by_id(a_train, common)],
-            select_columns(b_train, BANK_B_FEATURES)[_rows_by_id(b_train, common)],
-        ]
+    guest_only = _reference(
+        select_columns(tables.a_train, BANK_A_FEATURES), tables.a_train.labels, a_test, a_log
     )
-    pooled_labels = a_train.labels[_rows_by_id(a_train, common)]
-    centralised = _reference(
-        pooled_train, pooled_labels, np.hstack([a_test, b_test]), a_log + b_log
-    )
+    common, pooled_train, pooled_labels = _pooled(tables)
+    test = np.hstack([a_test, b_test])
+    centralised = _reference(pooled_train, pooled_labels, test, a_log + b_log)
+    central_binned = _central_binning(pooled_train, pooled_labels, test)
+    rows = f"{len(common)} common customers"
     scores = [
         ModelScores(
-            "federated",
-            "hetero LR trained by both banks over Paillier encryption on their "
-            f"{len(common)} common customers; each bank holds only its own weights",
+            "federated binned",
+            "the credit pipeline by both banks: each bank's bins, WOE from bank A's encrypted "
+            "labels, selection by IV, hetero LR over Paillier encryption on the selected WOE "
+            f"columns of their {rows}, and a scorecard; each bank holds only its own bins, "
+            "weights and points",
             labels,
-            federated,
+            federated["binned"],
+        ),
+        ModelScores(
+            "federated raw",
+            "hetero LR by both banks on their raw (scaled, log-transformed) columns of "
+            f"their {rows}",
+            labels,
+            federated["raw"],
+        ),
+        ModelScores(
+            "centralised binned",
+            "the same bins, WOE and selection computed on both banks' columns pooled in one "
+            f"place, then scikit-learn LogisticRegression on the WOE columns of the same {rows} "
+            "(a reference no bank could build without sharing raw data)",
+            labels,
+            central_binned,
+        ),
+        ModelScores(
+            "centralised raw",
+            "scikit-learn LogisticRegression on both banks' raw features of the same "
+            f"{rows} pooled in one place",
+            labels,
+            centralised,
         ),
         ModelScores(
             "guest only",
             f"scikit-learn LogisticRegression on bank A's {len(BANK_A_FEATURES)} features "
-            f"and its {len(a_train)} training customers: what bank A can do alone",
+            f"and its {len(tables.a_train)} training customers: what bank A can do alone",
             labels,
             guest_only,
         ),
-        ModelScores(
-            "centralised",
-            "scikit-learn LogisticRegression on both banks' features of the same "
-            f"{len(common)} common customers pooled in one place (a reference no bank "
-            "could build without sharing raw data)",
-            labels,
-            centralised,
-        ),
     ]
     return scores, difference
+
+
+def _binned_features(models: dict[str, PartyModel]) -> list[BinnedFeature]:
+    """Both banks' binned columns for the report (each bank's file shows its own)."""
+    found = []
+    for bank, model in models.items():
+        binning: PartyBinning | None = model.binning
+        assert binning is not None
+        for feature in binning.features:
+            found.append(
+                BinnedFeature(
+                    party=bank,
+                    feature=feature.name,
+                    labels=feature.bins.labels(),
+                    woe=feature.woe,
+                    rows=feature.rows,
+                    iv=feature.iv,
+                    selected=feature.name in binning.selected,
+                )
+            )
+    return found
+
+
+def _scorecard(models: dict[str, PartyModel]) -> list[ScorecardEntry]:
+    """Both banks' points per bin for the report (the base points are bank A's)."""
+    entries = []
+    for bank, model in models.items():
+        assert model.points is not None
+        entries += [
+            ScorecardEntry(bank, feature, label, points)
+            for feature, label, points in model.points.rows()
+        ]
+    return entries
 
 
 # -- the demo ----------------------------------------------------------------------------------
@@ -480,7 +651,13 @@ def run_demo(
     create_job_certificates(folder / "certs", list(BANKS), days=7)
     _done(log, stage)
 
-    stage = _stage(log, 3, "training job: PSI then hetero LR, one process per bank over mutual TLS")
+    stage = _stage(
+        log,
+        3,
+        "training job: PSI, hetero LR on raw columns, binning + selection, hetero LR on WOE "
+        "columns, scorecard; one process per bank over mutual TLS",
+    )
+    lr = {**TRAINING, "max_iter": epochs, "key_length": key_length}
     training = _job_file(
         folder,
         "training",
@@ -494,25 +671,24 @@ def run_demo(
         },
         steps=[
             {"type": "psi", "method": "ecdh"},
-            {
-                "type": "hetero_lr",
-                **TRAINING,
-                "max_iter": epochs,
-                "key_length": key_length,
-            },
+            {"type": "hetero_lr", **lr},
+            {"type": "binning", **BINNING, "key_length": key_length},
+            {"type": "hetero_lr", **lr},
+            {"type": "scorecard", **SCORECARD},
         ],
         allow_weak_keys=allow_weak_key,
     )
     _run_parties(training, folder, log)
-    models: dict[str, PartyModel] = {}
-    for bank in BANKS:
-        source = folder / "output" / "training" / bank / "step-1-model.json"
-        models[bank] = PartyModel.load(source)
-        (folder / "models").mkdir(exist_ok=True)
-        shutil.copyfile(source, folder / "models" / f"{bank}.json")
-    training_seconds = _done(log, stage, f"each bank's own model file in {folder / 'models'}")
+    models: dict[str, dict[str, PartyModel]] = {model: {} for model in MODELS}
+    for model, step in (("raw", TRAINING_STEPS["raw"]), ("binned", TRAINING_STEPS["scorecard"])):
+        (folder / "models" / model).mkdir(parents=True, exist_ok=True)
+        for bank in BANKS:
+            source = folder / "output" / "training" / bank / f"step-{step}-model.json"
+            models[model][bank] = PartyModel.load(source)
+            shutil.copyfile(source, folder / "models" / model / f"{bank}.json")
+    training_seconds = _done(log, stage, f"each bank's own model files in {folder / 'models'}")
 
-    stage = _stage(log, 4, "scoring job: PSI then scoring of the new customers")
+    stage = _stage(log, 4, "scoring job: PSI, then the new customers scored with both models")
     scoring = _job_file(
         folder,
         "scoring",
@@ -520,28 +696,40 @@ def run_demo(
             "bank-a": _data_section(split.bank_a_new, folder, labels=False, log=()),
             "bank-b": _data_section(split.bank_b_new, folder, labels=False, log=()),
         },
-        steps=[{"type": "psi", "method": "ecdh"}, {"type": "score", "models_dir": "models"}],
+        steps=[
+            {"type": "psi", "method": "ecdh"},
+            *(_score_step(model) for model in MODELS),
+        ],
         allow_weak_keys=allow_weak_key,
     )
     _run_parties(scoring, folder, log)
-    scoring_seconds = _done(log, stage, f"bank A's scores in {_scores_file(folder)}")
+    scoring_seconds = _done(log, stage, f"bank A's scores and points in {_scores_file(folder)}")
 
-    stage = _stage(log, 5, "references: bank A alone, and both banks' data pooled (scikit-learn)")
+    stage = _stage(
+        log,
+        5,
+        "references: bank A alone, and both banks' data pooled, raw and binned (scikit-learn)",
+    )
     scores, difference = _evaluate(folder, split, models)
     if not difference <= SCORE_TOLERANCE:
         raise VflError(
-            f"the scoring job's probabilities differ from the model files' by {difference:.2e}"
+            f"the scoring job's probabilities or points differ from the model files' by "
+            f"{difference:.2e}"
         )
     _done(
         log,
         stage,
-        f"scores match a plaintext recomputation from both model files ({difference:.1e})",
+        "scores and points match a plaintext recomputation from the model files "
+        f"({difference:.1e})",
     )
 
     stage = _stage(
-        log, 6, "report: metrics on the new customers' outcomes, ROC, KS, training plots"
+        log, 6, "report: metrics on the new customers' outcomes, ROC, KS, IV, WOE and scorecard"
     )
-    history = models["bank-a"].history
+    binned = models["binned"]
+    summary = json.loads(
+        (folder / "output" / "training" / "bank-a" / "step-2-binning.json").read_text("utf-8")
+    )
     facts = [
         (
             "customers",
@@ -551,28 +739,41 @@ def run_demo(
         ("Paillier key", f"{key_length} bits per bank"),
         (
             "training mode",
-            f"{models['bank-a'].mode}, {models['bank-a'].loss} loss"
-            + (" (no bank learns a gradient)" if models["bank-a"].mode == "shared" else ""),
+            f"{binned['bank-a'].mode}, {binned['bank-a'].loss} loss"
+            + (" (no bank learns a gradient)" if binned["bank-a"].mode == "shared" else ""),
         ),
         ("training", f"{epochs} epochs, " + ", ".join(f"{k} {v}" for k, v in TRAINING.items())),
-        ("training job (PSI + training)", f"{training_seconds:.1f} s"),
-        ("scoring job (PSI + scoring)", f"{scoring_seconds:.1f} s"),
+        ("binning", ", ".join(f"{k} {v}" for k, v in BINNING.items())),
+        (
+            "selected WOE columns",
+            ", ".join(
+                f"{bank} {len(model.feature_names)} of {len(model.binning.features)}"
+                for bank, model in binned.items()
+                if model.binning is not None
+            ),
+        ),
+        ("binning step", f"{summary['seconds']:.1f} s"),
+        ("scorecard", ", ".join(f"{k} {v}" for k, v in SCORECARD.items())),
+        ("training job (PSI, 2 trainings, binning, scorecard)", f"{training_seconds:.1f} s"),
+        ("scoring job (PSI + 2 scorings)", f"{scoring_seconds:.1f} s"),
         ("seed", str(seed)),
     ]
     report = write_report(
         folder / "report",
         scores,
-        history=history,
+        history=binned["bank-a"].history,
         facts=facts,
-        title="vfl demo: two banks' joint default model",
+        title="vfl demo: two banks' joint credit scorecard",
+        binned=_binned_features(binned),
+        scorecard=_scorecard(binned),
     )
     _done(log, stage, f"{report.files['html']} and {report.files['markdown']}")
 
     seconds = time.perf_counter() - started
     log("")
     log(
-        f"held-out new customers: {int(report.metrics['federated']['rows'])} "
-        f"({int(report.metrics['federated']['positives'])} defaulted)"
+        f"held-out new customers: {int(report.metrics['federated binned']['rows'])} "
+        f"({int(report.metrics['federated binned']['positives'])} defaulted)"
     )
     log(format_table(report.metrics))
     log("")

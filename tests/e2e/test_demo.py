@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import subprocess
 import sys
@@ -107,39 +108,69 @@ def test_make_demo_runs_the_whole_job_as_processes(tmp_path: Path) -> None:
     for stage in range(1, 7):
         assert f"[{stage}/6]" in out
     assert "bank-a: hetero_lr 100%" in out and "bank-b: psi 100%" in out  # progress lines
+    assert "bank-b: binning 100%" in out
     assert "total time" in out
-    for model in ("federated", "guest only", "centralised"):
+    names = ("federated binned", "federated raw", "centralised binned", "centralised raw")
+    for model in (*names, "guest only"):
         assert any(line.startswith(model) for line in out.splitlines())
 
-    metrics = json.loads((workdir / "report" / "metrics.json").read_text())["models"]
-    assert set(metrics) == {"federated", "guest only", "centralised"}
+    report = workdir / "report"
+    metrics = json.loads((report / "metrics.json").read_text())["models"]
+    assert set(metrics) == {*names, "guest only"}
     assert all(m["rows"] == 1200 for m in metrics.values())
-    assert metrics["federated"]["auc"] > 0.68 and metrics["centralised"]["auc"] > 0.68
-    for name in ("report.md", "report.html", "roc.png", "ks.png", "training.png"):
-        assert (workdir / "report" / name).stat().st_size > 500
-    assert "| federated |" in (workdir / "report" / "report.md").read_text()
+    assert all(metrics[name]["auc"] > 0.68 for name in names)
+    for name in ("report.md", "report.html", "roc.png", "ks.png", "training.png", "iv.csv"):
+        assert (report / name).stat().st_size > 500
+    assert "| federated binned |" in (report / "report.md").read_text()
+    # the IV table, a WOE plot per binned feature and the scorecard
+    with (report / "iv.csv").open() as stream:
+        ivs = list(csv.DictReader(stream))
+    assert {(r["party"], r["feature"]) for r in ivs} == {
+        *(("bank-a", f) for f in BANK_A_FEATURES),
+        *(("bank-b", f) for f in BANK_B_FEATURES),
+    }
+    for row in ivs:
+        assert (report / f"woe-{row['party']}-{row['feature']}.png").stat().st_size > 500
+    markdown = (report / "report.md").read_text()
+    assert "## Information value" in markdown and "## Scorecard" in markdown
+    assert (report / "scorecard.csv").stat().st_size > 200
 
     # each bank keeps only its own weights; the transforms travel with the model
-    bank_a = PartyModel.load(workdir / "models" / "bank-a.json")
-    bank_b = PartyModel.load(workdir / "models" / "bank-b.json")
+    bank_a = PartyModel.load(workdir / "models" / "raw" / "bank-a.json")
+    bank_b = PartyModel.load(workdir / "models" / "raw" / "bank-b.json")
     assert bank_a.feature_names == list(BANK_A_FEATURES) and bank_a.role == "guest"
     assert bank_b.feature_names == list(BANK_B_FEATURES) and bank_b.intercept == 0.0
     assert bank_a.scaling is not None and bank_a.scaling.log == (True,) + (False,) * 10
     assert bank_b.scaling is not None and bank_b.scaling.log == (True,) * 12
     assert len(bank_a.history) == 3 and bank_a.key_length == 1024
+    binned = {
+        bank: PartyModel.load(workdir / "models" / "binned" / f"{bank}.json") for bank in BANKS
+    }
+    for bank, model in binned.items():  # its own binning, weights and points
+        assert model.binning is not None and model.points is not None
+        assert model.feature_names == list(model.binning.selected)
+        selected = [r["feature"] for r in ivs if r["party"] == bank and r["selected"] == "True"]
+        assert sorted(model.feature_names) == sorted(selected)
 
-    # the scores are the two model files applied to the new customers, in plaintext
-    scores = read_party_csv(
-        workdir / "output" / "scoring" / "bank-a" / "step-1-scores.csv", id_column="id"
-    )
+    # the scores are the model files applied to the new customers, in plaintext
     a_new = read_party_csv(workdir / "data" / "bank-a" / "new-customers.csv", id_column="ID")
     b_new = read_party_csv(workdir / "data" / "bank-b" / "new-customers.csv", id_column="ID")
-    a_rows = [a_new.ids.index(c) for c in scores.ids]
-    b_rows = [b_new.ids.index(c) for c in scores.ids]
+    scoring = workdir / "output" / "scoring"
+    scores = read_party_csv(scoring / "bank-a" / "step-1-scores.csv", id_column="id")
+    a_rows = np.array([a_new.ids.index(c) for c in scores.ids])
+    b_rows = np.array([b_new.ids.index(c) for c in scores.ids])
     z = bank_a.decision_part(a_new.features[a_rows]) + bank_b.decision_part(b_new.features[b_rows])
     assert np.allclose(scores.features[:, 0], 1 / (1 + np.exp(-z)), rtol=0, atol=1e-9)
+    points = read_party_csv(scoring / "bank-a" / "step-2-scores.csv", id_column="id")
+    assert points.ids == scores.ids and points.feature_names == ["probability", "points"]
+    a_columns, b_columns = a_new.take(a_rows).columns(), b_new.take(b_rows).columns()
+    z = binned["bank-a"].decision_part(binned["bank-a"].features_from(a_columns))
+    z += binned["bank-b"].decision_part(binned["bank-b"].features_from(b_columns))
+    assert np.allclose(points.features[:, 0], 1 / (1 + np.exp(-z)), rtol=0, atol=1e-9)
+    summed = binned["bank-a"].points.points(a_columns) + binned["bank-b"].points.points(b_columns)
+    assert np.allclose(points.features[:, 1], summed, rtol=0, atol=1e-6)
     # bank B's outputs hold no score and no label
-    assert not list((workdir / "output" / "scoring" / "bank-b").glob("*scores*"))
+    assert not list((scoring / "bank-b").glob("*scores*"))
 
 
 def test_a_failing_bank_stops_the_job_and_is_named(raw_table, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
