@@ -47,6 +47,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import secrets
 from collections.abc import Sequence
 from concurrent.futures import Executor
 
@@ -71,6 +72,8 @@ __all__ = [
     "MAX_BUCKETS",
     "Products",
     "bin_products",
+    "combine_positions",
+    "mask_slots",
     "multiply_products",
     "open_sums",
     "pack_sums",
@@ -306,6 +309,103 @@ def multiply_products(total: Products, part: Products, public_key: PaillierPubli
     return [
         [a * b % n2 for a, b in zip(x, y, strict=True)] for x, y in zip(total, part, strict=True)
     ]
+
+
+def combine_positions(
+    public_key: PaillierPublicKey,
+    per_position: Sequence[Products],
+    slot_bits: int,
+    *,
+    n_jobs: int | None = None,
+    executor: Executor | None = None,
+) -> list[mpz]:
+    """Align the per-bin products of rows packed ``k`` to a ciphertext, and add them up.
+
+    When every ciphertext packs the values of ``k`` rows, row ``t`` of a ciphertext in
+    slot ``t`` (``slot_bits`` wide), ``per_position[t]`` holds the per-bin products
+    over the ciphertexts *by the bin of their row* ``t``: its slot ``t`` is the sum
+    the bin needs, its other slots sums of other rows.  Shifting position ``t`` by
+    ``k - 1 - t`` slots (Horner's rule, ``(k - 1) * slot_bits`` squarings per bin)
+    and multiplying puts the bin's whole sum in slot ``k - 1``; slots ``0 .. k - 2``
+    and ``k .. 2k - 2`` hold sums of other rows, which must be masked
+    (:func:`mask_slots`) before the result leaves.
+
+    Parameters
+    ----------
+    public_key : PaillierPublicKey
+        The key of the products.
+    per_position : sequence of Products
+        ``k`` results of :func:`bin_products`, for the same features and bins.
+    slot_bits : int
+        The width of a row's slot.
+    n_jobs, executor
+        See :mod:`crypto.parallel` (threads by default: the work releases the GIL).
+
+    Returns
+    -------
+    list of gmpy2.mpz
+        One ciphertext per feature and bin (feature after feature) of ``2k - 1`` slots.
+    """
+    groups = [
+        [per_position[t][j][b] for t in range(len(per_position) - 1, -1, -1)]
+        for j in range(len(per_position[0]))
+        for b in range(len(per_position[0][j]))
+    ]
+    workers = parallel.effective_workers(n_jobs, executor)
+    chunks = parallel.chunk_bounds(len(groups), workers, 1)
+    results = parallel.run_chunks(
+        _kernels.pack_groups_gil_free,
+        [(groups[a:b], slot_bits, public_key._n2) for a, b in chunks],
+        releases_gil=True,
+        n_jobs=n_jobs,
+        executor=executor,
+    )
+    return [c for chunk in results for c in chunk]
+
+
+def mask_slots(
+    public_key: PaillierPublicKey,
+    ciphertexts: Sequence[mpz],
+    slots: int,
+    keep: int,
+    slot_bits: int,
+    mask_bits: int,
+) -> list[mpz]:
+    """Add a fresh uniform mask of ``mask_bits`` bits to every slot but ``keep``.
+
+    A slot value ``x < 2**(mask_bits - STATISTICAL)`` then reads as ``x + R``,
+    within statistical distance ``2**-STATISTICAL`` of a value independent of
+    ``x``; with ``slot_bits > mask_bits`` no slot carries into the next.  Not
+    re-randomised (see :func:`seal_sums`).
+
+    Parameters
+    ----------
+    public_key : PaillierPublicKey
+        The key of the ciphertexts.
+    ciphertexts : sequence of gmpy2.mpz
+        Ciphertexts of ``slots`` slots of ``slot_bits`` bits.
+    slots, keep : int
+        The number of slots and the one to leave alone.
+    slot_bits, mask_bits : int
+        Slot width and mask width (``mask_bits < slot_bits``).
+
+    Returns
+    -------
+    list of gmpy2.mpz
+        The masked ciphertexts.
+    """
+    if not 0 < mask_bits < slot_bits:
+        raise CryptoError("masks must be narrower than their slots")
+    n, n2 = public_key._n, public_key._n2
+    masked = []
+    for ciphertext in ciphertexts:
+        mask = sum(
+            secrets.randbits(mask_bits) << (slot_bits * slot)
+            for slot in range(slots)
+            if slot != keep
+        )
+        masked.append(ciphertext * (1 + (mask % n) * n) % n2)
+    return masked
 
 
 def sum_layout(count: int, slot_bits: int, public_key: PaillierPublicKey) -> PackingLayout:

@@ -689,7 +689,8 @@ class LrShareResidual(Message):
 class BinSetup(Message):
     """Guest -> every host: the guest's key and the exchange's public parameters.
 
-    ``rows`` aligned rows, sent as :class:`BinLabels` chunks of ``chunk_rows`` rows;
+    ``rows`` aligned rows, sent as :class:`BinLabels` chunks of ``chunk_rows`` rows,
+    the values of ``rows_per_ciphertext`` rows packed into each ciphertext;
     ``weighted``: each row value packs a weighted label and a weight (fixed point);
     ``min_bin_rows``: the guest refuses a bin of fewer rows (but at least one);
     ``noise_epsilon`` (0: none) and ``noise_delta``: the label-privacy guarantee of
@@ -701,6 +702,7 @@ class BinSetup(Message):
     rows: int
     weighted: bool
     chunk_rows: int
+    rows_per_ciphertext: int
     min_bin_rows: int
     noise_epsilon: float
     noise_delta: float

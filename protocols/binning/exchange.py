@@ -6,29 +6,36 @@ exchange with every host; the hosts never talk to each other.
 
 1. The guest sends :class:`~protocols.messages.BinSetup` to every host: its
    Paillier public key and the public parameters (rows, weighted or not, chunk
-   size, minimum rows per bin, label-noise guarantee).
-2. The guest encrypts one value per row with its private key (CRT: the fast
-   path) and sends them in :class:`~protocols.messages.BinLabels` chunks of
-   ``chunk_rows`` rows (a chunk stays far below the transport's frame limit).  A
+   size, rows per ciphertext, minimum rows per bin, label-noise guarantee).
+2. The guest encrypts the row values with its private key (CRT: the fast path),
+   ``k = rows_per_ciphertext`` consecutive rows to a ciphertext, row ``t`` in slot
+   ``t`` (:class:`RowLayout`: ``k`` times fewer encryptions, which dominate the
+   guest's cost), and sends them in :class:`~protocols.messages.BinLabels` chunks
+   of ``chunk_rows`` rows (a chunk stays far below the transport's frame limit).  A
    row value is the label ``y`` in {0, 1}; with row weights it is
    ``W y + W * 2**H``: the weighted label and the weight, fixed point
-   (``W = round(w * 2**WEIGHT_FRACTION_BITS)``), in two slots of ``H`` bits, wide
+   (``W = round(w * 2**WEIGHT_FRACTION_BITS)``), in two halves of ``H`` bits, wide
    enough for any sum over the rows.  The same ciphertexts go to every host.
-3. Each host validates the ciphertexts and, chunk by chunk, multiplies them per bin
-   of each feature (:func:`crypto.binsums.bin_products`: joint buckets, process
-   pool).  After the last chunk it shuffles the features and the bins within each
-   feature with a CSPRNG permutation, packs the per-bin sums into few ciphertexts by
-   a public layout and **re-randomises** every packed ciphertext
-   (:func:`crypto.binsums.seal_sums`), and sends them with the per-bin row counts in
-   the clear (:class:`~protocols.messages.BinSums`).  Without re-randomisation the
-   guest could test which subset of its own ciphertexts multiplies to a sum and so
-   learn which rows share a bin.  The host refuses to start if a bin of one of its
-   features holds ``0 < rows < min_bin_rows`` (the larger of its own and the
+3. Each host validates the ciphertexts and, chunk by chunk and for each position
+   ``t``, multiplies them per bin of each feature by the bin of their row ``t``
+   (:func:`crypto.binsums.bin_products`: joint buckets, process pool).  After the
+   last chunk it aligns the positions so that slot ``k - 1`` of a bin's sum holds
+   the bin's whole sum (:func:`crypto.binsums.combine_positions`) and masks every
+   other slot, which holds sums of rows of other bins, with uniform masks
+   :data:`~crypto.shares.STATISTICAL_BITS` wider than any sum
+   (:func:`crypto.binsums.mask_slots`).  It shuffles the features and the bins
+   within each feature with a CSPRNG permutation, packs the per-bin sums into few
+   ciphertexts by a public layout and **re-randomises** every packed ciphertext
+   (:func:`crypto.binsums.seal_sums`), and sends them with the per-bin row counts
+   in the clear (:class:`~protocols.messages.BinSums`).  Without re-randomisation
+   the guest could test which subset of its own ciphertexts multiplies to a sum and
+   so learn which rows share a bin.  The host refuses to start if a bin of one of
+   its features holds ``0 < rows < min_bin_rows`` (the larger of its own and the
    guest's minimum).
 4. The guest validates the counts (every feature's bins add up to the rows, every
    non-empty bin holds at least ``min_bin_rows`` rows), decrypts and unpacks the
-   sums and checks them (a bin's events are at most its rows; every feature's
-   events add up to the guest's total).  Once every host has answered it
+   sums, reads slot ``k - 1`` of each and checks them (a bin's events are at most
+   its rows; every feature's events add up to the guest's total).  Once every host has answered it
    optionally adds Gaussian noise to the counts (:class:`LabelNoise`), computes WOE
    and IV (:func:`protocols.binning.woe.woe_iv`) and sends per bin the events,
    non-events and WOE and per feature the IV (:class:`~protocols.messages.BinResult`),
@@ -38,9 +45,10 @@ exchange with every host; the hosts never talk to each other.
 What each party learns.  The guest: the number of features of each host, and for
 every feature, in an order it cannot link to the host's columns, the bin sizes and
 the (weighted) event count of every bin, i.e. per-bin counts of *anonymous* host
-bins; never a host's codes or bin edges.  Each host: for each of its own bins, the
-events, non-events, WOE and IV (noisy with label noise), hence its bins' event
-rates and the guest's total events, but no label of a row.  Metadata: rows,
+bins (the masked slots are within ``2**-40`` of uniform); never a host's codes or
+bin edges.  Each host: for each of its own bins, the events, non-events, WOE and
+IV (noisy with label noise), hence its bins' event rates and the guest's total
+events, but no label of a row.  Metadata: rows,
 weighted or not, key size.  Semi-honest parties are assumed, as in FATE's hetero
 binning: a guest that encrypted other values than its labels (e.g. ``2**i`` for
 row ``i``) would read the bin membership of every row from the sums; a host that
@@ -75,8 +83,17 @@ from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
+from gmpy2 import mpz
 
-from crypto.binsums import Products, bin_products, multiply_products, open_sums, seal_sums
+from crypto.binsums import (
+    Products,
+    bin_products,
+    combine_positions,
+    mask_slots,
+    multiply_products,
+    open_sums,
+    seal_sums,
+)
 from crypto.exceptions import CryptoError
 from crypto.paillier import (
     EncryptedVector,
@@ -86,7 +103,7 @@ from crypto.paillier import (
     generate_paillier_keypair,
 )
 from crypto.permutation import secure_permutation
-from crypto.shares import encrypt_integers
+from crypto.shares import STATISTICAL_BITS, encrypt_integers
 from protocols.binning.woe import woe_iv
 from protocols.exceptions import ProtocolError
 from protocols.hetero_lr.privacy import DEFAULT_DELTA, csprng_normal, noise_scale
@@ -96,17 +113,23 @@ from protocols.roles import Role
 __all__ = [
     "CHUNK_BYTES",
     "DEFAULT_MIN_BIN_ROWS",
+    "DEFAULT_ROWS_PER_CIPHERTEXT",
     "MAX_BINS",
     "MAX_FEATURES",
+    "MAX_ROWS_PER_CIPHERTEXT",
     "MAX_WEIGHT",
     "WEIGHT_FRACTION_BITS",
     "BinStatistics",
     "BinningGuest",
     "BinningHost",
     "LabelNoise",
-    "value_layout",
+    "RowLayout",
 ]
 
+DEFAULT_ROWS_PER_CIPHERTEXT = 3
+"""Rows whose values the guest packs into one ciphertext (fewer if the key is short)."""
+MAX_ROWS_PER_CIPHERTEXT = 64
+"""The most rows per ciphertext a host accepts."""
 DEFAULT_MIN_BIN_ROWS = 50
 """The fewest rows a non-empty bin may hold (see the module documentation)."""
 MAX_BINS = 256
@@ -194,37 +217,82 @@ class LabelNoise:
         return noise_scale(self.epsilon, self.delta, 1, max_weight * math.sqrt(2 * features))
 
 
-def value_layout(rows: int, weighted: bool) -> tuple[int, int]:
-    """The public layout of row values: ``(half_bits, value_bits)``.
+@dataclass(frozen=True)
+class RowLayout:
+    """The public layout of the row values, from the rows, the weighting and the packing.
 
-    Parameters
+    Each ciphertext packs the values of ``rows_per_ciphertext`` (``k``) consecutive
+    rows, row ``t`` in slot ``t`` of :attr:`slot_bits` bits.  A value is the label,
+    or the weighted label and the weight in two halves of :attr:`half_bits` bits;
+    any sum of values over the rows is below ``2**value_bits``.  A host's per-bin
+    sum (:func:`crypto.binsums.combine_positions`) has ``2k - 1`` slots: the bin's
+    sum in slot ``k - 1``, the others masked by ``value_bits +`` :data:`STATISTICAL_BITS`
+    random bits (so ``slot_bits`` leaves one bit more: no carry).
+
+    Attributes
     ----------
-    rows : int
-        Aligned rows.
-    weighted : bool
-        Whether a value packs a weighted label and a weight.
-
-    Returns
-    -------
-    tuple of int
-        ``half_bits``: the width of each of the two slots of a weighted value (0
-        unweighted); ``value_bits``: the width of any sum of row values (a sum over
-        every row fits).
+    rows_per_ciphertext : int
+        ``k``.
+    half_bits : int
+        Width of each half of a weighted value (0 unweighted).
+    value_bits : int
+        Width of any sum of values.
 
     Examples
     --------
-    >>> value_layout(100_000, weighted=False), value_layout(100_000, weighted=True)
-    ((0, 17), (61, 122))
+    >>> layout = RowLayout.of(100_000, weighted=False, rows_per_ciphertext=3)
+    >>> layout.value_bits, layout.slot_bits, layout.sum_bits, layout.fits(2048)
+    (17, 58, 290, True)
+    >>> RowLayout.of(100_000, weighted=True, rows_per_ciphertext=1).sum_bits  # two halves
+    122
     """
-    if not weighted:
-        return 0, max(rows, 1).bit_length()
-    largest = int(MAX_WEIGHT) << WEIGHT_FRACTION_BITS
-    half = (max(rows, 1) * largest).bit_length()
-    return half, 2 * half
+
+    rows_per_ciphertext: int
+    half_bits: int
+    value_bits: int
+
+    @classmethod
+    def of(cls, rows: int, weighted: bool, rows_per_ciphertext: int) -> RowLayout:
+        """The layout of ``rows`` rows, weighted or not, ``rows_per_ciphertext`` a ciphertext."""
+        if not weighted:
+            return cls(rows_per_ciphertext, 0, max(rows, 1).bit_length())
+        largest = int(MAX_WEIGHT) << WEIGHT_FRACTION_BITS
+        half = (max(rows, 1) * largest).bit_length()
+        return cls(rows_per_ciphertext, half, 2 * half)
+
+    @property
+    def slot_bits(self) -> int:
+        """Width of a row's slot (the value itself when a ciphertext holds one row)."""
+        if self.rows_per_ciphertext == 1:
+            return self.value_bits
+        return self.value_bits + STATISTICAL_BITS + 1
+
+    @property
+    def sum_bits(self) -> int:
+        """Width of a per-bin sum as the host sends it (``2k - 1`` slots)."""
+        return (2 * self.rows_per_ciphertext - 1) * self.slot_bits
+
+    def fits(self, key_bits: int) -> bool:
+        """Whether a ``key_bits`` key holds the row ciphertexts and the per-bin sums."""
+        return max(self.sum_bits, self.rows_per_ciphertext * self.slot_bits) < key_bits - 2
+
+    def pack(self, values: Sequence[int]) -> list[int]:
+        """Row values, ``k`` to a plaintext (the last one may hold fewer)."""
+        k, width = self.rows_per_ciphertext, self.slot_bits
+        return [
+            sum(value << (width * t) for t, value in enumerate(values[i : i + k]))
+            for i in range(0, len(values), k)
+        ]
+
+    def bin_sum(self, combined: int) -> int:
+        """The bin's sum: slot ``k - 1`` of a per-bin sum the host sent."""
+        k = self.rows_per_ciphertext
+        return (combined >> (self.slot_bits * (k - 1))) & ((1 << self.slot_bits) - 1)
 
 
-def _chunk_rows(public_key: PaillierPublicKey) -> int:
-    return max(1, CHUNK_BYTES // (2 * ((public_key.bits + 7) // 8)))
+def _chunk_rows(public_key: PaillierPublicKey, rows_per_ciphertext: int) -> int:
+    ciphertexts = max(1, CHUNK_BYTES // (2 * ((public_key.bits + 7) // 8)))
+    return ciphertexts * rows_per_ciphertext
 
 
 def _check_counters(message: Message, party: str, batch: int = 0) -> None:
@@ -293,7 +361,10 @@ class BinningGuest(Role):
     noise : LabelNoise, optional
         Label noise on everything the hosts receive.
     chunk_rows : int, optional
-        Rows per label chunk (default: about :data:`CHUNK_BYTES` of ciphertexts).
+        Rows per label chunk (default: about :data:`CHUNK_BYTES` of ciphertexts;
+        rounded up to whole ciphertexts).
+    rows_per_ciphertext : int, default DEFAULT_ROWS_PER_CIPHERTEXT
+        Rows packed into one ciphertext (fewer if the key cannot hold them).
     n_jobs, executor
         See :mod:`crypto.parallel`.
 
@@ -328,6 +399,7 @@ class BinningGuest(Role):
         min_bin_rows: int = DEFAULT_MIN_BIN_ROWS,
         noise: LabelNoise | None = None,
         chunk_rows: int | None = None,
+        rows_per_ciphertext: int = DEFAULT_ROWS_PER_CIPHERTEXT,
         n_jobs: int | None = None,
         executor: Executor | None = None,
     ) -> None:
@@ -341,7 +413,11 @@ class BinningGuest(Role):
         self.labels = y.astype(np.int64)
         self.rows = len(self.labels)
         self.weighted = weights is not None
-        self._half_bits, self._value_bits = value_layout(self.rows, self.weighted)
+        if not 1 <= rows_per_ciphertext <= MAX_ROWS_PER_CIPHERTEXT:
+            raise ProtocolError(
+                f"{party}: rows_per_ciphertext must be in [1, {MAX_ROWS_PER_CIPHERTEXT}]"
+            )
+        self.layout = RowLayout.of(self.rows, self.weighted, rows_per_ciphertext)
         if weights is None:
             self._weights = np.ones(self.rows, dtype=np.int64)
             self._max_weight = 1.0
@@ -364,6 +440,8 @@ class BinningGuest(Role):
         self.n_jobs, self.executor = n_jobs, executor
         self._keypair = keypair
         self._private_key: PaillierPrivateKey | None = None
+        if chunk_rows is not None and chunk_rows < 1:
+            raise ProtocolError(f"{party}: chunk_rows must be positive, not {chunk_rows}")
         self._chunk_rows = chunk_rows
         self._chunks_sent = 0
         self._received: dict[str, tuple[IntArray, IntArray, FloatArray, FloatArray]] = {}
@@ -378,10 +456,11 @@ class BinningGuest(Role):
 
     @property
     def chunk_rows(self) -> int:
-        """Rows per label chunk."""
+        """Rows per label chunk (a whole number of ciphertexts)."""
+        k = self.layout.rows_per_ciphertext
         if self._chunk_rows is None:
-            return _chunk_rows(self.public_key)
-        return self._chunk_rows
+            return _chunk_rows(self.public_key, k)
+        return -(-self._chunk_rows // k) * k
 
     @property
     def chunks(self) -> int:
@@ -389,12 +468,13 @@ class BinningGuest(Role):
         return -(-self.rows // self.chunk_rows)
 
     def _row_values(self, start: int, stop: int) -> list[int]:
+        """The chunk's plaintexts: row values packed ``k`` to a plaintext."""
         y: list[int] = self.labels[start:stop].tolist()
-        if not self.weighted:
-            return y
-        w = self._weights[start:stop].tolist()
-        half = self._half_bits
-        return [wi * yi + (wi << half) for wi, yi in zip(w, y, strict=True)]
+        if self.weighted:
+            w = self._weights[start:stop].tolist()
+            half = self.layout.half_bits
+            y = [wi * yi + (wi << half) for wi, yi in zip(w, y, strict=True)]
+        return self.layout.pack(y)
 
     def _totals(self) -> tuple[int, int]:
         """The sum of the weighted labels and of the weights (integers)."""
@@ -423,10 +503,12 @@ class BinningGuest(Role):
             public_key, self._private_key = generate_paillier_keypair(
                 self.key_length, allow_weak_key=self.allow_weak_key
             )
-        if self._value_bits >= public_key.bits - 2:
+        layout = self.layout
+        while layout.rows_per_ciphertext > 1 and not layout.fits(public_key.bits):
+            layout = RowLayout.of(self.rows, self.weighted, layout.rows_per_ciphertext - 1)
+        if not layout.fits(public_key.bits):
             raise ProtocolError(f"{self.party}: a {public_key.bits}-bit key is too short")
-        if self.chunk_rows < 1:
-            raise ProtocolError(f"{self.party}: chunk_rows must be positive")
+        self.layout = layout
         noise = self.noise
         return [
             BinSetup(
@@ -437,6 +519,7 @@ class BinningGuest(Role):
                 rows=self.rows,
                 weighted=self.weighted,
                 chunk_rows=self.chunk_rows,
+                rows_per_ciphertext=layout.rows_per_ciphertext,
                 min_bin_rows=self.min_bin_rows,
                 noise_epsilon=0.0 if noise is None else noise.epsilon,
                 noise_delta=DEFAULT_DELTA if noise is None else noise.delta,
@@ -461,12 +544,13 @@ class BinningGuest(Role):
             return []
         assert self._private_key is not None
         batch = self._chunks_sent
+        layout = self.layout
         start = batch * self.chunk_rows
         stop = min(start + self.chunk_rows, self.rows)
         labels = encrypt_integers(
             self._private_key,
             self._row_values(start, stop),
-            self._value_bits,
+            layout.rows_per_ciphertext * layout.slot_bits,
             n_jobs=self.n_jobs,
             executor=self.executor,
         )
@@ -555,16 +639,19 @@ class BinningGuest(Role):
             raise ProtocolError(f"{what} sums are under another key")
         assert self._private_key is not None
         try:
-            sums = open_sums(
+            combined = open_sums(
                 self._private_key,
                 message.sums,
                 total,
-                self._value_bits,
+                self.layout.sum_bits,
                 n_jobs=self.n_jobs,
                 executor=self.executor,
             )
         except CryptoError as error:
             raise ProtocolError(f"{what} sums do not decrypt by the layout: {error}") from error
+        sums = [self.layout.bin_sum(value) for value in combined]
+        if any(value >> self.layout.value_bits for value in sums):
+            raise ProtocolError(f"{what} sums exceed the public bound of any sum of labels")
         return bins, counts, *self._split(bins, counts, sums, host)
 
     def _split(
@@ -581,9 +668,9 @@ class BinningGuest(Role):
             if (totals != int(self.labels.sum())).any():
                 raise ProtocolError(f"{what} do not add up to the label total in every feature")
             return counted.astype(np.float64), (counts - counted).astype(np.float64)
-        mask = (1 << self._half_bits) - 1
-        weighted_events = [s & mask for s in sums]
-        weights = [s >> self._half_bits for s in sums]
+        half = self.layout.half_bits
+        weighted_events = [s & ((1 << half) - 1) for s in sums]
+        weights = [s >> half for s in sums]
         if any(e > w for e, w in zip(weighted_events, weights, strict=True)) or any(
             w and not c for w, c in zip(weights, counts.tolist(), strict=True)
         ):
@@ -766,7 +853,8 @@ class BinningHost(Role):
         self.n_jobs, self.executor = n_jobs, executor
         self._setup: BinSetup | None = None
         self._chunks_received = 0
-        self._products: Products | None = None
+        self._layout: RowLayout | None = None
+        self._products: list[Products | None] = []
         self._order: IntArray | None = None
         self._bin_orders: list[IntArray] = []
         self._sent = False
@@ -854,9 +942,16 @@ class BinningHost(Role):
                 f"{self.party}: {self.guest} bins {message.rows} rows but this party has "
                 f"{self.rows}; align the rows first"
             )
-        if message.chunk_rows < 1:
+        k = message.rows_per_ciphertext
+        if not 1 <= k <= MAX_ROWS_PER_CIPHERTEXT:
             raise ProtocolError(
-                f"{self.party}: {self.guest}'s chunk size {message.chunk_rows} is not positive"
+                f"{self.party}: {self.guest}'s rows per ciphertext {k} is not in "
+                f"[1, {MAX_ROWS_PER_CIPHERTEXT}]"
+            )
+        if message.chunk_rows < 1 or message.chunk_rows % k:
+            raise ProtocolError(
+                f"{self.party}: {self.guest}'s chunk size {message.chunk_rows} is not a positive "
+                f"multiple of its {k} rows per ciphertext"
             )
         if not 1 <= message.min_bin_rows <= self.rows:
             raise ProtocolError(
@@ -866,15 +961,20 @@ class BinningHost(Role):
         epsilon, delta = message.noise_epsilon, message.noise_delta
         if not (math.isfinite(epsilon) and epsilon >= 0 and 0 < delta < 1):
             raise ProtocolError(f"{self.party}: {self.guest} sent invalid noise parameters")
-        if value_layout(self.rows, message.weighted)[1] >= key.bits - 2:
-            raise ProtocolError(f"{self.party}: {self.guest}'s {key.bits}-bit key is too short")
+        layout = RowLayout.of(self.rows, message.weighted, k)
+        if not layout.fits(key.bits):
+            raise ProtocolError(
+                f"{self.party}: {self.guest}'s {key.bits}-bit key cannot hold {k} rows per "
+                "ciphertext"
+            )
         self._check_bins(max(self.min_bin_rows, message.min_bin_rows))
-        self._setup = message
+        self._setup, self._layout = message, layout
         return []
 
     def _take_labels(self, message: BinLabels) -> list[Message]:
-        assert self._setup is not None
+        assert self._setup is not None and self._layout is not None
         setup = self._setup
+        k = self._layout.rows_per_ciphertext
         labels = message.labels
         if not isinstance(labels, EncryptedVector):
             raise ProtocolError(f"{self.party}: {self.guest}'s labels are not a ciphertext vector")
@@ -882,34 +982,61 @@ class BinningHost(Role):
         stop = min(start + setup.chunk_rows, self.rows)
         if labels.public_key != setup.public_key:
             raise ProtocolError(f"{self.party}: {self.guest} sent labels under another key")
-        if len(labels) != stop - start or labels.exponent != 0:
+        expected = -(-(stop - start) // k)
+        if len(labels) != expected or labels.exponent != 0:
             raise ProtocolError(
                 f"{self.party}: {self.guest}'s label chunk {message.batch} holds "
-                f"{len(labels)} values at exponent {labels.exponent}, expected {stop - start} "
+                f"{len(labels)} values at exponent {labels.exponent}, expected {expected} "
                 "at exponent 0"
             )
-        try:
-            part = bin_products(
-                labels,
-                self.codes[start:stop],
-                self.n_bins,
-                n_jobs=self.n_jobs,
-                executor=self.executor,
-            )
-        except CryptoError as error:
-            raise ProtocolError(
-                f"{self.party}: {self.guest}'s label chunk {message.batch} is invalid: {error}"
-            ) from error
-        if self._products is not None:
-            part = multiply_products(self._products, part, labels.public_key)
-        self._products = part
+        if not self._products:
+            self._products = [None] * k
+        for t in range(k):  # the ciphertexts by the bin of their row t
+            codes = self.codes[start + t : stop : k]
+            if not len(codes):
+                continue
+            try:
+                part = bin_products(
+                    labels if len(codes) == len(labels) else labels[: len(codes)],
+                    codes,
+                    self.n_bins,
+                    n_jobs=self.n_jobs,
+                    executor=self.executor,
+                )
+            except CryptoError as error:
+                raise ProtocolError(
+                    f"{self.party}: {self.guest}'s label chunk {message.batch} is invalid: {error}"
+                ) from error
+            previous = self._products[t]
+            if previous is not None:
+                part = multiply_products(previous, part, labels.public_key)
+            self._products[t] = part
         self._chunks_received += 1
         if self._chunks_received < self._chunks():
             return []
         return self._send_sums()
 
     def _send_sums(self) -> list[Message]:
-        assert self._setup is not None and self._products is not None
+        assert self._setup is not None and self._layout is not None
+        layout, public_key = self._layout, self._setup.public_key
+        k = layout.rows_per_ciphertext
+        empty = [[mpz(1)] * b for b in self.n_bins]  # a position no row reached (rows < k)
+        combined = combine_positions(
+            public_key,
+            [empty if products is None else products for products in self._products],
+            layout.slot_bits,
+            n_jobs=self.n_jobs,
+            executor=self.executor,
+        )
+        if k > 1:  # hide the slots that hold sums of other rows than the bin's
+            combined = mask_slots(
+                public_key,
+                combined,
+                2 * k - 1,
+                k - 1,
+                layout.slot_bits,
+                layout.value_bits + STATISTICAL_BITS,
+            )
         order = secure_permutation(len(self.n_bins))
         bin_orders = [secure_permutation(b) for b in self.n_bins]
         starts = self._starts
@@ -917,18 +1044,13 @@ class BinningHost(Role):
         counts = []
         for feature in order.tolist():
             for b in bin_orders[feature].tolist():
-                flat_sums.append(self._products[feature][b])
+                flat_sums.append(combined[starts[feature] + b])
                 counts.append(int(self.counts[starts[feature] + b]))
-        public_key = self._setup.public_key
         sealed = seal_sums(
-            public_key,
-            flat_sums,
-            value_layout(self.rows, self._setup.weighted)[1],
-            n_jobs=self.n_jobs,
-            executor=self.executor,
+            public_key, flat_sums, layout.sum_bits, n_jobs=self.n_jobs, executor=self.executor
         )
         self._order, self._bin_orders = order, bin_orders
-        self._products = None
+        self._products = []
         self._sent = True
         return [
             BinSums(

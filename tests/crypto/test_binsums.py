@@ -13,6 +13,8 @@ from hypothesis import strategies as st
 from crypto.binsums import (
     MAX_BUCKETS,
     bin_products,
+    combine_positions,
+    mask_slots,
     multiply_products,
     open_sums,
     pack_sums,
@@ -121,3 +123,33 @@ def test_codes_that_do_not_match_are_refused(keypair: KeyPair) -> None:
     forged = EncryptedVector._trusted(keypair[0], [mpz(keypair[0].nsquare + 1), mpz(2)], 0, 1)
     with pytest.raises(CryptoError, match="outside"):
         bin_products(forged, np.array([[0], [1]]), [2])
+
+
+@given(st.integers(1, 30), st.integers(1, 4), st.integers(0, 2**32 - 1))
+def test_rows_packed_k_to_a_ciphertext_sum_per_bin_in_the_middle_slot(
+    keypair: KeyPair, rows: int, k: int, seed: int
+) -> None:
+    public_key, private_key = keypair
+    generator = np.random.default_rng(seed)
+    values = generator.integers(0, 2, size=rows)
+    codes = generator.integers(0, 3, size=rows)
+    width = 8 + 40 + 1  # values below 2**8, masks of 48 bits
+    packed = [
+        sum(int(v) << (width * t) for t, v in enumerate(values[i : i + k]))
+        for i in range(0, rows, k)
+    ]
+    vector = encrypt_integers(private_key, packed, bits=k * width)
+    per_position = [
+        bin_products(vector[: len(codes[t::k])], codes[t::k].reshape(-1, 1), [3])
+        if len(codes[t::k])
+        else [[mpz(1)] * 3]
+        for t in range(k)
+    ]
+    combined = combine_positions(public_key, per_position, width)
+    masked = mask_slots(public_key, combined, 2 * k - 1, k - 1, width, 48) if k > 1 else combined
+    plain = decrypt_integers(private_key, EncryptedVector(public_key, masked, 0, 1))
+    middle = [(p >> (width * (k - 1))) & ((1 << width) - 1) for p in plain]
+    assert middle == [int(values[codes == b].sum()) for b in range(3)]
+    if k > 1:  # every other slot holds a mask of about 48 bits
+        others = [(p >> (width * s)) & ((1 << width) - 1) for p in plain for s in range(k - 1)]
+        assert min(others).bit_length() > 20

@@ -34,6 +34,7 @@ def make_roles(
     chunk_rows: int | None = None,
     min_bin_rows: int = 1,
     noise: LabelNoise | None = None,
+    rows_per_ciphertext: int = 3,
 ) -> dict[str, BinningGuest | BinningHost]:
     roles: dict[str, BinningGuest | BinningHost] = {
         "guest": BinningGuest(
@@ -46,6 +47,7 @@ def make_roles(
             min_bin_rows=min_bin_rows,
             chunk_rows=chunk_rows,
             noise=noise,
+            rows_per_ciphertext=rows_per_ciphertext,
         )
     }
     for name, (codes, n_bins) in host_codes.items():
@@ -91,7 +93,7 @@ def plaintext_statistics(
 
 
 @st.composite
-def binning_cases(draw: st.DrawFn) -> tuple[np.ndarray, dict, np.ndarray | None, int]:
+def binning_cases(draw: st.DrawFn) -> tuple[np.ndarray, dict, np.ndarray | None, int, int]:
     rows = draw(st.integers(1, 40))
     generator = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
     labels = generator.integers(0, 2, size=rows)
@@ -105,15 +107,23 @@ def binning_cases(draw: st.DrawFn) -> tuple[np.ndarray, dict, np.ndarray | None,
         weights = np.round(generator.uniform(0.0, 30.0, size=rows), draw(st.integers(0, 9)))
         weights[0] = max(weights[0], 0.5)  # at least one positive weight
     chunk_rows = draw(st.integers(1, rows + 3))
-    return labels, hosts, weights, chunk_rows
+    rows_per_ciphertext = draw(st.integers(1, 5))  # weighted, 1024 bits hold 4: the guest packs 4
+    return labels, hosts, weights, chunk_rows, rows_per_ciphertext
 
 
 @given(binning_cases(), st.randoms(use_true_random=False))
 def test_encrypted_counts_equal_a_plaintext_computation(
     keypair: KeyPair, case: tuple, rng: random.Random
 ) -> None:
-    labels, hosts, weights, chunk_rows = case
-    roles = make_roles(keypair, labels, hosts, weights=weights, chunk_rows=chunk_rows)
+    labels, hosts, weights, chunk_rows, rows_per_ciphertext = case
+    roles = make_roles(
+        keypair,
+        labels,
+        hosts,
+        weights=weights,
+        chunk_rows=chunk_rows,
+        rows_per_ciphertext=rows_per_ciphertext,
+    )
     run_roles(roles, rng=rng)
     for name, (codes, n_bins) in hosts.items():
         expected = plaintext_statistics(labels, codes, n_bins, weights)

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from gmpy2 import mpz
 
-from crypto.binsums import seal_sums
+from crypto.binsums import seal_sums, sum_layout
 from crypto.paillier import EncryptedVector, MaskedVector, PaillierPrivateKey, PaillierPublicKey
 from crypto.shares import encrypt_integers
 from protocols.binning.exchange import (
@@ -17,7 +17,6 @@ from protocols.binning.exchange import (
     BinningGuest,
     BinningHost,
     LabelNoise,
-    value_layout,
 )
 from protocols.exceptions import ProtocolError, UnexpectedMessageError
 from protocols.messages import BinLabels, BinResult, BinSums, Message
@@ -33,7 +32,7 @@ class Exchange:
     """A guest and a host stepped by hand, keeping every message for tampering."""
 
     def __init__(self, keypair: KeyPair, **guest_options: Any) -> None:
-        options = {"keypair": keypair, "min_bin_rows": 2, "chunk_rows": 5, **guest_options}
+        options = {"keypair": keypair, "min_bin_rows": 2, "chunk_rows": 3, **guest_options}
         self.guest = BinningGuest("guest", JOB, hosts=["host"], labels=LABELS, **options)
         self.host = BinningHost(
             "host", JOB, guest="guest", codes=CODES, n_bins=N_BINS, min_bin_rows=2,
@@ -60,7 +59,7 @@ class Exchange:
 
 def test_the_honest_exchange_completes(keypair: KeyPair) -> None:
     exchange = Exchange(keypair)
-    assert len(exchange.chunks) == 3
+    assert len(exchange.chunks) == 4  # 3 rows (one ciphertext) a chunk
     exchange.host.receive(exchange.result())
     assert exchange.host.done and exchange.guest.done
     assert exchange.host.result[0].rows == (8, 4)
@@ -92,7 +91,11 @@ def test_host_refuses_messages_from_another_party_or_out_of_turn(keypair: KeyPai
     ("change", "match"),
     [
         ({"rows": 13}, "bins 13 rows but this party has 12"),
-        ({"chunk_rows": 0}, "chunk size 0 is not positive"),
+        ({"chunk_rows": 0}, "chunk size 0 is not a positive multiple of its 3 rows"),
+        ({"chunk_rows": 4}, "chunk size 4 is not a positive multiple of its 3 rows"),
+        ({"rows_per_ciphertext": 0}, r"rows per ciphertext 0 is not in \[1, 64\]"),
+        ({"rows_per_ciphertext": 65, "chunk_rows": 65}, "rows per ciphertext 65 is not in"),
+        ({"rows_per_ciphertext": 40, "chunk_rows": 40}, "cannot hold 40 rows per ciphertext"),
         ({"min_bin_rows": 0}, r"min_bin_rows 0 is not in \[1, 12\]"),
         ({"min_bin_rows": 5}, "feature 0 has a bin of 4 rows|feature 1 has a bin of 4 rows"),
         ({"noise_epsilon": float("nan")}, "invalid noise parameters"),
@@ -125,19 +128,20 @@ def test_host_refuses_label_chunks_of_the_wrong_size_key_or_values(
     exchange = Exchange(keypair)
     exchange.host.receive(exchange.setup)
     chunk = exchange.chunks[0]
-    short = encrypt_integers(private_key, [1, 0, 1, 1], bits=1)
-    with pytest.raises(ProtocolError, match="holds 4 values at exponent 0, expected 5"):
-        exchange.host.receive(_labels(chunk, short))
-    foreign = encrypt_integers(other_keypair[1], [1, 0, 1, 1, 0], bits=1)
+    # a chunk of 3 rows is one ciphertext (3 rows to a ciphertext)
+    long = encrypt_integers(private_key, [1, 0], bits=1)
+    with pytest.raises(ProtocolError, match="holds 2 values at exponent 0, expected 1"):
+        exchange.host.receive(_labels(chunk, long))
+    foreign = encrypt_integers(other_keypair[1], [1], bits=1)
     with pytest.raises(ProtocolError, match="labels under another key"):
         exchange.host.receive(_labels(chunk, foreign))
-    scaled = keypair[0].encrypt_vector([1.0, 0.0, 1.0, 1.0, 0.0])
-    with pytest.raises(ProtocolError, match="expected 5 at exponent 0"):
+    scaled = keypair[0].encrypt_vector([1.0])
+    with pytest.raises(ProtocolError, match="expected 1 at exponent 0"):
         exchange.host.receive(_labels(chunk, scaled))
     n2 = mpz(keypair[0].nsquare)
-    good = list(encrypt_integers(private_key, [1, 0, 1, 1, 0], bits=1)._ciphertexts)
+    good = list(encrypt_integers(private_key, [1], bits=1)._ciphertexts)
     for bad, match in [(n2 + 3, r"outside \(0, n\*\*2\)"), (mpz(private_key.p) * 7, "factor")]:
-        forged = EncryptedVector._trusted(keypair[0], [*good[:4], bad], 0, 2)
+        forged = EncryptedVector._trusted(keypair[0], [bad], 0, 2)
         with pytest.raises(ProtocolError, match=f"label chunk 0 is invalid: .*{match}"):
             exchange.host.receive(_labels(chunk, forged))
     with pytest.raises(ProtocolError, match="not a ciphertext vector"):
@@ -213,6 +217,14 @@ def _sums(message: BinSums, **changes: Any) -> BinSums:
     return dataclasses.replace(message, **changes)
 
 
+def _forged(exchange: Exchange, keypair: KeyPair, sums: list[int]) -> MaskedVector:
+    """Sealed per-bin sums by the public layout, with the given bin sums (no masks)."""
+    layout = exchange.guest.layout
+    shift = layout.slot_bits * (layout.rows_per_ciphertext - 1)
+    combined = encrypt_integers(keypair[1], [v << shift for v in sums], bits=layout.sum_bits)
+    return seal_sums(keypair[0], list(combined._ciphertexts), layout.sum_bits)
+
+
 def test_guest_refuses_sums_from_another_party_early_or_twice(keypair: KeyPair) -> None:
     exchange = Exchange(keypair)
     sums = exchange.sums()
@@ -260,21 +272,25 @@ def test_guest_refuses_sums_that_do_not_decrypt_by_the_layout(
     exchange = Exchange(keypair)
     sums = exchange.sums()
     ciphertexts = [mpz(c) for c in sums.sums.ciphertexts]
-    bits = value_layout(len(LABELS), False)[1]
+    layout = exchange.guest.layout
+    assert layout.rows_per_ciphertext == 3  # the default packing of rows
+    packed = sum_layout(5, layout.sum_bits, public_key).ciphertexts
+    assert len(ciphertexts) == packed
     bad: list[tuple[Any, str]] = [
-        (MaskedVector(public_key, ciphertexts * 2), "expected 1 ciphertexts of 5 packed sums"),
-        (MaskedVector(public_key, [mpz(private_key.p) * 3]), "shares a factor"),
-        (MaskedVector(public_key, [mpz(0)]), r"outside \(0, n\*\*2\)"),
+        (MaskedVector(public_key, ciphertexts * 2), f"expected {packed} ciphertexts of 5 packed"),
+        (MaskedVector(public_key, [mpz(private_key.p) * 3, *ciphertexts[1:]]), "shares a factor"),
+        (MaskedVector(public_key, [mpz(0), *ciphertexts[1:]]), r"outside \(0, n\*\*2\)"),
         (MaskedVector(other_keypair[0], ciphertexts), "under another key"),
         (EncryptedVector._trusted(public_key, ciphertexts, 0, 1), "under another key"),
     ]
-    # the public layout, dishonest sums: more events than rows, or totals that do not add up
+    # the public layout, dishonest sums: more events than rows, totals that do not add up,
+    # a sum beyond any sum of labels
     for values, match in [
         ([9, 0, 0, 0, 0], "more events than rows"),
         ([1, 0, 0, 0, 0], "do not add up to the label total"),
+        ([1 << layout.value_bits, 0, 0, 0, 0], "exceed the public bound"),
     ]:
-        forged = encrypt_integers(private_key, values, bits=bits)._ciphertexts
-        bad.append((seal_sums(public_key, list(forged), bits), match))
+        bad.append((_forged(exchange, keypair, values), match))
     for vector, match in bad:
         with pytest.raises(ProtocolError, match=match):
             exchange.guest.receive(_sums(sums, sums=vector))
@@ -287,10 +303,8 @@ def test_guest_refuses_weighted_sums_beyond_the_weights(keypair: KeyPair) -> Non
     weights = np.linspace(0.5, 2.0, len(LABELS))
     exchange = Exchange(keypair, weights=weights)
     sums = exchange.sums()
-    half, bits = value_layout(len(LABELS), True)
-    forged = [1 + (0 << half)] + [0] * 4  # a weighted event in a bin without weight
-    vector = encrypt_integers(keypair[1], forged, bits=bits)._ciphertexts
+    forged = _forged(exchange, keypair, [1, 0, 0, 0, 0])  # a weighted event without weight
     with pytest.raises(ProtocolError, match="more weighted events than weight"):
-        exchange.guest.receive(_sums(sums, sums=seal_sums(keypair[0], list(vector), bits)))
+        exchange.guest.receive(_sums(sums, sums=forged))
     exchange.guest.receive(sums)
     assert exchange.guest.done
