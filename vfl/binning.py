@@ -41,7 +41,7 @@ import numpy as np
 import numpy.typing as npt
 from sklearn.base import BaseEstimator, TransformerMixin  # type: ignore[import-untyped]
 
-from crypto.paillier.keys import shortest_key_bits
+from crypto.paillier.keys import key_length_problem, shortest_key_bits
 from protocols.binning import FeatureBins
 from protocols.binning.exchange import (
     DEFAULT_MIN_BIN_ROWS,
@@ -260,6 +260,9 @@ class HeteroBinning(TransformerMixin, BaseEstimator):  # type: ignore[misc]
             classes, a parameter is invalid, a column cannot be binned, or the
             exchange fails (its refusal is chained).
         """
+        problem = key_length_problem(self.key_length, allow_weak_key=self.allow_weak_key)
+        if problem is not None:
+            raise DataError(f"key_length: {problem}")
         tables = self._tables(X, hosts, fitted=False)
         names = list(tables)
         rows = _rows(tables[GUEST])
