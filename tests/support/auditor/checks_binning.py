@@ -7,7 +7,7 @@ from collections import Counter
 import numpy as np
 
 from crypto.binsums import open_sums
-from protocols.binning.exchange import value_layout
+from protocols.binning.exchange import RowLayout
 from protocols.binning.woe import SMOOTHING
 from protocols.messages import BinResult, BinSetup, BinSums
 from tests.support.auditor.context import AuditContext
@@ -89,7 +89,11 @@ class BinningChecks(AuditContext):
             return [*problems, f"{sent.describe()}: no private key recorded for the guest's key"]
         sizes = [int(b) for b in sent.bins.tolist()]
         counts = [int(c) for c in sent.counts.tolist()]
-        opened = open_sums(private, sent.sums, len(counts), value_layout(len(y), False)[1])
+        layout = RowLayout.of(len(y), setup.weighted, setup.rows_per_ciphertext)
+        opened = [
+            layout.bin_sum(value)
+            for value in open_sums(private, sent.sums, len(counts), layout.sum_bits)
+        ]
         received: Bins = []
         start = 0
         for size in sizes:

@@ -630,6 +630,7 @@ DECLARED: dict[MessageKind, Declared] = {
                     _f("rows", "size", "the aligned row count"),
                     _f("weighted", "parameter", "whether rows carry weights"),
                     _f("chunk_rows", "parameter", "the rows per label chunk"),
+                    _f("rows_per_ciphertext", "parameter", "the rows packed in a ciphertext"),
                     _f("min_bin_rows", "parameter", "the guest's minimum rows per bin"),
                     _f("noise_epsilon", "parameter", "the label-noise guarantee (0: none)"),
                     _f("noise_delta", "parameter", "its delta"),
