@@ -991,26 +991,30 @@ class BinningHost(Role):
             )
         if not self._products:
             self._products = [None] * k
+        parts: list[Products | None] = []
         for t in range(k):  # the ciphertexts by the bin of their row t
             codes = self.codes[start + t : stop : k]
-            if not len(codes):
-                continue
             try:
-                part = bin_products(
-                    labels if len(codes) == len(labels) else labels[: len(codes)],
-                    codes,
-                    self.n_bins,
-                    n_jobs=self.n_jobs,
-                    executor=self.executor,
+                parts.append(
+                    bin_products(
+                        labels if len(codes) == len(labels) else labels[: len(codes)],
+                        codes,
+                        self.n_bins,
+                        n_jobs=self.n_jobs,
+                        executor=self.executor,
+                    )
+                    if len(codes)
+                    else None
                 )
             except CryptoError as error:
                 raise ProtocolError(
                     f"{self.party}: {self.guest}'s label chunk {message.batch} is invalid: {error}"
                 ) from error
+        for t, part in enumerate(parts):  # every part is valid: now take them
             previous = self._products[t]
-            if previous is not None:
+            if part is not None and previous is not None:
                 part = multiply_products(previous, part, labels.public_key)
-            self._products[t] = part
+            self._products[t] = part if part is not None else previous
         self._chunks_received += 1
         if self._chunks_received < self._chunks():
             return []
