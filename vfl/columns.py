@@ -6,6 +6,7 @@ from vfl.tables.columns import (
     column_positions,
     feature_names,
     match_columns,
+    table_columns,
 )
 
 __all__ = [
@@ -14,4 +15,5 @@ __all__ = [
     "column_positions",
     "feature_names",
     "match_columns",
+    "table_columns",
 ]

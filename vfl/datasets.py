@@ -1,6 +1,7 @@
 """``vfl.datasets``, a documented path: the code lives in :mod:`vfl.tables.datasets`."""
 
 from vfl.tables.datasets import (
+    MISSING_CELLS,
     PartyTable,
     load_builtin,
     make_heavy_tail_credit,
@@ -11,6 +12,7 @@ from vfl.tables.datasets import (
 )
 
 __all__ = [
+    "MISSING_CELLS",
     "PartyTable",
     "load_builtin",
     "make_heavy_tail_credit",

@@ -118,10 +118,9 @@ class SecureSumType(StepType[SecureSumStep]):
 def _values(step: SecureSumStep, context: StepContext) -> npt.NDArray[np.float64]:
     """The party's column sums, then its row count."""
     table, party = context.rows(), context.party
-    missing = [c for c in step.columns if c not in table.feature_names]
+    missing = [c for c in step.columns if c not in table.column_names]
     if missing:
         source = party.data.file if party.data else "its data"
         raise DataError(f"party {party.name!r}: column(s) {missing} are not in {source}")
-    indices = [table.feature_names.index(c) for c in step.columns]
-    sums = table.features[:, indices].sum(axis=0)
+    sums = table.numeric(step.columns, purpose="the secure_sum step").sum(axis=0)
     return np.append(sums, float(len(table)))
