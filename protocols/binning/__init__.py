@@ -46,3 +46,22 @@ __all__ = [
     "vif_filter",
     "woe_iv",
 ]
+
+# the encrypted exchange of a host's per-bin label counts (helper A)
+from protocols.binning.exchange import (
+    DEFAULT_MIN_BIN_ROWS,
+    BinningGuest,
+    BinningHost,
+    BinStatistics,
+    LabelNoise,
+    RowLayout,
+)
+
+__all__ += [
+    "DEFAULT_MIN_BIN_ROWS",
+    "BinStatistics",
+    "BinningGuest",
+    "BinningHost",
+    "LabelNoise",
+    "RowLayout",
+]
