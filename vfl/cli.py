@@ -127,11 +127,25 @@ def _print_report(report: object) -> None:
                 print(f"  aligned rows -> {path.parent / result['aligned_file']}")
         if result["type"] == "hetero_lr":
             _print_training(path, result)
+        if result["type"] == "binning":
+            selected = result["selected"]
+            names = f": {', '.join(selected)}" if selected else ""
+            print(
+                f"  binned {result['features']} columns on {result['rows']} rows, selected "
+                f"{len(selected)} by IV{names} -> {path.parent / result['binning_file']}"
+            )
+        if result["type"] == "scorecard":
+            print(
+                f"  points of {result['features']} features (offset {result['offset']:.2f}, "
+                f"factor {result['factor']:.2f}) -> {path.parent / result['scorecard_file']}"
+            )
         if result["type"] == "score":
             if result["scores_file"]:
                 auc = "" if result["auc"] is None else f" (AUC {result['auc']:.4f} on these rows)"
+                points = " with points" if result.get("points") else ""
                 print(
-                    f"  scored {result['rows']} rows{auc} -> {path.parent / result['scores_file']}"
+                    f"  scored {result['rows']} rows{points}{auc} -> "
+                    f"{path.parent / result['scores_file']}"
                 )
             else:
                 print(f"  sent partial scores for {result['rows']} rows to the guest")

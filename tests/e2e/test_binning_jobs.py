@@ -123,9 +123,25 @@ def pipeline(tmp_path_factory: pytest.TempPathFactory) -> Path:
     job = _job(folder, job_id="credit-e2e", steps=PIPELINE)
     processes = {name: start_party(job, name) for name, _ in PARTIES}
     for name, process in processes.items():
-        _, stderr = process.communicate(timeout=300)
+        stdout, stderr = process.communicate(timeout=300)
         assert process.returncode == 0, f"{name}: {stderr[-3000:]}"
+        (folder / f"{name}.stdout").write_text(stdout)
     return folder
+
+
+def test_each_party_prints_what_its_binning_and_scorecard_steps_did(pipeline: Path) -> None:
+    guest = (pipeline / "bank-a.stdout").read_text()
+    host = (pipeline / "bank-b.stdout").read_text()
+    for printed, party in ((guest, "bank-a"), (host, "bank-b")):
+        document = json.loads((pipeline / "output" / party / "step-1-binning.json").read_text())
+        binned = document.get("result", document)
+        selected = binned["selected"]
+        assert (
+            f"  binned {binned['features']} columns on {binned['rows']} rows, selected "
+            f"{len(selected)} by IV: {', '.join(selected)} -> "
+        ) in printed
+        assert "  points of " in printed and "(offset " in printed
+    assert "with points" in guest and "sent partial scores" in host
 
 
 def _aligned(folder: Path, party: str) -> object:
