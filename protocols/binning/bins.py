@@ -234,12 +234,16 @@ class FeatureBins:
     def labels(self) -> list[str]:
         """One readable label per bin, in bin order.
 
-        Numeric bins read ``"(-inf, 3.5]"``, ``"(3.5, 7]"``, ``"(7, inf)"``; categorical
+        Numeric bins read ``"(-inf, 3.5]"``, ``"(3.5, 7]"``, ``"(7, inf)"`` (edges to 6
+        significant digits, in full where that would not tell two apart); categorical
         groups ``"{A, B}"``, the last one ``"other"`` (or ``"other {C, D}"`` when rare
         categories were grouped into it); the missing bin ``"missing"``.
         """
         if self.kind == "numeric":
-            bounds = ["-inf", *map(_number, self.edges), "inf"]
+            shown = [_short_number(edge) for edge in self.edges]
+            if len(set(shown)) < len(shown):  # edges closer than 6 digits tell apart
+                shown = [_number(edge) for edge in self.edges]
+            bounds = ["-inf", *shown, "inf"]
             labels = [f"({low}, {high}]" for low, high in itertools.pairwise(bounds[:-1])]
             labels.append(f"({bounds[-2]}, inf)")
         else:
@@ -684,6 +688,13 @@ def _runs(runs: object, n_bins: int, error: Any) -> list[tuple[int, ...]]:
             raise error(f"bin indices must be integers in [0, {n_bins}), got {list(indices)!r}")
         parts.append(tuple(int(i) for i in indices))
     return parts
+
+
+def _short_number(value: float) -> str:
+    """``value`` for a label: integers in full, others to 6 significant digits."""
+    if value.is_integer() and abs(value) < 1e15:
+        return str(int(value))
+    return f"{value:.6g}"
 
 
 def _number(value: float) -> str:

@@ -60,6 +60,25 @@ def test_the_score_is_offset_minus_factor_times_the_log_odds(pipeline) -> None:
     assert np.corrcoef(scores, -log_odds)[0, 1] > 0.999
 
 
+def test_the_points_table_shows_each_bins_own_woe(pipeline) -> None:
+    """The standardisation is folded into the points, not into the WOE column shown: an
+    empty bin (the missing bin of a column without missing cells) shows WOE 0."""
+    binning, model, _, _ = pipeline
+    card = Scorecard(binning, model).fit()
+    empty_bins = 0
+    for party, points in card.points_.items():
+        for feature in points.features:
+            own = binning.party_binnings_[party].feature(feature.name)
+            assert feature.woe == own.woe
+            empty_bins += sum(
+                1 for rows, woe in zip(own.rows, feature.woe, strict=True) if rows == 0
+            )
+            assert all(
+                woe == 0.0 for rows, woe in zip(own.rows, feature.woe, strict=True) if rows == 0
+            )
+    assert empty_bins > 0  # the data have no missing cells: every missing bin is empty
+
+
 def test_fate_form_and_scale_refusals(pipeline) -> None:
     binning, model, tables, _ = pipeline
     fate = Scorecard(binning, model, offset=500, factor=20).fit()

@@ -188,7 +188,8 @@ def party_points(model: PartyModel, scale: PointsScale) -> PartyPoints:
     The model's scaling is folded in: a bin's points are ``-factor * w * (woe - mean)
     / scale``, so each row's points sum to ``-factor`` times the party's share of the
     log-odds, and the guest's base points ``offset - factor * intercept`` complete
-    the customer's score ``offset - factor * log-odds``.
+    the customer's score ``offset - factor * log-odds``.  The table shows each bin's
+    own WOE (an empty bin's 0), not the centred value the points are computed from.
 
     Parameters
     ----------
@@ -225,7 +226,15 @@ def party_points(model: PartyModel, scale: PointsScale) -> PartyPoints:
             ),
         )
     intercept = model.intercept if model.role == "guest" else None
-    return build_points(binning, weights, intercept, scale)
+    points = build_points(binning, weights, intercept, scale)
+    own = model.binning
+    return dataclasses.replace(
+        points,
+        features=tuple(
+            dataclasses.replace(feature, woe=own.feature(feature.name).woe)
+            for feature in points.features
+        ),
+    )
 
 
 class _Done(Role):
