@@ -64,14 +64,16 @@ bins are allowed: they are about no one.  The rule does not stop differencing:
 two bins of different features whose rows differ by one customer reveal that
 customer's label through their difference; the noise does.
 
-Label noise (:class:`LabelNoise`).  Changing one label moves, in *every* feature
-of *every* host, one bin's events by ``w`` and its non-events by ``-w`` (``w``
-the row's weight, at most the largest weight).  Over ``F`` host features in all
-that is an L2 sensitivity of ``max(w) * sqrt(2 F)``; the guest waits for every
-host's sums, draws independent Gaussian noise of the calibrated ``sigma``
-(zero-concentrated DP, one release: :func:`protocols.hetero_lr.privacy.noise_scale`)
-for every count, clips the noisy counts at 0 and computes WOE and IV from them:
-everything the hosts receive is post-processing.  The guest's own view is exact.
+Label noise (:class:`LabelNoise`, unweighted rows only).  Changing one label moves,
+in *every* feature of *every* host, one bin's events by 1 and its non-events by -1.
+Over ``F`` host features in all that is an L2 sensitivity of ``sqrt(2 F)``; the
+guest waits for every host's sums, draws independent Gaussian noise of the
+calibrated ``sigma`` (zero-concentrated DP, one release:
+:func:`protocols.hetero_lr.privacy.noise_scale`) for every count, clips the noisy
+counts at 0 and computes WOE and IV from them: everything the hosts receive is
+post-processing.  The guest's own view is exact.  Row weights are refused with
+noise, as in :mod:`protocols.hetero_lr.privacy`: class weights depend on the labels
+(one label would move every row's weight), which this accounting does not cover.
 """
 
 from __future__ import annotations
@@ -199,22 +201,20 @@ class LabelNoise:
     def __post_init__(self) -> None:
         noise_scale(self.epsilon, self.delta, 1, 1.0)  # validates
 
-    def sigma(self, features: int, max_weight: float = 1.0) -> float:
+    def sigma(self, features: int) -> float:
         """The noise standard deviation for ``features`` host features in all.
 
         Parameters
         ----------
         features : int
             Features of every host together.
-        max_weight : float, default 1.0
-            The largest row weight.
 
         Returns
         -------
         float
-            ``noise_scale`` at sensitivity ``max_weight * sqrt(2 * features)``.
+            ``noise_scale`` at sensitivity ``sqrt(2 * features)``, one release.
         """
-        return noise_scale(self.epsilon, self.delta, 1, max_weight * math.sqrt(2 * features))
+        return noise_scale(self.epsilon, self.delta, 1, math.sqrt(2 * features))
 
 
 @dataclass(frozen=True)
@@ -359,7 +359,7 @@ class BinningGuest(Role):
     min_bin_rows : int, default DEFAULT_MIN_BIN_ROWS
         Refuse a host bin of ``0 < rows < min_bin_rows``.
     noise : LabelNoise, optional
-        Label noise on everything the hosts receive.
+        Label noise on everything the hosts receive (unweighted rows only).
     chunk_rows : int, optional
         Rows per label chunk (default: about :data:`CHUNK_BYTES` of ciphertexts;
         rounded up to whole ciphertexts).
@@ -377,8 +377,8 @@ class BinningGuest(Role):
     Raises
     ------
     ProtocolError
-        If the hosts are not distinct other parties, or the labels or weights are
-        unusable.
+        If the hosts are not distinct other parties, the labels or weights are
+        unusable, or weights come with noise.
 
     Examples
     --------
@@ -418,9 +418,13 @@ class BinningGuest(Role):
                 f"{party}: rows_per_ciphertext must be in [1, {MAX_ROWS_PER_CIPHERTEXT}]"
             )
         self.layout = RowLayout.of(self.rows, self.weighted, rows_per_ciphertext)
+        if weights is not None and noise is not None:
+            raise ProtocolError(
+                f"{party}: label noise needs unweighted rows (class weights depend on the "
+                "labels, beyond what the noise covers); drop the weights or the noise"
+            )
         if weights is None:
             self._weights = np.ones(self.rows, dtype=np.int64)
-            self._max_weight = 1.0
         else:
             w = np.asarray(weights, dtype=np.float64)
             if w.shape != (self.rows,) or not np.isfinite(w).all():
@@ -430,7 +434,6 @@ class BinningGuest(Role):
                     f"{party}: weights must be in [0, {MAX_WEIGHT:g}], at least one positive"
                 )
             self._weights = np.rint(w * 2.0**WEIGHT_FRACTION_BITS).astype(np.int64)
-            self._max_weight = float(w.max())
         if min_bin_rows < 1:
             raise ProtocolError(f"{party}: min_bin_rows must be at least 1, not {min_bin_rows}")
         self.min_bin_rows = int(min_bin_rows)
@@ -694,7 +697,7 @@ class BinningGuest(Role):
 
     def _results(self) -> list[Message]:
         features = sum(len(self._received[host][0]) for host in self.hosts)
-        sigma = 0.0 if self.noise is None else self.noise.sigma(features, self._max_weight)
+        sigma = 0.0 if self.noise is None else self.noise.sigma(features)
         messages: list[Message] = []
         result: dict[str, list[BinStatistics]] = {}
         for host in self.hosts:

@@ -18,6 +18,7 @@ from protocols.binning.exchange import (
     LabelNoise,
 )
 from protocols.binning.woe import woe_iv
+from protocols.exceptions import ProtocolError
 from protocols.messages import BinResult, BinSetup
 from tests.support.protocol_harness import run_roles
 
@@ -150,30 +151,26 @@ def test_encrypted_counts_equal_a_plaintext_computation(
             assert matches and matches[0].iv == pytest.approx(statistics.iv, rel=1e-12)
 
 
-@pytest.mark.parametrize("weighted", [False, True])
-def test_label_noise_is_calibrated_over_every_feature_of_every_host(
-    keypair: KeyPair, weighted: bool
-) -> None:
+def test_label_noise_is_calibrated_over_every_feature_of_every_host(keypair: KeyPair) -> None:
     generator = np.random.default_rng(3)
     rows = 1600
     labels = generator.integers(0, 2, size=rows)
-    weights = generator.uniform(0.5, 3.0, size=rows) if weighted else None
     hosts = {
         "host-1": (generator.integers(0, 4, size=(rows, 3)), [4, 4, 4]),
         "host-2": (generator.integers(0, 4, size=(rows, 2)), [4, 4]),
     }
     noise = LabelNoise(epsilon=2.0)
-    roles = make_roles(keypair, labels, hosts, weights=weights, min_bin_rows=50, noise=noise)
+    roles = make_roles(keypair, labels, hosts, min_bin_rows=50, noise=noise)
     transcript = run_roles(roles)
     # one label moves one bin of each of the 5 features (either host): sensitivity sqrt(2 * 5)
-    max_weight = 1.0 if weights is None else float(weights.max())
-    sigma = noise.sigma(features=5, max_weight=max_weight)
+    sigma = noise.sigma(features=5)
+    assert sigma == pytest.approx(LabelNoise(epsilon=2.0).sigma(1) * np.sqrt(5))
     assert {m.noise_sigma for m in transcript if isinstance(m, BinResult)} == {sigma}
     setup = next(m for m in transcript if isinstance(m, BinSetup))
     assert (setup.noise_epsilon, setup.noise_delta) == (2.0, noise.delta)
     errors = []
     for name, (codes, n_bins) in hosts.items():
-        exact = plaintext_statistics(labels, codes, n_bins, weights)
+        exact = plaintext_statistics(labels, codes, n_bins, None)
         for noisy, truth in zip(roles[name].result, exact, strict=True):
             assert noisy.rows == truth.rows
             woe, iv = woe_iv(noisy.events, noisy.non_events)  # WOE from the noisy counts
@@ -182,3 +179,11 @@ def test_label_noise_is_calibrated_over_every_feature_of_every_host(
             errors += [a - b for a, b in zip(noisy.non_events, truth.non_events, strict=True)]
     # 40 independent draws (no bin is near 0, so none was clipped): their spread is sigma's
     assert 0.6 * sigma < float(np.std(errors)) < 1.5 * sigma
+
+
+def test_label_noise_is_refused_with_row_weights() -> None:
+    with pytest.raises(ProtocolError, match="label noise needs unweighted rows"):
+        BinningGuest(
+            "guest", "job-1", hosts=["host"], labels=[0, 1], weights=[1.0, 2.0],
+            noise=LabelNoise(epsilon=1.0),
+        )  # fmt: skip

@@ -1280,8 +1280,9 @@ def test_atheris_harnesses_run(tmp_path: Path, harness: str) -> None:
 # the binning exchange (protocols.binning.exchange), registered like the scenarios above
 # ---------------------------------------------------------------------------------------
 def _binning_roles(weighted: bool) -> Callable[[], dict[str, Role]]:
-    """Two hosts of two features each, label chunks of 10 rows (three chunks); the
-    weighted variant adds row weights and label noise (every field of every message)."""
+    """Two hosts of two features each, label chunks of 10 rows (12 with 3 rows to a
+    ciphertext: two full chunks); one variant has row weights, the other label noise
+    (between them, every field of every message)."""
 
     def make() -> dict[str, Role]:
         from protocols.binning.exchange import BinningGuest, BinningHost, LabelNoise
@@ -1300,7 +1301,7 @@ def _binning_roles(weighted: bool) -> Callable[[], dict[str, Role]]:
                 key_length=1024,
                 allow_weak_key=True,
                 min_bin_rows=2,
-                noise=LabelNoise(epsilon=4.0) if weighted else None,
+                noise=None if weighted else LabelNoise(epsilon=4.0),
                 chunk_rows=10,
             )
         }
@@ -1321,8 +1322,8 @@ def _binning_roles(weighted: bool) -> Callable[[], dict[str, Role]]:
 
 
 BINNING_SCENARIOS = [
-    Scenario("binning", _binning_roles(weighted=False), wire=True),
-    Scenario("binning-weighted-noise", _binning_roles(weighted=True), wire=True),
+    Scenario("binning-noise", _binning_roles(weighted=False), wire=True),
+    Scenario("binning-weighted", _binning_roles(weighted=True), wire=True),
 ]
 for _scenario in BINNING_SCENARIOS:
     SCENARIOS[_scenario.name] = _scenario  # sample_frames() samples their frames too
