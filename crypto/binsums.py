@@ -20,6 +20,14 @@ four features of 10 bins for 100,000 rows (3.6 times fewer multiplications).
 processes (``n_jobs``), each receiving the ciphertexts once and the codes of its
 own features only.
 
+**Rows packed to a ciphertext.**  When the key owner packs the values of ``k`` rows
+into each ciphertext (row ``t`` in slot ``t``), the host runs :func:`bin_products`
+once per position ``t`` (the ciphertexts by the bin of their row ``t``), and
+:func:`combine_positions` shifts and multiplies the ``k`` results so that one slot
+holds each bin's sum; the other slots hold sums of unrelated rows, which
+:func:`mask_slots` hides under uniform masks.  The key owner encrypts ``k`` times
+fewer ciphertexts; the host does about as many multiplications as before.
+
 **Sealing.**  A product of ciphertexts is a deterministic function of the inputs:
 the key owner, who knows every ``c_i``, could test which subset of its ciphertexts
 multiplies to a returned product and so learn which rows share a bin.
