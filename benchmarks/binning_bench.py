@@ -7,10 +7,11 @@ x 10 bins at 2048 bits, both cores).
 :class:`~protocols.binning.exchange.BinningGuest` and a
 :class:`~protocols.binning.exchange.BinningHost` in this process, messages passed
 by hand (no codec, no network): the guest encrypts its labels with its private key
-(CRT), the host sums them per bin (joint buckets, process pool), shuffles, packs
-and re-randomises the sums, the guest decrypts, checks and computes WOE and IV,
-the host un-permutes.  Codes are uniform over the bins, as quantile bins make
-them (the worst case for the joint buckets: skewed bins fill fewer of them).
+(CRT), ``--rows-per-ciphertext`` rows to a ciphertext, the host sums them per bin
+(joint buckets, process pool), masks, shuffles, packs and re-randomises the sums,
+the guest decrypts, checks and computes WOE and IV, the host un-permutes.  Codes
+are uniform over the bins, as quantile bins make them (the worst case for the joint
+buckets: skewed bins fill fewer of them).
 Every count is compared with numpy before the timing is kept.
 
 *phe* is the same protocol written with python-paillier: ``encrypt`` per label,
@@ -48,7 +49,7 @@ from benchmarks import report
 from benchmarks.verify import VerificationError, check_close
 from crypto import parallel
 from crypto.paillier import generate_paillier_keypair
-from protocols.binning.exchange import BinningGuest, BinningHost
+from protocols.binning.exchange import DEFAULT_ROWS_PER_CIPHERTEXT, BinningGuest, BinningHost
 from protocols.messages import BinLabels, BinResult, BinSums, Message
 from protocols.roles import Role
 
@@ -76,6 +77,7 @@ class BinningResult:
     features: int
     bins: int
     key_length: int
+    rows_per_ciphertext: int
     cores: int
     keygen_seconds: float
     warmup_seconds: float
@@ -110,6 +112,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--phe-sums", type=int, default=100, help="sums phe re-randomises and decrypts (100)"
+    )
+    parser.add_argument(
+        "--rows-per-ciphertext",
+        type=int,
+        default=DEFAULT_ROWS_PER_CIPHERTEXT,
+        help=f"rows the guest packs into a ciphertext ({DEFAULT_ROWS_PER_CIPHERTEXT})",
     )
     parser.add_argument("--seed", type=int, default=0, help="seed of labels and codes (0)")
     parser.add_argument(
@@ -188,7 +196,13 @@ def _expected_events(labels: IntArray, codes: IntArray, bins: int) -> IntArray:
 
 
 def run_ours(
-    labels: IntArray, codes: IntArray, bins: int, key_length: int, jobs: int, log: Log
+    labels: IntArray,
+    codes: IntArray,
+    bins: int,
+    key_length: int,
+    jobs: int,
+    log: Log,
+    rows_per_ciphertext: int = DEFAULT_ROWS_PER_CIPHERTEXT,
 ) -> tuple[float, float | None, dict[str, float], float, float]:
     """Time the exchange: ``(seconds, CPU seconds, phases, keygen and warm-up seconds)``."""
     start = time.perf_counter()
@@ -203,6 +217,7 @@ def run_ours(
             hosts=["host"],
             labels=labels[rows],
             keypair=keypair,
+            rows_per_ciphertext=rows_per_ciphertext,
             min_bin_rows=1,
             n_jobs=jobs,
         )
@@ -313,7 +328,7 @@ def run(args: argparse.Namespace, log: Log = _log) -> BinningResult:
     cores = parallel.resolve_n_jobs(args.jobs)
     load_before = os.getloadavg()
     seconds, cpu, phases, keygen, warmup = run_ours(
-        labels, codes, args.bins, args.key_length, args.jobs, log
+        labels, codes, args.bins, args.key_length, args.jobs, log, args.rows_per_ciphertext
     )
     samples = {
         "encryptions": args.phe_encryptions,
@@ -333,6 +348,7 @@ def run(args: argparse.Namespace, log: Log = _log) -> BinningResult:
         features=args.features,
         bins=args.bins,
         key_length=args.key_length,
+        rows_per_ciphertext=args.rows_per_ciphertext,
         cores=cores,
         keygen_seconds=keygen,
         warmup_seconds=warmup,
@@ -357,8 +373,8 @@ def markdown_table(result: BinningResult) -> str:
     cpu_text = "-" if result.ours_cpu_seconds is None else f"{result.ours_cpu_seconds:.1f}"
     lines = [
         f"Binning statistics: {result.rows:,} rows x {result.features} host features x "
-        f"{result.bins} bins, {result.key_length}-bit key; ours on {result.cores} core(s), "
-        "phe on 1",
+        f"{result.bins} bins, {result.key_length}-bit key, {result.rows_per_ciphertext} rows "
+        f"to a label ciphertext; ours on {result.cores} core(s), phe on 1",
         "",
         "| phase | ours (s) | phe (s, scaled) |",
         "|---|---:|---:|",
