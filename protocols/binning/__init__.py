@@ -7,7 +7,13 @@ The plain mathematics a party runs on its own data (no I/O, no cryptography):
 * :mod:`protocols.binning.woe` -- :func:`woe_iv` and the optimal
   :func:`monotone_merge` of adjacent bins;
 * :mod:`protocols.binning.selection` -- selection by IV, correlation and VIF filters;
-* :mod:`protocols.binning.scorecard` -- points per bin (:class:`PointsScale`).
+* :mod:`protocols.binning.scorecard` -- points per bin (:class:`PointsScale`);
+
+and the exchange that gives every party the WOE and IV of its own bins without moving
+the guest's labels (Paillier, no I/O: role state machines):
+
+* :mod:`protocols.binning.exchange` -- :class:`BinningGuest`, :class:`BinningHost`,
+  :class:`BinStatistics`, :class:`LabelNoise`.
 """
 
 from protocols.binning.bins import (
