@@ -359,16 +359,7 @@ def combine_positions(
         for j in range(len(per_position[0]))
         for b in range(len(per_position[0][j]))
     ]
-    workers = parallel.effective_workers(n_jobs, executor)
-    chunks = parallel.chunk_bounds(len(groups), workers, 1)
-    results = parallel.run_chunks(
-        _kernels.pack_groups_gil_free,
-        [(groups[a:b], slot_bits, public_key._n2) for a, b in chunks],
-        releases_gil=True,
-        n_jobs=n_jobs,
-        executor=executor,
-    )
-    return [c for chunk in results for c in chunk]
+    return _pack_groups(public_key, groups, slot_bits, n_jobs=n_jobs, executor=executor)
 
 
 def mask_slots(
@@ -484,16 +475,7 @@ def pack_sums(
     for size in layout.group_sizes():
         groups.append(list(sums[start : start + size]))
         start += size
-    workers = parallel.effective_workers(n_jobs, executor)
-    chunks = parallel.chunk_bounds(len(groups), workers, 1)
-    results = parallel.run_chunks(
-        _kernels.pack_groups_gil_free,
-        [(groups[a:b], slot_bits, public_key._n2) for a, b in chunks],
-        releases_gil=True,
-        n_jobs=n_jobs,
-        executor=executor,
-    )
-    return [c for chunk in results for c in chunk]
+    return _pack_groups(public_key, groups, slot_bits, n_jobs=n_jobs, executor=executor)
 
 
 def seal_sums(
@@ -576,3 +558,24 @@ def open_sums(
             raise CryptoError("a packed sum does not fit its public layout")
         sums.extend((value >> (slot_bits * k)) & slot_mask for k in range(size))
     return sums
+
+
+def _pack_groups(
+    public_key: PaillierPublicKey,
+    groups: Sequence[Sequence[mpz]],
+    slot_bits: int,
+    *,
+    n_jobs: int | None,
+    executor: Executor | None,
+) -> list[mpz]:
+    """Each group's ciphertexts packed into one by Horner's rule, groups in parallel."""
+    workers = parallel.effective_workers(n_jobs, executor)
+    chunks = parallel.chunk_bounds(len(groups), workers, 1)
+    results = parallel.run_chunks(
+        _kernels.pack_groups_gil_free,
+        [(groups[a:b], slot_bits, public_key._n2) for a, b in chunks],
+        releases_gil=True,
+        n_jobs=n_jobs,
+        executor=executor,
+    )
+    return [c for chunk in results for c in chunk]
