@@ -23,6 +23,11 @@ is used for every kernel, whatever its kind.
 
 Scripts that use process pools must guard their entry point with
 ``if __name__ == "__main__":`` (the standard multiprocessing rule).
+
+Process-pool workers die with the process that made the pool: each watches its
+owner's pid and exits within :data:`ORPHAN_POLL_SECONDS` once it is gone, so a party
+killed with ``kill -9`` leaves no worker behind (a normal exit shuts the pools down
+at once).
 """
 
 from __future__ import annotations
@@ -32,6 +37,7 @@ import contextvars
 import multiprocessing
 import os
 import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from contextlib import contextmanager
@@ -157,6 +163,35 @@ def resolve_n_jobs(n_jobs: int | None) -> int:
     return n_jobs
 
 
+ORPHAN_POLL_SECONDS = 0.5
+"""How often a process-pool worker checks that the process owning its pool is alive."""
+
+
+def _owner_alive(owner: int) -> bool:
+    try:
+        os.kill(owner, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, someone else's (the pid was reused): treat as gone
+        return False
+    return True
+
+
+def _watch_owner(owner: int) -> None:
+    """Worker initializer: exit this worker as soon as ``owner`` (the pool's maker) is gone.
+
+    A worker's parent is the forkserver, which outlives its clients only briefly; the
+    watched pid is the process that created the pool, passed explicitly.
+    """
+
+    def watch() -> None:
+        while _owner_alive(owner):
+            time.sleep(ORPHAN_POLL_SECONDS)
+        os._exit(0)  # no cleanup to run: the owner that waited for our results is gone
+
+    threading.Thread(target=watch, name="crypto-owner-watch", daemon=True).start()
+
+
 def _start_method() -> str:
     methods = multiprocessing.get_all_start_methods()
     return "forkserver" if "forkserver" in methods else "spawn"
@@ -171,7 +206,12 @@ def _shared_pool(kind: str, workers: int) -> Executor:
                 pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="crypto")
             else:
                 context = multiprocessing.get_context(_start_method())
-                pool = ProcessPoolExecutor(max_workers=workers, mp_context=context)
+                pool = ProcessPoolExecutor(
+                    max_workers=workers,
+                    mp_context=context,
+                    initializer=_watch_owner,
+                    initargs=(os.getpid(),),
+                )
             _POOLS[key] = pool
         return pool
 

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
+import time
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import numpy as np
 import pytest
 
-from crypto.parallel import chunk_bounds, parallel_config, resolve_n_jobs
+from crypto.parallel import ORPHAN_POLL_SECONDS, chunk_bounds, parallel_config, resolve_n_jobs
 
 
 @pytest.fixture(scope="module")
@@ -91,3 +97,55 @@ def test_matrix_products_give_every_worker_a_share_of_odd_batches(public_key, ro
         finally:
             vector.parallel.run_chunks = original  # type: ignore[assignment]
     assert seen and seen[-1] >= 2
+
+
+# ---------------------------------------------------------------------------------------
+# workers die with the party: no orphans after kill -9
+# ---------------------------------------------------------------------------------------
+_OWNER_SCRIPT = """
+import json, os, sys, time
+from crypto import parallel
+
+if __name__ == "__main__":
+    pool = parallel._shared_pool("process", 2)
+    busy = [pool.submit(time.sleep, 1.0) for _ in range(2)]  # both workers start
+    [future.result() for future in busy]
+    print(json.dumps(sorted(pool._processes)), flush=True)
+    time.sleep(600)
+"""
+
+
+def _running(pid: int) -> bool:
+    """Whether ``pid`` is a live process (a zombie waiting for a reaper is not)."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            state = stat.read().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        return False
+    return state not in ("Z", "X")
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_process_pool_workers_exit_when_their_party_is_killed(tmp_path) -> None:
+    """A party killed with SIGKILL runs no cleanup; its pool's workers must still go."""
+    script = tmp_path / "owner.py"
+    script.write_text(_OWNER_SCRIPT)
+    root = Path(__file__).resolve().parents[2]
+    owner = subprocess.Popen(
+        [sys.executable, str(script)],
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=root,
+        env={**os.environ, "PYTHONPATH": str(root)},
+    )
+    try:
+        assert owner.stdout is not None
+        workers = json.loads(owner.stdout.readline())
+        assert len(workers) == 2 and all(_running(pid) for pid in workers)
+    finally:
+        owner.kill()
+        owner.wait(timeout=30)
+    deadline = time.monotonic() + 20 * ORPHAN_POLL_SECONDS + 10
+    while any(_running(pid) for pid in workers) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not any(_running(pid) for pid in workers), f"orphaned workers: {workers}"
