@@ -54,7 +54,7 @@ from vfl.evaluation import metrics
 from vfl.exceptions import DataError
 from vfl.hetero_lr import class_row_weights
 from vfl.jobs import simulate_job
-from vfl.jobs.checkpoint import CheckpointStore, RunRecord
+from vfl.jobs.checkpoint import CheckpointStore, RunRecord, resume_hint
 from vfl.jobs.jobfile import HeteroLrStep, JobConfig, load_job
 from vfl.steps.hetero_lr import training_inputs as _training_inputs
 from vfl.steps.hetero_lr import training_labels as _training_labels
@@ -682,6 +682,20 @@ def test_a_run_without_resume_ignores_old_checkpoints(tmp_path: Path) -> None:
     assert kept == ["run.json", "step-1-epoch-0.json"]
     reports = simulate_job(job, resume=True)
     assert reports["bank-b"].results[1]["resumed_after_epoch"] == 0
+
+
+def test_the_resume_hint_names_where_each_party_would_continue(tmp_path: Path) -> None:
+    job = _example_job(tmp_path, "hetero-lr", max_iter=4, convergence="max_iter")
+    assert resume_hint(job, "bank-b") is None  # nothing ran yet
+    with _killed("bank-b", 1), pytest.raises(PartyKilledError):
+        simulate_job(job)
+    folder = job.party_output_dir("bank-b") / "checkpoints"
+    assert resume_hint(job, "bank-b") == (
+        f"checkpoints of this run are in {folder}: rerun every party with --resume to "
+        "continue after epoch 1 of step 1"
+    )
+    simulate_job(job, resume=True)
+    assert resume_hint(job, "bank-b") is None  # finished: nothing left to resume
 
 
 def test_resume_is_refused_when_the_data_or_the_job_changed(tmp_path: Path) -> None:

@@ -55,6 +55,7 @@ __all__ = [
     "checkpoint_folder",
     "job_digests",
     "read_checkpoint",
+    "resume_hint",
 ]
 
 CHECKPOINT_FORMAT = "vfl-hetero-lr-checkpoint"
@@ -539,3 +540,44 @@ class CheckpointStore:
         checkpoint = role.take_checkpoint()
         if checkpoint is not None:
             self.save(checkpoint)
+
+
+def resume_hint(job: JobConfig, party: str) -> str | None:
+    """What ``--resume`` would continue from, for a failed or stopped run's last words.
+
+    Parameters
+    ----------
+    job : JobConfig
+    party : str
+
+    Returns
+    -------
+    str or None
+        ``None`` when the party has nothing to resume (no run record: the run had
+        not started a step, or it had finished); otherwise a sentence saying to rerun
+        every party with ``--resume`` and where this party would continue.
+    """
+    folder = checkpoint_folder(job, party)
+    record = folder / "run.json"
+    if not record.is_file():
+        return None
+    try:
+        finished = [int(step) for step in _read_json(record, "run record").get("finished", [])]
+    except (DataError, TypeError, ValueError):
+        return None
+    epochs = sorted(
+        (int(match.group(1)), int(match.group(2)))
+        for match in (_CHECKPOINT_NAME.fullmatch(path.name) for path in folder.iterdir())
+        if match is not None
+    )
+    if epochs:
+        step, epoch = epochs[-1]
+        where = f"after epoch {epoch} of step {step}"
+    elif finished:
+        where = f"after step {max(finished)}"
+    else:
+        return None
+    return (
+        f"checkpoints of this run are in {folder}: rerun every party with --resume to "
+        f"continue {where}"
+    )
