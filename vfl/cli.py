@@ -1,4 +1,4 @@
-"""The ``vfl`` command: ``demo``, ``certs``, ``run``, ``simulate``.
+"""The ``vfl`` command: ``demo``, ``certs``, ``run``, ``simulate``, ``audit``.
 
 Every failure exits with status 1 and one line ``vfl: error: <reason>`` on stderr;
 usage errors exit with status 2.
@@ -149,6 +149,8 @@ def _print_report(report: object) -> None:
                 )
             else:
                 print(f"  sent partial scores for {result['rows']} rows to the guest")
+    if report.audit_log is not None:
+        print(f"{report.party}: audit log -> {report.audit_log} (last line {report.audit_head})")
     print(f"{report.party}: finished in {report.seconds:.1f} s")
 
 
@@ -198,6 +200,18 @@ def _simulate(arguments: argparse.Namespace) -> int:
     job = load_job(arguments.config)
     for report in simulate_job(job, resume=arguments.resume).values():
         _print_report(report)
+    return 0
+
+
+def _audit_verify(arguments: argparse.Namespace) -> int:
+    from vfl.jobs.audit_log import verify_log
+
+    summary = verify_log(Path(arguments.file), last=arguments.last)
+    print(
+        f"{arguments.file}: intact, {summary.lines} lines ({summary.steps} steps, "
+        f"{summary.epochs} epochs) of job {summary.job!r}, party {summary.party!r}; "
+        f"last line {summary.head}"
+    )
     return 0
 
 
@@ -386,6 +400,31 @@ def build_parser() -> argparse.ArgumentParser:
             help="log detail on stderr (INFO); logs never contain data values",
         )
         command.set_defaults(handler=handler)
+
+    audit = commands.add_parser(
+        "audit",
+        help="check a party's audit log (output/<party>/audit.jsonl)",
+        description="Check a party's audit log: one hash-chained JSON line per step and epoch.",
+    )
+    audit_commands = audit.add_subparsers(
+        dest="audit_command", required=True, metavar="{verify}", prog="vfl audit"
+    )
+    verify = audit_commands.add_parser(
+        "verify",
+        help="check that no line was edited, removed, inserted or moved",
+        description=(
+            "Check the hash chain of an audit log from its first line to its last: exit 0 "
+            "with a summary (and the last line's hash, to compare with the one `vfl run` "
+            "printed) when intact, 1 naming the first bad line otherwise."
+        ),
+    )
+    verify.add_argument("file", metavar="FILE", help="the audit log (audit.jsonl)")
+    verify.add_argument(
+        "--last",
+        metavar="HASH",
+        help="also require the last line's hash to be HASH (as `vfl run` printed it)",
+    )
+    verify.set_defaults(handler=_audit_verify)
     return parser
 
 

@@ -11,6 +11,9 @@ rename), one summary ``step-<i>-<type>.json`` per step it takes part in, and:
   (its weights and scaling only; the arbiter writes no model);
 - ``score``: the guest's ``step-<i>-scores.csv`` (``id, probability``).
 
+and appends to its audit log ``audit.jsonl`` a hash-chained line per step and per
+training epoch (:mod:`vfl.jobs.audit_log`).
+
 While its run is unfinished, each party also keeps a run record and, in a
 ``hetero_lr`` step (the arbiter too), a checkpoint after each epoch that training
 goes on from, under ``checkpoints/`` (:mod:`vfl.jobs.checkpoint`; deleted once the party
@@ -39,6 +42,7 @@ from typing import Any
 
 from protocols.roles import Role
 from vfl.exceptions import DataError, PeerAbortedError, PeerDisconnectedError, VflError
+from vfl.jobs.audit_log import AUDIT_LOG_NAME, AuditLog
 from vfl.jobs.checkpoint import CheckpointStore, RunRecord
 from vfl.jobs.jobfile import JobConfig, PartyConfig, StepConfig
 from vfl.runtime.files import write_json_atomically
@@ -65,12 +69,18 @@ __all__ = [
 
 @dataclass(frozen=True)
 class PartyReport:
-    """What one party did: its outputs by step and how long it took."""
+    """What one party did: its outputs by step, how long it took, and its audit log.
+
+    ``audit_log`` is the party's log (:mod:`vfl.jobs.audit_log`), ``audit_head`` the hash
+    of its last line (keep it elsewhere to pin the log).
+    """
 
     party: str
     outputs: tuple[Path, ...]
     results: tuple[dict[str, Any], ...]
     seconds: float
+    audit_log: Path | None = None
+    audit_head: str | None = None
 
 
 def _settings(job: JobConfig) -> RunSettings:
@@ -196,6 +206,7 @@ def _run_steps(
     def before_sending(entry: TranscriptEntry) -> None:
         if entry.direction == "sent" and checkpointing:
             checkpointing[0]()
+        audit.count(entry)
         if recorder is not None:
             recorder(entry)
 
@@ -210,6 +221,7 @@ def _run_steps(
     ) as session:
         # loaded inside the session: a bad file aborts the peers instead of leaving them waiting
         table = _load_table(job, party) if party.data is not None else None
+        audit = AuditLog(job.party_output_dir(party.name) / AUDIT_LOG_NAME, job.job_id, party.name)
         record = RunRecord.begin(job, party, resume=resume)
         if resume:  # before any step runs: a step that cannot go on is refused first
             for index, step in enumerate(job.steps):
@@ -237,8 +249,9 @@ def _run_steps(
                 continue
             after_each: Callable[[Role], None] | None = None
             if store is not None:
-                after_each = store.keep
-                checkpointing[:] = [functools.partial(store.keep, role)]
+                after_each = audit.keeping(store)  # saves each checkpoint, logs its epoch
+                checkpointing[:] = [functools.partial(after_each, role)]
+            audit.begin_step(index, step.type, rows=None if table is None else len(table))
             step_started = time.perf_counter()
             try:
                 result = session.run(role, index, step.type, after_each=after_each)
@@ -250,11 +263,15 @@ def _run_steps(
             document = _with_header(context, step, outcome.document)
             path = context.folder / f"step-{index}-{step.type}.json"
             write_json_atomically(path, document)
+            model_file = document.get("model_file")
+            model_path = None if model_file is None else context.folder / model_file
+            audit.finish_step(model_path, epochs=document.get("epochs"))
             record.finish_step(index)
             outputs.append(path)
             results.append(document)
         record.finish_job()
-    return PartyReport(party.name, tuple(outputs), tuple(results), time.perf_counter() - started)
+    seconds = time.perf_counter() - started
+    return PartyReport(party.name, tuple(outputs), tuple(results), seconds, audit.path, audit.head)
 
 
 def run_party(
