@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from tests.e2e.test_jobs_e2e import ROOT
+from tests.e2e.test_resume import PartyKilledError, _example_job, _killed
 from tests.support.job_files import with_test_keys
 from vfl.jobs import simulate_job
 from vfl.jobs.audit_log import AUDIT_LOG_NAME, genesis
@@ -132,3 +133,27 @@ def test_vfl_audit_verify_finds_a_tampered_line(
         f"vfl: error: {path}: line {line}: prev does not match the hash of line {line - 1}"
     )
     assert result.stderr.count("\n") == 1
+
+
+def test_a_resumed_job_continues_each_chain(tmp_path: Path) -> None:
+    """bank-b dies after its checkpoint of epoch 1; the resumed run appends epochs 2 and 3."""
+    job = _example_job(tmp_path, "hetero-lr", max_iter=4, convergence="max_iter")
+    with _killed("bank-b", 1), pytest.raises(PartyKilledError):
+        simulate_job(job)
+    interrupted = {
+        party: (job.party_output_dir(party) / AUDIT_LOG_NAME).read_bytes()
+        for party in ("bank-a", "bank-b")
+    }
+    reports = simulate_job(job, resume=True)
+    assert reports["bank-b"].results[1]["resumed_after_epoch"] == 1
+    for party, before in interrupted.items():
+        path = job.party_output_dir(party) / AUDIT_LOG_NAME
+        assert path.read_bytes().startswith(before)  # appended, not rewritten
+        result = _vfl_audit_verify(path, "--last", str(reports[party].audit_head))
+        assert result.returncode == 0, result.stderr
+        records = _records(path)
+        resumed = [(r["event"], r.get("epoch")) for r in records[before.count(b"\n") :]]
+        assert resumed == [("epoch", 2), ("epoch", 3), ("step", None), ("step", None)]
+    # bank-b died between writing its checkpoint of epoch 1 and that epoch's line
+    epochs = [r.get("epoch") for r in _records(job.party_output_dir("bank-b") / AUDIT_LOG_NAME)]
+    assert [e for e in epochs if e is not None] == [0, 2, 3]
