@@ -1,7 +1,9 @@
 """The ``vfl`` command: ``demo``, ``certs``, ``run``, ``simulate``, ``audit``.
 
 Every failure exits with status 1 and one line ``vfl: error: <reason>`` on stderr;
-usage errors exit with status 2.
+usage errors exit with status 2; Ctrl-C (SIGINT) with 130 and SIGTERM with 143, after
+telling the peers.  When ``vfl run`` stops with checkpoints left, a line says that
+``--resume`` continues it and from where.
 """
 
 from __future__ import annotations
@@ -10,12 +12,22 @@ import argparse
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from crypto.exceptions import CryptoError
 from protocols.exceptions import ProtocolError
 from vfl import __version__
 from vfl.exceptions import VflError
 from vfl.runtime.progress import PROGRESS_STYLES
+from vfl.runtime.signals import (
+    EXIT_INTERRUPTED,
+    EXIT_TERMINATED,
+    Terminated,
+    terminate_like_interrupt,
+)
+
+if TYPE_CHECKING:
+    from vfl.jobs.jobfile import JobConfig
 
 __all__ = ["build_parser", "main"]
 
@@ -177,18 +189,39 @@ def _run(arguments: argparse.Namespace) -> int:
     job = load_job(arguments.config)
     progress = "none" if arguments.no_progress else arguments.progress
     resume = arguments.resume
-    if arguments.transcript is None:
-        report = run_party(job, arguments.party, show_progress=progress, resume=resume)
-    else:
-        from vfl.runtime.transcript import TranscriptRecorder
+    try:
+        with terminate_like_interrupt():
+            if arguments.transcript is None:
+                report = run_party(job, arguments.party, show_progress=progress, resume=resume)
+            else:
+                from vfl.runtime.transcript import TranscriptRecorder
 
-        with TranscriptRecorder(arguments.transcript, keep=False) as recorder:
-            report = run_party(
-                job, arguments.party, show_progress=progress, recorder=recorder, resume=resume
-            )
-        print(f"{arguments.party}: transcript -> {arguments.transcript}")
+                with TranscriptRecorder(arguments.transcript, keep=False) as recorder:
+                    report = run_party(
+                        job,
+                        arguments.party,
+                        show_progress=progress,
+                        recorder=recorder,
+                        resume=resume,
+                    )
+                print(f"{arguments.party}: transcript -> {arguments.transcript}")
+    except (KeyboardInterrupt, VflError, CryptoError, ProtocolError, OSError):
+        _print_resume_hint(job, arguments.party)
+        raise
     _print_report(report)
     return 0
+
+
+def _print_resume_hint(job: JobConfig, party: str) -> None:
+    """After a failure or a stop: say whether ``--resume`` can continue, and from where."""
+    from vfl.jobs.checkpoint import resume_hint
+
+    try:
+        hint = resume_hint(job, party)
+    except OSError:
+        return
+    if hint is not None:
+        print(f"vfl: {party}: {hint}", file=sys.stderr)
 
 
 def _simulate(arguments: argparse.Namespace) -> int:
@@ -438,9 +471,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         print(f"vfl: error: {describe_failure(error)}", file=sys.stderr)
         return 1
+    except Terminated:
+        print("vfl: terminated (SIGTERM); the peers were told", file=sys.stderr)
+        return EXIT_TERMINATED
     except KeyboardInterrupt:
         print("vfl: interrupted", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
 
 
 if __name__ == "__main__":

@@ -177,7 +177,10 @@ def _check_run(output: Path, parties: dict[str, str], *, epochs: int | None = No
     for name, role in parties.items():
         folder = output / name
         if role == "arbiter":
-            assert sorted(p.name for p in folder.iterdir()) == ["step-1-hetero_lr.json"]
+            assert sorted(p.name for p in folder.iterdir()) == [
+                "audit.jsonl",
+                "step-1-hetero_lr.json",
+            ]
             continue
         with (folder / "step-0-psi.csv").open(newline="") as handle:
             header = next(csv.reader(handle))

@@ -847,3 +847,48 @@ def test_a_killed_party_resumes_over_tls_to_the_uninterrupted_model(tmp_path: Pa
     # 3. the models are those of an uninterrupted run with the checkpoints' batch plan
     # and the interrupted run's initial weights
     _assert_reference_models(job, _reference(job, seed, bytes.fromhex(weights_seed)))
+
+
+def test_sigterm_stops_a_party_like_ctrl_c_tells_its_peer_and_says_resume(
+    tmp_path: Path,
+) -> None:
+    """``kill PID`` (SIGTERM) mid-training: exit 143, the peer is told at once (not after
+    its timeout) and names why, and both say that --resume continues and from where."""
+    parties = [("bank-a", "guest"), ("bank-b", "host")]
+    for name, _ in parties:
+        shutil.copy(EXAMPLES / "hetero-lr" / f"{name}.csv", tmp_path / f"{name}.csv")
+    create_job_certificates(tmp_path / "certs", [name for name, _ in parties])
+    steps = [
+        '[[steps]]\ntype = "psi"\n',
+        '[[steps]]\ntype = "hetero_lr"\nmode = "two-party"\nbatch_size = 220\nlearning_rate = 0.15',
+        'max_iter = 40\nconvergence = "max_iter"\nkey_length = 1024\n',
+    ]
+    data = {
+        "bank-a": '{ file = "bank-a.csv", label_column = "y" }',
+        "bank-b": '{ file = "bank-b.csv" }',
+    }
+    job_path = write_job(
+        tmp_path, job_id="sigterm-e2e", parties=parties, data=data, steps=steps, timeout=60,
+        allow_weak_keys=True,
+    )  # fmt: skip
+    job = load_job(job_path)
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    processes = {name: _start(job_path, name, logs) for name, _ in parties}
+    checkpoint = job.party_output_dir("bank-b") / "checkpoints" / "step-1-epoch-1.json"
+    deadline = time.monotonic() + 60
+    while not checkpoint.exists():
+        assert all(p.poll() is None for p in processes.values()), "a party stopped early"
+        assert time.monotonic() < deadline, "no checkpoint within 60 s"
+        time.sleep(0.01)
+    processes["bank-b"].send_signal(signal.SIGTERM)
+    stopped = time.monotonic()
+    assert processes["bank-b"].wait(timeout=30) == 143
+    assert processes["bank-a"].wait(timeout=30) == 1
+    assert time.monotonic() - stopped < job.timeout / 2  # told, not timed out
+    host, guest = ((logs / f"{name}.err").read_text() for name in ("bank-b", "bank-a"))
+    assert "vfl: terminated (SIGTERM); the peers were told" in host
+    assert "received SIGTERM" in guest.split("vfl: error:")[1]  # the Abort's reason
+    for name, text in (("bank-b", host), ("bank-a", guest)):
+        assert f"vfl: {name}: checkpoints of this run are in " in text
+        assert "rerun every party with --resume to continue after epoch" in text
