@@ -161,6 +161,16 @@ def _print_report(report: object) -> None:
                 )
             else:
                 print(f"  sent partial scores for {result['rows']} rows to the guest")
+        if result["type"] == "evaluate":
+            if result.get("metrics"):
+                found = result["metrics"]
+                print(
+                    f"  evaluated on {result['rows']} held-out rows: AUC {found['auc']:.4f}, "
+                    f"KS {found['ks']:.4f}, lift {found['lift']:.2f}; report -> "
+                    f"{path.parent / result['report_dir'] / 'report.html'}"
+                )
+            else:
+                print(f"  sent partial scores for {result['rows']} held-out rows to the guest")
     if report.audit_log is not None:
         print(f"{report.party}: audit log -> {report.audit_log} (last line {report.audit_head})")
     print(f"{report.party}: finished in {report.seconds:.1f} s")

@@ -1,7 +1,7 @@
 """Step types of job files, as plug-ins: ``psi``, ``binning``, ``hetero_lr``, ``score`` ...
 
-The built-in types are ``psi``, ``secure_sum``, ``hetero_lr``, ``score``, ``binning``
-and ``scorecard``.
+The built-in types are ``psi``, ``secure_sum``, ``hetero_lr``, ``score``, ``binning``,
+``scorecard``, ``split`` and ``evaluate``.
 
 Each ``type = "..."`` of ``[[steps]]`` is a :class:`StepType` registered here; the
 job loader (:mod:`vfl.jobs.jobfile`) and the runner (:mod:`vfl.jobs`) look a step's type
@@ -12,14 +12,14 @@ attribute ``type``), a :class:`StepType` subclass (``parse`` and ``build_role``,
 ``output``; optionally ``check``, ``reload``, ``missing_files``, ``digest``,
 ``uses_arbiter``, ``dedupe`` and the class attributes ``checkpoints`` and
 ``output_files``) and call :func:`register` with an instance before the job file is
-loaded.  :mod:`vfl.steps.base` documents each method; the six built-in types are
+loaded.  :mod:`vfl.steps.base` documents each method; the built-in types are
 complete examples.
 
 Examples
 --------
 >>> from vfl.steps import step_type, step_types
 >>> step_types()
-('psi', 'secure_sum', 'hetero_lr', 'score', 'binning', 'scorecard')
+('psi', 'secure_sum', 'hetero_lr', 'score', 'binning', 'scorecard', 'split', 'evaluate')
 >>> step_type("hetero_lr").checkpoints
 True
 """
@@ -70,3 +70,10 @@ for _builtin in (
     ScorecardType(),
 ):
     register(_builtin)
+
+from vfl.steps.evaluate import EvaluateStep, EvaluateType  # noqa: E402
+from vfl.steps.split import SplitStep, SplitType  # noqa: E402
+
+__all__ += ["EvaluateStep", "SplitStep"]
+register(SplitType())
+register(EvaluateType())
