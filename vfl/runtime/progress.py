@@ -5,15 +5,26 @@ as ``bank-a: hetero_lr  40% (29/72) 12.3 s, about 18 s left`` on stderr each tim
 tenth more of the step is done (for a supervisor that relays a child's output, like
 ``vfl demo``, or for log files); ``"none"`` stays silent (the log has the events).
 Progress lines carry counts only, never data.
+
+:class:`EpochLog` logs one INFO line per finished training epoch (logger
+``vfl.progress``): the epoch, the loss and validation metrics when this party knows
+them, and the seconds the epoch took.
 """
 
 from __future__ import annotations
 
+import logging
+import math
 import sys
 import time
+from collections.abc import Mapping, Sequence
 from typing import Any, Literal, TextIO
 
-__all__ = ["PROGRESS_STYLES", "Progress", "ProgressStyle", "resolve_style"]
+__all__ = ["PROGRESS_STYLES", "EpochLog", "Progress", "ProgressStyle", "resolve_style"]
+
+LOGGER = logging.getLogger("vfl.progress")
+EPOCH_METRICS = ("loss", "validation_auc", "validation_ks")
+"""The keys of a role's ``history`` entries an epoch line shows (aggregates, no data)."""
 
 ProgressStyle = Literal["bar", "lines", "none"]
 PROGRESS_STYLES = ("auto", "bar", "lines", "none")
@@ -106,3 +117,85 @@ class Progress:
         """Remove the bar (the lines style has printed its last line)."""
         if self._bar is not None:
             self._bar.close()
+
+
+class EpochLog:
+    """Logs an INFO line each time a training role finishes an epoch.
+
+    Works on any role with a ``history`` list of per-epoch dicts (each with an
+    ``"epoch"`` key; the hetero_lr guest, hosts and shared-mode parties keep one);
+    roles without one are left alone.  Only the keys in :data:`EPOCH_METRICS` are
+    shown, and only when this party knows them (a host knows no loss in arbiter
+    mode); epochs restored from a checkpoint on resume are not repeated.
+
+    Parameters
+    ----------
+    party : str
+        This party's name.
+    step : int
+        The step's index in the job.
+    label : str
+        The step's type.
+
+    Examples
+    --------
+    >>> import io
+    >>> from vfl.runtime.logs import configure_logging
+    >>> stream = io.StringIO()
+    >>> logger = logging.getLogger("vfl")
+    >>> saved = logger.handlers[:], logger.level, logger.propagate
+    >>> configure_logging("INFO", stream)
+    >>> class Role:
+    ...     resumed_after = None
+    ...     history = [{"epoch": 0, "loss": 0.6931, "weight_change": 0.5}]
+    >>> log = EpochLog("bank-a", 1, "hetero_lr")
+    >>> log.update(Role())
+    >>> log.update(Role())  # nothing new: no second line
+    >>> line = stream.getvalue().strip().split(" ", 1)[1]
+    >>> line.rsplit(" seconds=", 1)[0]
+    'INFO vfl.progress epoch finished party=bank-a step=1 type=hetero_lr epoch=0 loss=0.6931'
+    >>> logger.handlers[:] = saved[0]
+    >>> logger.setLevel(saved[1])
+    >>> logger.propagate = saved[2]
+    """
+
+    def __init__(self, party: str, step: int, label: str) -> None:
+        self._party = party
+        self._step = step
+        self._label = label
+        self._last_epoch: int | None = None
+        self._last_time = time.perf_counter()
+        self.durations: list[float] = []
+        """Seconds of each epoch logged so far (for estimates of the time left)."""
+
+    def update(self, role: object) -> None:
+        """Log the epochs ``role`` finished since the last call."""
+        history = getattr(role, "history", None)
+        if not isinstance(history, Sequence) or not history:
+            return
+        if self._last_epoch is None:
+            resumed = getattr(role, "resumed_after", None)
+            self._last_epoch = resumed if isinstance(resumed, int) else -1
+        for entry in history:
+            if not isinstance(entry, Mapping):
+                continue
+            epoch = entry.get("epoch")
+            if not isinstance(epoch, int) or epoch <= self._last_epoch:
+                continue
+            now = time.perf_counter()
+            seconds = now - self._last_time
+            self._last_time, self._last_epoch = now, epoch
+            self.durations.append(seconds)
+            fields: dict[str, object] = {
+                "party": self._party,
+                "step": self._step,
+                "type": self._label,
+                "epoch": epoch,
+            }
+            fields |= {
+                key: f"{float(value):.6g}"
+                for key in EPOCH_METRICS
+                if isinstance((value := entry.get(key)), int | float) and math.isfinite(value)
+            }
+            fields["seconds"] = f"{seconds:.2f}"
+            LOGGER.info("epoch finished", extra={"fields": fields})  # as logs.event does

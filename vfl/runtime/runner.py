@@ -38,7 +38,7 @@ from vfl.exceptions import (
 )
 from vfl.runtime import codec
 from vfl.runtime.logs import event
-from vfl.runtime.progress import Progress, resolve_style
+from vfl.runtime.progress import EpochLog, Progress, resolve_style
 from vfl.runtime.transcript import TranscriptEntry
 from vfl.runtime.transport.base import Transport
 
@@ -115,6 +115,13 @@ class Session:
     def open(self) -> None:
         """Reach every peer (retrying while they start)."""
         started = time.perf_counter()
+        event(
+            LOGGER,
+            "connecting",
+            party=self.party,
+            peers=",".join(self.peers),
+            timeout=f"{self.settings.connect_timeout:g}",
+        )
         try:
             self.transport.connect(self.peers, self.settings.connect_timeout)
         except PeerDisconnectedError as error:
@@ -195,6 +202,7 @@ class Session:
         self._step = step
         started = time.perf_counter()
         progress = Progress(f"{self.party}: {label}", role.progress[1], self.progress_style)
+        epochs = EpochLog(self.party, step, label)
         held = deque(message for _, message in self._take_held(role.job_id))
 
         def next_event() -> pump.Event | None:
@@ -211,6 +219,7 @@ class Session:
             return None
 
         def handled(_: Role) -> None:
+            epochs.update(role)
             progress.update(*role.progress)
             if after_each is not None:
                 after_each(role)

@@ -73,6 +73,34 @@ _MAX_RETRY_DELAY = 1.0
 _LISTENER_POLL = 0.5  # accept() wakes at least this often to notice close()
 _GOODBYE_TIMEOUT = 2.0
 _JOIN_TIMEOUT = 5.0
+WAITING_LOG_INTERVAL = 5.0
+"""Seconds between the INFO lines :meth:`TlsTransport.connect` logs while peers are missing."""
+_CA_ADVICE = (
+    "check that every party's tls.ca is the same job CA file and that each party's "
+    "certificate was issued by that CA for its own name (vfl certs)"
+)
+
+
+def _handshake_cause(reason: str) -> str:
+    """Plain words for a TLS handshake failure reason (which side rejected whom).
+
+    Examples
+    --------
+    >>> _handshake_cause("TLSV1_ALERT_UNKNOWN_CA")
+    'the other side rejected our certificate (TLSV1_ALERT_UNKNOWN_CA)'
+    >>> _handshake_cause("certificate verify failed: self-signed certificate")
+    'we rejected its certificate (certificate verify failed: self-signed certificate)'
+    """
+    upper = reason.upper()
+    if (
+        "ALERT_UNKNOWN_CA" in upper
+        or "ALERT_BAD_CERTIFICATE" in upper
+        or ("ALERT_CERTIFICATE" in upper or "ALERT_DECRYPT_ERROR" in upper)
+    ):
+        return f"the other side rejected our certificate ({reason})"
+    if "CERTIFICATE VERIFY FAILED" in upper or "PEER DID NOT RETURN A CERTIFICATE" in upper:
+        return f"we rejected its certificate ({reason})"
+    return f"the TLS handshake failed ({reason})"
 
 
 class _Closed:
@@ -203,6 +231,9 @@ class TlsTransport(Transport):
         Socket timeout while sending (per frame): a stuck peer cannot block forever.
     max_pending_handshakes : int, default 64
         Inbound handshakes in progress at once; connections beyond are closed.
+    waiting_log_interval : float, default 5.0
+        Seconds between the INFO lines :meth:`connect` logs while peers are missing
+        (each names the peers, their last error and any failed inbound handshake).
 
     Raises
     ------
@@ -252,6 +283,7 @@ class TlsTransport(Transport):
         handshake_timeout: float = 10.0,
         send_timeout: float = 60.0,
         max_pending_handshakes: int = 64,
+        waiting_log_interval: float = WAITING_LOG_INTERVAL,
     ) -> None:
         if not isinstance(party, str) or not PARTY_NAME_PATTERN.fullmatch(party):
             raise ValueError(
@@ -275,6 +307,7 @@ class TlsTransport(Transport):
         self._peers = {name: (str(host), int(port)) for name, (host, port) in peers.items()}
         self._handshake_timeout = float(handshake_timeout)
         self._send_timeout = float(send_timeout)
+        self._waiting_log_interval = float(waiting_log_interval)
 
         names = certificate_names(Path(certificate))
         if names != [party]:
@@ -301,6 +334,8 @@ class TlsTransport(Transport):
         self._connections: set[_Connection] = set()
         self._threads: set[threading.Thread] = set()
         self._said_goodbye: set[str] = set()
+        self._rejected_handshakes: list[str] = []
+        """Inbound TLS handshakes that failed (client address and cause), newest last."""
         self._handshake_slots = threading.BoundedSemaphore(max_pending_handshakes)
 
         family = socket.AF_INET6 if ":" in listen[0] else socket.AF_INET
@@ -451,6 +486,35 @@ class TlsTransport(Transport):
                 reason,
             )
 
+    def _handshake_failed(self, connection: _Connection, error: BaseException) -> None:
+        """Log an inbound TLS handshake failure at ERROR and remember it for connect()."""
+        if self._closing.is_set():
+            return
+        cause = _handshake_cause(_ssl_reason(error))
+        with self._lock:
+            self._rejected_handshakes.append(f"a client at {connection.address}: {cause}")
+            del self._rejected_handshakes[:-5]
+        LOGGER.error(
+            "%s: refused connection from %s: TLS handshake failed (%s): %s; if it was a "
+            "party of this job, %s",
+            self.party,
+            connection.address,
+            _ssl_reason(error),
+            cause,
+            _CA_ADVICE,
+        )
+
+    def _handshake_note(self) -> str:
+        """``"; TLS handshakes failed: ..."`` for the errors of connect(), or ``""``."""
+        with self._lock:
+            rejected = list(self._rejected_handshakes)
+        if not rejected:
+            return ""
+        return (
+            f"; meanwhile TLS handshakes with {self.party!r} failed ({'; '.join(rejected)}): "
+            f"a peer may have stopped because of it; {_CA_ADVICE}"
+        )
+
     def _serve_inbound(self, connection: _Connection) -> None:
         outcome: TransportError | None = None
         peer: str | None = None
@@ -486,7 +550,7 @@ class TlsTransport(Transport):
                 return None
             tls.do_handshake()
         except (ssl.SSLError, OSError) as error:
-            self._refuse(connection, f"TLS handshake failed ({_ssl_reason(error)})")
+            self._handshake_failed(connection, error)
             return None
         names = _dns_names(tls.getpeercert())
         if len(names) != 1:
@@ -596,6 +660,8 @@ class TlsTransport(Transport):
         delay = dict.fromkeys(pending, _FIRST_RETRY_DELAY)
         next_try = dict.fromkeys(pending, 0.0)
         last_error: dict[str, str] = {}
+        started = time.monotonic()
+        next_report = started + self._waiting_log_interval
         while pending:
             for peer in list(pending):
                 if time.monotonic() < next_try[peer]:
@@ -627,16 +693,27 @@ class TlsTransport(Transport):
             if not pending:
                 break
             now = time.monotonic()
+            details = "; ".join(
+                f"{p!r} at {self._where(p)} ({last_error.get(p, 'not tried')})" for p in pending
+            )
             if now >= deadline:
-                details = "; ".join(
-                    f"{p!r} at {self._where(p)} ({last_error.get(p, 'not tried')})" for p in pending
-                )
                 raise PeerUnavailableError(
                     f"{self.party!r} could not reach {len(pending)} peer(s) within "
-                    f"{timeout:g} s: {details}",
+                    f"{timeout:g} s: {details}{self._handshake_note()}",
                     pending[0],
                 )
-            wake = min(next_try[p] for p in pending)
+            if now >= next_report:
+                next_report = now + self._waiting_log_interval
+                LOGGER.info(
+                    "%s: waiting for %d peer(s), %.0f s of %g s: %s%s",
+                    self.party,
+                    len(pending),
+                    now - started,
+                    timeout,
+                    details,
+                    self._handshake_note(),
+                )
+            wake = min(*(next_try[p] for p in pending), next_report)
             if self._closing.wait(max(0.0, min(wake, deadline) - now)):
                 self._check_open()
 
@@ -681,9 +758,9 @@ class TlsTransport(Transport):
         except ssl.SSLCertVerificationError as error:
             raw.close()
             raise PeerRefusedError(
-                f"{self.party!r} refused peer {peer!r} at {where}: its certificate was "
-                f"rejected ({_ssl_reason(error)}); it must be issued by this job's CA "
-                f"for the name {peer!r}",
+                f"TLS handshake with peer {peer!r} at {where} failed: its certificate was "
+                f"rejected by {self.party!r} ({_ssl_reason(error)}); it must be issued by "
+                f"this job's CA for the name {peer!r}; {_CA_ADVICE}",
                 peer,
             ) from error
         except ssl.SSLEOFError as error:
@@ -694,8 +771,8 @@ class TlsTransport(Transport):
         except ssl.SSLError as error:
             raw.close()
             raise PeerRefusedError(
-                f"peer {peer!r} at {where} failed the TLS handshake with {self.party!r} "
-                f"({_ssl_reason(error)})",
+                f"TLS handshake between {self.party!r} and peer {peer!r} at {where} failed: "
+                f"{_handshake_cause(_ssl_reason(error))}; {_CA_ADVICE}",
                 peer,
             ) from error
         except OSError as error:  # timeouts, resets while the peer is busy or starting
@@ -724,6 +801,13 @@ class TlsTransport(Transport):
                     raise PeerDisconnectedError(
                         f"{peer!r} stopped before accepting the connection from "
                         f"{self.party!r} (its own connection to {self.party!r} said goodbye)",
+                        peer,
+                    ) from error
+                if isinstance(cause, ssl.SSLError):
+                    raise PeerRefusedError(
+                        f"peer {peer!r} at {where} refused the connection from "
+                        f"{self.party!r}: the TLS handshake failed, {peer!r} rejected the "
+                        f"certificate of {self.party!r} ({_ssl_reason(cause)}); {_CA_ADVICE}",
                         peer,
                     ) from error
                 reason = _ssl_reason(cause) if cause is not None else "connection closed"

@@ -1,0 +1,111 @@
+"""Day-to-day log lines: one INFO line per training epoch, and lines while waiting for peers."""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import re
+import shutil
+from pathlib import Path
+
+from tests.support.job_files import free_ports, start_party, write_job
+from vfl.certs import create_job_certificates
+from vfl.exceptions import PeerUnavailableError
+from vfl.runtime.transport.tls import TlsTransport
+
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLES = ROOT / "examples"
+
+
+class _Lines(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.INFO)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+def test_a_party_waiting_for_its_peers_says_so_every_interval(tmp_path: Path) -> None:
+    credentials = create_job_certificates(tmp_path, ["alice", "bob"])
+    (port,) = free_ports(1)  # nobody listens there
+    alice = credentials["alice"]
+    transport = TlsTransport(
+        "alice",
+        listen=("127.0.0.1", 0),
+        peers={"bob": ("127.0.0.1", port)},
+        certificate=alice.certificate,
+        private_key=alice.private_key,
+        ca=alice.ca,
+        waiting_log_interval=1.0,
+    )
+    lines = _Lines()
+    logger = logging.getLogger("vfl.transport")
+    logger.addHandler(lines)
+    saved_level = logger.level
+    logger.setLevel(logging.INFO)
+    try:
+        try:
+            transport.connect(["bob"], timeout=3.6)
+        except PeerUnavailableError as error:
+            assert "could not reach 1 peer(s) within 3.6 s" in str(error)
+        else:
+            raise AssertionError("connect() should fail: bob never listens")
+    finally:
+        logger.removeHandler(lines)
+        logger.setLevel(saved_level)
+        transport.close()
+    waiting = [r for r in lines.records if "waiting for" in r.getMessage()]
+    assert len(waiting) >= 3, [r.getMessage() for r in lines.records]
+    message = waiting[0].getMessage()
+    assert message.startswith("alice: waiting for 1 peer(s), 1 s of 3.6 s: 'bob' at 127.0.0.1:")
+    times = [r.created for r in waiting]
+    assert all(later - earlier < 1.6 for earlier, later in itertools.pairwise(times))
+
+
+def test_a_training_job_logs_each_epoch_at_info_on_each_party(tmp_path: Path) -> None:
+    """The two-party example, 3 epochs, as real `vfl run` processes over mutual TLS."""
+    parties = [("bank-a", "guest"), ("bank-b", "host")]
+    for name, _ in parties:
+        shutil.copy(EXAMPLES / "hetero-lr" / f"{name}.csv", tmp_path / f"{name}.csv")
+    create_job_certificates(tmp_path / "certs", [name for name, _ in parties])
+    steps = [
+        "[[steps]]",
+        'type = "psi"',
+        "",
+        "[[steps]]",
+        'type = "hetero_lr"',
+        "batch_size = 220",
+        "learning_rate = 0.15",
+        "max_iter = 3",
+        "tol = 0",  # all three epochs
+        'class_weight = "balanced"',
+        "key_length = 1024",
+    ]
+    data = {
+        "bank-a": '{ file = "bank-a.csv", label_column = "y" }',
+        "bank-b": '{ file = "bank-b.csv" }',
+    }
+    job = write_job(
+        tmp_path, job_id="epochs", parties=parties, data=data, steps=steps,
+        timeout=60, allow_weak_keys=True,
+    )  # fmt: skip
+    processes = {name: start_party(job, name) for name, _ in parties}
+    logs = {}
+    for name, process in processes.items():
+        _, stderr = process.communicate(timeout=180)
+        assert process.returncode == 0, f"{name}: {stderr[-3000:]}"
+        logs[name] = [line for line in stderr.splitlines() if " epoch finished " in line]
+    pattern = re.compile(
+        r" INFO vfl\.progress epoch finished party=(?P<party>\S+) step=1 type=hetero_lr "
+        r"epoch=(?P<epoch>\d+)(?P<metrics>( \w+=\S+)*) seconds=\d+\.\d\d$"
+    )
+    for name, lines in logs.items():
+        matches = [pattern.search(line) for line in lines]
+        assert all(matches), lines
+        assert [int(m["epoch"]) for m in matches if m] == [0, 1, 2], lines
+        assert all(m["party"] == name for m in matches if m)
+    guest_metrics = [m["metrics"] for m in map(pattern.search, logs["bank-a"]) if m]
+    assert all(re.fullmatch(r" loss=[0-9.e+-]+", metrics) for metrics in guest_metrics)
+    host_metrics = [m["metrics"] for m in map(pattern.search, logs["bank-b"]) if m]
+    assert host_metrics == ["", "", ""]  # the host does not know the loss in this mode
