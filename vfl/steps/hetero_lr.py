@@ -53,6 +53,7 @@ from protocols.hetero_lr.settings import FEATURE_BOUND, flat_declarations
 from protocols.hetero_lr.shared_party import SharedGuest, SharedHost
 from vfl.exceptions import DataError
 from vfl.steps.base import JobCheck, LoadContext, Section, StepContext, StepOutcome, StepType
+from vfl.tables.model_registry import registry_folder, save_version
 from vfl.tables.models import PartyModel, Scaling
 
 if TYPE_CHECKING:
@@ -986,7 +987,13 @@ class HeteroLrType(StepType[HeteroLrStep]):
         result: Any,
         seconds: float,
     ) -> StepOutcome:
-        """Write this party's model file; the summary and the model later steps use."""
+        """Write this party's model file and a new version of it in its registry.
+
+        ``step-<i>-model.json`` (a new run overwrites it) and
+        ``models/v<N>-<UTC time>-<hash>.json`` (never overwritten: see
+        :mod:`vfl.tables.model_registry`); the summary names both and the version's
+        SHA-256.
+        """
         job, party, table = context.job, context.party, context.table
         document: dict[str, Any] = {
             "role": party.role,
@@ -997,7 +1004,7 @@ class HeteroLrType(StepType[HeteroLrStep]):
         }
         model = context.model
         if party.role == "arbiter" or result is None or table is None:
-            document.update(model_file=None, seconds=round(seconds, 3))
+            document.update(model_file=None, model_version=None, seconds=round(seconds, 3))
         else:  # the arbiter only decrypted masked values: it has no model
             binning = _binning(context)
             names, _, scaling = training_inputs(step, party, table, binning)
@@ -1015,6 +1022,8 @@ class HeteroLrType(StepType[HeteroLrStep]):
             if binning is not None:  # the weights apply to its WOE columns
                 model = dataclasses.replace(model, binning=binning)
             path = model.save(context.folder / f"step-{context.index}-model.json")
+            # ...and as a new version in the party's registry, which no run overwrites
+            version = save_version(registry_folder(context.folder), model)
             final_loss = result.history[-1].get("loss") if result.history else None
             document.update(
                 rows=len(table),
@@ -1025,6 +1034,9 @@ class HeteroLrType(StepType[HeteroLrStep]):
                 final_loss=final_loss,
                 history=result.history,
                 model_file=path.name,
+                model_version=version.number,
+                model_version_file=f"models/{version.name}",
+                model_sha256=version.sha256(),
                 seconds=round(seconds, 3),
             )
         document["resumed_after_epoch"] = role.resumed_after

@@ -11,6 +11,7 @@ when its model has a scorecard: the sum of every party's points for the row).
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -33,6 +34,13 @@ from vfl.steps.base import (
     sha256_of_file,
 )
 from vfl.steps.hetero_lr import binned_features, model_features
+from vfl.tables.model_registry import (
+    ModelVersion,
+    check_version_request,
+    find_version,
+    list_versions,
+    registry_folder,
+)
 from vfl.tables.models import PartyModel
 
 if TYPE_CHECKING:
@@ -55,12 +63,48 @@ class ScoreStep:
     """
 
     models_dir: Path | None = None
+    model_version: str | int | None = None
+    models_registry: Path | None = None
 
     type = "score"
 
+    @property
+    def from_registry(self) -> bool:
+        """Whether each party takes a version from a model registry."""
+        return self.model_version is not None or self.models_registry is not None
+
+    @property
+    def from_elsewhere(self) -> bool:
+        """Whether the model comes from files (``models_dir`` or a registry), not a step."""
+        return self.models_dir is not None or self.from_registry
+
     def model_file(self, party: str) -> Path | None:
-        """Where party ``party``'s model file is (``None``: from an earlier step)."""
+        """Where party ``party``'s model file is in ``models_dir`` (else ``None``)."""
         return None if self.models_dir is None else self.models_dir / f"{party}.json"
+
+    def registry(self, party: str, own_folder: Path) -> Path:
+        """Party ``party``'s registry folder.
+
+        ``<models_registry>/<party>/models`` with ``models_registry``, else
+        ``models/`` in ``own_folder`` (the party's output folder of this job).
+        """
+        if self.models_registry is not None:
+            return registry_folder(self.models_registry / party)
+        return registry_folder(own_folder)
+
+    def version(self, party: str, own_folder: Path) -> ModelVersion:
+        """The version party ``party`` scores with (``model_version``, default latest).
+
+        Raises
+        ------
+        DataError
+            If there is no such version (naming those there are).
+        """
+        wanted = "latest" if self.model_version is None else self.model_version
+        try:
+            return find_version(self.registry(party, own_folder), wanted)
+        except DataError as error:
+            raise DataError(f"party {party!r}, score step: {error}") from None
 
 
 class ScoreType(StepType[ScoreStep]):
@@ -71,26 +115,68 @@ class ScoreType(StepType[ScoreStep]):
 
     def parse(self, section: Section, context: LoadContext) -> ScoreStep:
         """See :meth:`StepType.parse`."""
-        score = ScoreStep(models_dir=section.path_value("models_dir", required=False))
+        models_dir = section.path_value("models_dir", required=False)
+        model_version = section.take("model_version", (str, int), None, check_version_request)
+        models_registry = section.path_value("models_registry", required=False)
+        if models_dir is not None and (model_version is not None or models_registry is not None):
+            key = "model_version" if model_version is not None else "models_registry"
+            raise section.error(
+                key,
+                "models_dir holds one model per party (<party>.json), it has no versions; "
+                "drop models_dir to take a version from a registry (models/ in each "
+                "party's output folder), or drop " + key,
+            )
+        score = ScoreStep(
+            models_dir=models_dir, model_version=model_version, models_registry=models_registry
+        )
         section.finish()
         return score
 
     def check(self, step: ScoreStep, index: int, job: JobCheck) -> None:
-        """Aligned rows, and a model: from an earlier step or ``models_dir``."""
+        """Aligned rows, and a model: from an earlier step, ``models_dir`` or a registry."""
         job.require_aligned(index, step)
-        if step.models_dir is None and not job.trained:
+        if not step.from_elsewhere and not job.trained:
             raise job.error(
                 index,
                 step,
-                "no model to score with: put a hetero_lr step before it, or set "
-                "models_dir to a folder of <party>.json model files from an earlier job",
+                "no model to score with: put a hetero_lr step before it, set "
+                'model_version = "latest" (or a version) to score with a model an earlier '
+                "run of this job saved, models_registry to the output_dir of the training "
+                "job, or models_dir to a folder of <party>.json model files",
             )
 
+    def uses_arbiter(self, step: ScoreStep) -> bool:
+        """Whether the job may list an arbiter for this step: when it scores saved models.
+
+        The arbiter takes no part in scoring; it stays idle.  A job that scores the
+        models a training job saved (``models_dir``, ``model_version`` or
+        ``models_registry``) may keep that job's arbiter, so one job file (its parties
+        and ``output_dir``) serves training and scoring.
+        """
+        return step.from_elsewhere
+
     def missing_files(self, step: ScoreStep, party: PartyConfig) -> list[str]:
-        """The party's model file in ``models_dir`` (the arbiter needs none)."""
+        """The party's model file in ``models_dir`` or its version in ``models_registry``.
+
+        The arbiter needs none.  A version in this job's own output folder is looked for
+        when the step runs (the training may be an earlier step of the same run).
+        """
+        if party.role == "arbiter":
+            return []
         model = step.model_file(party.name)
-        if party.role != "arbiter" and model is not None and not model.is_file():
+        if model is not None and not model.is_file():
             return [f"{party.name}'s model file {model} (score.models_dir)"]
+        if step.models_registry is not None:
+            folder = step.registry(party.name, step.models_registry)
+            try:
+                step.version(party.name, step.models_registry)
+            except DataError:
+                available = [str(v.number) for v in list_versions(folder)]
+                return [
+                    f"{party.name}'s model version {step.model_version or 'latest'!r} in "
+                    f"{folder} (score.models_registry; versions there: "
+                    f"{', '.join(available) or 'none'})"
+                ]
         return []
 
     def digest(self, step: ScoreStep, party: PartyConfig) -> dict[str, Any]:
@@ -100,6 +186,12 @@ class ScoreType(StepType[ScoreStep]):
         values["models_dir"] = (
             sha256_of_file(model) if model is not None and model.is_file() else None
         )
+        if step.models_registry is not None:
+            values["models_registry"] = None  # the chosen version's content, not the path
+            if party.role != "arbiter":
+                with contextlib.suppress(DataError):  # missing: refused by missing_files
+                    chosen = step.version(party.name, step.models_registry)
+                    values["models_registry"] = chosen.sha256()
         return values
 
     def build_role(self, step: ScoreStep, context: StepContext) -> Role | None:
@@ -108,7 +200,7 @@ class ScoreType(StepType[ScoreStep]):
         if party.role == "arbiter":
             return None
         table = context.rows()
-        chosen = _score_model(step, party, context.model)
+        chosen = _score_model(step, party, context)
         features = _scoring_features(party, table, chosen)
         hosts = [host.name for host in job.hosts]
         if party.role == "guest":
@@ -144,15 +236,29 @@ class ScoreType(StepType[ScoreStep]):
         document: dict[str, Any] = {
             "role": party.role,
             "rows": len(table),
-            "model": "from models_dir" if step.models_dir is not None else "from this job",
+            "model": (
+                "from models_dir"
+                if step.models_dir is not None
+                else "from the model registry"
+                if step.from_registry
+                else "from this job"
+            ),
+            "model_version": None,
         }
+        if step.from_registry:
+            version = step.version(party.name, context.folder)
+            document["model_version"] = {
+                "number": version.number,
+                "file": str(version.path),
+                "sha256": version.sha256(),
+            }
         scores_path: Path | None = None
         auc = None
         if party.role == "guest":
             assert isinstance(role, _PointsGuest)
             probabilities = np.asarray(result, dtype=np.float64)
             scores_path = context.folder / f"step-{context.index}-scores.csv"
-            chosen = _score_model(step, party, context.model)
+            chosen = _score_model(step, party, context)
             header = ["id", "probability"]
             columns = [table.ids, [repr(p) for p in probabilities.tolist()]]
             if chosen.points is not None:  # offset - factor * log-odds: every party's points
@@ -210,10 +316,15 @@ def _scoring_features(
     return matrix if model.scaling is None else model.scaling.transform(matrix)
 
 
-def _score_model(step: ScoreStep, party: PartyConfig, model: PartyModel | None) -> PartyModel:
-    """The model a party scores with: from ``models_dir``, else the job's latest."""
+def _score_model(step: ScoreStep, party: PartyConfig, context: StepContext) -> PartyModel:
+    """The model a party scores with: from ``models_dir``, a registry, or the job's latest."""
+    model = context.model
     path = step.model_file(party.name)
-    if path is None:
+    if step.from_registry:
+        version = step.version(party.name, context.folder)
+        loaded = version.load()
+        path = version.path
+    elif path is None:
         if model is None:
             raise DataError(f"party {party.name!r} has no trained model to score with")
         if not model.trained:
@@ -222,7 +333,8 @@ def _score_model(step: ScoreStep, party: PartyConfig, model: PartyModel | None) 
                 "hetero_lr step after the binning step, before the score step"
             )
         return model
-    loaded = PartyModel.load(path)
+    else:
+        loaded = PartyModel.load(path)
     if loaded.role != party.role:
         raise DataError(
             f"{path} is a {loaded.role}'s model, but {party.name!r} is a {party.role} in "
