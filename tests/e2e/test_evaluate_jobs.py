@@ -26,7 +26,7 @@ from vfl.exceptions import JobFileError
 from vfl.jobs import simulate_job
 from vfl.jobs.jobfile import load_job
 from vfl.runtime.transcript import TranscriptRecorder
-from vfl.tables.datasets import read_party_csv
+from vfl.tables.datasets import PartyTable, read_party_csv
 from vfl.tables.models import PartyModel
 
 ROWS = 400
@@ -99,7 +99,7 @@ def _held_out_by_hmac(ids: list[str]) -> list[bool]:
     ]
 
 
-def _read(folder: Path, party: str, name: str) -> object:
+def _read(folder: Path, party: str, name: str) -> PartyTable:
     return read_party_csv(
         folder / "output" / party / name, label_column="y" if party == "bank-a" else None
     )
@@ -110,10 +110,10 @@ def _check_job(folder: Path) -> None:
     output = folder / "output"
     aligned = {name: _read(folder, name, "step-0-psi.csv") for name, _ in PARTIES}
     held = {name: _read(folder, name, "step-1-holdout.csv") for name, _ in PARTIES}
-    ids = aligned["bank-a"].ids  # type: ignore[attr-defined]
+    ids = aligned["bank-a"].ids
     expected = [i for i, out in zip(ids, _held_out_by_hmac(ids), strict=True) if out]
     for name, _ in PARTIES:
-        assert held[name].ids == expected, name  # type: ignore[attr-defined]
+        assert held[name].ids == expected, name
         summary = json.loads((output / name / "step-1-split.json").read_text())
         assert summary["holdout_rows"] == len(expected)
         assert summary["training_rows"] == len(ids) - len(expected)
@@ -125,9 +125,12 @@ def _check_job(folder: Path) -> None:
     for name, _ in PARTIES:
         training = json.loads((output / name / "step-2-hetero_lr.json").read_text())
         models[name] = PartyModel.load(output / name / training["model_file"])
-    decision = sum(
-        model.decision_part(model.features_from(held[name].columns()))  # type: ignore[attr-defined]
-        for name, model in models.items()
+    decision = np.sum(
+        [
+            model.decision_part(model.features_from(held[n].columns()))
+            for n, model in models.items()
+        ],
+        axis=0,
     )
     probabilities = 1 / (1 + np.exp(-decision))
     with (output / "bank-a" / "step-3-scores.csv").open() as stream:
@@ -135,7 +138,8 @@ def _check_job(folder: Path) -> None:
     assert [row["id"] for row in rows] == expected
     scored = np.array([float(row["probability"]) for row in rows])
     assert np.allclose(scored, probabilities, rtol=0, atol=1e-9)
-    labels = held["bank-a"].labels  # type: ignore[attr-defined]
+    labels = held["bank-a"].labels
+    assert labels is not None
     wanted = metrics.evaluate(labels, probabilities)
     summary = json.loads((output / "bank-a" / "step-3-evaluate.json").read_text())
     for key in ("auc", "ks", "precision", "recall", "f1", "lift"):
@@ -148,7 +152,9 @@ def _check_job(folder: Path) -> None:
         assert (report / file).stat().st_size > 200, file
         assert (report / file).name in summary["report_files"].values()
     assert (report / "roc.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    assert "AUC" in (report / "report.html").read_text()
+    page = (report / "report.html").read_text()
+    assert "AUC" in page and all(f'src="{png}"' in page for png in ("roc.png", "lift.png"))
+    assert "![Cumulative lift on the held-out rows](lift.png)" in (report / "report.md").read_text()
     host = json.loads((output / "bank-b" / "step-3-evaluate.json").read_text())
     assert "metrics" not in host and host["rows"] == len(expected)
     assert not list((output / "bank-b").glob("*scores*"))

@@ -24,6 +24,7 @@ import numpy.typing as npt
 from vfl.evaluation import metrics
 from vfl.evaluation.report import ModelScores, write_report
 from vfl.exceptions import DataError
+from vfl.runtime.files import write_text_atomically
 from vfl.steps.base import (
     JobCheck,
     LoadContext,
@@ -192,6 +193,7 @@ def _report(
     if step.lift_fraction != 0.1:
         found["lift"] = metrics.lift(labels, probabilities, fraction=step.lift_fraction)
     lift_png = plot_lift(labels, probabilities, folder / "lift.png")
+    _add_lift_chart(report.files["html"], report.files["markdown"], lift_png.name)
     files = {key: path.name for key, path in report.files.items()}
     files["lift"] = lift_png.name
     return {
@@ -201,6 +203,16 @@ def _report(
         "report_dir": folder.name,
         "report_files": dict(sorted(files.items())),
     }
+
+
+def _add_lift_chart(html_path: Path, markdown_path: Path, image: str) -> None:
+    """Show the lift chart in ``report.html`` and ``report.md`` (after the other charts)."""
+    caption = "Cumulative lift on the held-out rows"
+    page = html_path.read_text(encoding="utf-8")
+    figure = f'<figure><img src="{image}" alt="{caption}"></figure>\n'
+    write_text_atomically(html_path, page.replace("</body></html>", figure + "</body></html>", 1))
+    text = markdown_path.read_text(encoding="utf-8")
+    write_text_atomically(markdown_path, text + f"\n## {caption}\n\n![{caption}]({image})\n")
 
 
 def plot_lift(
