@@ -3,6 +3,7 @@
 from vfl.evaluation.plots import (
     plot_history,
     plot_ks,
+    plot_lift,
     plot_roc,
     plot_woe,
 )
@@ -10,6 +11,7 @@ from vfl.evaluation.plots import (
 __all__ = [
     "plot_history",
     "plot_ks",
+    "plot_lift",
     "plot_roc",
     "plot_woe",
 ]

@@ -17,13 +17,13 @@ from typing import TYPE_CHECKING
 import numpy as np
 import numpy.typing as npt
 
-from vfl.evaluation.metrics import ks_statistic, roc_auc, roc_curve
+from vfl.evaluation.metrics import ks_statistic, lift, roc_auc, roc_curve
 from vfl.exceptions import MetricError
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-__all__ = ["plot_history", "plot_ks", "plot_roc", "plot_woe"]
+__all__ = ["plot_history", "plot_ks", "plot_lift", "plot_roc", "plot_woe"]
 
 _MISSING_MATPLOTLIB = "plots need matplotlib: pip install 'vfl-engine[plot]'"
 _VALIDATION_SERIES = {"validation_auc": "validation AUC", "validation_ks": "validation KS"}
@@ -312,6 +312,52 @@ def plot_woe(
         axis.grid(True, axis="y", alpha=0.3)
     axes[-1].set_xticks(positions, names, rotation=30, ha="right", fontsize=8)
     return _save(figure, path, title or "WOE per bin")
+
+
+LIFT_FRACTIONS = tuple(k / 10 for k in range(1, 11))
+"""The shares of top-scored rows :func:`plot_lift` plots: 10 %, 20 %, ... 100 %."""
+
+
+def plot_lift(
+    y_true: npt.ArrayLike,
+    scores: npt.ArrayLike,
+    path: str | os.PathLike[str],
+    *,
+    title: str = "Cumulative lift",
+) -> Path:
+    """Plot the cumulative lift of the 10 %, 20 %, ... 100 % top-scored rows.
+
+    Parameters
+    ----------
+    y_true : array_like
+        True labels, ``{0, 1}``; both classes must be present.
+    scores : array_like
+        One finite score per label, higher meaning more likely positive.
+    path : str or os.PathLike
+        The PNG file to write (under a temporary name, then renamed).
+    title : str, default "Cumulative lift"
+
+    Returns
+    -------
+    Path
+        ``path``.
+
+    Raises
+    ------
+    MetricError
+        If the labels or scores are invalid.
+    """
+    lifts = [lift(y_true, scores, fraction=share) for share in LIFT_FRACTIONS]
+    figure = _figure(height=4.0)
+    axis = figure.subplots()
+    shares = [100 * share for share in LIFT_FRACTIONS]
+    axis.plot(shares, lifts, marker="o", label="model")
+    axis.axhline(1.0, color="grey", linestyle="--", label="random")
+    axis.set_xlabel("top-scored rows (%)")
+    axis.set_ylabel("lift")
+    axis.grid(True, alpha=0.3)
+    axis.legend(loc="upper right")
+    return _save(figure, path, title)
 
 
 def _bin_values(values: npt.ArrayLike, bins: int, what: str) -> npt.NDArray[np.float64]:

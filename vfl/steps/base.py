@@ -281,6 +281,9 @@ class JobCheck(PartyRoster):
     binned : bool
         Whether an earlier ``binning`` step replaced the parties' columns by their
         selected WOE columns (what a later ``hetero_lr`` step trains on).
+    held_out : int or None
+        The index of the latest earlier ``split`` step, whose held-out rows an
+        ``evaluate`` step scores (``None``: no split).
     """
 
     path: Path
@@ -288,6 +291,7 @@ class JobCheck(PartyRoster):
     unaligned: str | None = None
     trained: bool = False
     binned: bool = False
+    held_out: int | None = None
 
     def error(self, index: int, step: StepConfig, message: str) -> JobFileError:
         """An error naming the file and step (``job.toml: steps[1] (hetero_lr): ...``)."""

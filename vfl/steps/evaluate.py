@@ -22,6 +22,7 @@ import numpy as np
 import numpy.typing as npt
 
 from vfl.evaluation import metrics
+from vfl.evaluation.plots import plot_lift
 from vfl.evaluation.report import ModelScores, write_report
 from vfl.exceptions import DataError
 from vfl.runtime.files import write_text_atomically
@@ -34,16 +35,15 @@ from vfl.steps.base import (
     StepType,
 )
 from vfl.steps.score import ScoreStep, ScoreType
-from vfl.steps.split import HELD_OUT_MARK, SplitStep, read_holdout
+from vfl.steps.split import SplitStep, read_holdout
 
 if TYPE_CHECKING:
     from protocols.roles import Role
     from vfl.tables.datasets import PartyTable
 
-__all__ = ["EvaluateStep", "EvaluateType", "plot_lift"]
+__all__ = ["EvaluateStep", "EvaluateType"]
 
 _SCORING = ScoreStep()  # the score step's roles and outputs, on the held-out rows
-_FRACTIONS = tuple(k / 10 for k in range(1, 11))
 
 
 def _threshold(value: float) -> str | None:
@@ -90,7 +90,7 @@ class EvaluateType(StepType[EvaluateStep]):
     def check(self, step: EvaluateStep, index: int, job: JobCheck) -> None:
         """An earlier ``split`` step, then a ``hetero_lr`` step after it."""
         job.require_aligned(index, step)
-        if getattr(job, HELD_OUT_MARK, None) is None:
+        if job.held_out is None:
             raise job.error(
                 index,
                 step,
@@ -213,35 +213,3 @@ def _add_lift_chart(html_path: Path, markdown_path: Path, image: str) -> None:
     write_text_atomically(html_path, page.replace("</body></html>", figure + "</body></html>", 1))
     text = markdown_path.read_text(encoding="utf-8")
     write_text_atomically(markdown_path, text + f"\n## {caption}\n\n![{caption}]({image})\n")
-
-
-def plot_lift(
-    labels: npt.ArrayLike, scores: npt.ArrayLike, path: Path, *, title: str = "Cumulative lift"
-) -> Path:
-    """Plot the cumulative lift at 10 %, 20 %, ... 100 % of the top-scored rows.
-
-    Parameters
-    ----------
-    labels, scores : array_like
-        True 0/1 labels and predicted probabilities.
-    path : Path
-        The PNG file (written under a temporary name, then renamed).
-    title : str
-
-    Returns
-    -------
-    Path
-    """
-    from vfl.evaluation import plots
-
-    lifts = [metrics.lift(labels, scores, fraction=share) for share in _FRACTIONS]
-    figure = plots._figure(height=4.0)  # the plots module's own canvas
-    axis = figure.subplots()
-    shares = [100 * share for share in _FRACTIONS]
-    axis.plot(shares, lifts, marker="o", label="model")
-    axis.axhline(1.0, color="grey", linestyle="--", label="random")
-    axis.set_xlabel("top-scored rows (%)")
-    axis.set_ylabel("lift")
-    axis.grid(True, alpha=0.3)
-    axis.legend(loc="upper right")
-    return plots._save(figure, path, title)

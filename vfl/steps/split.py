@@ -43,7 +43,6 @@ if TYPE_CHECKING:
     from vfl.tables.datasets import PartyTable
 
 __all__ = [
-    "HELD_OUT_MARK",
     "MAX_HOLDOUT",
     "SplitStep",
     "SplitType",
@@ -53,9 +52,6 @@ __all__ = [
 
 MAX_HOLDOUT = 0.9
 """The largest share of rows a ``split`` step may hold out."""
-
-HELD_OUT_MARK = "_vfl_split_step"
-"""The attribute a ``split`` step sets on the :class:`JobCheck` (its index), for ``evaluate``."""
 
 
 def holdout_mask(ids: Sequence[str], salt: str, holdout: float) -> npt.NDArray[np.bool_]:
@@ -170,7 +166,7 @@ class SplitType(StepType[SplitStep]):
     def check(self, step: SplitStep, index: int, job: JobCheck) -> None:
         """Aligned rows; the steps after it need a model trained after it."""
         job.require_aligned(index, step)
-        setattr(job, HELD_OUT_MARK, index)
+        job.held_out = index
         job.trained = False  # a model trained before would have seen the held-out rows
 
     def build_role(self, step: SplitStep, context: StepContext) -> Role | None:
