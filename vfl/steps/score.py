@@ -2,8 +2,13 @@
 
 The rows are those later steps see (the aligned rows after a ``psi`` step).  The
 model is the one trained by the latest earlier ``hetero_lr`` step of the job (with its
-points after a ``scorecard`` step), or, with ``models_dir``, each party's
-``<party>.json`` in that folder.  Each party applies its own binning (if its model has
+points after a ``scorecard`` step); with ``models_dir``, each party's
+``<party>.json`` in that folder; with ``model_version`` (``"latest"``, a number or a
+file name) and/or ``models_registry``, a version from each party's model registry
+(:mod:`vfl.tables.model_registry`): ``models/`` in its output folder of this job, or
+of the training job whose ``output_dir`` ``models_registry`` names.  The arbiter
+takes no part; a job that scores saved models may list it (idle), so the training
+job's file serves for scoring too.  Each party applies its own binning (if its model has
 one) and scaling to its raw columns, then its weights.  Hosts send only their partial
 scores; the guest writes ``step-<i>-scores.csv`` (``id, probability``, and ``points``
 when its model has a scorecard: the sum of every party's points for the row).
@@ -58,8 +63,21 @@ class ScoreStep:
     The rows are those later steps see (the aligned rows after a ``psi`` step).  The
     model is the one trained by the latest earlier ``hetero_lr`` step of the job, or,
     with ``models_dir``, each party's ``<party>.json`` in that folder (the
-    ``step-<i>-model.json`` files of an earlier job, renamed).  Hosts send only their
-    partial scores; the guest writes ``step-<i>-scores.csv`` (``id, probability``).
+    ``step-<i>-model.json`` files of an earlier job, renamed), or, with
+    ``model_version`` and/or ``models_registry``, a version from each party's model
+    registry.  Hosts send only their partial scores; the guest writes
+    ``step-<i>-scores.csv`` (``id, probability``).
+
+    Attributes
+    ----------
+    models_dir : pathlib.Path or None
+        A folder of ``<party>.json`` model files.
+    model_version : str or int or None
+        ``"latest"``, a version number or a version's file name (``None``: the latest
+        when ``models_registry`` is set, else no registry is used).
+    models_registry : pathlib.Path or None
+        The ``output_dir`` of the training job: each party reads
+        ``<models_registry>/<party>/models/`` (``None``: its own output folder).
     """
 
     models_dir: Path | None = None
