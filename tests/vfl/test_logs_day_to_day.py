@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import itertools
 import logging
 import re
@@ -11,6 +12,7 @@ from pathlib import Path
 from tests.support.job_files import free_ports, start_party, write_job
 from vfl.certs import create_job_certificates
 from vfl.exceptions import PeerUnavailableError
+from vfl.runtime.progress import EpochLog, Progress, epochs_to_settle
 from vfl.runtime.transport.tls import TlsTransport
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -64,7 +66,7 @@ def test_a_party_waiting_for_its_peers_says_so_every_interval(tmp_path: Path) ->
 
 
 def test_a_training_job_logs_each_epoch_at_info_on_each_party(tmp_path: Path) -> None:
-    """The two-party example, 3 epochs, as real `vfl run` processes over mutual TLS."""
+    """The two-party example's data, 3 epochs, as real `vfl run` processes over mutual TLS."""
     parties = [("bank-a", "guest"), ("bank-b", "host")]
     for name, _ in parties:
         shutil.copy(EXAMPLES / "hetero-lr" / f"{name}.csv", tmp_path / f"{name}.csv")
@@ -98,14 +100,63 @@ def test_a_training_job_logs_each_epoch_at_info_on_each_party(tmp_path: Path) ->
         logs[name] = [line for line in stderr.splitlines() if " epoch finished " in line]
     pattern = re.compile(
         r" INFO vfl\.progress epoch finished party=(?P<party>\S+) step=1 type=hetero_lr "
-        r"epoch=(?P<epoch>\d+)(?P<metrics>( \w+=\S+)*) seconds=\d+\.\d\d$"
+        r"epoch=(?P<epoch>\d+)(?P<metrics>( \w+=\S+)*) seconds=\d+\.\d\d(?P<left>( \w+=\S+)*)$"
     )
     for name, lines in logs.items():
         matches = [pattern.search(line) for line in lines]
         assert all(matches), lines
         assert [int(m["epoch"]) for m in matches if m] == [0, 1, 2], lines
         assert all(m["party"] == name for m in matches if m)
+        lefts = [m["left"] for m in matches if m]
+        assert all(re.fullmatch(r"( at_most_seconds_left=\d+)?", left) for left in lefts), lefts
+        if name == "bank-a":  # the guest decides: a bound on the time left while epochs remain
+            assert lefts[0] and lefts[1], lefts
     guest_metrics = [m["metrics"] for m in map(pattern.search, logs["bank-a"]) if m]
     assert all(re.fullmatch(r" loss=[0-9.e+-]+", metrics) for metrics in guest_metrics)
     host_metrics = [m["metrics"] for m in map(pattern.search, logs["bank-b"]) if m]
-    assert host_metrics == ["", "", ""]  # the host does not know the loss in this mode
+    assert host_metrics == ["", "", ""]  # the host's history holds no loss
+
+
+def test_progress_lines_of_training_give_the_max_iter_bound_as_such() -> None:
+    out = io.StringIO()
+    progress = Progress("bank-a: hetero_lr", 10, "lines", stream=out, bounded=True)
+    progress.update(5, 10)
+    progress.close()
+    (line,) = out.getvalue().splitlines()
+    assert "50% (5/10)" in line and ", at most about " in line
+    assert line.endswith(" s left (if it runs to max_iter)")
+
+
+def test_the_loss_trend_estimate_and_a_resumed_run_logs_only_new_epochs() -> None:
+    assert epochs_to_settle([0.7, 0.6, 0.55], 1e-4) == 9
+    assert epochs_to_settle([0.7, 0.6, 0.59995], 1e-4) == 0
+    assert epochs_to_settle([0.7, 0.6], 1e-4) is None
+
+    class Resumed:
+        def __init__(self) -> None:
+            self.resumed_after = 1
+            self.history: list[dict[str, float]] = [
+                {"epoch": 0, "loss": 0.7},
+                {"epoch": 1, "loss": 0.6},
+            ]
+            self.progress = (6, 10)
+
+    lines = _Lines()
+    logger = logging.getLogger("vfl.progress")
+    logger.addHandler(lines)
+    saved_level = logger.level
+    logger.setLevel(logging.INFO)
+    try:
+        role = Resumed()
+        log = EpochLog("bank-a", 1, "hetero_lr")
+        log.update(role)  # the restored epochs 0 and 1 are not logged again
+        role.history = [*role.history, {"epoch": 2, "loss": 0.55, "validation_auc": 0.9}]
+        role.progress = (9, 10)
+        log.update(role)
+    finally:
+        logger.removeHandler(lines)
+        logger.setLevel(saved_level)
+    fields = [getattr(r, "fields", {}) for r in lines.records]
+    assert [f["epoch"] for f in fields] == [2]
+    assert fields[0]["loss"] == "0.55" and fields[0]["validation_auc"] == "0.9"
+    assert "at_most_seconds_left" in fields[0]

@@ -20,7 +20,14 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal, TextIO
 
-__all__ = ["PROGRESS_STYLES", "EpochLog", "Progress", "ProgressStyle", "resolve_style"]
+__all__ = [
+    "PROGRESS_STYLES",
+    "EpochLog",
+    "Progress",
+    "ProgressStyle",
+    "epochs_to_settle",
+    "resolve_style",
+]
 
 LOGGER = logging.getLogger("vfl.progress")
 EPOCH_METRICS = ("loss", "validation_auc", "validation_ks")
@@ -62,6 +69,9 @@ class Progress:
     style : {"bar", "lines", "none"}
     stream : file, optional
         Where to write (stderr by default).
+    bounded : bool, default False
+        ``total`` is only an upper bound (training that may stop before ``max_iter``
+        on convergence or early stopping): lines then say "at most about N s left".
 
     Examples
     --------
@@ -76,9 +86,16 @@ class Progress:
     """
 
     def __init__(
-        self, label: str, total: int, style: ProgressStyle, *, stream: TextIO | None = None
+        self,
+        label: str,
+        total: int,
+        style: ProgressStyle,
+        *,
+        stream: TextIO | None = None,
+        bounded: bool = False,
     ) -> None:
         self._label = label
+        self._bounded = bounded
         self._style = style
         self._stream = stream or sys.stderr
         self._started = time.perf_counter()
@@ -105,7 +122,9 @@ class Progress:
         elapsed = time.perf_counter() - self._started
         left = ""
         if 0 < done < total:
-            left = f", about {elapsed * (total - done) / done:.0f} s left"
+            bound = "at most " if self._bounded else ""
+            left = f", {bound}about {elapsed * (total - done) / done:.0f} s left"
+            left += " (if it runs to max_iter)" if self._bounded else ""
         percent = 100 * done // total
         print(
             f"{self._label} {percent:3d}% ({done}/{total}) {elapsed:.1f} s{left}",
@@ -137,6 +156,13 @@ class EpochLog:
     label : str
         The step's type.
 
+    After each epoch but the last, the line also says how long the rest may take:
+    ``at_most_seconds_left`` extrapolates the time per batch so far to the batches
+    ``max_iter`` allows (an upper bound: training often stops earlier), and, when
+    training stops on the loss (``convergence = "loss"``) and this party knows it,
+    ``loss_settles_in_epochs`` extrapolates the shrinking of the last two loss
+    changes (:func:`epochs_to_settle`; absent when the trend says nothing yet).
+
     Examples
     --------
     >>> import io
@@ -164,12 +190,16 @@ class EpochLog:
         self._step = step
         self._label = label
         self._last_epoch: int | None = None
-        self._last_time = time.perf_counter()
+        self._last_time = self._started = time.perf_counter()
+        self._first_done: int | None = None
         self.durations: list[float] = []
         """Seconds of each epoch logged so far (for estimates of the time left)."""
 
     def update(self, role: object) -> None:
         """Log the epochs ``role`` finished since the last call."""
+        done, total = _progress(role)
+        if self._first_done is None:
+            self._first_done = done
         history = getattr(role, "history", None)
         if not isinstance(history, Sequence) or not history:
             return
@@ -198,4 +228,54 @@ class EpochLog:
                 if isinstance((value := entry.get(key)), int | float) and math.isfinite(value)
             }
             fields["seconds"] = f"{seconds:.2f}"
+            if not getattr(role, "done", False) and done > self._first_done and total > done:
+                per_unit = (now - self._started) / (done - self._first_done)
+                fields["at_most_seconds_left"] = f"{per_unit * (total - done):.0f}"
+                settles = _settles_in(role, history)
+                if settles is not None:
+                    fields["loss_settles_in_epochs"] = settles
             LOGGER.info("epoch finished", extra={"fields": fields})  # as logs.event does
+
+
+def _progress(role: object) -> tuple[int, int]:
+    progress = getattr(role, "progress", None)
+    if isinstance(progress, tuple) and len(progress) == 2:
+        return int(progress[0]), int(progress[1])
+    return 0, 0
+
+
+def _settles_in(role: object, history: Sequence[Any]) -> int | None:
+    settings = getattr(role, "settings", None)
+    tol = getattr(settings, "tol", None)
+    if getattr(settings, "convergence", None) != "loss" or not isinstance(tol, int | float):
+        return None
+    losses = [
+        float(entry["loss"])
+        for entry in history
+        if isinstance(entry, Mapping) and isinstance(entry.get("loss"), int | float)
+    ]
+    return epochs_to_settle(losses, float(tol))
+
+
+def epochs_to_settle(losses: Sequence[float], tol: float) -> int | None:
+    """Epochs until the loss changes by less than ``tol``, if its changes keep shrinking.
+
+    A rough guess from the last three losses: the last change shrinks by the ratio of
+    the last two changes each epoch.  ``None`` when the changes do not shrink yet or
+    there are fewer than three losses.
+
+    Examples
+    --------
+    >>> epochs_to_settle([0.7, 0.6, 0.55], 1e-4)  # changes 0.1, 0.05: halving
+    9
+    >>> epochs_to_settle([0.7, 0.69, 0.6], 1e-4) is None  # changes 0.01, 0.09: growing
+    True
+    """
+    if len(losses) < 3 or tol <= 0:
+        return None
+    earlier, last = abs(losses[-2] - losses[-3]), abs(losses[-1] - losses[-2])
+    if last < tol:
+        return 0
+    if not 0 < last < earlier:
+        return None
+    return max(1, math.ceil(math.log(tol / last) / math.log(last / earlier)))

@@ -201,7 +201,12 @@ class Session:
             raise ValueError(f"role job id {role.job_id!r} does not match step {step}")
         self._step = step
         started = time.perf_counter()
-        progress = Progress(f"{self.party}: {label}", role.progress[1], self.progress_style)
+        progress = Progress(
+            f"{self.party}: {label}",
+            role.progress[1],
+            self.progress_style,
+            bounded=hasattr(role, "history"),  # training: may stop before max_iter
+        )
         epochs = EpochLog(self.party, step, label)
         held = deque(message for _, message in self._take_held(role.job_id))
 
