@@ -29,6 +29,7 @@ from vfl.jobs import simulate_job
 from vfl.jobs.jobfile import load_job
 from vfl.runtime.transcript import TranscriptRecorder
 from vfl.tables.datasets import read_party_csv
+from vfl.tables.model_registry import list_versions, registry_folder
 from vfl.tables.models import PartyModel
 
 ROWS = 700
@@ -270,3 +271,17 @@ def test_training_without_binning_refuses_missing_cells_and_text(tmp_path: Path)
     job = load_job(_job(tmp_path, job_id="raw", steps=steps))
     with pytest.raises(DataError, match="binning step"):
         simulate_job(job)
+
+
+def test_the_scorecard_step_saves_a_model_version_with_its_points(pipeline: Path) -> None:
+    """The latest version in each party's registry is the scorecard's model: scoring a
+    version later gives points, as scoring in the same job does."""
+    for party in ("bank-a", "bank-b"):
+        folder = registry_folder(pipeline / "output" / party)
+        versions = list_versions(folder)
+        assert len(versions) == 2  # hetero_lr's model, then the scorecard's
+        latest = PartyModel.load(versions[-1].path)
+        assert latest.points is not None and latest.binning is not None
+        assert PartyModel.load(versions[0].path).points is None
+        summary = json.loads((pipeline / "output" / party / "step-3-scorecard.json").read_text())
+        assert summary.get("result", summary)["model_version"] == versions[-1].number

@@ -27,6 +27,7 @@ from protocols.roles import Role
 from vfl.exceptions import DataError
 from vfl.runtime.files import write_text_atomically
 from vfl.steps.base import JobCheck, LoadContext, Section, StepContext, StepOutcome, StepType
+from vfl.tables.model_registry import registry_folder, save_version
 from vfl.tables.models import PartyModel
 
 if TYPE_CHECKING:
@@ -135,6 +136,7 @@ class ScorecardType(StepType[ScorecardStep]):
         model = dataclasses.replace(_binned_model(context), points=result)
         folder, index = context.folder, context.index
         path = model.save(folder / f"step-{index}-model.json")
+        version = save_version(registry_folder(folder), model)  # scoring by version has points
         points: PartyPoints = result
         table = points.to_csv(folder / f"step-{index}-scorecard.csv")
         markdown = write_text_atomically(
@@ -147,6 +149,9 @@ class ScorecardType(StepType[ScorecardStep]):
             "factor": scale.factor,
             "features": len(model.feature_names),
             "model_file": path.name,
+            "model_version": version.number,
+            "model_version_file": f"models/{version.name}",
+            "model_sha256": version.sha256(),
             "scorecard_file": table.name,
             "markdown_file": markdown.name,
             "seconds": round(seconds, 3),
