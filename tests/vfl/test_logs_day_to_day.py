@@ -94,10 +94,12 @@ def test_a_training_job_logs_each_epoch_at_info_on_each_party(tmp_path: Path) ->
     )  # fmt: skip
     processes = {name: start_party(job, name) for name, _ in parties}
     logs = {}
+    estimates = {}
     for name, process in processes.items():
         _, stderr = process.communicate(timeout=180)
         assert process.returncode == 0, f"{name}: {stderr[-3000:]}"
         logs[name] = [line for line in stderr.splitlines() if " epoch finished " in line]
+        estimates[name] = [line for line in stderr.splitlines() if " training estimate " in line]
     pattern = re.compile(
         r" INFO vfl\.progress epoch finished party=(?P<party>\S+) step=1 type=hetero_lr "
         r"epoch=(?P<epoch>\d+)(?P<metrics>( \w+=\S+)*) seconds=\d+\.\d\d(?P<left>( \w+=\S+)*)$"
@@ -113,6 +115,16 @@ def test_a_training_job_logs_each_epoch_at_info_on_each_party(tmp_path: Path) ->
             assert lefts[0] and lefts[1], lefts
     guest_metrics = [m["metrics"] for m in map(pattern.search, logs["bank-a"]) if m]
     assert all(re.fullmatch(r" loss=[0-9.e+-]+", metrics) for metrics in guest_metrics)
+    # one estimate per party before training, from this machine's calibrated rates
+    estimate = re.compile(
+        r" INFO vfl\.progress training estimate party=(?P<party>\S+) step=1 type=hetero_lr "
+        r"mode=shared rows=\d+ features=(?P<features>\d+) max_epochs=3 key_bits=1024 "
+        r"encryption_ms=\S+ product_ms=\S+ seconds_per_epoch=\S+ at_most_seconds=\d+$"
+    )
+    for name, lines in estimates.items():
+        assert len(lines) == 1 and (found := estimate.search(lines[0])), lines
+        assert found["party"] == name
+        assert lines[0] < logs[name][0]  # logged before the first epoch ended
     host_metrics = [m["metrics"] for m in map(pattern.search, logs["bank-b"]) if m]
     assert host_metrics == ["", "", ""]  # the host's history holds no loss
 

@@ -8,7 +8,9 @@ Progress lines carry counts only, never data.
 
 :class:`EpochLog` logs one INFO line per finished training epoch (logger
 ``vfl.progress``): the epoch, the loss and validation metrics when this party knows
-them, and the seconds the epoch took.
+them, and the seconds the epoch took.  :func:`log_training_estimate` logs, before
+training, a rough estimate of its time from a short calibration of this machine's
+Paillier rates (docs/logs.md states the method).
 """
 
 from __future__ import annotations
@@ -18,14 +20,18 @@ import math
 import sys
 import time
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, Literal, TextIO
 
 __all__ = [
     "PROGRESS_STYLES",
     "EpochLog",
+    "PaillierRates",
     "Progress",
     "ProgressStyle",
+    "calibrate_paillier",
     "epochs_to_settle",
+    "log_training_estimate",
     "resolve_style",
 ]
 
@@ -279,3 +285,116 @@ def epochs_to_settle(losses: Sequence[float], tol: float) -> int | None:
     if not 0 < last < earlier:
         return None
     return max(1, math.ceil(math.log(tol / last) / math.log(last / earlier)))
+
+
+@dataclass(frozen=True)
+class PaillierRates:
+    """Seconds per Paillier operation on this machine at one key length (one core)."""
+
+    bits: int
+    encryption: float
+    """Seconds per encryption (of a fixed-point number)."""
+    product: float
+    """Seconds per ciphertext-by-plaintext product, summed into a matrix product."""
+
+
+_RATES: dict[int, PaillierRates] = {}
+
+
+def calibrate_paillier(bits: int, samples: int = 128) -> PaillierRates:
+    """Time ``samples`` encryptions and a ``4 x samples`` matrix product at ``bits`` bits.
+
+    The key is a throw-away one generated here; the values are random.  A first small
+    vector is encrypted untimed (one-off set-up costs would inflate the rate).  The
+    result is kept per key length for the rest of the process (later steps reuse it).
+
+    Examples
+    --------
+    >>> rates = calibrate_paillier(512, samples=8)
+    >>> rates.bits, rates.encryption > 0, rates.product > 0
+    (512, True, True)
+    """
+    if bits in _RATES:
+        return _RATES[bits]
+    import numpy as np
+
+    from protocols.hetero_lr.backends import get_backend
+
+    public_key, _ = get_backend("paillier").generate_keypair(bits, allow_weak_key=True)
+    public_key.encrypt_vector(np.zeros(8))  # warm-up
+    values = np.random.default_rng().normal(size=samples)
+    started = time.perf_counter()
+    vector = public_key.encrypt_vector(values)
+    encryption = (time.perf_counter() - started) / samples
+    matrix = np.random.default_rng().normal(size=(4, samples))
+    started = time.perf_counter()
+    vector.matmul(matrix)
+    product = (time.perf_counter() - started) / (4 * samples)
+    _RATES[bits] = PaillierRates(bits, encryption, product)
+    return _RATES[bits]
+
+
+def _operations_per_row(role: object, features: int) -> tuple[float, float] | None:
+    """``(encryptions, products)`` per training row and epoch for ``role`` (rough).
+
+    Read off the protocols (:mod:`protocols.hetero_lr.guest`, ``host``,
+    ``shared_party``); per-batch work (masking, decrypting a gradient) is left out.
+    """
+    kind = type(role).__name__
+    hosts = len(getattr(role, "hosts", ()) or ())
+    if kind == "LrGuest":  # [[d]] per host; X_g^T [[d]], residual weights and loss
+        return float(max(1, hosts)), float(features + 2)
+    if kind == "LrHost":  # [[s u_h]] and squares; X_h^T [[d]] and the residual terms
+        return 2.0, float(features + 1)
+    if kind in ("SharedGuest", "SharedHost"):
+        from protocols.hetero_lr.shared_polynomials import DEGREE
+
+        keyed = kind == "SharedGuest" or getattr(role, "party", None) == getattr(
+            role, "partner", None
+        )  # the guest and the partner host own a key and seal the polynomial's terms
+        encryptions = float(DEGREE + 3) if keyed else 1.0
+        return encryptions, float(2 * features + (DEGREE if keyed else 0))
+    return None
+
+
+def log_training_estimate(role: object, party: str, step: int, label: str) -> None:
+    """Log one INFO line estimating how long ``role``'s training may take, if it trains.
+
+    Method: time a few Paillier operations at the step's key length
+    (:func:`calibrate_paillier`), then multiply by this party's rows x (encryptions +
+    products per row, the products growing with its features) x ``max_iter`` epochs.
+    Network time, other parties' work and ``n_jobs`` parallelism are left out: a
+    rough figure for planning, an upper bound on the epochs (training may stop
+    earlier).  Only counts and rates are logged, never data.
+    """
+    settings = getattr(role, "settings", None)
+    matrix = getattr(role, "X", None)
+    shape = getattr(matrix, "shape", None)
+    bits = getattr(settings, "key_length", None)
+    epochs = getattr(settings, "max_iter", None)
+    backend = getattr(getattr(role, "backend", None), "name", None)
+    if not (isinstance(shape, tuple) and len(shape) == 2 and isinstance(bits, int)):
+        return
+    if backend != "paillier" or not isinstance(epochs, int):
+        return
+    rows, features = int(shape[0]), int(shape[1])
+    operations = _operations_per_row(role, features)
+    if operations is None:
+        return
+    rates = calibrate_paillier(bits)
+    per_epoch = rows * (operations[0] * rates.encryption + operations[1] * rates.product)
+    fields = {
+        "party": party,
+        "step": step,
+        "type": label,
+        "mode": getattr(settings, "mode", "?"),
+        "rows": rows,
+        "features": features,
+        "max_epochs": epochs,
+        "key_bits": bits,
+        "encryption_ms": f"{1000 * rates.encryption:.3g}",
+        "product_ms": f"{1000 * rates.product:.3g}",
+        "seconds_per_epoch": f"{per_epoch:.3g}",
+        "at_most_seconds": f"{per_epoch * epochs:.0f}",
+    }
+    LOGGER.info("training estimate", extra={"fields": fields})

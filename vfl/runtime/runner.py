@@ -38,7 +38,7 @@ from vfl.exceptions import (
 )
 from vfl.runtime import codec
 from vfl.runtime.logs import event
-from vfl.runtime.progress import EpochLog, Progress, resolve_style
+from vfl.runtime.progress import EpochLog, Progress, log_training_estimate, resolve_style
 from vfl.runtime.transcript import TranscriptEntry
 from vfl.runtime.transport.base import Transport
 
@@ -200,6 +200,7 @@ class Session:
         if role.job_id != step_job_id(self.job_id, step):
             raise ValueError(f"role job id {role.job_id!r} does not match step {step}")
         self._step = step
+        log_training_estimate(role, self.party, step, label)
         started = time.perf_counter()
         progress = Progress(
             f"{self.party}: {label}",
