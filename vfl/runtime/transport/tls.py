@@ -758,8 +758,8 @@ class TlsTransport(Transport):
         except ssl.SSLCertVerificationError as error:
             raw.close()
             raise PeerRefusedError(
-                f"TLS handshake with peer {peer!r} at {where} failed: its certificate was "
-                f"rejected by {self.party!r} ({_ssl_reason(error)}); it must be issued by "
+                f"{self.party!r} refused peer {peer!r} at {where}: the TLS handshake failed, "
+                f"its certificate was rejected ({_ssl_reason(error)}); it must be issued by "
                 f"this job's CA for the name {peer!r}; {_CA_ADVICE}",
                 peer,
             ) from error
