@@ -1,4 +1,4 @@
-"""The ``vfl`` command: ``demo``, ``certs``, ``run``, ``simulate``, ``audit``.
+"""The ``vfl`` command: ``demo``, ``certs``, ``run``, ``simulate``, ``audit``, ``board``.
 
 Every failure exits with status 1 and one line ``vfl: error: <reason>`` on stderr;
 usage errors exit with status 2; Ctrl-C (SIGINT) with 130 and SIGTERM with 143, after
@@ -258,6 +258,26 @@ def _audit_verify(arguments: argparse.Namespace) -> int:
     return 0
 
 
+def _board(arguments: argparse.Namespace) -> int:
+    from vfl.board.server import job_plan, make_server
+
+    plan = None
+    folder = arguments.folder
+    if arguments.config is not None:
+        output_dir, plan = job_plan(Path(arguments.config))
+        folder = folder or str(output_dir)
+    if folder is None:
+        arguments.usage_error("give the jobs' folder (DIR) or the job file (--config)")
+    server = make_server(Path(folder), host=arguments.host, port=arguments.port, plan=plan)
+    port = server.server_address[1]
+    print(f"vfl board: http://{arguments.host}:{port}/ (read-only; Ctrl-C stops it)", flush=True)
+    try:
+        server.serve_forever(poll_interval=0.2)
+    finally:
+        server.server_close()
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``vfl``."""
     parser = argparse.ArgumentParser(
@@ -468,6 +488,27 @@ def build_parser() -> argparse.ArgumentParser:
         help="also require the last line's hash to be HASH (as `vfl run` printed it)",
     )
     verify.set_defaults(handler=_audit_verify)
+
+    board = commands.add_parser(
+        "board",
+        help="serve a read-only live page of the jobs under a folder (127.0.0.1)",
+        description=(
+            "Serve a read-only page of the jobs under DIR (a job's output folder, a "
+            "party's folder or a folder of output folders), updated live while `vfl run` "
+            "works: steps, loss and metric curves, progress, bytes per peer, audit log, "
+            "model versions and evaluation reports.  No data values are shown."
+        ),
+    )
+    board.add_argument("folder", metavar="DIR", nargs="?", help="the jobs' folder")
+    board.add_argument(
+        "--config",
+        help="the job file: its output folder (when DIR is left out), its steps and max_iter",
+    )
+    board.add_argument("--port", type=int, default=8765, help="the port (8765; 0: any free)")
+    board.add_argument(
+        "--host", default="127.0.0.1", help="the address to listen on (127.0.0.1: this machine)"
+    )
+    board.set_defaults(handler=_board, usage_error=board.error)
     return parser
 
 
