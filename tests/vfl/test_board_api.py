@@ -54,6 +54,9 @@ def board_job(
     text = text.replace("timeout = 120", "timeout = 120\nallow_weak_keys = true")
     text = re.sub(r"max_iter = \d+", f"max_iter = {max_iter}", text)
     text = re.sub(r'convergence = "\w+"', f'convergence = "{convergence}"', text)
+    # a loss that never settles: a running job stays running however slow the machine
+    # (convergence "loss" still makes the ETA an upper bound)
+    text = text.replace("tol = 1e-4", "tol = 1e-12")
     assert f"max_iter = {max_iter}" in text and "allow_weak_keys = true" in text
     job = folder / "job.toml"
     job.write_text(text)
@@ -178,8 +181,10 @@ def test_the_state_of_a_job_in_training(tmp_path: Path) -> None:
         assert progress["epochs_done"] >= 3 and progress["max_iter"] == 500
         assert progress["upper_bound"] is True  # convergence = "loss": may stop earlier
         assert progress["seconds_per_epoch"] > 0
+        # the shown seconds per epoch is rounded; allow one epoch's worth of rounding
         assert progress["seconds_left"] == pytest.approx(
-            progress["seconds_per_epoch"] * (500 - progress["epochs_done"]), rel=0.01
+            progress["seconds_per_epoch"] * (500 - progress["epochs_done"]),
+            abs=progress["seconds_per_epoch"] + 0.5,
         )
         assert party["models"] == []
     history = _party(state, "bank-a")["steps"][2]["history"]
