@@ -781,11 +781,32 @@ def _start(job_path: Path, party: str, logs: Path, *options: str) -> subprocess.
     )  # fmt: skip
 
 
-def test_a_killed_party_resumes_over_tls_to_the_uninterrupted_model(tmp_path: Path) -> None:
-    parties = [("bank-a", "guest"), ("bank-b", "host")]
-    for name, _ in parties:
+TLS_PARTIES = [("bank-a", "guest"), ("bank-b", "host")]
+
+
+def _tls_job(
+    tmp_path: Path, job_id: str, steps: list[str], timeout: int
+) -> tuple[Path, JobConfig, Path]:
+    """The hetero-lr example's two banks as a job for `vfl run` processes over TLS, with
+    1024-bit test keys: the job file, the loaded job and a folder for the logs."""
+    for name, _ in TLS_PARTIES:
         shutil.copy(EXAMPLES / "hetero-lr" / f"{name}.csv", tmp_path / f"{name}.csv")
-    create_job_certificates(tmp_path / "certs", [name for name, _ in parties])
+    create_job_certificates(tmp_path / "certs", [name for name, _ in TLS_PARTIES])
+    data = {
+        "bank-a": '{ file = "bank-a.csv", label_column = "y" }',
+        "bank-b": '{ file = "bank-b.csv" }',
+    }
+    job_path = write_job(
+        tmp_path, job_id=job_id, parties=TLS_PARTIES, data=data, steps=steps, timeout=timeout,
+        allow_weak_keys=True,
+    )  # fmt: skip
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    return job_path, load_job(job_path), logs
+
+
+def test_a_killed_party_resumes_over_tls_to_the_uninterrupted_model(tmp_path: Path) -> None:
+    parties = TLS_PARTIES
     steps = [
         '[[steps]]\ntype = "psi"\n',
         # 220 rows per batch: bank-b's 4 features pass the label-information bound
@@ -795,17 +816,7 @@ def test_a_killed_party_resumes_over_tls_to_the_uninterrupted_model(tmp_path: Pa
         "key_length = 1024\n",
         '[[steps]]\ntype = "score"',
     ]
-    data = {
-        "bank-a": '{ file = "bank-a.csv", label_column = "y" }',
-        "bank-b": '{ file = "bank-b.csv" }',
-    }
-    job_path = write_job(
-        tmp_path, job_id="resume-e2e", parties=parties, data=data, steps=steps, timeout=20,
-        allow_weak_keys=True,
-    )  # fmt: skip
-    job = load_job(job_path)
-    logs = tmp_path / "logs"
-    logs.mkdir()
+    job_path, job, logs = _tls_job(tmp_path, "resume-e2e", steps, timeout=20)
     output = {name: job.party_output_dir(name) for name, _ in parties}
 
     # 1. both parties train; the host is killed once it checkpointed two epochs
@@ -854,27 +865,13 @@ def test_sigterm_stops_a_party_like_ctrl_c_tells_its_peer_and_says_resume(
 ) -> None:
     """``kill PID`` (SIGTERM) mid-training: exit 143, the peer is told at once (not after
     its timeout) and names why, and both say that --resume continues and from where."""
-    parties = [("bank-a", "guest"), ("bank-b", "host")]
-    for name, _ in parties:
-        shutil.copy(EXAMPLES / "hetero-lr" / f"{name}.csv", tmp_path / f"{name}.csv")
-    create_job_certificates(tmp_path / "certs", [name for name, _ in parties])
     steps = [
         '[[steps]]\ntype = "psi"\n',
         '[[steps]]\ntype = "hetero_lr"\nmode = "two-party"\nbatch_size = 220\nlearning_rate = 0.15',
         'max_iter = 40\nconvergence = "max_iter"\nkey_length = 1024\n',
     ]
-    data = {
-        "bank-a": '{ file = "bank-a.csv", label_column = "y" }',
-        "bank-b": '{ file = "bank-b.csv" }',
-    }
-    job_path = write_job(
-        tmp_path, job_id="sigterm-e2e", parties=parties, data=data, steps=steps, timeout=60,
-        allow_weak_keys=True,
-    )  # fmt: skip
-    job = load_job(job_path)
-    logs = tmp_path / "logs"
-    logs.mkdir()
-    processes = {name: _start(job_path, name, logs) for name, _ in parties}
+    job_path, job, logs = _tls_job(tmp_path, "sigterm-e2e", steps, timeout=60)
+    processes = {name: _start(job_path, name, logs) for name, _ in TLS_PARTIES}
     checkpoint = job.party_output_dir("bank-b") / "checkpoints" / "step-1-epoch-1.json"
     deadline = time.monotonic() + 60
     while not checkpoint.exists():
