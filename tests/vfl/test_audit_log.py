@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from protocols.messages import Abort, LrDecision, Message
 from vfl.cli import main
 from vfl.exceptions import DataError
 from vfl.jobs.audit_log import AUDIT_LOG_NAME, AuditLog, genesis, verify_log
@@ -17,16 +18,21 @@ KEYS = {"event", "job", "line", "party", "prev", "time", "step", "type", "rows"}
 KEYS |= {"participants", "bytes_sent", "bytes_received"}
 
 
-class _Message:
-    """The one attribute of a message the log reads: its job id (``job#step``)."""
+def _entry(
+    direction: str, peer: str, step: int, size: int, *, decision: bool = False
+) -> TranscriptEntry:
+    """A real message of step ``step`` (``job-1#<step>``), its frame ``size`` bytes long.
 
-    def __init__(self, job_id: str) -> None:
-        self.job_id = job_id
-
-
-def _entry(direction: str, peer: str, step: int, size: int) -> TranscriptEntry:
-    message = _Message(f"job-1#{step}")
-    return TranscriptEntry(direction, "bank-a", peer, step, b"\0" * size, message)  # type: ignore[arg-type]
+    The log reads only the message's job id and kind and the frame's length.
+    """
+    sender, receiver = ("bank-a", peer) if direction == "sent" else (peer, "bank-a")
+    header = {"job_id": f"job-1#{step}", "sender": sender, "receiver": receiver}
+    message: Message = (
+        LrDecision(**header, stop=False, best_epoch=0)
+        if decision
+        else Abort(**header, reason="test")
+    )
+    return TranscriptEntry(direction, "bank-a", peer, step, b"\0" * size, message)
 
 
 class _Store:
@@ -115,7 +121,7 @@ def test_lines_chain_by_hash_and_count_each_steps_traffic(tmp_path: Path) -> Non
     assert [r["rows"] for r in records] == [20, 12, 12, 12]
     model_hash = hashlib.sha256(b'{"weights": [0.5]}').hexdigest()
     assert records[3]["model_sha256"] == model_hash and "model_sha256" not in records[0]
-    assert all(set(r) - {"epoch", "model_sha256"} == KEYS for r in records)
+    assert all(set(r) - {"epoch", "model_sha256", "messages"} == KEYS for r in records)
     assert all(str(r["time"]).endswith("Z") for r in records)
     summary = verify_log(path)
     assert (summary.lines, summary.steps, summary.epochs) == (4, 2, 2)
@@ -249,3 +255,43 @@ def test_vfl_audit_verify(tmp_path: Path, capsys: pytest.CaptureFixture[str]) ->
     empty.write_text("")
     assert main(["audit", "verify", str(empty)]) == 1
     assert "empty" in capsys.readouterr().err
+
+
+def test_a_step_line_counts_messages_and_bytes_per_kind(tmp_path: Path) -> None:
+    path = tmp_path / "bank-a" / AUDIT_LOG_NAME
+    log = AuditLog(path, "job-1", "bank-a")
+    log.begin_step(1, "hetero_lr", rows=12)
+    log.count(_entry("sent", "bank-b", 1, 30))
+    log.count(_entry("sent", "arbiter", 1, 11, decision=True))
+    log.count(_entry("sent", "bank-b", 1, 4, decision=True))
+    log.count(_entry("received", "bank-b", 1, 7))
+    log.count(_entry("received", "arbiter", 1, 13, decision=True))
+    log.epoch(0)
+    log.finish_step()
+    epoch, step = _records(path)
+    assert "messages" not in epoch  # per kind on step lines only
+    assert step["messages"] == {"ABORT": [1, 30, 1, 7], "LR_DECISION": [2, 15, 1, 13]}
+    kinds = step["messages"]
+    assert isinstance(kinds, dict)
+    assert sum(counts[1] for counts in kinds.values()) == step["bytes_sent"] == 45
+    assert sum(counts[3] for counts in kinds.values()) == step["bytes_received"] == 20
+    assert "test" not in path.read_text()  # kinds and sizes, never a payload
+    assert verify_log(path).lines == 2
+
+
+def test_an_old_line_without_messages_still_verifies_and_is_extended(tmp_path: Path) -> None:
+    path = tmp_path / "bank-a" / AUDIT_LOG_NAME
+    path.parent.mkdir()
+    old = {"step": 0, "type": "psi", "rows": 20, "participants": ["bank-a", "bank-b"]}
+    old |= {"bytes_sent": 100, "bytes_received": 70, "event": "step", "job": "job-1"}
+    old |= {"party": "bank-a", "line": 1, "prev": genesis("job-1", "bank-a")}
+    old["time"] = "2026-12-01T10:00:00.000000Z"
+    raw = json.dumps(old, sort_keys=True, separators=(",", ":"))
+    path.write_text(raw + "\n")
+    assert verify_log(path).lines == 1
+    log = AuditLog(path, "job-1", "bank-a")
+    log.begin_step(1, "score", rows=20)
+    log.count(_entry("sent", "bank-b", 1, 9))
+    log.finish_step()
+    assert verify_log(path).lines == 2
+    assert _records(path)[1]["messages"] == {"ABORT": [1, 9, 0, 0]}

@@ -17,7 +17,11 @@ the job id and the party, so a log cannot be passed off as another job's or part
 the model file the step wrote, its *model version*) when the step wrote one.  The
 bytes are those of the encoded messages this party sent and received during the step
 (or epoch: since the previous epoch line of the step), as the runtime frames them;
-the transport's own framing and TLS overhead are not counted.  No data value, label,
+the transport's own framing and TLS overhead are not counted.  A step line also has
+``messages``: per message kind's name (e.g. ``"LR_FORWARD"``), ``[sent count, sent
+bytes, received count, received bytes]``, which add up to ``bytes_sent`` and
+``bytes_received`` (lines written before it existed have none and still verify).
+No data value, label,
 key or id is ever written: only counts, names, hashes and times.
 
 Appending never rewrites a line: a resumed or re-run job continues the chain after
@@ -205,11 +209,16 @@ def verify_log(path: Path, *, last: str | None = None) -> AuditSummary:
 
 @dataclass
 class _Traffic:
-    """The messages of one step so far: bytes each way and the peers."""
+    """The messages of one step so far: bytes each way, the peers, counts per kind.
+
+    ``kinds`` maps a message kind's name to ``[sent count, sent bytes, received
+    count, received bytes]``.
+    """
 
     sent: int = 0
     received: int = 0
     peers: set[str] = field(default_factory=set)
+    kinds: dict[str, list[int]] = field(default_factory=dict)
 
 
 class _CheckpointSaver(Protocol):
@@ -321,10 +330,18 @@ class AuditLog:
         _, _, number = str(getattr(entry.message, "job_id", "")).rpartition("#")
         step = int(number) if number.isdigit() else entry.step
         traffic = self._traffic.setdefault(step, _Traffic())
+        kind = getattr(entry.message, "kind", None)
+        name = str(getattr(kind, "name", kind)) if kind is not None else "UNKNOWN"
+        counts = traffic.kinds.setdefault(name, [0, 0, 0, 0])
+        size = len(entry.frame)
         if entry.direction == "sent":
-            traffic.sent += len(entry.frame)
+            traffic.sent += size
+            counts[0] += 1
+            counts[1] += size
         else:
-            traffic.received += len(entry.frame)
+            traffic.received += size
+            counts[2] += 1
+            counts[3] += size
         traffic.peers.add(entry.peer)
 
     def _fields(self, *, epoch: bool) -> dict[str, Any]:
@@ -363,6 +380,8 @@ class AuditLog:
         if self._last_epoch < trained - 1:
             self.epoch(trained - 1)
         fields = self._fields(epoch=False)
+        traffic = self._traffic.get(self._step if self._step is not None else -1, _Traffic())
+        fields["messages"] = {name: list(counts) for name, counts in sorted(traffic.kinds.items())}
         if model is not None:
             fields["model_sha256"] = file_sha256(model)
         self.append("step", fields)
