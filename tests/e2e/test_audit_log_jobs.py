@@ -84,7 +84,14 @@ def test_every_party_logs_each_step_and_epoch_of_both_runs(
             assert set(record) <= {
                 *("event", "job", "party", "line", "prev", "time", "step", "type", "epoch"),
                 *("rows", "participants", "bytes_sent", "bytes_received", "model_sha256"),
+                "messages",
             }
+            if record["event"] == "step":  # per kind: names, counts and sizes only
+                kinds = record["messages"]
+                assert isinstance(kinds, dict) and kinds
+                assert all(name.isupper() and len(c) == 4 for name, c in kinds.items())
+                assert sum(c[1] for c in kinds.values()) == record["bytes_sent"]
+                assert sum(c[3] for c in kinds.values()) == record["bytes_received"]
             assert HEX.fullmatch(str(record["prev"])) and TIME.fullmatch(str(record["time"]))
             assert record["job"] == "hetero-lr-arbiter-example" and record["party"] == party
             participants = record["participants"]

@@ -179,6 +179,7 @@ def _check_run(output: Path, parties: dict[str, str], *, epochs: int | None = No
         if role == "arbiter":
             assert sorted(p.name for p in folder.iterdir()) == [
                 "audit.jsonl",
+                "peers.json",
                 "step-1-hetero_lr.json",
             ]
             continue

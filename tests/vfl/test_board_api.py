@@ -274,3 +274,84 @@ def test_a_missing_folder_or_a_busy_port_is_explained(tmp_path: Path) -> None:
             make_server(tmp_path, port=server.server_address[1])
     finally:
         server.server_close()
+
+
+def test_peers_and_messages_per_kind_reach_the_state(
+    finished: tuple[Path, set[str]], tmp_path: Path
+) -> None:
+    path, secrets = finished
+    output, plan = job_plan(path)
+    state = collect_state(output, plan)
+    for name in PARTIES:
+        party = _party(state, name)
+        (other,) = set(PARTIES) - {name}
+        assert party["peers"]["known"]
+        (peer,) = party["peers"]["peers"]
+        assert (peer["name"], peer["state"]) == (other, "closed")  # the job is over
+        assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", peer["time"])
+        for step in party["steps"]:
+            kinds = step["messages"]  # the split step sends nothing
+            assert bool(kinds) == (step["bytes_sent"] + step["bytes_received"] > 0)
+            assert all(re.fullmatch(r"[A-Z_]+", kind) for kind in kinds)
+            assert sum(counts[1] for counts in kinds.values()) == step["bytes_sent"]
+            assert sum(counts[3] for counts in kinds.values()) == step["bytes_received"]
+            assert all(counts[0] + counts[2] > 0 for counts in kinds.values())
+        training = party["steps"][2]["messages"]
+        assert "LR_DECISION" in training or "LR_FORWARD" in training
+        step_lines = [line for line in party["audit"] if line["event"] == "step"]
+        assert all("messages" in line for line in step_lines)
+    assert_no_secrets(json.dumps(state), secrets)
+    # a party still connecting (nothing but peers.json), one without it, a forged file
+    copy = tmp_path / "output"
+    (copy / "bank-a").mkdir(parents=True)
+    (copy / "bank-a" / "peers.json").write_text(
+        json.dumps(
+            {
+                "job": "evaluate-example",
+                "party": "bank-a",
+                "peers": {
+                    "bank-b": {"state": "connecting", "time": "2026-12-07T10:00:00Z"},
+                    "bank-c": {"state": "lost", "time": "2026-12-07T10:00:01Z", "x": "cust1x"},
+                    "<b>": {"state": "connected"},
+                    "arbiter": {"state": "cust0007919x", "time": "cust0007919x"},
+                },
+            }
+        )
+    )
+    shutil.copytree(output / "bank-b", copy / "bank-b")
+    (copy / "bank-b" / "peers.json").unlink()
+    state = collect_state(copy)
+    (job,) = state["jobs"]
+    assert job["job"] == "evaluate-example"
+    connecting = _party(state, "bank-a")
+    assert connecting["state"] == "waiting" and connecting["peers"]["known"]
+    assert connecting["peers"]["peers"] == [
+        {"name": "arbiter", "state": "unknown", "time": None},
+        {"name": "bank-b", "state": "connecting", "time": "2026-12-07T10:00:00Z"},
+        {"name": "bank-c", "state": "lost", "time": "2026-12-07T10:00:01Z"},
+    ]
+    assert _party(state, "bank-b")["peers"] == {"known": False, "peers": []}
+    text = json.dumps(state)
+    assert "cust1x" not in text and "cust0007919x" not in text and "<b>" not in text
+
+
+def test_forged_message_counts_are_dropped(tmp_path: Path) -> None:
+    from vfl.jobs.audit_log import AuditLog
+
+    log = AuditLog(tmp_path / "bank-a" / "audit.jsonl", "job-1", "bank-a")
+    log.append(
+        "step",
+        {
+            "step": 0,
+            "type": "psi",
+            "messages": {
+                "PSI_ITEMS": [1, 10, 2, 20],
+                "cust1234x": [1, 1, 1, 1],
+                "LR_FORWARD": ["secret", 1, 1, 1],
+                "ABORT": [1, 2, 3],
+            },
+        },
+    )
+    (party,) = collect_state(tmp_path / "bank-a")["jobs"][0]["parties"]
+    assert party["steps"][0]["messages"] == {"PSI_ITEMS": [1, 10, 2, 20]}
+    assert party["audit"][0]["messages"] == {"PSI_ITEMS": [1, 10, 2, 20]}

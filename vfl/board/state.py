@@ -13,9 +13,13 @@ label, an id or a key.  The sources, per party folder ``<output_dir>/<party>/``:
   steps it has finished; ``checkpoints/step-<i>-epoch-<k>.json``: the training
   history so far of the step being trained;
 - ``audit.jsonl`` (:mod:`vfl.jobs.audit_log`): per step and epoch, the participants
-  and the bytes exchanged, with times; its chain is checked with
+  and the bytes exchanged, with times, and per step the messages and bytes per
+  message kind; its chain is checked with
   :func:`~vfl.jobs.audit_log.verify_log`;
-- ``models/v*.json`` (:mod:`vfl.tables.model_registry`): the model versions.
+- ``models/v*.json`` (:mod:`vfl.tables.model_registry`): the model versions;
+- ``peers.json`` (written by :class:`~vfl.runtime.runner.Session`): each peer's
+  connection state (``connecting``, ``connected``, ``closed``, ``lost``,
+  ``aborted``) and since when; without it the peers are ``unknown``.
 
 A job file (``--config``) adds what the folders do not say: the list of steps (so
 steps not yet started show as waiting) and each training step's ``max_iter`` and
@@ -33,12 +37,14 @@ from typing import Any
 
 from vfl.exceptions import VflError
 from vfl.jobs.audit_log import AUDIT_LOG_NAME, verify_log
+from vfl.runtime.runner import PEERS_FILE_NAME
 from vfl.tables.model_registry import list_versions
 
 __all__ = ["StepPlan", "collect_state", "find_party_folders", "report_file"]
 
 _SUMMARY = re.compile(r"step-(0|[1-9][0-9]{0,8})-([a-z_]+)\.json")
 _CHECKPOINT = re.compile(r"step-(0|[1-9][0-9]{0,8})-epoch-(0|[1-9][0-9]{0,8})\.json")
+_KIND = re.compile(r"[A-Z][A-Z0-9_]{0,47}")
 _REPORT_FILE = re.compile(r"step-(0|[1-9][0-9]{0,8})-report/[A-Za-z0-9_.-]+\.(html|png)")
 # step-<i>-model.json is a model, not a summary
 _NOT_SUMMARIES = {"model"}
@@ -83,6 +89,8 @@ _AUDIT_FIELDS = (
     "model_sha256",
     "time",
 )
+_PEER_STATES = ("connecting", "connected", "closed", "lost", "aborted")
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 STALLED_SECONDS = 120.0
 """A running party with no file changed for this long is shown as possibly stopped."""
 
@@ -114,6 +122,47 @@ def _pick(document: dict[str, Any], fields: tuple[str, ...]) -> dict[str, Any]:
     return picked
 
 
+def _messages(value: Any) -> dict[str, list[int]] | None:
+    """An audit step line's ``messages``: kind names to four counts, nothing else.
+
+    ``{kind: [sent count, sent bytes, received count, received bytes]}``; a kind whose
+    name is not an upper-case message kind name or whose counts are not four whole
+    numbers is left out.
+    """
+    if not isinstance(value, dict):
+        return None
+    kinds: dict[str, list[int]] = {}
+    for name, counts in value.items():
+        if not isinstance(name, str) or not _KIND.fullmatch(name):
+            continue
+        if not isinstance(counts, list) or len(counts) != 4:
+            continue
+        if all(isinstance(c, int) and not isinstance(c, bool) and c >= 0 for c in counts):
+            kinds[name] = [int(c) for c in counts]
+    return kinds
+
+
+def _peers(folder: Path) -> dict[str, Any]:
+    """The peers' connection state from ``peers.json``: names, states and times only."""
+    document = _read_json(folder / PEERS_FILE_NAME)
+    if not isinstance(document, dict) or not isinstance(document.get("peers"), dict):
+        return {"known": False, "peers": []}
+    peers = []
+    for name, entry in sorted(document["peers"].items()):
+        if not isinstance(name, str) or not _NAME.fullmatch(name) or not isinstance(entry, dict):
+            continue
+        state = entry.get("state")
+        moment = entry.get("time")
+        peers.append(
+            {
+                "name": name,
+                "state": state if state in _PEER_STATES else "unknown",
+                "time": moment if _timestamp(moment) is not None else None,
+            }
+        )
+    return {"known": True, "peers": peers}
+
+
 def _history(entries: Any) -> list[dict[str, Any]]:
     """Per-epoch loss and validation metrics from a summary's or checkpoint's history."""
     if not isinstance(entries, list):
@@ -135,6 +184,8 @@ def _is_party_folder(folder: Path) -> bool:
     if not folder.is_dir():
         return False
     if (folder / AUDIT_LOG_NAME).is_file() or (folder / "checkpoints" / "run.json").is_file():
+        return True
+    if (folder / PEERS_FILE_NAME).is_file():  # connecting, nothing else written yet
         return True
     return any(_SUMMARY.fullmatch(path.name) for path in folder.glob("step-*.json"))
 
@@ -198,6 +249,9 @@ def _audit(folder: Path) -> tuple[list[dict[str, Any]], dict[str, Any]]:
         line = {key: record[key] for key in _AUDIT_FIELDS if key in record}
         if isinstance(line.get("participants"), list):
             line["participants"] = [str(name) for name in line["participants"]]
+        kinds = _messages(record.get("messages"))
+        if kinds is not None:
+            line["messages"] = kinds
         if previous is not None and (
             line["step"] < previous["step"]
             or (line["step"] == previous["step"] and previous.get("event") == "step")
@@ -224,8 +278,13 @@ def _audit_job(folder: Path) -> str | None:
         with path.open(encoding="utf-8") as file:
             first = json.loads(file.readline())
     except (OSError, ValueError, UnicodeDecodeError):
-        return None
-    return str(first["job"]) if isinstance(first, dict) and "job" in first else None
+        first = None
+    if isinstance(first, dict) and "job" in first:
+        return str(first["job"])
+    document = _read_json(folder / PEERS_FILE_NAME)
+    if isinstance(document, dict) and isinstance(document.get("job"), str):
+        return str(document["job"])
+    return None
 
 
 def _last_change(folder: Path) -> float:
@@ -302,6 +361,8 @@ def _party(folder: Path, root: Path, plan: list[StepPlan] | None, now: float) ->
             step["bytes_sent"] = line.get("bytes_sent")
             step["bytes_received"] = line.get("bytes_received")
             step["rows"] = line.get("rows")
+            if "messages" in line:
+                step["messages"] = line["messages"]
             if "model_sha256" in line:
                 step["model_sha256"] = line["model_sha256"]
     for step in steps.values():
@@ -332,6 +393,7 @@ def _party(folder: Path, root: Path, plan: list[StepPlan] | None, now: float) ->
         "audit": audit[-200:],
         "audit_check": audit_check,
         "models": versions,
+        "peers": _peers(folder),
     }
 
 

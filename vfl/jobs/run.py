@@ -46,7 +46,7 @@ from vfl.jobs.audit_log import AUDIT_LOG_NAME, AuditLog
 from vfl.jobs.checkpoint import CheckpointStore, RunRecord
 from vfl.jobs.jobfile import JobConfig, PartyConfig, StepConfig
 from vfl.runtime.files import write_json_atomically
-from vfl.runtime.runner import RunSettings, Session
+from vfl.runtime.runner import PEERS_FILE_NAME, RunSettings, Session
 from vfl.runtime.transcript import TranscriptEntry
 from vfl.runtime.transport.base import Transport
 from vfl.runtime.transport.memory import MemoryNetwork
@@ -218,6 +218,7 @@ def _run_steps(
         _settings(job),
         show_progress=show_progress,
         recorder=before_sending,
+        peers_file=job.party_output_dir(party.name) / PEERS_FILE_NAME,
     ) as session:
         # loaded inside the session: a bad file aborts the peers instead of leaving them waiting
         table = _load_table(job, party) if party.data is not None else None

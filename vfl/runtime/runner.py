@@ -17,11 +17,14 @@ starts.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from protocols import pump
@@ -37,15 +40,18 @@ from vfl.exceptions import (
     VflError,
 )
 from vfl.runtime import codec
+from vfl.runtime.files import write_json_atomically
 from vfl.runtime.logs import event
 from vfl.runtime.progress import EpochLog, Progress, log_training_estimate, resolve_style
 from vfl.runtime.transcript import TranscriptEntry
 from vfl.runtime.transport.base import Transport
 
-__all__ = ["RunSettings", "Session", "step_job_id"]
+__all__ = ["PEERS_FILE_NAME", "RunSettings", "Session", "step_job_id"]
 
 LOGGER = logging.getLogger("vfl.runner")
 MAX_HELD_MESSAGES = 256
+PEERS_FILE_NAME = "peers.json"
+"""The peers' connection state in a party's output folder (``Session(peers_file=...)``)."""
 
 
 def step_job_id(job_id: str, step: int) -> str:
@@ -85,6 +91,11 @@ class Session:
     recorder : callable, optional
         Called with a :class:`~vfl.transcript.TranscriptEntry` for every message
         sent (after encoding) and received (after validation).
+    peers_file : pathlib.Path, optional
+        A status file (``<output>/<party>/peers.json``) rewritten atomically when the
+        peers' connection state changes: ``{"job", "party", "peers": {name: {"state",
+        "time"}}}``, states ``connecting``, ``connected``, ``closed`` (said goodbye),
+        ``lost`` (hung up or unreachable) and ``aborted``; names and UTC times only.
     """
 
     def __init__(
@@ -97,8 +108,11 @@ class Session:
         *,
         show_progress: bool | str | None = None,
         recorder: Callable[[TranscriptEntry], None] | None = None,
+        peers_file: Path | None = None,
     ) -> None:
         self.transport = transport
+        self.peers_file = peers_file
+        self._peer_states: dict[str, dict[str, str]] = {}
         self.recorder = recorder
         self.party = party
         self.job_id = job_id
@@ -112,9 +126,26 @@ class Session:
         self._step = -1
 
     # lifecycle ---------------------------------------------------------------------
+    def _peer_state(self, state: str, peers: Sequence[str] | None = None) -> None:
+        """Record ``state`` for ``peers`` (all, by default) in :attr:`peers_file`.
+
+        A peer already ``lost`` or ``aborted`` keeps that state; a file that cannot be
+        written is skipped (it is a status display, never worth stopping the job).
+        """
+        if self.peers_file is None:
+            return
+        now = datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+        for peer in self.peers if peers is None else peers:
+            if self._peer_states.get(peer, {}).get("state") not in ("lost", "aborted"):
+                self._peer_states[peer] = {"state": state, "time": now}
+        document = {"job": self.job_id, "party": self.party, "peers": self._peer_states}
+        with contextlib.suppress(OSError):
+            write_json_atomically(self.peers_file, document)
+
     def open(self) -> None:
         """Reach every peer (retrying while they start)."""
         started = time.perf_counter()
+        self._peer_state("connecting")
         event(
             LOGGER,
             "connecting",
@@ -126,6 +157,7 @@ class Session:
             self.transport.connect(self.peers, self.settings.connect_timeout)
         except PeerDisconnectedError as error:
             raise self._explain(error) from error  # its abort says why, if it sent one
+        self._peer_state("connected")
         event(
             LOGGER,
             "connected",
@@ -137,6 +169,9 @@ class Session:
     def close(self) -> None:
         """Say goodbye to the peers."""
         self.transport.close()
+        never = [p for p in self.peers if self._peer_states.get(p, {}).get("state") == "connecting"]
+        self._peer_state("lost", never)  # never reached
+        self._peer_state("closed", [p for p in self.peers if p not in never])
 
     def __enter__(self) -> Session:
         try:
@@ -156,10 +191,12 @@ class Session:
         """Tell every reachable peer that this party stops, and why (one data-free line)."""
         reason = f"{type(error).__name__}: {error}".splitlines()[0][:500]
         if isinstance(error, PeerAbortedError):
+            self._peer_state("aborted", [error.peer])
             return  # the job is already over for everyone
         # a peer that hung up cannot hear us; one that sent something invalid (an
         # oversized or malformed frame, a timeout waiting for it) must be told
         dead = error.peer if isinstance(error, PeerDisconnectedError) else None
+        self._peer_state("lost", [peer for peer in self.peers if peer in {dead, *self._gone}])
         for peer in self.peers:
             if peer == dead or peer in self._gone:
                 continue
