@@ -11,6 +11,7 @@ the loss, not the model).  Its phases and the events that move it between them:
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from crypto.vector_api import VectorPrivateKey, VectorPublicKey
 from protocols.exceptions import ProtocolError
@@ -128,6 +129,8 @@ class LrArbiter(Role):
         self._checkpoint: LrCheckpoint | None = None
         self.resumed_after: int | None = None
         """In a resumed run, the epoch training went on after (-1: from the start)."""
+        self.history: list[dict[str, Any]] = []
+        """One ``{"epoch": e}`` per finished epoch (no loss: the arbiter knows none)."""
         self.inputs_digest = inputs_digest(
             {
                 "role": "arbiter",
@@ -346,6 +349,7 @@ class LrArbiter(Role):
         self._epoch = message.round
         self._next = dict.fromkeys(self._next, (message.round, 0))
         self.resumed_after = message.round - 1
+        self.history = [{"epoch": epoch} for epoch in range(message.round)]
         return []
 
     def _decrypt(self, message: LrMasked) -> list[Message]:
@@ -404,6 +408,7 @@ class LrArbiter(Role):
                 plan_seed=self._plan.seed,
                 inputs_digest=self.inputs_digest,
             )
+        self.history.append({"epoch": self._epoch})
         self._epoch += 1
         return []
 

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import itertools
+import json
 import logging
 import re
 import shutil
 from pathlib import Path
 
-from tests.support.job_files import free_ports, start_party, write_job
+from tests.support.job_files import free_ports, start_party, with_test_keys, write_job
 from vfl.certs import create_job_certificates
 from vfl.exceptions import PeerUnavailableError
+from vfl.jobs import simulate_job
+from vfl.jobs.jobfile import HeteroLrStep, load_job
 from vfl.runtime.progress import EpochLog, Progress, epochs_to_settle
 from vfl.runtime.transport.tls import TlsTransport
 
@@ -172,3 +176,41 @@ def test_the_loss_trend_estimate_and_a_resumed_run_logs_only_new_epochs() -> Non
     assert [f["epoch"] for f in fields] == [2]
     assert fields[0]["loss"] == "0.55" and fields[0]["validation_auc"] == "0.9"
     assert "at_most_seconds_left" in fields[0]
+
+
+def test_the_arbiter_logs_each_epoch_too(tmp_path: Path) -> None:
+    """The arbiter example, two epochs, in process: an epoch line per epoch per party."""
+    folder = tmp_path / "job"
+    shutil.copytree(
+        EXAMPLES / "hetero-lr-arbiter", folder, ignore=shutil.ignore_patterns("certs", "output")
+    )
+    job = with_test_keys(load_job(folder / "job.toml"))
+    psi, train, score = job.steps
+    assert isinstance(train, HeteroLrStep)
+    job = dataclasses.replace(job, steps=(psi, dataclasses.replace(train, max_iter=2), score))
+    handler = _Lines()
+    logger = logging.getLogger("vfl.progress")
+    saved = logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    try:
+        simulate_job(job)
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(saved)
+    epochs: dict[str, list[int]] = {}
+    for record in handler.records:
+        fields = getattr(record, "fields", {})
+        if record.getMessage() == "epoch finished":
+            epochs.setdefault(fields["party"], []).append(fields["epoch"])
+            if fields["party"] == "arbiter":  # it knows no loss
+                assert set(fields) <= {"party", "step", "type", "epoch", "seconds"} | {
+                    "at_most_seconds_left"
+                }
+    assert epochs == {name: [0, 1] for name in ("arbiter", "bank-a", "bank-b", "bank-c")}
+    # each party's peers.json: every peer's session closed after the job
+    peers = json.loads((job.output_dir / "arbiter" / "peers.json").read_text())
+    assert peers["party"] == "arbiter" and peers["job"] == job.job_id
+    assert {name: entry["state"] for name, entry in peers["peers"].items()} == {
+        name: "closed" for name in ("bank-a", "bank-b", "bank-c")
+    }
