@@ -95,7 +95,7 @@ def test_make_demo_runs_the_whole_job_as_processes(tmp_path: Path) -> None:
             "1024",
             "--allow-weak-key",
             "--customers",
-            "4000",
+            "2500",
             "--epochs",
             "3",
         ],
@@ -117,7 +117,7 @@ def test_make_demo_runs_the_whole_job_as_processes(tmp_path: Path) -> None:
     report = workdir / "report"
     metrics = json.loads((report / "metrics.json").read_text())["models"]
     assert set(metrics) == {*names, "guest only"}
-    assert all(m["rows"] == 1200 for m in metrics.values())
+    assert all(m["rows"] == 750 for m in metrics.values())
     assert all(metrics[name]["auc"] > 0.68 for name in names)
     for name in ("report.md", "report.html", "roc.png", "ks.png", "training.png", "iv.csv"):
         assert (report / name).stat().st_size > 500
