@@ -153,10 +153,15 @@ SHARED_EPOCHS = 2
 
 def _shared(folder: Path, hosts: int, *, tls: bool) -> Run:
     """A shared-mode job (:func:`prepare_shared_job`): simulated, or as `vfl run`
-    processes over mutual TLS."""
+    processes over mutual TLS.  With two hosts the rows carry balanced class weights,
+    so the weighted protocol is audited too (one and two hosts, in one process and
+    over TLS, without extra runs)."""
     name = f"shared with {hosts} host{'s' if hosts > 1 else ''}" + (" over TLS" if tls else "")
     ports = free_ports(1 + hosts) if tls else None
-    path = prepare_shared_job(folder, hosts=hosts, max_iter=SHARED_EPOCHS, ports=ports)
+    class_weight = "balanced" if hosts == 2 else None
+    path = prepare_shared_job(
+        folder, hosts=hosts, max_iter=SHARED_EPOCHS, ports=ports, class_weight=class_weight
+    )
     if tls:
         return _run_processes(folder, path, name)
     job = load_job(path)

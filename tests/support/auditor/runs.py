@@ -76,12 +76,19 @@ other host)."""
 
 
 def prepare_shared_job(
-    folder: Path, *, hosts: int, max_iter: int, ports: Sequence[int] | None = None
+    folder: Path,
+    *,
+    hosts: int,
+    max_iter: int,
+    ports: Sequence[int] | None = None,
+    class_weight: str | None = None,
 ) -> Path:
     """A shared-mode job of a guest and ``hosts`` hosts (1 or 2, :data:`SHARED_EXAMPLES`;
     ``ports``: one per party):
     PSI, training with ``mode = "shared"`` and ``convergence = "loss"`` (so the loss
-    shares are sent), scoring.  The arbiter example loses its arbiter."""
+    shares are sent), scoring.  The arbiter example loses its arbiter.  ``class_weight``
+    (e.g. ``"balanced"``): the rows carry weights, so the weighted polynomial, the
+    weights column of the powers and the weighted residuals are audited too."""
     if ports is not None and hosts == 2:
         ports = [0, *ports]  # the arbiter example's first party, removed below
     path = prepare_example(
@@ -93,6 +100,8 @@ def prepare_shared_job(
         text = text[:start] + text[text.index("[[parties]]", start + 1) :]
     if "convergence = " not in text:
         text = text.replace('mode = "shared"', 'mode = "shared"\nconvergence = "loss"\ntol = 1e-6')
+    if class_weight is not None:
+        text = text.replace('mode = "shared"', f'mode = "shared"\nclass_weight = "{class_weight}"')
     path.write_text(text)
     return path
 
