@@ -23,6 +23,7 @@ from gmpy2 import mpz
 from crypto.fixed_base import FixedBaseTable
 from crypto.multiexp import signed_multi_exp
 from crypto.paillier.obfuscation import derive_obfuscation_base, statistical_exponent_bits
+from crypto.subset_exp import subset_multi_exp_rows
 
 K = TypeVar("K")
 V = TypeVar("V")
@@ -244,3 +245,13 @@ def matmul_tables(
                 accumulator = accumulator * negative.pow(-a) % modulus
         result.append(accumulator)
     return result
+
+
+def matmul_subsets(
+    ciphertexts: Sequence[mpz], rows: Sequence[Sequence[int]], modulus: mpz
+) -> list[mpz]:
+    """For every row ``a``: ``prod(c_k ** a_k)`` by grouped subset products over bit planes.
+
+    The subset tables are shared by every row (see :mod:`crypto.subset_exp`).
+    """
+    return subset_multi_exp_rows(ciphertexts, rows, mpz(modulus))

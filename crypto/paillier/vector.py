@@ -13,7 +13,7 @@ from __future__ import annotations
 import numbers
 from collections.abc import Iterator, Sequence
 from concurrent.futures import Executor
-from typing import TYPE_CHECKING, Any, overload
+from typing import TYPE_CHECKING, Any, ClassVar, overload
 
 import numpy as np
 import numpy.typing as npt
@@ -41,6 +41,7 @@ from crypto.paillier.number import EncryptedNumber
 from crypto.paillier.packing import PackedEncryptedVector, pack_vector
 from crypto.paillier.randomization import rerandomize_ciphertexts
 from crypto.paillier.validation import batch_invert, validate_ciphertexts
+from crypto.subset_exp import subset_cost
 
 if TYPE_CHECKING:
     from crypto.paillier.keys import PaillierPublicKey
@@ -111,6 +112,8 @@ class EncryptedVector:
     __array_ufunc__ = None  # make numpy defer: ndarray + ev -> ev.__radd__, X @ ev -> __rmatmul__
 
     __slots__ = ("_ciphertexts", "bound", "exponent", "public_key")
+
+    _matmul_plan: ClassVar[str | None] = None  # tests force "subsets", "buckets" or "tables"
 
     def __init__(
         self,
@@ -446,10 +449,11 @@ class EncryptedVector:
     ) -> EncryptedVector:
         """Return ``matrix @ self`` for a 2-D plaintext ``matrix`` of shape ``(m, len(self))``.
 
-        Output ``i`` is ``prod_k c_k ** A[i, k]``.  Long rows (``X.T @ ev``: few
-        outputs, many ciphertexts) use Pippenger's bucket method; short rows
-        (``X @ ev``: many outputs, few ciphertexts) use a fixed-base table per
-        ciphertext.  The cheaper plan is chosen from operation counts.
+        Output ``i`` is ``prod_k c_k ** A[i, k]``.  Three plans: grouped subset
+        products over bit planes, whose tables every output shares
+        (:mod:`crypto.subset_exp`, usually the cheapest for both ``X @ ev`` and
+        ``X.T @ ev``); Pippenger's bucket method per output; a fixed-base table per
+        ciphertext.  The cheapest plan is chosen from operation counts.
 
         Parameters
         ----------
@@ -509,7 +513,15 @@ class EncryptedVector:
         bucket_cost = count * -(-bits // window) * (width + (2 << window))
         digits = -(-bits // WINDOW_BITS)
         table_cost = width * digits * (1 << WINDOW_BITS) * 2 + count * width * digits
-        if bucket_cost <= table_cost:
+        costs = {
+            "subsets": subset_cost(width, count, bits)[0],
+            "buckets": bucket_cost,
+            "tables": table_cost,
+        }
+        plan = self._matmul_plan or min(costs, key=costs.__getitem__)
+        if plan == "subsets":
+            return self._matmul_subsets(rows, bits, workers, n_jobs, executor)
+        if plan == "buckets":
             # split the long rows (columns of ciphertexts); combine partial products
             chunks = parallel.chunk_bounds(width, workers, max(256, width // workers))
             partials = parallel.run_chunks(
@@ -527,6 +539,45 @@ class EncryptedVector:
         results = parallel.run_chunks(
             _kernels.matmul_tables,
             [(self._ciphertexts, rows[a:b], n2) for a, b in chunks],
+            releases_gil=False,
+            n_jobs=n_jobs,
+            executor=executor,
+        )
+        return [c for chunk in results for c in chunk]
+
+    def _matmul_subsets(
+        self,
+        rows: list[list[int]],
+        bits: int,
+        workers: int,
+        n_jobs: int | None,
+        executor: Executor | None,
+    ) -> list[mpz]:
+        """The subset-product plan, split by columns or by rows, whichever costs less."""
+        n2 = self.public_key._n2
+        width, count = len(self), len(rows)
+        if workers <= 1:
+            return _kernels.matmul_subsets(self._ciphertexts, rows, n2)
+        column_cost, group = subset_cost(-(-width // workers), count, bits)
+        row_cost, _ = subset_cost(width, -(-count // workers), bits)
+        if column_cost + count < row_cost and width > group:
+            size = -(-width // workers // group) * group
+            bounds = [(a, min(a + size, width)) for a in range(0, width, size)]
+            partials = parallel.run_chunks(
+                _kernels.matmul_subsets,
+                [(self._ciphertexts[a:b], [row[a:b] for row in rows], n2) for a, b in bounds],
+                releases_gil=False,
+                n_jobs=n_jobs,
+                executor=executor,
+            )
+            result = partials[0]
+            for partial in partials[1:]:
+                result = [x * y % n2 for x, y in zip(result, partial, strict=True)]
+            return result
+        size = -(-count // workers)
+        results = parallel.run_chunks(
+            _kernels.matmul_subsets,
+            [(self._ciphertexts, rows[a : a + size], n2) for a in range(0, count, size)],
             releases_gil=False,
             n_jobs=n_jobs,
             executor=executor,
