@@ -256,6 +256,8 @@ def train(
     convergence: str,
     interval: float = math.inf,
     alpha: float = 0.0,
+    optimizer: str = "sgd",
+    momentum: float = 0.9,
 ) -> tuple[FloatArray, int, float, float, bool]:
     """Mini-batch training as the engine does it; returns weights (intercept last)."""
     rows, width = x_train.shape
@@ -265,8 +267,10 @@ def train(
     w = np.concatenate([start[:-1], np.zeros(width - guest_columns), start[-1:]])
     penalized = np.ones(width + 1, dtype=np.bool_)
     penalized[-1] = False
-    optimizer = Optimizer(
-        OptimizerSettings(learning_rate=learning_rate, alpha=alpha), width + 1, penalized
+    updater = Optimizer(
+        OptimizerSettings(optimizer, learning_rate=learning_rate, alpha=alpha, momentum=momentum),
+        width + 1,
+        penalized,
     )
     previous: float | None = None
     max_abs_z, outside, seen = 0.0, 0, 0
@@ -286,10 +290,10 @@ def train(
                 loss_sum += float(np.sum(weights[batch] * link.loss(z, y[batch])))
                 gradient = design[batch].T @ residual / len(batch)
                 try:
-                    w = optimizer.step(w, gradient, epoch)
+                    w = updater.step(w, gradient, epoch)
                 except Exception:  # overflow: the run diverged
                     return w, epochs, math.inf, 1.0, True
-            loss = loss_sum / rows + optimizer.penalty(w)
+            loss = loss_sum / rows + updater.penalty(w)
             if convergence == "loss" and previous is not None and abs(previous - loss) < 1e-4:
                 break
             previous = loss
@@ -336,6 +340,8 @@ def evaluate(
     convergence: str,
     interval: float = math.inf,
     alpha: float = 0.0,
+    optimizer: str = "sgd",
+    momentum: float = 0.9,
 ) -> Run:
     w, epochs, max_abs_z, outside, diverged = train(
         link,
@@ -349,6 +355,8 @@ def evaluate(
         convergence=convergence,
         interval=interval,
         alpha=alpha,
+        optimizer=optimizer,
+        momentum=momentum,
     )
     scores = prepared.x_test @ w[:-1] + w[-1]
     if diverged or not np.isfinite(scores).all():
@@ -421,7 +429,8 @@ def study(args: argparse.Namespace) -> int:
     weightings: list[str | None] = [None, "balanced"]
     print(
         f"batch_size={batch_size} learning_rate={lr} max_iter={max_iter} "
-        f"convergence={args.convergence} optimizer=sgd alpha={args.alpha}"
+        f"convergence={args.convergence} optimizer={args.optimizer} "
+        f"momentum={args.momentum} alpha={args.alpha}"
     )
     worst: dict[str, float] = {}
     for data in sets:
@@ -461,6 +470,8 @@ def study(args: argparse.Namespace) -> int:
                     convergence=args.convergence,
                     interval=interval,
                     alpha=args.alpha,
+                    optimizer=args.optimizer,
+                    momentum=args.momentum,
                 )
                 for cw in weightings
             }
@@ -492,6 +503,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--max-iter", type=int, default=DEFAULTS["max_iter"] or MAX_ITER_BY_MODE["shared"]
     )
     parser.add_argument("--alpha", type=float, default=DEFAULTS["alpha"])
+    parser.add_argument(
+        "--optimizer",
+        choices=("sgd", "momentum", "nesterov"),
+        default=DEFAULTS["optimizer"],
+        help="the update rule (shared mode's linear optimisers)",
+    )
+    parser.add_argument("--momentum", type=float, default=0.9, help="of momentum and nesterov")
     parser.add_argument(
         "--convergence", choices=("loss", "max_iter"), default=DEFAULTS["convergence"]
     )
