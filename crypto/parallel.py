@@ -21,8 +21,13 @@ run 1.95x one thread on 2 cores) while a plain ``a * b % m`` holds it (1.0x).
 runs inline, ``-1`` uses every core, ``-2`` all but one.  An explicit ``executor``
 is used for every kernel, whatever its kind.
 
-Scripts that use process pools must guard their entry point with
-``if __name__ == "__main__":`` (the standard multiprocessing rule).
+Process-pool workers never import the caller's ``__main__`` module: kernels are
+module-level functions of :mod:`crypto`, so the workers are started with
+multiprocessing's preparation data minus its ``init_main_from_name`` /
+``init_main_from_path`` entries (see :func:`_library_context`).  A script that calls a
+vector operation with ``n_jobs=-1`` therefore needs no
+``if __name__ == "__main__":`` guard; the flip side is that an ``executor`` argument,
+not the default pools, is the way to run kernels defined in ``__main__``.
 
 Process-pool workers die with the process that made the pool: each watches its
 owner's pid and exits within :data:`ORPHAN_POLL_SECONDS` once it is gone, so a party
@@ -35,6 +40,8 @@ from __future__ import annotations
 import atexit
 import contextvars
 import multiprocessing
+import multiprocessing.context
+import multiprocessing.spawn
 import os
 import threading
 import time
@@ -197,6 +204,76 @@ def _start_method() -> str:
     return "forkserver" if "forkserver" in methods else "spawn"
 
 
+_HIDE_MAIN: contextvars.ContextVar[bool] = contextvars.ContextVar("crypto_hide_main", default=False)
+_MAIN_KEYS = ("init_main_from_name", "init_main_from_path")
+_preparation_lock = threading.Lock()
+
+
+def _install_preparation_filter() -> None:
+    """Wrap :func:`multiprocessing.spawn.get_preparation_data` (once per process).
+
+    The wrapper drops the entries that make a new process import the parent's
+    ``__main__``, only while :data:`_HIDE_MAIN` is set in the calling context (that
+    is, only while one of our own workers is being launched); every other caller
+    gets the original data unchanged.
+    """
+    with _preparation_lock:
+        original = multiprocessing.spawn.get_preparation_data
+        if getattr(original, "_crypto_hides_main", False):
+            return
+
+        def get_preparation_data(name: str) -> dict[str, Any]:
+            data: dict[str, Any] = original(name)
+            if _HIDE_MAIN.get():
+                for key in _MAIN_KEYS:
+                    data.pop(key, None)
+            return data
+
+        get_preparation_data._crypto_hides_main = True  # type: ignore[attr-defined]
+        multiprocessing.spawn.get_preparation_data = get_preparation_data
+
+
+def _launch_hiding_main(launch: Callable[[Any], Any], process_obj: Any) -> Any:
+    token = _HIDE_MAIN.set(True)
+    try:
+        return launch(process_obj)
+    finally:
+        _HIDE_MAIN.reset(token)
+
+
+if _start_method() == "forkserver":
+    _BaseProcess: Any = multiprocessing.context.ForkServerProcess
+    _BaseContext: Any = multiprocessing.context.ForkServerContext
+else:  # pragma: no cover - platforms without forkserver (Windows)
+    _BaseProcess = multiprocessing.context.SpawnProcess
+    _BaseContext = multiprocessing.context.SpawnContext
+
+
+class _LibraryProcess(_BaseProcess):  # type: ignore[misc]
+    """A pool worker launched without the parent's ``__main__`` in its preparation data."""
+
+    @staticmethod
+    def _Popen(process_obj: Any) -> Any:  # noqa: N802 (multiprocessing's name)
+        return _launch_hiding_main(_BaseProcess._Popen, process_obj)
+
+
+class _LibraryContext(_BaseContext):  # type: ignore[misc]
+    Process = _LibraryProcess
+
+
+def _library_context() -> multiprocessing.context.BaseContext:
+    """A multiprocessing context whose processes never import ``__main__``.
+
+    Every worker the pool starts, eagerly or later (a replacement, a lazy spawn on
+    ``submit``), goes through :meth:`_LibraryProcess._Popen`, which launches it with
+    the main-module entries hidden.  ``forkserver`` (``spawn`` where it is missing):
+    both read the preparation data, and the forkserver process, when this call
+    starts it, is launched with the same hidden entries.
+    """
+    _install_preparation_filter()
+    return _LibraryContext()
+
+
 def _shared_pool(kind: str, workers: int) -> Executor:
     key = (kind, workers)
     with _POOLS_LOCK:
@@ -205,7 +282,7 @@ def _shared_pool(kind: str, workers: int) -> Executor:
             if kind == "thread":
                 pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="crypto")
             else:
-                context = multiprocessing.get_context(_start_method())
+                context = _library_context()
                 pool = ProcessPoolExecutor(
                     max_workers=workers,
                     mp_context=context,
