@@ -35,9 +35,11 @@ True
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 from collections import Counter
 from collections.abc import Mapping, Sequence
+from concurrent.futures import Executor
 from dataclasses import dataclass
 from typing import Any
 
@@ -46,6 +48,7 @@ import numpy.typing as npt
 from sklearn import exceptions as sklearn_exceptions  # type: ignore[import-untyped]
 from sklearn.base import BaseEstimator, ClassifierMixin  # type: ignore[import-untyped]
 
+from crypto.parallel import parallel_config
 from protocols.exceptions import ProtocolError
 from protocols.hetero_lr import LrPartyResult, LrSettings, ScoreGuest, ScoreHost, get_backend
 from protocols.hetero_lr.settings import FLAT_KEYWORDS
@@ -336,6 +339,11 @@ class HeteroLogisticRegression(ClassifierMixin, BaseEstimator):  # type: ignore[
         (:mod:`protocols.hetero_lr.privacy`).  Needs no class or sample weights;
         two-party and arbiter modes only (shared mode reveals no gradient).
     label_privacy_delta : float, default 1e-5
+    executor : concurrent.futures.Executor or None, default None
+        Run every cryptographic kernel (of every simulated party) on this executor,
+        e.g. a Dask cluster's: ``vfl.runtime.compute.ClusterExecutor(client)``
+        (``docs/dask.md``), which cuts each operation into as many pieces as the
+        cluster has threads.  ``None``: this machine's pools (``n_jobs``).
 
     Attributes
     ----------
@@ -424,6 +432,7 @@ class HeteroLogisticRegression(ClassifierMixin, BaseEstimator):  # type: ignore[
         verbose: bool = False,
         label_privacy_epsilon: float | None = DEFAULTS["label_privacy_epsilon"],
         label_privacy_delta: float = DEFAULTS["label_privacy_delta"],
+        executor: Executor | None = None,
     ) -> None:
         self.parties = parties
         self.mode = mode
@@ -452,6 +461,7 @@ class HeteroLogisticRegression(ClassifierMixin, BaseEstimator):  # type: ignore[
         self.verbose = verbose
         self.label_privacy_epsilon = label_privacy_epsilon
         self.label_privacy_delta = label_privacy_delta
+        self.executor = executor
 
     # scikit-learn's estimator contract -----------------------------------------------------
     def get_params(self, deep: bool = True) -> dict[str, Any]:
@@ -818,6 +828,12 @@ class HeteroLogisticRegression(ClassifierMixin, BaseEstimator):  # type: ignore[
             return None  # fresh from the CSPRNG: nobody can predict the guest's start
         return hashlib.sha256(f"vfl-initial-weights:{self.random_state}".encode()).digest()
 
+    def _compute(self) -> contextlib.AbstractContextManager[Any]:
+        """Where the kernels run: ``executor`` if set, else the crypto defaults."""
+        if self.executor is None:
+            return contextlib.nullcontext()
+        return parallel_config(n_jobs=self.n_jobs, executor=self.executor)
+
     def _run(self, roles: dict[str, Role], wire: bool) -> None:
         guest = roles[GUEST]
         bar = None
@@ -834,12 +850,13 @@ class HeteroLogisticRegression(ClassifierMixin, BaseEstimator):  # type: ignore[
                 bar.refresh()
 
         try:
-            run_locally(
-                roles,
-                allow_weak_keys=self.allow_weak_key,
-                through_codec=wire,
-                on_step=show if bar is not None else None,
-            )
+            with self._compute():
+                run_locally(
+                    roles,
+                    allow_weak_keys=self.allow_weak_key,
+                    through_codec=wire,
+                    on_step=show if bar is not None else None,
+                )
         except ProtocolError as error:
             raise DataError(f"training failed: {error}") from error
         finally:
@@ -1070,7 +1087,8 @@ class HeteroLogisticRegression(ClassifierMixin, BaseEstimator):  # type: ignore[
                 features=_apply(model.scaling, matrix),
                 weights=model.weights,
             )
-        run_locally(roles)
+        with self._compute():
+            run_locally(roles)
         probabilities: FloatArray = roles[GUEST].result
         with np.errstate(divide="ignore"):
             z: FloatArray = np.log(probabilities) - np.log1p(-probabilities)

@@ -69,6 +69,11 @@ files accept, plus ``class_weight``, ``standardize`` and ``backend`` (only
 ``random_state``: the guest draws the batch plan from the CSPRNG.  A ``score`` step
 uses the model of the latest earlier ``hetero_lr`` step, or ``models_dir``: a folder
 holding ``<party>.json`` model files from an earlier job.
+
+A party may also carry a ``compute`` table: where its heavy crypto runs, this
+machine's pools (``engine = "local"``, the default) or a Dask cluster
+(``engine = "dask"``, ``scheduler = "tcp://..."`` or ``"tls://..."``);
+see :mod:`vfl.runtime.compute` and ``docs/dask.md``.
 """
 
 from __future__ import annotations
@@ -76,11 +81,12 @@ from __future__ import annotations
 import re
 import tomllib
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from protocols.messages import PARTY_NAME_PATTERN
 from vfl.exceptions import JobFileError
+from vfl.runtime.compute import ComputeConfig, parse_compute
 from vfl.runtime.transport.base import DEFAULT_MAX_MESSAGE_BYTES
 from vfl.steps import (
     HeteroLrStep,
@@ -134,6 +140,8 @@ class PartyConfig:
     certificate: Path | None
     private_key: Path | None
     data: DataConfig | None
+    compute: ComputeConfig = field(default_factory=ComputeConfig)
+    """Where the party's heavy crypto runs (``compute`` table; :mod:`vfl.runtime.compute`)."""
 
 
 @dataclass(frozen=True)
@@ -192,6 +200,9 @@ class JobConfig(PartyRoster):
                         missing.append(f"{config.name}.{label} (not set)")
                     elif not file.is_file():
                         missing.append(f"{config.name}.{label} {file}")
+            for key, file in config.compute.files():
+                if not file.is_file():
+                    missing.append(f"{config.name}.compute.{key} {file}")
         for step in self.steps:
             for config in chosen:
                 missing += step_type(step).missing_files(step, config)
@@ -247,9 +258,15 @@ def _party(path: Path, index: int, table: object) -> PartyConfig:
     certificate = section.path_value("certificate", required=False)
     private_key = section.path_value("private_key", required=False)
     data_table = section.take("data", dict, None)
+    compute_table = section.take("compute", dict, None)
     section.finish()
     data = _data(path, f"{where}.data", data_table) if data_table is not None else None
-    return PartyConfig(name, role, host, port, certificate, private_key, data)
+    compute = (
+        ComputeConfig()
+        if compute_table is None
+        else parse_compute(path, f"{where}.compute", compute_table)
+    )
+    return PartyConfig(name, role, host, port, certificate, private_key, data, compute)
 
 
 def _step(path: Path, index: int, table: object, allow_weak_keys: bool) -> StepConfig:

@@ -31,6 +31,7 @@ after each message through :meth:`protocols.roles.Role.take_checkpoint`.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import threading
@@ -45,6 +46,7 @@ from vfl.exceptions import DataError, PeerAbortedError, PeerDisconnectedError, V
 from vfl.jobs.audit_log import AUDIT_LOG_NAME, AuditLog
 from vfl.jobs.checkpoint import CheckpointStore, RunRecord
 from vfl.jobs.jobfile import JobConfig, PartyConfig, StepConfig
+from vfl.runtime.compute import compute_context
 from vfl.runtime.files import write_json_atomically
 from vfl.runtime.runner import PEERS_FILE_NAME, RunSettings, Session
 from vfl.runtime.transcript import TranscriptEntry
@@ -210,18 +212,27 @@ def _run_steps(
         if recorder is not None:
             recorder(entry)
 
-    with Session(
-        transport,
-        party.name,
-        job.job_id,
-        peers,
-        _settings(job),
-        show_progress=show_progress,
-        recorder=before_sending,
-        peers_file=job.party_output_dir(party.name) / PEERS_FILE_NAME,
-    ) as session:
+    with (
+        contextlib.ExitStack() as compute,
+        Session(
+            transport,
+            party.name,
+            job.job_id,
+            peers,
+            _settings(job),
+            show_progress=show_progress,
+            recorder=before_sending,
+            peers_file=job.party_output_dir(party.name) / PEERS_FILE_NAME,
+        ) as session,
+    ):
         # loaded inside the session: a bad file aborts the peers instead of leaving them waiting
         table = _load_table(job, party) if party.data is not None else None
+        # the party's compute (a Dask cluster or local pools) for every step, once per job;
+        # an unreachable scheduler aborts the peers too
+        # (closed after the session, on the way out)
+        compute.enter_context(
+            compute_context(party.compute, party=party.name, timeout=job.connect_timeout)
+        )
         audit = AuditLog(job.party_output_dir(party.name) / AUDIT_LOG_NAME, job.job_id, party.name)
         record = RunRecord.begin(job, party, resume=resume)
         if resume:  # before any step runs: a step that cannot go on is refused first

@@ -1,0 +1,308 @@
+"""A party's compute on a real Dask cluster (issue 21).
+
+A real ``dask scheduler`` and two ``dask worker`` processes (one thread each) serve
+the whole module.  The guest of a PSI + ``hetero_lr`` job (1024-bit keys, the
+hetero-lr example's 500 + 500 rows) runs with ``compute = { engine = "dask" }``:
+
+* its aligned rows and trained model equal those of the same job on local pools
+  (the guest's batch plan and initial weights fixed), and the cluster's workers
+  ran the kernels (encryption, decryption, matrix products, PSI exponentiations);
+* a worker killed (with its nanny) mid-training: Dask reruns its tasks on the other
+  worker and the job finishes;
+* an unreachable scheduler: ``vfl simulate`` stops with one line naming the address
+  and what to do;
+* the Python API: ``HeteroLogisticRegression(executor=ClusterExecutor(client))``
+  fits the model of a local fit.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+import types
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+import protocols.hetero_lr.guest as lr_guest
+from tests.e2e.test_resume import _assert_reference_models, _reference
+from tests.support.job_files import free_ports, write_job
+from vfl.hetero_lr import HeteroLogisticRegression
+from vfl.jobs import simulate_job
+from vfl.jobs.jobfile import JobConfig, load_job
+from vfl.runtime.compute import ClusterExecutor, ComputeConfig
+
+distributed = pytest.importorskip("distributed")
+
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLE = ROOT / "examples" / "hetero-lr"
+DASK = Path(sys.executable).with_name("dask")
+PARTIES = [("bank-a", "guest"), ("bank-b", "host")]
+FIXED_SEED = bytes(range(7, 39))
+
+
+class Cluster:
+    """A scheduler and its workers, each a process group of its own."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.port = free_ports(1)[0]
+        self.address = f"tcp://127.0.0.1:{self.port}"
+        self.env = {**os.environ, "PYTHONPATH": str(ROOT)}
+        self.scheduler = self._start(
+            "scheduler",
+            ["scheduler", "--host", "127.0.0.1", "--port", str(self.port), "--no-dashboard"],
+        )
+        self.workers: list[subprocess.Popen[bytes]] = []
+
+    def _start(self, name: str, arguments: list[str]) -> subprocess.Popen[bytes]:
+        log = (self.folder / f"{name}.log").open("wb")
+        return subprocess.Popen(
+            [str(DASK), *arguments],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=self.env,
+            cwd=self.folder,
+            start_new_session=True,  # a worker and its nanny: one group to kill
+        )
+
+    def add_worker(self) -> subprocess.Popen[bytes]:
+        arguments = ["worker", self.address, "--nthreads", "1", "--nworkers", "1"]
+        worker = self._start(f"worker-{len(self.workers)}", [*arguments, "--no-dashboard"])
+        self.workers.append(worker)
+        return worker
+
+    def client(self) -> Any:
+        return distributed.Client(self.address, timeout=30, set_as_default=False)
+
+    def wait_for_workers(self, count: int) -> None:
+        with self.client() as client:
+            client.wait_for_workers(count, timeout=60)
+            deadline = time.monotonic() + 60
+            while len(client.scheduler_info()["workers"]) != count:
+                assert time.monotonic() < deadline, "the cluster did not settle"
+                time.sleep(0.2)
+
+    def kill(self, process: subprocess.Popen[bytes]) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=30)
+
+    def stop(self) -> None:
+        for process in [*self.workers, self.scheduler]:
+            if process.poll() is None:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(process.pid, signal.SIGTERM)
+        for process in [*self.workers, self.scheduler]:
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.kill(process)
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+    running = Cluster(tmp_path_factory.mktemp("dask"))
+    try:
+        running.add_worker()
+        running.add_worker()
+        running.wait_for_workers(2)
+        yield running
+    finally:
+        running.stop()
+
+
+def _job(folder: Path, compute: str | None, *, max_iter: int = 2) -> JobConfig:
+    for name, _ in PARTIES:
+        shutil.copy(EXAMPLE / f"{name}.csv", folder / f"{name}.csv")
+    data = {
+        "bank-a": '{ file = "bank-a.csv", label_column = "y" }',
+        "bank-b": '{ file = "bank-b.csv" }',
+    }
+    if compute is not None:
+        data["bank-a"] += f"\ncompute = {compute}"
+    steps = [
+        "[[steps]]",
+        'type = "psi"',
+        "",
+        "[[steps]]",
+        'type = "hetero_lr"',
+        'mode = "two-party"',
+        "batch_size = 220",  # the label-information bound: bank-b's 4 features
+        f"max_iter = {max_iter}",
+        'convergence = "max_iter"',
+        "key_length = 1024",
+    ]
+    path = write_job(
+        folder, job_id="dask-1", parties=PARTIES, data=data, steps=steps, allow_weak_keys=True
+    )
+    path.write_text(path.read_text().replace("connect_timeout = 15", "connect_timeout = 5"))
+    return load_job(path)
+
+
+@pytest.fixture
+def fixed_guest_seeds(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The guest's batch plan and secret initial weights from a fixed seed."""
+    fixed = types.SimpleNamespace(token_bytes=lambda n: FIXED_SEED[:n])
+    monkeypatch.setattr(lr_guest, "secrets", fixed)
+
+
+def _outputs(job: JobConfig) -> tuple[dict[str, str], dict[str, Any]]:
+    rows = {
+        name: (job.party_output_dir(name) / "step-0-psi.csv").read_text() for name, _ in PARTIES
+    }
+    models = {
+        name: json.loads((job.party_output_dir(name) / "step-1-model.json").read_text())
+        for name, _ in PARTIES
+    }
+    return rows, models
+
+
+def _task_prefixes(cluster: Cluster) -> set[str]:
+    with cluster.client() as client:
+        names: set[str] = client.run_on_scheduler(
+            lambda dask_scheduler: set(dask_scheduler.task_prefixes)
+        )
+        return names
+
+
+def test_job_file_compute_tables_parse(tmp_path: Path) -> None:
+    dask = '{ engine = "dask", scheduler = "tcp://127.0.0.1:8786", n_jobs = 8 }'
+    job = _job(tmp_path, dask)
+    assert job.guest.compute == ComputeConfig("dask", "tcp://127.0.0.1:8786", n_jobs=8)
+    assert job.hosts[0].compute == ComputeConfig()
+    refusals = {
+        '{ engine = "spark" }': "compute.engine: 'spark' is not one of",
+        '{ engine = "dask" }': 'compute.scheduler: engine = "dask" needs',
+        '{ engine = "dask", scheduler = "http://x:1" }': "must be tcp://host:port",
+        '{ scheduler = "tcp://x:1" }': 'compute.scheduler: is for engine = "dask"',
+        '{ engine = "dask", scheduler = "tcp://x:1", ca_file = "ca.crt" }': "tls:// scheduler",
+        '{ engine = "dask", scheduler = "tls://x:1", cert_file = "a.crt" }': "key_file",
+        '{ engine = "dask", scheduler = "tcp://x:1", n_jobs = -1 }': "compute.n_jobs",
+        '{ engine = "local", cores = 2 }': "unknown key(s) 'cores'",
+    }
+    for table, message in refusals.items():
+        with pytest.raises(Exception, match=None) as caught:
+            _job(tmp_path, table)
+        assert message in str(caught.value), (table, str(caught.value))
+    tls = '{ engine = "dask", scheduler = "tls://x:1", ca_file = "nowhere/ca.crt" }'
+    with pytest.raises(Exception, match=r"missing files: bank-a\.compute\.ca_file"):
+        _job(tmp_path, tls).check_files(tls=False)
+
+
+def test_a_dask_guest_trains_the_model_of_a_local_run(
+    cluster: Cluster, tmp_path: Path, fixed_guest_seeds: None
+) -> None:
+    (tmp_path / "local").mkdir()
+    (tmp_path / "dask").mkdir()
+    local = _job(tmp_path / "local", None)
+    on_dask = _job(tmp_path / "dask", f'{{ engine = "dask", scheduler = "{cluster.address}" }}')
+    simulate_job(local)
+    reports = simulate_job(on_dask)
+    assert reports["bank-a"].results[1]["epochs"] == 2
+    local_rows, _ = _outputs(local)
+    dask_rows, _ = _outputs(on_dask)
+    for name, _role in PARTIES:  # the same common rows (their order follows the ECDH keys)
+        assert sorted(dask_rows[name].splitlines()) == sorted(local_rows[name].splitlines())
+    # each run's models: exactly those of the protocol on its aligned rows, with the fixed
+    # plan and initial weights, on the plaintext backend (whose arithmetic is Paillier's)
+    for job in (local, on_dask):
+        _assert_reference_models(job, _reference(job, FIXED_SEED, FIXED_SEED))
+    ran = _task_prefixes(cluster)
+    # the guest's kernels: PSI exponentiations, its encryptions and decryptions, products
+    assert {"hash_exponentiate_kernel", "exponentiate_kernel"} <= ran, ran
+    assert any("encrypt" in name for name in ran), ran
+    assert any("decrypt" in name for name in ran), ran
+    with cluster.client() as client:
+        done = client.run(lambda dask_worker: dask_worker.state.transition_counter)
+    assert len(done) == 2 and all(count > 0 for count in done.values()), done
+
+
+def test_the_python_api_runs_on_the_cluster(cluster: Cluster) -> None:
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(120, 4))
+    y = (X @ [1.0, -1.0, 0.5, 0.0] + rng.normal(size=120) > 0).astype(int)
+    settings: dict[str, Any] = dict(
+        parties={"guest": [0, 1], "hosts": [[2, 3]]},
+        mode="two-party",
+        key_length=1024,
+        allow_weak_key=True,
+        batch_size=120,
+        max_iter=2,
+        random_state=3,
+    )
+    local = HeteroLogisticRegression(**settings).fit(X, y)
+    with cluster.client() as client:
+        executor = ClusterExecutor(client)
+        model = HeteroLogisticRegression(**settings, executor=executor)
+        assert model.get_params()["executor"] is executor
+        model.fit(X, y)
+        probabilities = model.predict_proba(X)
+    np.testing.assert_allclose(model.coef_guest_, local.coef_guest_, atol=1e-9)
+    np.testing.assert_allclose(probabilities, local.predict_proba(X), atol=1e-9)
+
+
+def test_an_unreachable_scheduler_is_named(tmp_path: Path) -> None:
+    (port,) = free_ports(1)
+    address = f"tcp://127.0.0.1:{port}"
+    job = _job(tmp_path, f'{{ engine = "dask", scheduler = "{address}" }}')
+    started = time.monotonic()
+    finished = subprocess.run(
+        [sys.executable, "-m", "vfl.cli", "simulate", "--config", str(job.path)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert finished.returncode == 1, finished.stderr
+    assert time.monotonic() - started < 30
+    error = finished.stderr.strip().splitlines()[-1]
+    assert f"cannot reach the Dask scheduler {address} (compute.scheduler)" in error, error
+    assert "dask scheduler --port" in error and "compute.engine = 'local'" in error
+
+
+def test_a_worker_killed_mid_job_is_replaced_by_the_other(cluster: Cluster, tmp_path: Path) -> None:
+    job = _job(tmp_path, f'{{ engine = "dask", scheduler = "{cluster.address}" }}', max_iter=6)
+    job = dataclasses.replace(job, timeout=60.0)
+    failures: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            simulate_job(job)
+        except BaseException as error:  # reported by the test thread
+            failures.append(error)
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    checkpoints = job.party_output_dir("bank-a") / "checkpoints"
+    deadline = time.monotonic() + 60
+    while not list(checkpoints.glob("step-1-epoch-*.json")):  # training is under way
+        assert thread.is_alive() and time.monotonic() < deadline, failures
+        time.sleep(0.05)
+    with cluster.client() as client:
+        before = client.run(lambda dask_worker: dask_worker.state.transition_counter)
+    victim = cluster.workers[0]
+    cluster.kill(victim)
+    thread.join(timeout=120)
+    assert not thread.is_alive()
+    assert not failures, failures
+    summary = json.loads((job.party_output_dir("bank-a") / "step-1-hetero_lr.json").read_text())
+    assert summary["epochs"] == 6
+    with cluster.client() as client:
+        after = client.run(lambda dask_worker: dask_worker.state.transition_counter)
+    assert len(after) == 1 and set(after) < set(before)  # the job ended on the survivor,
+    (survivor,) = after
+    assert after[survivor] > before[survivor]  # which ran the tasks after the kill
+    cluster.workers.remove(victim)
+    cluster.add_worker()  # for any later test
