@@ -38,10 +38,12 @@ import pytest
 import protocols.hetero_lr.guest as lr_guest
 from tests.e2e.test_resume import _assert_reference_models, _reference
 from tests.support.job_files import free_ports, write_job
+from vfl.certs import create_job_certificates
+from vfl.exceptions import JobFileError
 from vfl.hetero_lr import HeteroLogisticRegression
 from vfl.jobs import simulate_job
 from vfl.jobs.jobfile import JobConfig, load_job
-from vfl.runtime.compute import ClusterExecutor, ComputeConfig
+from vfl.runtime.compute import ClusterExecutor, ComputeConfig, ComputeError
 
 distributed = pytest.importorskip("distributed")
 
@@ -55,16 +57,23 @@ FIXED_SEED = bytes(range(7, 39))
 class Cluster:
     """A scheduler and its workers, each a process group of its own."""
 
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, certs: Path | None = None) -> None:
         self.folder = folder
+        self.certs = certs
         self.port = free_ports(1)[0]
-        self.address = f"tcp://127.0.0.1:{self.port}"
+        self.address = f"{'tcp' if certs is None else 'tls'}://127.0.0.1:{self.port}"
         self.env = {**os.environ, "PYTHONPATH": str(ROOT)}
-        self.scheduler = self._start(
-            "scheduler",
-            ["scheduler", "--host", "127.0.0.1", "--port", str(self.port), "--no-dashboard"],
-        )
+        options = ["--host", "127.0.0.1", "--port", str(self.port), "--no-dashboard"]
+        if certs is not None:
+            options += ["--protocol", "tls", *self._tls("dask-scheduler")]
+        self.scheduler = self._start("scheduler", ["scheduler", *options])
         self.workers: list[subprocess.Popen[bytes]] = []
+
+    def _tls(self, name: str) -> list[str]:
+        if self.certs is None:
+            return []
+        ca, cert, key = (self.certs / f"{n}" for n in ("ca.crt", f"{name}.crt", f"{name}.key"))
+        return ["--tls-ca-file", str(ca), "--tls-cert", str(cert), "--tls-key", str(key)]
 
     def _start(self, name: str, arguments: list[str]) -> subprocess.Popen[bytes]:
         log = (self.folder / f"{name}.log").open("wb")
@@ -79,12 +88,21 @@ class Cluster:
 
     def add_worker(self) -> subprocess.Popen[bytes]:
         arguments = ["worker", self.address, "--nthreads", "1", "--nworkers", "1"]
-        worker = self._start(f"worker-{len(self.workers)}", [*arguments, "--no-dashboard"])
+        arguments += ["--no-dashboard", *self._tls("dask-worker")]
+        worker = self._start(f"worker-{len(self.workers)}", arguments)
         self.workers.append(worker)
         return worker
 
     def client(self) -> Any:
-        return distributed.Client(self.address, timeout=30, set_as_default=False)
+        security = None
+        if self.certs is not None:
+            security = distributed.security.Security(
+                tls_ca_file=str(self.certs / "ca.crt"),
+                tls_client_cert=str(self.certs / "bank-a.crt"),
+                tls_client_key=str(self.certs / "bank-a.key"),
+                require_encryption=True,
+            )
+        return distributed.Client(self.address, security=security, timeout=30, set_as_default=False)
 
     def wait_for_workers(self, count: int) -> None:
         with self.client() as client:
@@ -188,16 +206,19 @@ def test_job_file_compute_tables_parse(tmp_path: Path) -> None:
         '{ engine = "dask", scheduler = "http://x:1" }': "must be tcp://host:port",
         '{ scheduler = "tcp://x:1" }': 'compute.scheduler: is for engine = "dask"',
         '{ engine = "dask", scheduler = "tcp://x:1", ca_file = "ca.crt" }': "tls:// scheduler",
-        '{ engine = "dask", scheduler = "tls://x:1", cert_file = "a.crt" }': "key_file",
+        '{ engine = "dask", scheduler = "tls://x:1", cert_file = "a.crt" }': "needs ca_file",
         '{ engine = "dask", scheduler = "tcp://x:1", n_jobs = -1 }': "compute.n_jobs",
         '{ engine = "local", cores = 2 }': "unknown key(s) 'cores'",
     }
     for table, message in refusals.items():
-        with pytest.raises(Exception, match=None) as caught:
+        with pytest.raises(JobFileError) as caught:
             _job(tmp_path, table)
         assert message in str(caught.value), (table, str(caught.value))
-    tls = '{ engine = "dask", scheduler = "tls://x:1", ca_file = "nowhere/ca.crt" }'
-    with pytest.raises(Exception, match=r"missing files: bank-a\.compute\.ca_file"):
+    tls = (
+        '{ engine = "dask", scheduler = "tls://x:1", ca_file = "nowhere/ca.crt", '
+        'cert_file = "nowhere/a.crt", key_file = "nowhere/a.key" }'
+    )
+    with pytest.raises(JobFileError, match=r"missing files: bank-a\.compute\.ca_file"):
         _job(tmp_path, tls).check_files(tls=False)
 
 
@@ -306,3 +327,32 @@ def test_a_worker_killed_mid_job_is_replaced_by_the_other(cluster: Cluster, tmp_
     assert after[survivor] > before[survivor]  # which ran the tasks after the kill
     cluster.workers.remove(victim)
     cluster.add_worker()  # for any later test
+
+
+def test_a_tls_cluster_serves_a_party_with_its_certificate(tmp_path: Path) -> None:
+    """tls://: the scheduler, the worker and the party each hold a certificate of the
+    cluster's CA; a party with another CA's certificate is refused with a clear error."""
+    certs = tmp_path / "certs-dask"
+    create_job_certificates(certs, ["dask-scheduler", "dask-worker", "bank-a"])
+    create_job_certificates(tmp_path / "other", ["bank-a"])
+    tls = Cluster(tmp_path, certs)
+    try:
+        tls.add_worker()
+        tls.wait_for_workers(1)
+
+        def table(ca: Path, party: Path) -> str:
+            return (
+                f'{{ engine = "dask", scheduler = "{tls.address}", ca_file = "{ca}/ca.crt", '
+                f'cert_file = "{party}/bank-a.crt", key_file = "{party}/bank-a.key" }}'
+            )
+
+        job = _job(tmp_path, table(certs, certs), max_iter=1)
+        reports = simulate_job(job)
+        assert reports["bank-a"].results[1]["epochs"] == 1
+        assert {"hash_exponentiate_kernel", "exponentiate_kernel"} <= _task_prefixes(tls)
+        (tmp_path / "stranger").mkdir()
+        stranger = _job(tmp_path / "stranger", table(certs, tmp_path / "other"), max_iter=1)
+        with pytest.raises(ComputeError, match=f"cannot reach the Dask scheduler {tls.address}"):
+            simulate_job(stranger)
+    finally:
+        tls.stop()

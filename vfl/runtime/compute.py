@@ -153,11 +153,14 @@ needs the scheduler's address, e.g. scheduler = "tcp://10.0.0.5:8786" (the addre
                     f"is for a tls:// scheduler, and scheduler is {scheduler!r}; use "
                     f"tls:// or remove {key}",
                 )
-    elif (files["cert_file"] is None) != (files["key_file"] is None):
-        given, missing = (
-            ("cert_file", "key_file") if files["key_file"] is None else ("key_file", "cert_file")
-        )
-        raise section.error(missing, f"{given} is set: a client certificate needs both files")
+    else:  # Dask's TLS is mutual: the scheduler checks this client's certificate too
+        for key, what in (
+            ("ca_file", "the CA certificate that signed the cluster's certificates"),
+            ("cert_file", "this party's client certificate, signed by that CA"),
+            ("key_file", "the private key of cert_file"),
+        ):
+            if files[key] is None:
+                raise section.error(key, f"a tls:// scheduler needs {key}: {what} (docs/dask.md)")
     return ComputeConfig(engine, scheduler, n_jobs=n_jobs, **files)
 
 
@@ -232,7 +235,7 @@ def connect_dask(config: ComputeConfig, *, party: str, timeout: float) -> Any:
         client = distributed.Client(
             address, security=_security(config), timeout=timeout, set_as_default=False
         )
-    except (OSError, TimeoutError, ValueError) as error:
+    except Exception as error:  # OSError, TimeoutError, ssl.SSLError, CommClosedError...
         raise ComputeError(
             f"{party}: cannot reach the Dask scheduler {address} (compute.scheduler) within "
             f"{timeout:g} s: {error}. Start it (dask scheduler --port PORT) and its workers, "
