@@ -9,8 +9,12 @@ hetero-lr example's 500 + 500 rows) runs with ``compute = { engine = "dask" }``:
   ran the kernels (encryption, decryption, matrix products, PSI exponentiations);
 * a worker killed (with its nanny) mid-training: Dask reruns its tasks on the other
   worker and the job finishes;
+* the scheduler killed mid-training: the guest stops with an error naming the cluster
+  and the fix, and ``--resume`` on a new cluster at the same address finishes;
 * an unreachable scheduler: ``vfl simulate`` stops with one line naming the address
   and what to do;
+* a ``tls://`` cluster serves a party holding a certificate of its CA, and refuses a
+  party with another CA's certificate;
 * the Python API: ``HeteroLogisticRegression(executor=ClusterExecutor(client))``
   fits the model of a local fit.
 """
@@ -57,10 +61,10 @@ FIXED_SEED = bytes(range(7, 39))
 class Cluster:
     """A scheduler and its workers, each a process group of its own."""
 
-    def __init__(self, folder: Path, certs: Path | None = None) -> None:
+    def __init__(self, folder: Path, certs: Path | None = None, port: int | None = None) -> None:
         self.folder = folder
         self.certs = certs
-        self.port = free_ports(1)[0]
+        self.port = free_ports(1)[0] if port is None else port
         self.address = f"{'tcp' if certs is None else 'tls'}://127.0.0.1:{self.port}"
         self.env = {**os.environ, "PYTHONPATH": str(ROOT)}
         options = ["--host", "127.0.0.1", "--port", str(self.port), "--no-dashboard"]
@@ -327,6 +331,58 @@ def test_a_worker_killed_mid_job_is_replaced_by_the_other(cluster: Cluster, tmp_
     assert after[survivor] > before[survivor]  # which ran the tasks after the kill
     cluster.workers.remove(victim)
     cluster.add_worker()  # for any later test
+
+
+def _start_cluster(folder: Path, port: int | None = None, workers: int = 1) -> Cluster:
+    started = Cluster(folder, port=port)
+    try:
+        for _ in range(workers):
+            started.add_worker()
+        started.wait_for_workers(workers)
+    except BaseException:
+        started.stop()
+        raise
+    return started
+
+
+def test_a_lost_scheduler_stops_the_job_and_resume_finishes_it(tmp_path: Path) -> None:
+    """The scheduler SIGKILLed mid-training: the guest stops with an error naming the
+    cluster and the fix; on a new cluster at the same address, --resume finishes."""
+    (tmp_path / "first").mkdir()
+    first = _start_cluster(tmp_path / "first")
+    try:
+        job = _job(tmp_path, f'{{ engine = "dask", scheduler = "{first.address}" }}', max_iter=6)
+        failures: list[BaseException] = []
+
+        def run() -> None:
+            try:
+                simulate_job(job)
+            except BaseException as error:  # checked by the test thread
+                failures.append(error)
+
+        thread = threading.Thread(target=run)
+        thread.start()
+        checkpoints = job.party_output_dir("bank-a") / "checkpoints"
+        deadline = time.monotonic() + 60
+        while not list(checkpoints.glob("step-1-epoch-*.json")):
+            assert thread.is_alive() and time.monotonic() < deadline, failures
+            time.sleep(0.05)
+        first.kill(first.scheduler)
+        thread.join(timeout=60)
+        assert not thread.is_alive()
+    finally:
+        first.stop()
+    (failure,) = failures
+    assert isinstance(failure, ComputeError), repr(failure)
+    assert f"scheduler {first.address} failed during an operation" in str(failure)
+    assert "rerun every party with --resume" in str(failure)
+    (tmp_path / "second").mkdir()
+    second = _start_cluster(tmp_path / "second", port=first.port)
+    try:
+        reports = simulate_job(job, resume=True)
+    finally:
+        second.stop()
+    assert reports["bank-a"].results[1]["epochs"] == 6
 
 
 def test_a_tls_cluster_serves_a_party_with_its_certificate(tmp_path: Path) -> None:

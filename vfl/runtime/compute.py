@@ -193,8 +193,37 @@ class ClusterExecutor(Executor):
         return f"ClusterExecutor({self.client.scheduler.address!r}, workers={self._max_workers})"
 
     def submit(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> Future[T]:
-        """Run ``fn(*args, **kwargs)`` as a task on the cluster."""
-        return self._inner.submit(fn, *args, **kwargs)
+        """Run ``fn(*args, **kwargs)`` as a task on the cluster.
+
+        The kernel's own exceptions come back as they are; the cluster's failures (a
+        scheduler gone, so the task is cancelled; a task that killed its workers
+        ``allowed-failures`` times) come back as :class:`ComputeError`.
+        """
+        inner = self._inner.submit(fn, *args, **kwargs)
+        outer: Future[T] = Future()
+        outer.set_running_or_notify_cancel()
+
+        def relay(done: Future[T]) -> None:
+            if done.cancelled():
+                outer.set_exception(self._lost("the task was cancelled"))
+                return
+            error = done.exception()
+            if error is None:
+                outer.set_result(done.result())
+            elif type(error).__module__.split(".")[0] == "distributed":
+                outer.set_exception(self._lost(f"{type(error).__name__}: {error}"))
+            else:
+                outer.set_exception(error)
+
+        inner.add_done_callback(relay)
+        return outer
+
+    def _lost(self, what: str) -> ComputeError:
+        address = getattr(self.client.scheduler, "address", "?")
+        return ComputeError(
+            f"the Dask cluster of scheduler {address} failed during an operation ({what}); "
+            "restart the scheduler and its workers, then rerun every party with --resume"
+        )
 
     def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
         """Stop submitting (``wait=False`` cancels the tasks still pending)."""
