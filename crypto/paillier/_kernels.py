@@ -5,8 +5,9 @@ Every function here takes integers and lists (no key objects), so any
 pool (see :mod:`crypto.parallel`).  Per-process caches keep fixed-base tables and
 CRT constants, so each worker builds them once per key.
 
-Functions whose name ends in ``_gil_free`` spend their time in gmpy2's
-``powmod_base_list``, which releases the GIL.
+Functions whose name ends in ``_gil_free`` spend their time in gmpy2 calls that
+release the GIL: ``powmod_base_list``, and (on the crypto thread pool, whose threads
+set gmpy2's ``allow_release_gil``) the reduction ``% m`` of a product.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from gmpy2 import mpz
 from crypto.fixed_base import FixedBaseTable
 from crypto.multiexp import signed_multi_exp
 from crypto.paillier.obfuscation import derive_obfuscation_base, statistical_exponent_bits
+from crypto.paillier.validation import batch_invert
 from crypto.subset_exp import subset_multi_exp_rows
 
 K = TypeVar("K")
@@ -172,6 +174,39 @@ def rerandomize_public(
 def decrypt_raw_gil_free(p: mpz, q: mpz, ciphertexts: Sequence[mpz]) -> list[mpz]:
     """Raw plaintexts of ``ciphertexts`` (see :meth:`OwnerContext.decrypt_raw`)."""
     return owner_context(p, q).decrypt_raw(ciphertexts)
+
+
+def multiply_pairs_gil_free(left: Sequence[mpz], right: Sequence[mpz], modulus: mpz) -> list[mpz]:
+    """``[x * y mod m]``: ciphertext additions (the reductions release the GIL)."""
+    return [x * y % modulus for x, y in zip(left, right, strict=True)]
+
+
+def add_plaintexts_gil_free(
+    ciphertexts: Sequence[mpz], mantissas: Sequence[int], n: mpz, n2: mpz
+) -> list[mpz]:
+    """``[c * (1 + (m mod n) * n) mod n**2]``: plaintexts added to ciphertexts."""
+    return [c * (1 + (m % n) * n) % n2 for c, m in zip(ciphertexts, mantissas, strict=True)]
+
+
+def powmod_signed_gil_free(
+    bases: Sequence[mpz], exponents: Sequence[int], modulus: mpz
+) -> list[mpz]:
+    """``[b**e mod m]`` for signed ``e`` (invertible bases), on GIL-free list powmods.
+
+    Negative exponents go through one batch inversion of their bases; a common
+    exponent (a scalar factor) is one ``powmod_base_list`` call over the whole chunk.
+    """
+    bases = list(bases)
+    negative = [i for i, e in enumerate(exponents) if e < 0]
+    if negative:
+        inverses = batch_invert([bases[i] for i in negative], modulus)
+        for i, inverse in zip(negative, inverses, strict=True):
+            bases[i] = inverse
+    magnitudes = [abs(e) for e in exponents]
+    first = magnitudes[0] if magnitudes else 0
+    if first > 1 and all(e == first for e in magnitudes):
+        return list(gmpy2.powmod_base_list(bases, first, modulus))
+    return powmod_pairs_gil_free(bases, magnitudes, modulus)
 
 
 def powmod_pairs_gil_free(

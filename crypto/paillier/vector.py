@@ -11,7 +11,7 @@ values can never wrap around silently.  The bound also sizes packing slots.
 from __future__ import annotations
 
 import numbers
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Executor
 from typing import TYPE_CHECKING, Any, ClassVar, overload
 
@@ -49,6 +49,28 @@ if TYPE_CHECKING:
 __all__ = ["DEFAULT_PLAINTEXT_PRECISION", "EncryptedVector", "concatenate"]
 
 _MIN_CHUNK_POWMOD = 32
+_MIN_CHUNK_ADD = 256
+
+
+def _local_chunks(
+    kernel: Callable[..., list[mpz]],
+    arguments: Callable[[int, int], tuple[Any, ...]],
+    total: int,
+) -> list[mpz]:
+    """Run a cheap elementwise kernel over ``range(total)``, inline or on local threads.
+
+    Chunks go to the local thread pool when :func:`~crypto.parallel.parallel_config`
+    asks for several workers, never to a custom executor (shipping a multiplication
+    costs more than doing it).
+    """
+    workers = parallel.local_workers()
+    if workers <= 1 or total < 2 * _MIN_CHUNK_ADD:
+        return kernel(*arguments(0, total))
+    chunks = parallel.chunk_bounds(total, workers, _MIN_CHUNK_ADD)
+    results = parallel.run_chunks(
+        kernel, [arguments(a, b) for a, b in chunks], releases_gil=True, n_jobs=workers
+    )
+    return [c for chunk in results for c in chunk]
 
 
 class EncryptedVector:
@@ -315,10 +337,12 @@ class EncryptedVector:
         if isinstance(other, EncryptedVector):
             a, b = self._aligned_with(other)
             bound = sum_bound(a.bound, b.bound, self.public_key.n)
-            return a._like(
-                [x * y % n2 for x, y in zip(a._ciphertexts, b._ciphertexts, strict=True)],
-                bound=bound,
+            products = _local_chunks(
+                _kernels.multiply_pairs_gil_free,
+                lambda start, stop: (a._ciphertexts[start:stop], b._ciphertexts[start:stop], n2),
+                len(a),
             )
+            return a._like(products, bound=bound)
         addend = plaintext_addend(
             other, len(self), exponent=self.exponent, bound=self.bound, n=self.public_key.n
         )
@@ -326,10 +350,12 @@ class EncryptedVector:
             return NotImplemented
         mantissas, bound = addend
         n = self.public_key._n
-        return self._like(
-            [c * (1 + (m % n) * n) % n2 for c, m in zip(self._ciphertexts, mantissas, strict=True)],
-            bound=bound,
+        sums = _local_chunks(
+            _kernels.add_plaintexts_gil_free,
+            lambda start, stop: (self._ciphertexts[start:stop], mantissas[start:stop], n, n2),
+            len(self),
         )
+        return self._like(sums, bound=bound)
 
     def __radd__(self, other: object) -> EncryptedVector:
         return self.__add__(other)
@@ -356,18 +382,12 @@ class EncryptedVector:
     ) -> list[mpz]:
         """``c_i ** e_i`` for signed ``e_i`` (negative ones through batch inversion)."""
         n2 = self.public_key._n2
-        bases = list(self._ciphertexts)
-        negative = [i for i, e in enumerate(exponents) if e < 0]
-        if negative:
-            inverses = batch_invert([bases[i] for i in negative], n2)
-            for i, inverse in zip(negative, inverses, strict=True):
-                bases[i] = inverse
-        magnitudes = [abs(e) for e in exponents]
+        bases, exponents = self._ciphertexts, list(exponents)
         workers = parallel.effective_workers(n_jobs, executor)
         chunks = parallel.chunk_bounds(len(bases), workers, _MIN_CHUNK_POWMOD)
         results = parallel.run_chunks(
-            _kernels.powmod_pairs_gil_free,
-            [(bases[a:b], magnitudes[a:b], n2) for a, b in chunks],
+            _kernels.powmod_signed_gil_free,
+            [(bases[a:b], exponents[a:b], n2) for a, b in chunks],
             releases_gil=True,
             n_jobs=n_jobs,
             executor=executor,
