@@ -22,8 +22,9 @@ import numpy as np
 import numpy.typing as npt
 import phe
 
+from benchmarks import paillier_pypaillier as pypaillier_baseline
 from benchmarks import report
-from benchmarks.paillier_rows import rate_result, seconds_result
+from benchmarks.paillier_rows import PYPAILLIER_OPERATIONS, our_key, rate_result, seconds_result
 from benchmarks.report import Result
 from benchmarks.timing import Timing, measure, measure_each, median_seconds, time_once
 from benchmarks.verify import VerificationError, check_close
@@ -81,6 +82,7 @@ class Settings:
     seed: int
     out_dir: Path
     quick: bool
+    pypaillier: bool = True
 
     def keygen_runs_for(self, bits: int) -> int:
         """Key pairs generated per library for the keygen median."""
@@ -116,6 +118,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     option("--seed", type=int, default=0, help="seed of the plaintext data (0)")
     option("--out-dir", type=Path, help="default benchmarks/results (--quick: .../quick)")
     option("--quick", action="store_true", help="smoke test: tiny sizes, 1024 bits, < 1 min")
+    option(
+        "--no-pypaillier",
+        dest="pypaillier",
+        action="store_false",
+        help="skip the pypaillier baseline rows (1 and all rayon threads, child processes)",
+    )
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -138,6 +146,7 @@ def _settings(args: argparse.Namespace) -> Settings:
         seed=int(args.seed),
         out_dir=args.out_dir or default_dir,
         quick=bool(args.quick),
+        pypaillier=bool(getattr(args, "pypaillier", True)),
     )
     if settings.values < _SMALL:
         raise SystemExit(f"--values must be at least {_SMALL}")
@@ -430,7 +439,14 @@ class KeyLengthBench:
         plain = self.values[: len(numbers)]
         check_close("phe add", self._phe_decrypt(sums), plain + np.roll(plain, -1), atol=1e-12)
         realigned = sum(a.exponent != b.exponent for a, b in pairs) / len(pairs)
-        return [rate_result("add", ours, theirs, {**self.context, "realigned": realigned})]
+        with parallel_config(n_jobs=self.jobs):
+            ev + other  # start the thread pool
+            self._step(f"add, ours jobs={self.jobs} ({count} values)")
+            every, parallel_total = measure(lambda: ev + other, count, budget=self.budget)
+        if parallel_total.ciphertexts != total.ciphertexts:
+            raise VerificationError("add: the parallel sums differ from the inline ones")
+        ctx = {**self.context, "realigned": realigned}
+        return [rate_result("add", ours, theirs, ctx), rate_result("add_all", every, theirs, ctx)]
 
     # scalar multiplication -----------------------------------------------------------------
     def multiply(self) -> list[Result]:
@@ -442,6 +458,7 @@ class KeyLengthBench:
             self._check_encrypted("ev * 0.731", product, values * SCALAR, atol=1e-4)
             self._step(f"scalar multiply by a 53-bit int64 ({int(INT53)}), ours 1 core")
             long, product = measure(lambda: ev * INT53, count, budget=self.budget)
+        short_all, long_all = self._multiply_all(product)
         # the reference multiplies the *encoded* values (a factor of 2**52 would amplify
         # the encoding error of the values themselves)
         encoded = np.round(values * VALUE_SCALE) / VALUE_SCALE
@@ -457,7 +474,25 @@ class KeyLengthBench:
         return [
             rate_result("mul_scalar_16bit", short, theirs, ctx),
             rate_result("mul_scalar_53bit", long, theirs, ctx),
+            rate_result("mul_scalar_16bit_all", short_all, theirs, ctx),
+            rate_result("mul_scalar_53bit_all", long_all, theirs, ctx),
         ]
+
+    def _multiply_all(self, long_product: EncryptedVector) -> tuple[Timing, Timing]:
+        """The scalar products with ``n_jobs=jobs``; bit-identical to the 1-core ones."""
+        ev, count, jobs = self.encrypted, len(self.values), self.jobs
+        short_product = ev * SCALAR
+        with parallel_config(n_jobs=jobs):
+            ev * SCALAR  # start the thread pool
+            self._step(f"scalar multiply by {SCALAR}, ours {jobs=}")
+            short, short_all = measure(lambda: ev * SCALAR, count, budget=self.budget)
+            self._step(f"scalar multiply by a 53-bit int64, ours {jobs=}")
+            long, long_all = measure(lambda: ev * INT53, count, budget=self.budget)
+        if short_all.ciphertexts != short_product.ciphertexts:
+            raise VerificationError("ev * 0.731: the parallel products differ")
+        if long_all.ciphertexts != long_product.ciphertexts:
+            raise VerificationError("ev * int53: the parallel products differ")
+        return short, long
 
     # X.T @ ev -----------------------------------------------------------------------------
     def matmul(self) -> list[Result]:
@@ -511,9 +546,48 @@ class KeyLengthBench:
         check_close("phe X.T @ ev", self._phe_decrypt(columns), want, rtol=1e-9, atol=atol)
         return timing
 
+    def pypaillier(self, ours: Sequence[Result]) -> list[Result]:
+        """pypaillier with 1 and ``workers`` rayon threads against our rows of this run."""
+        if not self.settings.pypaillier:
+            return []
+        if not pypaillier_baseline.available():
+            self._step("pypaillier is not installed (import name 'paillier'): rows skipped")
+            return []
+        if self.bits < pypaillier_baseline.MIN_BITS:
+            self._step(f"pypaillier refuses {self.bits}-bit keys: rows skipped")
+            return []
+        spec = {
+            "bits": self.bits,
+            "values": self.settings.values,
+            "rows": self.settings.phe_rows,
+            "features": self.settings.features,
+            "budget": self.budget,
+            "seed": self.settings.seed,
+        }
+        by_key = {result.key: result for result in ours}
+        rows = []
+        for suffix, threads in (("1core", 1), ("all", self.settings.workers)):
+            self._step(f"pypaillier, {threads} rayon thread(s), in a child process")
+            rates = pypaillier_baseline.measure(spec, threads) or {}
+            for operation in PYPAILLIER_OPERATIONS:
+                mine = by_key[our_key(operation, suffix == "all")]
+                rows.append(
+                    seconds_result(
+                        f"pypaillier_{operation}_{suffix}",
+                        mine.ours,
+                        rates[operation],
+                        n=mine.n,
+                        seconds=mine.seconds,
+                        context=self.context,
+                        unit="ops/s",
+                    )
+                )
+        return rows
+
     def run(self) -> list[Result]:
         """Every measurement at this key length, in table order."""
-        return self.encrypt() + self.decrypt() + self.add() + self.multiply() + self.matmul()
+        ours = self.encrypt() + self.decrypt() + self.add() + self.multiply() + self.matmul()
+        return ours + self.pypaillier(ours)
 
 
 def run(settings: Settings, log: Log) -> dict[int, list[Result]]:

@@ -13,7 +13,14 @@ from dataclasses import dataclass
 from benchmarks.report import Result
 from benchmarks.timing import Timing
 
-__all__ = ["ROWS", "RowSpec", "rate_result", "seconds_result"]
+__all__ = [
+    "PYPAILLIER_OPERATIONS",
+    "ROWS",
+    "RowSpec",
+    "our_key",
+    "rate_result",
+    "seconds_result",
+]
 
 _PHE_ENCRYPT = "phe encrypt (1 core)"
 _PHE_DECRYPT = "phe decrypt (1 core)"
@@ -145,6 +152,13 @@ ROWS: dict[str, RowSpec] = {
         "{realigned:.0%} of the pairs had different exponents and were aligned first "
         "(phe's natural cost with floats)",
     ),
+    "add_all": RowSpec(
+        "add, ciphertext + ciphertext, all cores ({workers} workers)",
+        "add",
+        "phe c1 + c2",
+        "ev + ev2 inside parallel_config(n_jobs={jobs}) (chunks on the thread pool, "
+        "gmpy2 allow_release_gil); phe as above",
+    ),
     "mul_scalar_16bit": RowSpec(
         "scalar multiply, ev * 0.731 (16-bit fixed point), 1 core",
         "scalar multiply",
@@ -158,6 +172,19 @@ ROWS: dict[str, RowSpec] = {
         _PHE_MUL,
         "ev * np.int64({factor}): a 53-bit exponent, vs phe's c * 0.731 whose mantissa "
         "has {phe_bits} bits",
+    ),
+    "mul_scalar_16bit_all": RowSpec(
+        "scalar multiply, ev * 0.731 (16-bit fixed point), all cores ({workers} workers)",
+        "scalar multiply",
+        _PHE_MUL,
+        "ev * 0.731 inside parallel_config(n_jobs={jobs}) (one powmod_base_list per "
+        "chunk on the thread pool)",
+    ),
+    "mul_scalar_53bit_all": RowSpec(
+        "scalar multiply, ev * 53-bit int64, all cores ({workers} workers)",
+        "scalar multiply",
+        _PHE_MUL,
+        "ev * np.int64({factor}) inside parallel_config(n_jobs={jobs})",
     ),
     "matmul_xt_ev_1core": RowSpec(
         "X.T @ ev ({rows} x {features}), multiply-adds, 1 core",
@@ -175,6 +202,65 @@ ROWS: dict[str, RowSpec] = {
     ),
 }
 """Every measurement of the suite, in table order."""
+
+PYPAILLIER_OPERATIONS: dict[str, tuple[str, str, str, str]] = {
+    "encrypt": (
+        "encrypt, public key",
+        "encrypt_public",
+        "encrypt_many",
+        "pk.encrypt_vector (2**-32) vs paillier.encrypt_many (scale 1e8)",
+    ),
+    "add": (
+        "add, ciphertext + ciphertext",
+        "add",
+        "add_blocks",
+        "ev + ev2 vs add_blocks over blocks [i, n + i]",
+    ),
+    "mul_scalar_16bit": (
+        "scalar multiply by 0.731",
+        "mul_scalar_16bit",
+        "multiply_many_public",
+        "ev * 0.731 (16-bit) vs multiply_many_public by 0.731 (scale 1e8, ~27 bits)",
+    ),
+    "mul_scalar_53bit": (
+        "scalar multiply by a 53-bit int",
+        "mul_scalar_53bit",
+        "multiply_integers_public",
+        "ev * np.int64({factor}) vs multiply_integers_public by the same integer",
+    ),
+    "matmul_xt_ev": (
+        "X.T @ ev, multiply-adds",
+        "matmul_xt_ev",
+        "multiply_many_public + add_blocks",
+        "ev.matmul(X.T) ({rows} x {features}) vs multiply_many_public of the repeated "
+        "vector by X.T flattened plus add_blocks per feature, on a {phe_rows}-row sample",
+    ),
+}
+"""pypaillier comparison rows: operation to (label, our row stem, its API, description)."""
+
+
+def our_key(operation: str, all_cores: bool) -> str:
+    """The key of our row that a pypaillier comparison row repeats."""
+    stem = PYPAILLIER_OPERATIONS[operation][1]
+    if stem in ("add", "mul_scalar_16bit", "mul_scalar_53bit"):
+        return f"{stem}_all" if all_cores else stem
+    return f"{stem}_{'all' if all_cores else '1core'}"
+
+
+for _operation, (_label, _stem, _api, _what) in PYPAILLIER_OPERATIONS.items():
+    ROWS[f"pypaillier_{_operation}_1core"] = RowSpec(
+        f"vs pypaillier: {_label}, 1 core / 1 thread",
+        "",
+        f"pypaillier {_api} (RAYON_NUM_THREADS=1)",
+        f"ours (row {our_key(_operation, False)}) against pypaillier: {_what}",
+    )
+    ROWS[f"pypaillier_{_operation}_all"] = RowSpec(
+        f"vs pypaillier: {_label}, {{workers}} cores / {{workers}} threads",
+        "",
+        f"pypaillier {_api} (RAYON_NUM_THREADS={{workers}})",
+        f"ours (row {our_key(_operation, True)}) against pypaillier in a child process "
+        f"of the same run: {_what}",
+    )
 
 
 def rate_result(
