@@ -11,8 +11,8 @@ hetero-lr example's 500 + 500 rows) runs with ``compute = { engine = "dask" }``:
   worker and the job finishes;
 * the scheduler killed mid-training: the guest stops with an error naming the cluster
   and the fix, and ``--resume`` on a new cluster at the same address finishes;
-* an unreachable scheduler: ``vfl simulate`` stops with one line naming the address
-  and what to do;
+* an unreachable scheduler, or one without workers: ``vfl simulate`` stops with one
+  line naming the address and what to do;
 * a ``tls://`` cluster serves a party holding a certificate of its CA, and refuses a
   party with another CA's certificate;
 * the Python API: ``HeteroLogisticRegression(executor=ClusterExecutor(client))``
@@ -338,11 +338,24 @@ def _start_cluster(folder: Path, port: int | None = None, workers: int = 1) -> C
     try:
         for _ in range(workers):
             started.add_worker()
-        started.wait_for_workers(workers)
+        if workers:
+            started.wait_for_workers(workers)
+        else:
+            started.client().close()  # the scheduler is up
     except BaseException:
         started.stop()
         raise
     return started
+
+
+def test_a_scheduler_without_workers_is_named(tmp_path: Path) -> None:
+    lonely = _start_cluster(tmp_path, workers=0)
+    try:
+        job = _job(tmp_path, f'{{ engine = "dask", scheduler = "{lonely.address}" }}')
+        with pytest.raises(ComputeError, match=f"{lonely.address} has no worker after 5 s"):
+            simulate_job(job)
+    finally:
+        lonely.stop()
 
 
 def test_a_lost_scheduler_stops_the_job_and_resume_finishes_it(tmp_path: Path) -> None:
