@@ -581,7 +581,9 @@ class EncryptedVector:
         column_cost, group = subset_cost(-(-width // workers), count, bits)
         row_cost, _ = subset_cost(width, -(-count // workers), bits)
         if column_cost + count < row_cost and width > group:
-            size = -(-width // workers // group) * group
+            # two column blocks per worker: a worker slowed by other load takes fewer
+            # (each extra block costs one Horner pass, about rows * bits squarings)
+            size = -(-width // (2 * workers) // group) * group
             bounds = [(a, min(a + size, width)) for a in range(0, width, size)]
             partials = parallel.run_chunks(
                 _kernels.matmul_subsets,
