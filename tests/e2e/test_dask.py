@@ -41,7 +41,7 @@ import pytest
 
 import protocols.hetero_lr.guest as lr_guest
 from tests.e2e.test_resume import _assert_reference_models, _reference
-from tests.support.job_files import free_ports, write_job
+from tests.support.job_files import free_ports, start_party, write_job
 from vfl.certs import create_job_certificates
 from vfl.exceptions import JobFileError
 from vfl.hetero_lr import HeteroLogisticRegression
@@ -252,6 +252,21 @@ def test_a_dask_guest_trains_the_model_of_a_local_run(
     with cluster.client() as client:
         done = client.run(lambda dask_worker: dask_worker.state.transition_counter)
     assert len(done) == 2 and all(count > 0 for count in done.values()), done
+
+
+def test_vfl_run_processes_over_tls_with_a_dask_guest(cluster: Cluster, tmp_path: Path) -> None:
+    """The same job as two ``vfl run`` processes over the job's mutual TLS: the guest's
+    process connects to the cluster itself and says so in its log."""
+    job = _job(tmp_path, f'{{ engine = "dask", scheduler = "{cluster.address}" }}')
+    create_job_certificates(tmp_path / "certs", [name for name, _ in PARTIES])
+    processes = {name: start_party(job.path, name) for name, _ in PARTIES}
+    for name, process in processes.items():
+        _, stderr = process.communicate(timeout=120)
+        assert process.returncode == 0, f"{name}: {stderr[-3000:]}"
+        if name == "bank-a":
+            assert f"dask cluster connected party=bank-a scheduler={cluster.address}" in stderr
+    summary = json.loads((job.party_output_dir("bank-a") / "step-1-hetero_lr.json").read_text())
+    assert summary["epochs"] == 2
 
 
 def test_the_python_api_runs_on_the_cluster(cluster: Cluster) -> None:

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib
+import logging
 from collections.abc import Callable, Iterator
 from concurrent.futures import Executor, Future
 from dataclasses import dataclass
@@ -36,6 +37,7 @@ from typing import Any, TypeVar
 
 from crypto.parallel import parallel_config
 from vfl.exceptions import VflError
+from vfl.runtime.logs import event
 
 __all__ = [
     "ENGINES",
@@ -47,6 +49,7 @@ __all__ = [
     "parse_compute",
 ]
 
+LOGGER = logging.getLogger("vfl.compute")
 ENGINES = ("local", "dask")
 SCHEMES = ("tcp://", "tls://")
 T = TypeVar("T")
@@ -301,6 +304,16 @@ def compute_context(
     client = connect_dask(config, party=party, timeout=timeout)
     try:
         executor = ClusterExecutor(client, config.n_jobs)
+        threads = client.nthreads()
+        event(
+            LOGGER,
+            "dask cluster connected",
+            party=party,
+            scheduler=config.scheduler,
+            workers=len(threads),
+            threads=sum(threads.values()),
+            pieces=executor._max_workers,
+        )
         try:
             with parallel_config(n_jobs=executor._max_workers, executor=executor):
                 yield executor
@@ -308,3 +321,4 @@ def compute_context(
             executor.shutdown(wait=False)
     finally:
         client.close()
+        event(LOGGER, "dask cluster closed", party=party, scheduler=config.scheduler)
