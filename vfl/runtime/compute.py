@@ -52,6 +52,7 @@ __all__ = [
 LOGGER = logging.getLogger("vfl.compute")
 ENGINES = ("local", "dask")
 SCHEMES = ("tcp://", "tls://")
+TLS_FILES = ("ca_file", "cert_file", "key_file")
 T = TypeVar("T")
 
 
@@ -125,8 +126,7 @@ needs the scheduler's address, e.g. scheduler = "tcp://10.0.0.5:8786" (the addre
             "`dask scheduler` prints)"
         ),
     )
-    files = {key: section.path_value(key, required=False) for key in ("ca_file", "cert_file")}
-    files["key_file"] = section.path_value("key_file", required=False)
+    files = {key: section.path_value(key, required=False) for key in TLS_FILES}
     n_jobs = section.take("n_jobs", int, None, non_zero_workers)
     section.finish()
     if engine == "local":
