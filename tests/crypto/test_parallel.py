@@ -149,3 +149,29 @@ def test_process_pool_workers_exit_when_their_party_is_killed(tmp_path) -> None:
     while any(_running(pid) for pid in workers) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert not any(_running(pid) for pid in workers), f"orphaned workers: {workers}"
+
+
+def test_elementwise_operations_on_threads_are_bit_identical(public_key) -> None:
+    """``ev + ev``, ``ev + x`` and ``ev * k`` chunked on threads give the inline ciphertexts."""
+    rng = np.random.default_rng(21)
+    x, y = rng.normal(size=600), rng.normal(size=600)
+    factors = rng.normal(size=600)
+    ev, other = public_key.encrypt_vector(x), public_key.encrypt_vector(y)
+
+    def operations():
+        return {
+            "ev + ev": (ev + other).ciphertexts,
+            "ev + x": (ev + y).ciphertexts,
+            "ev * -0.731": (ev * -0.731).ciphertexts,
+            "ev * int": (ev * np.int64(-(1 << 52) - 7)).ciphertexts,
+            "ev * array": ev.multiply(factors).ciphertexts,
+        }
+
+    inline = operations()
+    with parallel_config(n_jobs=2):
+        threaded = operations()
+    with ThreadPoolExecutor(max_workers=2) as executor, parallel_config(executor=executor):
+        custom = operations()
+    for name, expected in inline.items():
+        assert threaded[name] == expected, name
+        assert custom[name] == expected, name
