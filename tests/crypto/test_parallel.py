@@ -158,7 +158,7 @@ def test_elementwise_operations_on_threads_are_bit_identical(public_key) -> None
     factors = rng.normal(size=600)
     ev, other = public_key.encrypt_vector(x), public_key.encrypt_vector(y)
 
-    def operations():
+    def operations() -> dict[str, list[int]]:
         return {
             "ev + ev": (ev + other).ciphertexts,
             "ev + x": (ev + y).ciphertexts,
