@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from crypto.paillier import PaillierPublicKey
 from crypto.parallel import ORPHAN_POLL_SECONDS, chunk_bounds, parallel_config, resolve_n_jobs
 
 
@@ -151,7 +152,7 @@ def test_process_pool_workers_exit_when_their_party_is_killed(tmp_path) -> None:
     assert not any(_running(pid) for pid in workers), f"orphaned workers: {workers}"
 
 
-def test_elementwise_operations_on_threads_are_bit_identical(public_key) -> None:
+def test_elementwise_operations_on_threads_are_bit_identical(public_key: PaillierPublicKey) -> None:
     """``ev + ev``, ``ev + x`` and ``ev * k`` chunked on threads give the inline ciphertexts."""
     rng = np.random.default_rng(21)
     x, y = rng.normal(size=600), rng.normal(size=600)
