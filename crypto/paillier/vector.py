@@ -49,7 +49,7 @@ if TYPE_CHECKING:
 __all__ = ["DEFAULT_PLAINTEXT_PRECISION", "EncryptedVector", "concatenate"]
 
 _MIN_CHUNK_POWMOD = 32
-_MIN_CHUNK_ADD = 256
+_MIN_CHUNK_ADD = 64
 
 
 def _local_chunks(
