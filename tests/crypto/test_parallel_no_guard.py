@@ -13,6 +13,8 @@ import sys
 import textwrap
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
 
 SCRIPT = textwrap.dedent(
@@ -35,15 +37,18 @@ SCRIPT = textwrap.dedent(
 )
 
 
-def test_script_without_main_guard_runs_process_pool(tmp_path: Path) -> None:
-    script = tmp_path / "no_guard.py"
+@pytest.mark.parametrize("as_module", [False, True], ids=["script", "python -m"])
+def test_script_without_main_guard_runs_process_pool(tmp_path: Path, as_module: bool) -> None:
+    """``python script.py`` (init_main_from_path) and ``python -m mod`` (init_main_from_name)."""
+    script = tmp_path / "no_guard_script.py"
     script.write_text(SCRIPT)
+    command = ["-m", "no_guard_script"] if as_module else [str(script)]
     values = list(range(-40, 40))
     rows = [[(80 * j + k) % 7 - 3 for k in range(80)] for j in range(3)]
     want = [sum(a * x for a, x in zip(row, values, strict=True)) for row in rows]
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     completed = subprocess.run(
-        [sys.executable, str(script)],
+        [sys.executable, *command],
         cwd=tmp_path,
         env=env,
         capture_output=True,
