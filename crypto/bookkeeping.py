@@ -297,5 +297,5 @@ def matrix_factors(
     exponent = plaintext_exponent(array, precision)
     flat = encode_array(array, exponent)
     rows = [flat[i * length : (i + 1) * length] for i in range(array.shape[0])]
-    row_norm = max((sum(abs(a) for a in row) for row in rows), default=0)
+    row_norm = max((sum(map(abs, row)) for row in rows), default=0)
     return rows, exponent, check_bound(bound * row_norm, n, "matrix product")

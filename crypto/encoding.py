@@ -19,6 +19,7 @@ from __future__ import annotations
 import math
 import numbers
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -212,6 +213,24 @@ def encode_scalar(
     return mantissa, exponent
 
 
+def _scaled_integers(flat: npt.NDArray[Any], exponent: int) -> list[int] | None:
+    """``v * 16**-exponent`` for integer ``v`` and ``exponent <= 0`` in numpy, exactly.
+
+    ``None`` when the exact products might not fit in int64 (or ``exponent > 0``,
+    which rounds): the caller then takes the exact integer path.
+    """
+    if exponent > 0 or -LOG2_BASE * exponent > 62:
+        return None
+    if flat.size == 0:
+        return []
+    largest = max(abs(int(flat.max())), abs(int(flat.min())))
+    factor = 1 << (-LOG2_BASE * exponent)
+    if largest * factor >= 1 << 62:
+        return None
+    scaled: list[int] = (flat.astype(np.int64) * factor).tolist()
+    return scaled
+
+
 def encode_array(values: npt.ArrayLike, exponent: int) -> list[int]:
     """Encode every element of ``values`` at one shared exponent.
 
@@ -245,6 +264,9 @@ def encode_array(values: npt.ArrayLike, exponent: int) -> list[int]:
         flat = flat.astype(np.int64)
         kind = "i"
     if kind in "iu":
+        fast = _scaled_integers(flat, exponent)
+        if fast is not None:
+            return fast
         return [_exact_mantissa(int(v), exponent) for v in flat.tolist()]
     if kind == "O":
         return [_exact_mantissa(_as_python_number(v), exponent) for v in flat.tolist()]

@@ -511,7 +511,7 @@ class EncryptedVector:
         rows, exponent, bound = matrix_factors(
             matrix, len(self), precision, bound=self.bound, n=self.public_key.n
         )
-        bits = max((abs(a).bit_length() for row in rows for a in row), default=0)
+        bits = max((max(max(row), -min(row)).bit_length() for row in rows if row), default=0)
         if not rows:
             return self._like([], self.exponent + exponent, bound)
         ciphertexts = self._matmul_rows(rows, bits, n_jobs, executor)

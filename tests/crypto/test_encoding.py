@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from fractions import Fraction
 
 import numpy as np
 import phe
@@ -143,3 +144,23 @@ def test_encode_scalar_refuses_values_beyond_the_plaintext_space() -> None:
         encode_scalar(float("nan"), n)
     with pytest.raises(EncodingError):
         encode_scalar("3", n)
+
+
+@given(
+    st.lists(st.integers(-(2**63), 2**63 - 1), max_size=20),
+    st.integers(-20, 3),
+)
+def test_integer_arrays_encode_exactly_on_the_numpy_path_and_off_it(
+    values: list[int], exponent: int
+) -> None:
+    # int64 arrays at exponents <= 0 are scaled in numpy when the products fit in 62
+    # bits, and exactly with Python integers otherwise: both give round(v / 16**e)
+    expected = [
+        round_half_even_fraction(v * 16 ** max(-exponent, 0), 16 ** max(exponent, 0))
+        for v in values
+    ]
+    assert encode_array(np.array(values, dtype=np.int64), exponent) == expected
+
+
+def round_half_even_fraction(numerator: int, denominator: int) -> int:
+    return round(Fraction(numerator, denominator))  # Fraction rounds half to even
