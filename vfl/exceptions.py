@@ -5,6 +5,7 @@ from __future__ import annotations
 __all__ = [
     "CertificateError",
     "CodecError",
+    "ComputeError",
     "DataError",
     "JobFileError",
     "MessageTooLargeError",
@@ -33,6 +34,10 @@ class VflError(Exception):
     ...     print(type(error).__name__, isinstance(error, VflError))
     MetricError True
     """
+
+
+class ComputeError(VflError):
+    """The party's compute cluster cannot be used (unreachable, no workers, lost)."""
 
 
 class DataError(VflError, ValueError):

@@ -86,7 +86,8 @@ from pathlib import Path
 
 from protocols.messages import PARTY_NAME_PATTERN
 from vfl.exceptions import JobFileError
-from vfl.runtime.compute import ComputeConfig, parse_compute
+from vfl.jobs.compute_section import parse_compute
+from vfl.runtime.compute import ComputeConfig
 from vfl.runtime.transport.base import DEFAULT_MAX_MESSAGE_BYTES
 from vfl.steps import (
     HeteroLrStep,
