@@ -544,17 +544,7 @@ class EncryptedVector:
         if plan == "buckets":
             # split the long rows (columns of ciphertexts); combine partial products
             chunks = parallel.chunk_bounds(width, workers, max(256, width // workers))
-            partials = parallel.run_chunks(
-                _kernels.matmul_buckets,
-                [(self._ciphertexts[a:b], [row[a:b] for row in rows], n2) for a, b in chunks],
-                releases_gil=False,
-                n_jobs=n_jobs,
-                executor=executor,
-            )
-            result = partials[0]
-            for partial in partials[1:]:
-                result = [x * y % n2 for x, y in zip(result, partial, strict=True)]
-            return result
+            return self._column_blocks(_kernels.matmul_buckets, chunks, rows, n_jobs, executor)
         chunks = parallel.chunk_bounds(count, workers, max(64, count // workers))
         results = parallel.run_chunks(
             _kernels.matmul_tables,
@@ -564,6 +554,28 @@ class EncryptedVector:
             executor=executor,
         )
         return [c for chunk in results for c in chunk]
+
+    def _column_blocks(
+        self,
+        kernel: Callable[[Sequence[mpz], Sequence[Sequence[int]], mpz], list[mpz]],
+        bounds: Sequence[tuple[int, int]],
+        rows: list[list[int]],
+        n_jobs: int | None,
+        executor: Executor | None,
+    ) -> list[mpz]:
+        """Each block of columns ``[a, b)`` on a worker; the partial products multiplied."""
+        n2 = self.public_key._n2
+        partials = parallel.run_chunks(
+            kernel,
+            [(self._ciphertexts[a:b], [row[a:b] for row in rows], n2) for a, b in bounds],
+            releases_gil=False,
+            n_jobs=n_jobs,
+            executor=executor,
+        )
+        result = partials[0]
+        for partial in partials[1:]:
+            result = [x * y % n2 for x, y in zip(result, partial, strict=True)]
+        return result
 
     def _matmul_subsets(
         self,
@@ -585,17 +597,7 @@ class EncryptedVector:
             # (each extra block costs one Horner pass, about rows * bits squarings)
             size = -(-width // (2 * workers) // group) * group
             bounds = [(a, min(a + size, width)) for a in range(0, width, size)]
-            partials = parallel.run_chunks(
-                _kernels.matmul_subsets,
-                [(self._ciphertexts[a:b], [row[a:b] for row in rows], n2) for a, b in bounds],
-                releases_gil=False,
-                n_jobs=n_jobs,
-                executor=executor,
-            )
-            result = partials[0]
-            for partial in partials[1:]:
-                result = [x * y % n2 for x, y in zip(result, partial, strict=True)]
-            return result
+            return self._column_blocks(_kernels.matmul_subsets, bounds, rows, n_jobs, executor)
         size = -(-count // workers)
         results = parallel.run_chunks(
             _kernels.matmul_subsets,
