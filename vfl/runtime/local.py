@@ -2,23 +2,126 @@
 
 Used by the in-process Python API (:func:`vfl.intersect`): every message is encoded
 and decoded exactly as over TLS, so the same validation applies, but no thread,
-socket or certificate is needed.  Messages are delivered in FIFO order; a role's
-queued local work runs when no message is waiting.  The loop itself is the shared
-message pump (:func:`protocols.pump.deliver_until_done`), as over a transport.
+socket or certificate is needed.  Messages are delivered in FIFO order.  The loop
+itself is the shared message pump (:func:`protocols.pump.deliver_until_done`), as over
+a transport.
+
+A role's queued local work (:attr:`~protocols.roles.Role.has_work`, e.g. obfuscators
+for its next encryptions) runs on a helper thread while another role handles a
+message, as it would in its own process while waiting for a peer; the role finishes
+that piece before it receives its next message, so it never runs two things at once.
+:func:`overlap_work` turns this off (work then runs only when no message waits).
+Messages and results are the same either way; only the randomness drawn differs.
 """
 
 from __future__ import annotations
 
+import contextvars
 from collections import deque
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
+from contextlib import contextmanager
+from typing import Any, TypeVar
 
+from crypto.parallel import parallel_config
 from protocols import pump
 from protocols.exceptions import ProtocolError
 from protocols.messages import Message
 from protocols.roles import Role
 from vfl.runtime import codec
 
-__all__ = ["codec_wire", "run_locally"]
+__all__ = ["codec_wire", "overlap_work", "run_locally"]
+
+T = TypeVar("T")
+_OVERLAP: contextvars.ContextVar[bool] = contextvars.ContextVar("vfl_local_overlap", default=True)
+
+
+@contextmanager
+def overlap_work(enabled: bool) -> Iterator[None]:
+    """Run roles' local work beside other roles' messages (default) or only when idle.
+
+    Parameters
+    ----------
+    enabled : bool
+        ``False``: :func:`run_locally` in this block runs a role's work only when no
+        message is waiting (the behaviour before the overlap; benchmarks compare).
+
+    Examples
+    --------
+    >>> with overlap_work(False):
+    ...     pass
+    """
+    token = _OVERLAP.set(enabled)
+    try:
+        yield
+    finally:
+        _OVERLAP.reset(token)
+
+
+class _Inline(Executor):
+    """Runs each submitted call at once in the submitting thread (one worker)."""
+
+    _max_workers = 1
+
+    def submit(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> Future[T]:
+        future: Future[T] = Future()
+        try:
+            future.set_result(fn(*args, **kwargs))
+        except BaseException as error:  # handed to the caller through the future
+            future.set_exception(error)
+        return future
+
+
+def _work_inline(role: Role) -> list[Message]:
+    """``role.work()`` with its crypto inline on the helper thread.
+
+    Inline, not on the shared pools: the pools' queues then hold only the busy role's
+    chunks, which would otherwise wait behind precomputation that is not urgent.
+    """
+    with parallel_config(executor=_Inline()):
+        return role.work()
+
+
+class _Helper:
+    """One helper thread running a piece of local work for roles that wait.
+
+    At most one piece runs at a time; :meth:`join` waits for a role's piece and
+    sends the messages it produced before that role handles anything else.
+    """
+
+    def __init__(self, roles: Mapping[str, Role], send: Callable[[Message], None]) -> None:
+        self._roles = roles
+        self._send = send
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="vfl-local-work")
+        self._running: tuple[str, Future[list[Message]]] | None = None
+
+    def start(self, busy: str) -> None:
+        """Start a piece of work for a role other than ``busy``, if one has some."""
+        if self._running is not None:
+            return
+        for name, role in self._roles.items():
+            if name != busy and role.has_work:
+                context = contextvars.copy_context()
+                self._running = (name, self._executor.submit(context.run, _work_inline, role))
+                return
+
+    def join(self, party: str | None = None) -> None:
+        """Finish ``party``'s running piece (any role's if ``None``) and send its messages."""
+        if self._running is None or party not in (None, self._running[0]):
+            return
+        name, future = self._running
+        self._running = None
+        for message in future.result():
+            if message.receiver not in self._roles:
+                raise ProtocolError(
+                    f"{name} tried to send a {message.kind.name} to "
+                    f"{message.receiver!r}, not a peer"
+                )
+            self._send(message)
+
+    def close(self) -> None:
+        """Wait for a running piece (its errors were or will be reported) and stop."""
+        self._executor.shutdown(wait=True)
 
 
 def run_locally(
@@ -70,15 +173,28 @@ def run_locally(
     def send(message: Message) -> None:
         queue.append(message if wire is None else wire(message))
 
+    helper = _Helper(roles, send) if _OVERLAP.get() else None
+
     def next_event() -> pump.Event | None:
+        if helper is not None:
+            if queue:
+                receiver = queue[0].receiver
+                helper.join(receiver)
+                helper.start(busy=receiver)
+                return pump.Deliver(queue.popleft())
+            helper.join()
         if queue:
             return pump.Deliver(queue.popleft())
         working = next((name for name, role in roles.items() if role.has_work), None)
         return None if working is None else pump.Work(working)
 
-    pump.deliver_until_done(
-        roles, send, next_event, after_each=None if on_step is None else lambda _: on_step()
-    )
+    try:
+        pump.deliver_until_done(
+            roles, send, next_event, after_each=None if on_step is None else lambda _: on_step()
+        )
+    finally:
+        if helper is not None:
+            helper.close()
     stuck = [name for name, role in roles.items() if not role.done]
     if stuck:
         raise ProtocolError(f"the protocol stopped before {', '.join(stuck)} finished")
