@@ -40,7 +40,6 @@ from crypto.ot_extension import (
     HASH_FUNCTIONS,
     OUTPUT_BYTES,
     OprfReceiver,
-    item_hashes,
 )
 from protocols.exceptions import ProtocolError
 from protocols.messages import (
@@ -55,6 +54,7 @@ from protocols.messages import (
 from protocols.psi.closing import closing_messages, joined_values
 from protocols.psi.cuckoo import CuckooError, bin_count, cuckoo_table
 from protocols.psi.guest import SALT_BYTES, chunk_count, chunk_length
+from protocols.psi.kkrt_hashes import bin_positions, code_words
 from protocols.psi.matching import as_values, intersect_rows
 from protocols.psi.outcome import PsiOutcome
 from protocols.psi.settings import PsiSettings
@@ -194,7 +194,6 @@ class KkrtGuest(Role):
         self._block = block_bins(settings)
         self._blocks = chunk_count(self._bins, self._block)
         self._salt = b""
-        self._codes = np.empty((0, HASH_FUNCTIONS, CODE_BYTES), dtype=np.uint8)
         self._positions = np.empty((0, HASH_FUNCTIONS), dtype=np.int64)
         self._table = np.empty(0, dtype=np.int64)
         self._links = {
@@ -317,12 +316,12 @@ class KkrtGuest(Role):
     def _place_ids(self) -> None:
         for _ in range(SALT_ATTEMPTS):
             salt = secrets.token_bytes(SALT_BYTES)
-            codes, positions = item_hashes(self.ids, salt, self._bins)
+            positions = bin_positions(self.ids, salt, self._bins)  # code words: per block
             try:
                 self._table = cuckoo_table(positions, self._bins)
             except CuckooError:
                 continue
-            self._salt, self._codes, self._positions = salt, codes, positions
+            self._salt, self._positions = salt, positions
             return
         raise ProtocolError(
             f"{self.party}: cuckoo hashing failed under {SALT_ATTEMPTS} salts; this should "
@@ -344,7 +343,7 @@ class KkrtGuest(Role):
         items = occupants[filled]
         # the code word of the hash function that put the item in this bin
         functions = np.argmax(self._positions[items] == (filled + start)[:, None], axis=1)
-        rows[filled] = self._codes[items, functions]
+        rows[filled] = code_words(self.ids, items, functions, self._salt, self._bins)
         columns, t_rows = link.oprf.columns(start, rows)
         values = link.oprf.outputs(t_rows[filled], filled + start)
         link.own_values[items] = as_values(values, OUTPUT_BYTES)

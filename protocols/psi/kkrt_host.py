@@ -17,7 +17,6 @@ from crypto.ot_extension import (
     OUTPUT_BYTES,
     OprfSender,
     choice_bits,
-    item_hashes,
 )
 from crypto.permutation import secure_permutation
 from protocols.exceptions import ProtocolError
@@ -35,7 +34,9 @@ from protocols.messages import (
 from protocols.psi.cuckoo import bin_count
 from protocols.psi.guest import chunk_count
 from protocols.psi.kkrt_guest import HOST_ITEM_BYTES, block_bins, output_key
+from protocols.psi.kkrt_hashes import bin_positions, code_words
 from protocols.psi.outcome import PsiOutcome
+from protocols.psi.packed import PackedIds
 from protocols.psi.settings import PsiSettings
 from protocols.psi.setup_checks import (
     check_guest_setup,
@@ -124,7 +125,7 @@ class KkrtHost(Role):
         self._received = 0
         self._pending: deque[tuple[int, bytes]] = deque()
         self._processed = 0
-        self._codes = np.empty((0, HASH_FUNCTIONS, CODE_BYTES), dtype=np.uint8)
+        self._shuffled = PackedIds(())
         self._flat_bins = np.empty(0, dtype=np.int64)
         self._by_bin = np.empty(0, dtype=np.int64)
         self._sorted_bins = np.empty(0, dtype=np.int64)
@@ -279,8 +280,8 @@ class KkrtHost(Role):
 
     def _hash_ids(self) -> None:
         assert self._salt is not None
-        shuffled = [self.ids[row] for row in self._order.tolist()]
-        self._codes, positions = item_hashes(shuffled, self._salt, self._bins)
+        self._shuffled = PackedIds(map(self.ids.__getitem__, self._order))  # compact
+        positions = bin_positions(self._shuffled, self._salt, self._bins)  # code words: per block
         self._flat_bins = positions.reshape(-1)  # item-major: entry 3 k + i
         self._by_bin = np.argsort(self._flat_bins, kind="stable")
         self._sorted_bins = self._flat_bins[self._by_bin]
@@ -288,7 +289,7 @@ class KkrtHost(Role):
         self._hashed = True
 
     def _process(self, block: int, columns: bytes) -> None:
-        assert self._oprf is not None
+        assert self._oprf is not None and self._salt is not None
         start = block * self._block
         try:
             q_rows = self._oprf.rows(start, columns)
@@ -299,7 +300,8 @@ class KkrtHost(Role):
         low, high = np.searchsorted(self._sorted_bins, [start, start + len(q_rows)])
         entries = self._by_bin[low:high]
         bins = self._flat_bins[entries]
-        codes = self._codes.reshape(-1, CODE_BYTES)[entries]  # the code of (item, function)
+        items, functions = np.divmod(entries, HASH_FUNCTIONS)  # entry 3 k + i: item k, function i
+        codes = code_words(self._shuffled, items, functions, self._salt, self._bins)
         outputs = self._oprf.outputs(q_rows[bins - start], bins, codes)
         self._values[entries] = np.frombuffer(outputs, dtype=np.uint8).reshape(-1, OUTPUT_BYTES)
         self._processed += 1

@@ -10,6 +10,7 @@ import numpy.typing as npt
 from protocols.exceptions import ProtocolError
 from protocols.messages import PsiPositions, PsiSetup
 from protocols.psi.inputs import DuplicateIdError
+from protocols.psi.packed import PackedIds, first_repeat
 from protocols.psi.settings import PsiSettings
 
 __all__ = [
@@ -28,8 +29,8 @@ MAX_SET_SIZE = 1 << 32
 """Largest set size a peer may announce."""
 
 
-def checked_ids(party: str, ids: Sequence[bytes]) -> list[bytes]:
-    """A role's own ids as a list, once they are known to be unique.
+def checked_ids(party: str, ids: Sequence[bytes]) -> PackedIds:
+    """A role's own ids, packed (:class:`~protocols.psi.packed.PackedIds`), once unique.
 
     Parameters
     ----------
@@ -40,7 +41,7 @@ def checked_ids(party: str, ids: Sequence[bytes]) -> list[bytes]:
 
     Returns
     -------
-    list of bytes
+    PackedIds
         The ids, in order.
 
     Raises
@@ -50,14 +51,17 @@ def checked_ids(party: str, ids: Sequence[bytes]) -> list[bytes]:
 
     Examples
     --------
-    >>> checked_ids("g", [b"ann", b"ann"])
+    >>> checked_ids("g", [b"ann", b"bob", b"ann"])
     Traceback (most recent call last):
     ...
-    protocols.psi.inputs.DuplicateIdError: g: PSI ids must be unique
+    protocols.psi.inputs.DuplicateIdError: g: PSI ids must be unique (rows 0 and 2 hold the same id)
     """
-    checked = list(ids)
-    if len(set(checked)) != len(checked):
-        raise DuplicateIdError(f"{party}: PSI ids must be unique")
+    checked = ids if isinstance(ids, PackedIds) else PackedIds(ids)
+    repeat = first_repeat(checked)
+    if repeat is not None:
+        raise DuplicateIdError(
+            f"{party}: PSI ids must be unique (rows {repeat[0]} and {repeat[1]} hold the same id)"
+        )
     return checked
 
 

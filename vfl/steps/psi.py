@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from protocols.exceptions import ProtocolError
 from protocols.psi import PsiOutcome, psi_guest, psi_host
+from protocols.psi.packed import PackedIds
 from protocols.psi.settings import DEFAULT_CHUNK_SIZE, MAX_CHUNK_SIZE, METHODS, OUTPUTS, PsiSettings
 from vfl.steps.base import (
     JobCheck,
@@ -125,7 +126,7 @@ class PsiType(StepType[PsiStep]):
         rows = context.rows()
         job, party = context.job, context.party
         settings = step.settings(allow_weak_key=job.allow_weak_keys)
-        ids = [customer.encode("utf-8") for customer in rows.ids]
+        ids = PackedIds(customer.encode("utf-8") for customer in rows.ids)  # no list of bytes
         if party.role == "guest":
             hosts = [host.name for host in job.hosts]
             return psi_guest(party.name, context.job_id, hosts=hosts, ids=ids, settings=settings)

@@ -1,0 +1,62 @@
+"""PackedIds and first_repeat against plain Python lists and sets (exact answers)."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from protocols.psi.inputs import DuplicateIdError
+from protocols.psi.packed import PackedIds, first_repeat
+from protocols.psi.setup_checks import checked_ids
+
+ID_LISTS = st.lists(st.binary(min_size=0, max_size=12), max_size=300)
+
+
+@settings(max_examples=200, deadline=None)
+@given(ID_LISTS)
+def test_packed_ids_read_back_exactly(ids: list[bytes]) -> None:
+    packed = PackedIds(ids)
+    assert len(packed) == len(ids)
+    assert list(packed) == ids
+    assert [packed[i] for i in range(len(ids))] == ids
+    assert [packed[-i] for i in range(1, len(ids) + 1)] == [ids[-i] for i in range(1, len(ids) + 1)]
+    assert packed[3:17] == ids[3:17] and packed[::-2] == ids[::-2]
+    assert packed == ids and packed == PackedIds(ids)
+    assert packed.nbytes == sum(map(len, ids)) + 8 * (len(ids) + 1)
+
+
+@settings(max_examples=200, deadline=None)
+@given(ID_LISTS)
+def test_first_repeat_matches_a_set(ids: list[bytes]) -> None:
+    repeat = first_repeat(PackedIds(ids))
+    if len(set(ids)) == len(ids):
+        assert repeat is None
+    else:
+        assert repeat is not None
+        first, later = repeat
+        assert first < later and ids[first] == ids[later]
+
+
+def test_trailing_zero_bytes_are_distinct_ids() -> None:
+    ids = [b"a", b"a\x00", b"a\x00\x00", b"\x00"]
+    assert first_repeat(ids) is None
+    assert list(checked_ids("g", ids)) == ids
+
+
+def test_packing_crosses_run_boundaries() -> None:
+    ids = [str(i).encode() for i in range(200_000)]
+    packed = PackedIds(iter(ids))
+    assert packed[65_535] == b"65535" and packed[65_536] == b"65536" and packed[-1] == b"199999"
+    assert first_repeat(packed) is None
+    assert first_repeat([*ids, b"70000"]) == (70_000, 200_000)
+
+
+def test_checked_ids_names_the_repeated_rows() -> None:
+    with pytest.raises(DuplicateIdError, match=r"rows 1 and 3 hold the same id"):
+        checked_ids("host", [b"x", b"y", b"z", b"y"])
+
+
+def test_out_of_range_index_is_refused() -> None:
+    with pytest.raises(IndexError, match="out of range for 2 ids"):
+        PackedIds([b"a", b"b"])[2]
