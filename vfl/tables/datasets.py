@@ -6,6 +6,7 @@ import csv
 import math
 import os
 import tempfile
+from array import array
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
@@ -327,7 +328,7 @@ class _RawRows:
     header: list[str]
     feature_indices: list[int]
     ids: list[str] = field(default_factory=list)
-    lines: list[int] = field(default_factory=list)
+    lines: array[int] = field(default_factory=lambda: array("q"))  # 8 bytes a row
     cells: list[list[str]] = field(default_factory=list)
     labels: list[int] = field(default_factory=list)
     dropped: int = 0
@@ -373,7 +374,8 @@ def _read_rows(
         seen.add(customer)
         raw.ids.append(customer)
         raw.lines.append(line)
-        raw.cells.append([record[i] for i in feature_indices])
+        if feature_indices:  # an id-only file keeps no empty list per row
+            raw.cells.append([record[i] for i in feature_indices])
         if label_index is not None:
             raw.labels.append(_label(path, line, str(label_column), record[label_index]))
     return raw
@@ -402,7 +404,7 @@ class _CellRules:
     allow_text: bool
 
     def numbers(
-        self, column: str, cells: list[str], lines: list[int]
+        self, column: str, cells: list[str], lines: Sequence[int]
     ) -> npt.NDArray[np.float64] | None:
         """The column as float64 (``NaN`` if missing), or ``None`` if it is a text column."""
         try:  # the common case, fast: every cell a finite number
@@ -440,7 +442,7 @@ class _CellRules:
             values[row] = value
         return values
 
-    def text(self, column: str, cells: list[str], lines: list[int]) -> ObjectArray:
+    def text(self, column: str, cells: list[str], lines: Sequence[int]) -> ObjectArray:
         """The column as stripped text (``None`` if missing)."""
         values = np.empty(len(cells), dtype=object)
         for row, text in enumerate(cells):
