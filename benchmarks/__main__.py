@@ -21,6 +21,7 @@ from benchmarks import (
     label_privacy_bench,
     paillier_bench,
     psi_bench,
+    psi_scale,
     quality_bench,
 )
 
@@ -32,6 +33,7 @@ SuiteMain = Callable[[argparse.Namespace], int]
 SUITES: dict[str, tuple[str, AddArguments, SuiteMain]] = {
     "paillier": (paillier_bench.DESCRIPTION, paillier_bench.add_arguments, paillier_bench.main),
     "psi": (psi_bench.DESCRIPTION, psi_bench.add_arguments, psi_bench.main),
+    "psi_scale": psi_scale.SUITE,
     "hetero_lr": hetero_lr_bench.SUITE,
     "label_privacy": label_privacy_bench.SUITE,
     "initial_weights": initial_weights_bench.SUITE,
