@@ -301,6 +301,8 @@ class KkrtGuest(Role):
     @property
     def waiting_for(self) -> Sequence[str]:
         """The hosts this party still needs data from."""
+        if self._done:  # (the hosts' chunks are dropped once joined)
+            return []
         return [link.host for link in self._links.values() if not self._complete(link)]
 
     @property
@@ -426,6 +428,8 @@ class KkrtGuest(Role):
         peers = [
             joined_values(link.host_items, self._host_chunks(link), OUTPUT_BYTES) for link in links
         ]
+        for link in links:  # joined: the chunks are copies (48 bytes per host id)
+            link.host_items.clear()
         own = [link.own_values for link in links]
         rows = self._agreed_order(intersect_rows(own, peers))
         sizes = {link.host: link.host_size or 0 for link in links}

@@ -78,10 +78,24 @@ def intersect_rows(own: list[Values], peers: list[Values]) -> npt.NDArray[np.int
         raise ValueError("no peer to intersect with")
     member = np.ones(len(own[0]), dtype=bool)
     for values, peer_values in zip(own, peers, strict=True):
-        member &= np.isin(values, peer_values)
+        member &= _present(values, peer_values)
     rows = np.flatnonzero(member)
     order = np.argsort(own[0][rows], kind="stable")
     return rows[order].astype(np.int64)
+
+
+def _present(values: Values, peer_values: Values) -> npt.NDArray[np.bool_]:
+    """``np.isin(values, peer_values)`` by one sorted copy of the peer's values.
+
+    ``np.isin`` sorts both arrays together with an index (~3x their size again);
+    this keeps one sorted copy of ``peer_values`` and an index per own value.
+    """
+    if not len(peer_values) or not len(values):
+        return np.zeros(len(values), dtype=bool)
+    ordered = np.sort(peer_values)
+    found = np.searchsorted(ordered, values)
+    np.minimum(found, len(ordered) - 1, out=found)
+    return np.asarray(ordered[found] == values)
 
 
 def positions_in(wanted: Values, peer_values: Values) -> npt.NDArray[np.int64]:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from protocols.psi.inputs import DuplicateIdError
+from protocols.psi.matching import intersect_rows
 from protocols.psi.packed import PackedIds, first_repeat
 from protocols.psi.setup_checks import checked_ids
 
@@ -60,3 +62,18 @@ def test_checked_ids_names_the_repeated_rows() -> None:
 def test_out_of_range_index_is_refused() -> None:
     with pytest.raises(IndexError, match="out of range for 2 ids"):
         PackedIds([b"a", b"b"])[2]
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.binary(min_size=2, max_size=2), max_size=60),
+    st.lists(st.binary(min_size=2, max_size=2), max_size=60),
+)
+def test_intersect_rows_matches_python_sets(own: list[bytes], peer: list[bytes]) -> None:
+    own = list(dict.fromkeys(own))  # a party's values are unique
+    own_values = np.array(own, dtype="S2") if own else np.empty(0, dtype="S2")
+    peer_values = np.array(peer, dtype="S2") if peer else np.empty(0, dtype="S2")
+    rows = intersect_rows([own_values], [peer_values])
+    common = set(own) & set(peer)
+    assert sorted(own[row] for row in rows.tolist()) == sorted(common)
+    assert [own[row] for row in rows.tolist()] == sorted(common, key=lambda v: v.rstrip(b"\x00"))

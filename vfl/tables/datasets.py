@@ -513,7 +513,7 @@ def write_party_csv(
             writer.writerow(header)
             labels = table.labels.tolist() if table.labels is not None and label_column else None
             for row, (customer, values) in enumerate(
-                zip(table.ids, table.features.tolist(), strict=True)
+                zip(table.ids, _row_lists(table.features), strict=True)
             ):
                 cells = [
                     customer,
@@ -528,6 +528,12 @@ def write_party_csv(
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
+
+
+def _row_lists(matrix: npt.NDArray[np.float64], run: int = 4096) -> Iterator[list[float]]:
+    """``matrix.tolist()`` row by row, converting ``run`` rows at a time (bounded memory)."""
+    for first in range(0, len(matrix), run):
+        yield from matrix[first : first + run].tolist()
 
 
 BUILTIN_DATASETS = ("breast", "default_credit")
