@@ -7,7 +7,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from crypto.ot_extension import item_hashes
 from protocols.psi.inputs import DuplicateIdError
+from protocols.psi.kkrt_hashes import bin_positions, code_words
 from protocols.psi.matching import intersect_rows
 from protocols.psi.packed import PackedIds, first_repeat
 from protocols.psi.setup_checks import checked_ids
@@ -77,3 +79,15 @@ def test_intersect_rows_matches_python_sets(own: list[bytes], peer: list[bytes])
     common = set(own) & set(peer)
     assert sorted(own[row] for row in rows.tolist()) == sorted(common)
     assert [own[row] for row in rows.tolist()] == sorted(common, key=lambda v: v.rstrip(b"\x00"))
+
+
+def test_kkrt_hashes_equal_item_hashes_across_runs() -> None:
+    ids = PackedIds(f"id-{i}".encode() for i in range(70_000))  # more than one run
+    salt, bins = bytes(range(16)), 90_000
+    codes, positions = item_hashes(list(ids), salt, bins)
+    assert np.array_equal(bin_positions(ids, salt, bins), positions)
+    rng = np.random.default_rng(7)
+    items = rng.integers(0, len(ids), 70_000)
+    functions = rng.integers(0, 3, 70_000)
+    words = code_words(ids, items, functions, salt, bins)
+    assert np.array_equal(words, codes[items, functions])
