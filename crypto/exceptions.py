@@ -17,6 +17,7 @@ __all__ = [
     "KeyMismatchError",
     "MalformedCiphertextError",
     "MalformedInputError",
+    "OkvsEncodingError",
     "PlaintextOverflowError",
     "WeakKeyError",
 ]
@@ -83,3 +84,11 @@ class InvalidPointError(CryptoError, ValueError):
 
 class InvalidSignatureError(CryptoError, ValueError):
     """An RSA blind signature does not verify: the signer cheated or data was corrupted."""
+
+
+class OkvsEncodingError(CryptoError, ValueError):
+    """An OKVS could not encode its items (a stuck peeling, or two equal digests).
+
+    Peeling gets stuck with small probability: retry with another key.  Two items with
+    the same digest can never be encoded: deduplicate the items first.
+    """
