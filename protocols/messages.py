@@ -53,12 +53,14 @@ __all__ = [
     "PsiGuestItems",
     "PsiHostItems",
     "PsiHostSetup",
+    "PsiOkvsCells",
     "PsiOtColumns",
     "PsiOtReceiverPoints",
     "PsiOtSenderPoint",
     "PsiPositions",
     "PsiProcessedItems",
     "PsiSetup",
+    "PsiVoleCorrections",
     "SumPartial",
     "SumPublicKey",
     "SumResult",
@@ -138,6 +140,8 @@ class MessageKind(enum.IntEnum):
     BIN_LABELS = 51
     BIN_SUMS = 52
     BIN_RESULT = 53
+    PSI_VOLE_CORRECTIONS = 60
+    PSI_OKVS_CELLS = 61
 
 
 MESSAGE_TYPES: dict[MessageKind, type[Message]] = {}
@@ -404,6 +408,39 @@ class PsiOtColumns(Message):
 
     KIND = MessageKind.PSI_OT_COLUMNS
     columns: bytes
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class PsiVoleCorrections(Message):
+    """Host -> guest (``method="vole"``): the VOLE sender's corrections for segment ``batch``.
+
+    ``level_sums``: for every GGM tree and level, the XOR of the left children and of
+    the right children, each masked by a random-OT pad (the guest can unmask one per
+    level, the off-path side); ``base_corrections``: for every noise value and bit,
+    ``r0 ^ r1 ^ x^k * Delta`` (Gilboa's multiplication from random OTs);
+    ``tree_sums``: for every tree, the XOR of its leaves plus the sender's share of the
+    base VOLE.  Every 16-byte value is masked by a pad the guest lacks or is
+    pseudorandom (see :mod:`crypto.vole`).
+    """
+
+    KIND = MessageKind.PSI_VOLE_CORRECTIONS
+    level_sums: bytes
+    base_corrections: bytes
+    tree_sums: bytes
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class PsiOkvsCells(Message):
+    """Guest -> host (``method="vole"``): chunk ``batch`` of ``A + P``.
+
+    ``P`` is the guest's OKVS of its items (``key`` fixes the OKVS's public hash
+    positions); ``A`` is the guest's pseudorandom VOLE vector, unknown to the host, so
+    the cells are uniformly distributed to the host.
+    """
+
+    KIND = MessageKind.PSI_OKVS_CELLS
+    key: bytes
+    cells: bytes
 
 
 # --- hetero logistic regression (protocols.hetero_lr) -----------------------------------

@@ -107,9 +107,10 @@ def intersect(
         as their decimal text, so ``17`` matches ``"17"``; floats are refused.
     host_ids : sequence, or list of sequences
         One host's ids, or a list with one sequence per host.
-    method : {"ecdh", "rsa", "kkrt"}, default "ecdh"
-        ECDH over curve25519 with RFC 9380 hashing, RSA blind signatures, or KKRT
-        (an oblivious PRF from OT extension: many times faster on large sets).
+    method : {"ecdh", "rsa", "kkrt", "vole"}, default "ecdh"
+        ECDH over curve25519 with RFC 9380 hashing, RSA blind signatures, KKRT
+        (an oblivious PRF from OT extension: many times faster on large sets), or
+        VOLE-PSI (a silent VOLE and an OKVS: the fastest, about 33 bytes per id).
     output : {"both", "guest", "cardinality"}, default "both"
         Who learns the intersection: every party (in one agreed order), only the
         guest, or only its size (ECDH with one host).

@@ -1,9 +1,10 @@
-"""Private set intersection: ECDH (default), RSA blind signatures and KKRT; one or more hosts.
+"""Private set intersection: ECDH (default), RSA blind signatures, KKRT and VOLE; one or more hosts.
 
 The guest runs the protocol with every host: :class:`PsiGuest` and :class:`PsiHost`
 for ECDH and RSA (ids travel in shuffled chunks, blinded under secrets the receiver
 does not know), :class:`KkrtGuest` and :class:`KkrtHost` for KKRT (an oblivious PRF
-from OT extension).  :func:`psi_guest` and :func:`psi_host` pick the role for a
+from OT extension), :class:`VoleGuest` and :class:`VoleHost` for VOLE-PSI (a silent
+VOLE and an oblivious key-value store).  :func:`psi_guest` and :func:`psi_host` pick the role for a
 method.  Outputs: ``"both"`` (every party learns the common ids in one agreed
 order, so row ``k`` is the same customer everywhere), ``"guest"`` or
 ``"cardinality"`` (ECDH only).
@@ -17,6 +18,8 @@ from protocols.psi.kkrt_host import KkrtHost
 from protocols.psi.outcome import PsiOutcome
 from protocols.psi.parties import psi_guest, psi_host
 from protocols.psi.settings import METHODS, OUTPUTS, PsiSettings
+from protocols.psi.vole_guest import VoleGuest
+from protocols.psi.vole_host import VoleHost
 
 __all__ = [
     "METHODS",
@@ -29,6 +32,8 @@ __all__ = [
     "PsiHost",
     "PsiOutcome",
     "PsiSettings",
+    "VoleGuest",
+    "VoleHost",
     "canonical_ids",
     "encode_id",
     "psi_guest",

@@ -9,6 +9,8 @@ from protocols.psi.host import PsiHost
 from protocols.psi.kkrt_guest import KkrtGuest
 from protocols.psi.kkrt_host import KkrtHost
 from protocols.psi.settings import PsiSettings
+from protocols.psi.vole_guest import VoleGuest
+from protocols.psi.vole_host import VoleHost
 
 __all__ = ["psi_guest", "psi_host"]
 
@@ -20,8 +22,8 @@ def psi_guest(
     hosts: Sequence[str],
     ids: Sequence[bytes],
     settings: PsiSettings | None = None,
-) -> PsiGuest | KkrtGuest:
-    """The guest's role for ``settings.method``: :class:`PsiGuest` or :class:`KkrtGuest`.
+) -> PsiGuest | KkrtGuest | VoleGuest:
+    """The guest's role for ``settings.method``: PsiGuest, KkrtGuest or VoleGuest.
 
     Parameters
     ----------
@@ -36,7 +38,7 @@ def psi_guest(
 
     Returns
     -------
-    PsiGuest or KkrtGuest
+    PsiGuest, KkrtGuest or VoleGuest
         The role.
 
     Examples
@@ -47,6 +49,8 @@ def psi_guest(
     settings = settings or PsiSettings()
     if settings.method == "kkrt":
         return KkrtGuest(party, job_id, hosts=hosts, ids=ids, settings=settings)
+    if settings.method == "vole":
+        return VoleGuest(party, job_id, hosts=hosts, ids=ids, settings=settings)
     return PsiGuest(party, job_id, hosts=hosts, ids=ids, settings=settings)
 
 
@@ -57,7 +61,7 @@ def psi_host(
     guest: str,
     ids: Sequence[bytes],
     settings: PsiSettings | None = None,
-) -> PsiHost | KkrtHost:
+) -> PsiHost | KkrtHost | VoleHost:
     """A host's role for ``settings.method``: :class:`PsiHost` or :class:`KkrtHost`.
 
     Parameters
@@ -73,7 +77,7 @@ def psi_host(
 
     Returns
     -------
-    PsiHost or KkrtHost
+    PsiHost, KkrtHost or VoleHost
         The role.
 
     Examples
@@ -84,4 +88,6 @@ def psi_host(
     settings = settings or PsiSettings()
     if settings.method == "kkrt":
         return KkrtHost(party, job_id, guest=guest, ids=ids, settings=settings)
+    if settings.method == "vole":
+        return VoleHost(party, job_id, guest=guest, ids=ids, settings=settings)
     return PsiHost(party, job_id, guest=guest, ids=ids, settings=settings)

@@ -1,0 +1,440 @@
+"""A host's side of VOLE-PSI (see :mod:`protocols.psi.vole_guest` for the message flow)."""
+
+from __future__ import annotations
+
+import secrets
+from collections import deque
+from collections.abc import Sequence
+
+import numpy as np
+import numpy.typing as npt
+
+from crypto.exceptions import CryptoError
+from crypto.gf128 import ConstantMultiplier
+from crypto.okvs import GarbledCuckooTable, okvs_size
+from crypto.ot import RandomOtReceiver
+from crypto.ot_extension import CODE_BITS, CODE_BYTES, OprfSender, choice_bits
+from crypto.permutation import secure_permutation
+from crypto.random_ot import bit_codes, both_pads
+from crypto.vole import VoleParameters, VoleSender, random_delta
+from protocols.exceptions import ProtocolError
+from protocols.messages import (
+    Message,
+    PsiDone,
+    PsiHostItems,
+    PsiHostSetup,
+    PsiOkvsCells,
+    PsiOtColumns,
+    PsiOtReceiverPoints,
+    PsiOtSenderPoint,
+    PsiPositions,
+    PsiSetup,
+    PsiVoleCorrections,
+)
+from protocols.psi.guest import chunk_count, chunk_length
+from protocols.psi.kkrt_guest import output_key
+from protocols.psi.outcome import PsiOutcome
+from protocols.psi.settings import PsiSettings
+from protocols.psi.setup_checks import (
+    check_guest_setup,
+    checked_ids,
+    checked_peers,
+    checked_positions,
+)
+from protocols.psi.vole_guest import ot_block, ot_layout
+from protocols.psi.vole_items import item_digests, output_tags, segment_bounds, tag_key, vole_key
+from protocols.roles import Role
+
+__all__ = ["VoleHost"]
+
+_OKVS_KEY_BYTES = 16
+
+
+class VoleHost(Role):
+    """A host's side of VOLE-PSI (``PsiSettings(method="vole")``).
+
+    Parameters
+    ----------
+    party, job_id : str
+        See :class:`~protocols.roles.Role`.
+    guest : str
+        The guest's name.
+    ids : sequence of bytes
+        This party's ids, unique.
+    settings : PsiSettings
+        The job's PSI parameters (``method="vole"``); the guest's setup must agree.
+
+    The result is a :class:`~protocols.psi.outcome.PsiOutcome` whose ``rows`` index
+    ``ids`` (``None`` unless the output is ``"both"``).
+
+    Raises
+    ------
+    ProtocolError
+        If ``guest`` is this party or the settings are not VOLE's.
+    DuplicateIdError
+        If an id repeats.
+
+    Examples
+    --------
+    With output ``"guest"`` the host learns only the guest's set size:
+
+    >>> from protocols.psi import PsiSettings, VoleGuest
+    >>> settings = PsiSettings(method="vole", output="guest")
+    >>> guest = VoleGuest("guest", "job-1", hosts=["host"], ids=[b"ann", b"bob"],
+    ...                   settings=settings)
+    >>> host = VoleHost("host", "job-1", guest="guest", ids=[b"bob", b"cid", b"dan"],
+    ...                 settings=settings)
+    >>> roles = {"guest": guest, "host": host}
+    >>> queue = [message for role in roles.values() for message in role.start()]
+    >>> while queue or guest.has_work or host.has_work:
+    ...     if queue:
+    ...         message = queue.pop(0)
+    ...         queue += roles[message.receiver].receive(message)
+    ...     else:
+    ...         queue += next(role for role in roles.values() if role.has_work).work()
+    >>> host.result
+    PsiOutcome(rows=None, size=None, own_size=3, peer_sizes={'guest': 2})
+    >>> [guest.ids[row] for row in guest.result.rows]
+    [b'bob']
+    """
+
+    def __init__(
+        self,
+        party: str,
+        job_id: str,
+        *,
+        guest: str,
+        ids: Sequence[bytes],
+        settings: PsiSettings,
+    ) -> None:
+        super().__init__(party, job_id)
+        if settings.method != "vole":
+            raise ProtocolError(f"{party}: VoleHost runs method 'vole', not {settings.method!r}")
+        checked_peers(party, [guest], "the PSI guest must be another party")
+        self.settings = settings
+        self.guest = guest
+        self.ids = checked_ids(party, ids)
+        self._order = secure_permutation(len(self.ids))
+        self._secret = np.frombuffer(secrets.token_bytes(CODE_BYTES), dtype=np.uint8)
+        self._ot = RandomOtReceiver(choice_bits(self._secret))
+        self._delta = random_delta()
+        self._times_delta = ConstantMultiplier(self._delta)
+        self._block = ot_block(settings)
+        self._salt: bytes | None = None
+        self._guest_size: int | None = None
+        self._cells = 0
+        self._segments: list[tuple[int, int]] = []
+        self._params: list[VoleParameters] = []
+        self._offsets: list[int] = []
+        self._ot_total = 0
+        self._blocks = 0
+        self._cell_chunks = 0
+        self._oprf: OprfSender | None = None
+        self._received = 0
+        self._pending: deque[tuple[int, bytes]] = deque()
+        self._processed = 0
+        self._pad0 = np.empty((0, 2), dtype=np.uint64)
+        self._pad1 = np.empty((0, 2), dtype=np.uint64)
+        self._next_segment = 0
+        self._k = np.empty((0, 2), dtype=np.uint64)
+        self._okvs_key: bytes | None = None
+        self._cells_pending: deque[tuple[int, bytes]] = deque()
+        self._cells_in = 0
+        self._cells_done = 0
+        self._hashed = False
+        self._digests = np.empty((0, 2), dtype=np.uint64)
+        self._masks = np.empty((0, 2), dtype=np.uint64)
+        self._sent = False
+        self._started = False
+
+    def __repr__(self) -> str:
+        return f"<VoleHost {self.party} ids={len(self.ids)} (secret)>"
+
+    # Role contract ------------------------------------------------------------------
+    def start(self) -> list[Message]:
+        """Announce this party's set size and send its base-OT points.
+
+        Returns
+        -------
+        list of Message
+            :class:`PsiHostSetup` and :class:`PsiOtReceiverPoints` for the guest.
+
+        Raises
+        ------
+        ProtocolError
+            If called twice.
+        """
+        if self._started:
+            raise ProtocolError(f"{self.party}: start() called twice")
+        self._started = True
+        job_id, party, guest = self.job_id, self.party, self.guest
+        return [
+            PsiHostSetup(
+                job_id=job_id, sender=party, receiver=guest, size=len(self.ids), rsa_public_key=()
+            ),
+            PsiOtReceiverPoints(
+                job_id=job_id, sender=party, receiver=guest, points=self._ot.points
+            ),
+        ]
+
+    def receive(self, message: Message) -> list[Message]:
+        """Take the guest's setup, base-OT point, OT blocks, OKVS cells and the last message.
+
+        Parameters
+        ----------
+        message : Message
+            :class:`PsiSetup`, :class:`PsiOtSenderPoint`, :class:`PsiOtColumns`,
+            :class:`PsiOkvsCells`, :class:`PsiPositions` or :class:`PsiDone`.
+
+        Returns
+        -------
+        list of Message
+            Always empty: the host's answers are made by :meth:`work`.
+
+        Raises
+        ------
+        ProtocolError
+            If the message is unexpected, malformed or disagrees with this party's
+            settings.
+        """
+        if self._done or not self._started:
+            raise self._unexpected(message, "finished" if self._done else "not started")
+        if message.sender != self.guest:
+            raise ProtocolError(f"{self.party}: {message.sender!r} is not the PSI guest")
+        if isinstance(message, PsiSetup):
+            self._on_setup(message)
+        elif isinstance(message, PsiOtSenderPoint):
+            self._on_ot_point(message)
+        elif isinstance(message, PsiOtColumns):
+            self._on_columns(message)
+        elif isinstance(message, PsiOkvsCells):
+            self._on_cells(message)
+        elif isinstance(message, PsiPositions):
+            self._on_positions(message)
+        elif isinstance(message, PsiDone):
+            self._on_done(message)
+        else:
+            raise self._unexpected(message, "running VOLE-PSI")
+        return []
+
+    @property
+    def has_work(self) -> bool:
+        """Whether a step can run now (see :meth:`work`)."""
+        return self._next_step() is not None
+
+    def work(self) -> list[Message]:
+        """Hash own ids, process an OT block, make a VOLE, take cells, or send the tags.
+
+        Returns
+        -------
+        list of Message
+            A :class:`PsiVoleCorrections`, every :class:`PsiHostItems` chunk at the
+            end, or nothing.
+        """
+        step = self._next_step()
+        if step == "hash":
+            self._hash_ids()
+        elif step == "block":
+            self._process_block(*self._pending.popleft())
+        elif step == "vole":
+            return [self._make_vole()]
+        elif step == "cells":
+            self._take_cells(*self._cells_pending.popleft())
+        elif step == "send":
+            return self._send_tags()
+        return []
+
+    @property
+    def waiting_for(self) -> Sequence[str]:
+        """The guest, until the protocol is over."""
+        return () if self._done else (self.guest,)
+
+    @property
+    def progress(self) -> tuple[int, int]:
+        """``(steps done, steps)``: OT blocks, VOLEs, cell chunks and the tags."""
+        total = self._blocks + len(self._params) + self._cell_chunks + 1
+        if self._done:
+            return total, total
+        return self._processed + self._next_segment + self._cells_done + int(self._sent), total
+
+    # steps --------------------------------------------------------------------------
+    def _next_step(self) -> str | None:
+        if self._salt is None or self._sent or self._done:
+            return None
+        if not self._hashed:
+            return "hash"
+        if self._pending:
+            return "block"
+        if self._processed == self._blocks and self._next_segment < len(self._params):
+            return "vole"
+        if self._cells_pending:
+            return "cells"
+        if self._cells_done == self._cell_chunks and self._next_segment == len(self._params):
+            return "send"
+        return None
+
+    def _on_setup(self, message: PsiSetup) -> None:
+        if self._salt is not None:
+            raise self._unexpected(message, "already set up")
+        check_guest_setup(self.party, self.guest, self.settings, message)
+        self._guest_size = message.size
+        self._cells = okvs_size(message.size)
+        self._segments = segment_bounds(self._cells)
+        self._params, self._offsets, self._ot_total = ot_layout(self._cells)
+        self._blocks = chunk_count(self._ot_total, self._block)
+        self._cell_chunks = chunk_count(self._cells, self.settings.chunk_size)
+        self._salt = message.salt
+
+    def _on_ot_point(self, message: PsiOtSenderPoint) -> None:
+        if self._salt is None or self._oprf is not None:
+            raise self._unexpected(message, "not expecting a base-OT point")
+        try:
+            seeds = self._ot.keys(message.point)
+        except CryptoError as error:
+            raise ProtocolError(
+                f"{self.party}: the guest {self.guest!r} sent a bad base-OT point: {error}"
+            ) from error
+        self._oprf = OprfSender(self._secret, seeds, output_key(self._salt))
+        self._pad0 = np.zeros((self._ot_total, 2), dtype=np.uint64)
+        self._pad1 = np.zeros((self._ot_total, 2), dtype=np.uint64)
+
+    def _on_columns(self, message: PsiOtColumns) -> None:
+        block = message.batch
+        if self._oprf is None:
+            raise self._unexpected(message, "waiting for the guest's setup and base-OT point")
+        if block != self._received or block >= self._blocks:
+            raise ProtocolError(
+                f"{self.party}: the guest {self.guest!r} sent block {block}, expected block "
+                f"{self._received} of {self._blocks} (again, out of order or out of range)"
+            )
+        count = min(self._block, self._ot_total - block * self._block)
+        expected = CODE_BITS * count // 8
+        if len(message.columns) != expected:
+            raise ProtocolError(
+                f"{self.party}: the guest {self.guest!r} sent {len(message.columns)} bytes in "
+                f"block {block}, expected {expected}"
+            )
+        self._received += 1
+        self._pending.append((block, message.columns))
+
+    def _on_cells(self, message: PsiOkvsCells) -> None:
+        chunk = message.batch
+        if self._next_segment < len(self._params):
+            raise self._unexpected(message, "the VOLE is not finished")
+        if chunk != self._cells_in or chunk >= self._cell_chunks:
+            raise ProtocolError(
+                f"{self.party}: the guest {self.guest!r} sent OKVS chunk {chunk}, expected "
+                f"chunk {self._cells_in} of {self._cell_chunks} (again, out of order or out "
+                "of range)"
+            )
+        if self._okvs_key is None:
+            if len(message.key) != _OKVS_KEY_BYTES:
+                raise ProtocolError(
+                    f"{self.party}: the guest {self.guest!r} sent a {len(message.key)}-byte OKVS "
+                    f"key, expected {_OKVS_KEY_BYTES}"
+                )
+            self._okvs_key = message.key
+        elif message.key != self._okvs_key:
+            raise ProtocolError(
+                f"{self.party}: the guest {self.guest!r} changed the OKVS key in chunk {chunk}"
+            )
+        count = chunk_length(chunk, self._cells, self.settings.chunk_size)
+        if len(message.cells) != 16 * count:
+            raise ProtocolError(
+                f"{self.party}: the guest {self.guest!r} sent {len(message.cells)} bytes in "
+                f"OKVS chunk {chunk}, expected {16 * count}"
+            )
+        self._cells_in += 1
+        self._cells_pending.append((chunk, message.cells))
+
+    def _hash_ids(self) -> None:
+        assert self._salt is not None
+        values, digests = item_digests(self.ids, self._salt)  # in order, then shuffled
+        self._digests = digests[self._order]
+        self._masks = self._times_delta(values[self._order])  # Delta * H(y)
+        self._hashed = True
+
+    def _process_block(self, block: int, columns: bytes) -> None:
+        assert self._oprf is not None and self._salt is not None
+        start = block * self._block
+        try:
+            q_rows = self._oprf.rows(start, columns)
+        except CryptoError as error:
+            raise ProtocolError(
+                f"{self.party}: the guest {self.guest!r} sent a bad block {block}: {error}"
+            ) from error
+        pad0, pad1 = both_pads(self._oprf, q_rows, start, bit_codes(output_key(self._salt)))
+        self._pad0[start : start + len(q_rows)] = pad0
+        self._pad1[start : start + len(q_rows)] = pad1
+        self._processed += 1
+
+    def _make_vole(self) -> Message:
+        assert self._salt is not None
+        segment = self._next_segment
+        params, offset = self._params[segment], self._offsets[segment]
+        sender = VoleSender(params, self._delta, vole_key(self._salt, self.party, segment))
+        window = slice(offset, offset + params.ot_count)
+        corrections = sender.corrections(self._pad0[window], self._pad1[window])
+        if segment == 0:
+            self._k = np.empty((self._cells, 2), dtype=np.uint64)
+        start, stop = self._segments[segment]
+        self._k[start:stop] = sender.b
+        self._next_segment += 1
+        if self._next_segment == len(self._params):
+            self._pad0 = self._pad1 = np.empty((0, 2), dtype=np.uint64)
+        return PsiVoleCorrections(
+            job_id=self.job_id,
+            sender=self.party,
+            receiver=self.guest,
+            batch=segment,
+            level_sums=corrections.level_sums,
+            base_corrections=corrections.base_corrections,
+            tree_sums=corrections.tree_sums,
+        )
+
+    def _take_cells(self, chunk: int, cells: bytes) -> None:
+        size = self.settings.chunk_size
+        values = np.frombuffer(cells, dtype="<u8").reshape(-1, 2)
+        window = slice(chunk * size, chunk * size + len(values))
+        self._k[window] ^= self._times_delta(values)  # K = B + (A + P) Delta = C + P Delta
+        self._cells_done += 1
+
+    def _send_tags(self) -> list[Message]:
+        assert self._salt is not None and self._okvs_key is not None
+        self._sent = True
+        positions = GarbledCuckooTable(self._cells, self._okvs_key).positions(self._digests)
+        decoded = np.bitwise_xor.reduce(self._k[positions], axis=1) ^ self._masks
+        tags = output_tags(decoded, tag_key(self._salt))
+        self._k = self._masks = self._digests = np.empty((0, 2), dtype=np.uint64)
+        size = self.settings.chunk_size
+        data = tags.tobytes()
+        width = tags.dtype.itemsize
+        return [
+            PsiHostItems(
+                job_id=self.job_id,
+                sender=self.party,
+                receiver=self.guest,
+                batch=chunk,
+                items=data[chunk * size * width : (chunk + 1) * size * width],
+            )
+            for chunk in range(chunk_count(len(self.ids), size))
+        ]
+
+    def _all_received(self) -> bool:
+        return self._salt is not None and self._cells_in == self._cell_chunks
+
+    def _on_positions(self, message: PsiPositions) -> None:
+        if self.settings.output != "both" or not self._all_received():
+            raise self._unexpected(message, "still exchanging values")
+        positions = checked_positions(
+            self.party, self.guest, message, len(self.ids), self._guest_size or 0
+        )
+        rows: npt.NDArray[np.int64] = self._order[positions]
+        self._finish(
+            PsiOutcome(rows, len(rows), len(self.ids), {self.guest: self._guest_size or 0})
+        )
+
+    def _on_done(self, message: PsiDone) -> None:
+        if self.settings.output == "both" or not self._all_received():
+            raise self._unexpected(message, "still exchanging values")
+        self._finish(PsiOutcome(None, None, len(self.ids), {self.guest: self._guest_size or 0}))

@@ -1,0 +1,165 @@
+"""VOLE-PSI's per-id hashes, output tags and the split of the OKVS into VOLE segments.
+
+Every id ``x`` is hashed once, under the job's salt, into a value ``H(x)`` in
+GF(2^128) (what the guest's OKVS stores) and a 16-byte digest (which fixes the OKVS
+cells of ``x``, see :mod:`crypto.okvs`).  Both sides compare *tags*
+(:func:`output_tags`) of 16-byte field elements.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from typing import Final
+
+import numpy as np
+import numpy.typing as npt
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+
+from crypto.vole import MAX_VOLE_SIZE
+
+__all__ = [
+    "TAG_BYTES",
+    "item_digests",
+    "output_tags",
+    "segment_bounds",
+    "tag_key",
+    "vole_key",
+]
+
+TAG_BYTES: Final = 12
+"""Bytes per compared tag: a false match between any of ``n_guest * n_host`` pairs has
+probability at most ``n_guest * n_host * 2**-96`` (below ``2**-40`` up to ``2**28`` ids
+per side)."""
+_ITEM_PERSON = b"VFL-VOLEPSI item"  # BLAKE2b personalisation: at most 16 bytes
+_TAG_PERSON = b"VFL-VOLEPSI tag"
+_RUN = 65_536
+_AES_RUN = 1 << 20
+
+Elements = npt.NDArray[np.uint64]
+
+
+def _salted(label: bytes, salt: bytes) -> bytes:
+    return hashlib.sha256(label + len(salt).to_bytes(2, "little") + salt).digest()
+
+
+def tag_key(salt: bytes) -> bytes:
+    """The job's key for :func:`output_tags` (public: both parties derive it).
+
+    Examples
+    --------
+    >>> len(tag_key(bytes(32)))
+    32
+    """
+    return _salted(b"VFL-VOLEPSI tag key", salt)
+
+
+def vole_key(salt: bytes, host: str, segment: int) -> bytes:
+    """The public key of one VOLE (GGM PRG and code), per host link and segment.
+
+    Examples
+    --------
+    >>> vole_key(bytes(32), "h", 0) != vole_key(bytes(32), "h", 1)
+    True
+    """
+    return _salted(f"VFL-VOLEPSI vole|{host}|{segment}".encode(), salt)
+
+
+def item_digests(ids: Sequence[bytes], salt: bytes) -> tuple[Elements, Elements]:
+    """Each id's OKVS value ``H(x)`` and its 16-byte OKVS digest.
+
+    One keyed BLAKE2b-256 per id (the ids are iterated once, in order).
+
+    Parameters
+    ----------
+    ids : sequence of bytes
+        The ids.
+    salt : bytes
+        The job's salt.
+
+    Returns
+    -------
+    values, digests : numpy.ndarray
+        Each ``(len(ids), 2)`` uint64.
+
+    Examples
+    --------
+    >>> values, digests = item_digests([b"ann", b"bob"], bytes(32))
+    >>> values.shape, bool((values[0] != values[1]).any())
+    ((2, 2), True)
+    """
+    state = hashlib.blake2b(
+        digest_size=32, key=_salted(b"VFL-VOLEPSI item key", salt), person=_ITEM_PERSON
+    )
+    out = np.empty((len(ids), 4), dtype=np.uint64)
+    digests: list[bytes] = []
+    done = 0
+    for item in ids:
+        digest = state.copy()
+        digest.update(item)
+        digests.append(digest.digest())
+        if len(digests) == _RUN:
+            out[done : done + _RUN] = np.frombuffer(b"".join(digests), "<u8").reshape(_RUN, 4)
+            done += _RUN
+            digests = []
+    if digests:
+        out[done:] = np.frombuffer(b"".join(digests), "<u8").reshape(len(digests), 4)
+    return np.ascontiguousarray(out[:, :2]), np.ascontiguousarray(out[:, 2:])
+
+
+def output_tags(elements: Elements, key: bytes) -> npt.NDArray[np.bytes_]:
+    """``pi(v) XOR v`` truncated to :data:`TAG_BYTES`, with ``pi`` AES-128 under ``key``.
+
+    Fixed-key AES in the Matyas-Meyer-Oseas form, modelled as a random permutation
+    (Guo, Katz, Wang and Yu, S&P 2020): every value the guest cannot predict (the
+    host's values hide ``Delta``, 128 bits of entropy each) gives a tag that is
+    uniformly distributed unless ``pi`` is queried at that very value.
+
+    Parameters
+    ----------
+    elements : numpy.ndarray
+        ``(n, 2)`` uint64.
+    key : bytes
+        :func:`tag_key` (public).
+
+    Returns
+    -------
+    numpy.ndarray
+        ``S12`` tags.
+
+    Examples
+    --------
+    >>> tags = output_tags(np.array([[1, 2], [1, 2], [3, 4]], dtype=np.uint64), bytes(32))
+    >>> tags.dtype.itemsize, tags[0] == tags[1], tags[0] == tags[2]
+    (12, True, False)
+    """
+    data = np.ascontiguousarray(elements, dtype="<u8")
+    out = np.empty((len(data), 16), dtype=np.uint8)
+    encryptor = Cipher(algorithms.AES(key[:16]), modes.ECB()).encryptor()  # noqa: S305 (a PRP)
+    for first in range(0, len(data), _AES_RUN):
+        block = data[first : first + _AES_RUN]
+        permuted = np.frombuffer(encryptor.update(block.tobytes()), dtype="<u8")
+        mixed = permuted.reshape(-1, 2) ^ block
+        out[first : first + len(block)] = mixed.view(np.uint8).reshape(-1, 16)
+    return out[:, :TAG_BYTES].copy().view(f"S{TAG_BYTES}").reshape(-1)
+
+
+def segment_bounds(cells: int) -> list[tuple[int, int]]:
+    """The OKVS cells each VOLE covers: near-equal runs of at most ``MAX_VOLE_SIZE``.
+
+    Examples
+    --------
+    >>> segment_bounds(10)
+    [(0, 10)]
+    >>> [stop - start for start, stop in segment_bounds(3 * (1 << 21) + 3)]
+    [1572865, 1572865, 1572865, 1572864]
+    """
+    count = max(1, -(-cells // MAX_VOLE_SIZE))
+    base, extra = divmod(cells, count)
+    bounds = []
+    start = 0
+    for index in range(count):
+        stop = start + base + (1 if index < extra else 0)
+        bounds.append((start, stop))
+        start = stop
+    return bounds
