@@ -90,31 +90,63 @@ class _Prg:
             Cipher(algorithms.AES(keys[1]), modes.ECB()).encryptor(),  # noqa: S305
         )
 
-    def expand(self, parents: npt.NDArray[np.uint64]) -> npt.NDArray[np.uint64]:
-        """Children of ``parents`` (t, n, 2) as (t, n, 2 sides, 2 words)."""
+    def expand(
+        self, parents: npt.NDArray[np.uint64], buffers: _Buffers
+    ) -> tuple[npt.NDArray[np.uint64], npt.NDArray[np.uint64]]:
+        """Children of ``parents`` (t, n, 2) and the XOR of the raw AES outputs.
+
+        Returns ``children`` (t, n, 2 sides, 2 words), a view of the buffer
+        :meth:`_Buffers.level` gives for the children's level, and ``aes_sums``
+        (t, 2 sides, 2 words) with ``aes_sums[i, b] = XOR_j AES_{k_b}(parents[i, j])``.
+        """
         trees, count = parents.shape[:2]
-        children = np.empty((trees, count, 2, 2), dtype=np.uint64)
-        data = np.ascontiguousarray(parents, dtype=_LITTLE_U64).reshape(-1).view(np.uint8).data
+        children = buffers.level(2 * count).reshape(trees, count, 2, 2)
+        data = parents.reshape(-1).view(np.uint8).data
+        encrypted = buffers.scratch[: trees * count * 2]
+        aes_sums = np.empty((trees, 2, 2), dtype=np.uint64)
         for side, encryptor in enumerate(self._encryptors):
-            encrypted = np.frombuffer(encryptor.update(data), dtype=_LITTLE_U64)
-            np.bitwise_xor(encrypted.reshape(trees, count, 2), parents, out=children[:, :, side])
-        return children
+            encryptor.update_into(data, buffers.scratch.view(np.uint8).data)
+            nodes = encrypted.reshape(trees, count, 2)
+            np.bitwise_xor(nodes, parents, out=children[:, :, side])
+            aes_sums[:, side] = _fold(nodes)  # destroys the scratch copy
+        return children, aes_sums
 
 
-def _xor_over_nodes(children: npt.NDArray[np.uint64]) -> npt.NDArray[np.uint64]:
-    """XOR of ``children`` (t, n, 2, 2) over its node axis, n a power of two: (t, 2, 2).
+class _Buffers:
+    """Two alternating level buffers and one AES output buffer, allocated once.
 
-    Halving the array (contiguous slabs) is about twice as fast as
-    ``np.bitwise_xor.reduce(children, axis=1)``.
+    Level ``l`` lives in the buffer that makes level ``depth`` land in ``leaves``,
+    so a level is never written over its own parents and no level is copied.
     """
-    half = children.shape[1] // 2
-    if half == 0:
-        return children[:, 0].copy()
-    folded = children[:, :half] ^ children[:, half:]
+
+    __slots__ = ("_depth", "_other", "_trees", "leaves", "scratch")
+
+    def __init__(self, trees: int, depth: int) -> None:
+        self._trees = trees
+        self._depth = depth
+        self.leaves = np.empty(trees * 2 * (1 << depth), dtype=np.uint64)
+        self._other = np.empty(trees * (1 << depth), dtype=np.uint64)
+        # update_into needs room for len(data) + 15 bytes: two spare words.
+        self.scratch = np.empty(trees * (1 << depth) + 2, dtype=np.uint64)
+
+    def level(self, nodes: int) -> npt.NDArray[np.uint64]:
+        """Storage for a level of ``nodes`` nodes per tree, shape (t, nodes, 2)."""
+        level = nodes.bit_length() - 1
+        store = self.leaves if (self._depth - level) % 2 == 0 else self._other
+        return store[: self._trees * nodes * 2].reshape(self._trees, nodes, 2)
+
+
+def _fold(nodes: npt.NDArray[np.uint64]) -> npt.NDArray[np.uint64]:
+    """XOR of ``nodes`` (t, n, 2) over axis 1, n a power of two, folding it in place.
+
+    Halving (contiguous slabs) is about twice as fast as
+    ``np.bitwise_xor.reduce(nodes, axis=1)``; ``nodes`` is overwritten.
+    """
+    half = nodes.shape[1]
     while half > 1:
         half //= 2
-        np.bitwise_xor(folded[:, :half], folded[:, half : 2 * half], out=folded[:, :half])
-    return folded[:, 0]
+        np.bitwise_xor(nodes[:, :half], nodes[:, half : 2 * half], out=nodes[:, :half])
+    return nodes[:, 0].copy()
 
 
 def _check_depth(depth: int) -> None:
@@ -181,14 +213,17 @@ def expand_trees(
     _check_depth(depth)
     prg = _Prg(key)
     trees = roots.shape[0]
-    level = roots.reshape(trees, 1, 2)
+    buffers = _Buffers(trees, depth)
+    level = np.ascontiguousarray(roots, dtype=_LITTLE_U64).reshape(trees, 1, 2)
+    total = level[:, 0]  # XOR of every node of the current level
     level_sums = np.empty((trees, depth, 2, 2), dtype=np.uint64)
     for index in range(depth):
-        children = prg.expand(level)
-        level_sums[:, index] = _xor_over_nodes(children)
+        children, aes_sums = prg.expand(level, buffers)
+        # XOR_j (AES_b(p_j) ^ p_j) = XOR_j AES_b(p_j) ^ XOR_j p_j
+        np.bitwise_xor(aes_sums, total[:, None, :], out=level_sums[:, index])
+        total = level_sums[:, index, 0] ^ level_sums[:, index, 1]
         level = children.reshape(trees, 2 * children.shape[1], 2)
-        del children
-    return level, level_sums
+    return buffers.leaves.reshape(trees, 1 << depth, 2), level_sums
 
 
 def punctured_leaves(
@@ -260,18 +295,23 @@ def punctured_leaves(
     prg = _Prg(key)
     alphas = points.astype(np.int64)
     rows = np.arange(trees)
+    buffers = _Buffers(trees, depth)
     # Level 1: the off-path child is its own sibling sum; the path child is unknown (0).
-    first_bits = alphas >> (depth - 1)
-    level = np.zeros((trees, 2, 2), dtype=np.uint64)
-    level[rows, 1 - first_bits] = sibling_sums[:, 0]
+    level = buffers.level(2)
+    level[:] = 0
+    level[rows, 1 - (alphas >> (depth - 1))] = sibling_sums[:, 0]
+    total = sibling_sums[:, 0]  # XOR of every node of the current level
     for l in range(2, depth + 1):  # noqa: E741 - the level number of the docstring
-        children = prg.expand(level)  # (t, 2**(l-1), 2 sides, 2 words)
+        children, aes_sums = prg.expand(level, buffers)  # (t, 2**(l-1), 2 sides, 2 words)
         path_parents = alphas >> (depth - l + 1)
         off_sides = 1 - ((alphas >> (depth - l)) & 1)
-        # The path parent was unknown (0): its children are garbage, clear them.
+        # The path parent was unknown (0): its children AES_b(0) are garbage, clear them.
+        garbage = children[rows, path_parents]
         children[rows, path_parents] = 0
-        known = _xor_over_nodes(children)  # (t, 2 sides, 2 words)
-        children[rows, path_parents, off_sides] = sibling_sums[:, l - 1] ^ known[rows, off_sides]
+        # XOR_{j != path} (AES_b(p_j) ^ p_j), the path parent being 0 in ``total``.
+        known = aes_sums ^ garbage ^ total[:, None, :]
+        off_path = sibling_sums[:, l - 1] ^ known[rows, off_sides]
+        children[rows, path_parents, off_sides] = off_path
+        total = known[:, 0] ^ known[:, 1] ^ off_path
         level = children.reshape(trees, 2 * children.shape[1], 2)
-        del children
     return level
