@@ -149,13 +149,14 @@ def _fold(nodes: npt.NDArray[np.uint64]) -> npt.NDArray[np.uint64]:
     return nodes[:, 0].copy()
 
 
-def _check_depth(depth: int) -> None:
+def _check_depth(depth: int) -> int:
     if isinstance(depth, bool) or not isinstance(depth, int | np.integer):
         raise MalformedInputError(f"depth must be an int, got {type(depth).__name__}")
     if not 1 <= depth <= MAX_DEPTH:
         raise MalformedInputError(
             f"depth must be in [1, {MAX_DEPTH}] (2**depth leaves per tree), got {depth}"
         )
+    return int(depth)
 
 
 def _check_uint64(array: object, name: str, shape: tuple[int | None, ...]) -> None:
@@ -210,7 +211,7 @@ def expand_trees(
     True
     """
     _check_uint64(roots, "roots", (None, 2))
-    _check_depth(depth)
+    depth = _check_depth(depth)
     prg = _Prg(key)
     trees = roots.shape[0]
     buffers = _Buffers(trees, depth)
@@ -275,7 +276,7 @@ def punctured_leaves(
     >>> bool((rebuilt[0, 0] == leaves[0, 0]).all()), rebuilt[0, 1].tolist()
     (True, [0, 0])
     """
-    _check_depth(depth)
+    depth = _check_depth(depth)
     if (
         not isinstance(points, np.ndarray)
         or points.ndim != 1

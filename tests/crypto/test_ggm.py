@@ -290,3 +290,13 @@ def test_zero_trees():
     assert leaves.shape == (0, 8, 2) and sums.shape == (0, 3, 2, 2)
     rebuilt = punctured_leaves(np.zeros(0, np.int64), np.zeros((0, 3, 2), np.uint64), 3, KEY)
     assert rebuilt.shape == (0, 8, 2)
+
+
+def test_numpy_integer_depth_accepted():
+    roots = _as_pairs([5, 6])
+    leaves, sums = expand_trees(roots, np.int64(3), KEY)
+    expected_leaves, expected_sums = expand_trees(roots, 3, KEY)
+    assert (leaves == expected_leaves).all() and (sums == expected_sums).all()
+    alphas = np.array([2, 7])
+    rebuilt = punctured_leaves(alphas, _off_path_sums(sums, alphas, 3), np.int32(3), KEY)
+    assert rebuilt.shape == (2, 8, 2)
