@@ -12,6 +12,10 @@ stops with a :class:`~benchmarks.verify.VerificationError`.
 The baseline is openmined-psi's full protocol (server setup, client request,
 server response, client intersection; ``reveal_intersection=True``, GCS, false
 positive rate 1e-9) on the same ids, in the benchmark process.
+
+``--methods`` runs several of our methods on the same ids, and ``--spu`` runs
+SecretFlow spu's RR22 and/or KKRT (:mod:`benchmarks.psi_spu`, two party processes
+over spu's own link) after them, with bytes sent per id for every run.
 """
 
 from __future__ import annotations
@@ -49,8 +53,20 @@ from benchmarks.psi_rows import (
     plot_results,
     summarize,
 )
+from benchmarks.psi_spu import (
+    PROTOCOLS as SPU_PROTOCOLS,
+)
+from benchmarks.psi_spu import (
+    SpuPartyError,
+    SpuRun,
+    SpuUnavailableError,
+    find_spu_python,
+    run_spu_psi,
+    spu_version,
+)
 from benchmarks.timing import time_once
 from benchmarks.verify import VerificationError
+from protocols.psi.settings import METHODS
 
 __all__ = [
     "DESCRIPTION",
@@ -79,6 +95,8 @@ BASELINE_FPR = 1e-9
 PROGRESS_EVERY = 15.0
 """Seconds between 'still running' lines while the parties work."""
 _MAX_DIGITS = 18
+SPU_CHOICES = ("none", "both", *SPU_PROTOCOLS)
+"""``--spu`` values: ``both`` is RR22 and KKRT."""
 
 
 class PartyProcessError(RuntimeError):
@@ -98,6 +116,14 @@ class Settings:
     workdir: Path | None
     output: Path
     timeout: float
+    methods: tuple[str, ...] = ()
+    spu: tuple[str, ...] = ()
+    spu_python: Path | None = None
+
+    @property
+    def all_methods(self) -> tuple[str, ...]:
+        """Our methods to run on each size: ``methods``, else ``(method,)``."""
+        return self.methods or (self.method,)
 
     @property
     def png(self) -> Path:
@@ -126,7 +152,29 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="N",
         help="ids per side, half of them common (10000 100000 1000000)",
     )
-    option("--method", choices=["ecdh", "rsa", "kkrt"], default="ecdh", help="PSI method (ecdh)")
+    option("--method", choices=list(METHODS), default="ecdh", help="PSI method (ecdh)")
+    option(
+        "--methods",
+        nargs="+",
+        choices=list(METHODS),
+        metavar="METHOD",
+        help="run several of our methods on the same ids (overrides --method; the first "
+        "is the reference of the ratios)",
+    )
+    option(
+        "--spu",
+        nargs="+",
+        choices=SPU_CHOICES,
+        default=["none"],
+        help="also run SecretFlow spu's PSI on the same ids: rr22, rr22-lowcomm, kkrt, "
+        "both (rr22 and kkrt) or none (none); needs spu, see --spu-python",
+    )
+    option(
+        "--spu-python",
+        type=Path,
+        help="the Python interpreter that has spu==0.9.5 (default: this one if it imports "
+        "spu, else .venv-spu/bin/python)",
+    )
     option("--n-jobs", type=int, default=1, help="n_jobs of the psi step, per party (1)")
     option("--chunk-size", type=int, help="chunk_size of the psi step (the engine's default)")
     option(
@@ -168,6 +216,9 @@ def _settings(args: argparse.Namespace) -> Settings:
         workdir=args.workdir,
         output=Path(args.output),
         timeout=float(args.timeout),
+        methods=tuple(dict.fromkeys(args.methods or ())),
+        spu=_spu_protocols(args.spu),
+        spu_python=args.spu_python,
     )
     if min(settings.sizes) < 2:
         raise SystemExit("--sizes must be at least 2 (half of the ids are common)")
@@ -182,6 +233,20 @@ def _settings(args: argparse.Namespace) -> Settings:
     if settings.output.suffix != ".json":
         raise SystemExit("--output must name a .json file")
     return settings
+
+
+def _spu_protocols(chosen: Sequence[str]) -> tuple[str, ...]:
+    """``--spu`` values as spu baselines, in order, without repeats.
+
+    Examples
+    --------
+    >>> _spu_protocols(["none"]), _spu_protocols(["both", "rr22-lowcomm", "rr22"])
+    ((), ('rr22', 'kkrt', 'rr22-lowcomm'))
+    """
+    out: list[str] = []
+    for value in chosen:
+        out += ["rr22", "kkrt"] if value == "both" else [] if value == "none" else [value]
+    return tuple(dict.fromkeys(out))
 
 
 def _make_log(start: float) -> Log:
@@ -288,7 +353,7 @@ def _free_ports(count: int) -> list[int]:
             sock.close()
 
 
-def write_job(folder: Path, size: int, settings: Settings) -> Path:
+def write_job(folder: Path, size: int, settings: Settings, method: str | None = None) -> Path:
     """Write ``job.toml`` for a guest and a host on free loopback ports.
 
     The data files (``guest.csv``, ``host.csv``) and ``certs/`` are expected in
@@ -302,6 +367,8 @@ def write_job(folder: Path, size: int, settings: Settings) -> Path:
         Ids per side (names the job).
     settings : Settings
         Method, ``n_jobs``, chunk size and timeout.
+    method : str or None
+        The PSI method (default: ``settings.method``).
 
     Returns
     -------
@@ -335,7 +402,7 @@ def write_job(folder: Path, size: int, settings: Settings) -> Path:
         "",
         "[[steps]]",
         'type = "psi"',
-        f'method = "{settings.method}"',
+        f'method = "{method or settings.method}"',
         'output = "both"',
         f"n_jobs = {settings.n_jobs}",
     ]
@@ -438,6 +505,21 @@ def _summary(folder: Path, name: str) -> dict[str, Any]:
     return document
 
 
+def _step_bytes(folder: Path, name: str) -> int | None:
+    """Bytes the party sent in its PSI step, from its audit log (``None`` if absent)."""
+    path = folder / "output" / name / "audit.jsonl"
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except OSError:
+        return None
+    for line in reversed(lines):
+        record = json.loads(line)
+        if record.get("event") == "step" and record.get("type") == "psi":
+            sent = record.get("bytes_sent")
+            return int(sent) if isinstance(sent, int) else None
+    return None
+
+
 def verify_alignment(aligned: Mapping[str, Sequence[str]], expected: frozenset[str]) -> None:
     """Check that every party's aligned ids are exactly ``expected``, in one shared order.
 
@@ -488,7 +570,9 @@ def _check_summary(name: str, document: Mapping[str, Any], size: int, common: in
         raise VerificationError(f"{name}: summary has peer_ids={peer_ids!r}, expected {size}")
 
 
-def run_engine(folder: Path, job: Path, ids: IdSets, settings: Settings, log: Log) -> EngineRun:
+def run_engine(
+    folder: Path, job: Path, ids: IdSets, settings: Settings, log: Log, method: str | None = None
+) -> EngineRun:
     """Start the guest and the host as ``vfl run`` processes, time them and check outputs.
 
     Parameters
@@ -503,6 +587,8 @@ def run_engine(folder: Path, job: Path, ids: IdSets, settings: Settings, log: Lo
         Method, ``n_jobs`` and timeout.
     log : callable
         Progress reporter.
+    method : str or None
+        The job's PSI method, as recorded (default: ``settings.method``).
 
     Returns
     -------
@@ -550,9 +636,10 @@ def run_engine(folder: Path, job: Path, ids: IdSets, settings: Settings, log: Lo
             own_seconds=float(own) if isinstance(own, int | float) else None,
             peak_rss_bytes=int(child.usage.ru_maxrss) * 1024,  # KiB on Linux
             cpu_seconds=float(child.usage.ru_utime + child.usage.ru_stime),
+            bytes_sent=_step_bytes(folder, child.name),
         )
     return EngineRun(
-        method=settings.method,
+        method=method or settings.method,
         n_jobs=settings.n_jobs,
         wall_seconds=wall,
         parties=parties,
@@ -679,15 +766,41 @@ def bench_size(size: int, settings: Settings, workdir: Path, log: Log) -> SizeRe
     write_ids(folder / "guest.csv", ids.guest)
     write_ids(folder / "host.csv", ids.host)
     create_job_certificates(folder / "certs", list(PARTIES), overwrite=True)
-    job = write_job(folder, size, settings)
     data_seconds = time.perf_counter() - prepared
 
-    log(f"{size:,} ids per side: {settings.method} PSI, guest and host processes (TLS)")
-    ours = run_engine(folder, job, ids, settings, log)
-    log(
-        f"{size:,} ids per side: ours {ours.wall_seconds:.2f} s wall, checked "
-        f"({ours.intersection_size:,} common ids in the same order on both sides)"
-    )
+    runs: list[EngineRun] = []
+    for method in settings.all_methods:
+        job = write_job(folder, size, settings, method)
+        log(f"{size:,} ids per side: {method} PSI, guest and host processes (TLS)")
+        run_ = run_engine(folder, job, ids, settings, log, method)
+        per_item = run_.bytes_per_item(size)
+        sent = "n/a" if per_item is None else f"{per_item:,.1f}"
+        log(
+            f"{size:,} ids per side: ours ({method}) {run_.wall_seconds:.2f} s wall, "
+            f"{sent} bytes sent per id, checked ({run_.intersection_size:,} common ids in "
+            "the same order on both sides)"
+        )
+        runs.append(run_)
+    ours = runs[0]
+    spu_runs: list[SpuRun] = []
+    for protocol in settings.spu:
+        log(f"{size:,} ids per side: spu {protocol} PSI, two party processes (brpc)")
+        spu_run = run_spu_psi(
+            folder / "guest.csv",
+            folder / "host.csv",
+            protocol,
+            folder / "spu",
+            log,
+            python=settings.spu_python,
+            expected=ids.common,
+            timeout=settings.timeout,
+        )
+        log(
+            f"{size:,} ids per side: spu {protocol} {spu_run.wall_s:.2f} s wall "
+            f"(psi_execute {spu_run.protocol_s:.2f} s), {spu_run.bytes_per_item:,.1f} bytes "
+            f"sent per id, checked; ours/spu wall {ours.wall_seconds / spu_run.wall_s:.2f}"
+        )
+        spu_runs.append(spu_run)
     baseline = None
     if settings.runs_baseline(size):
         log(f"{size:,} ids per side: openmined-psi full protocol (this process)")
@@ -702,6 +815,8 @@ def bench_size(size: int, settings: Settings, workdir: Path, log: Log) -> SizeRe
         ours=ours,
         baseline=baseline,
         data_seconds=data_seconds,
+        more=tuple(runs[1:]),
+        spu=tuple(spu_runs),
     )
 
 
@@ -722,6 +837,11 @@ def run(settings: Settings, log: Log) -> list[SizeResult]:
     """
     if any(settings.runs_baseline(size) for size in settings.sizes):
         _openmined()  # fail before the long runs, not after
+    if settings.spu:
+        try:
+            find_spu_python(settings.spu_python)
+        except SpuUnavailableError as error:
+            raise SystemExit(f"--spu {' '.join(settings.spu)}: {error}") from None
     with _workdir(settings.workdir) as workdir:
         log(f"work folder {workdir}")
         return [bench_size(size, settings, workdir, log) for size in settings.sizes]
@@ -746,7 +866,7 @@ def main(args: argparse.Namespace) -> int:
     log(f"psi benchmark: {settings}")
     try:
         results = run(settings, log)
-    except (PartyProcessError, VerificationError) as error:
+    except (PartyProcessError, SpuPartyError, VerificationError) as error:
         log(f"FAILED: {error}")
         return 1
     total = time.perf_counter() - start
@@ -755,11 +875,13 @@ def main(args: argparse.Namespace) -> int:
         **asdict(settings),
         "workdir": None if settings.workdir is None else str(settings.workdir),
         "output": str(settings.output),
+        "spu_python": None if settings.spu_python is None else str(settings.spu_python),
     }
     meta = {
         **report.build_meta(getattr(args, "argv", []), recorded),
         "openmined_psi": _version("openmined-psi"),
         "cryptography": _version("cryptography"),
+        "spu": spu_version(find_spu_python(settings.spu_python)) if settings.spu else None,
         "total_seconds": round(total, 1),
     }
     document = {"meta": meta, "results": summarize(results)}
@@ -768,7 +890,7 @@ def main(args: argparse.Namespace) -> int:
         json.dumps(document, indent=2, allow_nan=False) + "\n", encoding="utf-8"
     )
     title = (
-        f"PSI ({settings.method}, n_jobs={settings.n_jobs} per party, 50% overlap): "
+        f"PSI ({settings.all_methods[0]}, n_jobs={settings.n_jobs} per party, 50% overlap): "
         "this project (solid) vs openmined-psi (dashed)"
     )
     plot_results(results, settings.png, title=title)

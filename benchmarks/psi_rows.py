@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from benchmarks.psi_spu import SpuRun
+
 __all__ = [
     "MIB",
     "PARTIES",
@@ -19,6 +21,7 @@ __all__ = [
     "EngineRun",
     "PartyRun",
     "SizeResult",
+    "comparison_table",
     "markdown_table",
     "plot_results",
     "summarize",
@@ -49,6 +52,9 @@ class PartyRun:
         Peak resident set size (``ru_maxrss`` from ``wait4``).
     cpu_seconds : float
         User plus system CPU time of the process.
+    bytes_sent : int or None
+        Bytes of the encoded messages the party sent in the PSI step, from its audit
+        log (the transport's framing and TLS not counted); ``None`` if not recorded.
     """
 
     name: str
@@ -57,6 +63,7 @@ class PartyRun:
     own_seconds: float | None
     peak_rss_bytes: int
     cpu_seconds: float
+    bytes_sent: int | None = None
 
     @property
     def peak_rss_mb(self) -> float:
@@ -71,6 +78,7 @@ class PartyRun:
             "own_seconds": self.own_seconds,
             "peak_rss_mb": round(self.peak_rss_mb, 1),
             "cpu_seconds": round(self.cpu_seconds, 3),
+            "bytes_sent": self.bytes_sent,
         }
 
 
@@ -81,7 +89,7 @@ class EngineRun:
     Attributes
     ----------
     method : str
-        ``"ecdh"`` or ``"rsa"``.
+        A PSI method of :data:`protocols.psi.settings.METHODS`.
     n_jobs : int
         ``n_jobs`` of the PSI step (each party's workers).
     wall_seconds : float
@@ -98,14 +106,38 @@ class EngineRun:
     parties: Mapping[str, PartyRun]
     intersection_size: int
 
+    @property
+    def total_bytes(self) -> int | None:
+        """Bytes sent by both parties (``None`` if a party's count is missing)."""
+        counts = [run.bytes_sent for run in self.parties.values()]
+        if not counts or any(count is None for count in counts):
+            return None
+        return sum(count for count in counts if count is not None)
+
+    def bytes_per_item(self, size: int) -> float | None:
+        """Bytes sent by both parties per id of one side (``size`` ids per side).
+
+        Examples
+        --------
+        >>> party = PartyRun("guest", 0, 1.0, 0.5, 2**20, 0.4, bytes_sent=300)
+        >>> run = EngineRun("kkrt", 1, 1.0, {"guest": party, "host": party}, 5)
+        >>> run.bytes_per_item(10)
+        60.0
+        """
+        total = self.total_bytes
+        return None if total is None or size <= 0 else total / size
+
     def to_json(self, size: int) -> dict[str, Any]:
         """The JSON record of this run (``size`` ids per side)."""
+        per_item = self.bytes_per_item(size)
         return {
             "method": self.method,
             "n_jobs": self.n_jobs,
             "wall_seconds": round(self.wall_seconds, 3),
             "items_per_second": _rate(size, self.wall_seconds),
             "intersection_size": self.intersection_size,
+            "total_bytes": self.total_bytes,
+            "bytes_per_item": None if per_item is None else round(per_item, 2),
             "parties": {name: run.to_json() for name, run in self.parties.items()},
         }
 
@@ -163,6 +195,10 @@ class SizeResult:
         openmined-psi's run (``None`` above ``--baseline-max-size``).
     data_seconds : float
         Generating and writing the id files, certificates and job file (untimed).
+    more : tuple of EngineRun
+        Our runs with the other methods of ``--methods`` on the same ids.
+    spu : tuple of SpuRun
+        SecretFlow spu's PSI runs (``--spu``) on the same ids.
     """
 
     size: int
@@ -170,6 +206,8 @@ class SizeResult:
     ours: EngineRun
     baseline: BaselineRun | None
     data_seconds: float
+    more: tuple[EngineRun, ...] = ()
+    spu: tuple[SpuRun, ...] = ()
 
     @property
     def items_per_second(self) -> float:
@@ -194,6 +232,14 @@ class SizeResult:
             "baseline": None if self.baseline is None else self.baseline.to_json(self.size),
             "speedup": None if speedup is None else round(speedup, 3),
             "data_seconds": round(self.data_seconds, 3),
+            "more_methods": {run.method: run.to_json(self.size) for run in self.more},
+            "spu": {
+                run.protocol: {
+                    **run.to_json(),
+                    "ours_wall_over_spu_wall": round(self.ours.wall_seconds / run.wall_s, 3),
+                }
+                for run in self.spu
+            },
         }
 
 
@@ -248,6 +294,67 @@ def markdown_table(results: Sequence[SizeResult]) -> str:
         "openmined-psi: server setup + client request + server response + client "
         "intersection in one process (reveal_intersection=True, GCS, fpr 1e-9). "
         "Speed-up = openmined-psi seconds / our wall seconds."
+    )
+    return "\n".join(lines) + "\n\n" + legend + "\n\n" + comparison_table(results)
+
+
+def _bytes(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:,.0f}"
+
+
+def _megabytes(value: int | None) -> str:
+    return "n/a" if value is None else f"{value / 1e6:,.1f}"
+
+
+def comparison_table(results: Sequence[SizeResult]) -> str:
+    """Every run on the same ids: ours per method and spu's, with bytes sent per id.
+
+    Parameters
+    ----------
+    results : sequence of SizeResult
+        The measured sizes.
+
+    Returns
+    -------
+    str
+        A Markdown table (a row per size and run) and its legend.
+    """
+    lines = [
+        "| ids per side | run | wall | step / protocol | bytes per id | "
+        "MB sent guest / host | peak RSS guest / host | ours / this |",
+        "|---:|:---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for result in results:
+        reference = result.ours.wall_seconds
+        for run in (result.ours, *result.more):
+            guest, host = (run.parties[name] for name in PARTIES)
+            own = [p.own_seconds for p in (guest, host) if p.own_seconds is not None]
+            sent = " / ".join(_megabytes(p.bytes_sent) for p in (guest, host))
+            lines.append(
+                f"| {result.size:,} | ours {run.method} | {_seconds(run.wall_seconds)} | "
+                f"{_seconds(max(own) if own else None)} | "
+                f"{_bytes(run.bytes_per_item(result.size))} | {sent} | "
+                f"{guest.peak_rss_mb:,.0f} / {host.peak_rss_mb:,.0f} MB | "
+                f"{reference / run.wall_seconds:.2f} |"
+            )
+        for spu in result.spu:
+            rss = [spu.peak_rss_bytes[name] / MIB for name in PARTIES]
+            sent = " / ".join(f"{spu.bytes_sent[name] / 1e6:,.1f}" for name in PARTIES)
+            lines.append(
+                f"| {result.size:,} | spu {spu.version} {spu.protocol} | "
+                f"{_seconds(spu.wall_s)} | {_seconds(spu.protocol_s)} | "
+                f"{_bytes(spu.bytes_per_item)} | {sent} | "
+                f"{rss[0]:,.0f} / {rss[1]:,.0f} MB | {reference / spu.wall_s:.2f} |"
+            )
+    legend = (
+        "Every run: two party processes on loopback, the same ids, wall time from starting "
+        "them to both exiting, outputs checked. Bytes per id = bytes sent by both parties "
+        "/ ids per side; ours: the encoded messages of the PSI step (audit log; TLS and "
+        "framing not counted); spu: TCP payload through a counting relay (brpc framing "
+        "included). 'step / protocol': our PSI step as the slower party timed it; spu's "
+        "psi_execute call (CSV in and out included, link set-up excluded). spu's peak RSS "
+        "includes ~180 MB for `import spu` alone. 'ours / this' = the wall time of our "
+        "first method / this run's (above 1: this run is faster)."
     )
     return "\n".join(lines) + "\n\n" + legend + "\n"
 
