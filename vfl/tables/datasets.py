@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import itertools
 import math
 import os
 import tempfile
@@ -11,6 +12,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
+from typing import TextIO
 
 import numpy as np
 import numpy.typing as npt
@@ -321,6 +323,10 @@ def read_party_csv(
     )
 
 
+_ID_RUN = 65_536
+"""Rows of an id-only file checked at once."""
+
+
 @dataclass
 class _RawRows:
     """A party file's cells as read, before the columns are typed."""
@@ -357,7 +363,7 @@ def _read_rows(
     feature_indices = [i for i in range(len(header)) if i not in (id_index, label_index)]
     raw = _RawRows(header, feature_indices, has_labels=label_index is not None)
     seen: set[str] = set()
-    for line, record in enumerate(reader, start=2):
+    for line, record in _checked_runs(reader, len(header), seen, raw):
         if len(record) != len(header):
             raise DataError(f"{path}:{line}: {len(record)} cells, expected {len(header)}")
         customer = record[id_index].strip()
@@ -379,6 +385,36 @@ def _read_rows(
         if label_index is not None:
             raw.labels.append(_label(path, line, str(label_column), record[label_index]))
     return raw
+
+
+def _checked_runs(
+    reader: Iterator[list[str]], width: int, seen: set[str], raw: _RawRows
+) -> Iterator[tuple[int, list[str]]]:
+    """The records the row-by-row checks must see, with their line numbers.
+
+    An id-only file (what a PSI step reads) is taken a run of rows at a time: a run
+    whose rows have one non-empty cell each and whose ids are new is added to ``raw``
+    and ``seen`` at once; any other run is handed to the caller's row-by-row checks,
+    which raise the exact error (or drop repeats).  Files with more columns are
+    always checked row by row.
+    """
+    line = 2
+    while True:
+        run = list(itertools.islice(reader, _ID_RUN))
+        if not run:
+            return
+        if width == 1:
+            ids = [record[0].strip() if len(record) == 1 else "" for record in run]
+            fresh = set(ids)
+            if all(ids) and len(fresh) == len(ids) and seen.isdisjoint(fresh):
+                seen |= fresh
+                raw.ids.extend(ids)
+                raw.lines.extend(range(line, line + len(ids)))
+                line += len(run)
+                continue
+        for record in run:
+            yield line, record
+            line += 1
 
 
 def _label(path: Path, line: int, column: str, text: str) -> int:
@@ -512,6 +548,11 @@ def write_party_csv(
             writer = csv.writer(stream)
             writer.writerow(header)
             labels = table.labels.tolist() if table.labels is not None and label_column else None
+            if len(header) == 1 and _write_plain_ids(stream, table.ids):
+                stream.flush()
+                os.fsync(stream.fileno())
+                os.replace(temporary, path)
+                return
             for row, (customer, values) in enumerate(
                 zip(table.ids, _row_lists(table.features), strict=True)
             ):
@@ -528,6 +569,19 @@ def write_party_csv(
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
+
+
+def _write_plain_ids(stream: TextIO, ids: Sequence[str]) -> bool:
+    """Write an id-only table's rows at once if no id needs CSV quoting; else write nothing.
+
+    Returns whether the rows were written (the same bytes ``csv.writer`` would write).
+    """
+    body = "\n".join(ids)
+    quoted = any(mark in body for mark in (",", '"', "\r"))
+    if not ids or quoted or body.count("\n") != len(ids) - 1:
+        return False
+    stream.write(body.replace("\n", "\r\n") + "\r\n")
+    return True
 
 
 def _row_lists(matrix: npt.NDArray[np.float64], run: int = 4096) -> Iterator[list[float]]:
