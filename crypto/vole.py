@@ -258,12 +258,26 @@ class VoleSender:
         self.delta = delta
         self._key = key
         self.b: Elements = np.empty((0, 2), dtype=np.uint64)
+        self._level_sums: Elements = np.empty((0, 0, 2, 2), dtype=np.uint64)
+        self._leaf_sums: Elements | None = None
 
     def __repr__(self) -> str:
         return f"<VoleSender size={self.params.size} (secret)>"
 
+    def prepare(self) -> None:
+        """Expand the trees and compute ``B`` (needs no OT: may run before the pads exist)."""
+        if self._leaf_sums is not None:
+            return
+        params = self.params
+        t, d = params.trees, params.depth
+        roots = np.frombuffer(os.urandom(16 * t), dtype="<u8").reshape(t, 2).copy()
+        leaves, self._level_sums = expand_trees(roots, d, _derived(self._key, b"ggm"))
+        self._leaf_sums = np.bitwise_xor.reduce(leaves, axis=1)
+        code = ExpandAccumulateCode(params.size, params.code_size, _derived(self._key, b"code"))
+        self.b = code.dual_encode(leaves.reshape(params.code_size, 2))
+
     def corrections(self, pad0: Elements, pad1: Elements) -> VoleCorrections:
-        """Expand the trees, compute ``B`` and the message for the receiver.
+        """The message for the receiver (and ``B`` in :attr:`b`, see :meth:`prepare`).
 
         Parameters
         ----------
@@ -274,7 +288,7 @@ class VoleSender:
         Returns
         -------
         VoleCorrections
-            The message; ``B`` is kept in :attr:`b`.
+            The message.
 
         Raises
         ------
@@ -285,21 +299,19 @@ class VoleSender:
         count = params.ot_count
         if pad0.shape != (count, 2) or pad1.shape != (count, 2):
             raise MalformedInputError(f"the VOLE sender needs 2 x {count} pads")
+        self.prepare()
+        assert self._leaf_sums is not None
         t, d = params.trees, params.depth
-        roots = np.frombuffer(os.urandom(16 * t), dtype="<u8").reshape(t, 2).copy()
-        leaves, level_sums = expand_trees(roots, d, _derived(self._key, b"ggm"))
         tree_pads = np.stack(
             [pad0[: params.tree_ots].reshape(t, d, 2), pad1[: params.tree_ots].reshape(t, d, 2)],
             axis=2,
         )
-        masked = level_sums ^ tree_pads
+        masked = self._level_sums ^ tree_pads
         r0 = pad0[params.tree_ots :].reshape(t, FIELD_BITS, 2)
         r1 = pad1[params.tree_ots :].reshape(t, FIELD_BITS, 2)
         base = r0 ^ r1 ^ _shifted_deltas(self.delta)[None, :, :]
         phi = np.bitwise_xor.reduce(r0, axis=1)
-        tree_sums = np.bitwise_xor.reduce(leaves, axis=1) ^ phi
-        code = ExpandAccumulateCode(params.size, params.code_size, _derived(self._key, b"code"))
-        self.b = code.dual_encode(leaves.reshape(params.code_size, 2))
+        tree_sums = self._leaf_sums ^ phi
         return VoleCorrections(
             np.ascontiguousarray(masked).tobytes(),
             np.ascontiguousarray(base).tobytes(),
@@ -334,9 +346,23 @@ class VoleReceiver:
         )
         """Choice bit of every random OT: the off-path side per tree level, then the
         bits of each noise value (secret)."""
+        self._a: Elements | None = None
 
     def __repr__(self) -> str:
         return f"<VoleReceiver size={self.params.size} (secret)>"
+
+    def prepare(self) -> None:
+        """Compress the noise into ``A`` (needs nothing from the sender: may run early)."""
+        if self._a is not None:
+            return
+        params = self.params
+        t, d = params.trees, params.depth
+        noise = np.zeros((params.code_size, 2), dtype=np.uint64)
+        where = np.arange(t) * (1 << d) + self._points
+        mask = (1 << 64) - 1
+        noise[where, 0] = [beta & mask for beta in self._betas]
+        noise[where, 1] = [beta >> 64 for beta in self._betas]
+        self._a = self._code().dual_encode(noise)
 
     def finish(self, chosen: Elements, corrections: VoleCorrections) -> tuple[Elements, Elements]:
         """Rebuild the punctured trees and compress: ``A`` and ``C``.
@@ -376,14 +402,12 @@ class VoleReceiver:
         deltas = np.bitwise_xor.reduce(gilboa, axis=1)
         tree_sums = _as_elements(corrections.tree_sums, (t,))
         rows = np.arange(t)
-        punctured = tree_sums ^ np.bitwise_xor.reduce(leaves, axis=1) ^ deltas
-        stacked = np.zeros((t, 1 << d, 4), dtype=np.uint64)
-        stacked[:, :, 2:] = leaves
-        stacked[rows, self._points, 2:] = punctured
-        mask = (1 << 64) - 1
-        stacked[rows, self._points, 0] = [beta & mask for beta in self._betas]
-        stacked[rows, self._points, 1] = [beta >> 64 for beta in self._betas]
-        del leaves
-        code = ExpandAccumulateCode(params.size, params.code_size, _derived(self._key, b"code"))
-        out = code.dual_encode(stacked.reshape(params.code_size, 4))
-        return np.ascontiguousarray(out[:, :2]), np.ascontiguousarray(out[:, 2:])
+        leaves[rows, self._points] = tree_sums ^ np.bitwise_xor.reduce(leaves, axis=1) ^ deltas
+        self.prepare()
+        assert self._a is not None
+        c = self._code().dual_encode(leaves.reshape(params.code_size, 2))
+        return self._a, c
+
+    def _code(self) -> ExpandAccumulateCode:
+        params = self.params
+        return ExpandAccumulateCode(params.size, params.code_size, _derived(self._key, b"code"))

@@ -48,16 +48,18 @@ from protocols.messages import (
     PsiOtColumns,
     PsiOtReceiverPoints,
     PsiOtSenderPoint,
+    PsiPositions,
     PsiSetup,
     PsiVoleCorrections,
 )
 from protocols.psi.closing import closing_messages, joined_values
 from protocols.psi.guest import SALT_BYTES, chunk_count, chunk_length
 from protocols.psi.kkrt_guest import block_bins, output_key
-from protocols.psi.matching import Values, intersect_rows
+from protocols.psi.matching import Values
 from protocols.psi.outcome import PsiOutcome
 from protocols.psi.settings import PsiSettings
 from protocols.psi.setup_checks import MAX_SET_SIZE, checked_ids, checked_peers
+from protocols.psi.tag_matching import match_tags, tag_positions
 from protocols.psi.vole_items import (
     TAG_BYTES,
     item_digests,
@@ -137,6 +139,7 @@ class _HostLink:
     next_block: int = 0
     corrections: dict[int, VoleCorrections] = field(default_factory=dict)
     finished_segments: int = 0
+    prepared: int = 0
     c: npt.NDArray[np.uint64] = field(default_factory=lambda: np.empty((0, 2), np.uint64))
     cells: npt.NDArray[np.uint64] = field(default_factory=lambda: np.empty((0, 2), np.uint64))
     next_chunk: int = 0
@@ -321,6 +324,10 @@ class VoleGuest(Role):
             step = self._next_step(link)
             if step == "columns":
                 return [self._columns(link), *self._finish_if_complete()]
+            if step == "prepare":
+                link.receivers[link.prepared].prepare()
+                link.prepared += 1
+                return []
             if step == "vole":
                 self._finish_vole(link)
                 return self._finish_if_complete()
@@ -369,6 +376,8 @@ class VoleGuest(Role):
     def _next_step(self, link: _HostLink) -> str | None:
         if link.oprf is not None and link.next_block < self._blocks:
             return "columns"
+        if link.prepared < len(link.receivers):
+            return "prepare"  # A needs nothing from the host: made while it works
         if link.finished_segments < len(self._params):
             return "vole" if link.finished_segments in link.corrections else None
         if link.next_chunk < self._cell_chunks:
@@ -395,6 +404,7 @@ class VoleGuest(Role):
         params = self._params[segment]
         offset = self._offsets[segment]
         corrections = link.corrections.pop(segment)
+        link.prepared = max(link.prepared, segment + 1)
         try:
             a, c = link.receivers[segment].finish(
                 link.chosen[offset : offset + params.ot_count], corrections
@@ -528,8 +538,17 @@ class VoleGuest(Role):
         for link in links:
             link.host_items.clear()
         own = [link.own_values for link in links]
-        rows = self._agreed_order(intersect_rows(own, peers))
+        rows = self._agreed_order(match_tags(own, peers))
         sizes = {link.host: link.host_size or 0 for link in links}
         self._finish(PsiOutcome(rows, len(rows), len(self.ids), sizes))
-        common = None if self.settings.output == "guest" else (rows, own, peers, 1)
-        return closing_messages(self.job_id, self.party, [link.host for link in links], common)
+        if self.settings.output == "guest":
+            return closing_messages(self.job_id, self.party, [link.host for link in links], None)
+        return [
+            PsiPositions(
+                job_id=self.job_id,
+                sender=self.party,
+                receiver=link.host,
+                positions=tag_positions(values[rows], peer),
+            )
+            for link, values, peer in zip(links, own, peers, strict=True)
+        ]

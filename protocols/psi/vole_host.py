@@ -136,6 +136,7 @@ class VoleHost(Role):
         self._pad0 = np.empty((0, 2), dtype=np.uint64)
         self._pad1 = np.empty((0, 2), dtype=np.uint64)
         self._next_segment = 0
+        self._senders: list[VoleSender | None] = []
         self._k = np.empty((0, 2), dtype=np.uint64)
         self._okvs_key: bytes | None = None
         self._cells_pending: deque[tuple[int, bytes]] = deque()
@@ -234,6 +235,8 @@ class VoleHost(Role):
         step = self._next_step()
         if step == "hash":
             self._hash_ids()
+        elif step == "prepare":
+            self._prepare_vole()
         elif step == "block":
             self._process_block(*self._pending.popleft())
         elif step == "vole":
@@ -265,7 +268,13 @@ class VoleHost(Role):
             return "hash"
         if self._pending:
             return "block"
-        if self._processed == self._blocks and self._next_segment < len(self._params):
+        if len(self._senders) < len(self._params):
+            return "prepare"  # trees and B need no OT: made while the guest works
+        if (
+            self._processed == self._blocks
+            and self._next_segment < len(self._params)
+            and len(self._senders) > self._next_segment
+        ):
             return "vole"
         if self._cells_pending:
             return "cells"
@@ -354,6 +363,15 @@ class VoleHost(Role):
         self._masks = self._times_delta(values[self._order])  # Delta * H(y)
         self._hashed = True
 
+    def _prepare_vole(self) -> None:
+        assert self._salt is not None
+        segment = len(self._senders)
+        sender = VoleSender(
+            self._params[segment], self._delta, vole_key(self._salt, self.party, segment)
+        )
+        sender.prepare()
+        self._senders.append(sender)
+
     def _process_block(self, block: int, columns: bytes) -> None:
         assert self._oprf is not None and self._salt is not None
         start = block * self._block
@@ -372,13 +390,15 @@ class VoleHost(Role):
         assert self._salt is not None
         segment = self._next_segment
         params, offset = self._params[segment], self._offsets[segment]
-        sender = VoleSender(params, self._delta, vole_key(self._salt, self.party, segment))
+        sender = self._senders[segment]
+        assert sender is not None
         window = slice(offset, offset + params.ot_count)
         corrections = sender.corrections(self._pad0[window], self._pad1[window])
         if segment == 0:
             self._k = np.empty((self._cells, 2), dtype=np.uint64)
         start, stop = self._segments[segment]
         self._k[start:stop] = sender.b
+        self._senders[segment] = None  # its trees are no longer needed
         self._next_segment += 1
         if self._next_segment == len(self._params):
             self._pad0 = self._pad1 = np.empty((0, 2), dtype=np.uint64)

@@ -280,3 +280,53 @@ def test_vole_host_refuses_a_guest_with_another_method():
     setup = guest.start()[0]
     with pytest.raises(ProtocolError, match="chunk_size"):
         host.receive(setup)
+
+
+# --- id hashing -------------------------------------------------------------------------------
+
+
+def _reference_digest(item: bytes, salt: bytes) -> tuple[int, int]:
+    """One id's (value, digest) as integers, computed id by id, independently of numpy."""
+    import hashlib
+
+    from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+
+    def salted(label: bytes) -> bytes:
+        return hashlib.sha256(label + len(salt).to_bytes(2, "little") + salt).digest()
+
+    if len(item) <= 15:
+        block = bytes([len(item)]) + item + bytes(15 - len(item))
+        keys = salted(b"VFL-VOLEPSI short item keys")
+        outs = []
+        for key in (keys[:16], keys[16:]):
+            permuted = Cipher(algorithms.AES(key), modes.ECB()).encryptor().update(block)
+            outs.append(
+                int.from_bytes(bytes(a ^ b for a, b in zip(permuted, block, strict=True)), "little")
+            )
+        return outs[0], outs[1]
+    digest = hashlib.blake2b(
+        item, digest_size=32, key=salted(b"VFL-VOLEPSI item key"), person=b"VFL-VOLEPSI item"
+    ).digest()
+    return int.from_bytes(digest[:16], "little"), int.from_bytes(digest[16:], "little")
+
+
+@settings(max_examples=50, deadline=None)
+@given(
+    st.lists(st.binary(max_size=30), unique=True, max_size=20), st.binary(min_size=16, max_size=32)
+)
+def test_item_digests_equal_an_id_by_id_reference(ids, salt):
+    values, digests = vole_items.item_digests(ids, salt)
+    for row, item in enumerate(ids):
+        value, digest = _reference_digest(item, salt)
+        assert int(values[row, 0]) | int(values[row, 1]) << 64 == value
+        assert int(digests[row, 0]) | int(digests[row, 1]) << 64 == digest
+
+
+def test_vole_with_long_and_short_ids():
+    short = [b"%07d" % i for i in range(300)]
+    long = [b"customer-%040d" % i for i in range(300)]
+    guest_ids = short[:200] + long[:200]
+    host_ids = short[100:] + long[150:]
+    random.Random(1).shuffle(host_ids)
+    roles, _ = _run(guest_ids, [host_ids], chunk_size=100)
+    assert roles["guest"].result.size == 100 + 50
