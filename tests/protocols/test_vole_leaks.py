@@ -40,7 +40,7 @@ from protocols.messages import (
     PsiSetup,
     PsiVoleCorrections,
 )
-from protocols.psi import PsiSettings, VoleGuest, VoleHost
+from protocols.psi import PsiSettings, VoleGuest, VoleHost, vole_items
 from protocols.psi.vole_items import TAG_BYTES, item_digests, output_tags, tag_key, vole_key
 from tests.support.protocol_harness import run_roles
 from tests.support.psi_helpers import JOB, phone_ids
@@ -61,11 +61,11 @@ class View:
     guest: VoleGuest
     hosts: dict[str, VoleHost]
     transcript: list[Message]
-    receivers: dict[str, tuple[VoleReceiver, Elements, VoleCorrections, Elements, Elements]] = (
-        field(default_factory=dict)
-    )
-    pads: dict[str, tuple[Elements, Elements]] = field(default_factory=dict)
-    level_sums: dict[str, Elements] = field(default_factory=dict)
+    receivers: dict[
+        tuple[str, int], tuple[VoleReceiver, Elements, VoleCorrections, Elements, Elements]
+    ] = field(default_factory=dict)
+    pads: dict[tuple[str, int], tuple[Elements, Elements]] = field(default_factory=dict)
+    level_sums: dict[tuple[str, int], Elements] = field(default_factory=dict)
 
     @property
     def salt(self) -> bytes:
@@ -100,13 +100,16 @@ def observe(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     )
     current: dict[str, Any] = {}
 
-    def host_of(key: bytes, purpose: bytes | None = None) -> str:
-        """The host of a VOLE, from its public key (every run here has one segment)."""
+    def host_of(key: bytes, purpose: bytes | None = None) -> tuple[str, int]:
+        """The host and segment of a VOLE, from its public key."""
         view: View = current["view"]
         for name in view.hosts:
-            expected = vole_key(view.guest._salt, name, 0)
-            if key == (expected if purpose is None else vole_module._derived(expected, purpose)):
-                return name
+            for segment in range(64):
+                expected = vole_key(view.guest._salt, name, segment)
+                if purpose is not None:
+                    expected = vole_module._derived(expected, purpose)
+                if key == expected:
+                    return name, segment
         raise AssertionError("a VOLE key of no host")
 
     def spy_finish(
@@ -204,7 +207,7 @@ def test_two_hosts_cells_do_not_cancel_the_mask(observe: Any) -> None:
     assert not matches(joint, np.zeros_like(values)).any()
     assert not matches(joint ^ decode(cells1, key1, digests), values).any()
     # negative control: had the guest reused host-1's VOLE for host-2, A1 + A2 = 0
-    a1 = view.receivers["host-1"][3]
+    a1 = view.receivers["host-1", 0][3]
     reused = a1 ^ view.guest._table
     assert matches(decode(cells1 ^ reused, key1, digests), np.zeros_like(values)).all()
 
@@ -253,7 +256,7 @@ def test_guest_cannot_recompute_the_tags_of_host_ids_it_does_not_hold(observe: A
     host = view.hosts["host-1"]
     sent = view.tags("host-1")
     by_id = {host_ids[int(row)]: sent[k] for k, row in enumerate(host._order)}
-    _, _, _, _, c = view.receivers["host-1"]
+    _, _, _, _, c = view.receivers["host-1", 0]
     key = view.cells("host-1")[0]
     # the guest guesses the host's whole set and recomputes T(Decode(C, y)) for it
     values, digests = item_digests(host_ids, view.salt)
@@ -272,38 +275,82 @@ def test_guest_cannot_recompute_the_tags_of_host_ids_it_does_not_hold(observe: A
     assert tag_bytes(with_delta) == [by_id[y] for y in host_ids]
 
 
-def test_guest_cannot_unmask_delta_from_the_corrections(observe: Any) -> None:
-    view = observe(ids(500, seed=32), ids(300, seed=33))
-    message = view.messages(PsiVoleCorrections, "host-1")[0]
-    receiver, chosen, _, _, _ = view.receivers["host-1"]
+def shifted_deltas(delta: int) -> Elements:
+    """``x^k Delta`` for ``k < 128``, with the scalar multiplication of :mod:`crypto.gf128`."""
+    values = [multiply(1 << k, delta) for k in range(128)]
+    return np.array([[v & (2**64 - 1), v >> 64] for v in values], dtype=np.uint64)
+
+
+def attack_corrections(view: View, host: str, segment: int) -> None:
+    """The guest unmasks one :class:`PsiVoleCorrections` with the pads it chose."""
+    message = view.messages(PsiVoleCorrections, host)[segment]
+    assert message.batch == segment
+    receiver, chosen, _, _, _ = view.receivers[host, segment]
     params = receiver.params
     t, d = params.trees, params.depth
-    delta = view.hosts["host-1"]._delta
-    shifted = np.array(
-        [[(v := multiply(1 << k, delta)) & (2**64 - 1), v >> 64] for k in range(128)],
-        dtype=np.uint64,
-    )
+    shifted = shifted_deltas(view.hosts[host]._delta)
     base = np.frombuffer(message.base_corrections, dtype="<u8").reshape(t, 128, 2)
     mine = chosen[params.tree_ots :].reshape(t, 128, 2)
     # the guest's unmasking gives r_{1-b} + x^k Delta: never x^k Delta
     assert not (base ^ mine == shifted[None]).all(axis=2).any()
-    # summed over k it gets phi + beta Delta, which with its beta alone is not Delta-free
     # negative control: with the pad it did not choose, every instance gives x^k Delta
-    pad0, pad1 = view.pads["host-1"]
+    pad0, pad1 = view.pads[host, segment]
     other = np.where(receiver.choices[:, None] == 1, pad0, pad1)[params.tree_ots :]
     assert np.array_equal(
         base ^ mine ^ other.reshape(t, 128, 2), np.broadcast_to(shifted, (t, 128, 2))
     )
     # the level sums: the off-path side unmasks to the real sum, the on-path side never
     masked = np.frombuffer(message.level_sums, dtype="<u8").reshape(t, d, 2, 2)
-    real = view.level_sums["host-1"]
+    real = view.level_sums[host, segment]
     path = (receiver._points[:, None] >> np.arange(d - 1, -1, -1)[None, :]) & 1
     rows, levels = np.arange(t)[:, None], np.arange(d)[None, :]
     tree_pads = chosen[: params.tree_ots].reshape(t, d, 2)
-    assert np.array_equal(masked[rows, levels, 1 - path] ^ tree_pads, real[rows, levels, 1 - path])
-    assert (
-        not (masked[rows, levels, path] ^ tree_pads == real[rows, levels, path]).all(axis=2).any()
-    )
+    off_path = masked[rows, levels, 1 - path] ^ tree_pads
+    on_path = masked[rows, levels, path] ^ tree_pads
+    assert np.array_equal(off_path, real[rows, levels, 1 - path])
+    assert not (on_path == real[rows, levels, path]).all(axis=2).any()
+
+
+def test_guest_cannot_unmask_delta_from_the_corrections(observe: Any) -> None:
+    view = observe(ids(500, seed=32), ids(300, seed=33))
+    attack_corrections(view, "host-1", 0)
+
+
+def test_several_voles_under_one_delta_share_no_pad(
+    observe: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every VOLE segment uses the host's one Delta, each with its own random OTs.
+
+    XOR-ing the Gilboa corrections of two segments cancels ``x^k Delta`` and leaves
+    ``r0 + r1`` of both: harmless while every pad masks one correction only.  Had two
+    segments shared their OT instances, the XOR would be zero.
+    """
+    monkeypatch.setattr(vole_items, "MAX_VOLE_SIZE", 700)
+    guest_ids = ids(1500, seed=34)
+    view = observe(guest_ids, guest_ids[:200] + ids(300, seed=35))
+    segments = sorted(segment for host, segment in view.receivers if host == "host-1")
+    assert segments == list(range(len(segments))) and len(segments) >= 4
+    for segment in segments:
+        attack_corrections(view, "host-1", segment)
+    bases = [
+        np.frombuffer(m.base_corrections, dtype="<u8").reshape(-1, 2)
+        for m in view.messages(PsiVoleCorrections, "host-1")
+    ]
+    pads = [np.concatenate(view.pads["host-1", segment]) for segment in segments]
+    for first in segments:
+        for second in segments[first + 1 :]:
+            rows = min(len(bases[first]), len(bases[second]))
+            combined = bases[first][:rows] ^ bases[second][:rows]
+            assert not (combined == 0).all(axis=1).any()
+            assert not blocks(pads[first].tobytes()) & blocks(pads[second].tobytes())
+            # the control: the x^k Delta parts cancel exactly (one Delta for all segments)
+            (p0, p1), (q0, q1) = view.pads["host-1", first], view.pads["host-1", second]
+            tree_ots = (
+                view.receivers["host-1", first][0].params.tree_ots,
+                view.receivers["host-1", second][0].params.tree_ots,
+            )
+            r = (p0 ^ p1)[tree_ots[0] :][:rows] ^ (q0 ^ q1)[tree_ots[1] :][:rows]
+            assert np.array_equal(combined, r)
 
 
 # --- 4. replays ---------------------------------------------------------------------------------
@@ -332,7 +379,7 @@ def test_two_runs_on_the_same_ids_share_nothing(observe: Any) -> None:
     m2 = second.messages(PsiVoleCorrections, "host-1")[0]
     for name in ("level_sums", "base_corrections", "tree_sums"):
         assert not blocks(getattr(m1, name)) & blocks(getattr(m2, name))
-    r1, r2 = first.receivers["host-1"][0], second.receivers["host-1"][0]
+    r1, r2 = first.receivers["host-1", 0][0], second.receivers["host-1", 0][0]
     assert not np.array_equal(r1._points, r2._points)
     assert r1._betas != r2._betas and not set(r1._betas) & set(r2._betas)
     # and the result is the same
