@@ -67,14 +67,17 @@ from protocols.messages import (
     MessageKind,
     PsiGuestItems,
     PsiHostItems,
+    PsiOkvsCells,
     PsiOtColumns,
     PsiOtReceiverPoints,
     PsiSetup,
+    PsiVoleCorrections,
     SumPartial,
     payload_fields,
     unzigzag,
     zigzag,
 )
+from protocols.psi.vole_items import TAG_BYTES
 from tests.support import auditor
 from tests.support.auditor import (
     DECLARED,
@@ -853,6 +856,223 @@ def test_the_auditor_finds_planted_kkrt_leaks(kkrt: Run) -> None:
     blinded = PsiGuestItems(job_id=message.job_id, sender=guest, receiver=host, items=code)
     wire = [*run.wire, Wire(0, guest, host, codec.encode(blinded), blinded)]
     problems = Audit(run.job, wire, audit.secrets).check_declared()
+    assert any("in a PSI step of method 'kkrt'" in p for p in problems)
+
+
+# VOLE-PSI: a job of one PSI step, in one process and as `vfl run` processes, one and two hosts ---
+VOLE_CHUNK = 256
+"""For the guest's 500 ids: 1512 OKVS cells in 6 chunks, 62,464 random OTs in 8 blocks of
+8192 (the smallest OT block), one VOLE segment; 2 chunks of host tags."""
+VOLE_KINDS = {
+    MessageKind.PSI_SETUP,
+    MessageKind.PSI_HOST_SETUP,
+    MessageKind.PSI_OT_SENDER,
+    MessageKind.PSI_OT_RECEIVER,
+    MessageKind.PSI_OT_COLUMNS,
+    MessageKind.PSI_VOLE_CORRECTIONS,
+    MessageKind.PSI_OKVS_CELLS,
+    MessageKind.PSI_HOST_ITEMS,
+}
+VOLE_RUNS = {  # fixture: (hosts, output, over TLS)
+    "vole": (1, "both", False),
+    "vole_hosts": (2, "guest", False),
+    "vole_tls": (1, "guest", True),
+    "vole_hosts_tls": (2, "both", True),
+}
+
+
+def _vole(folder: Path, name: str) -> Run:
+    hosts, output, tls = VOLE_RUNS[name]
+    ports = free_ports(1 + hosts) if tls else None
+    path = prepare_psi_job(
+        folder, method="vole", output=output, chunk_size=VOLE_CHUNK, ports=ports, hosts=hosts
+    )
+    if tls:
+        return _run_processes(folder, path, name)
+    job = load_job(path)
+    recorder = TranscriptRecorder()
+    with record_secrets(SecretLog()) as secrets:
+        simulate_job(job, recorder=recorder)
+    wire = pair_transcripts(recorder_entries(recorder.entries))
+    return Run(name, job, wire, Audit(job, wire, secrets))
+
+
+@pytest.fixture(scope="module")
+def vole(tmp_path_factory: pytest.TempPathFactory) -> Run:
+    """VOLE with output "both", one host, simulated in one process."""
+    return _vole(tmp_path_factory.mktemp("vole"), "vole")
+
+
+@pytest.fixture(scope="module")
+def vole_hosts(tmp_path_factory: pytest.TempPathFactory) -> Run:
+    """VOLE with output "guest", two hosts, simulated in one process."""
+    return _vole(tmp_path_factory.mktemp("vole-hosts"), "vole_hosts")
+
+
+@pytest.fixture(scope="module")
+def vole_tls(tmp_path_factory: pytest.TempPathFactory) -> Run:
+    """VOLE with output "guest", one host, as `vfl run` processes over mutual TLS."""
+    return _vole(tmp_path_factory.mktemp("vole-tls"), "vole_tls")
+
+
+@pytest.fixture(scope="module")
+def vole_hosts_tls(tmp_path_factory: pytest.TempPathFactory) -> Run:
+    """VOLE with output "both", two hosts, as `vfl run` processes over mutual TLS."""
+    return _vole(tmp_path_factory.mktemp("vole-hosts-tls"), "vole_hosts_tls")
+
+
+@pytest.fixture(params=list(VOLE_RUNS))
+def vole_run(request: pytest.FixtureRequest) -> Run:
+    chosen: Run = request.getfixturevalue(request.param)
+    return chosen
+
+
+def test_vole_messages_are_declared_and_every_vole_route_ran(vole_run: Run) -> None:
+    audit = vole_run.audit
+    assert audit.check_declared() == []
+    assert audit.observed_routes() == audit.expected_routes()
+    hosts, output, _ = VOLE_RUNS[vole_run.name]
+    final = MessageKind.PSI_POSITIONS if output == "both" else MessageKind.PSI_DONE
+    assert {w.message.kind for w in vole_run.wire} == VOLE_KINDS | {final}
+    assert len(vole_run.job.hosts) == hosts
+    assert audit.check_public_fields() == []
+
+
+def test_vole_messages_have_exactly_the_protocols_sizes(vole_run: Run) -> None:
+    audit = vole_run.audit
+    assert audit.check_vole_sizes() == []
+    view = audit.vole
+    assert view is not None
+    assert (view.cells, view.total, view.block) == (1512, 62464, 8192)
+    assert view.sizes == [(473 * 4 * 32, 473 * 128 * 16, 473 * 16)]  # 473 trees of depth 4
+    # per host: setup, point, 8 blocks, 6 OKVS chunks, the final message; setup,
+    # points, 1 VOLE, 2 tag chunks
+    hosts = len(vole_run.job.hosts)
+    assert audit.stats["vole messages checked"] == len(vole_run.wire) == hosts * (17 + 5)
+
+
+def test_vole_base_ot_points_and_columns_are_valid_distinct_and_uniform(vole_run: Run) -> None:
+    audit = vole_run.audit
+    hosts = len(vole_run.job.hosts)
+    assert audit.check_kkrt_points() == []
+    assert audit.stats["base-OT points checked"] == hosts * (1 + 2 * 512)
+    assert audit.check_kkrt_columns() == []
+    assert audit.stats["OT-extension columns checked"] == hosts * 8 * 512
+
+
+def test_vole_corrections_and_cells_look_uniform_and_never_repeat(vole_run: Run) -> None:
+    audit = vole_run.audit
+    assert audit.check_vole_uniform() == []
+    hosts = len(vole_run.job.hosts)
+    per_host = 473 * 4 * 2 + 473 * 128 + 473 + 1512
+    assert audit.stats["vole values checked"] == hosts * per_host
+
+
+def test_vole_values_are_the_protocols_and_match_only_for_common_ids(vole_run: Run) -> None:
+    audit = vole_run.audit
+    assert audit.check_vole_values() == []
+    assert audit.check_vole() == []
+    view = audit.vole
+    assert view is not None and view.table is not None
+    assert set(view.links) == {h.name for h in vole_run.job.hosts}
+    assert audit.stats["vole host tags checked"] == sum(
+        len(audit.truth.parties[h.name].ids) for h in vole_run.job.hosts
+    )
+
+
+def test_vole_no_id_hash_okvs_cell_or_tag_in_any_message(vole_run: Run) -> None:
+    audit = vole_run.audit
+    assert audit.check_plaintext() == []
+    assert audit.check_psi_items() == []
+    ids = len({i for p in audit.truth.parties.values() for i in p.ids})
+    guest = len(audit.truth.parties[vole_run.job.guest.name].ids)
+    hosts = [len(audit.truth.parties[h.name].ids) for h in vole_run.job.hosts]
+    # per id: raw, 12 digests, 4 hash_to_field forms, H(id); H(id) and its OKVS digest;
+    # per host: Delta, Decode(C, x) and the tag of every guest id, its untagged values
+    assert audit.stats["id forms"] >= ids * (1 + 12 + 4 + 1 + 2) + sum(
+        1 + 2 * guest + h for h in hosts
+    )
+    assert audit.secrets.ecdh == {}  # base-OT keys are not PSI scalars
+
+
+def test_the_auditor_finds_planted_vole_leaks(vole: Run) -> None:
+    run, audit = vole, vole.audit
+    view = audit.vole
+    assert view is not None and view.table is not None
+    guest, host = run.job.guest.name, run.job.hosts[0].name
+
+    # the guest's OKVS P in the cells (A + P unmasked), an id's H(x), its tag
+    i = _first(run, PsiOkvsCells)
+    message = run.wire[i].message
+    assert isinstance(message, PsiOkvsCells) and message.batch == 0
+    table = view.table[:VOLE_CHUNK].tobytes()
+    planted = _plant(run, i, dataclasses.replace(message, cells=table))
+    assert any("the OKVS cells are not A + P" in p for p in planted.check_vole_values())
+    assert any("the guest's OKVS cell P[" in p for p in planted.check_plaintext())
+    x = sorted(audit.truth.parties[guest].ids)[3]
+    for planted_bytes, found in (
+        (view.values[x], f"H({x!r}) (VOLE)"),
+        (view.digests[x], f"the OKVS digest of {x!r}"),
+        (view.links[host].delta.to_bytes(16, "little"), f"{host}'s Delta"),
+    ):
+        leaky = message.cells[:32] + planted_bytes + message.cells[32 + len(planted_bytes) :]
+        planted = _plant(run, i, dataclasses.replace(message, cells=leaky))
+        assert any(found in p for p in planted.check_plaintext()), found
+
+    # a chunk of the wrong size, a changed key, a repeated chunk, constant cells
+    planted = _plant(run, i, dataclasses.replace(message, cells=message.cells[:-16]))
+    assert any("differ from the protocol's" in p for p in planted.check_vole_sizes())
+    planted = _plant(run, i, dataclasses.replace(message, key=bytes(range(16))))
+    assert any("2 different OKVS keys" in p for p in planted.check_vole_sizes())
+    second = _first(run, PsiOkvsCells) + 1
+    following = run.wire[second].message
+    assert isinstance(following, PsiOkvsCells) and following.batch == 1
+    planted = _plant(run, second, dataclasses.replace(following, cells=message.cells))
+    assert any("repeats" in p for p in planted.check_vole_uniform())
+    planted = _plant(run, i, dataclasses.replace(message, cells=bytes(len(message.cells))))
+    assert any("bits set" in p for p in planted.check_vole_uniform())
+
+    # corrections: a field of the wrong size, unmasked (zero) tree sums
+    j = _first(run, PsiVoleCorrections)
+    corrections = run.wire[j].message
+    assert isinstance(corrections, PsiVoleCorrections)
+    short = dataclasses.replace(corrections, tree_sums=corrections.tree_sums[:-16])
+    assert any("differ from the protocol's" in p for p in _plant(run, j, short).check_vole_sizes())
+    zero = dataclasses.replace(corrections, tree_sums=bytes(len(corrections.tree_sums)))
+    assert any("repeats" in p for p in _plant(run, j, zero).check_vole_uniform())
+
+    # a host tag of an id the guest does not hold replaced by a tag the guest computes
+    k = _first(run, PsiHostItems)
+    host_items = run.wire[k].message
+    assert isinstance(host_items, PsiHostItems)
+    items = host_items.items
+    guest_ids = set(audit.truth.parties[guest].ids)
+    own = audit._vole_host_values(host)
+    owner = {tag: y for y, (tag, _) in own.items()}
+    rows = [items[r : r + TAG_BYTES] for r in range(0, len(items), TAG_BYTES)]
+    row = next(r for r, tag in enumerate(rows) if owner[tag] not in guest_ids)
+    guest_tag = next(
+        tag for x, tag, _ in audit._vole_guest_values(host) if x not in set(owner.values())
+    )
+    forged = items[: TAG_BYTES * row] + guest_tag + items[TAG_BYTES * (row + 1) :]
+    problems = _plant(run, k, dataclasses.replace(host_items, items=forged)).check_vole_values()
+    assert any("not exactly the tags of its ids" in p for p in problems)
+    assert any("tags match one the guest can compute" in p for p in problems)
+
+    # a message of KKRT or the blinding methods in a VOLE step, and the reverse
+    blinded = PsiGuestItems(job_id=message.job_id, sender=guest, receiver=host, items=table)
+    wire = [*run.wire, Wire(0, guest, host, codec.encode(blinded), blinded)]
+    problems = Audit(run.job, wire, audit.secrets).check_declared()
+    assert any("in a PSI step of method 'vole'" in p for p in problems)
+
+
+def test_vole_messages_are_refused_in_a_kkrt_step(kkrt: Run, vole: Run) -> None:
+    guest, host = kkrt.job.guest.name, kkrt.job.hosts[0].name
+    cells = vole.wire[_first(vole, PsiOkvsCells)].message
+    assert isinstance(cells, PsiOkvsCells)
+    moved = dataclasses.replace(cells, job_id=kkrt.wire[0].message.job_id)
+    wire = [*kkrt.wire, Wire(0, guest, host, codec.encode(moved), moved)]
+    problems = Audit(kkrt.job, wire, kkrt.audit.secrets).check_declared()
     assert any("in a PSI step of method 'kkrt'" in p for p in problems)
 
 

@@ -1,4 +1,5 @@
-"""PSI checks: the forms of ids a receiver could test; KKRT-PSI, what each party can compute."""
+"""PSI checks: the forms of ids a receiver could test; KKRT- and VOLE-PSI, what each party
+can compute."""
 
 from __future__ import annotations
 
@@ -13,7 +14,9 @@ import numpy as np
 
 from crypto.ecdh import POINT_BYTES, EcdhKey, ecdh_dst, validate_points
 from crypto.exceptions import CryptoError
+from crypto.gf128 import ConstantMultiplier
 from crypto.hash_to_curve import hash_to_field, hash_to_x25519_many
+from crypto.okvs import GarbledCuckooTable, okvs_size
 from crypto.ot import BASE_POINT
 from crypto.ot_extension import (
     BIN_ALIGN,
@@ -27,13 +30,18 @@ from crypto.ot_extension import (
 from protocols.messages import (
     Message,
     PsiHostItems,
+    PsiOkvsCells,
     PsiOtColumns,
     PsiOtReceiverPoints,
     PsiOtSenderPoint,
     PsiSetup,
+    PsiVoleCorrections,
 )
 from protocols.psi.cuckoo import bin_count
 from protocols.psi.kkrt_guest import output_key
+from protocols.psi.settings import PsiSettings
+from protocols.psi.vole_guest import ot_block, ot_layout
+from protocols.psi.vole_items import TAG_BYTES, item_digests, output_tags, tag_key, vole_key
 from tests.support.auditor.context import AuditContext
 from tests.support.auditor.pairing import Wire
 from tests.support.auditor.secret_log import SecretLog
@@ -146,6 +154,97 @@ def kkrt_view(
     )
 
 
+@dataclasses.dataclass
+class VoleLink:
+    """One host's VOLE with the guest, from the recorded secrets (``(n, 2)`` uint64)."""
+
+    a: np.ndarray  # the guest's A over every segment
+    c: np.ndarray  # the guest's C
+    b: np.ndarray  # the host's B
+    delta: int  # the host's Delta (0: not recorded)
+
+
+@dataclasses.dataclass
+class VoleView:
+    """A VOLE-PSI step's public parameters and what each party can compute."""
+
+    step: int
+    salt: bytes
+    cells: int  # m = okvs_size(guest's set size)
+    sizes: list[tuple[int, int, int]]  # each segment's correction_bytes
+    total: int  # random-OT instances
+    block: int  # instances per PsiOtColumns block
+    values: dict[bytes, bytes]  # id -> H(id), 16 bytes
+    digests: dict[bytes, bytes]  # id -> its OKVS digest, 16 bytes
+    table: np.ndarray | None  # the guest's OKVS P, (m, 2) (None: not recorded)
+    links: dict[str, VoleLink]  # host -> its VOLE, when both sides were recorded
+
+
+def _elements(data: bytes) -> np.ndarray:
+    return np.frombuffer(data, dtype="<u8").reshape(-1, 2)
+
+
+def vole_view(
+    job: JobConfig, step: int, wire: Sequence[Wire], truth: Truth, secrets: SecretLog
+) -> VoleView:
+    """:class:`VoleView` of step ``step`` from the transcript and the recorded VOLEs."""
+    config = job.steps[step]
+    assert isinstance(config, PsiStep) and config.method == "vole"
+    (salt,) = {w.message.salt for w in wire if w.step == step and isinstance(w.message, PsiSetup)}
+    guest = job.guest.name
+    cells = okvs_size(len(truth.parties[guest].ids))
+    params, _, total = ot_layout(cells)
+    ids = sorted({i for p in truth.parties.values() for i in p.ids})
+    values, digests = item_digests(ids, salt)
+    tables = secrets.okvs.get(guest, [])
+    links: dict[str, VoleLink] = {}
+    for host in job.hosts:
+        keys = [vole_key(salt, host.name, s) for s in range(len(params))]
+        mine = {r.key: r for r in secrets.vole.get(guest, [])}
+        theirs = {r.key: r for r in secrets.vole.get(host.name, [])}
+        if not all(k in mine and k in theirs for k in keys):
+            continue
+        (delta,) = {theirs[k].delta for k in keys}
+        links[host.name] = VoleLink(
+            np.concatenate([_elements(mine[k].a) for k in keys]),
+            np.concatenate([_elements(mine[k].c) for k in keys]),
+            np.concatenate([_elements(theirs[k].c) for k in keys]),
+            delta,
+        )
+    return VoleView(
+        step,
+        salt,
+        cells,
+        [p.correction_bytes for p in params],
+        total,
+        ot_block(PsiSettings(method="vole", chunk_size=config.chunk_size)),
+        {i: values[k].tobytes() for k, i in enumerate(ids)},
+        {i: digests[k].tobytes() for k, i in enumerate(ids)},
+        _elements(tables[-1]) if tables else None,
+        links,
+    )
+
+
+def _vole_payload(message: Message) -> tuple[int, ...] | int | None:
+    """Sizes of a VOLE-PSI message's payload fields (one int for a one-field payload)."""
+    if isinstance(message, PsiVoleCorrections):
+        return (len(message.level_sums), len(message.base_corrections), len(message.tree_sums))
+    if isinstance(message, PsiOkvsCells):
+        return (len(message.key), len(message.cells))
+    return _payload_size(message)
+
+
+def _tag_bytes(tags: np.ndarray) -> list[bytes]:
+    """Each tag's :data:`TAG_BYTES` bytes (an ``S12`` item would drop trailing zeros)."""
+    rows = np.ascontiguousarray(tags).view(np.uint8).reshape(-1, TAG_BYTES)
+    return [row.tobytes() for row in rows]
+
+
+def _distinct_enough(value: bytes) -> bool:
+    """A needle worth searching: at least 6 nonzero bytes (not padding or a small int)."""
+    return sum(b != 0 for b in value) >= 6
+
+
 def _payload_size(message: Message) -> int | None:
     """Bytes of a KKRT message's payload (point, points, columns or items), else None."""
     for name in ("point", "points", "columns", "items"):
@@ -222,6 +321,7 @@ class PsiChecks(AuditContext):
                     needles.add(point, f"H({value!r})^(own secret of {party})", [party])
                     testable[party].add(point)
         self._kkrt_needles(needles)
+        self._vole_needles(needles)
         self.stats["id forms"] = len(needles)
         return needles, testable
 
@@ -249,6 +349,272 @@ class PsiChecks(AuditContext):
         for host, table in kkrt.host_values.items():
             for value, item in table.items():
                 needles.add(value, f"F(j, {item!r}), which {host} can evaluate", [host])
+
+    def _vole_needles(self, needles: Needles) -> None:
+        """VOLE: every id's ``H(id)`` and OKVS digest anywhere; the host's ``Delta``
+        anywhere; in anything a host receives: the guest's OKVS cells ``P``, its
+        ``Decode(C, x)`` and tags of its ids; in anything the guest receives: the
+        host's untagged values ``Decode(K, y) + Delta H(y)``."""
+        vole = self.vole
+        if vole is None:
+            return
+        guest = self.job.guest.name
+        hosts = [h.name for h in self.job.hosts]
+        for value in vole.values:
+            needles.add(vole.values[value], f"H({value!r}) (VOLE)")
+            needles.add(vole.digests[value], f"the OKVS digest of {value!r}")
+        if vole.table is not None:
+            for index, cell in enumerate(vole.table):
+                if _distinct_enough(cell.tobytes()):
+                    needles.add(cell.tobytes(), f"the guest's OKVS cell P[{index}]", hosts)
+        for host, link in vole.links.items():
+            needles.add(link.delta.to_bytes(16, "little"), f"{host}'s Delta")
+            if vole.table is None:
+                continue
+            for value, tag, untagged in self._vole_guest_values(host):
+                needles.add(untagged, f"Decode(C, {value!r}) of {host}'s VOLE", hosts)
+                needles.add(tag, f"the guest's tag of {value!r} with {host}", hosts)
+            for value, (_, untagged) in self._vole_host_values(host).items():
+                needles.add(untagged, f"{host}'s untagged value of {value!r}", [guest])
+
+    def _vole_guest_values(self, host: str) -> list[tuple[bytes, bytes, bytes]]:
+        """``(x, T(Decode(C, x)), Decode(C, x))`` for every guest id ``x`` (its VOLE
+        with ``host``)."""
+        vole = self.vole
+        assert vole is not None and vole.table is not None
+        link = vole.links[host]
+        ids = self.truth.parties[self.job.guest.name].ids
+        decoded = self._vole_decode(link.c, ids)
+        tags = _tag_bytes(output_tags(decoded, tag_key(vole.salt)))
+        return [(value, tags[k], decoded[k].tobytes()) for k, value in enumerate(ids)]
+
+    def _vole_host_values(self, host: str) -> dict[bytes, tuple[bytes, bytes]]:
+        """``{y: (tag, Decode(K, y) + Delta H(y))}`` for every id ``y`` of ``host``, with
+        ``K = B + (A + P) Delta`` from the cells on the wire."""
+        vole = self.vole
+        assert vole is not None
+        link = vole.links[host]
+        cells = self._vole_cells(host)
+        times = ConstantMultiplier(link.delta)
+        k = link.b ^ times(cells)
+        ids = self.truth.parties[host].ids
+        values = np.array([_elements(vole.values[y])[0] for y in ids], dtype=np.uint64)
+        decoded = self._vole_decode(k, ids) ^ times(values.reshape(-1, 2))
+        tags = _tag_bytes(output_tags(decoded, tag_key(vole.salt)))
+        return {y: (tags[i], decoded[i].tobytes()) for i, y in enumerate(ids)}
+
+    def _vole_decode(self, table: np.ndarray, ids: Sequence[bytes]) -> np.ndarray:
+        """``Decode(table, x)`` at the OKVS positions of ``ids`` (the key on the wire)."""
+        vole = self.vole
+        assert vole is not None
+        keys = Counter(
+            w.message.key
+            for w in self.wire
+            if w.step == vole.step and isinstance(w.message, PsiOkvsCells)
+        )
+        ((key, _),) = keys.most_common(1)  # one key (check_vole_sizes checks it)
+        digests = np.array([_elements(vole.digests[x])[0] for x in ids], dtype=np.uint64)
+        positions = GarbledCuckooTable(vole.cells, key).positions(digests.reshape(-1, 2))
+        decoded: np.ndarray = np.bitwise_xor.reduce(table[positions], axis=1)
+        return decoded
+
+    def _vole_cells(self, host: str) -> np.ndarray:
+        """The cells ``A + P`` the guest sent ``host``, in order."""
+        vole = self.vole
+        assert vole is not None
+        guest = self.job.guest.name
+        chunks = sorted(
+            (w.message.batch, w.message.cells)
+            for w in self.wire
+            if w.step == vole.step
+            and isinstance(w.message, PsiOkvsCells)
+            and (w.sender, w.receiver) == (guest, host)
+        )
+        return _elements(b"".join(c for _, c in chunks))
+
+    @functools.cached_property
+    def vole(self) -> VoleView | None:
+        """The VOLE-PSI step's public parameters and what its parties can compute (from
+        the recorded VOLEs and OKVS), or None if no step runs VOLE-PSI."""
+        steps = [i for i, s in self.steps.items() if isinstance(s, PsiStep) and s.method == "vole"]
+        if not steps:
+            return None
+        (index,) = steps
+        return vole_view(self.job, index, self.wire, self.truth, self.secrets)
+
+    def check_vole(self) -> list[str]:
+        """VOLE: exact message sequences and sizes, valid distinct base-OT points,
+        uniform OT columns, uniform never-repeating corrections and cells, and the
+        values every party computes from the recorded VOLEs."""
+        if self.vole is None:
+            return ["no VOLE step"]
+        return (
+            self.check_vole_sizes()
+            + self.check_kkrt_points()
+            + self.check_kkrt_columns()
+            + self.check_vole_uniform()
+            + self.check_vole_values()
+        )
+
+    def check_vole_sizes(self) -> list[str]:
+        """Every message of the step, link by link, is exactly the protocol's: its kind,
+        batch and payload sizes follow from the set sizes and the chunk size alone."""
+        vole = self.vole
+        assert vole is not None
+        guest = self.job.guest.name
+        step = self.steps[vole.step]
+        assert isinstance(step, PsiStep)
+        links: dict[tuple[str, str], list[Wire]] = defaultdict(list)
+        for w in self.wire:
+            if w.step == vole.step:
+                links[(w.sender, w.receiver)].append(w)
+        chunk = step.chunk_size
+        blocks = -(-vole.total // vole.block)
+        columns = [
+            ("PSI_OT_COLUMNS", b, CODE_BITS * min(vole.block, vole.total - b * vole.block) // 8)
+            for b in range(blocks)
+        ]
+        okvs = [
+            ("PSI_OKVS_CELLS", c, (16, 16 * min(chunk, vole.cells - c * chunk)))
+            for c in range(-(-vole.cells // chunk))
+        ]
+        corrections = [("PSI_VOLE_CORRECTIONS", s, size) for s, size in enumerate(vole.sizes)]
+        final = "PSI_POSITIONS" if step.output == "both" else "PSI_DONE"
+        problems: list[str] = []
+        for host in self.job.hosts:
+            size = len(self.truth.parties[host.name].ids)
+            items = [
+                ("PSI_HOST_ITEMS", c, TAG_BYTES * min(chunk, size - c * chunk))
+                for c in range(-(-size // chunk))
+            ]
+            expected: dict[tuple[str, str], list[tuple[str, int, object]]] = {
+                (guest, host.name): [
+                    ("PSI_SETUP", 0, None),
+                    ("PSI_OT_SENDER", 0, 32),
+                    *columns,
+                    *okvs,
+                    (final, 0, None),
+                ],
+                (host.name, guest): [
+                    ("PSI_HOST_SETUP", 0, None),
+                    ("PSI_OT_RECEIVER", 0, 2 * CODE_BITS * POINT_BYTES),
+                    *corrections,
+                    *items,
+                ],
+            }
+            for link, wanted in expected.items():
+                seen = [
+                    (w.message.kind.name, w.message.batch, _vole_payload(w.message))
+                    for w in links.get(link, [])
+                ]
+                if seen != wanted:
+                    problems.append(
+                        f"{link[0]} → {link[1]}: (kind, batch, bytes) {seen} differ from the "
+                        f"protocol's {wanted}"
+                    )
+                if any(w.message.round != 0 for w in links.get(link, [])):
+                    problems.append(f"{link[0]} → {link[1]}: a message of round > 0")
+            keys = {
+                w.message.key
+                for w in links.get((guest, host.name), [])
+                if isinstance(w.message, PsiOkvsCells)
+            }
+            if len(keys) > 1:
+                problems.append(f"{guest} → {host.name}: {len(keys)} different OKVS keys")
+        self.stats["vole messages checked"] = sum(len(v) for v in links.values())
+        return problems
+
+    def check_vole_uniform(self) -> list[str]:
+        """Corrections and OKVS cells look uniform: half their bits set (within 6
+        sigma) and no 16-byte value repeats (in a message, across messages or links)."""
+        problems: list[str] = []
+        seen: dict[bytes, str] = {}
+        bits = ones = 0
+        for w in self.wire:
+            m = w.message
+            if isinstance(m, PsiVoleCorrections):
+                blobs = [m.level_sums, m.base_corrections, m.tree_sums]
+            elif isinstance(m, PsiOkvsCells):
+                blobs = [m.cells]
+            else:
+                continue
+            for blob in blobs:
+                array = np.frombuffer(blob, dtype=np.uint8)
+                ones += int(np.unpackbits(array).sum())
+                bits += 8 * len(array)
+                for offset in range(0, len(blob) - 15, 16):
+                    value = blob[offset : offset + 16]
+                    if value in seen:
+                        problems.append(
+                            f"{m.describe()}: the value at offset {offset} repeats one of "
+                            f"{seen[value]}"
+                        )
+                    seen[value] = m.describe()
+        if not bits:
+            return ["no VOLE corrections or OKVS cells"]
+        if abs(ones - bits / 2) > 6 * (bits / 4) ** 0.5:
+            problems.append(f"VOLE corrections and OKVS cells: {ones} of {bits} bits set")
+        self.stats["vole values checked"] = len(seen)
+        return problems
+
+    def check_vole_values(self) -> list[str]:
+        """From the recorded secrets: every host's ``B = C + A Delta``; the cells the
+        guest sent are exactly ``A + P`` and none equals its ``P`` cell; each host's
+        items are exactly the tags of its own ids, and equal a tag the guest computes
+        (``T(Decode(C, x))``) only for the ids the guest holds."""
+        vole = self.vole
+        assert vole is not None
+        guest = self.job.guest.name
+        if vole.table is None:
+            return [f"no recorded OKVS table of {guest}"]
+        problems: list[str] = []
+        guest_ids = set(self.truth.parties[guest].ids)
+        self.stats["vole host tags checked"] = 0
+        for host in self.job.hosts:
+            link = vole.links.get(host.name)
+            if link is None:
+                problems.append(f"no recorded VOLE of {guest} and {host.name}")
+                continue
+            if not np.array_equal(link.b, link.c ^ ConstantMultiplier(link.delta)(link.a)):
+                problems.append(f"{host.name}: B is not C + A Delta")
+            cells = self._vole_cells(host.name)
+            if cells.shape != vole.table.shape or not np.array_equal(cells, link.a ^ vole.table):
+                problems.append(f"{guest} → {host.name}: the OKVS cells are not A + P")
+            elif (same := int((cells == vole.table).all(axis=1).sum())) > 0:
+                problems.append(f"{guest} → {host.name}: {same} cells equal the OKVS's P")
+            blob = b"".join(
+                w.message.items
+                for w in self.wire
+                if w.step == vole.step
+                and isinstance(w.message, PsiHostItems)
+                and (w.sender, w.receiver) == (host.name, guest)
+            )
+            rows = [blob[i : i + TAG_BYTES] for i in range(0, len(blob), TAG_BYTES)]
+            own = self._vole_host_values(host.name)
+            owner = {tag: y for y, (tag, _) in own.items()}
+            if sorted(rows) != sorted(owner):
+                problems.append(f"{host.name}'s PsiHostItems are not exactly the tags of its ids")
+            computable = {tag: x for x, tag, _ in self._vole_guest_values(host.name)}
+            common = guest_ids & set(self.truth.parties[host.name].ids)
+            matching = 0
+            for row in rows:
+                if row in computable:
+                    matching += 1
+                    item = owner.get(row)
+                    if item is not None and item not in guest_ids:
+                        problems.append(
+                            f"{host.name}: the tag of {item!r}, which the guest does not hold, "
+                            "equals a tag the guest can compute"
+                        )
+                    elif item is not None and computable[row] != item:
+                        problems.append(f"{host.name}: the tag of {item!r} matches another id")
+            if matching != len(common):
+                problems.append(
+                    f"{host.name}: {matching} tags match one the guest can compute, for "
+                    f"{len(common)} common ids"
+                )
+            self.stats["vole host tags checked"] += len(rows)
+        return problems
 
     @functools.cached_property
     def kkrt(self) -> KkrtView | None:

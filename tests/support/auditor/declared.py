@@ -19,10 +19,15 @@ FORMS = {
     "parameter": "a public parameter of the job (checked against the job file)",
     "size": "a set size or row count",
     "blinded": "id-derived group elements or tags (PSI), never testable by the receiver",
-    "ot-points": "base-OT group elements (KKRT-PSI): fresh X25519 public keys and points "
-    "hashed from random bytes, independent of every id",
-    "ot-columns": "the OT-extension matrix u (KKRT-PSI), every column masked by a PRG "
-    "stream the receiver does not know",
+    "ot-points": "base-OT group elements (KKRT- and VOLE-PSI): fresh X25519 public keys and "
+    "points hashed from random bytes, independent of every id",
+    "ot-columns": "the OT-extension matrix u (KKRT- and VOLE-PSI), every column masked by a "
+    "PRG stream the receiver does not know",
+    "vole-corrections": "the VOLE sender's corrections (VOLE-PSI): 16-byte values, each "
+    "masked by a random-OT pad the receiver does not hold or pseudorandom to it (the GGM "
+    "trees' leaf sums plus the sender's base-VOLE share); sizes fixed by the guest's set size",
+    "okvs-cells": "A + P (VOLE-PSI): the guest's OKVS P masked by its VOLE vector A, "
+    "pseudorandom to the receiver under dual LPN; sizes fixed by the guest's set size",
     "positions": "positions of the common ids in the host's shuffled sequence",
     "residues": "raw decryptions of the receiver's own masked values",
     "partial-scores": "a host's partial scores u_h = X_h w_h, one per row",
@@ -136,9 +141,12 @@ def _f(name: str, form: str, reveals: str, key: str | None = None, **extra: Any)
     return Field(name, form, reveals, key, **extra)
 
 
-PSI_METHODS = ("ecdh", "rsa", "kkrt")
+PSI_METHODS = ("ecdh", "rsa", "kkrt", "vole")
 BLINDING_METHODS = ("ecdh", "rsa")
-OT_METHODS = ("kkrt",)
+OT_METHODS = ("kkrt", "vole")
+"""The methods that run base OTs and an OT extension (VOLE-PSI's random OTs come from
+KKRT's OPRF)."""
+VOLE_METHODS = ("vole",)
 
 
 NOTHING = "nothing (it cannot decrypt)"
@@ -419,7 +427,8 @@ DECLARED: dict[MessageKind, Declared] = {
                         "blinded",
                         "after matching: the common ids (KKRT: the OPRF value of each host "
                         "id in its three candidate bins, pseudorandom unless the guest holds "
-                        "the id)",
+                        "the id; VOLE: a 12-byte tag of Decode(K, y) + Delta H(y) per host "
+                        "id, pseudorandom unless the guest holds the id)",
                     ),
                 ),
             ),
@@ -493,6 +502,58 @@ DECLARED: dict[MessageKind, Declared] = {
                 ),
             ),
             methods=OT_METHODS,
+        ),
+        # VOLE-PSI (§10): the VOLE corrections per segment, the guest's masked OKVS
+        _declare(
+            MessageKind.PSI_VOLE_CORRECTIONS,
+            "PsiVoleCorrections",
+            PSI,
+            "§10",
+            Route(
+                "host",
+                "guest",
+                (
+                    _f(
+                        "level_sums",
+                        "vole-corrections",
+                        "nothing: each GGM level's left and right sums are masked by the "
+                        "random-OT pads of both choices, the guest holds only its off-path one",
+                    ),
+                    _f(
+                        "base_corrections",
+                        "vole-corrections",
+                        "nothing: r0 + r1 + x^k Delta is masked by the pad r_{1-b} the guest "
+                        "did not choose",
+                    ),
+                    _f(
+                        "tree_sums",
+                        "vole-corrections",
+                        "nothing: each tree's leaf sum plus the sender's base-VOLE share, "
+                        "pseudorandom (its punctured leaf is unknown to the guest)",
+                    ),
+                ),
+            ),
+            methods=VOLE_METHODS,
+        ),
+        _declare(
+            MessageKind.PSI_OKVS_CELLS,
+            "PsiOkvsCells",
+            PSI,
+            "§10",
+            Route(
+                "guest",
+                "host",
+                (
+                    _f("key", "parameter", "the OKVS's public hash key (the same in every chunk)"),
+                    _f(
+                        "cells",
+                        "okvs-cells",
+                        "nothing beyond the OKVS size m (a function of the guest's announced "
+                        "set size): A + P with A pseudorandom under dual LPN",
+                    ),
+                ),
+            ),
+            methods=VOLE_METHODS,
         ),
         # hetero logistic regression (§11)
         _declare(

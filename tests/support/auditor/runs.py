@@ -113,11 +113,20 @@ def prepare_psi_job(
     output: str = "both",
     chunk_size: int = 16384,
     ports: Sequence[int] | None = None,
+    hosts: int = 1,
 ) -> Path:
     """The ``hetero-lr`` example's parties and data (:func:`prepare_example`) with a
-    PSI step only: ``method``, ``output`` and ``chunk_size`` as given."""
-    path = prepare_example("hetero-lr", folder, max_iter=1, ports=ports)
+    PSI step only: ``method``, ``output`` and ``chunk_size`` as given.
+
+    ``hosts`` 2: the arbiter example's three banks without the arbiter (bank-a the
+    guest, bank-b and bank-c hosts; ``ports``: one per bank)."""
+    if ports is not None and hosts == 2:
+        ports = [0, *ports]  # the arbiter example's arbiter, removed below
+    path = prepare_example(SHARED_EXAMPLES[hosts], folder, max_iter=1, ports=ports)
     text = path.read_text()
+    if '\nname = "arbiter"' in text:
+        start = text.index('[[parties]]\nname = "arbiter"')
+        text = text[:start] + text[text.index("[[parties]]", start + 1) :]
     first = text.index("[[steps]]")
     second = text.index("[[steps]]", first + 1)
     psi = text[first:second]

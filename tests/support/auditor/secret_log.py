@@ -17,6 +17,7 @@ from unittest import mock
 import numpy as np
 
 from crypto.ecdh import EcdhKey
+from crypto.okvs import GarbledCuckooTable
 from crypto.ot_extension import OprfReceiver, OprfSender
 from crypto.paillier import (
     MaskedVector,
@@ -40,6 +41,22 @@ class OprfBlock:
     start: int
     rows: bytes  # t rows (guest) or q rows (host), 64 bytes per bin
     choices: bytes = b""  # the host's secret s (64 bytes); empty for the guest
+
+
+@dataclasses.dataclass(frozen=True)
+class VoleRecord:
+    """One VOLE of VOLE-PSI as one party finished it (secret).
+
+    ``key`` is the VOLE's public key (``vole_key(salt, host, segment)``: it names the
+    link and the segment).  The guest (receiver) keeps ``a`` and ``c``; a host (sender)
+    keeps ``delta`` and ``B`` (in ``c``, ``a`` empty), with ``B = C + A * Delta``.
+    Elements are 16 bytes each, little-endian.
+    """
+
+    key: bytes
+    a: bytes
+    c: bytes
+    delta: int = 0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -71,8 +88,8 @@ class InitialShare:
 
 
 class SecretLog:
-    """Paillier private keys, PSI scalars, masks, KKRT OPRF states and the guest's
-    initial-weights seeds as made.
+    """Paillier private keys, PSI scalars, masks, KKRT OPRF states, VOLE-PSI's VOLEs and
+    OKVS tables, and the guest's initial-weights seeds as made.
 
     With ``path``, every record is also appended to that JSON-lines file (for
     parties in separate processes); :meth:`load` reads such files back.  The keys
@@ -86,6 +103,8 @@ class SecretLog:
         self.ecdh: dict[str, list[bytes]] = defaultdict(list)
         self.masks: dict[int, VectorMask] = {}  # first masked ciphertext -> its mask
         self.oprf: dict[str, list[OprfBlock]] = defaultdict(list)
+        self.vole: dict[str, list[VoleRecord]] = defaultdict(list)
+        self.okvs: dict[str, list[bytes]] = defaultdict(list)  # the guest's tables P
         self.initial_weights_seeds: dict[str, list[bytes]] = defaultdict(list)
         self.seals: dict[int, Seal] = {}  # first sealed ciphertext -> its masks
         self.initial_shares: dict[str, list[InitialShare]] = defaultdict(list)
@@ -128,6 +147,25 @@ class SecretLog:
                     "choices": block.choices.hex(),
                 }
             )
+
+    def add_vole(self, party: str, record: VoleRecord) -> None:
+        with self._lock:
+            self.vole[party].append(record)
+            self._write(
+                {
+                    "type": "vole",
+                    "party": party,
+                    "key": record.key.hex(),
+                    "a": record.a.hex(),
+                    "c": record.c.hex(),
+                    "delta": hex(record.delta),
+                }
+            )
+
+    def add_okvs(self, party: str, table: bytes) -> None:
+        with self._lock:
+            self.okvs[party].append(table)
+            self._write({"type": "okvs", "party": party, "table": table.hex()})
 
     def add_initial_weights_seed(self, party: str, seed: bytes) -> None:
         with self._lock:
@@ -189,6 +227,16 @@ class SecretLog:
                         bytes.fromhex(record["choices"]),
                     )
                     log.add_oprf(record["party"], block)
+                elif record["type"] == "vole":
+                    vole = VoleRecord(
+                        bytes.fromhex(record["key"]),
+                        bytes.fromhex(record["a"]),
+                        bytes.fromhex(record["c"]),
+                        int(record["delta"], 16),
+                    )
+                    log.add_vole(record["party"], vole)
+                elif record["type"] == "okvs":
+                    log.add_okvs(record["party"], bytes.fromhex(record["table"]))
                 elif record["type"] == "seal":
                     seal = Seal(
                         record["party"],
@@ -230,7 +278,9 @@ def record_secrets(log: SecretLog, party: str | None = None) -> Iterator[SecretL
     owner and the binning guest call, ``mask_vector`` (both places that call it), ``EcdhKey.generate``
     (except in :mod:`crypto.ot`: base-OT keys are not PSI scalars), KKRT's
     ``OprfReceiver.columns`` and ``OprfSender.rows`` (each block's ``t`` or ``q``
-    rows), and ``secret_initial_weights`` as the hetero LR guest calls it (its secret
+    rows), VOLE-PSI's ``VoleReceiver.finish`` and ``VoleSender.corrections`` (each
+    VOLE's ``A, C`` or ``Delta, B``, :class:`VoleRecord`) and ``GarbledCuckooTable.encode``
+    (the guest's OKVS ``P``), and ``secret_initial_weights`` as the hetero LR guest calls it (its secret
     seed: the plaintext replay needs the same starting point).  In shared mode it wraps
     ``reshare`` as :mod:`protocols.hetero_lr.shared_party` calls it and
     ``crypto.shares.random_shares`` (each seal's masks and bounds, :class:`Seal`), and
@@ -257,6 +307,10 @@ def record_secrets(log: SecretLog, party: str | None = None) -> Iterator[SecretL
     real_generate = EcdhKey.generate
     real_columns = OprfReceiver.columns
     real_rows = OprfSender.rows
+    vole = importlib.import_module("crypto.vole")
+    real_finish = vole.VoleReceiver.finish
+    real_corrections = vole.VoleSender.corrections
+    real_encode = GarbledCuckooTable.encode
 
     class OtKeys:
         """What :mod:`crypto.ot` sees as ``EcdhKey``: keys made without recording."""
@@ -323,6 +377,23 @@ def record_secrets(log: SecretLog, party: str | None = None) -> Iterator[SecretL
         log.add_oprf(who(), OprfBlock(start_bin, np.ascontiguousarray(q_rows).tobytes(), choices))
         return q_rows
 
+    def finish(self: Any, chosen: Any, corrections: Any) -> tuple[Any, Any]:
+        a, c = real_finish(self, chosen, corrections)
+        record = VoleRecord(self._key, np.ascontiguousarray(a).tobytes(), c.tobytes())
+        log.add_vole(who(), record)
+        return a, c
+
+    def vole_corrections(self: Any, pad0: Any, pad1: Any) -> Any:
+        out = real_corrections(self, pad0, pad1)
+        b = np.ascontiguousarray(self.b).tobytes()
+        log.add_vole(who(), VoleRecord(self._key, b"", b, self.delta))
+        return out
+
+    def encode(self: GarbledCuckooTable, keys: Any, values: Any) -> Any:
+        table = real_encode(self, keys, values)
+        log.add_okvs(who(), np.ascontiguousarray(table).tobytes())
+        return table
+
     with (
         mock.patch.object(backends, "generate_paillier_keypair", keygen),
         mock.patch.object(secure_sum, "generate_paillier_keypair", sum_keygen),
@@ -334,6 +405,9 @@ def record_secrets(log: SecretLog, party: str | None = None) -> Iterator[SecretL
         mock.patch.object(ot, "EcdhKey", OtKeys),
         mock.patch.object(OprfReceiver, "columns", columns),
         mock.patch.object(OprfSender, "rows", rows),
+        mock.patch.object(vole.VoleReceiver, "finish", finish),
+        mock.patch.object(vole.VoleSender, "corrections", vole_corrections),
+        mock.patch.object(GarbledCuckooTable, "encode", encode),
         mock.patch.object(shares, "random_shares", random_shares),
         mock.patch.object(shared_party, "reshare", reshare),
         mock.patch.object(shared_party._SharedParty, "_start_own_share", start_own_share),
