@@ -215,15 +215,17 @@ def bit_matrix(elements: Elements) -> npt.NDArray[np.uint8]:
 
 
 def dense_and_balanced(elements: Elements) -> bool:
-    """No zero or repeated element, 128-bit GF(2) rank, bit mean 0.5 +- 0.01, each bit 0.5 +- 0.07."""
+    """No zero or repeated element, 128-bit GF(2) rank, bit mean 0.5 +- 0.01 and each of
+    the 128 bit positions within 6 standard deviations of 0.5."""
     bits = bit_matrix(elements)
+    column_tolerance = 6 * 0.5 / math.sqrt(len(elements))
     distinct = len({bytes(row) for row in np.ascontiguousarray(elements).view(np.uint8)})
     return (
         bool((elements != 0).any(axis=1).all())
         and distinct == len(elements)
         and gf2_rank(bits[:512]) == 128
         and abs(float(bits.mean()) - 0.5) <= 0.01
-        and bool((np.abs(bits.mean(axis=0) - 0.5) <= 0.07).all())
+        and bool((np.abs(bits.mean(axis=0) - 0.5) <= column_tolerance).all())
     )
 
 

@@ -222,14 +222,14 @@ def bit_counts(cells: Elements) -> npt.NDArray[np.int64]:
 
 
 def same_distribution(first: Elements, second: Elements) -> bool:
-    """Two-sample chi-square on byte values and on each of the 128 bit positions (p > 1e-4)."""
+    """Two-sample chi-square on byte values and on each of the 128 bit positions (p > 1e-6)."""
     table = np.stack([byte_histogram(first), byte_histogram(second)])
-    if chi2_contingency(table).pvalue <= 1e-4:
+    if chi2_contingency(table).pvalue <= 1e-6:
         return False
     counts = np.concatenate([bit_counts(first), bit_counts(second)], axis=1)  # (128, 4)
     both = np.stack([counts[:, :2], counts[:, 2:]], axis=1)  # (128, 2 sets, 2 outcomes)
     pvalues = [chi2_contingency(pair).pvalue for pair in both]
-    return bool(min(pvalues) > 1e-4 / 128)  # Bonferroni over the bit positions
+    return bool(min(pvalues) > 1e-6 / 128)  # Bonferroni over the bit positions
 
 
 def test_cells_of_two_different_sets_look_alike(observe: Any) -> None:
