@@ -17,11 +17,13 @@ from typing import overload
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["PackedIds", "first_repeat"]
+__all__ = ["SHORT_ID_BYTES", "PackedIds", "first_repeat", "short_id_blocks"]
 
 _RUN = 1 << 16
 """Ids handled per run when packing or hashing (bounded temporary memory)."""
 _DIGEST_BYTES = 16
+SHORT_ID_BYTES = 15
+"""Ids up to this long fit one 16-byte block with their length (:func:`short_id_blocks`)."""
 
 
 class PackedIds(Sequence[bytes]):
@@ -145,19 +147,70 @@ def first_repeat(ids: Sequence[bytes]) -> tuple[int, int] | None:
     >>> first_repeat([b"a", b"b", b"a"])
     (0, 2)
     """
-    size = len(ids)
-    digests = np.empty((size, 2), dtype="<u8")
-    items = iter(ids)  # iterated once: a PackedIds hands out its ids fastest this way
-    for first in range(0, size, _RUN):
-        run = itertools.islice(items, _RUN)
-        joined = b"".join(hashlib.blake2b(item, digest_size=_DIGEST_BYTES).digest() for item in run)
-        block = np.frombuffer(joined, dtype="<u8").reshape(-1, 2)
-        digests[first : first + len(block)] = block
-    order = np.lexsort((digests[:, 1], digests[:, 0]))
-    ordered = digests[order]
+    packed = ids if isinstance(ids, PackedIds) else PackedIds(ids)
+    blob, offsets = packed.buffer
+    lengths = np.diff(offsets)
+    keys = np.empty((len(packed), 2), dtype="<u8")
+    short = np.flatnonzero(lengths <= SHORT_ID_BYTES)  # the id itself, padded: exact
+    for first in range(0, len(short), _RUN * 4):
+        rows = short[first : first + _RUN * 4]
+        keys[rows] = short_id_blocks(packed, rows).view("<u8")
+    long_rows = np.flatnonzero(lengths > SHORT_ID_BYTES)  # a digest: confirmed below
+    if len(long_rows):
+        joined = b"".join(
+            hashlib.blake2b(
+                blob[offsets[row] : offsets[row + 1]], digest_size=_DIGEST_BYTES
+            ).digest()
+            for row in long_rows.tolist()
+        )
+        keys[long_rows] = np.frombuffer(joined, dtype="<u8").reshape(-1, 2)
+    order = np.lexsort((keys[:, 1], keys[:, 0]))
+    ordered = keys[order]
     same = np.flatnonzero((ordered[1:] == ordered[:-1]).all(axis=1))
-    for at in same.tolist():  # equal digests: compare the ids (a true collision is ~2**-100)
+    for at in same.tolist():  # equal keys: compare the ids (a digest collision is ~2**-100)
         a, b = sorted((int(order[at]), int(order[at + 1])))
-        if ids[a] == ids[b]:
+        if packed[a] == packed[b]:
             return a, b
     return None
+
+
+def short_id_blocks(ids: PackedIds, rows: npt.NDArray[np.int64]) -> npt.NDArray[np.uint8]:
+    """The ids at ``rows`` (each at most :data:`SHORT_ID_BYTES` long) as 16-byte blocks.
+
+    Block = the id's length in one byte, the id, zero bytes: distinct ids give distinct
+    blocks.
+
+    Parameters
+    ----------
+    ids : PackedIds
+        The ids.
+    rows : numpy.ndarray
+        Rows of ids no longer than :data:`SHORT_ID_BYTES`.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(len(rows), 16)`` uint8.
+
+    Raises
+    ------
+    ValueError
+        If an id at ``rows`` is too long.
+
+    Examples
+    --------
+    >>> short_id_blocks(PackedIds([b"ab", b"c"]), np.array([0]))[0, :4].tolist()
+    [2, 97, 98, 0]
+    """
+    blob, offsets = ids.buffer
+    lengths = np.diff(offsets)[rows]
+    if len(lengths) and int(lengths.max()) > SHORT_ID_BYTES:
+        raise ValueError(f"an id is longer than {SHORT_ID_BYTES} bytes")
+    block = np.zeros((len(rows), 16), dtype=np.uint8)
+    block[:, 0] = lengths
+    if len(blob) and len(rows):
+        data = np.frombuffer(blob, dtype=np.uint8)
+        columns = np.arange(SHORT_ID_BYTES)
+        source = np.minimum(offsets[rows][:, None] + columns[None, :], len(data) - 1)
+        block[:, 1:] = np.where(columns[None, :] < lengths[:, None], data[source], 0)
+    return block

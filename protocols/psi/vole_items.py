@@ -17,7 +17,7 @@ import numpy.typing as npt
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
 from crypto.vole import MAX_VOLE_SIZE
-from protocols.psi.packed import PackedIds
+from protocols.psi.packed import SHORT_ID_BYTES, PackedIds, short_id_blocks
 
 __all__ = [
     "SHORT_ID_BYTES",
@@ -37,8 +37,6 @@ _ITEM_PERSON = b"VFL-VOLEPSI item"  # BLAKE2b personalisation: at most 16 bytes
 _TAG_PERSON = b"VFL-VOLEPSI tag"
 _AES_RUN = 1 << 20
 _SHORT_RUN = 1 << 18
-SHORT_ID_BYTES: Final = 15
-"""Ids up to this long are hashed with one AES block each (one byte holds the length)."""
 
 Elements = npt.NDArray[np.uint64]
 
@@ -107,7 +105,7 @@ def item_digests(ids: Sequence[bytes], salt: bytes) -> tuple[Elements, Elements]
     out = np.empty((len(packed), 4), dtype=np.uint64)
     short = np.flatnonzero(lengths <= SHORT_ID_BYTES)
     if len(short):
-        _short_digests(np.frombuffer(blob, dtype=np.uint8), offsets, lengths, short, salt, out)
+        _short_digests(packed, short, salt, out)
     long_rows = np.flatnonzero(lengths > SHORT_ID_BYTES)
     if len(long_rows):
         state = hashlib.blake2b(
@@ -123,26 +121,17 @@ def item_digests(ids: Sequence[bytes], salt: bytes) -> tuple[Elements, Elements]
 
 
 def _short_digests(
-    blob: npt.NDArray[np.uint8],
-    offsets: npt.NDArray[np.int64],
-    lengths: npt.NDArray[np.int64],
-    rows: npt.NDArray[np.int64],
-    salt: bytes,
-    out: npt.NDArray[np.uint64],
+    ids: PackedIds, rows: npt.NDArray[np.int64], salt: bytes, out: npt.NDArray[np.uint64]
 ) -> None:
     """Fill ``out[rows]`` with the one-block AES hashes of the short ids."""
     keys = _salted(b"VFL-VOLEPSI short item keys", salt)
-    ciphers = [Cipher(algorithms.AES(key), modes.ECB()) for key in (keys[:16], keys[16:])]  # noqa: S305
-    columns = np.arange(SHORT_ID_BYTES)
-    last = max(len(blob) - 1, 0)
+    ciphers = [
+        Cipher(algorithms.AES(key), modes.ECB())  # noqa: S305 (a PRP on one block)
+        for key in (keys[:16], keys[16:])
+    ]
     for first in range(0, len(rows), _SHORT_RUN):
         run = rows[first : first + _SHORT_RUN]
-        block = np.zeros((len(run), 16), dtype=np.uint8)
-        block[:, 0] = lengths[run]
-        if len(blob):
-            source = np.minimum(offsets[run][:, None] + columns[None, :], last)
-            inside = columns[None, :] < lengths[run][:, None]
-            block[:, 1:] = np.where(inside, blob[source], 0)
+        block = short_id_blocks(ids, run)
         words = block.view("<u8")
         data = block.tobytes()
         for half, cipher in enumerate(ciphers):

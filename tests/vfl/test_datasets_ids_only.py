@@ -73,3 +73,26 @@ def test_an_empty_id_or_an_extra_cell_in_an_id_only_file_is_refused(tmp_path, mo
         read_party_csv(_write(tmp_path / "ids.csv", ["a", "b", "c", " "]))
     with pytest.raises(DataError, match=r"ids.csv:3: 2 cells, expected 1"):
         read_party_csv(_write(tmp_path / "ids.csv", ["a", "b,c"]))
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("id\r\na\r\nb\r\n", ["a", "b"]),
+        ("id\na\nb", ["a", "b"]),
+        ("id\ra\rb\r", ["a", "b"]),
+        ('id\r\n"a,1"\r\nb\r\n', ["a,1", "b"]),
+        ("\ufeffid\n a \nb\t\n", ["a", "b"]),
+    ],
+)
+def test_plain_and_quoted_id_files_read_as_csv_does(tmp_path, text, expected):
+    path = tmp_path / "ids.csv"
+    path.write_bytes(text.encode("utf-8"))
+    assert read_party_csv(path).ids == expected
+
+
+def test_a_blank_line_gets_the_row_by_row_error(tmp_path):
+    path = tmp_path / "ids.csv"
+    path.write_text("id\na\n\nb\n", encoding="utf-8")
+    with pytest.raises(DataError, match=r"ids.csv:3: 0 cells, expected 1"):
+        read_party_csv(path)

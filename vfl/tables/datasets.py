@@ -280,10 +280,11 @@ def read_party_csv(
     path = Path(path)
     if not path.is_file():
         raise DataError(f"{path}: no such file")
+    plain = _plain_ids(path, id_column) if label_column is None else None
     with path.open(newline="", encoding="utf-8-sig") as handle:  # -sig: a BOM is not a cell
         reader = csv.reader(handle)
         try:
-            raw = _read_rows(path, reader, id_column, label_column, dedupe)
+            raw = plain or _read_rows(path, reader, id_column, label_column, dedupe)
         except UnicodeDecodeError:
             raise DataError(
                 f"{path}: the file is not UTF-8 text (after line {reader.line_num}); "
@@ -385,6 +386,35 @@ def _read_rows(
         if label_index is not None:
             raw.labels.append(_label(path, line, str(label_column), record[label_index]))
     return raw
+
+
+def _plain_ids(path: Path, id_column: str) -> _RawRows | None:
+    """An id-only file of plain lines, read a block at a time; ``None`` if it is not one.
+
+    Plain: a header that is exactly ``id_column``, and lines without a quote or a comma
+    holding distinct non-empty ids (what ``csv`` would read the same way).  Anything
+    else (and any unreadable file) is left to the row-by-row reader, which gives the
+    exact error or drops repeats.
+    """
+    try:
+        with path.open(newline="", encoding="utf-8-sig") as handle:
+            if handle.readline().rstrip("\r\n") != id_column:
+                return None
+            raw = _RawRows([id_column], [])
+            seen: set[str] = set()
+            while lines := handle.readlines(1 << 22):
+                ids = [line.strip() for line in lines]
+                if any('"' in line or "," in line for line in lines) or not all(ids):
+                    return None
+                fresh = set(ids)
+                if len(fresh) != len(ids) or not seen.isdisjoint(fresh):
+                    return None
+                seen |= fresh
+                raw.lines.extend(range(len(raw.ids) + 2, len(raw.ids) + 2 + len(ids)))
+                raw.ids.extend(ids)
+            return raw
+    except (UnicodeDecodeError, OSError):
+        return None
 
 
 def _checked_runs(
