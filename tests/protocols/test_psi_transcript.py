@@ -5,7 +5,9 @@ Every message of a run is recorded.  For each receiver we build every value it
 the group element ``H(id)`` and ``H(id)`` raised to the receiver's own secret, the
 RSA full-domain hash and the receiver's own signature tag; for KKRT the id's code
 word ``C(id)``, every PRF value ``F(j, id)`` a host can evaluate with its secret, and
-the guest's ``t`` rows and PRF values ``H(j, t[j])``.  No such value may appear in
+the guest's ``t`` rows and PRF values ``H(j, t[j])``; for VOLE the id's OKVS value
+``H(x)`` and digest, the guest's OKVS cells ``P``, its tags and each host's ``Delta``.
+No such value may appear in
 anything the receiver got.  The guesses are every id of every party (the worst
 case: the receiver guesses exactly right).
 """
@@ -15,29 +17,42 @@ from __future__ import annotations
 import hashlib
 import math
 import secrets
+from typing import Any
 
 import numpy as np
 import pytest
 
 from crypto.ecdh import POINT_BYTES, ecdh_dst, validate_points
 from crypto.hash_to_curve import hash_to_x25519
+from crypto.okvs import okvs_size
 from crypto.ot import BASE_POINT
 from crypto.ot_extension import CODE_BYTES, OUTPUT_BYTES, item_hashes
 from crypto.rsa_blind import ints_to_bytes
 from protocols.messages import (
+    Message,
     MessageKind,
     PsiGuestItems,
     PsiHostItems,
     PsiHostSetup,
+    PsiOkvsCells,
     PsiOtColumns,
     PsiOtReceiverPoints,
     PsiOtSenderPoint,
     PsiPositions,
     PsiProcessedItems,
     PsiSetup,
+    PsiVoleCorrections,
     payload_fields,
 )
-from protocols.psi import KkrtGuest, KkrtHost, PsiSettings, kkrt_guest
+from protocols.psi import (
+    KkrtGuest,
+    KkrtHost,
+    PsiSettings,
+    VoleGuest,
+    VoleHost,
+    kkrt_guest,
+    vole_items,
+)
 from protocols.psi.kkrt_guest import block_bins
 from tests.support.protocol_harness import run_roles
 from tests.support.psi_helpers import JOB, make_roles, overlapping_sets
@@ -443,3 +458,284 @@ def test_kkrt_host_values_never_repeat_even_where_candidate_bins_coincide(monkey
     common = set(guest_ids) & set(host_ids)
     assert {guest.ids[r] for r in guest.result.rows} == common
     assert {host.ids[r] for r in host.result.rows} == common
+
+
+# VOLE-PSI (silent VOLE and an OKVS) --------------------------------------------------------
+VOLE_FINAL = KKRT_FINAL
+
+
+def _vole_roles(
+    guest_ids: list[bytes], host_ids: list[list[bytes]], **settings: Any
+) -> dict[str, Any]:
+    settings_ = PsiSettings(method="vole", **settings)
+    hosts = [f"host-{j + 1}" for j in range(len(host_ids))]
+    roles: dict[str, Any] = {
+        "guest": VoleGuest("guest", JOB, hosts=hosts, ids=guest_ids, settings=settings_)
+    }
+    for name, ids in zip(hosts, host_ids, strict=True):
+        roles[name] = VoleHost(name, JOB, guest="guest", ids=ids, settings=settings_)
+    return roles
+
+
+def _vole_shape(cells: int) -> tuple[int, int]:
+    """A VOLE's ``(trees, depth)`` for ``cells`` outputs, from the spec (code length
+    ``N >= 5 m``, at least 352 trees, depth the largest with ``352 * 2^d <= 5 m``, at
+    least 1), without :class:`crypto.vole.VoleParameters`."""
+    depth = 1
+    while 352 << (depth + 1) <= 5 * cells:
+        depth += 1
+    return max(352, -(-5 * cells // (1 << depth))), depth
+
+
+def _vole_sizes(guest_size: int) -> tuple[list[tuple[int, int, int]], int, int]:
+    """Each segment's correction sizes, the random-OT instances (rounded up to 128) and
+    the OKVS cells for a guest of ``guest_size`` ids."""
+    cells = okvs_size(guest_size)
+    sizes, total = [], 0
+    for start, stop in vole_items.segment_bounds(cells):
+        trees, depth = _vole_shape(stop - start)
+        sizes.append((32 * trees * depth, 16 * 128 * trees, 16 * trees))
+        total += trees * (depth + 128)
+    return sizes, -(-total // 128) * 128, cells
+
+
+def _vole_payload_size(message: Message) -> tuple[int, ...] | int | None:
+    if isinstance(message, PsiVoleCorrections):
+        return (len(message.level_sums), len(message.base_corrections), len(message.tree_sums))
+    if isinstance(message, PsiOkvsCells):
+        return (len(message.key), len(message.cells))
+    return _payload_size(message)
+
+
+@pytest.mark.parametrize(
+    ("guest_size", "host_sizes", "chunk_size", "max_vole"),
+    [
+        (0, [5], 16, None),
+        (60, [50, 0], 16, None),
+        (300, [7], 100, None),
+        (101, [33], 1000, None),
+        (1000, [40], 20_000, 700),  # several VOLE segments
+    ],
+)
+def test_vole_message_sizes_are_exactly_the_protocols(
+    guest_size: int,
+    host_sizes: list[int],
+    chunk_size: int,
+    max_vole: int | None,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    if max_vole is not None:
+        monkeypatch.setattr(vole_items, "MAX_VOLE_SIZE", max_vole)
+    guest_ids, host_ids = overlapping_sets([guest_size, *host_sizes], common=0, seed=31)
+    roles = _vole_roles(guest_ids, host_ids, chunk_size=chunk_size)
+    transcript = run_roles(roles)
+    sizes, total, cells = _vole_sizes(guest_size)
+    assert (max_vole is None) == (len(sizes) == 1)
+    block = max(8192, -(-chunk_size // 128) * 128)
+    columns = [
+        (MessageKind.PSI_OT_COLUMNS, b, 512 * min(block, total - b * block) // 8)
+        for b in range(-(-total // block))
+    ]
+    okvs = [
+        (MessageKind.PSI_OKVS_CELLS, c, (16, 16 * min(chunk_size, cells - c * chunk_size)))
+        for c in range(-(-cells // chunk_size))
+    ]
+    for j, size in enumerate(host_sizes):
+        host = f"host-{j + 1}"
+        to_host = [
+            (m.kind, m.batch, _vole_payload_size(m)) for m in transcript if m.receiver == host
+        ]
+        assert to_host == [
+            (MessageKind.PSI_SETUP, 0, None),
+            (MessageKind.PSI_OT_SENDER, 0, 32),
+            *columns,
+            *okvs,
+            (MessageKind.PSI_POSITIONS, 0, None),
+        ]
+        chunks = -(-size // chunk_size)
+        to_guest = [
+            (m.kind, m.batch, _vole_payload_size(m)) for m in transcript if m.sender == host
+        ]
+        assert to_guest == [
+            (MessageKind.PSI_HOST_SETUP, 0, None),
+            (MessageKind.PSI_OT_RECEIVER, 0, 2 * 512 * 32),
+            *[(MessageKind.PSI_VOLE_CORRECTIONS, s, sizes[s]) for s in range(len(sizes))],
+            *[
+                (MessageKind.PSI_HOST_ITEMS, c, 12 * min(chunk_size, size - c * chunk_size))
+                for c in range(chunks)
+            ],
+        ]
+        keys = {m.key for m in transcript if isinstance(m, PsiOkvsCells) and m.receiver == host}
+        assert len(keys) == 1
+    # one OKVS (one key) for every host, every message in round 0
+    assert len({m.key for m in transcript if isinstance(m, PsiOkvsCells)}) == 1
+    assert all(m.round == 0 for m in transcript)
+    setups = [m for m in transcript if isinstance(m, PsiSetup)]
+    assert {(m.method, m.size, m.chunk_size, len(m.salt)) for m in setups} == {
+        ("vole", guest_size, chunk_size, 32)
+    }
+    host_setups = [m for m in transcript if isinstance(m, PsiHostSetup)]
+    assert sorted((m.size, m.rsa_public_key) for m in host_setups) == sorted(
+        (size, ()) for size in host_sizes
+    )
+
+
+def test_vole_sizes_of_a_known_case() -> None:
+    """The reference above, pinned: 500 ids -> 1512 cells, one VOLE of 473 trees of
+    depth 4, 62,464 random OTs."""
+    assert _vole_sizes(500) == ([(473 * 4 * 32, 473 * 2048, 473 * 16)], 62_464, 1512)
+
+
+def _found(forms: set[bytes], blob: bytes) -> list[bytes]:
+    """The forms that occur anywhere in ``blob``, at any byte offset (``f in blob`` for
+    every form, fast: candidates by their last 8 bytes, one numpy pass per shift)."""
+    long = {f for f in forms if len(f) >= 8}
+    found = [f for f in forms - long if f in blob]
+    by_anchor: dict[int, list[bytes]] = {}
+    for form in long:
+        by_anchor.setdefault(int.from_bytes(form[-8:], "little"), []).append(form)
+    anchors = np.fromiter(by_anchor, dtype=np.uint64, count=len(by_anchor))
+    for shift in range(8):
+        words = np.frombuffer(blob, dtype="<u8", count=(len(blob) - shift) // 8, offset=shift)
+        for index in np.flatnonzero(np.isin(words, anchors)).tolist():
+            end = shift + 8 * index + 8
+            for form in by_anchor[int(words[index])]:
+                if blob[max(0, end - len(form)) : end] == form:
+                    found.append(form)
+    return sorted(set(found))
+
+
+def test_found_finds_forms_at_every_offset() -> None:
+    blob = bytes(range(256)) * 3
+    forms = {blob[o : o + n] for o, n in ((0, 8), (5, 12), (250, 16), (3, 4))}
+    assert _found(forms | {b"not in the blob"}, blob) == sorted(forms)
+
+
+def _vole_forms(guesses: list[bytes], salt: bytes) -> set[bytes]:
+    """Every id's plain forms, its VOLE value ``H(x)`` and its OKVS digest."""
+    values, digests = vole_items.item_digests(guesses, salt)
+    return (
+        _plain_forms(guesses)
+        | _chunks(values.tobytes(), 16)
+        | _chunks(digests.tobytes(), 16)
+        | {hashlib.sha256(salt + value).digest() for value in guesses}
+    )
+
+
+@pytest.mark.parametrize("output", ["both", "guest"])
+def test_vole_no_receiver_can_test_a_guess(output: str) -> None:
+    guest_ids, host_ids = overlapping_sets([60, 50, 40], common=20, seed=32)
+    roles = _vole_roles(guest_ids, host_ids, output=output, chunk_size=16)
+    transcript = run_roles(roles)
+    guest = roles["guest"]
+    guesses = sorted(set(guest_ids).union(*host_ids))
+    forms = _vole_forms(guesses, guest._salt)
+    table = guest._table  # the guest's OKVS P
+    cells_of_p = _chunks(table.tobytes(), 16)
+    assert len(cells_of_p) == okvs_size(60) == len(table)
+    own_tags: dict[str, dict[bytes, bytes]] = {}  # host -> {guest id: its tag with that host}
+    for host, link in guest._links.items():
+        rows = np.ascontiguousarray(link.own_values).view(np.uint8).reshape(-1, 12)
+        own_tags[host] = {value: rows[k].tobytes() for k, value in enumerate(guest.ids)}
+    for host in ("host-1", "host-2"):
+        to_host = b"".join(_payload(m) for m in transcript if m.receiver == host)
+        assert len(to_host) > 16 * 8192  # OT blocks of 8192 instances
+        # no id, hash, H(x), digest, cell of P or guest tag reaches a host, even misaligned
+        forbidden = forms | cells_of_p | set(own_tags[host].values())
+        assert not _found(forbidden, to_host)
+        # the cells are A + P: none equals its cell of P, all distinct
+        sent = np.frombuffer(
+            b"".join(
+                m.cells
+                for m in sorted(
+                    (m for m in transcript if isinstance(m, PsiOkvsCells) and m.receiver == host),
+                    key=lambda m: m.batch,
+                )
+            ),
+            dtype="<u8",
+        ).reshape(-1, 2)
+        assert sent.shape == table.shape
+        assert not (sent == table).all(axis=1).any()
+        assert len(_chunks(sent.tobytes(), 16)) == len(sent)
+        delta = roles[host]._delta.to_bytes(16, "little")
+        everything = b"".join(_payload(m) for m in transcript)
+        assert delta not in everything
+    # the guest gets no id form; the hosts' Delta H(y) and Delta never leave them
+    to_guest = b"".join(_payload(m) for m in transcript if m.receiver == "guest")
+    assert not _found(forms, to_guest)
+    # a host's tag equals the guest's tag of an id exactly when the id is common
+    for host, ids in zip(("host-1", "host-2"), host_ids, strict=True):
+        items = b"".join(
+            m.items for m in transcript if isinstance(m, PsiHostItems) and m.sender == host
+        )
+        tags = [items[i : i + 12] for i in range(0, len(items), 12)]
+        assert len(tags) == len(ids) == len(set(tags))
+        matched = {x for x, tag in own_tags[host].items() if tag in set(tags)}
+        assert matched == set(ids) & set(guest_ids)
+        # the guest's tags of one id differ between hosts (one Delta and VOLE per host)
+    assert not set(own_tags["host-1"].values()) & set(own_tags["host-2"].values())
+    # the guest's own tags never leave it
+    from_guest = b"".join(_payload(m) for m in transcript if m.sender == "guest")
+    assert not _found({t for tags in own_tags.values() for t in tags.values()}, from_guest)
+
+
+def test_vole_corrections_and_cells_look_uniform_and_never_repeat() -> None:
+    guest_ids, host_ids = overlapping_sets([200, 150, 100], common=50, seed=33)
+    transcript = run_roles(_vole_roles(guest_ids, host_ids, chunk_size=64))
+    blobs = []
+    for m in transcript:
+        if isinstance(m, PsiVoleCorrections):
+            blobs += [m.level_sums, m.base_corrections, m.tree_sums]
+        elif isinstance(m, PsiOkvsCells):
+            blobs.append(m.cells)
+    data = b"".join(blobs)
+    values = [data[i : i + 16] for i in range(0, len(data), 16)]
+    assert len(values) > 2 * 45_000 and len(set(values)) == len(values)
+    bits = 8 * len(data)
+    ones = int(np.unpackbits(np.frombuffer(data, dtype=np.uint8)).sum())
+    assert abs(ones - bits / 2) < 6 * (bits / 4) ** 0.5
+
+
+@pytest.mark.parametrize("output", ["both", "guest"])
+def test_vole_host_learns_only_the_set_sizes(output: str) -> None:
+    """The host's view has the same shape whether every id, some or none is common
+    (with output "both" apart from the positions it is told)."""
+    views = []
+    for common in (0, 24, 40):
+        guest_ids, host_ids = overlapping_sets([40, 40], common=common, seed=34)
+        roles = _vole_roles(guest_ids, host_ids, output=output, chunk_size=16)
+        transcript = run_roles(roles)
+        kinds = {m.kind for m in transcript if m.receiver == "host-1"}
+        assert kinds == {
+            MessageKind.PSI_SETUP,
+            MessageKind.PSI_OT_SENDER,
+            MessageKind.PSI_OT_COLUMNS,
+            MessageKind.PSI_OKVS_CELLS,
+            VOLE_FINAL[output],
+        }
+        host = roles["host-1"].result
+        if output == "guest":
+            assert host.rows is None and host.size is None
+        else:
+            assert host.size == common
+        views.append(
+            [
+                (m.kind, m.round, m.batch, _vole_payload_size(m), getattr(m, "size", None))
+                for m in transcript
+                if m.receiver == "host-1" and not isinstance(m, PsiPositions)
+            ]
+        )
+    assert views[0] == views[1] == views[2]
+
+
+def test_vole_base_ot_points_are_valid_distinct_points() -> None:
+    guest_ids, host_ids = overlapping_sets([20, 20, 20], common=5, seed=35)
+    transcript = run_roles(_vole_roles(guest_ids, host_ids, chunk_size=64))
+    senders = [m.point for m in transcript if isinstance(m, PsiOtSenderPoint)]
+    receivers = [m.points for m in transcript if isinstance(m, PsiOtReceiverPoints)]
+    assert len(senders) == len(receivers) == 2
+    everything = b"".join(senders + receivers)
+    validate_points(everything)
+    points = [everything[i : i + 32] for i in range(0, len(everything), 32)]
+    assert len(points) == 2 + 2 * 1024 == len(set(points))
+    assert BASE_POINT not in points
