@@ -30,11 +30,12 @@ CRYPTO 2022; semi-honest):
    ``B = G v``.  Dual LPN over GF(2^128) with this code says ``A`` is pseudorandom.
 
 Parameters: the code has rate 1/5 and expander weight 41 (libOTe's conservative
-``ExAcc40``, whose minimum-distance estimate is 0.2 of the code length).  The
-linear-test bound ``(1 - 2 * 0.2)^w`` reaches ``2^-128`` at ``w = 174`` noisy
-positions; because the code is binary and the noise values are in GF(2^128), each of
-the 128 bit slices sees only about half of the ``t`` positions, so ``t`` is at least
-:data:`MIN_NOISE_WEIGHT` = 352 (174 per slice, rounded up).  Random OTs come from the
+``ExAcc40``, whose minimum-distance estimate is ``d = 0.2`` of the code length).  The
+code is binary and the noise values are in GF(2^128), so an attacker may run a
+linear test on one bit slice, where each of the ``t`` noisy positions is 1 only
+half of the time: its bias is ``(1 - d)^t`` (not the ``(1 - 2d)^t`` of noise that is
+always 1), and ``0.8^t <= 2^-128`` needs ``t >= 398``: :data:`MIN_NOISE_WEIGHT` = 400
+(``tests/crypto/test_vole.py`` checks the per-tree bias by enumeration).  Random OTs come from the
 KKRT OPRF (:mod:`crypto.random_ot`): ``t * (d + 128)`` instances per VOLE.
 
 Examples
@@ -80,8 +81,8 @@ __all__ = [
     "random_pads",
 ]
 
-MIN_NOISE_WEIGHT: Final = 352
-"""Fewest noise positions (GGM trees) per VOLE: 174 per bit slice, rounded up to 8."""
+MIN_NOISE_WEIGHT: Final = 400
+"""Fewest noise positions (GGM trees) per VOLE: ``0.8^t <= 2^-128`` per bit slice."""
 MAX_VOLE_SIZE: Final = 1 << 21
 """Most outputs of one VOLE (bounds memory: ~32 bytes per code position)."""
 FIELD_BITS: Final = 128
@@ -139,7 +140,7 @@ class VoleParameters:
         Returns
         -------
         VoleParameters
-            ``depth = floor(log2(5 m / 352))`` (at least 1) and just enough trees.
+            ``depth = floor(log2(5 m / 400))`` (at least 1) and just enough trees.
         """
         if not 1 <= size <= MAX_VOLE_SIZE:
             raise MalformedInputError(f"a VOLE has 1 to {MAX_VOLE_SIZE} outputs, not {size}")

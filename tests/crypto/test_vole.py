@@ -124,8 +124,8 @@ def test_correlation_holds_exactly(size: int) -> None:
 
 
 def test_correlation_parameters_cover_one_to_ten_levels() -> None:
-    depths = [VoleParameters.for_size(size).depth for size in (1, 2, 300, 5000, 100_000)]
-    assert depths == [1, 1, 2, 6, 10]
+    depths = [VoleParameters.for_size(size).depth for size in (1, 2, 400, 5000, 100_000)]
+    assert depths == [1, 1, 2, 5, 10]
 
 
 @_budget(0.15)
@@ -381,15 +381,15 @@ def test_sender_refuses_a_zero_or_oversized_delta(delta: int) -> None:
 
 
 def test_parameter_bounds() -> None:
-    assert MIN_NOISE_WEIGHT == 352
+    assert MIN_NOISE_WEIGHT == 400
     VoleParameters(1, MIN_NOISE_WEIGHT, 1)
-    with pytest.raises(MalformedInputError, match="at least 352 trees"):
+    with pytest.raises(MalformedInputError, match="at least 400 trees"):
         VoleParameters(1, MIN_NOISE_WEIGHT - 1, 1)
     for depth in (0, 25):
         with pytest.raises(MalformedInputError, match="depth 1 to 24"):
             VoleParameters(1, MIN_NOISE_WEIGHT, depth)
     with pytest.raises(MalformedInputError, match="too few"):
-        VoleParameters(1000, MIN_NOISE_WEIGHT, 3)  # 2816 < 5000 positions
+        VoleParameters(1000, MIN_NOISE_WEIGHT, 3)  # 3200 < 5000 positions
     VoleParameters(1000, 625, 3)  # exactly 5000
     for size in (0, MAX_VOLE_SIZE + 1):
         with pytest.raises(MalformedInputError, match="outputs"):
@@ -452,20 +452,12 @@ def test_per_slice_linear_test_bias_is_one_minus_delta_per_tree() -> None:
     for block, ones in [(5, 1), (10, 2), (1024, 205)]:
         delta = ones / block
         assert math.isclose(per_block_bias(block, ones), 1 - delta, rel_tol=1e-12)
-    # the docstring's (1 - 2 * 0.2)^(t / 2) underestimates the true (1 - 0.2)^t
-    t = MIN_NOISE_WEIGHT
-    claimed = -(t / 2) * math.log2(1 - 2 * 0.2)
-    actual = -t * math.log2(1 - 0.2)
-    assert round(claimed, 1) == 129.7
-    assert round(actual, 1) == 113.3
+    # the earlier sizing, (1 - 2 * 0.2)^(t / 2) at t = 352, claimed 129.7 bits; the true
+    # (1 - 0.2)^t gave 113.3 bits; t = 400 gives 128.8
+    assert round(-352 * math.log2(1 - 0.2), 1) == 113.3
+    assert round(-MIN_NOISE_WEIGHT * math.log2(1 - 0.2), 1) == 128.8
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="crypto/vole.py sizes MIN_NOISE_WEIGHT = 352 from (1 - 2*0.2)^(t/2) <= 2^-128, but "
-    "the linear-test bias of a bit slice over GF(2^128) noise is (1 - 0.2)^t = 2^-113.3 "
-    "at t = 352; 2^-128 needs t >= 398 (400 rounded up to 8)",
-)
 def test_min_noise_weight_reaches_the_claimed_linear_test_bound() -> None:
     bias = 1.0
     for _ in range(MIN_NOISE_WEIGHT):
