@@ -28,6 +28,7 @@ from crypto.okvs import okvs_size
 from crypto.ot import BASE_POINT
 from crypto.ot_extension import CODE_BYTES, OUTPUT_BYTES, item_hashes
 from crypto.rsa_blind import ints_to_bytes
+from crypto.vole import MIN_NOISE_WEIGHT
 from protocols.messages import (
     Message,
     MessageKind,
@@ -479,12 +480,13 @@ def _vole_roles(
 
 def _vole_shape(cells: int) -> tuple[int, int]:
     """A VOLE's ``(trees, depth)`` for ``cells`` outputs, from the spec (code length
-    ``N >= 5 m``, at least 352 trees, depth the largest with ``352 * 2^d <= 5 m``, at
-    least 1), without :class:`crypto.vole.VoleParameters`."""
+    ``N >= 5 m``, at least ``t = MIN_NOISE_WEIGHT`` trees, depth the largest with
+    ``t * 2^d <= 5 m``, at least 1), without :class:`crypto.vole.VoleParameters`."""
+    least = MIN_NOISE_WEIGHT
     depth = 1
-    while 352 << (depth + 1) <= 5 * cells:
+    while least << (depth + 1) <= 5 * cells:
         depth += 1
-    return max(352, -(-5 * cells // (1 << depth))), depth
+    return max(least, -(-5 * cells // (1 << depth))), depth
 
 
 def _vole_sizes(guest_size: int) -> tuple[list[tuple[int, int, int]], int, int]:
