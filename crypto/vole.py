@@ -258,27 +258,50 @@ class VoleSender:
         self.params = params
         self.delta = delta
         self._key = key
-        self.b: Elements = np.empty((0, 2), dtype=np.uint64)
+        self._b: Elements | None = None
         self._level_sums: Elements = np.empty((0, 0, 2, 2), dtype=np.uint64)
         self._leaf_sums: Elements | None = None
+        self._leaves: Elements | None = None
 
     def __repr__(self) -> str:
         return f"<VoleSender size={self.params.size} (secret)>"
 
-    def prepare(self) -> None:
-        """Expand the trees and compute ``B`` (needs no OT: may run before the pads exist)."""
+    def expand(self) -> None:
+        """Expand the GGM trees (needs no OT: may run before the pads exist)."""
         if self._leaf_sums is not None:
             return
         params = self.params
         t, d = params.trees, params.depth
         roots = np.frombuffer(os.urandom(16 * t), dtype="<u8").reshape(t, 2).copy()
-        leaves, self._level_sums = expand_trees(roots, d, _derived(self._key, b"ggm"))
-        self._leaf_sums = np.bitwise_xor.reduce(leaves, axis=1)
+        self._leaves, self._level_sums = expand_trees(roots, d, _derived(self._key, b"ggm"))
+        self._leaf_sums = np.bitwise_xor.reduce(self._leaves, axis=1)
+
+    def compress(self) -> None:
+        """Compute ``B`` from the leaves (:attr:`b`); the leaves are dropped."""
+        if self._b is not None:
+            return
+        self.expand()
+        assert self._leaves is not None
+        params = self.params
         code = ExpandAccumulateCode(params.size, params.code_size, _derived(self._key, b"code"))
-        self.b = code.dual_encode(leaves.reshape(params.code_size, 2))
+        self._b = code.dual_encode(self._leaves.reshape(params.code_size, 2))
+        self._leaves = None
+
+    @property
+    def b(self) -> Elements:
+        """``B = C + A * Delta``, ``(size, 2)`` (computed by :meth:`compress` if needed)."""
+        if self._b is None:
+            self.compress()
+        assert self._b is not None
+        return self._b
+
+    def prepare(self) -> None:
+        """Expand the trees and compute ``B`` (:meth:`expand`, then :meth:`compress`)."""
+        self.expand()
+        self.compress()
 
     def corrections(self, pad0: Elements, pad1: Elements) -> VoleCorrections:
-        """The message for the receiver (and ``B`` in :attr:`b`, see :meth:`prepare`).
+        """The message for the receiver (``B`` comes from :meth:`compress`).
 
         Parameters
         ----------
@@ -300,7 +323,7 @@ class VoleSender:
         count = params.ot_count
         if pad0.shape != (count, 2) or pad1.shape != (count, 2):
             raise MalformedInputError(f"the VOLE sender needs 2 x {count} pads")
-        self.prepare()
+        self.expand()
         assert self._leaf_sums is not None
         t, d = params.trees, params.depth
         tree_pads = np.stack(

@@ -137,6 +137,7 @@ class VoleHost(Role):
         self._pad1 = np.empty((0, 2), dtype=np.uint64)
         self._next_segment = 0
         self._senders: list[VoleSender | None] = []
+        self._compressed = 0
         self._k = np.empty((0, 2), dtype=np.uint64)
         self._okvs_key: bytes | None = None
         self._cells_pending: deque[tuple[int, bytes]] = deque()
@@ -235,8 +236,10 @@ class VoleHost(Role):
         step = self._next_step()
         if step == "hash":
             self._hash_ids()
-        elif step == "prepare":
-            self._prepare_vole()
+        elif step == "expand":
+            self._expand_vole()
+        elif step == "compress":
+            self._compress_vole()
         elif step == "block":
             self._process_block(*self._pending.popleft())
         elif step == "vole":
@@ -262,23 +265,23 @@ class VoleHost(Role):
 
     # steps --------------------------------------------------------------------------
     def _next_step(self) -> str | None:
+        segments = len(self._params)
         if self._salt is None or self._sent or self._done:
             return None
         if not self._hashed:
             return "hash"
         if self._pending:
             return "block"
-        if len(self._senders) < len(self._params):
-            return "prepare"  # trees and B need no OT: made while the guest works
-        if (
-            self._processed == self._blocks
-            and self._next_segment < len(self._params)
-            and len(self._senders) > self._next_segment
-        ):
-            return "vole"
+        expanded = len(self._senders)
+        if self._processed == self._blocks and self._next_segment < min(segments, expanded):
+            return "vole"  # the guest waits for these corrections
+        if expanded < segments:
+            return "expand"  # the trees need no OT: expanded while the guest works
+        if self._compressed < segments:
+            return "compress"  # B: needed once the OKVS cells come
         if self._cells_pending:
             return "cells"
-        if self._cells_done == self._cell_chunks and self._next_segment == len(self._params):
+        if self._cells_done == self._cell_chunks and self._next_segment == segments:
             return "send"
         return None
 
@@ -363,14 +366,27 @@ class VoleHost(Role):
         self._masks = self._times_delta(values[self._order])  # Delta * H(y)
         self._hashed = True
 
-    def _prepare_vole(self) -> None:
+    def _expand_vole(self) -> None:
         assert self._salt is not None
         segment = len(self._senders)
         sender = VoleSender(
             self._params[segment], self._delta, vole_key(self._salt, self.party, segment)
         )
-        sender.prepare()
+        sender.expand()
         self._senders.append(sender)
+
+    def _compress_vole(self) -> None:
+        segment = self._compressed
+        sender = self._senders[segment]
+        assert sender is not None
+        sender.compress()
+        if segment == 0:
+            self._k = np.empty((self._cells, 2), dtype=np.uint64)
+        start, stop = self._segments[segment]
+        self._k[start:stop] = sender.b
+        self._compressed += 1
+        if segment < self._next_segment:
+            self._senders[segment] = None  # corrections sent and B kept: done with it
 
     def _process_block(self, block: int, columns: bytes) -> None:
         assert self._oprf is not None and self._salt is not None
@@ -394,11 +410,8 @@ class VoleHost(Role):
         assert sender is not None
         window = slice(offset, offset + params.ot_count)
         corrections = sender.corrections(self._pad0[window], self._pad1[window])
-        if segment == 0:
-            self._k = np.empty((self._cells, 2), dtype=np.uint64)
-        start, stop = self._segments[segment]
-        self._k[start:stop] = sender.b
-        self._senders[segment] = None  # its trees are no longer needed
+        if segment < self._compressed:
+            self._senders[segment] = None
         self._next_segment += 1
         if self._next_segment == len(self._params):
             self._pad0 = self._pad1 = np.empty((0, 2), dtype=np.uint64)
