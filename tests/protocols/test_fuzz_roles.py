@@ -11,8 +11,8 @@ an alarm, :func:`deadline`).
   every registered message kind (taken from real protocol runs), and every crypto
   deserialiser (vectors, keys as bytes and JSON, RSA values, X25519 points), the
   CSV reader and the model-file reader.
-* **Roles.** Each protocol (secure sum; ECDH, RSA and KKRT PSI with every output and
-  two hosts; hetero LR two-party and arbiter mode, on the plaintext backend and on
+* **Roles.** Each protocol (secure sum; ECDH, RSA, KKRT and VOLE PSI with every output
+  and two hosts; hetero LR two-party and arbiter mode, on the plaintext backend and on
   Paillier through the wire codec; scoring) is run honestly once and a copy of every
   role is kept before each event.  An example starts from one of those copies, then
   plays up to three hostile actions on a chosen party: a field replaced by a
@@ -547,6 +547,8 @@ SCENARIOS = {
         Scenario("psi-rsa-guest", _psi_roles("rsa", "guest"), wire=True),
         Scenario("psi-kkrt-both-2-hosts", _psi_roles("kkrt", "both", hosts=2), wire=True),
         Scenario("psi-kkrt-guest", _psi_roles("kkrt", "guest"), wire=True),
+        Scenario("psi-vole-both-2-hosts", _psi_roles("vole", "both", hosts=2), wire=True),
+        Scenario("psi-vole-guest", _psi_roles("vole", "guest"), wire=True),
         Scenario("lr-two-party-plaintext", _lr_roles("two-party", "plaintext"), wire=False),
         Scenario("lr-arbiter-plaintext", _lr_roles("arbiter", "plaintext"), wire=False),
         Scenario("lr-two-party-paillier", _lr_roles("two-party", "paillier", 1), wire=True),
@@ -582,7 +584,8 @@ HUGE_INTS = [
 ]
 FLOATS = [math.nan, math.inf, -math.inf, -1.0, 0.0, 5e-324, 1e15, 1e300, -1e300]
 STRINGS = [
-    *["", "x", "two-party", "arbiter", "ecdh", "rsa", "kkrt", "both", "guest", "cardinality"],
+    *["", "x", "two-party", "arbiter", "ecdh", "rsa", "kkrt", "vole", "both", "guest"],
+    "cardinality",
     *["loss", "weights", "max_iter", "auc", "ks"],  # LrSetup's convergence, early stopping
     *["shared", "initial", "scores", "residual", "final", "sigmoid", "gradient"],  # purposes
     *["validation", "batch"],
@@ -942,6 +945,8 @@ ROLE_FACTORS = {
     "psi-rsa-guest": 5.0,
     "psi-kkrt-both-2-hosts": 5.0,
     "psi-kkrt-guest": 4.0,
+    "psi-vole-both-2-hosts": 3.0,
+    "psi-vole-guest": 2.0,
     "lr-two-party-plaintext": 15.0,
     "lr-arbiter-plaintext": 15.0,
     "lr-two-party-paillier": 6.0,
