@@ -48,13 +48,18 @@ class PackedIds(Sequence[bytes]):
     def __init__(self, ids: Iterable[bytes]) -> None:
         blob = bytearray()
         lengths: list[npt.NDArray[np.int64]] = []
-        run: list[bytes] = []
-        for item in ids:
-            run.append(item)
-            if len(run) == _RUN:
-                lengths.append(_pack_run(blob, run))
-                run = []
-        lengths.append(_pack_run(blob, run))
+        if isinstance(ids, list | tuple):  # runs by slicing: no Python step per id
+            for first in range(0, len(ids), _RUN):
+                lengths.append(_pack_run(blob, list(ids[first : first + _RUN])))
+        else:
+            run: list[bytes] = []
+            for item in ids:
+                run.append(item)
+                if len(run) == _RUN:
+                    lengths.append(_pack_run(blob, run))
+                    run = []
+            lengths.append(_pack_run(blob, run))
+        lengths.append(np.empty(0, dtype=np.int64))
         offsets = np.zeros(sum(len(part) for part in lengths) + 1, dtype=np.int64)
         np.cumsum(np.concatenate(lengths), out=offsets[1:])
         self._blob = bytes(blob)
