@@ -33,6 +33,8 @@ class PackedIds(Sequence[bytes]):
     ----------
     ids : iterable of bytes
         The ids, in order (consumed once, in runs of 65,536).
+    known_unique : bool, default False
+        The caller guarantees that no id repeats (skips the roles' check).
 
     Examples
     --------
@@ -43,9 +45,9 @@ class PackedIds(Sequence[bytes]):
     (True, b'bob\x00')
     """
 
-    __slots__ = ("_blob", "_offsets")
+    __slots__ = ("_blob", "_offsets", "known_unique")
 
-    def __init__(self, ids: Iterable[bytes]) -> None:
+    def __init__(self, ids: Iterable[bytes], *, known_unique: bool = False) -> None:
         blob = bytearray()
         lengths: list[npt.NDArray[np.int64]] = []
         if isinstance(ids, list | tuple):  # runs by slicing: no Python step per id
@@ -64,6 +66,10 @@ class PackedIds(Sequence[bytes]):
         np.cumsum(np.concatenate(lengths), out=offsets[1:])
         self._blob = bytes(blob)
         self._offsets = offsets
+        self.known_unique = known_unique
+        """Whether the caller vouched that no id repeats (e.g. the ids of a party table,
+        whose reader refuses or drops repeats): :func:`protocols.psi.setup_checks.checked_ids`
+        then skips its check."""
 
     def __len__(self) -> int:
         return len(self._offsets) - 1

@@ -57,6 +57,8 @@ def checked_ids(party: str, ids: Sequence[bytes]) -> PackedIds:
     protocols.psi.inputs.DuplicateIdError: g: PSI ids must be unique (rows 0 and 2 hold the same id)
     """
     checked = ids if isinstance(ids, PackedIds) else PackedIds(ids)
+    if checked.known_unique:  # e.g. a party table's ids: its reader refused repeats
+        return checked
     repeat = first_repeat(checked)
     if repeat is not None:
         raise DuplicateIdError(

@@ -91,3 +91,13 @@ def test_kkrt_hashes_equal_item_hashes_across_runs() -> None:
     functions = rng.integers(0, 3, 70_000)
     words = code_words(ids, items, functions, salt, bins)
     assert np.array_equal(words, codes[items, functions])
+
+
+def test_known_unique_ids_skip_the_check_and_others_do_not() -> None:
+    from protocols.psi.setup_checks import checked_ids
+
+    repeated = PackedIds([b"a", b"b", b"a"])
+    with pytest.raises(DuplicateIdError):
+        checked_ids("g", repeated)
+    vouched = PackedIds([b"a", b"b"], known_unique=True)
+    assert checked_ids("g", vouched) is vouched

@@ -126,7 +126,8 @@ class PsiType(StepType[PsiStep]):
         rows = context.rows()
         job, party = context.job, context.party
         settings = step.settings(allow_weak_key=job.allow_weak_keys)
-        ids = PackedIds(customer.encode("utf-8") for customer in rows.ids)  # no list of bytes
+        # no list of bytes; the table's reader refused (or dropped) repeated ids
+        ids = PackedIds((customer.encode("utf-8") for customer in rows.ids), known_unique=True)
         if party.role == "guest":
             hosts = [host.name for host in job.hosts]
             return psi_guest(party.name, context.job_id, hosts=hosts, ids=ids, settings=settings)
