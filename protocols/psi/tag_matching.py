@@ -14,7 +14,7 @@ import numpy.typing as npt
 
 from protocols.psi.matching import Values, intersect_rows, positions_in
 
-__all__ = ["match_tags", "tag_positions"]
+__all__ = ["match_tags", "match_tags_with_positions", "tag_positions"]
 
 
 def _prefixes(values: Values) -> npt.NDArray[np.uint64]:
@@ -63,6 +63,52 @@ def match_tags(own: list[Values], peers: list[Values]) -> npt.NDArray[np.int64]:
         confirmed = candidates[at_left] == theirs[at_right]
         rows = np.sort(rows[at_left[confirmed]])
     return rows
+
+
+def match_tags_with_positions(
+    own: list[Values], peers: list[Values]
+) -> tuple[npt.NDArray[np.int64], list[npt.NDArray[np.int64]]]:
+    """:func:`match_tags` and, for each peer, the position of each row's tag in it.
+
+    Parameters
+    ----------
+    own : list of numpy.ndarray
+        This party's tags with each peer, in its row order.
+    peers : list of numpy.ndarray
+        Each peer's tags.
+
+    Returns
+    -------
+    rows : numpy.ndarray
+        The common rows, ascending.
+    positions : list of numpy.ndarray
+        ``positions[j][k]`` is the index in ``peers[j]`` of ``own[j][rows[k]]``.
+
+    Examples
+    --------
+    >>> from protocols.psi.matching import as_values
+    >>> rows, positions = match_tags_with_positions(
+    ...     [as_values(b"aaaaaaaaabbbbbbbbbccccccccc", 9)],
+    ...     [as_values(b"cccccccccxxxxxxxxxaaaaaaaaa", 9)])
+    >>> rows.tolist(), positions[0].tolist()
+    ([0, 2], [2, 0])
+    """
+    rows = np.arange(len(own[0]) if own else 0, dtype=np.int64)
+    found: list[tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]] = []
+    for mine, theirs in zip(own, peers, strict=True):
+        candidates = mine[rows]
+        left, right = _prefixes(candidates), _prefixes(theirs)
+        if not (_unique(left) and _unique(right)):
+            common = np.sort(intersect_rows(own, peers))
+            return common, [positions_in(m[common], p) for m, p in zip(own, peers, strict=True)]
+        _, at_left, at_right = np.intersect1d(left, right, assume_unique=True, return_indices=True)
+        confirmed = candidates[at_left] == theirs[at_right]
+        matched, where = rows[at_left[confirmed]], at_right[confirmed]
+        order = np.argsort(matched)
+        rows = matched[order]
+        found.append((rows, where[order]))
+    positions = [where[np.searchsorted(kept, rows)] for kept, where in found]
+    return rows, positions
 
 
 def tag_positions(wanted: Values, peer: Values) -> npt.NDArray[np.int64]:

@@ -59,7 +59,7 @@ from protocols.psi.matching import Values
 from protocols.psi.outcome import PsiOutcome
 from protocols.psi.settings import PsiSettings
 from protocols.psi.setup_checks import MAX_SET_SIZE, checked_ids, checked_peers
-from protocols.psi.tag_matching import match_tags, tag_positions
+from protocols.psi.tag_matching import match_tags_with_positions
 from protocols.psi.vole_items import (
     TAG_BYTES,
     item_digests,
@@ -511,10 +511,9 @@ class VoleGuest(Role):
 
     # the end ------------------------------------------------------------------------
     def _agreed_order(self, rows: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
-        """``rows`` sorted by their ids' salted digests (depends on the common ids only)."""
+        """The order of ``rows`` by their ids' salted digests (depends on the common ids only)."""
         keys = self._digests[rows]
-        order = np.lexsort((keys[:, 0], keys[:, 1]))
-        return rows[order]
+        return np.lexsort((keys[:, 0], keys[:, 1]))
 
     def _host_chunks(self, link: _HostLink) -> int:
         if link.host_size is None:
@@ -538,7 +537,9 @@ class VoleGuest(Role):
         for link in links:
             link.host_items.clear()
         own = [link.own_values for link in links]
-        rows = self._agreed_order(match_tags(own, peers))
+        common, found = match_tags_with_positions(own, peers)
+        order = self._agreed_order(common)
+        rows = common[order]
         sizes = {link.host: link.host_size or 0 for link in links}
         self._finish(PsiOutcome(rows, len(rows), len(self.ids), sizes))
         if self.settings.output == "guest":
@@ -548,7 +549,7 @@ class VoleGuest(Role):
                 job_id=self.job_id,
                 sender=self.party,
                 receiver=link.host,
-                positions=tag_positions(values[rows], peer),
+                positions=positions[order],
             )
-            for link, values, peer in zip(links, own, peers, strict=True)
+            for link, positions in zip(links, found, strict=True)
         ]

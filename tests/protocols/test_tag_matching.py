@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from protocols.psi.matching import intersect_rows, positions_in
-from protocols.psi.tag_matching import match_tags, tag_positions
+from protocols.psi.tag_matching import match_tags, match_tags_with_positions, tag_positions
 
 # few distinct prefixes and suffixes: prefix collisions (same 8 bytes, different tags) are common
 TAG = st.builds(
@@ -35,6 +35,10 @@ def test_match_tags_equals_intersect_rows(lists, data):
     rows = match_tags(own, peers)
     for mine, peer in zip(own, peers, strict=True):
         assert tag_positions(mine[rows], peer).tolist() == positions_in(mine[rows], peer).tolist()
+    together, positions = match_tags_with_positions(own, peers)
+    assert together.tolist() == rows.tolist()
+    for mine, peer, found in zip(own, peers, positions, strict=True):
+        assert found.tolist() == positions_in(mine[rows], peer).tolist()
 
 
 def test_random_tags_take_the_fast_path_and_match_exactly():
