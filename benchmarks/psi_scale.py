@@ -56,7 +56,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Add the ``psi_scale`` suite's options to ``parser``."""
     option = parser.add_argument
     option("--ids", type=int, default=10_000_000, help="ids per side, half common (10000000)")
-    option("--method", choices=["ecdh", "kkrt"], default="kkrt", help="PSI method (kkrt)")
+    option("--method", choices=["ecdh", "kkrt", "vole"], default="kkrt", help="PSI method (kkrt)")
     option(
         "--compute",
         nargs="+",

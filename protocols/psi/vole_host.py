@@ -275,10 +275,10 @@ class VoleHost(Role):
         expanded = len(self._senders)
         if self._processed == self._blocks and self._next_segment < min(segments, expanded):
             return "vole"  # the guest waits for these corrections
-        if expanded < segments:
+        if expanded < segments and expanded - self._compressed < 2:
             return "expand"  # the trees need no OT: expanded while the guest works
-        if self._compressed < segments:
-            return "compress"  # B: needed once the OKVS cells come
+        if self._compressed < expanded:
+            return "compress"  # B (then the leaves go: at most two segments' leaves held)
         if self._cells_pending:
             return "cells"
         if self._cells_done == self._cell_chunks and self._next_segment == segments:
