@@ -1,6 +1,6 @@
 """Hostile inputs at the level where each bites: a clear error and a clean abort.
 
-Issue 7's list, for every protocol (secure sum, ECDH, RSA and KKRT PSI, hetero LR
+Issue 7's list, for every protocol (secure sum, ECDH, RSA, KKRT and VOLE PSI, hetero LR
 two-party and with an arbiter, scoring):
 
 * **Whole jobs in one process** (:func:`run_job`): every party runs its real
@@ -27,7 +27,11 @@ two-party and with an arbiter, scoring):
   repeated in a pair; blocks of columns out of order, replayed, out of range, of the
   wrong size or too early; host values of the wrong size, repeated or out of range;
   bad positions; a setup of another job; an RSA key; kinds it never expects), each
-  refused with a ``ProtocolError`` whose message is asserted.
+  refused with a ``ProtocolError`` whose message is asserted.  VOLE-PSI jobs get the
+  same whole-job tampering plus its own messages both ways (OT blocks, VOLE
+  corrections of the wrong size or segment, OKVS chunks duplicated, short, ahead or
+  with a changed or short key, tags of the wrong size); its role-level checks are in
+  ``tests/protocols/test_vole_hostile.py``.
 
 Bugs in files this change did not own were strict ``xfail`` tests whose reason
 says what to fix.
@@ -173,6 +177,7 @@ PROTOCOLS: dict[str, tuple[list[tuple[str, str]], list[str]]] = {
     "psi-two-party": (TWO, PSI),
     "psi-rsa": (THREE, [*PSI[:-1], 'method = "rsa"', "rsa_key_length = 1024", ""]),
     "psi-kkrt": (THREE, [*PSI[:-1], 'method = "kkrt"', ""]),
+    "psi-vole": (THREE, [*PSI[:-1], 'method = "vole"', ""]),
     "lr-two-party": (TWO, [*PSI, *LR]),
     "lr-arbiter": (
         ARBITER,
@@ -306,6 +311,10 @@ def with_bad_values(frame: bytes) -> bytes:
         return with_field(frame, points=bytes(32) + message.points[32:])
     if hasattr(message, "point"):
         return with_field(frame, point=bytes(32))
+    if hasattr(message, "cells"):  # VOLE: a chunk of OKVS cells one cell short
+        return with_field(frame, cells=message.cells[:-16])
+    if hasattr(message, "tree_sums"):  # VOLE: corrections with a tree sum missing
+        return with_field(frame, tree_sums=message.tree_sums[:-16])
     raise AssertionError(f"no bad values for {message.kind.name}")
 
 
@@ -454,11 +463,16 @@ TARGETS = {
     "psi-ecdh": ("bank-b", "bank-a", "PSI_PROCESSED_ITEMS"),
     "psi-rsa": ("bank-a", "bank-b", "PSI_GUEST_ITEMS"),
     "psi-kkrt": ("bank-a", "bank-b", "PSI_OT_COLUMNS"),
+    "psi-vole": ("bank-a", "bank-b", "PSI_OKVS_CELLS"),
     "lr-two-party": ("bank-b", "bank-a", "LR_FORWARD"),
     "lr-arbiter": ("bank-c", "arbiter", "LR_MASKED"),
     "score": ("bank-a", "bank-b", "LR_SCORE_REQUEST"),
 }
 VECTOR_KINDS = {"SUM_PARTIAL", "LR_FORWARD", "LR_MASKED"}
+MAX_MESSAGE_MB = {"psi-vole": 2}
+"""The tampered jobs' message limit (1 MiB unless given): VOLE-PSI's corrections are one
+message of 0.8 to 2 MiB whatever the set size (at least 400 trees, each with 128 Gilboa
+corrections of 16 bytes and its level sums): 1.6 MiB for these jobs' 48 ids."""
 REPLAY_TARGETS = {  # (offender, receiver, kind, which): with an earlier frame on the link
     "secure-sum": ("bank-a", "bank-b", "SUM_RESULT", 0),
     "lr-arbiter": ("bank-c", "arbiter", "LR_MASKED", 1),
@@ -481,9 +495,13 @@ def test_a_hostile_frame_aborts_every_party_naming_the_offender(
     which = 0
     if tamper == "replayed message" and protocol in REPLAY_TARGETS:
         offender, receiver, kind, which = REPLAY_TARGETS[protocol]
-    job = load_job(make_job(tmp_path, protocol, timeout=3, max_message_mb=1))
+    limit = MAX_MESSAGE_MB.get(protocol, 1)
+    job = load_job(make_job(tmp_path, protocol, timeout=3, max_message_mb=limit))
+    change = TAMPERS[tamper]
+    if tamper == "oversized frame":  # over this job's limit
+        change = lambda frame, earlier: [frame + bytes(limit << 20)]  # noqa: E731
     started = time.monotonic()
-    outcomes = run_job(job, tamper=(offender, receiver, kind, TAMPERS[tamper]), which=which)
+    outcomes = run_job(job, tamper=(offender, receiver, kind, change), which=which)
     check_clean_abort(outcomes, offender, receiver)
     assert time.monotonic() - started < job.timeout + 10
 
@@ -511,6 +529,72 @@ def test_a_hostile_kkrt_frame_aborts_every_party_naming_the_offender(
 ) -> None:
     job = load_job(make_job(tmp_path, "psi-kkrt", timeout=3, max_message_mb=1))
     outcomes = run_job(job, tamper=(offender, receiver, kind, TAMPERS[tamper]))
+    check_clean_abort(outcomes, offender, receiver)
+    assert reason in str(outcomes[receiver]), str(outcomes[receiver])
+
+
+def _decoded(frame: bytes) -> Any:
+    """The message of a frame without vectors (its fields by name)."""
+    return codec.decode(frame, codec.Keyring())
+
+
+VOLE_TAMPERS: dict[str, Tamper] = {
+    **TAMPERS,
+    "a tag short": lambda frame, earlier: [with_field(frame, items=_decoded(frame).items[:-12])],
+    "changed OKVS key": lambda frame, earlier: [with_field(frame, key=bytes(range(16)))],
+    "an OKVS key byte short": lambda frame, earlier: [
+        with_field(frame, key=_decoded(frame).key[:-1])
+    ],
+    "level sums a level short": lambda frame, earlier: [
+        with_field(frame, level_sums=_decoded(frame).level_sums[:-32])
+    ],
+    "corrections of a later segment": lambda frame, earlier: [with_batch(frame, 1)],
+}
+"""The generic tampers and VOLE-PSI's own: one message field of the wrong size or
+changed (``with_field``)."""
+VOLE_CASES = [  # (offender, receiver, kind, which, tamper, the receiver's reason): both ways
+    ("bank-a", "bank-b", "PSI_OT_COLUMNS", 0, "duplicated message", "expected block 1 of"),
+    ("bank-a", "bank-b", "PSI_OT_COLUMNS", 0, "malformed values", "expected 524288"),
+    ("bank-a", "bank-c", "PSI_OKVS_CELLS", 0, "duplicated message", "expected chunk 1 of"),
+    ("bank-a", "bank-c", "PSI_OKVS_CELLS", 0, "malformed values", "expected 128"),
+    ("bank-a", "bank-b", "PSI_OKVS_CELLS", 0, "truncated frame", "invalid message from 'bank-a'"),
+    (
+        "bank-a",
+        "bank-b",
+        "PSI_OKVS_CELLS",
+        1,
+        "changed OKVS key",
+        "changed the OKVS key in chunk 1",
+    ),
+    ("bank-a", "bank-b", "PSI_OKVS_CELLS", 0, "an OKVS key byte short", "a 15-byte OKVS key"),
+    ("bank-a", "bank-c", "PSI_OKVS_CELLS", 0, "message for a later batch", "expected chunk 0 of"),
+    ("bank-b", "bank-a", "PSI_VOLE_CORRECTIONS", 0, "duplicated message", "segment 0 again"),
+    ("bank-b", "bank-a", "PSI_VOLE_CORRECTIONS", 0, "malformed values", "malformed VOLE"),
+    ("bank-c", "bank-a", "PSI_VOLE_CORRECTIONS", 0, "level sums a level short", "expected ("),
+    (
+        "bank-c",
+        "bank-a",
+        "PSI_VOLE_CORRECTIONS",
+        0,
+        "corrections of a later segment",
+        "(1 segments)",
+    ),
+    ("bank-c", "bank-a", "PSI_HOST_ITEMS", 0, "duplicated message", "chunk 0 again"),
+    ("bank-c", "bank-a", "PSI_HOST_ITEMS", 0, "a tag short", "expected 96"),
+    ("bank-b", "bank-a", "PSI_HOST_ITEMS", 0, "truncated frame", "invalid message from 'bank-b'"),
+]
+
+
+@pytest.mark.parametrize(
+    ("offender", "receiver", "kind", "which", "tamper", "reason"),
+    VOLE_CASES,
+    ids=[f"{kind}: {tamper}" for _, _, kind, _, tamper, _ in VOLE_CASES],
+)
+def test_a_hostile_vole_frame_aborts_every_party_naming_the_offender(
+    tmp_path: Path, offender: str, receiver: str, kind: str, which: int, tamper: str, reason: str
+) -> None:
+    job = load_job(make_job(tmp_path, "psi-vole", timeout=3, max_message_mb=2))
+    outcomes = run_job(job, tamper=(offender, receiver, kind, VOLE_TAMPERS[tamper]), which=which)
     check_clean_abort(outcomes, offender, receiver)
     assert reason in str(outcomes[receiver]), str(outcomes[receiver])
 
