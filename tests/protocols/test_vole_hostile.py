@@ -10,7 +10,10 @@ well-formed message with wrong contents only spoils the result.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
+import functools
+import hashlib
 import os
 import subprocess
 import sys
@@ -21,6 +24,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from crypto.ecdh import EcdhKey
 from protocols.exceptions import ProtocolError, UnexpectedMessageError
 from protocols.messages import (
     Message,
@@ -58,25 +62,60 @@ def _roles(output: str = "both", host_ids: list[bytes] | None = None) -> dict[st
     }
 
 
-def _before(kind: type, index: int = 0, output: str = "both") -> tuple[dict[str, Any], Any]:
-    """A guest and a host run in FIFO order (the host's messages first, local work only
-    when nothing is in flight) up to, not including, the ``index``-th message of
-    ``kind``; the roles and that message."""
+SHARED = (EcdhKey, type(hashlib.blake2b()))
+
+
+def _keys(value: object, found: dict[int, object], depth: int = 0) -> dict[int, object]:
+    """``{id: key}`` of every :class:`EcdhKey` (not copyable: it holds a secret) and keyed
+    BLAKE2b state (the OPRF's output hash, which it only ever copies) in ``value``'s
+    attributes, so copies of the roles share them."""
+    if isinstance(value, SHARED):
+        found[id(value)] = value
+    elif depth < 6 and not isinstance(value, str | bytes | int | float | np.ndarray):
+        if isinstance(value, dict):
+            items: list[object] = list(value.values())
+        elif isinstance(value, list | tuple):
+            items = list(value)
+            if not (items and isinstance(items[0], SHARED)):  # a list of keys: all of them
+                items = items[:8]
+        else:
+            items = list(getattr(value, "__dict__", {}).values())
+            items += [getattr(value, slot, None) for slot in getattr(type(value), "__slots__", ())]
+        for item in items:
+            _keys(item, found, depth + 1)
+    return found
+
+
+def _copy(roles: dict[str, Any]) -> dict[str, Any]:
+    copied: dict[str, Any] = copy.deepcopy(roles, dict(_keys(roles, {})))
+    return copied
+
+
+@functools.cache
+def _honest(output: str) -> list[tuple[dict[str, Any], Message]]:
+    """A guest and a host run once in FIFO order (the host's messages first, local work
+    only when nothing is in flight): before each delivery, a copy of the roles and the
+    message about to be delivered."""
     roles = _roles(output)
     queue = [*roles["host"].start(), *roles["guest"].start()]
-    seen = 0
-    while True:
+    states = []
+    while queue or any(role.has_work for role in roles.values()):
         if not queue:
-            working = [role for role in roles.values() if role.has_work]
-            assert working, f"the run ended before {kind.__name__} #{index}"
-            queue += working[0].work()
+            queue += next(role for role in roles.values() if role.has_work).work()
             continue
-        if isinstance(queue[0], kind):
-            if seen == index:
-                return roles, queue[0]
-            seen += 1
+        states.append((_copy(roles), queue[0]))
         message = queue.pop(0)
         queue += roles[message.receiver].receive(message)
+    return states
+
+
+def _before(kind: type, index: int = 0, output: str = "both") -> tuple[dict[str, Any], Any]:
+    """The roles of the honest run (:func:`_honest`, a fresh copy) just before the
+    ``index``-th message of ``kind`` is delivered, and that message."""
+    found = [(roles, m) for roles, m in _honest(output) if isinstance(m, kind)]
+    assert len(found) > index, f"the run has no {kind.__name__} #{index}"
+    roles, message = found[index]
+    return _copy(roles), message
 
 
 def _finish(roles: dict[str, Any], queue: list[Message]) -> None:
