@@ -23,6 +23,13 @@ columns, and host values that match a value the guest can compute only for the i
 holds; no code word ``C(id, h)``, no guest ``t`` row or PRF value ``H(j, t[j])``, and no
 ``F(j, id)`` the host could evaluate itself reaches a host.
 
+A VOLE-PSI job (one PSI step; one host and two hosts, in one process and as `vfl run`
+processes, outputs ``both`` and ``guest``) is audited the same way: exact message
+sequences and sizes, uniform never-repeating VOLE corrections and OKVS cells, and from
+the recorded VOLEs and OKVS the correlation ``B = C + A Delta``, cells that are exactly
+``A + P``, and host tags that match a guest tag only for common ids; no ``H(x)``, OKVS
+cell of ``P``, guest tag or ``Delta`` reaches anyone it must not.
+
 Shared mode (SECURITY.md §12; the job files' default) is audited with a guest and one
 host and with a guest, the partner host and another host, in one process and as `vfl
 run` processes: the same table (per ``purpose`` and host position) and plaintext and

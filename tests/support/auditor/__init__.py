@@ -21,6 +21,14 @@ each message against the table and against the parties' real data:
 * KKRT-PSI messages have exactly the protocol's kinds, order and sizes, base-OT points
   are valid and distinct, OT-extension columns look uniform, and host PRF values
   match a value the guest can compute only for the ids the guest holds;
+* VOLE-PSI messages have exactly the protocol's kinds, order and sizes (OT blocks,
+  VOLE corrections per segment, OKVS chunks with one 16-byte key, 12-byte tags), base
+  OTs and columns as for KKRT, corrections and OKVS cells look uniform and never repeat
+  a 16-byte value; from the recorded VOLEs and OKVS: ``B = C + A Delta``, the cells
+  are exactly ``A + P`` (never ``P``), each host's tags are exactly those of its ids and
+  equal a tag the guest computes only for the ids it holds; no ``H(x)``, OKVS digest or
+  ``Delta`` anywhere, no cell of ``P``, ``Decode(C, x)`` or guest tag in anything a host
+  receives, no untagged host value in anything the guest receives;
 * every ciphertext is under the declared owner's announced key, in ``(0, n**2)``,
   coprime to ``n`` and not a trivial encryption;
 * everything a party decrypts for another one is uniformly masked, hides the true
@@ -53,7 +61,7 @@ each message against the table and against the parties' real data:
   is never ``1 + v n``), including the hops between contributors.
 
 The secrets the audit needs (Paillier private keys, PSI scalars, masks, KKRT's OPRF
-states, the seed of the guest's secret initial weights, which the plaintext replay
+states, VOLE-PSI's VOLEs and the guest's OKVS, the seed of the guest's secret initial weights, which the plaintext replay
 starts from) are recorded by wrapping the real functions that make them
 (:func:`record_secrets`); in separate processes :func:`main` does the same around
 ``vfl run``.
