@@ -45,9 +45,13 @@ from protocols.psi.vole_guest import ot_block, ot_layout
 from protocols.psi.vole_items import item_digests, output_tags, segment_bounds, tag_key, vole_key
 from protocols.roles import Role
 
-__all__ = ["VoleHost"]
+__all__ = ["MAX_GUEST_IDS", "VoleHost"]
 
 _OKVS_KEY_BYTES = 16
+MAX_GUEST_IDS = 1 << 28
+"""Most guest ids a VOLE-PSI host accepts: it holds ``K`` (16 bytes per OKVS cell, ~21
+bytes per guest id) and the random-OT pads, ~6 GiB at this size; a larger announced set
+is refused before anything is allocated."""
 
 
 class VoleHost(Role):
@@ -289,6 +293,12 @@ class VoleHost(Role):
         if self._salt is not None:
             raise self._unexpected(message, "already set up")
         check_guest_setup(self.party, self.guest, self.settings, message)
+        if message.size > MAX_GUEST_IDS:
+            raise ProtocolError(
+                f"{self.party}: the guest {self.guest!r} announced {message.size} ids; a "
+                f"VOLE-PSI host holds about 22 bytes per guest id and accepts at most "
+                f"{MAX_GUEST_IDS}: split the guest's set, or use method 'kkrt'"
+            )
         self._guest_size = message.size
         self._cells = okvs_size(message.size)
         self._segments = segment_bounds(self._cells)

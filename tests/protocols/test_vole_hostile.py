@@ -588,15 +588,6 @@ BIG_SETUP = textwrap.dedent(
 )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="VoleHost._on_ot_point allocates both random-OT pads for the guest's announced "
-    "size at once (2 x 16 bytes x 242M instances = 7.2 GiB for 2**32 ids, MAX_SET_SIZE) and "
-    "_make_vole then K of 16 bytes x 5.6G cells: under a memory limit the host dies with "
-    "MemoryError instead of refusing. Fix in protocols/psi/vole_host.py: refuse sizes beyond "
-    "what this host will hold (a ProtocolError naming the announced size) and/or allocate the "
-    "pads per VOLE segment, catching MemoryError as a ProtocolError.",
-)
 def test_vole_host_refuses_a_guest_size_it_cannot_hold_instead_of_running_out_of_memory() -> None:
     done = subprocess.run(
         [sys.executable, "-c", BIG_SETUP],
