@@ -45,6 +45,9 @@ True
 from __future__ import annotations
 
 import hashlib
+import os
+from concurrent.futures import ThreadPoolExecutor
+from functools import cache
 from typing import Final
 
 import numpy as np
@@ -245,17 +248,17 @@ class ExpandAccumulateCode:
             accumulated = noise
         else:
             accumulated = np.ascontiguousarray(noise).copy()
-        np.bitwise_xor.accumulate(accumulated, axis=0, out=accumulated)
+        _prefix_xor(accumulated)
         width = accumulated.shape[1]
         out = np.empty((self.message_size, width), dtype=np.uint64)
-        gathered = np.empty((min(CHUNK_ROWS, self.message_size), width), dtype=np.uint64)
-        for start in range(0, self.message_size, CHUNK_ROWS):
+
+        def expand(start: int) -> None:
             count = min(CHUNK_ROWS, self.message_size - start)
             rows = out[start : start + count]
+            buffer = np.empty((count, width), dtype=np.uint64)
             # Indices are in [0, code_size) by construction; "clip" avoids numpy's
             # buffered bounds check on ``out`` (about 30% faster).
             np.take(accumulated, self._column(0, start, count), axis=0, out=rows, mode="clip")
-            buffer = gathered[:count]
             for position in range(1, self.weight):
                 np.take(
                     accumulated,
@@ -265,4 +268,30 @@ class ExpandAccumulateCode:
                     mode="clip",
                 )
                 rows ^= buffer
+
+        starts = range(0, self.message_size, CHUNK_ROWS)
+        if len(starts) > 1:  # numpy's gathers release the GIL: chunks on both cores
+            list(_threads().map(expand, starts))
+        else:
+            for start in starts:
+                expand(start)
         return out
+
+
+@cache
+def _threads() -> ThreadPoolExecutor:
+    """The threads that gather chunks of outputs (one per core, at most 4)."""
+    return ThreadPoolExecutor(
+        max_workers=max(1, min(4, os.cpu_count() or 1)), thread_name_prefix="ea-code"
+    )
+
+
+def _prefix_xor(rows: npt.NDArray[np.uint64]) -> None:
+    """Replace ``rows`` by its prefix XOR along axis 0, two halves on two threads."""
+    half = len(rows) // 2
+    if half < CHUNK_ROWS:
+        np.bitwise_xor.accumulate(rows, axis=0, out=rows)
+        return
+    parts = (rows[:half], rows[half:])
+    list(_threads().map(lambda part: np.bitwise_xor.accumulate(part, axis=0, out=part), parts))
+    rows[half:] ^= rows[half - 1]

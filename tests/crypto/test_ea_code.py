@@ -276,3 +276,16 @@ def test_bad_index_range_rejected(start, stop):
 def test_repr_shows_sizes_only():
     code = ExpandAccumulateCode(20, 100, SEED)
     assert repr(code) == "ExpandAccumulateCode(message_size=20, code_size=100, weight=41)"
+
+
+def test_threaded_prefix_and_chunks_equal_a_one_thread_reference() -> None:
+    """Above two chunks the prefix XOR runs in two halves and the chunks on threads."""
+    message, code_size = 150_000, 750_000
+    code = ExpandAccumulateCode(message, code_size, seed=bytes(range(16)))
+    rng = np.random.default_rng(7)
+    noise = rng.integers(0, 2**63, size=(code_size, 2), dtype=np.uint64)
+    prefix = np.bitwise_xor.accumulate(noise, axis=0)
+    out = code.dual_encode(noise.copy())
+    rows = np.concatenate([np.arange(0, 70_000, 997), np.arange(message - 500, message)])
+    expected = np.bitwise_xor.reduce(prefix[code.indices(0, message)[rows]], axis=1)
+    assert np.array_equal(out[rows], expected)
