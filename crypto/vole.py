@@ -86,6 +86,8 @@ MIN_NOISE_WEIGHT: Final = 400
 MAX_VOLE_SIZE: Final = 1 << 21
 """Most outputs of one VOLE (bounds memory: ~32 bytes per code position)."""
 FIELD_BITS: Final = 128
+_OT_COST = 16
+"""A random OT costs about as much as 16 code positions (OPRF row, pads, message)."""
 _KEY_LABEL = b"VFL-VOLE-V01 "
 
 Elements = npt.NDArray[np.uint64]
@@ -140,13 +142,21 @@ class VoleParameters:
         Returns
         -------
         VoleParameters
-            ``depth = floor(log2(5 m / 400))`` (at least 1) and just enough trees.
+            The depth ``floor(log2(5 m / 400))`` (at least 1) or one more, whichever
+            costs less (random OTs against code positions), and just enough trees.
         """
         if not 1 <= size <= MAX_VOLE_SIZE:
             raise MalformedInputError(f"a VOLE has 1 to {MAX_VOLE_SIZE} outputs, not {size}")
         positions = CODE_RATE * size
-        depth = max(1, math.floor(math.log2(max(positions / MIN_NOISE_WEIGHT, 1.0))))
-        trees = max(MIN_NOISE_WEIGHT, -(-positions // (1 << depth)))
+        low = max(1, math.floor(math.log2(max(positions / MIN_NOISE_WEIGHT, 1.0))))
+
+        def shape(depth: int) -> tuple[int, int]:
+            trees = max(MIN_NOISE_WEIGHT, -(-positions // (1 << depth)))
+            cost = trees * (depth + FIELD_BITS) * _OT_COST + (trees << depth)
+            return cost, trees
+
+        depth = min((low, low + 1), key=lambda d: shape(d)[0])
+        trees = shape(depth)[1]
         return cls(size, trees, depth)
 
     @property
@@ -427,10 +437,16 @@ class VoleReceiver:
         tree_sums = _as_elements(corrections.tree_sums, (t,))
         rows = np.arange(t)
         leaves[rows, self._points] = tree_sums ^ np.bitwise_xor.reduce(leaves, axis=1) ^ deltas
-        self.prepare()
-        assert self._a is not None
-        c = self._code().dual_encode(leaves.reshape(params.code_size, 2))
-        return self._a, c
+        if self._a is not None:  # prepared: compress the leaves alone
+            return self._a, self._code().dual_encode(leaves.reshape(params.code_size, 2))
+        both = np.zeros((t, 1 << d, 4), dtype=np.uint64)  # noise and leaves in one pass
+        both[:, :, 2:] = leaves
+        del leaves
+        mask = (1 << 64) - 1
+        both[rows, self._points, 0] = [beta & mask for beta in self._betas]
+        both[rows, self._points, 1] = [beta >> 64 for beta in self._betas]
+        out = self._code().dual_encode(both.reshape(params.code_size, 4))
+        return np.ascontiguousarray(out[:, :2]), np.ascontiguousarray(out[:, 2:])
 
     def _code(self) -> ExpandAccumulateCode:
         params = self.params

@@ -139,7 +139,6 @@ class _HostLink:
     next_block: int = 0
     corrections: dict[int, VoleCorrections] = field(default_factory=dict)
     finished_segments: int = 0
-    prepared: int = 0
     c: npt.NDArray[np.uint64] = field(default_factory=lambda: np.empty((0, 2), np.uint64))
     cells: npt.NDArray[np.uint64] = field(default_factory=lambda: np.empty((0, 2), np.uint64))
     next_chunk: int = 0
@@ -324,10 +323,6 @@ class VoleGuest(Role):
             step = self._next_step(link)
             if step == "columns":
                 return [self._columns(link), *self._finish_if_complete()]
-            if step == "prepare":
-                link.receivers[link.prepared].prepare()
-                link.prepared += 1
-                return []
             if step == "vole":
                 self._finish_vole(link)
                 return self._finish_if_complete()
@@ -376,8 +371,6 @@ class VoleGuest(Role):
     def _next_step(self, link: _HostLink) -> str | None:
         if link.oprf is not None and link.next_block < self._blocks:
             return "columns"
-        if link.prepared < len(link.receivers):
-            return "prepare"  # A needs nothing from the host: made while it works
         if link.finished_segments < len(self._params):
             return "vole" if link.finished_segments in link.corrections else None
         if link.next_chunk < self._cell_chunks:
@@ -404,7 +397,6 @@ class VoleGuest(Role):
         params = self._params[segment]
         offset = self._offsets[segment]
         corrections = link.corrections.pop(segment)
-        link.prepared = max(link.prepared, segment + 1)
         try:
             a, c = link.receivers[segment].finish(
                 link.chosen[offset : offset + params.ot_count], corrections

@@ -272,15 +272,17 @@ class VoleHost(Role):
         segments = len(self._params)
         if self._salt is None or self._sent or self._done:
             return None
-        if not self._hashed:
-            return "hash"
+        expanded = len(self._senders)
+        if expanded == 0:
+            return "expand"  # the first trees need no OT: expanded while the guest works
         if self._pending:
             return "block"
-        expanded = len(self._senders)
         if self._processed == self._blocks and self._next_segment < min(segments, expanded):
             return "vole"  # the guest waits for these corrections
         if expanded < segments and expanded - self._compressed < 2:
-            return "expand"  # the trees need no OT: expanded while the guest works
+            return "expand"
+        if not self._hashed:
+            return "hash"  # own ids: needed only for the tags
         if self._compressed < expanded:
             return "compress"  # B (then the leaves go: at most two segments' leaves held)
         if self._cells_pending:

@@ -125,7 +125,9 @@ def test_correlation_holds_exactly(size: int) -> None:
 
 def test_correlation_parameters_cover_one_to_ten_levels() -> None:
     depths = [VoleParameters.for_size(size).depth for size in (1, 2, 400, 5000, 100_000)]
-    assert depths == [1, 1, 2, 5, 10]
+    assert depths == [1, 1, 3, 6, 10]
+    # the deeper tree wins when it keeps the noise weight at its minimum: half the OTs
+    assert VoleParameters.for_size(1_300_002) == VoleParameters(1_300_002, 400, 14)
 
 
 @_budget(0.15)
@@ -407,9 +409,16 @@ def test_for_size_gives_the_smallest_valid_shape(size: int) -> None:
     assert params.code_size >= CODE_RATE * size
     # just enough trees: one fewer would be too few (or below the noise weight)
     assert params.trees == MIN_NOISE_WEIGHT or (params.trees - 1) << params.depth < CODE_RATE * size
-    # as deep as possible without dropping below the noise weight
-    assert params.depth == 1 or CODE_RATE * size >= MIN_NOISE_WEIGHT << params.depth
-    assert (CODE_RATE * size) >> (params.depth + 1) < MIN_NOISE_WEIGHT or params.depth == 24
+    # the deepest tree that keeps the noise weight, or one deeper if that costs less
+    # (16 code positions per random OT): never deeper than that
+    low = max(1, (CODE_RATE * size // MIN_NOISE_WEIGHT).bit_length() - 1)
+    assert params.depth in (low, low + 1)
+
+    def cost(depth: int) -> int:
+        trees = max(MIN_NOISE_WEIGHT, -(-CODE_RATE * size // (1 << depth)))
+        return 16 * trees * (depth + 128) + (trees << depth)
+
+    assert cost(params.depth) == min(cost(low), cost(low + 1))
     assert params.ot_count == params.trees * (params.depth + 128)
     assert params.correction_bytes == (
         params.trees * params.depth * 32,

@@ -1,8 +1,8 @@
 """VOLE-PSI roles under hostile messages: every check of SECURITY.md §5, message by message.
 
 A guest of 150 ids and a host of 200 (100 common), ``chunk_size`` 128: 678 OKVS cells in
-6 chunks (the last of 38 cells), one VOLE of 424 trees of depth 3, 55,552 random OTs in 7
-blocks of at most 8192 (the last of 6400), 2 chunks of host tags (128 and 72 tags).  Each
+6 chunks (the last of 38 cells), one VOLE of 400 trees of depth 4, 52,864 random OTs in 7
+blocks of at most 8192 (the last of 3712), 2 chunks of host tags (128 and 72 tags).  Each
 malformed message is refused with a :class:`ProtocolError` (an
 :class:`UnexpectedMessageError` for one out of turn) whose one-line text is asserted; a
 well-formed message with wrong contents only spoils the result.
@@ -49,8 +49,8 @@ GUEST_IDS = [f"customer-{i:04d}".encode() for i in range(150)]
 HOST_IDS = [f"customer-{i:04d}".encode() for i in range(50, 250)]  # 100 common
 CHUNK = 128
 CELLS, CELL_CHUNKS, LAST_CELLS = 678, 6, 38
-OT_TOTAL, BLOCKS, LAST_BLOCK = 55_552, 7, 6400
-CORRECTIONS = (424 * 3 * 32, 424 * 128 * 16, 424 * 16)
+OT_TOTAL, BLOCKS, LAST_BLOCK = 52_864, 7, 3712
+CORRECTIONS = (400 * 4 * 32, 400 * 128 * 16, 400 * 16)
 
 
 def _roles(output: str = "both", host_ids: list[bytes] | None = None) -> dict[str, Any]:
