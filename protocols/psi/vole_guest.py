@@ -34,7 +34,7 @@ import numpy as np
 import numpy.typing as npt
 
 from crypto.exceptions import CryptoError
-from crypto.okvs import GarbledCuckooTable, okvs_size
+from crypto.okvs import DENSE_COLUMNS, GarbledCuckooTable, okvs_size
 from crypto.ot import RandomOtSender
 from crypto.ot_extension import CODE_BITS, OprfReceiver
 from crypto.random_ot import bit_codes, choice_rows, chosen_pads
@@ -210,7 +210,8 @@ class VoleGuest(Role):
         settings.check_hosts(len(hosts))
         self.hosts = checked_peers(party, hosts)
         self.ids = checked_ids(party, ids)
-        self._cells = okvs_size(len(self.ids))
+        self._sparse_cells = okvs_size(len(self.ids))
+        self._cells = self._sparse_cells + DENSE_COLUMNS
         self._segments = segment_bounds(self._cells)
         self._params, self._offsets, self._ot_total = ot_layout(self._cells)
         self._block = ot_block(settings)
@@ -219,7 +220,7 @@ class VoleGuest(Role):
         self._salt = b""
         self._okvs_key = b""
         self._table = np.empty((0, 2), dtype=np.uint64)
-        self._positions = np.empty((0, 3), dtype=np.int64)
+        self._okvs: GarbledCuckooTable | None = None
         self._digests = np.empty((0, 2), dtype=np.uint64)
         self._encoded = False
         self._links = {host: _HostLink(host, RandomOtSender(CODE_BITS)) for host in self.hosts}
@@ -354,13 +355,13 @@ class VoleGuest(Role):
         self._digests = digests
         for _ in range(OKVS_ATTEMPTS):
             key = secrets.token_bytes(_OKVS_KEY_BYTES)
-            okvs = GarbledCuckooTable(self._cells, key)
+            okvs = GarbledCuckooTable(self._sparse_cells, key)
             try:
                 self._table = okvs.encode(digests, values)
             except CryptoError:
-                continue
+                continue  # below 2**-40: the 2-core could not be solved
             self._okvs_key = key
-            self._positions = okvs.positions(digests)
+            self._okvs = okvs
             self._encoded = True
             return
         raise ProtocolError(
@@ -410,7 +411,8 @@ class VoleGuest(Role):
         link.c[start:stop] = c
         link.finished_segments += 1
         if link.finished_segments == len(self._params):
-            decoded = np.bitwise_xor.reduce(link.c[self._positions], axis=1)
+            assert self._okvs is not None
+            decoded = self._okvs.decode(link.c, self._digests)
             link.own_values = output_tags(decoded, tag_key(self._salt))
             link.c = np.empty((0, 2), dtype=np.uint64)
             link.receivers.clear()

@@ -11,7 +11,7 @@ import numpy.typing as npt
 
 from crypto.exceptions import CryptoError
 from crypto.gf128 import ConstantMultiplier
-from crypto.okvs import GarbledCuckooTable, okvs_size
+from crypto.okvs import DENSE_COLUMNS, GarbledCuckooTable, okvs_size
 from crypto.ot import RandomOtReceiver
 from crypto.ot_extension import CODE_BITS, CODE_BYTES, OprfSender, choice_bits
 from crypto.permutation import secure_permutation
@@ -302,7 +302,7 @@ class VoleHost(Role):
                 f"{MAX_GUEST_IDS}: split the guest's set, or use method 'kkrt'"
             )
         self._guest_size = message.size
-        self._cells = okvs_size(message.size)
+        self._cells = okvs_size(message.size) + DENSE_COLUMNS
         self._segments = segment_bounds(self._cells)
         self._params, self._offsets, self._ot_total = ot_layout(self._cells)
         self._blocks = chunk_count(self._ot_total, self._block)
@@ -447,8 +447,8 @@ class VoleHost(Role):
     def _send_tags(self) -> list[Message]:
         assert self._salt is not None and self._okvs_key is not None
         self._sent = True
-        positions = GarbledCuckooTable(self._cells, self._okvs_key).positions(self._digests)
-        decoded = np.bitwise_xor.reduce(self._k[positions], axis=1) ^ self._masks
+        okvs = GarbledCuckooTable(self._cells - DENSE_COLUMNS, self._okvs_key)
+        decoded = okvs.decode(self._k, self._digests) ^ self._masks
         tags = output_tags(decoded, tag_key(self._salt))
         self._k = self._masks = self._digests = np.empty((0, 2), dtype=np.uint64)
         size = self.settings.chunk_size

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import secrets
 
@@ -13,7 +14,13 @@ from hypothesis import strategies as st
 
 import crypto.okvs as okvs_module
 from crypto.exceptions import CryptoError, MalformedInputError, OkvsEncodingError
-from crypto.okvs import OKVS_EXPANSION, OKVS_SMALL_SET_FACTOR, GarbledCuckooTable, okvs_size
+from crypto.okvs import (
+    DENSE_COLUMNS,
+    OKVS_EXPANSION,
+    OKVS_SMALL_SET_FACTOR,
+    GarbledCuckooTable,
+    okvs_size,
+)
 
 MASK64 = (1 << 64) - 1
 
@@ -71,9 +78,30 @@ def _reference_core(positions: list[list[int]]) -> set[int]:
     return alive
 
 
-def _reference_decode(table: np.ndarray, positions: list[list[int]]) -> list[int]:
+def _reference_decode(
+    table: np.ndarray, positions: list[list[int]], dense: list[int], size: int
+) -> list[int]:
+    """Three sparse cells and the dense cells ``size + j`` of every set bit ``j`` of r(x)."""
     cells = _ints(table)
-    return [cells[a] ^ cells[b] ^ cells[c] for a, b, c in positions]
+    out = []
+    for (a, b, c), bits in zip(positions, dense, strict=True):
+        value = cells[a] ^ cells[b] ^ cells[c]
+        for j in range(DENSE_COLUMNS):
+            if bits >> j & 1:
+                value ^= cells[size + j]
+        out.append(value)
+    return out
+
+
+def _reference_dense(key: bytes, digests: list[int]) -> list[int]:
+    """r(x): the low 64 bits of AES under the dense key of each digest, item by item."""
+    dense_key = hashlib.sha256(b"VFL-OKVS-V01 dense|" + key).digest()[: len(key)]
+    out = []
+    for digest in digests:
+        encryptor = Cipher(algorithms.AES(dense_key), modes.ECB()).encryptor()
+        block = encryptor.update(digest.to_bytes(16, "little"))
+        out.append(int.from_bytes(block[:8], "little"))
+    return out
 
 
 def _encode_retrying(
@@ -185,11 +213,13 @@ def test_decode_of_encode_is_the_values(digests: list[int], rng) -> None:  # typ
     values = [rng.getrandbits(128) for _ in range(n)]
     keys, vals = _elements(digests), _elements(values)
     okvs, table = _encode_retrying(n, keys, vals)
-    assert table.shape == (okvs.size, 2)
+    assert table.shape == (okvs.cells, 2) == (okvs.size + DENSE_COLUMNS, 2)
     assert table.dtype == np.uint64
     assert _ints(okvs.decode(table, keys)) == values
     reference = _reference_positions(_key_of(okvs), okvs.size, digests)
-    assert _reference_decode(table, reference) == values
+    dense = _reference_dense(_key_of(okvs), digests)
+    assert okvs.dense_bits(keys).tolist() == dense
+    assert _reference_decode(table, reference, dense, okvs.size) == values
 
 
 def _key_of(okvs: GarbledCuckooTable) -> bytes:
@@ -203,15 +233,15 @@ def _key_of(okvs: GarbledCuckooTable) -> bytes:
     st.integers(1, 20),
     st.binary(min_size=16, max_size=16),
 )
-def test_encode_fails_exactly_when_the_reference_2core_is_not_empty(
+def test_encode_absorbs_the_2core_in_the_dense_cells(
     digests: list[int], third: int, key: bytes
 ) -> None:
-    # Small tables (m close to n) so that both outcomes happen.
+    # Small tables (m close to n) so that 2-cores are common: the dense cells solve them.
     okvs = GarbledCuckooTable(3 * third, key)
     keys = _elements(digests)
     values = _random_elements(len(digests))
     core = _reference_core(_reference_positions(key, 3 * third, digests))
-    if core:
+    if len(core) > 24:
         with pytest.raises(OkvsEncodingError, match=f"stuck with {len(core)} of {len(digests)}"):
             okvs.encode(keys, values)
     else:
@@ -244,9 +274,10 @@ def test_free_cells_are_fresh_random_bytes() -> None:
     second = okvs.encode(keys, values)
     assert np.array_equal(okvs.decode(first, keys), values)
     assert np.array_equal(okvs.decode(second, keys), values)
-    pivots = np.concatenate([p for _, p in okvs._peel(keys, okvs.positions(keys))])
+    rounds, core = okvs._peel(okvs.positions(keys))
+    pivots = np.concatenate([p for _, p in rounds])
     free = np.setdiff1d(np.arange(okvs.size), pivots)
-    assert free.size == okvs.size - n
+    assert free.size == okvs.size - n + core.size
     # Every free cell differs between the two encodings (equal with probability 2**-128).
     assert np.all((first[free] != second[free]).any(axis=1))
 
@@ -255,20 +286,25 @@ def test_empty_set_gives_a_random_table() -> None:
     okvs = GarbledCuckooTable(okvs_size(0), bytes(16))
     empty = np.zeros((0, 2), dtype=np.uint64)
     first, second = okvs.encode(empty, empty), okvs.encode(empty, empty)
-    assert first.shape == (3, 2)
+    assert first.shape == (3 + DENSE_COLUMNS, 2)
     assert not np.array_equal(first, second)
     assert okvs.decode(first, empty).shape == (0, 2)
 
 
-def test_identical_positions_with_different_values_get_stuck() -> None:
-    # With three cells every key has columns (0, 1, 2): two distinct keys make a 2-core.
+def test_identical_positions_with_different_values_are_solved_by_the_dense_cells() -> None:
+    # With three cells every key has columns (0, 1, 2): distinct keys make a 2-core, which
+    # a plain 3-hash table cannot encode (the negative control: the sparse decode alone).
     okvs = GarbledCuckooTable(3, bytes(16))
-    keys = _elements([1, 2])
-    assert okvs.positions(keys).tolist() == [[0, 1, 2], [0, 1, 2]]
-    with pytest.raises(OkvsEncodingError, match=r"stuck with 2 of 2 keys.*retry with another"):
-        okvs.encode(keys, _elements([5, 6]))
-    single = okvs.encode(keys[:1], _elements([5]))
-    assert _ints(okvs.decode(single, keys[:1])) == [5]
+    keys = _elements(list(range(1, 21)))
+    assert okvs.positions(keys).tolist() == [[0, 1, 2]] * 20
+    values = _elements(list(range(100, 120)))
+    table = okvs.encode(keys, values)
+    assert _ints(okvs.decode(table, keys)) == list(range(100, 120))
+    sparse_only = _reference_decode(table, okvs.positions(keys).tolist(), [0] * 20, 3)
+    assert len(set(sparse_only)) == 1  # every key reads the same three cells
+    # 25 keys on the same three cells: a 2-core larger than the dense part may hold
+    with pytest.raises(OkvsEncodingError, match=r"stuck with 25 of 25 keys"):
+        okvs.encode(_elements(list(range(1, 26))), _random_elements(25))
 
 
 @pytest.mark.parametrize("same_value", [False, True])
@@ -329,7 +365,7 @@ def test_malformed_keys_are_rejected(bad: object, message: str) -> None:
     with pytest.raises(MalformedInputError, match=message):
         okvs.encode(_random_elements(4), bad)  # type: ignore[arg-type]
     with pytest.raises(MalformedInputError, match=message):
-        okvs.decode(np.zeros((30, 2), dtype=np.uint64), bad)  # type: ignore[arg-type]
+        okvs.decode(np.zeros((okvs.cells, 2), dtype=np.uint64), bad)  # type: ignore[arg-type]
 
 
 def test_values_must_match_the_keys() -> None:
@@ -338,10 +374,10 @@ def test_values_must_match_the_keys() -> None:
         okvs.encode(_random_elements(4), _random_elements(5))
 
 
-@pytest.mark.parametrize("rows", [0, 29, 31, 60])
+@pytest.mark.parametrize("rows", [0, 30, 93, 95, 188])
 def test_decode_checks_the_table_shape(rows: int) -> None:
     okvs = GarbledCuckooTable(30, bytes(16))
-    with pytest.raises(MalformedInputError, match="table must have 30 rows"):
+    with pytest.raises(MalformedInputError, match="table must have 94 rows"):
         okvs.decode(np.zeros((rows, 2), dtype=np.uint64), _random_elements(3))
     with pytest.raises(MalformedInputError, match="table must be a numpy uint64"):
-        okvs.decode(np.zeros((30, 2), dtype=np.int64), _random_elements(3))
+        okvs.decode(np.zeros((94, 2), dtype=np.int64), _random_elements(3))

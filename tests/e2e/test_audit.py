@@ -950,12 +950,12 @@ def test_vole_messages_have_exactly_the_protocols_sizes(vole_run: Run) -> None:
     assert audit.check_vole_sizes() == []
     view = audit.vole
     assert view is not None
-    assert (view.cells, view.total, view.block) == (1512, 53248, 8192)
+    assert (view.cells, view.total, view.block) == (1576, 53248, 8192)
     assert view.sizes == [(400 * 5 * 32, 400 * 128 * 16, 400 * 16)]  # 400 trees of depth 5
-    # per host: setup, point, 7 blocks, 6 OKVS chunks, the final message; setup,
+    # per host: setup, point, 7 blocks, 7 OKVS chunks, the final message; setup,
     # points, 1 VOLE, 2 tag chunks
     hosts = len(vole_run.job.hosts)
-    assert audit.stats["vole messages checked"] == len(vole_run.wire) == hosts * (16 + 5)
+    assert audit.stats["vole messages checked"] == len(vole_run.wire) == hosts * (17 + 5)
 
 
 def test_vole_base_ot_points_and_columns_are_valid_distinct_and_uniform(vole_run: Run) -> None:
@@ -971,7 +971,7 @@ def test_vole_corrections_and_cells_look_uniform_and_never_repeat(vole_run: Run)
     audit = vole_run.audit
     assert audit.check_vole_uniform() == []
     hosts = len(vole_run.job.hosts)
-    per_host = 400 * 5 * 2 + 400 * 128 + 400 + 1512
+    per_host = 400 * 5 * 2 + 400 * 128 + 400 + 1576
     assert audit.stats["vole values checked"] == hosts * per_host
 
 

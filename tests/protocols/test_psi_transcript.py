@@ -24,7 +24,7 @@ import pytest
 
 from crypto.ecdh import POINT_BYTES, ecdh_dst, validate_points
 from crypto.hash_to_curve import hash_to_x25519
-from crypto.okvs import okvs_size
+from crypto.okvs import DENSE_COLUMNS, okvs_size
 from crypto.ot import BASE_POINT
 from crypto.ot_extension import CODE_BYTES, OUTPUT_BYTES, item_hashes
 from crypto.rsa_blind import ints_to_bytes
@@ -498,7 +498,7 @@ def _vole_shape(cells: int) -> tuple[int, int]:
 def _vole_sizes(guest_size: int) -> tuple[list[tuple[int, int, int]], int, int]:
     """Each segment's correction sizes, the random-OT instances (rounded up to 128) and
     the OKVS cells for a guest of ``guest_size`` ids."""
-    cells = okvs_size(guest_size)
+    cells = okvs_size(guest_size) + DENSE_COLUMNS  # sparse cells, then the dense ones
     sizes, total = [], 0
     for start, stop in vole_items.segment_bounds(cells):
         trees, depth = _vole_shape(stop - start)
@@ -589,9 +589,9 @@ def test_vole_message_sizes_are_exactly_the_protocols(
 
 
 def test_vole_sizes_of_a_known_case() -> None:
-    """The reference above, pinned: 500 ids -> 1512 cells, one VOLE of 400 trees of
+    """The reference above, pinned: 500 ids -> 1512 + 64 cells, one VOLE of 400 trees of
     depth 5 (depth 4 would need 473 trees: more OTs), 53,248 random OTs."""
-    assert _vole_sizes(500) == ([(400 * 5 * 32, 400 * 2048, 400 * 16)], 53_248, 1512)
+    assert _vole_sizes(500) == ([(400 * 5 * 32, 400 * 2048, 400 * 16)], 53_248, 1576)
 
 
 def _found(forms: set[bytes], blob: bytes) -> list[bytes]:
@@ -640,7 +640,7 @@ def test_vole_no_receiver_can_test_a_guess(output: str) -> None:
     forms = _vole_forms(guesses, guest._salt)
     table = guest._table  # the guest's OKVS P
     cells_of_p = _chunks(table.tobytes(), 16)
-    assert len(cells_of_p) == okvs_size(60) == len(table)
+    assert len(cells_of_p) == okvs_size(60) + DENSE_COLUMNS == len(table)
     own_tags: dict[str, dict[bytes, bytes]] = {}  # host -> {guest id: its tag with that host}
     for host, link in guest._links.items():
         rows = np.ascontiguousarray(link.own_values).view(np.uint8).reshape(-1, 12)

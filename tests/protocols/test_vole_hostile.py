@@ -1,7 +1,7 @@
 """VOLE-PSI roles under hostile messages: every check of SECURITY.md §5, message by message.
 
-A guest of 150 ids and a host of 200 (100 common), ``chunk_size`` 128: 678 OKVS cells in
-6 chunks (the last of 38 cells), one VOLE of 400 trees of depth 4, 52,864 random OTs in 7
+A guest of 150 ids and a host of 200 (100 common), ``chunk_size`` 128: 742 OKVS cells
+(678 sparse, 64 dense) in 6 chunks (the last of 102 cells), one VOLE of 400 trees of depth 4, 52,864 random OTs in 7
 blocks of at most 8192 (the last of 3712), 2 chunks of host tags (128 and 72 tags).  Each
 malformed message is refused with a :class:`ProtocolError` (an
 :class:`UnexpectedMessageError` for one out of turn) whose one-line text is asserted; a
@@ -48,7 +48,7 @@ ROOT = Path(__file__).resolve().parents[2]
 GUEST_IDS = [f"customer-{i:04d}".encode() for i in range(150)]
 HOST_IDS = [f"customer-{i:04d}".encode() for i in range(50, 250)]  # 100 common
 CHUNK = 128
-CELLS, CELL_CHUNKS, LAST_CELLS = 678, 6, 38
+CELLS, CELL_CHUNKS, LAST_CELLS = 742, 6, 102
 OT_TOTAL, BLOCKS, LAST_BLOCK = 52_864, 7, 3712
 CORRECTIONS = (400 * 4 * 32, 400 * 128 * 16, 400 * 16)
 

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 import vfl
 from crypto.gf128 import ConstantMultiplier
-from crypto.okvs import okvs_size
+from crypto.okvs import DENSE_COLUMNS, okvs_size
 from protocols.exceptions import ProtocolError
 from protocols.messages import (
     PsiHostItems,
@@ -139,7 +139,7 @@ def test_vole_several_segments(monkeypatch):
     """Small VOLE segments: several VOLEs under one Delta cover the OKVS."""
     monkeypatch.setattr(vole_items, "MAX_VOLE_SIZE", 700)
     guest_ids, host_ids = overlapping_sets([2000, 1500], common=600, seed=5)
-    cells = okvs_size(2000)
+    cells = okvs_size(2000) + DENSE_COLUMNS
     assert len(segment_bounds(cells)) >= 4
     roles, transcript = _run(guest_ids, host_ids, chunk_size=500)
     corrections = [m for m in transcript if isinstance(m, PsiVoleCorrections)]
@@ -188,7 +188,7 @@ def test_vole_integer_ids_match_their_decimal_text():
 def test_vole_message_sizes(chunk_size):
     guest_ids, host_ids = overlapping_sets([500, 300], common=120, seed=chunk_size)
     roles, transcript = _run(guest_ids, host_ids, chunk_size=chunk_size)
-    cells = okvs_size(500)
+    cells = okvs_size(500) + DENSE_COLUMNS
     params, _, total = ot_layout(cells)
     block = ot_block(PsiSettings(method="vole", chunk_size=chunk_size))
     columns = [m for m in transcript if isinstance(m, PsiOtColumns)]

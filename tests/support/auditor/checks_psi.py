@@ -16,7 +16,7 @@ from crypto.ecdh import POINT_BYTES, EcdhKey, ecdh_dst, validate_points
 from crypto.exceptions import CryptoError
 from crypto.gf128 import ConstantMultiplier
 from crypto.hash_to_curve import hash_to_field, hash_to_x25519_many
-from crypto.okvs import GarbledCuckooTable, okvs_size
+from crypto.okvs import DENSE_COLUMNS, GarbledCuckooTable, okvs_size
 from crypto.ot import BASE_POINT
 from crypto.ot_extension import (
     BIN_ALIGN,
@@ -170,7 +170,7 @@ class VoleView:
 
     step: int
     salt: bytes
-    cells: int  # m = okvs_size(guest's set size)
+    cells: int  # m = okvs_size(guest's set size) + DENSE_COLUMNS
     sizes: list[tuple[int, int, int]]  # each segment's correction_bytes
     total: int  # random-OT instances
     block: int  # instances per PsiOtColumns block
@@ -192,7 +192,7 @@ def vole_view(
     assert isinstance(config, PsiStep) and config.method == "vole"
     (salt,) = {w.message.salt for w in wire if w.step == step and isinstance(w.message, PsiSetup)}
     guest = job.guest.name
-    cells = okvs_size(len(truth.parties[guest].ids))
+    cells = okvs_size(len(truth.parties[guest].ids)) + DENSE_COLUMNS
     params, _, total = ot_layout(cells)
     ids = sorted({i for p in truth.parties.values() for i in p.ids})
     values, digests = item_digests(ids, salt)
@@ -414,8 +414,8 @@ class PsiChecks(AuditContext):
         )
         ((key, _),) = keys.most_common(1)  # one key (check_vole_sizes checks it)
         digests = np.array([_elements(vole.digests[x])[0] for x in ids], dtype=np.uint64)
-        positions = GarbledCuckooTable(vole.cells, key).positions(digests.reshape(-1, 2))
-        decoded: np.ndarray = np.bitwise_xor.reduce(table[positions], axis=1)
+        okvs = GarbledCuckooTable(vole.cells - DENSE_COLUMNS, key)
+        decoded: np.ndarray = okvs.decode(table, digests.reshape(-1, 2))
         return decoded
 
     def _vole_cells(self, host: str) -> np.ndarray:
