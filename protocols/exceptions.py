@@ -17,7 +17,7 @@ class ProtocolError(Exception):
     ...     PsiSettings(method="dh")
     ... except ProtocolError as error:
     ...     print(error)
-    unknown PSI method 'dh'; choose one of ('ecdh', 'rsa', 'kkrt')
+    unknown PSI method 'dh'; choose one of ('ecdh', 'rsa', 'kkrt', 'vole')
     """
 
 
