@@ -202,7 +202,9 @@ class ExpandAccumulateCode:
             out[:, position] = self._column(position, start, stop - start)
         return out
 
-    def dual_encode(self, noise: npt.NDArray[np.uint64]) -> npt.NDArray[np.uint64]:
+    def dual_encode(
+        self, noise: npt.NDArray[np.uint64], *, threads: bool = True
+    ) -> npt.NDArray[np.uint64]:
         """Compute ``G * noise`` over GF(2), column by column of bits.
 
         Parameters
@@ -212,6 +214,10 @@ class ExpandAccumulateCode:
             GF(2^128) elements, 4 for two vectors side by side).  **Overwritten** with
             its prefix XOR when it is a writable C-contiguous uint64 array (to save
             memory); pass a copy to keep it.
+        threads : bool, default True
+            Gather chunks of outputs on one thread per core (numpy's gathers release
+            the GIL); ``False`` keeps to the calling thread (work that is not urgent,
+            leaving the other core to a busier party).
 
         Returns
         -------
@@ -248,7 +254,7 @@ class ExpandAccumulateCode:
             accumulated = noise
         else:
             accumulated = np.ascontiguousarray(noise).copy()
-        _prefix_xor(accumulated)
+        _prefix_xor(accumulated, threads)
         width = accumulated.shape[1]
         out = np.empty((self.message_size, width), dtype=np.uint64)
 
@@ -270,7 +276,7 @@ class ExpandAccumulateCode:
                 rows ^= buffer
 
         starts = range(0, self.message_size, CHUNK_ROWS)
-        if len(starts) > 1:  # numpy's gathers release the GIL: chunks on both cores
+        if threads and len(starts) > 1:  # numpy's gathers release the GIL: chunks on all cores
             list(_threads().map(expand, starts))
         else:
             for start in starts:
@@ -286,10 +292,10 @@ def _threads() -> ThreadPoolExecutor:
     )
 
 
-def _prefix_xor(rows: npt.NDArray[np.uint64]) -> None:
+def _prefix_xor(rows: npt.NDArray[np.uint64], threads: bool = True) -> None:
     """Replace ``rows`` by its prefix XOR along axis 0, two halves on two threads."""
     half = len(rows) // 2
-    if half < CHUNK_ROWS:
+    if half < CHUNK_ROWS or not threads:
         np.bitwise_xor.accumulate(rows, axis=0, out=rows)
         return
     parts = (rows[:half], rows[half:])

@@ -287,14 +287,17 @@ class VoleSender:
         self._leaf_sums = np.bitwise_xor.reduce(self._leaves, axis=1)
 
     def compress(self) -> None:
-        """Compute ``B`` from the leaves (:attr:`b`); the leaves are dropped."""
+        """Compute ``B`` from the leaves (:attr:`b`); the leaves are dropped.
+
+        One thread: the receiver compresses at the same time and waits for nothing else.
+        """
         if self._b is not None:
             return
         self.expand()
         assert self._leaves is not None
         params = self.params
         code = ExpandAccumulateCode(params.size, params.code_size, _derived(self._key, b"code"))
-        self._b = code.dual_encode(self._leaves.reshape(params.code_size, 2))
+        self._b = code.dual_encode(self._leaves.reshape(params.code_size, 2), threads=False)
         self._leaves = None
 
     @property
@@ -439,7 +442,8 @@ class VoleReceiver:
         leaves[rows, self._points] = tree_sums ^ np.bitwise_xor.reduce(leaves, axis=1) ^ deltas
         if self._a is not None:  # prepared: compress the leaves alone
             return self._a, self._code().dual_encode(leaves.reshape(params.code_size, 2))
-        both = np.zeros((t, 1 << d, 4), dtype=np.uint64)  # noise and leaves in one pass
+        both = np.empty((t, 1 << d, 4), dtype=np.uint64)  # noise and leaves in one pass
+        both[:, :, :2] = 0
         both[:, :, 2:] = leaves
         del leaves
         mask = (1 << 64) - 1

@@ -97,18 +97,34 @@ def match_tags_with_positions(
     found: list[tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]] = []
     for mine, theirs in zip(own, peers, strict=True):
         candidates = mine[rows]
-        left, right = _prefixes(candidates), _prefixes(theirs)
-        if not (_unique(left) and _unique(right)):
+        matched = _sorted_match(_prefixes(candidates), _prefixes(theirs))
+        if matched is None:  # a repeated prefix: the byte-string matching, exact
             common = np.sort(intersect_rows(own, peers))
             return common, [positions_in(m[common], p) for m, p in zip(own, peers, strict=True)]
-        _, at_left, at_right = np.intersect1d(left, right, assume_unique=True, return_indices=True)
+        at_left, at_right = matched
         confirmed = candidates[at_left] == theirs[at_right]
-        matched, where = rows[at_left[confirmed]], at_right[confirmed]
-        order = np.argsort(matched)
-        rows = matched[order]
+        kept, where = rows[at_left[confirmed]], at_right[confirmed]
+        order = np.argsort(kept)
+        rows = kept[order]
         found.append((rows, where[order]))
     positions = [where[np.searchsorted(kept, rows)] for kept, where in found]
     return rows, positions
+
+
+def _sorted_match(
+    left: npt.NDArray[np.uint64], right: npt.NDArray[np.uint64]
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]] | None:
+    """Indices ``(i, j)`` with ``left[i] == right[j]``, or ``None`` if a side repeats a value."""
+    left_order = np.argsort(left, kind="stable")
+    right_order = np.argsort(right, kind="stable")
+    left_sorted, right_sorted = left[left_order], right[right_order]
+    if (left_sorted[1:] == left_sorted[:-1]).any() or (right_sorted[1:] == right_sorted[:-1]).any():
+        return None
+    if not len(right_sorted):
+        return np.empty(0, np.int64), np.empty(0, np.int64)
+    at = np.minimum(np.searchsorted(right_sorted, left_sorted), len(right_sorted) - 1)
+    hit = right_sorted[at] == left_sorted
+    return left_order[hit].astype(np.int64), right_order[at[hit]].astype(np.int64)
 
 
 def tag_positions(wanted: Values, peer: Values) -> npt.NDArray[np.int64]:

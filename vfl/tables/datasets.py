@@ -403,8 +403,11 @@ def _plain_ids(path: Path, id_column: str) -> _RawRows | None:
             raw = _RawRows([id_column], [])
             seen: set[str] = set()
             while lines := handle.readlines(1 << 22):
+                text = "".join(lines)
+                if '"' in text or "," in text:
+                    return None
                 ids = [line.strip() for line in lines]
-                if any('"' in line or "," in line for line in lines) or not all(ids):
+                if not all(ids):
                     return None
                 fresh = set(ids)
                 if len(fresh) != len(ids) or not seen.isdisjoint(fresh):
