@@ -442,15 +442,12 @@ class VoleReceiver:
         leaves[rows, self._points] = tree_sums ^ np.bitwise_xor.reduce(leaves, axis=1) ^ deltas
         if self._a is not None:  # prepared: compress the leaves alone
             return self._a, self._code().dual_encode(leaves.reshape(params.code_size, 2))
-        both = np.empty((t, 1 << d, 4), dtype=np.uint64)  # noise and leaves in one pass
-        both[:, :, :2] = 0
-        both[:, :, 2:] = leaves
-        del leaves
         mask = (1 << 64) - 1
-        both[rows, self._points, 0] = [beta & mask for beta in self._betas]
-        both[rows, self._points, 1] = [beta >> 64 for beta in self._betas]
-        out = self._code().dual_encode(both.reshape(params.code_size, 4))
-        return np.ascontiguousarray(out[:, :2]), np.ascontiguousarray(out[:, 2:])
+        betas = np.array([[beta & mask, beta >> 64] for beta in self._betas], dtype=np.uint64)
+        a, c = self._code().dual_encode_with_regular(
+            leaves.reshape(params.code_size, 2), self._points, betas
+        )
+        return a, c
 
     def _code(self) -> ExpandAccumulateCode:
         params = self.params

@@ -289,3 +289,28 @@ def test_threaded_prefix_and_chunks_equal_a_one_thread_reference() -> None:
     rows = np.concatenate([np.arange(0, 70_000, 997), np.arange(message - 500, message)])
     expected = np.bitwise_xor.reduce(prefix[code.indices(0, message)[rows]], axis=1)
     assert np.array_equal(out[rows], expected)
+
+
+@pytest.mark.parametrize(("message", "trees", "depth"), [(7, 4, 4), (150_000, 400, 11)])
+def test_regular_sparse_encoding_equals_the_materialised_vector(
+    message: int, trees: int, depth: int
+) -> None:
+    code_size = trees << depth
+    code = ExpandAccumulateCode(message, code_size, seed=bytes(range(16, 32)))
+    rng = np.random.default_rng(depth)
+    points = rng.integers(0, 1 << depth, size=trees)
+    values = rng.integers(0, 2**63, size=(trees, 2), dtype=np.uint64)
+    noise = rng.integers(0, 2**63, size=(code_size, 2), dtype=np.uint64)
+    sparse = np.zeros((code_size, 2), dtype=np.uint64)
+    sparse[np.arange(trees) * (1 << depth) + points] = values
+    a, c = code.dual_encode_with_regular(noise.copy(), points, values)
+    assert np.array_equal(a, code.dual_encode(sparse))
+    assert np.array_equal(c, code.dual_encode(noise.copy()))
+
+
+def test_regular_sparse_encoding_refuses_a_bad_shape() -> None:
+    code = ExpandAccumulateCode(2, 12, seed=bytes(16))
+    with pytest.raises(MalformedInputError, match="regular sparse vector"):
+        code.dual_encode_with_regular(
+            np.zeros((12, 2), np.uint64), np.array([0, 1]), np.zeros((2, 2), np.uint64)
+        )
