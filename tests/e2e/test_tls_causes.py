@@ -75,8 +75,9 @@ def test_both_sides_of_a_rejected_handshake_name_it(tmp_path: Path) -> None:
         if " ERROR vfl.transport " in line and "TLS handshake failed" in line
     ]
     assert logged and "127.0.0.1:" in logged[0], errors
-    # the side left waiting said so every few seconds, naming the failed handshake
+    # a side left waiting (a line every 5 s) named the failed handshake; when both sides
+    # saw the rejection at once (both stopped within the first 5 s) nobody waited
     waiting = [
         line for stderr in errors.values() for line in stderr.splitlines() if "waiting for" in line
     ]
-    assert any("TLS handshake" in line for line in waiting), errors
+    assert not waiting or any("TLS handshake" in line for line in waiting), errors
