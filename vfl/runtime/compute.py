@@ -119,7 +119,12 @@ class ClusterExecutor(Executor):
         scheduler gone, so the task is cancelled; a task that killed its workers
         ``allowed-failures`` times) come back as :class:`ComputeError`.
         """
-        inner = self._inner.submit(fn, *args, **kwargs)
+        try:
+            inner = self._inner.submit(fn, *args, **kwargs)
+        except Exception as error:  # a client already closed by a lost scheduler raises here
+            if type(error).__module__.split(".")[0] == "distributed":
+                raise self._lost(f"{type(error).__name__}: {error}") from error
+            raise
         outer: Future[T] = Future()
         outer.set_running_or_notify_cancel()
 
