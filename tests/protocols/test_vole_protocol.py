@@ -90,7 +90,7 @@ def _run(guest_ids, host_ids, output="both", chunk_size=64, rng=None):
 # --- exact intersections --------------------------------------------------------------------
 
 
-@_budget(0.2)
+@_budget(0.125)
 @given(
     guest=st.sets(st.integers(0, 60), max_size=40),
     host=st.sets(st.integers(0, 60), max_size=40),
@@ -147,7 +147,7 @@ def test_vole_several_segments(monkeypatch):
     assert roles["guest"].result.size == 600
 
 
-@pytest.mark.parametrize("output", ["both", "guest"])
+@pytest.mark.parametrize("output", ["both"])  # "guest": the set tests above
 def test_vole_kkrt_and_ecdh_find_the_same_intersection(output):
     pool = phone_ids(400, seed=9)
     guest_ids = pool[:250]
