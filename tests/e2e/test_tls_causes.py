@@ -59,7 +59,10 @@ def test_both_sides_of_a_rejected_handshake_name_it(tmp_path: Path) -> None:
     finals = {name: stderr.strip().splitlines()[-1] for name, stderr in errors.items()}
     for name, final in finals.items():
         assert final.startswith("vfl: error:"), final
-        assert "TLS handshake" in final, f"{name}: {final}"
+        # a TLS 1.3 client may only see its connection closed after its own handshake
+        # finished (the server rejected its certificate): it says the peer refused it
+        said = "TLS handshake" in final or "refused the connection" in final
+        assert said, f"{name}: {final}"
         assert "job CA" in final, f"{name}: {final}"  # what to do
     # the side whose check failed names the peer and who rejected whom
     rejecting = [n for n, f in finals.items() if "rejected" in f and "could not reach" not in f]
