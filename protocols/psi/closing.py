@@ -9,8 +9,10 @@ import numpy.typing as npt
 
 from protocols.messages import Message, PsiDone, PsiPositions
 from protocols.psi.matching import Values, as_values, positions_in
+from protocols.psi.outcome import PsiOutcome
+from protocols.psi.setup_checks import checked_positions
 
-__all__ = ["closing_messages", "joined_values"]
+__all__ = ["closing_messages", "host_outcome", "joined_values"]
 
 
 def joined_values(chunks: Mapping[int, bytes], count: int, width: int) -> Values:
@@ -84,3 +86,48 @@ def closing_messages(
         )
         for host, values, peer in zip(hosts, own, peers, strict=True)
     ]
+
+
+def host_outcome(
+    party: str,
+    guest: str,
+    message: PsiPositions | PsiDone,
+    *,
+    order: npt.NDArray[np.int64],
+    guest_size: int,
+) -> PsiOutcome:
+    """A host's result from the guest's last message (KKRT and VOLE hosts).
+
+    Parameters
+    ----------
+    party, guest : str
+        The host and the guest.
+    message : PsiPositions or PsiDone
+        The guest's last message (the caller checked it is the one its output expects).
+    order : numpy.ndarray
+        The host's secret shuffle: ``order[k]`` is the row of its ``k``-th sent item.
+    guest_size : int
+        The guest's announced set size.
+
+    Returns
+    -------
+    PsiOutcome
+        The common rows in the agreed order (``PsiPositions``), or sizes only.
+
+    Raises
+    ------
+    ProtocolError
+        If the positions are not sound (:func:`checked_positions`).
+
+    Examples
+    --------
+    >>> done = PsiDone(job_id="j", sender="g", receiver="h")
+    >>> host_outcome("h", "g", done, order=np.array([1, 0]), guest_size=3)
+    PsiOutcome(rows=None, size=None, own_size=2, peer_sizes={'g': 3})
+    """
+    own_size = len(order)
+    if isinstance(message, PsiDone):
+        return PsiOutcome(None, None, own_size, {guest: guest_size})
+    positions = checked_positions(party, guest, message, own_size, guest_size)
+    rows: npt.NDArray[np.int64] = order[positions]
+    return PsiOutcome(rows, len(rows), own_size, {guest: guest_size})

@@ -31,18 +31,17 @@ from protocols.messages import (
     PsiPositions,
     PsiSetup,
 )
+from protocols.psi.closing import host_outcome
 from protocols.psi.cuckoo import bin_count
 from protocols.psi.guest import chunk_count
 from protocols.psi.kkrt_guest import HOST_ITEM_BYTES, block_bins, output_key
 from protocols.psi.kkrt_hashes import bin_positions, code_words
-from protocols.psi.outcome import PsiOutcome
 from protocols.psi.packed import PackedIds
 from protocols.psi.settings import PsiSettings
 from protocols.psi.setup_checks import (
     check_guest_setup,
     checked_ids,
     checked_peers,
-    checked_positions,
 )
 from protocols.roles import Role
 
@@ -191,10 +190,8 @@ class KkrtHost(Role):
             self._on_ot_point(message)
         elif isinstance(message, PsiOtColumns):
             self._on_columns(message)
-        elif isinstance(message, PsiPositions):
-            self._on_positions(message)
-        elif isinstance(message, PsiDone):
-            self._on_done(message)
+        elif isinstance(message, PsiPositions | PsiDone):
+            self._on_last(message)
         else:
             raise self._unexpected(message, "running KKRT-PSI")
         return []
@@ -326,18 +323,12 @@ class KkrtHost(Role):
         # finishes before this party has processed them (there is nothing to send)
         return self._salt is not None and self._received == self._blocks
 
-    def _on_positions(self, message: PsiPositions) -> None:
-        if self.settings.output != "both" or not self._all_received():
+    def _on_last(self, message: PsiPositions | PsiDone) -> None:
+        expected = PsiPositions if self.settings.output == "both" else PsiDone
+        if not isinstance(message, expected) or not self._all_received():
             raise self._unexpected(message, "still exchanging values")
-        positions = checked_positions(
-            self.party, self.guest, message, len(self.ids), self._guest_size or 0
-        )
-        rows = self._order[positions]
         self._finish(
-            PsiOutcome(rows, len(rows), len(self.ids), {self.guest: self._guest_size or 0})
+            host_outcome(
+                self.party, self.guest, message, order=self._order, guest_size=self._guest_size or 0
+            )
         )
-
-    def _on_done(self, message: PsiDone) -> None:
-        if self.settings.output == "both" or not self._all_received():
-            raise self._unexpected(message, "still exchanging values")
-        self._finish(PsiOutcome(None, None, len(self.ids), {self.guest: self._guest_size or 0}))

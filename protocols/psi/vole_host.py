@@ -7,7 +7,6 @@ from collections import deque
 from collections.abc import Sequence
 
 import numpy as np
-import numpy.typing as npt
 
 from crypto.exceptions import CryptoError
 from crypto.gf128 import ConstantMultiplier
@@ -31,15 +30,14 @@ from protocols.messages import (
     PsiSetup,
     PsiVoleCorrections,
 )
+from protocols.psi.closing import host_outcome
 from protocols.psi.guest import chunk_count, chunk_length
 from protocols.psi.kkrt_guest import output_key
-from protocols.psi.outcome import PsiOutcome
 from protocols.psi.settings import PsiSettings
 from protocols.psi.setup_checks import (
     check_guest_setup,
     checked_ids,
     checked_peers,
-    checked_positions,
 )
 from protocols.psi.vole_guest import ot_block, ot_layout
 from protocols.psi.vole_items import item_digests, output_tags, segment_bounds, tag_key, vole_key
@@ -215,10 +213,8 @@ class VoleHost(Role):
             self._on_columns(message)
         elif isinstance(message, PsiOkvsCells):
             self._on_cells(message)
-        elif isinstance(message, PsiPositions):
-            self._on_positions(message)
-        elif isinstance(message, PsiDone):
-            self._on_done(message)
+        elif isinstance(message, PsiPositions | PsiDone):
+            self._on_last(message)
         else:
             raise self._unexpected(message, "running VOLE-PSI")
         return []
@@ -468,18 +464,12 @@ class VoleHost(Role):
     def _all_received(self) -> bool:
         return self._salt is not None and self._cells_in == self._cell_chunks
 
-    def _on_positions(self, message: PsiPositions) -> None:
-        if self.settings.output != "both" or not self._all_received():
+    def _on_last(self, message: PsiPositions | PsiDone) -> None:
+        expected = PsiPositions if self.settings.output == "both" else PsiDone
+        if not isinstance(message, expected) or not self._all_received():
             raise self._unexpected(message, "still exchanging values")
-        positions = checked_positions(
-            self.party, self.guest, message, len(self.ids), self._guest_size or 0
-        )
-        rows: npt.NDArray[np.int64] = self._order[positions]
         self._finish(
-            PsiOutcome(rows, len(rows), len(self.ids), {self.guest: self._guest_size or 0})
+            host_outcome(
+                self.party, self.guest, message, order=self._order, guest_size=self._guest_size or 0
+            )
         )
-
-    def _on_done(self, message: PsiDone) -> None:
-        if self.settings.output == "both" or not self._all_received():
-            raise self._unexpected(message, "still exchanging values")
-        self._finish(PsiOutcome(None, None, len(self.ids), {self.guest: self._guest_size or 0}))
