@@ -7,11 +7,16 @@ itself is the shared message pump (:func:`protocols.pump.deliver_until_done`), a
 a transport.
 
 A role's queued local work (:attr:`~protocols.roles.Role.has_work`, e.g. obfuscators
-for its next encryptions) runs on a helper thread while another role handles a
-message, as it would in its own process while waiting for a peer; the role finishes
-that piece before it receives its next message, so it never runs two things at once.
-:func:`overlap_work` turns this off (work then runs only when no message waits).
-Messages and results are the same either way; only the randomness drawn differs.
+for its next encryptions) runs when no message waits.  :func:`overlap_work` can run
+it on a helper thread while another role handles a message instead, as it would in
+its own process while waiting for a peer (the role finishes that piece before it
+receives its next message, so it never runs two things at once).  That is off by
+default: measured with ``python -m benchmarks.small_batch`` (batch 64, 2048 bits, 1,024
+rows, alternating runs on 2 cores, 2026-12-08), it made the epoch slower, 14.3 s
+against 11.6 s with ``n_jobs=-1`` and 14.9 s against 13.0 s with ``n_jobs=1``: the
+helper thread's precomputation competes for the cores (and the GIL) with the busy
+role's urgent work.  Messages and results are the same either way; only the
+randomness drawn differs.
 """
 
 from __future__ import annotations
@@ -33,18 +38,19 @@ from vfl.runtime import codec
 __all__ = ["codec_wire", "overlap_work", "run_locally"]
 
 T = TypeVar("T")
-_OVERLAP: contextvars.ContextVar[bool] = contextvars.ContextVar("vfl_local_overlap", default=True)
+_OVERLAP: contextvars.ContextVar[bool] = contextvars.ContextVar("vfl_local_overlap", default=False)
 
 
 @contextmanager
 def overlap_work(enabled: bool) -> Iterator[None]:
-    """Run roles' local work beside other roles' messages (default) or only when idle.
+    """Run roles' local work beside other roles' messages or only when idle (default).
 
     Parameters
     ----------
     enabled : bool
-        ``False``: :func:`run_locally` in this block runs a role's work only when no
-        message is waiting (the behaviour before the overlap; benchmarks compare).
+        ``True``: :func:`run_locally` in this block runs a role's work on a helper
+        thread while another role handles a message; ``False`` (the default outside
+        this context manager): only when no message is waiting.  Benchmarks compare.
 
     Examples
     --------
