@@ -281,10 +281,14 @@ def read_party_csv(
     if not path.is_file():
         raise DataError(f"{path}: no such file")
     plain = _plain_ids(path, id_column) if label_column is None else None
+    rules = _CellRules(path, allow_missing, allow_text)
+    numeric_only = not (allow_missing or allow_text or categorical)
     with path.open(newline="", encoding="utf-8-sig") as handle:  # -sig: a BOM is not a cell
         reader = csv.reader(handle)
         try:
-            raw = plain or _read_rows(path, reader, id_column, label_column, dedupe)
+            raw = plain or _read_rows(
+                path, reader, id_column, label_column, dedupe, rules if numeric_only else None
+            )
         except UnicodeDecodeError:
             raise DataError(
                 f"{path}: the file is not UTF-8 text (after line {reader.line_num}); "
@@ -299,7 +303,14 @@ def read_party_csv(
             f"{path}: categorical column(s) {unknown} are not feature columns of the file "
             f"(feature columns: {names})"
         )
-    rules = _CellRules(path, allow_missing, allow_text)
+    if raw.blocks is not None:  # every feature cell typed while reading
+        return PartyTable(
+            ids=raw.ids,
+            features=raw.blocks.result(),
+            feature_names=names,
+            labels=np.array(raw.labels, dtype=np.int64) if raw.has_labels else None,
+            duplicates_dropped=raw.dropped,
+        )
     numeric: list[npt.NDArray[np.float64]] = []
     numeric_names: list[str] = []
     text: dict[str, ObjectArray] = {}
@@ -340,6 +351,78 @@ class _RawRows:
     labels: list[int] = field(default_factory=list)
     dropped: int = 0
     has_labels: bool = False
+    blocks: _NumericBlocks | None = None  # the features, typed as read (then no ``cells``)
+
+
+_FEATURE_CELLS = 1 << 19
+"""Feature cells typed at once when every cell must be a number (a run of rows holds
+about this many: ~30 MB of cell strings)."""
+
+
+class _NumericBlocks:
+    """Feature cells typed a run of rows at a time into one preallocated float64 array.
+
+    Memory is the array (at most one row per line of the file) plus one run of cells,
+    instead of a Python string per cell (about ten times the array).  A run that numpy
+    cannot type as finite numbers is typed column by column by :class:`_CellRules`,
+    which raises the error naming the row and column (numpy's text-to-float parsing is
+    Python's ``float``, so both accept the same cells).
+    """
+
+    def __init__(self, rules: _CellRules, names: list[str], capacity: int) -> None:
+        self._rules = rules
+        self._names = names
+        self._values = np.empty((capacity, len(names)), dtype=np.float64)
+        self._rows = 0
+        self._cells: list[list[str]] = []
+        self._lines: list[int] = []
+        self._run = max(1, _FEATURE_CELLS // max(len(names), 1))
+
+    def add(self, cells: list[str], line: int) -> None:
+        """Queue a row's feature cells (typed when the run is full)."""
+        self._cells.append(cells)
+        self._lines.append(line)
+        if len(self._cells) >= self._run:
+            self._flush()
+
+    def _flush(self) -> None:
+        if not self._cells:
+            return
+        try:
+            block = np.array(self._cells, dtype=np.float64)
+            typed = bool(np.isfinite(block).all())
+        except ValueError:
+            typed = False
+        if not typed:
+            columns = []
+            for position, name in enumerate(self._names):
+                cells = [row[position] for row in self._cells]
+                values = self._rules.numbers(name, cells, self._lines)
+                assert values is not None  # no text column without allow_text
+                columns.append(values)
+            block = np.column_stack(columns)
+        end = self._rows + len(block)
+        if end > len(self._values):  # more records than lines: cannot happen, but never write past
+            self._values = np.concatenate([self._values[: self._rows], block])
+        else:
+            self._values[self._rows : end] = block
+        self._rows = end
+        self._cells, self._lines = [], []
+
+    def result(self) -> npt.NDArray[np.float64]:
+        """The typed features, one row per record kept."""
+        self._flush()
+        return self._values[: self._rows]
+
+
+def _line_count(path: Path) -> int:
+    """Lines in a file (a last line without a newline counts), read 1 MiB at a time."""
+    count, last = 0, b"\n"
+    with path.open("rb") as handle:
+        while chunk := handle.read(1 << 20):
+            count += chunk.count(b"\n")
+            last = chunk[-1:]
+    return count + (last != b"\n")
 
 
 def _read_rows(
@@ -348,8 +431,14 @@ def _read_rows(
     id_column: str,
     label_column: str | None,
     dedupe: bool,
+    numeric: _CellRules | None = None,
 ) -> _RawRows:
-    """The cells of a party's CSV file, ids and labels checked; see :func:`read_party_csv`."""
+    """The cells of a party's CSV file, ids and labels checked; see :func:`read_party_csv`.
+
+    With ``numeric`` (the file may hold only finite numbers in its feature columns), the
+    feature cells are typed a run of rows at a time (:class:`_NumericBlocks`) instead
+    of kept as text.
+    """
     header = next(reader, None)
     if not header:
         raise DataError(f"{path}: the file is empty")
@@ -363,6 +452,9 @@ def _read_rows(
     label_index = header.index(label_column) if label_column else None
     feature_indices = [i for i in range(len(header)) if i not in (id_index, label_index)]
     raw = _RawRows(header, feature_indices, has_labels=label_index is not None)
+    if numeric is not None and feature_indices:
+        names = [header[i] for i in feature_indices]
+        raw.blocks = _NumericBlocks(numeric, names, max(_line_count(path) - 1, 0))
     seen: set[str] = set()
     for line, record in _checked_runs(reader, len(header), seen, raw):
         if len(record) != len(header):
@@ -381,7 +473,9 @@ def _read_rows(
         seen.add(customer)
         raw.ids.append(customer)
         raw.lines.append(line)
-        if feature_indices:  # an id-only file keeps no empty list per row
+        if raw.blocks is not None:
+            raw.blocks.add([record[i] for i in feature_indices], line)
+        elif feature_indices:  # an id-only file keeps no empty list per row
             raw.cells.append([record[i] for i in feature_indices])
         if label_index is not None:
             raw.labels.append(_label(path, line, str(label_column), record[label_index]))
@@ -432,19 +526,21 @@ def _checked_runs(
     always checked row by row.
     """
     line = 2
+    if width != 1:  # row by row, holding one record at a time
+        yield from enumerate(reader, start=line)
+        return
     while True:
         run = list(itertools.islice(reader, _ID_RUN))
         if not run:
             return
-        if width == 1:
-            ids = [record[0].strip() if len(record) == 1 else "" for record in run]
-            fresh = set(ids)
-            if all(ids) and len(fresh) == len(ids) and seen.isdisjoint(fresh):
-                seen |= fresh
-                raw.ids.extend(ids)
-                raw.lines.extend(range(line, line + len(ids)))
-                line += len(run)
-                continue
+        ids = [record[0].strip() if len(record) == 1 else "" for record in run]
+        fresh = set(ids)
+        if all(ids) and len(fresh) == len(ids) and seen.isdisjoint(fresh):
+            seen |= fresh
+            raw.ids.extend(ids)
+            raw.lines.extend(range(line, line + len(ids)))
+            line += len(run)
+            continue
         for record in run:
             yield line, record
             line += 1
