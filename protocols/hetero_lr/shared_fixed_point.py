@@ -34,6 +34,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -51,6 +52,7 @@ __all__ = [
     "SCORE_BITS",
     "WEIGHT_BITS",
     "WEIGHT_FRACTION",
+    "EncodedFeatures",
     "SharedOptimizer",
     "encode_features",
     "encode_row_weights",
@@ -107,6 +109,40 @@ def weight_share_bits(steps: int) -> int:
 def encode_features(features: npt.NDArray[np.float64]) -> npt.NDArray[np.int64]:
     """Features as integers at scale ``2**16`` (exact in int64 within ``FEATURE_BOUND``)."""
     return np.rint(features * (1 << FEATURE_FRACTION)).astype(np.int64)
+
+
+class EncodedFeatures:
+    """A float feature matrix read as :func:`encode_features` integers, rows on demand.
+
+    Indexing encodes only the rows asked for (a batch), so a party never holds a
+    second, integer copy of its whole matrix: the memory of a wide party is its float
+    matrix (which may be a memory-mapped file) plus one batch.
+
+    Parameters
+    ----------
+    features : numpy.ndarray
+        Float64, 2-D.
+
+    Examples
+    --------
+    >>> encoded = EncodedFeatures(np.array([[0.5, -1.0], [2.0, 0.25]]))
+    >>> encoded[np.array([1])].tolist(), len(encoded), encoded.shape
+    ([[131072, 16384]], 2, (2, 2))
+    """
+
+    def __init__(self, features: npt.NDArray[np.float64]) -> None:
+        self._features = features
+
+    def __len__(self) -> int:
+        return len(self._features)
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        """The matrix's shape."""
+        return tuple(self._features.shape)
+
+    def __getitem__(self, rows: Any) -> npt.NDArray[np.int64]:
+        return encode_features(np.asarray(self._features[rows], dtype=np.float64))
 
 
 def encode_row_weights(weights: npt.NDArray[np.float64] | None, rows: int) -> list[int]:

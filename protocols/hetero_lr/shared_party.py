@@ -89,6 +89,7 @@ from protocols.hetero_lr.shared_fixed_point import (
     ROW_WEIGHT_FRACTION,
     WEIGHT_BITS,
     WEIGHT_FRACTION,
+    EncodedFeatures,
     SharedOptimizer,
     encode_features,
     encode_row_weights,
@@ -252,7 +253,7 @@ class _SharedParty(TrainingParty):
             penalized=penalized,
         )
         _check_shared_settings(settings, party)
-        self.X_int = encode_features(self.X)
+        self.X_int = EncodedFeatures(self.X)  # a batch's rows encoded when used
         self.X_validation_int = (
             None if self.X_validation is None else encode_features(self.X_validation)
         )

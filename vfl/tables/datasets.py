@@ -148,7 +148,9 @@ class PartyTable:
         Returns
         -------
         numpy.ndarray
-            ``(rows, len(names))`` float64 without ``NaN``.
+            ``(rows, len(names))`` float64 without ``NaN``: :attr:`features` itself
+            (not a copy) when ``names`` are all its columns in order, so treat it as
+            read-only.
 
         Raises
         ------
@@ -166,9 +168,12 @@ class PartyTable:
                 "takes numbers only: bin the column in a binning step (declare it in the "
                 "step's categorical list) and use the WOE columns, or leave it out"
             )
-        matrix = np.column_stack(list(self.columns(wanted).values())) if wanted else None
-        if matrix is None:
+        if not wanted:
             return np.empty((len(self), 0), dtype=np.float64)
+        if wanted == self.feature_names:
+            matrix = self.features  # every numeric column in order: no copy (read-only use)
+        else:
+            matrix = np.column_stack(list(self.columns(wanted).values()))
         holes = np.isnan(matrix)
         if holes.any():
             column = int(np.flatnonzero(holes.any(axis=0))[0])
