@@ -157,14 +157,23 @@ def checked_matrix(values: npt.ArrayLike, what: str, party: str) -> FloatArray:
     array = np.asarray(values, dtype=np.float64)
     if array.ndim != 2:
         raise ProtocolError(f"{party}: {what} must be a 2-D array, got shape {array.shape}")
-    if not np.isfinite(array).all():
-        raise ProtocolError(f"{party}: {what} holds a missing or infinite value; clean the data")
-    if np.abs(array).max(initial=0.0) > FEATURE_BOUND:
-        raise ProtocolError(
-            f"{party}: {what} hold a value beyond the public bound ±{FEATURE_BOUND:g}; "
-            "scale the features (e.g. standardize)"
-        )
+    step = max(1, _CHECK_CELLS // max(array.shape[1], 1))  # blocks: no whole-matrix temporary
+    for start in range(0, len(array), step):
+        block = array[start : start + step]
+        if not np.isfinite(block).all():
+            raise ProtocolError(
+                f"{party}: {what} holds a missing or infinite value; clean the data"
+            )
+        if np.abs(block).max(initial=0.0) > FEATURE_BOUND:
+            raise ProtocolError(
+                f"{party}: {what} hold a value beyond the public bound ±{FEATURE_BOUND:g}; "
+                "scale the features (e.g. standardize)"
+            )
     return array
+
+
+_CHECK_CELLS = 1 << 21
+"""Cells :func:`checked_matrix` checks at once (a matrix may be a memory-mapped file)."""
 
 
 class TrainingParty(Role):

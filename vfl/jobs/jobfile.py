@@ -128,6 +128,7 @@ class DataConfig:
     label_column: str | None
     feature_columns: tuple[str, ...] | None
     log_columns: tuple[str, ...] = ()
+    memory_map: bool = False
 
 
 @dataclass(frozen=True)
@@ -231,6 +232,7 @@ def _data(path: Path, where: str, table: object) -> DataConfig:
         label_column=section.take("label_column", str, None),
         feature_columns=tuple(feature_columns) if feature_columns is not None else None,
         log_columns=tuple(log_columns or ()),
+        memory_map=section.take("memory_map", bool, False),
     )
     if feature_columns is not None and not set(data.log_columns) <= set(feature_columns):
         extra = sorted(set(data.log_columns) - set(feature_columns))

@@ -34,6 +34,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import json
+import shutil
 import threading
 import time
 from collections.abc import Callable
@@ -103,8 +104,17 @@ def _load_table(job: JobConfig, party: PartyConfig) -> PartyTable:
         id_column=party.data.id_column,
         label_column=party.data.label_column,
         dedupe=dedupe,
+        features_folder=_mapped_folder(job, party) if party.data.memory_map else None,
         **read_options(job, party),
     )
+
+
+MAPPED_FOLDER_NAME = "mapped-features"
+"""Where ``memory_map = true`` keeps a party's feature files during a job (removed at its end)."""
+
+
+def _mapped_folder(job: JobConfig, party: PartyConfig) -> Path:
+    return job.party_output_dir(party.name) / MAPPED_FOLDER_NAME
 
 
 def build_role(
@@ -212,7 +222,12 @@ def _run_steps(
         if recorder is not None:
             recorder(entry)
 
+    mapped_files = contextlib.ExitStack()  # memory_map's feature files last one job
+    if party.data is not None and party.data.memory_map:
+        shutil.rmtree(_mapped_folder(job, party), ignore_errors=True)
+        mapped_files.callback(shutil.rmtree, _mapped_folder(job, party), ignore_errors=True)
     with (
+        mapped_files,
         contextlib.ExitStack() as compute,
         Session(
             transport,

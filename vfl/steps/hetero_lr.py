@@ -53,6 +53,7 @@ from protocols.hetero_lr.settings import FEATURE_BOUND, flat_declarations
 from protocols.hetero_lr.shared_party import SharedGuest, SharedHost
 from vfl.exceptions import DataError
 from vfl.steps.base import JobCheck, LoadContext, Section, StepContext, StepOutcome, StepType
+from vfl.tables.mapped import column_max_abs
 from vfl.tables.model_registry import registry_folder, save_version
 from vfl.tables.models import PartyModel, Scaling
 
@@ -806,6 +807,7 @@ def _check_feature_range(
         f"features must stay within ±{MAX_FEATURE_ABS:.3g} after scaling (set standardize "
         "= true, add the column to log_columns, or fix the value)"
     )
+    largest_values = None if scaled is None else column_max_abs(scaled)
     for index, name in enumerate(names):
         if scaled is None:  # the scaling overflowed: find the column whose statistics did
             column = matrix[:, index]
@@ -815,7 +817,8 @@ def _check_feature_range(
                     f"scaled; {advice}"
                 )
             continue
-        largest = float(np.max(np.abs(scaled[:, index]))) if len(scaled) else 0.0
+        assert largest_values is not None
+        largest = float(largest_values[index])
         if not np.isfinite(largest) or largest > MAX_FEATURE_ABS:
             raise DataError(
                 f"party {party.name!r}: column {name!r} of {source} reaches {largest:.3g}; {advice}"

@@ -18,6 +18,7 @@ import numpy as np
 import numpy.typing as npt
 
 from vfl.exceptions import DataError
+from vfl.tables.mapped import folder_of, new_matrix, row_blocks, take_rows
 
 __all__ = [
     "MISSING_CELLS",
@@ -170,10 +171,17 @@ class PartyTable:
             )
         if not wanted:
             return np.empty((len(self), 0), dtype=np.float64)
+        folder = folder_of(self.features)
         if wanted == self.feature_names:
             matrix = self.features  # every numeric column in order: no copy (read-only use)
+        elif folder is not None:
+            matrix = _mapped_columns(
+                self.features, [self.feature_names.index(n) for n in wanted], folder
+            )
         else:
             matrix = np.column_stack(list(self.columns(wanted).values()))
+        if folder is not None:
+            return matrix  # typed without missing cells (read_party_csv's numeric path)
         holes = np.isnan(matrix)
         if holes.any():
             column = int(np.flatnonzero(holes.any(axis=0))[0])
@@ -199,13 +207,27 @@ class PartyTable:
         PartyTable
             A new table (``duplicates_dropped`` is 0).
         """
+        folder = folder_of(self.features)
         return PartyTable(
             ids=[self.ids[i] for i in rows.tolist()],
-            features=self.features[rows],
+            features=self.features[rows]
+            if folder is None
+            else take_rows(self.features, rows, folder),
             feature_names=self.feature_names,
             labels=None if self.labels is None else self.labels[rows],
             text={name: values[rows] for name, values in self.text.items()},
         )
+
+
+def _mapped_columns(
+    features: npt.NDArray[np.float64], columns: list[int], folder: Path
+) -> npt.NDArray[np.float64]:
+    """Some columns of a memory-mapped matrix, copied a block of rows at a time."""
+    result = new_matrix(folder, "columns", (len(features), len(columns)))
+    for block in row_blocks(*features.shape):
+        result[block] = features[block][:, columns]
+    result.flush()
+    return result
 
 
 def read_party_csv(
@@ -217,6 +239,7 @@ def read_party_csv(
     allow_missing: bool = False,
     allow_text: bool = False,
     categorical: Sequence[str] = (),
+    features_folder: Path | None = None,
 ) -> PartyTable:
     """Read a party's CSV file: an id column, an optional label column, the features.
 
@@ -246,6 +269,11 @@ def read_party_csv(
         (:attr:`PartyTable.text`) instead of refusing the file.
     categorical : sequence of str, default ()
         Columns always read as text (category codes such as ``1``, ``2`` too).
+    features_folder : pathlib.Path, optional
+        Keep the features in a memory-mapped ``.npy`` file of this folder instead of
+        memory (:mod:`vfl.tables.mapped`), when every feature cell must be a number
+        (no ``allow_missing``, ``allow_text`` or ``categorical``); the steps after it
+        then work a block of rows at a time.
 
     Returns
     -------
@@ -292,7 +320,13 @@ def read_party_csv(
         reader = csv.reader(handle)
         try:
             raw = plain or _read_rows(
-                path, reader, id_column, label_column, dedupe, rules if numeric_only else None
+                path,
+                reader,
+                id_column,
+                label_column,
+                dedupe,
+                rules if numeric_only else None,
+                features_folder,
             )
         except UnicodeDecodeError:
             raise DataError(
@@ -374,10 +408,17 @@ class _NumericBlocks:
     Python's ``float``, so both accept the same cells).
     """
 
-    def __init__(self, rules: _CellRules, names: list[str], capacity: int) -> None:
+    def __init__(
+        self, rules: _CellRules, names: list[str], capacity: int, folder: Path | None = None
+    ) -> None:
         self._rules = rules
         self._names = names
-        self._values = np.empty((capacity, len(names)), dtype=np.float64)
+        shape = (capacity, len(names))
+        self._values: npt.NDArray[np.float64] = (
+            np.empty(shape, dtype=np.float64)
+            if folder is None
+            else new_matrix(folder, "features", shape)
+        )
         self._rows = 0
         self._cells: list[list[str]] = []
         self._lines: list[int] = []
@@ -407,8 +448,8 @@ class _NumericBlocks:
                 columns.append(values)
             block = np.column_stack(columns)
         end = self._rows + len(block)
-        if end > len(self._values):  # more records than lines: cannot happen, but never write past
-            self._values = np.concatenate([self._values[: self._rows], block])
+        if end > len(self._values):  # more records than lines: cannot happen; never write past
+            raise DataError(f"{self._rules.path}: more records than lines; the file changed")
         else:
             self._values[self._rows : end] = block
         self._rows = end
@@ -417,6 +458,8 @@ class _NumericBlocks:
     def result(self) -> npt.NDArray[np.float64]:
         """The typed features, one row per record kept."""
         self._flush()
+        if isinstance(self._values, np.memmap):
+            self._values.flush()
         return self._values[: self._rows]
 
 
@@ -437,6 +480,7 @@ def _read_rows(
     label_column: str | None,
     dedupe: bool,
     numeric: _CellRules | None = None,
+    folder: Path | None = None,
 ) -> _RawRows:
     """The cells of a party's CSV file, ids and labels checked; see :func:`read_party_csv`.
 
@@ -459,7 +503,7 @@ def _read_rows(
     raw = _RawRows(header, feature_indices, has_labels=label_index is not None)
     if numeric is not None and feature_indices:
         names = [header[i] for i in feature_indices]
-        raw.blocks = _NumericBlocks(numeric, names, max(_line_count(path) - 1, 0))
+        raw.blocks = _NumericBlocks(numeric, names, max(_line_count(path) - 1, 0), folder)
     seen: set[str] = set()
     for line, record in _checked_runs(reader, len(header), seen, raw):
         if len(record) != len(header):

@@ -27,6 +27,7 @@ import numpy.typing as npt
 from protocols.exceptions import ProtocolError
 from vfl.exceptions import DataError
 from vfl.runtime.files import write_json_atomically
+from vfl.tables.mapped import column_moments, folder_of, map_rows
 
 if TYPE_CHECKING:
     from vfl.tables.binning_model import PartyBinning
@@ -131,21 +132,31 @@ class Scaling:
         if not any(flags):
             flags = ()
         transformed = cls((0.0,) * features.shape[1], (1.0,) * features.shape[1], flags)
-        values = transformed.transform(features)
         if not standardize:
             return transformed
-        mean = values.mean(axis=0)
-        scale = values.std(axis=0)
+        if folder_of(features) is not None:  # on disk: a block of rows at a time
+            mean, scale = column_moments(features, transformed.transform)
+        else:
+            values = transformed.transform(features)
+            mean = values.mean(axis=0)
+            scale = values.std(axis=0)
         scale[~(scale > 0)] = 1.0
         return cls(tuple(float(v) for v in mean), tuple(float(v) for v in scale), flags)
 
     def transform(self, features: FloatArray) -> FloatArray:
-        """Transform ``features`` (same columns as at fit time)."""
+        """Transform ``features`` (same columns as at fit time).
+
+        A memory-mapped matrix (:mod:`vfl.tables.mapped`) is transformed a block of rows
+        at a time into a new file of its folder.
+        """
         if features.ndim != 2 or features.shape[1:] != (len(self.mean),):
             raise DataError(
                 f"the model was scaled on {len(self.mean)} columns, the data has "
                 f"{features.shape[1] if features.ndim == 2 else 'no'} columns"
             )
+        folder = folder_of(features)
+        if folder is not None:
+            return map_rows(features, self.transform, folder, "scaled")
         if self.log:
             features = np.where(np.array(self.log), signed_log(features), features)
         result: FloatArray = (features - np.array(self.mean)) / np.array(self.scale)
