@@ -27,20 +27,12 @@ from __future__ import annotations
 import hashlib
 import secrets
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 
 import numpy as np
 import numpy.typing as npt
 
-from crypto.exceptions import CryptoError
 from crypto.ot import RandomOtSender
-from crypto.ot_extension import (
-    CODE_BITS,
-    CODE_BYTES,
-    HASH_FUNCTIONS,
-    OUTPUT_BYTES,
-    OprfReceiver,
-)
+from crypto.ot_extension import CODE_BITS, CODE_BYTES, HASH_FUNCTIONS, OUTPUT_BYTES
 from protocols.exceptions import ProtocolError
 from protocols.messages import (
     Message,
@@ -48,18 +40,14 @@ from protocols.messages import (
     PsiHostSetup,
     PsiOtColumns,
     PsiOtReceiverPoints,
-    PsiOtSenderPoint,
-    PsiSetup,
 )
-from protocols.psi.closing import closing_messages, joined_values
+from protocols.psi.closing import closing_messages
 from protocols.psi.cuckoo import CuckooError, bin_count, cuckoo_table
-from protocols.psi.guest import SALT_BYTES, chunk_count, chunk_length
+from protocols.psi.guest import SALT_BYTES, chunk_count
 from protocols.psi.kkrt_hashes import bin_positions, code_words
 from protocols.psi.matching import as_values, intersect_rows
-from protocols.psi.outcome import PsiOutcome
+from protocols.psi.ot_roles import OtHostLink, OtPsiGuest, output_key
 from protocols.psi.settings import PsiSettings
-from protocols.psi.setup_checks import MAX_SET_SIZE, checked_ids, checked_peers
-from protocols.roles import Role
 
 __all__ = ["HOST_ITEM_BYTES", "KkrtGuest", "block_bins", "output_key"]
 
@@ -67,29 +55,7 @@ HOST_ITEM_BYTES = 3 * OUTPUT_BYTES
 """Bytes per host id in :class:`PsiHostItems`: one PRF value per candidate bin."""
 SALT_ATTEMPTS = 16
 """Salts the guest tries before giving up on cuckoo hashing (one nearly always works)."""
-_OUTPUT_KEY_LABEL = b"VFL-OTPSI-V01 output key"
 _ORDER_LABEL = b"VFL-OTPSI-V01 order"
-
-
-def output_key(salt: bytes) -> bytes:
-    """The job's key for the PRF's output hash (public: both parties derive it).
-
-    Parameters
-    ----------
-    salt : bytes
-        The job's salt.
-
-    Returns
-    -------
-    bytes
-        32 bytes.
-
-    Examples
-    --------
-    >>> len(output_key(bytes(32))), output_key(bytes(32)) != output_key(bytes(31) + b"1")
-    (32, True)
-    """
-    return hashlib.sha256(_OUTPUT_KEY_LABEL + salt).digest()
 
 
 def block_bins(settings: PsiSettings) -> int:
@@ -113,20 +79,7 @@ def block_bins(settings: PsiSettings) -> int:
     return -(-settings.chunk_size // 128) * 128
 
 
-@dataclass
-class _HostLink:
-    """The guest's state with one host."""
-
-    host: str
-    ot: RandomOtSender
-    own_values: npt.NDArray[np.bytes_]
-    oprf: OprfReceiver | None = None
-    host_size: int | None = None
-    next_block: int = 0
-    host_items: dict[int, bytes] = field(default_factory=dict)
-
-
-class KkrtGuest(Role):
+class KkrtGuest(OtPsiGuest[OtHostLink]):
     """The guest's side of KKRT-PSI (``PsiSettings(method="kkrt")``).
 
     Parameters
@@ -152,26 +105,15 @@ class KkrtGuest(Role):
 
     Examples
     --------
-    >>> from protocols.psi import KkrtHost, PsiSettings
-    >>> settings = PsiSettings(method="kkrt")
-    >>> guest = KkrtGuest("guest", "job-1", hosts=["host"], ids=[b"ann", b"bob", b"cid"],
-    ...                   settings=settings)
-    >>> host = KkrtHost("host", "job-1", guest="guest", ids=[b"dan", b"cid", b"ann"],
-    ...                 settings=settings)
-    >>> roles = {"guest": guest, "host": host}
-    >>> queue = [message for role in roles.values() for message in role.start()]
-    >>> while queue or guest.has_work or host.has_work:
-    ...     if queue:
-    ...         message = queue.pop(0)
-    ...         queue += roles[message.receiver].receive(message)
-    ...     else:
-    ...         queue += next(role for role in roles.values() if role.has_work).work()
-    >>> [guest.ids[row] for row in guest.result.rows] == [
-    ...     host.ids[row] for row in host.result.rows
-    ... ]  # the same customers, in the same order
-    True
-    >>> sorted(guest.ids[row] for row in guest.result.rows)
-    [b'ann', b'cid']
+    A whole run goes as for :class:`~protocols.psi.vole_guest.VoleGuest` (see also
+    :class:`~protocols.psi.kkrt_host.KkrtHost`); the guest opens with its setup and
+    its base-OT point for every host:
+
+    >>> from protocols.psi import PsiSettings
+    >>> guest = KkrtGuest("guest", "job-1", hosts=["h1", "h2"], ids=[b"ann", b"bob"],
+    ...                   settings=PsiSettings(method="kkrt"))
+    >>> [(message.kind.name, message.receiver) for message in guest.start()]
+    [('PSI_SETUP', 'h1'), ('PSI_OT_SENDER', 'h1'), ('PSI_SETUP', 'h2'), ('PSI_OT_SENDER', 'h2')]
     """
 
     def __init__(
@@ -183,28 +125,20 @@ class KkrtGuest(Role):
         ids: Sequence[bytes],
         settings: PsiSettings,
     ) -> None:
-        super().__init__(party, job_id)
-        if settings.method != "kkrt":
-            raise ProtocolError(f"{party}: KkrtGuest runs method 'kkrt', not {settings.method!r}")
-        self.settings = settings
-        settings.check_hosts(len(hosts))
-        self.hosts = checked_peers(party, hosts)
-        self.ids = checked_ids(party, ids)
+        super().__init__(party, job_id, hosts=hosts, ids=ids, settings=settings, method="kkrt")
         self._bins = bin_count(len(self.ids))
         self._block = block_bins(settings)
         self._blocks = chunk_count(self._bins, self._block)
-        self._salt = b""
         self._positions = np.empty((0, HASH_FUNCTIONS), dtype=np.int64)
         self._table = np.empty(0, dtype=np.int64)
         self._links = {
-            host: _HostLink(
+            host: OtHostLink(
                 host,
                 RandomOtSender(CODE_BITS),
                 np.zeros(len(self.ids), dtype=f"S{OUTPUT_BYTES}"),
             )
             for host in self.hosts
         }
-        self._started = False
 
     # Role contract ------------------------------------------------------------------
     def start(self) -> list[Message]:
@@ -224,26 +158,7 @@ class KkrtGuest(Role):
             raise ProtocolError(f"{self.party}: start() called twice")
         self._started = True
         self._place_ids()
-        messages: list[Message] = []
-        for link in self._links.values():
-            messages.append(
-                PsiSetup(
-                    job_id=self.job_id,
-                    sender=self.party,
-                    receiver=link.host,
-                    method=self.settings.method,
-                    output=self.settings.output,
-                    salt=self._salt,
-                    size=len(self.ids),
-                    chunk_size=self.settings.chunk_size,
-                )
-            )
-            messages.append(
-                PsiOtSenderPoint(
-                    job_id=self.job_id, sender=self.party, receiver=link.host, point=link.ot.point
-                )
-            )
-        return messages
+        return self._setup_messages()
 
     def receive(self, message: Message) -> list[Message]:
         """Take a host's setup, base-OT points or PRF values.
@@ -264,17 +179,15 @@ class KkrtGuest(Role):
         ProtocolError
             If the message is unexpected or malformed.
         """
-        if self._done or not self._started:
-            raise self._unexpected(message, "finished" if self._done else "not started")
-        link = self._links.get(message.sender)
-        if link is None:
-            raise ProtocolError(f"{self.party}: {message.sender!r} is not a host of this PSI")
+        link = self._link_for(message)
         if isinstance(message, PsiHostSetup):
             self._on_host_setup(link, message)
         elif isinstance(message, PsiOtReceiverPoints):
             self._on_ot_points(link, message)
         elif isinstance(message, PsiHostItems):
-            self._on_host_items(link, message)
+            if link.host_size is None:
+                raise self._unexpected(message, "waiting for the host's setup")
+            self._take_host_items(link, message, HOST_ITEM_BYTES)
         else:
             raise self._unexpected(message, "running KKRT-PSI")
         return self._finish_if_complete()
@@ -297,13 +210,6 @@ class KkrtGuest(Role):
                 message = self._columns(link)
                 return [message, *self._finish_if_complete()]
         return []
-
-    @property
-    def waiting_for(self) -> Sequence[str]:
-        """The hosts this party still needs data from."""
-        if self._done:  # (the hosts' chunks are dropped once joined)
-            return []
-        return [link.host for link in self._links.values() if not self._complete(link)]
 
     @property
     def progress(self) -> tuple[int, int]:
@@ -330,10 +236,10 @@ class KkrtGuest(Role):
             "never happen: report it"
         )
 
-    def _can_send(self, link: _HostLink) -> bool:
+    def _can_send(self, link: OtHostLink) -> bool:
         return link.oprf is not None and link.next_block < self._blocks
 
-    def _columns(self, link: _HostLink) -> Message:
+    def _columns(self, link: OtHostLink) -> Message:
         assert link.oprf is not None
         block = link.next_block
         start = block * self._block
@@ -354,43 +260,6 @@ class KkrtGuest(Role):
             job_id=self.job_id, sender=self.party, receiver=link.host, batch=block, columns=columns
         )
 
-    def _on_host_setup(self, link: _HostLink, message: PsiHostSetup) -> None:
-        if link.host_size is not None:
-            raise self._unexpected(message, "already set up")
-        if not 0 <= message.size <= MAX_SET_SIZE:
-            raise ProtocolError(f"{self.party}: {link.host!r} announced {message.size} ids")
-        if message.rsa_public_key:
-            raise ProtocolError(f"{self.party}: {link.host!r} sent an RSA key for KKRT-PSI")
-        link.host_size = message.size
-
-    def _on_ot_points(self, link: _HostLink, message: PsiOtReceiverPoints) -> None:
-        if link.oprf is not None:
-            raise self._unexpected(message, "base OTs already done")
-        try:
-            pairs = link.ot.keys(message.points)
-        except CryptoError as error:
-            raise ProtocolError(
-                f"{self.party}: {link.host!r} sent bad base-OT points: {error}"
-            ) from error
-        link.oprf = OprfReceiver(pairs, output_key(self._salt))
-
-    def _on_host_items(self, link: _HostLink, message: PsiHostItems) -> None:
-        chunk = message.batch
-        if link.host_size is None:
-            raise self._unexpected(message, "waiting for the host's setup")
-        chunks = self._host_chunks(link)
-        if chunk in link.host_items or not 0 <= chunk < chunks:
-            raise ProtocolError(
-                f"{self.party}: {link.host!r} sent host chunk {chunk} again or out of range"
-            )
-        count = chunk_length(chunk, link.host_size, self.settings.chunk_size)
-        if len(message.items) != count * HOST_ITEM_BYTES:
-            raise ProtocolError(
-                f"{self.party}: {link.host!r} sent {len(message.items)} bytes for its chunk "
-                f"{chunk}, expected {count * HOST_ITEM_BYTES}"
-            )
-        link.host_items[chunk] = message.items
-
     # the end ------------------------------------------------------------------------
     def _agreed_order(self, rows: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
         """``rows`` sorted by a salted hash of their ids.
@@ -409,12 +278,7 @@ class KkrtGuest(Role):
         order = np.argsort(np.array(keys, dtype="S32"), kind="stable")
         return rows[order]
 
-    def _host_chunks(self, link: _HostLink) -> int:
-        if link.host_size is None:
-            return 0
-        return chunk_count(link.host_size, self.settings.chunk_size)
-
-    def _complete(self, link: _HostLink) -> bool:
+    def _complete(self, link: OtHostLink) -> bool:
         return (
             link.host_size is not None
             and link.next_block == self._blocks
@@ -422,17 +286,11 @@ class KkrtGuest(Role):
         )
 
     def _finish_if_complete(self) -> list[Message]:
-        if self._done or not all(self._complete(link) for link in self._links.values()):
+        if not self._all_complete():
             return []
-        links = list(self._links.values())
-        peers = [
-            joined_values(link.host_items, self._host_chunks(link), OUTPUT_BYTES) for link in links
-        ]
-        for link in links:  # joined: the chunks are copies (48 bytes per host id)
-            link.host_items.clear()
-        own = [link.own_values for link in links]
+        peers = self._peer_values(OUTPUT_BYTES)  # three values per host id
+        own = [link.own_values for link in self._links.values()]
         rows = self._agreed_order(intersect_rows(own, peers))
-        sizes = {link.host: link.host_size or 0 for link in links}
-        self._finish(PsiOutcome(rows, len(rows), len(self.ids), sizes))
+        self._finish_with(rows)
         common = None if self.settings.output == "guest" else (rows, own, peers, HASH_FUNCTIONS)
-        return closing_messages(self.job_id, self.party, [link.host for link in links], common)
+        return closing_messages(self.job_id, self.party, list(self._links), common)

@@ -2,53 +2,31 @@
 
 from __future__ import annotations
 
-import secrets
-from collections import deque
 from collections.abc import Sequence
 
 import numpy as np
 
-from crypto.exceptions import CryptoError
-from crypto.ot import RandomOtReceiver
-from crypto.ot_extension import (
-    CODE_BITS,
-    CODE_BYTES,
-    HASH_FUNCTIONS,
-    OUTPUT_BYTES,
-    OprfSender,
-    choice_bits,
-)
-from crypto.permutation import secure_permutation
-from protocols.exceptions import ProtocolError
+from crypto.ot_extension import HASH_FUNCTIONS, OUTPUT_BYTES
 from protocols.messages import (
     Message,
     PsiDone,
-    PsiHostItems,
-    PsiHostSetup,
     PsiOtColumns,
-    PsiOtReceiverPoints,
     PsiOtSenderPoint,
     PsiPositions,
     PsiSetup,
 )
-from protocols.psi.closing import host_outcome
 from protocols.psi.cuckoo import bin_count
 from protocols.psi.guest import chunk_count
-from protocols.psi.kkrt_guest import HOST_ITEM_BYTES, block_bins, output_key
+from protocols.psi.kkrt_guest import HOST_ITEM_BYTES, block_bins
 from protocols.psi.kkrt_hashes import bin_positions, code_words
+from protocols.psi.ot_roles import OtPsiHost
 from protocols.psi.packed import PackedIds
 from protocols.psi.settings import PsiSettings
-from protocols.psi.setup_checks import (
-    check_guest_setup,
-    checked_ids,
-    checked_peers,
-)
-from protocols.roles import Role
 
 __all__ = ["KkrtHost"]
 
 
-class KkrtHost(Role):
+class KkrtHost(OtPsiHost):
     """A host's side of KKRT-PSI (``PsiSettings(method="kkrt")``).
 
     Parameters
@@ -105,61 +83,23 @@ class KkrtHost(Role):
         ids: Sequence[bytes],
         settings: PsiSettings,
     ) -> None:
-        super().__init__(party, job_id)
-        if settings.method != "kkrt":
-            raise ProtocolError(f"{party}: KkrtHost runs method 'kkrt', not {settings.method!r}")
-        checked_peers(party, [guest], "the PSI guest must be another party")
-        self.settings = settings
-        self.guest = guest
-        self.ids = checked_ids(party, ids)
-        self._order = secure_permutation(len(self.ids))
-        self._secret = np.frombuffer(secrets.token_bytes(CODE_BYTES), dtype=np.uint8)
-        self._ot = RandomOtReceiver(choice_bits(self._secret))
-        self._block = block_bins(settings)
-        self._salt: bytes | None = None
-        self._guest_size: int | None = None
-        self._blocks = 0
+        super().__init__(
+            party,
+            job_id,
+            guest=guest,
+            ids=ids,
+            settings=settings,
+            method="kkrt",
+            block=block_bins(settings),
+        )
         self._bins = 0
-        self._oprf: OprfSender | None = None
-        self._received = 0
-        self._pending: deque[tuple[int, bytes]] = deque()
-        self._processed = 0
         self._shuffled = PackedIds(())
         self._flat_bins = np.empty(0, dtype=np.int64)
         self._by_bin = np.empty(0, dtype=np.int64)
         self._sorted_bins = np.empty(0, dtype=np.int64)
         self._values = np.empty((0, OUTPUT_BYTES), dtype=np.uint8)
-        self._hashed = False
-        self._sent = False
-        self._started = False
 
-    # Role contract ------------------------------------------------------------------
-    def start(self) -> list[Message]:
-        """Announce this party's set size and send its base-OT points.
-
-        Returns
-        -------
-        list of Message
-            :class:`PsiHostSetup` and :class:`PsiOtReceiverPoints` for the guest.
-
-        Raises
-        ------
-        ProtocolError
-            If called twice.
-        """
-        if self._started:
-            raise ProtocolError(f"{self.party}: start() called twice")
-        self._started = True
-        job_id, party, guest = self.job_id, self.party, self.guest
-        return [
-            PsiHostSetup(
-                job_id=job_id, sender=party, receiver=guest, size=len(self.ids), rsa_public_key=()
-            ),
-            PsiOtReceiverPoints(
-                job_id=job_id, sender=party, receiver=guest, points=self._ot.points
-            ),
-        ]
-
+    # Role contract (start and waiting_for: OtPsiHost) ---------------------------------
     def receive(self, message: Message) -> list[Message]:
         """Take the guest's setup, base-OT point, matrix blocks and the final message.
 
@@ -180,16 +120,13 @@ class KkrtHost(Role):
             If the message is unexpected, malformed or disagrees with this
             party's settings.
         """
-        if self._done or not self._started:
-            raise self._unexpected(message, "finished" if self._done else "not started")
-        if message.sender != self.guest:
-            raise ProtocolError(f"{self.party}: {message.sender!r} is not the PSI guest")
+        self._check_incoming(message)
         if isinstance(message, PsiSetup):
             self._on_setup(message)
         elif isinstance(message, PsiOtSenderPoint):
             self._on_ot_point(message)
         elif isinstance(message, PsiOtColumns):
-            self._on_columns(message)
+            self._on_columns(message, self._bins)
         elif isinstance(message, PsiPositions | PsiDone):
             self._on_last(message)
         else:
@@ -222,11 +159,6 @@ class KkrtHost(Role):
         return []
 
     @property
-    def waiting_for(self) -> Sequence[str]:
-        """The guest, until the protocol is over."""
-        return () if self._done else (self.guest,)
-
-    @property
     def progress(self) -> tuple[int, int]:
         """``(blocks processed, blocks in all + 1)``."""
         total = self._blocks + 1
@@ -236,44 +168,11 @@ class KkrtHost(Role):
 
     # steps --------------------------------------------------------------------------
     def _on_setup(self, message: PsiSetup) -> None:
-        if self._salt is not None:
-            raise self._unexpected(message, "already set up")
-        check_guest_setup(self.party, self.guest, self.settings, message)
+        self._check_setup(message)
         self._guest_size = message.size
         self._bins = bin_count(message.size)
         self._blocks = chunk_count(self._bins, self._block)
         self._salt = message.salt
-
-    def _on_ot_point(self, message: PsiOtSenderPoint) -> None:
-        if self._salt is None or self._oprf is not None:
-            raise self._unexpected(message, "not expecting a base-OT point")
-        try:
-            seeds = self._ot.keys(message.point)
-        except CryptoError as error:
-            raise ProtocolError(
-                f"{self.party}: the guest {self.guest!r} sent a bad base-OT point: {error}"
-            ) from error
-        self._oprf = OprfSender(self._secret, seeds, output_key(self._salt))
-
-    def _on_columns(self, message: PsiOtColumns) -> None:
-        block = message.batch
-        if self._oprf is None:
-            raise self._unexpected(message, "waiting for the guest's setup and base-OT point")
-        # the guest sends its blocks in order on one ordered connection
-        if block != self._received or block >= self._blocks:
-            raise ProtocolError(
-                f"{self.party}: the guest {self.guest!r} sent block {block}, expected block "
-                f"{self._received} of {self._blocks} (again, out of order or out of range)"
-            )
-        count = min(self._block, self._bins - block * self._block)
-        expected = CODE_BITS * count // 8
-        if len(message.columns) != expected:
-            raise ProtocolError(
-                f"{self.party}: the guest {self.guest!r} sent {len(message.columns)} bytes in "
-                f"block {block}, expected {expected}"
-            )
-        self._received += 1
-        self._pending.append((block, message.columns))
 
     def _hash_ids(self) -> None:
         assert self._salt is not None
@@ -287,13 +186,7 @@ class KkrtHost(Role):
 
     def _process(self, block: int, columns: bytes) -> None:
         assert self._oprf is not None and self._salt is not None
-        start = block * self._block
-        try:
-            q_rows = self._oprf.rows(start, columns)
-        except CryptoError as error:
-            raise ProtocolError(
-                f"{self.party}: the guest {self.guest!r} sent a bad block {block}: {error}"
-            ) from error
+        start, q_rows = self._q_rows(block, columns)
         low, high = np.searchsorted(self._sorted_bins, [start, start + len(q_rows)])
         entries = self._by_bin[low:high]
         bins = self._flat_bins[entries]
@@ -305,30 +198,9 @@ class KkrtHost(Role):
 
     def _send_values(self) -> list[Message]:
         self._sent = True
-        per_item = self._values.reshape(len(self.ids), HOST_ITEM_BYTES)
-        size = self.settings.chunk_size
-        return [
-            PsiHostItems(
-                job_id=self.job_id,
-                sender=self.party,
-                receiver=self.guest,
-                batch=chunk,
-                items=per_item[chunk * size : (chunk + 1) * size].tobytes(),
-            )
-            for chunk in range(chunk_count(len(self.ids), size))
-        ]
+        return self._item_messages(self._values.reshape(len(self.ids), HOST_ITEM_BYTES))
 
     def _all_received(self) -> bool:
         # the guest can only finish once it has every block: with no host ids it
         # finishes before this party has processed them (there is nothing to send)
         return self._salt is not None and self._received == self._blocks
-
-    def _on_last(self, message: PsiPositions | PsiDone) -> None:
-        expected = PsiPositions if self.settings.output == "both" else PsiDone
-        if not isinstance(message, expected) or not self._all_received():
-            raise self._unexpected(message, "still exchanging values")
-        self._finish(
-            host_outcome(
-                self.party, self.guest, message, order=self._order, guest_size=self._guest_size or 0
-            )
-        )

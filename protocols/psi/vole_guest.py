@@ -36,7 +36,7 @@ import numpy.typing as npt
 from crypto.exceptions import CryptoError
 from crypto.okvs import DENSE_COLUMNS, GarbledCuckooTable, okvs_size
 from crypto.ot import RandomOtSender
-from crypto.ot_extension import CODE_BITS, OprfReceiver
+from crypto.ot_extension import CODE_BITS
 from crypto.random_ot import bit_codes, choice_rows, chosen_pads
 from crypto.vole import VoleCorrections, VoleParameters, VoleReceiver
 from protocols.exceptions import ProtocolError
@@ -47,18 +47,14 @@ from protocols.messages import (
     PsiOkvsCells,
     PsiOtColumns,
     PsiOtReceiverPoints,
-    PsiOtSenderPoint,
     PsiPositions,
-    PsiSetup,
     PsiVoleCorrections,
 )
-from protocols.psi.closing import closing_messages, joined_values
-from protocols.psi.guest import SALT_BYTES, chunk_count, chunk_length
-from protocols.psi.kkrt_guest import block_bins, output_key
-from protocols.psi.matching import Values
-from protocols.psi.outcome import PsiOutcome
+from protocols.psi.closing import closing_messages
+from protocols.psi.guest import SALT_BYTES, chunk_count
+from protocols.psi.kkrt_guest import block_bins
+from protocols.psi.ot_roles import OtHostLink, OtPsiGuest, output_key
 from protocols.psi.settings import PsiSettings
-from protocols.psi.setup_checks import MAX_SET_SIZE, checked_ids, checked_peers
 from protocols.psi.tag_matching import match_tags_with_positions
 from protocols.psi.vole_items import (
     TAG_BYTES,
@@ -68,7 +64,6 @@ from protocols.psi.vole_items import (
     tag_key,
     vole_key,
 )
-from protocols.roles import Role
 
 __all__ = ["MIN_OT_BLOCK", "OKVS_ATTEMPTS", "VoleGuest", "ot_block", "ot_layout"]
 
@@ -126,27 +121,20 @@ def ot_layout(cells: int) -> tuple[list[VoleParameters], list[int], int]:
 
 
 @dataclass
-class _HostLink:
-    """The guest's state with one host."""
+class _HostLink(OtHostLink):
+    """The guest's state with one host: :class:`OtHostLink` and the VOLE's."""
 
-    host: str
-    ot: RandomOtSender
-    oprf: OprfReceiver | None = None
-    host_size: int | None = None
     receivers: list[VoleReceiver] = field(default_factory=list)
     choices: npt.NDArray[np.uint8] = field(default_factory=lambda: np.empty(0, np.uint8))
     chosen: npt.NDArray[np.uint64] = field(default_factory=lambda: np.empty((0, 2), np.uint64))
-    next_block: int = 0
     corrections: dict[int, VoleCorrections] = field(default_factory=dict)
     finished_segments: int = 0
     c: npt.NDArray[np.uint64] = field(default_factory=lambda: np.empty((0, 2), np.uint64))
     cells: npt.NDArray[np.uint64] = field(default_factory=lambda: np.empty((0, 2), np.uint64))
     next_chunk: int = 0
-    own_values: Values = field(default_factory=lambda: np.empty(0, f"S{TAG_BYTES}"))
-    host_items: dict[int, bytes] = field(default_factory=dict)
 
 
-class VoleGuest(Role):
+class VoleGuest(OtPsiGuest[_HostLink]):
     """The guest's side of VOLE-PSI (``PsiSettings(method="vole")``).
 
     Parameters
@@ -203,13 +191,7 @@ class VoleGuest(Role):
         ids: Sequence[bytes],
         settings: PsiSettings,
     ) -> None:
-        super().__init__(party, job_id)
-        if settings.method != "vole":
-            raise ProtocolError(f"{party}: VoleGuest runs method 'vole', not {settings.method!r}")
-        self.settings = settings
-        settings.check_hosts(len(hosts))
-        self.hosts = checked_peers(party, hosts)
-        self.ids = checked_ids(party, ids)
+        super().__init__(party, job_id, hosts=hosts, ids=ids, settings=settings, method="vole")
         self._sparse_cells = okvs_size(len(self.ids))
         self._cells = self._sparse_cells + DENSE_COLUMNS
         self._segments = segment_bounds(self._cells)
@@ -217,14 +199,15 @@ class VoleGuest(Role):
         self._block = ot_block(settings)
         self._blocks = chunk_count(self._ot_total, self._block)
         self._cell_chunks = chunk_count(self._cells, settings.chunk_size)
-        self._salt = b""
         self._okvs_key = b""
         self._table = np.empty((0, 2), dtype=np.uint64)
         self._okvs: GarbledCuckooTable | None = None
         self._digests = np.empty((0, 2), dtype=np.uint64)
         self._encoded = False
-        self._links = {host: _HostLink(host, RandomOtSender(CODE_BITS)) for host in self.hosts}
-        self._started = False
+        self._links = {
+            host: _HostLink(host, RandomOtSender(CODE_BITS), np.empty(0, f"S{TAG_BYTES}"))
+            for host in self.hosts
+        }
 
     # Role contract ------------------------------------------------------------------
     def start(self) -> list[Message]:
@@ -244,26 +227,7 @@ class VoleGuest(Role):
             raise ProtocolError(f"{self.party}: start() called twice")
         self._started = True
         self._salt = secrets.token_bytes(SALT_BYTES)
-        messages: list[Message] = []
-        for link in self._links.values():
-            messages.append(
-                PsiSetup(
-                    job_id=self.job_id,
-                    sender=self.party,
-                    receiver=link.host,
-                    method=self.settings.method,
-                    output=self.settings.output,
-                    salt=self._salt,
-                    size=len(self.ids),
-                    chunk_size=self.settings.chunk_size,
-                )
-            )
-            messages.append(
-                PsiOtSenderPoint(
-                    job_id=self.job_id, sender=self.party, receiver=link.host, point=link.ot.point
-                )
-            )
-        return messages
+        return self._setup_messages()
 
     def receive(self, message: Message) -> list[Message]:
         """Take a host's setup, base-OT points, VOLE corrections or tags.
@@ -285,11 +249,7 @@ class VoleGuest(Role):
         ProtocolError
             If the message is unexpected or malformed.
         """
-        if self._done or not self._started:
-            raise self._unexpected(message, "finished" if self._done else "not started")
-        link = self._links.get(message.sender)
-        if link is None:
-            raise ProtocolError(f"{self.party}: {message.sender!r} is not a host of this PSI")
+        link = self._link_for(message)
         if isinstance(message, PsiHostSetup):
             self._on_host_setup(link, message)
         elif isinstance(message, PsiOtReceiverPoints):
@@ -297,7 +257,9 @@ class VoleGuest(Role):
         elif isinstance(message, PsiVoleCorrections):
             self._on_corrections(link, message)
         elif isinstance(message, PsiHostItems):
-            self._on_host_items(link, message)
+            if link.host_size is None or link.next_chunk < self._cell_chunks:
+                raise self._unexpected(message, "still exchanging the VOLE and the OKVS")
+            self._take_host_items(link, message, TAG_BYTES)
         else:
             raise self._unexpected(message, "running VOLE-PSI")
         return self._finish_if_complete()
@@ -330,13 +292,6 @@ class VoleGuest(Role):
             if step == "cells":
                 return [self._cell_chunk(link), *self._finish_if_complete()]
         return []
-
-    @property
-    def waiting_for(self) -> Sequence[str]:
-        """The hosts this party still needs data from."""
-        if self._done:
-            return []
-        return [link.host for link in self._links.values() if not self._complete(link)]
 
     @property
     def progress(self) -> tuple[int, int]:
@@ -434,25 +389,8 @@ class VoleGuest(Role):
             cells=np.ascontiguousarray(cells).tobytes(),
         )
 
-    def _on_host_setup(self, link: _HostLink, message: PsiHostSetup) -> None:
-        if link.host_size is not None:
-            raise self._unexpected(message, "already set up")
-        if not 0 <= message.size <= MAX_SET_SIZE:
-            raise ProtocolError(f"{self.party}: {link.host!r} announced {message.size} ids")
-        if message.rsa_public_key:
-            raise ProtocolError(f"{self.party}: {link.host!r} sent an RSA key for VOLE-PSI")
-        link.host_size = message.size
-
     def _on_ot_points(self, link: _HostLink, message: PsiOtReceiverPoints) -> None:
-        if link.oprf is not None:
-            raise self._unexpected(message, "base OTs already done")
-        try:
-            pairs = link.ot.keys(message.points)
-        except CryptoError as error:
-            raise ProtocolError(
-                f"{self.party}: {link.host!r} sent bad base-OT points: {error}"
-            ) from error
-        link.oprf = OprfReceiver(pairs, output_key(self._salt))
+        super()._on_ot_points(link, message)
         link.receivers = [
             VoleReceiver(params, vole_key(self._salt, link.host, segment))
             for segment, params in enumerate(self._params)
@@ -486,33 +424,11 @@ class VoleGuest(Role):
             ) from error
         link.corrections[segment] = corrections
 
-    def _on_host_items(self, link: _HostLink, message: PsiHostItems) -> None:
-        chunk = message.batch
-        if link.host_size is None or link.next_chunk < self._cell_chunks:
-            raise self._unexpected(message, "still exchanging the VOLE and the OKVS")
-        chunks = self._host_chunks(link)
-        if chunk in link.host_items or not 0 <= chunk < chunks:
-            raise ProtocolError(
-                f"{self.party}: {link.host!r} sent host chunk {chunk} again or out of range"
-            )
-        count = chunk_length(chunk, link.host_size, self.settings.chunk_size)
-        if len(message.items) != count * TAG_BYTES:
-            raise ProtocolError(
-                f"{self.party}: {link.host!r} sent {len(message.items)} bytes for its chunk "
-                f"{chunk}, expected {count * TAG_BYTES}"
-            )
-        link.host_items[chunk] = message.items
-
     # the end ------------------------------------------------------------------------
     def _agreed_order(self, rows: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
         """The order of ``rows`` by their ids' salted digests (depends on the common ids only)."""
         keys = self._digests[rows]
         return np.lexsort((keys[:, 0], keys[:, 1]))
-
-    def _host_chunks(self, link: _HostLink) -> int:
-        if link.host_size is None:
-            return 0
-        return chunk_count(link.host_size, self.settings.chunk_size)
 
     def _complete(self, link: _HostLink) -> bool:
         return (
@@ -522,22 +438,16 @@ class VoleGuest(Role):
         )
 
     def _finish_if_complete(self) -> list[Message]:
-        if self._done or not all(self._complete(link) for link in self._links.values()):
+        if not self._all_complete():
             return []
         links = list(self._links.values())
-        peers = [
-            joined_values(link.host_items, self._host_chunks(link), TAG_BYTES) for link in links
-        ]
-        for link in links:
-            link.host_items.clear()
         own = [link.own_values for link in links]
-        common, found = match_tags_with_positions(own, peers)
+        common, found = match_tags_with_positions(own, self._peer_values(TAG_BYTES))
         order = self._agreed_order(common)
         rows = common[order]
-        sizes = {link.host: link.host_size or 0 for link in links}
-        self._finish(PsiOutcome(rows, len(rows), len(self.ids), sizes))
+        self._finish_with(rows)
         if self.settings.output == "guest":
-            return closing_messages(self.job_id, self.party, [link.host for link in links], None)
+            return closing_messages(self.job_id, self.party, list(self._links), None)
         return [
             PsiPositions(
                 job_id=self.job_id,

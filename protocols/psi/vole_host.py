@@ -2,46 +2,31 @@
 
 from __future__ import annotations
 
-import secrets
 from collections import deque
 from collections.abc import Sequence
 
 import numpy as np
 
-from crypto.exceptions import CryptoError
 from crypto.gf128 import ConstantMultiplier
 from crypto.okvs import DENSE_COLUMNS, GarbledCuckooTable, okvs_size
-from crypto.ot import RandomOtReceiver
-from crypto.ot_extension import CODE_BITS, CODE_BYTES, OprfSender, choice_bits
-from crypto.permutation import secure_permutation
 from crypto.random_ot import bit_codes, both_pads
 from crypto.vole import VoleParameters, VoleSender, random_delta
 from protocols.exceptions import ProtocolError
 from protocols.messages import (
     Message,
     PsiDone,
-    PsiHostItems,
-    PsiHostSetup,
     PsiOkvsCells,
     PsiOtColumns,
-    PsiOtReceiverPoints,
     PsiOtSenderPoint,
     PsiPositions,
     PsiSetup,
     PsiVoleCorrections,
 )
-from protocols.psi.closing import host_outcome
 from protocols.psi.guest import chunk_count, chunk_length
-from protocols.psi.kkrt_guest import output_key
+from protocols.psi.ot_roles import OtPsiHost, output_key
 from protocols.psi.settings import PsiSettings
-from protocols.psi.setup_checks import (
-    check_guest_setup,
-    checked_ids,
-    checked_peers,
-)
 from protocols.psi.vole_guest import ot_block, ot_layout
 from protocols.psi.vole_items import item_digests, output_tags, segment_bounds, tag_key, vole_key
-from protocols.roles import Role
 
 __all__ = ["MAX_GUEST_IDS", "VoleHost"]
 
@@ -52,7 +37,7 @@ bytes per guest id) and the random-OT pads, ~6 GiB at this size; a larger announ
 is refused before anything is allocated."""
 
 
-class VoleHost(Role):
+class VoleHost(OtPsiHost):
     """A host's side of VOLE-PSI (``PsiSettings(method="vole")``).
 
     Parameters
@@ -78,26 +63,15 @@ class VoleHost(Role):
 
     Examples
     --------
-    With output ``"guest"`` the host learns only the guest's set size:
+    A whole run goes as for :class:`~protocols.psi.kkrt_host.KkrtHost` (see also
+    :class:`~protocols.psi.vole_guest.VoleGuest`); the host opens with its size and
+    its base-OT points:
 
-    >>> from protocols.psi import PsiSettings, VoleGuest
-    >>> settings = PsiSettings(method="vole", output="guest")
-    >>> guest = VoleGuest("guest", "job-1", hosts=["host"], ids=[b"ann", b"bob"],
-    ...                   settings=settings)
-    >>> host = VoleHost("host", "job-1", guest="guest", ids=[b"bob", b"cid", b"dan"],
-    ...                 settings=settings)
-    >>> roles = {"guest": guest, "host": host}
-    >>> queue = [message for role in roles.values() for message in role.start()]
-    >>> while queue or guest.has_work or host.has_work:
-    ...     if queue:
-    ...         message = queue.pop(0)
-    ...         queue += roles[message.receiver].receive(message)
-    ...     else:
-    ...         queue += next(role for role in roles.values() if role.has_work).work()
-    >>> host.result
-    PsiOutcome(rows=None, size=None, own_size=3, peer_sizes={'guest': 2})
-    >>> [guest.ids[row] for row in guest.result.rows]
-    [b'bob']
+    >>> from protocols.psi import PsiSettings
+    >>> host = VoleHost("host", "job-1", guest="guest", ids=[b"bob", b"cid"],
+    ...                 settings=PsiSettings(method="vole"))
+    >>> [(message.kind.name, message.receiver) for message in host.start()]
+    [('PSI_HOST_SETUP', 'guest'), ('PSI_OT_RECEIVER', 'guest')]
     """
 
     def __init__(
@@ -109,32 +83,23 @@ class VoleHost(Role):
         ids: Sequence[bytes],
         settings: PsiSettings,
     ) -> None:
-        super().__init__(party, job_id)
-        if settings.method != "vole":
-            raise ProtocolError(f"{party}: VoleHost runs method 'vole', not {settings.method!r}")
-        checked_peers(party, [guest], "the PSI guest must be another party")
-        self.settings = settings
-        self.guest = guest
-        self.ids = checked_ids(party, ids)
-        self._order = secure_permutation(len(self.ids))
-        self._secret = np.frombuffer(secrets.token_bytes(CODE_BYTES), dtype=np.uint8)
-        self._ot = RandomOtReceiver(choice_bits(self._secret))
+        super().__init__(
+            party,
+            job_id,
+            guest=guest,
+            ids=ids,
+            settings=settings,
+            method="vole",
+            block=ot_block(settings),
+        )
         self._delta = random_delta()
         self._times_delta = ConstantMultiplier(self._delta)
-        self._block = ot_block(settings)
-        self._salt: bytes | None = None
-        self._guest_size: int | None = None
         self._cells = 0
         self._segments: list[tuple[int, int]] = []
         self._params: list[VoleParameters] = []
         self._offsets: list[int] = []
         self._ot_total = 0
-        self._blocks = 0
         self._cell_chunks = 0
-        self._oprf: OprfSender | None = None
-        self._received = 0
-        self._pending: deque[tuple[int, bytes]] = deque()
-        self._processed = 0
         self._pad0 = np.empty((0, 2), dtype=np.uint64)
         self._pad1 = np.empty((0, 2), dtype=np.uint64)
         self._next_segment = 0
@@ -145,42 +110,13 @@ class VoleHost(Role):
         self._cells_pending: deque[tuple[int, bytes]] = deque()
         self._cells_in = 0
         self._cells_done = 0
-        self._hashed = False
         self._digests = np.empty((0, 2), dtype=np.uint64)
         self._masks = np.empty((0, 2), dtype=np.uint64)
-        self._sent = False
-        self._started = False
 
     def __repr__(self) -> str:
         return f"<VoleHost {self.party} ids={len(self.ids)} (secret)>"
 
-    # Role contract ------------------------------------------------------------------
-    def start(self) -> list[Message]:
-        """Announce this party's set size and send its base-OT points.
-
-        Returns
-        -------
-        list of Message
-            :class:`PsiHostSetup` and :class:`PsiOtReceiverPoints` for the guest.
-
-        Raises
-        ------
-        ProtocolError
-            If called twice.
-        """
-        if self._started:
-            raise ProtocolError(f"{self.party}: start() called twice")
-        self._started = True
-        job_id, party, guest = self.job_id, self.party, self.guest
-        return [
-            PsiHostSetup(
-                job_id=job_id, sender=party, receiver=guest, size=len(self.ids), rsa_public_key=()
-            ),
-            PsiOtReceiverPoints(
-                job_id=job_id, sender=party, receiver=guest, points=self._ot.points
-            ),
-        ]
-
+    # Role contract (start and waiting_for: OtPsiHost) ---------------------------------
     def receive(self, message: Message) -> list[Message]:
         """Take the guest's setup, base-OT point, OT blocks, OKVS cells and the last message.
 
@@ -201,16 +137,13 @@ class VoleHost(Role):
             If the message is unexpected, malformed or disagrees with this party's
             settings.
         """
-        if self._done or not self._started:
-            raise self._unexpected(message, "finished" if self._done else "not started")
-        if message.sender != self.guest:
-            raise ProtocolError(f"{self.party}: {message.sender!r} is not the PSI guest")
+        self._check_incoming(message)
         if isinstance(message, PsiSetup):
             self._on_setup(message)
         elif isinstance(message, PsiOtSenderPoint):
             self._on_ot_point(message)
         elif isinstance(message, PsiOtColumns):
-            self._on_columns(message)
+            self._on_columns(message, self._ot_total)
         elif isinstance(message, PsiOkvsCells):
             self._on_cells(message)
         elif isinstance(message, PsiPositions | PsiDone):
@@ -251,11 +184,6 @@ class VoleHost(Role):
         return []
 
     @property
-    def waiting_for(self) -> Sequence[str]:
-        """The guest, until the protocol is over."""
-        return () if self._done else (self.guest,)
-
-    @property
     def progress(self) -> tuple[int, int]:
         """``(steps done, steps)``: OT blocks, VOLEs, cell chunks and the tags."""
         total = self._blocks + len(self._params) + self._cell_chunks + 1
@@ -288,9 +216,7 @@ class VoleHost(Role):
         return None
 
     def _on_setup(self, message: PsiSetup) -> None:
-        if self._salt is not None:
-            raise self._unexpected(message, "already set up")
-        check_guest_setup(self.party, self.guest, self.settings, message)
+        self._check_setup(message)
         if message.size > MAX_GUEST_IDS:
             raise ProtocolError(
                 f"{self.party}: the guest {self.guest!r} announced {message.size} ids; a "
@@ -306,36 +232,9 @@ class VoleHost(Role):
         self._salt = message.salt
 
     def _on_ot_point(self, message: PsiOtSenderPoint) -> None:
-        if self._salt is None or self._oprf is not None:
-            raise self._unexpected(message, "not expecting a base-OT point")
-        try:
-            seeds = self._ot.keys(message.point)
-        except CryptoError as error:
-            raise ProtocolError(
-                f"{self.party}: the guest {self.guest!r} sent a bad base-OT point: {error}"
-            ) from error
-        self._oprf = OprfSender(self._secret, seeds, output_key(self._salt))
+        super()._on_ot_point(message)
         self._pad0 = np.zeros((self._ot_total, 2), dtype=np.uint64)
         self._pad1 = np.zeros((self._ot_total, 2), dtype=np.uint64)
-
-    def _on_columns(self, message: PsiOtColumns) -> None:
-        block = message.batch
-        if self._oprf is None:
-            raise self._unexpected(message, "waiting for the guest's setup and base-OT point")
-        if block != self._received or block >= self._blocks:
-            raise ProtocolError(
-                f"{self.party}: the guest {self.guest!r} sent block {block}, expected block "
-                f"{self._received} of {self._blocks} (again, out of order or out of range)"
-            )
-        count = min(self._block, self._ot_total - block * self._block)
-        expected = CODE_BITS * count // 8
-        if len(message.columns) != expected:
-            raise ProtocolError(
-                f"{self.party}: the guest {self.guest!r} sent {len(message.columns)} bytes in "
-                f"block {block}, expected {expected}"
-            )
-        self._received += 1
-        self._pending.append((block, message.columns))
 
     def _on_cells(self, message: PsiOkvsCells) -> None:
         chunk = message.batch
@@ -398,13 +297,7 @@ class VoleHost(Role):
 
     def _process_block(self, block: int, columns: bytes) -> None:
         assert self._oprf is not None and self._salt is not None
-        start = block * self._block
-        try:
-            q_rows = self._oprf.rows(start, columns)
-        except CryptoError as error:
-            raise ProtocolError(
-                f"{self.party}: the guest {self.guest!r} sent a bad block {block}: {error}"
-            ) from error
+        start, q_rows = self._q_rows(block, columns)
         pad0, pad1 = both_pads(self._oprf, q_rows, start, bit_codes(output_key(self._salt)))
         self._pad0[start : start + len(q_rows)] = pad0
         self._pad1[start : start + len(q_rows)] = pad1
@@ -447,29 +340,7 @@ class VoleHost(Role):
         decoded = okvs.decode(self._k, self._digests) ^ self._masks
         tags = output_tags(decoded, tag_key(self._salt))
         self._k = self._masks = self._digests = np.empty((0, 2), dtype=np.uint64)
-        size = self.settings.chunk_size
-        data = tags.tobytes()
-        width = tags.dtype.itemsize
-        return [
-            PsiHostItems(
-                job_id=self.job_id,
-                sender=self.party,
-                receiver=self.guest,
-                batch=chunk,
-                items=data[chunk * size * width : (chunk + 1) * size * width],
-            )
-            for chunk in range(chunk_count(len(self.ids), size))
-        ]
+        return self._item_messages(tags)
 
     def _all_received(self) -> bool:
         return self._salt is not None and self._cells_in == self._cell_chunks
-
-    def _on_last(self, message: PsiPositions | PsiDone) -> None:
-        expected = PsiPositions if self.settings.output == "both" else PsiDone
-        if not isinstance(message, expected) or not self._all_received():
-            raise self._unexpected(message, "still exchanging values")
-        self._finish(
-            host_outcome(
-                self.party, self.guest, message, order=self._order, guest_size=self._guest_size or 0
-            )
-        )
