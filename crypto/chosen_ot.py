@@ -75,6 +75,7 @@ __all__ = [
     "IntOtReply",
     "IntOtSender",
     "OtColumns",
+    "OtFlips",
     "OtReceiverState",
     "OtSenderState",
     "SetupStart",
@@ -517,6 +518,33 @@ class IntOtReply:
         return 8 + int(self.masked.nbytes)
 
 
+@dataclass(frozen=True)
+class OtFlips:
+    """R -> S: which transfers swap their two messages (derandomised random OT).
+
+    Attributes
+    ----------
+    flips : numpy.ndarray
+        ``(n,)`` uint8, 0 or 1: R's actual choice XOR its requested (random) choice.
+    """
+
+    flips: Bytes2
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes on the wire (one byte per bit; pack them in a codec)."""
+        return int(self.flips.nbytes)
+
+
+def _check_flips(message: object, count: int) -> Bytes2:
+    flips = message.flips if isinstance(message, OtFlips) else None
+    if not isinstance(flips, np.ndarray) or flips.dtype != np.uint8 or flips.shape != (count,):
+        raise MalformedInputError(f"OT flips must be a ({count},) uint8 array")
+    if count and int(flips.max()) > 1:
+        raise MalformedInputError("OT flips must be 0 or 1")
+    return flips
+
+
 def _int_bytes(values: Sequence[int], width: int, bits: int) -> Bytes2:
     try:
         data = b"".join(int(v).to_bytes(width, "little") for v in values)
@@ -545,6 +573,27 @@ class IntOtReceiver:
         """The message for S, from ``(n,)`` choice bits."""
         message, self._secret = request(self._state, choices, 2)
         return message
+
+    def flips(self, choices: npt.ArrayLike) -> OtFlips:
+        """Derandomise: the message telling S to serve ``choices`` instead of the requested ones.
+
+        Request with random choices ``c`` (:func:`random_bits`) before the real choices
+        ``i`` are known, then send ``i ^ c``; :meth:`result` gives ``m[i]``.
+
+        Raises
+        ------
+        MalformedInputError
+            If ``choices`` is not ``n`` bits.
+        """
+        if self._secret is None:
+            raise MalformedInputError("call request() before flips()")
+        bits = np.asarray(choices)
+        count = len(self._secret.choices)
+        if bits.shape != (count,) or (
+            count and (bits.dtype.kind not in "uib" or int(bits.max()) > 1 or int(bits.min()) < 0)
+        ):
+            raise MalformedInputError(f"the actual choices must be {count} bits")
+        return OtFlips(bits.astype(np.uint8) ^ self._secret.choices.astype(np.uint8))
 
     def result(self, reply: IntOtReply) -> list[int]:
         """The chosen message of every transfer.
@@ -578,19 +627,74 @@ class IntOtReceiver:
 class IntOtSender:
     """S's side of a batch of 1-out-of-2 OTs of big integers.
 
+    :meth:`respond` answers a request at once; :meth:`accept` then :meth:`reply`
+    split it, so that the messages (and R's :class:`OtFlips`) can come later.
+
     Parameters
     ----------
     state : OtSenderState
-        S's state (its counter advances at :meth:`respond`).
+        S's state (its counter advances at :meth:`accept`).
     """
 
     def __init__(self, state: OtSenderState) -> None:
         self._state = state
+        self._pads: Bytes2 | None = None
+        self._bits = 0
+
+    def accept(self, message: OtColumns, count: int, bits: int) -> None:
+        """Take R's request for ``count`` transfers of ``bits``-bit integers.
+
+        Raises
+        ------
+        MalformedInputError
+            If the request is malformed, replayed or of another count, or ``bits`` is
+            not 1 to 65536.
+        """
+        if not isinstance(bits, int) or not 1 <= bits <= 65_536:
+            raise MalformedInputError(f"the OT bit width must be 1 to 65536, not {bits!r}")
+        self._pads = sender_pads(self._state, message, 2, count, -(-bits // 8))
+        self._bits = bits
+
+    def reply(
+        self, m0: Sequence[int], m1: Sequence[int], flips: OtFlips | None = None
+    ) -> IntOtReply:
+        """Mask both messages of every accepted transfer.
+
+        Parameters
+        ----------
+        m0, m1 : sequence of int
+            ``n`` messages each, in ``[0, 2**bits)``.
+        flips : OtFlips, optional
+            R's :meth:`IntOtReceiver.flips`: where a flip is 1 the two messages swap
+            places, so that R's random choice ``c`` receives ``m[c ^ flip]``.
+
+        Returns
+        -------
+        IntOtReply
+            The message for R.
+
+        Raises
+        ------
+        MalformedInputError
+            If nothing was accepted, or the messages or flips are malformed.
+        """
+        if self._pads is None:
+            raise MalformedInputError("call accept() before reply()")
+        count, bits = len(self._pads), self._bits
+        if len(m0) != count or len(m1) != count:
+            raise MalformedInputError(f"expected {count} pairs of messages, one per transfer")
+        width = -(-bits // 8)
+        plain = np.stack([_int_bytes(m0, width, bits), _int_bytes(m1, width, bits)], axis=1)
+        if flips is not None:
+            swap = _check_flips(flips, count).astype(bool)
+            plain[swap] = plain[swap][:, ::-1]
+        pads, self._pads = self._pads, None
+        return IntOtReply(bits, plain ^ pads)
 
     def respond(
         self, message: OtColumns, m0: Sequence[int], m1: Sequence[int], bits: int
     ) -> IntOtReply:
-        """Mask both messages of every transfer.
+        """Mask both messages of every transfer (:meth:`accept` then :meth:`reply`).
 
         Parameters
         ----------
@@ -611,12 +715,12 @@ class IntOtSender:
         MalformedInputError
             If the request or the messages are malformed.
         """
-        if len(m0) != len(m1) or not 1 <= bits <= 65_536:
+        if len(m0) != len(m1) or not isinstance(bits, int) or not 1 <= bits <= 65_536:
             raise MalformedInputError("m0 and m1 must have the same length; 1 <= bits <= 65536")
-        width = -(-bits // 8)
-        plain = np.stack([_int_bytes(m0, width, bits), _int_bytes(m1, width, bits)], axis=1)
-        pads = sender_pads(self._state, message, 2, len(m0), width)
-        return IntOtReply(bits, plain ^ pads)
+        for values in (m0, m1):  # refuse bad messages before the instances are used
+            _int_bytes(values, -(-bits // 8), bits)
+        self.accept(message, len(m0), bits)
+        return self.reply(m0, m1)
 
 
 # --- random bit products (cross terms of Beaver triples) ----------------------------

@@ -18,9 +18,11 @@ from crypto.chosen_ot import (
     IntOtReply,
     IntOtSender,
     OtColumns,
+    OtFlips,
     OtReceiverState,
     OtSenderState,
     choice_codes,
+    random_bits,
     receiver_pads,
     request,
     sender_pads,
@@ -167,3 +169,40 @@ def test_state_round_trip_and_refusal(setup: tuple[bytes, bytes]) -> None:
             OtSenderState.from_bytes(bad)
     with pytest.raises(MalformedInputError):
         sender_pads(sender, OtColumns(0, 0, b""), 2, 0, 1)  # counter mismatch (0 != 384)
+
+
+def test_int_ot_derandomised(setup: tuple[bytes, bytes]) -> None:
+    """Random choices first, the actual ones later as flips: R gets m[actual]."""
+    receiver, sender = _states(setup)
+    n, bits = 200, 42
+    m0 = [secrets.randbits(bits) for _ in range(n)]
+    m1 = [secrets.randbits(bits) for _ in range(n)]
+    ot_r, ot_s = IntOtReceiver(receiver), IntOtSender(sender)
+    ot_s.accept(ot_r.request(random_bits(n)), n, bits)
+    actual = random_bits(n)
+    flips = ot_r.flips(actual)
+    assert ot_r.result(ot_s.reply(m0, m1, flips)) == [
+        b if c else a for a, b, c in zip(m0, m1, actual, strict=True)
+    ]
+    with pytest.raises(MalformedInputError):  # pads are used once
+        ot_s.reply(m0, m1, flips)
+
+
+def test_int_ot_refuses_bad_flips(setup: tuple[bytes, bytes]) -> None:
+    receiver, sender = _states(setup)
+    ot_r, ot_s = IntOtReceiver(receiver), IntOtSender(sender)
+    ot_s.accept(ot_r.request(random_bits(4)), 4, 8)
+    with pytest.raises(MalformedInputError):
+        ot_r.flips(np.array([0, 1, 2, 0]))
+    with pytest.raises(MalformedInputError):
+        ot_r.flips(np.array([0, 1, 1]))
+    for bad in (
+        OtFlips(np.array([0, 1, 1], dtype=np.uint8)),
+        OtFlips(np.array([0, 1, 1, 2], dtype=np.uint8)),
+        OtFlips(np.array([0, 1, 1, 0], dtype=np.int64)),
+    ):
+        with pytest.raises(MalformedInputError):
+            ot_s.reply([1] * 4, [2] * 4, bad)
+    with pytest.raises(MalformedInputError):
+        ot_s.reply([1] * 3, [2] * 3)
+    assert ot_r.result(ot_s.reply([1] * 4, [2] * 4, ot_r.flips(np.ones(4, np.uint8)))) == [2] * 4
