@@ -320,9 +320,11 @@ class _Party:
             self._layout.gates
         ):
             raise MalformedInputError("the peer sent AND openings of levels it cannot have reached")
-        for offset, opening in enumerate(openings):
-            level = first + offset
-            self._theirs.append(_unpack(opening, level, self._rows * self._layout.gates[level]))
+        unpacked = [  # all checked before any is kept
+            _unpack(opening, first + offset, self._rows * self._layout.gates[first + offset])
+            for offset, opening in enumerate(openings)
+        ]
+        self._theirs.extend(unpacked)
 
     def result(self) -> Bits:
         if not self.done:

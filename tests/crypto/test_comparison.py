@@ -266,6 +266,9 @@ def test_malformed_messages_refused(setup: tuple[bytes, bytes]) -> None:
     assert to_s is not None
     with pytest.raises(MalformedInputError):  # skipping level 0
         sender.step(CompareOpenings(to_s.openings[1:]))
+    broken = dataclasses.replace(to_s.openings[1], e=to_s.openings[1].e[:-1])
+    with pytest.raises(MalformedInputError):  # level 1 bad: level 0 must not be kept either
+        sender.step(CompareOpenings((to_s.openings[0], broken)))
     reply = sender.step(to_s)
     assert reply is not None
     with pytest.raises(MalformedInputError):
@@ -292,3 +295,27 @@ def test_b2a_refuses_malformed(setup: tuple[bytes, bytes]) -> None:
     with pytest.raises(MalformedInputError):
         receiver.result(dataclasses.replace(reply, masked=forged))
     assert (receiver.result(reply) + sender.result()).tolist() == [1, 1, 0]
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    size=st.integers(0, 4),
+    dtype=st.sampled_from([np.uint8, np.int8, np.uint16, np.float64, np.bool_]),
+    level=st.integers(-1, 3),
+    fill=st.integers(0, 255),
+)
+def test_random_openings_refused_or_accepted_cleanly(
+    setup: tuple[bytes, bytes], size: int, dtype: type, level: int, fill: int
+) -> None:
+    """Arbitrary openings from S: a MalformedInputError or a normal step, nothing else."""
+    r_state, s_state = _states(setup)
+    x = np.arange(3, dtype=np.uint64)
+    receiver, sender = ComparisonReceiver(r_state), ComparisonSender(s_state)
+    tables = sender.respond(receiver.start(x), x)
+    forged = AndOpenings(level, np.full(size, fill).astype(dtype), tables.openings[0].e)
+    valid = level == 0 and size == 2 and dtype is np.uint8 and fill & 0x0F == 0
+    if valid:
+        assert receiver.step(dataclasses.replace(tables, openings=(forged,))) is not None
+    else:
+        with pytest.raises(MalformedInputError):
+            receiver.step(dataclasses.replace(tables, openings=(forged,)))
