@@ -8,7 +8,7 @@ without framing).  Default workload: ``2 x 1024`` comparisons at ``l = 16``,
 integers; the one-off base-OT setup is timed separately.
 
 Run as ``python -m benchmarks.comparison_bench`` (``--rows``, ``--bits``, ``--chunk``,
-``--int-bits``, ``--repeats``, ``--json``).
+``--int-bits``, ``--triples``, ``--repeats``, ``--json``).
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ from crypto.chosen_ot import (
     setup_start,
 )
 from crypto.comparison import (
+    TRIPLE_SOURCES,
     B2aReceiver,
     B2aSender,
     CompareOpenings,
@@ -64,14 +65,19 @@ class _Clock:
 
 
 def _compare(
-    r_state: OtReceiverState, s_state: OtSenderState, rows: int, bits: int, chunk: int
+    r_state: OtReceiverState,
+    s_state: OtSenderState,
+    rows: int,
+    bits: int,
+    chunk: int,
+    triples: str,
 ) -> tuple[dict[str, float], list[tuple[str, int]]]:
     clock = _Clock()
     mask = (1 << bits) - 1
     x = np.frombuffer(secrets.token_bytes(8 * rows), dtype=np.uint64) & np.uint64(mask)
     y = np.frombuffer(secrets.token_bytes(8 * rows), dtype=np.uint64) & np.uint64(mask)
-    receiver = ComparisonReceiver(r_state, bits, chunk)
-    sender = ComparisonSender(s_state, bits, chunk)
+    receiver = ComparisonReceiver(r_state, bits, chunk, triples)
+    sender = ComparisonSender(s_state, bits, chunk, triples)
     first = clock.run("R", lambda: receiver.start(x))
     sizes = [("R->S request", first.nbytes)]
     to_r: CompareTables | CompareOpenings | None = clock.run("S", lambda: sender.respond(first, y))
@@ -126,6 +132,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--bits", type=int, default=16, help="ring bits l")
     parser.add_argument("--chunk", type=int, default=4, help="chunk bits m")
     parser.add_argument("--int-bits", type=int, default=200, help="bits of the integer OTs")
+    parser.add_argument(
+        "--triples",
+        nargs="+",
+        choices=TRIPLE_SOURCES,
+        default=list(TRIPLE_SOURCES),
+        help="where the Beaver triples come from",
+    )
     parser.add_argument("--repeats", type=int, default=5, help="runs; medians are reported")
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
 
@@ -139,9 +152,12 @@ def main(args: argparse.Namespace) -> int:
     setup_seconds = time.perf_counter() - start
     setup_bytes = {"R->S point": len(point), "S->R points": len(points)}
     cases: dict[str, Callable[[], tuple[dict[str, float], list[tuple[str, int]]]]] = {
-        f"MSB 2x{args.rows} (l={args.bits}, m={args.chunk})": lambda: _compare(
-            r_state, s_state, 2 * args.rows, args.bits, args.chunk
-        ),
+        f"MSB 2x{args.rows} (l={args.bits}, m={args.chunk}, triples={source})": functools.partial(
+            _compare, r_state, s_state, 2 * args.rows, args.bits, args.chunk, source
+        )
+        for source in args.triples
+    }
+    cases |= {
         f"B2A 2x{args.rows}": lambda: _b2a(r_state, s_state, 2 * args.rows),
         f"OT {args.rows} x {args.int_bits}-bit": lambda: _int_ot(
             r_state, s_state, args.rows, args.int_bits

@@ -72,6 +72,7 @@ from crypto.shares import STATISTICAL_BITS
 __all__ = [
     "B2A_BITS",
     "MAX_BITS",
+    "TRIPLE_SOURCES",
     "AndOpenings",
     "B2aReceiver",
     "B2aReply",
@@ -87,6 +88,11 @@ MAX_BITS = 32
 """Largest ring ``Z_{2**l}`` of a comparison."""
 MAX_CHUNK = 8
 """Largest chunk ``m`` (tables of ``2**m`` entries)."""
+TRIPLE_SOURCES = ("random_ot", "chosen_ot")
+"""Where Beaver triples come from: two random 1-of-2 OTs per triple (R's choice bits times
+S's pad bits), or one 1-out-of-16 chosen-message OT per two triples (R's four random bits
+choose the entry; S's table holds the cross terms ``a_R b_S ^ a_S b_R`` XOR S's masks):
+a quarter of the OT instances for 16 extra bytes from S per two triples."""
 B2A_BITS = STATISTICAL_BITS + 1
 """``rho`` is uniform in ``[0, 2**B2A_BITS)``."""
 
@@ -105,7 +111,9 @@ class CompareRequest:
     tables : OtColumns
         ``n * q`` transfers, 1-out-of-``2**m``, row-major ``(row, chunk)``.
     products : OtColumns
-        ``2 * n * ands`` random bit products (``ands`` AND gates per row).
+        The triples' batch (``ands`` AND gates per row): ``2 * n * ands`` random
+        1-out-of-2 transfers (``triples="random_ot"``) or ``ceil(n * ands / 2)``
+        1-out-of-16 transfers (``triples="chosen_ot"``).
     """
 
     tables: OtColumns
@@ -151,15 +159,21 @@ class CompareTables:
         bits) XOR the transfer's pad of ``v``.
     openings : tuple of AndOpenings
         S's openings of level 0 (empty when ``q = 1``).
+    triples : numpy.ndarray
+        ``(ceil(n * ands / 2), 16)`` uint8 with ``triples="chosen_ot"`` (two triples
+        per 1-out-of-16 transfer: entry ``v`` holds R's two shares of the cross terms
+        XOR the pad of ``v``); ``(0, 16)`` with ``triples="random_ot"``.
     """
 
     masked: Bits
     openings: tuple[AndOpenings, ...]
+    triples: Bits
 
     @property
     def nbytes(self) -> int:
         """Bytes on the wire."""
-        return int(self.masked.nbytes) + sum(o.nbytes for o in self.openings)
+        extra = int(self.triples.nbytes)
+        return int(self.masked.nbytes) + extra + sum(o.nbytes for o in self.openings)
 
 
 @dataclass(frozen=True)
@@ -235,6 +249,29 @@ def _unpack(opening: object, level: int, count: int) -> tuple[Bits, Bits]:
             raise MalformedInputError("the padding bits of AND openings must be zero")
         out.append(bits[:count])
     return out[0], out[1]
+
+
+_VALUES = np.arange(16)
+_R_BITS = [(_VALUES >> shift) & 1 for shift in (3, 2, 1, 0)]  # a_R1, b_R1, a_R2, b_R2 of v
+
+
+def _check_source(triples: str) -> str:
+    if triples not in TRIPLE_SOURCES:
+        raise MalformedInputError(f"triples must be one of {TRIPLE_SOURCES}, not {triples!r}")
+    return triples
+
+
+def _triple_tables(total: int) -> tuple[Bits, Bits, Bits, Bits]:
+    """S: its ``a, b, c`` shares of ``total`` triples and the ``(k, 16)`` plain tables."""
+    count = -(-total // 2)
+    a_s, b_s, mask = (random_bits(2 * count).reshape(count, 2) for _ in range(3))
+    table = np.zeros((count, 16), dtype=np.uint8)
+    for t in (0, 1):
+        a_r, b_r = _R_BITS[2 * t][None, :], _R_BITS[2 * t + 1][None, :]
+        cross = mask[:, t : t + 1] ^ (a_r & b_s[:, t : t + 1]) ^ (b_r & a_s[:, t : t + 1])
+        table |= (cross << t).astype(np.uint8)
+    c_s = a_s & b_s ^ mask
+    return a_s.ravel()[:total], b_s.ravel()[:total], c_s.ravel()[:total], table
 
 
 class _Party:
@@ -345,10 +382,14 @@ class ComparisonReceiver(_Party):
         ``m``, 1 to :data:`MAX_CHUNK` (4 by default).
     """
 
-    def __init__(self, state: OtReceiverState, bits: int = 16, chunk: int = 4) -> None:
+    def __init__(
+        self, state: OtReceiverState, bits: int = 16, chunk: int = 4, triples: str = "random_ot"
+    ) -> None:
         super().__init__(_Layout.of(bits, chunk), is_receiver=True)
         self._state = state
+        self._source = _check_source(triples)
         self._products = BitProductReceiver(state)
+        self._triple_request: ChosenRequest | None = None
         self._tables: ChosenRequest | None = None
         self._received: Bits | None = None
 
@@ -369,7 +410,12 @@ class ComparisonReceiver(_Party):
         self._top = ((values >> np.uint64(layout.bits - 1)) & np.uint64(1)).astype(np.uint8)
         w = low_mask - (values & low_mask)
         tables, self._tables = request(self._state, layout.digits(w).ravel(), 1 << layout.chunk)
-        products = self._products.request(2 * self._rows * sum(layout.gates))
+        total = self._rows * sum(layout.gates)
+        if self._source == "random_ot":
+            products = self._products.request(2 * total)
+        else:
+            choices = random_bits(-(-total // 2) * 4).reshape(-1, 4) @ np.array([8, 4, 2, 1])
+            products, self._triple_request = request(self._state, choices, 16)
         return CompareRequest(tables, products)
 
     @property
@@ -404,6 +450,7 @@ class ComparisonReceiver(_Party):
             expected = 1 if layout.gates else 0
             if not isinstance(message.openings, tuple) or len(message.openings) != expected:
                 raise MalformedInputError(f"S's tables must carry {expected} level of openings")
+            triples = self._own_triples(message.triples)  # every check before any change
             self._receive(message.openings)
             pads = receiver_pads(self._state, self._tables, 1)[:, 0]
             entries = masked[np.arange(shape[0]), self._tables.choices] ^ pads
@@ -413,15 +460,35 @@ class ComparisonReceiver(_Party):
             self._received = leaves.astype(np.uint8)
             self._gt, self._eq = self._received[:, :, 0].copy(), self._received[:, :, 1].copy()
             self._ready = True
-            a, z = self._products.shares()
-            a1, a2 = a[0::2], a[1::2]
-            self._set_triples(a1, a2, a1 & a2 ^ z[0::2] ^ z[1::2])
+            self._set_triples(*triples)
         elif isinstance(message, CompareOpenings) and message.openings:
             self._receive(message.openings)
         else:
             raise MalformedInputError("expected S's CompareOpenings of at least one level")
         new = self._advance()
         return CompareOpenings(new) if new else None
+
+    def _own_triples(self, tables: object) -> tuple[Bits, Bits, Bits]:
+        """R's shares ``a, b, c`` of the triples, from the products or S's triple tables."""
+        total = self._rows * sum(self._layout.gates)
+        secret = self._triple_request
+        count = 0 if secret is None else len(secret.choices)
+        if (
+            not isinstance(tables, np.ndarray)
+            or tables.dtype != np.uint8
+            or tables.shape != (count, 16)
+        ):
+            raise MalformedInputError(f"the triple tables must be a ({count}, 16) uint8 array")
+        if secret is None:
+            a, z = self._products.shares()
+            a1, a2 = a[0::2], a[1::2]
+            return a1, a2, a1 & a2 ^ z[0::2] ^ z[1::2]
+        pads = receiver_pads(self._state, secret, 1)[:, 0]
+        entries = tables[np.arange(count), secret.choices] ^ pads
+        cross = np.stack([entries & 1, (entries >> 1) & 1], axis=1).ravel()[:total]
+        choice = ((secret.choices[:, None] >> np.array([3, 2, 1, 0])) & 1).astype(np.uint8)
+        a_r, b_r = choice[:, 0::2].ravel()[:total], choice[:, 1::2].ravel()[:total]
+        return a_r, b_r, a_r & b_r ^ cross
 
     def result(self) -> Bits:
         """R's ``(n,)`` uint8 share of the MSB (after the last message)."""
@@ -441,9 +508,12 @@ class ComparisonSender(_Party):
         ``m``, 1 to :data:`MAX_CHUNK` (4 by default).
     """
 
-    def __init__(self, state: OtSenderState, bits: int = 16, chunk: int = 4) -> None:
+    def __init__(
+        self, state: OtSenderState, bits: int = 16, chunk: int = 4, triples: str = "random_ot"
+    ) -> None:
         super().__init__(_Layout.of(bits, chunk), is_receiver=False)
         self._state = state
+        self._source = _check_source(triples)
         self._started = False
 
     def _mask_bits(self, count: int) -> Bits:
@@ -476,9 +546,18 @@ class ComparisonSender(_Party):
         digits = layout.digits(values & low_mask).reshape(-1, 1)
         size = 1 << layout.chunk
         pads = sender_pads(self._state, message.tables, size, rows * layout.chunks, 1)[:, :, 0]
-        b, z = BitProductSender(self._state).shares(message.products, 2 * rows * sum(layout.gates))
-        b1, b2 = b[0::2], b[1::2]
-        self._set_triples(b2, b1, b1 & b2 ^ z[0::2] ^ z[1::2])
+        total = rows * sum(layout.gates)
+        triple_tables = np.zeros((0, 16), dtype=np.uint8)
+        if self._source == "random_ot":
+            b, z = BitProductSender(self._state).shares(message.products, 2 * total)
+            b1, b2 = b[0::2], b[1::2]
+            self._set_triples(b2, b1, b1 & b2 ^ z[0::2] ^ z[1::2])
+        else:
+            count = -(-total // 2)
+            triple_pads = sender_pads(self._state, message.products, 16, count, 1)[:, :, 0]
+            a_s, b_s, c_s, plain = _triple_tables(total)
+            self._set_triples(a_s, b_s, c_s)
+            triple_tables = plain ^ triple_pads
         masks = self._mask_bits(2 * rows * layout.chunks).reshape(-1, 2)
         choices = np.arange(size)[None, :]
         gt = (digits > choices).astype(np.uint8) ^ masks[:, :1]
@@ -486,7 +565,7 @@ class ComparisonSender(_Party):
         self._gt = masks[:, 0].reshape(rows, layout.chunks).copy()
         self._eq = masks[:, 1].reshape(rows, layout.chunks).copy()
         self._ready = True
-        return CompareTables((gt | eq << 1) ^ pads, self._advance())
+        return CompareTables((gt | eq << 1) ^ pads, self._advance(), triple_tables)
 
     def step(self, message: CompareOpenings) -> CompareOpenings | None:
         """Process R's openings; the next message for R, or ``None`` if none is needed.

@@ -20,6 +20,7 @@ from crypto.chosen_ot import (
 )
 from crypto.comparison import (
     B2A_BITS,
+    TRIPLE_SOURCES,
     AndOpenings,
     B2aReceiver,
     B2aSender,
@@ -51,9 +52,11 @@ def _run(
     bits: int,
     chunk: int,
     sender_class: type[ComparisonSender] = ComparisonSender,
+    triples: str = "random_ot",
 ) -> tuple[ComparisonReceiver, ComparisonSender, list[object]]:
     r_state, s_state = _states(setup)
-    receiver, sender = ComparisonReceiver(r_state, bits, chunk), sender_class(s_state, bits, chunk)
+    receiver = ComparisonReceiver(r_state, bits, chunk, triples)
+    sender = sender_class(s_state, bits, chunk, triples)
     transcript: list[object] = [receiver.start(x)]
     to_r: CompareTables | CompareOpenings | None = sender.respond(transcript[0], y)  # type: ignore[arg-type]
     while to_r is not None:
@@ -78,21 +81,28 @@ def _edge_values(bits: int) -> list[int]:
 
 
 @settings(max_examples=25, deadline=None)
-@given(bits=st.integers(2, 32), chunk=st.integers(1, 5), n=st.integers(0, 300), data=st.data())
+@given(
+    bits=st.integers(2, 32),
+    chunk=st.integers(1, 5),
+    n=st.integers(0, 300),
+    triples=st.sampled_from(TRIPLE_SOURCES),
+    data=st.data(),
+)
 def test_msb_exact(
-    setup: tuple[bytes, bytes], bits: int, chunk: int, n: int, data: st.DataObject
+    setup: tuple[bytes, bytes], bits: int, chunk: int, n: int, triples: str, data: st.DataObject
 ) -> None:
     values = st.integers(0, (1 << bits) - 1)
     x = np.array(data.draw(st.lists(values, min_size=n, max_size=n)), dtype=np.uint64)
     y = np.array(data.draw(st.lists(values, min_size=n, max_size=n)), dtype=np.uint64)
-    receiver, sender, _ = _run(setup, x, y, bits, chunk)
+    receiver, sender, _ = _run(setup, x, y, bits, chunk, triples=triples)
     assert np.array_equal(receiver.result() ^ sender.result(), _msb(x, y, bits))
 
 
+@pytest.mark.parametrize("triples", TRIPLE_SOURCES)
 @pytest.mark.parametrize(
     ("bits", "chunk"), [(2, 1), (3, 4), (16, 4), (16, 1), (17, 5), (32, 4), (32, 3)]
 )
-def test_msb_edges(setup: tuple[bytes, bytes], bits: int, chunk: int) -> None:
+def test_msb_edges(setup: tuple[bytes, bytes], bits: int, chunk: int, triples: str) -> None:
     mask = (1 << bits) - 1
     edges = _edge_values(bits)
     pairs = [(a, b) for a in edges for b in edges]
@@ -102,7 +112,7 @@ def test_msb_edges(setup: tuple[bytes, bytes], bits: int, chunk: int) -> None:
     pairs += [(a, a ^ half) for a in edges]  # equal low parts
     x = np.array([a for a, _ in pairs], dtype=np.uint64)
     y = np.array([b for _, b in pairs], dtype=np.uint64)
-    receiver, sender, _ = _run(setup, x, y, bits, chunk)
+    receiver, sender, _ = _run(setup, x, y, bits, chunk, triples=triples)
     assert np.array_equal(receiver.result() ^ sender.result(), _msb(x, y, bits))
 
 
@@ -190,9 +200,10 @@ def _uniform_columns(view: npt.NDArray[np.uint8]) -> bool:
     return True
 
 
+@pytest.mark.parametrize("triples", TRIPLE_SOURCES)
 @pytest.mark.parametrize("sender_class", [ComparisonSender, _UnmaskedSender])
 def test_views_independent_of_the_other_input(
-    setup: tuple[bytes, bytes], sender_class: type[ComparisonSender]
+    setup: tuple[bytes, bytes], sender_class: type[ComparisonSender], triples: str
 ) -> None:
     """600 runs (rows) at l = 16, m = 4 with the same x and two different y, and vice versa."""
     rows, bits = 600, 16
@@ -200,7 +211,7 @@ def test_views_independent_of_the_other_input(
     views_r = []
     for y_value in (0x0000, 0x7FFF):  # y_low below / above every chunk of w
         receiver, _, transcript = _run(
-            setup, x, np.full(rows, y_value, np.uint64), bits, 4, sender_class
+            setup, x, np.full(rows, y_value, np.uint64), bits, 4, sender_class, triples
         )
         views_r.append(_receiver_view(receiver, transcript))
     expected = sender_class is ComparisonSender
@@ -208,7 +219,9 @@ def test_views_independent_of_the_other_input(
     # S's view: R's openings, for two different x (the broken S does not change R's side)
     y = np.full(rows, 0x4321, dtype=np.uint64)
     for x_value in (0x0000, 0x7FFF):
-        _, _, transcript = _run(setup, np.full(rows, x_value, np.uint64), y, bits, 4, sender_class)
+        _, _, transcript = _run(
+            setup, np.full(rows, x_value, np.uint64), y, bits, 4, sender_class, triples
+        )
         assert _uniform_columns(_sender_view(transcript, rows))
 
 
@@ -319,3 +332,22 @@ def test_random_openings_refused_or_accepted_cleanly(
     else:
         with pytest.raises(MalformedInputError):
             receiver.step(dataclasses.replace(tables, openings=(forged,)))
+
+
+def test_chosen_ot_triples_refuse_malformed_tables(setup: tuple[bytes, bytes]) -> None:
+    r_state, s_state = _states(setup)
+    with pytest.raises(MalformedInputError):
+        ComparisonReceiver(r_state, triples="bogus")
+    x = np.arange(5, dtype=np.uint64)
+    receiver = ComparisonReceiver(r_state, triples="chosen_ot")
+    sender = ComparisonSender(s_state, triples="chosen_ot")
+    tables = sender.respond(receiver.start(x), x)
+    assert tables.triples.shape == (13, 16)  # 5 rows x 5 AND gates, two per transfer
+    for bad in (tables.triples[:-1], tables.triples.astype(np.int32), np.zeros((0, 16), np.uint8)):
+        with pytest.raises(MalformedInputError):
+            receiver.step(dataclasses.replace(tables, triples=bad))  # type: ignore[arg-type]
+    to_r: CompareTables | CompareOpenings | None = tables
+    while to_r is not None:
+        to_s = receiver.step(to_r)
+        to_r = sender.step(to_s) if to_s is not None else None
+    assert np.array_equal(receiver.result() ^ sender.result(), _msb(x, x, 16))
