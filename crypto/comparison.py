@@ -17,7 +17,12 @@ shares ``c_R ^ c_S = MSB((x + y) mod 2**l)`` (:class:`ComparisonReceiver`,
   (``gt = gt_hi ^ (eq_hi & gt_lo)``, ``eq = eq_hi & eq_lo``; the root needs ``gt``
   only), ``ceil(log2 q)`` levels of AND gates on Beaver bit triples;
 * each triple comes from two random bit products (:class:`crypto.chosen_ot.BitProductReceiver`):
-  ``a = a1 ^ b2``, ``b = a2 ^ b1`` with R holding ``a1, a2`` and S ``b1, b2``.
+  ``a = a1 ^ b2``, ``b = a2 ^ b1`` with R holding ``a1, a2`` and S ``b1, b2``
+  (``triples="random_ot"``, the default); or, with ``triples="chosen_ot"``, two triples
+  come from one 1-out-of-16 chosen-message OT: R's four random bits
+  ``(a_R, b_R, a_R', b_R')`` choose the entry, which holds ``a_R b_S ^ a_S b_R ^ s`` and
+  the same for the second triple, S keeping ``a_S b_S ^ s`` (a quarter of the OT
+  instances, 16 more bytes from S per two triples; see :data:`TRIPLE_SOURCES`).
 
 Messages (R -> S first): :class:`CompareRequest` (two OT-extension batches),
 :class:`CompareTables` (S's masked tables and its first openings), then
