@@ -351,3 +351,22 @@ def test_chosen_ot_triples_refuse_malformed_tables(setup: tuple[bytes, bytes]) -
         to_s = receiver.step(to_r)
         to_r = sender.step(to_s) if to_s is not None else None
     assert np.array_equal(receiver.result() ^ sender.result(), _msb(x, x, 16))
+
+
+def test_comparison_then_b2a(setup: tuple[bytes, bytes]) -> None:
+    """Clipping's pieces chained: [z < lo] as boolean shares, then as integer shares."""
+    rows, bits = 400, 16
+    z = np.frombuffer(secrets.token_bytes(2 * rows), dtype=np.uint16).astype(np.uint64)
+    x = np.frombuffer(secrets.token_bytes(2 * rows), dtype=np.uint16).astype(np.uint64)
+    y = (z - x) & np.uint64(0xFFFF)
+    r_state, s_state = _states(setup)
+    receiver = ComparisonReceiver(r_state, bits, 4, "chosen_ot")
+    sender = ComparisonSender(s_state, bits, 4, "chosen_ot")
+    to_r: CompareTables | CompareOpenings | None = sender.respond(receiver.start(x), y)
+    while to_r is not None:
+        to_s = receiver.step(to_r)
+        to_r = sender.step(to_s) if to_s is not None else None
+    b2a_r, b2a_s = B2aReceiver(r_state), B2aSender(s_state)
+    reply = b2a_s.respond(b2a_r.request(receiver.result()), sender.result())
+    total = b2a_r.result(reply) + b2a_s.result()
+    assert np.array_equal(total, (z >> np.uint64(15)).astype(np.int64))  # z < 0 as a signed value
