@@ -16,6 +16,7 @@ from collections.abc import Callable, Sequence
 
 from benchmarks import (
     binning_bench,
+    comparison_bench,
     hetero_lr_bench,
     initial_weights_bench,
     label_privacy_bench,
@@ -39,6 +40,7 @@ SUITES: dict[str, tuple[str, AddArguments, SuiteMain]] = {
     "initial_weights": initial_weights_bench.SUITE,
     "quality": quality_bench.SUITE,
     "binning": binning_bench.SUITE,
+    "comparison": comparison_bench.SUITE,
 }
 """Suite name to ``(description, add_arguments, main)``."""
 
