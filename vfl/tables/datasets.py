@@ -18,7 +18,7 @@ import numpy as np
 import numpy.typing as npt
 
 from vfl.exceptions import DataError
-from vfl.tables.mapped import folder_of, new_matrix, row_blocks, take_rows
+from vfl.tables.mapped import folder_of, map_rows, new_matrix, take_rows
 
 __all__ = [
     "MISSING_CELLS",
@@ -174,9 +174,10 @@ class PartyTable:
         folder = folder_of(self.features)
         if wanted == self.feature_names:
             matrix = self.features  # every numeric column in order: no copy (read-only use)
-        elif folder is not None:
-            matrix = _mapped_columns(
-                self.features, [self.feature_names.index(n) for n in wanted], folder
+        elif folder is not None:  # a block of rows at a time, into another file
+            positions = [self.feature_names.index(name) for name in wanted]
+            matrix = map_rows(
+                self.features, lambda block: block[:, positions], folder, "columns", len(positions)
             )
         else:
             matrix = np.column_stack(list(self.columns(wanted).values()))
@@ -217,17 +218,6 @@ class PartyTable:
             labels=None if self.labels is None else self.labels[rows],
             text={name: values[rows] for name, values in self.text.items()},
         )
-
-
-def _mapped_columns(
-    features: npt.NDArray[np.float64], columns: list[int], folder: Path
-) -> npt.NDArray[np.float64]:
-    """Some columns of a memory-mapped matrix, copied a block of rows at a time."""
-    result = new_matrix(folder, "columns", (len(features), len(columns)))
-    for block in row_blocks(*features.shape):
-        result[block] = features[block][:, columns]
-    result.flush()
-    return result
 
 
 def read_party_csv(

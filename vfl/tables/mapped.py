@@ -100,10 +100,18 @@ def take_rows(matrix: FloatArray, rows: npt.NDArray[np.intp], folder: Path) -> n
 
 
 def map_rows(
-    matrix: FloatArray, transform: Callable[[FloatArray], FloatArray], folder: Path, stem: str
+    matrix: FloatArray,
+    transform: Callable[[FloatArray], FloatArray],
+    folder: Path,
+    stem: str,
+    width: int | None = None,
 ) -> np.memmap:
-    """``transform`` applied to each block of rows, written into a new file of ``folder``."""
-    result = new_matrix(folder, stem, (matrix.shape[0], matrix.shape[1]))
+    """``transform`` applied to each block of rows, written into a new file of ``folder``.
+
+    The result has ``width`` columns (the input's unless given).
+    """
+    columns = matrix.shape[1] if width is None else width
+    result = new_matrix(folder, stem, (matrix.shape[0], columns))
     for block in row_blocks(*matrix.shape):
         result[block] = transform(np.asarray(matrix[block], dtype=np.float64))
     result.flush()
