@@ -54,12 +54,13 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 import gmpy2
 
 __all__ = [
     "Parallelism",
+    "Resident",
     "chunk_bounds",
     "parallel_config",
     "resolve_n_jobs",
@@ -67,6 +68,53 @@ __all__ = [
 ]
 
 T = TypeVar("T")
+V = TypeVar("V")
+
+
+class Resident(Generic[V]):
+    """A kernel argument that lives as long as the job: key material, a shared table.
+
+    Callers of :func:`run_chunks` wrap an argument that is large or reused by many
+    tasks (a private key's primes, the ciphertexts every chunk of a matrix product
+    reads) so that an executor able to keep data on its workers ships it once and
+    passes a reference in every later task.  Such an executor declares
+    ``accepts_resident = True`` and receives the wrappers as they are (see
+    :class:`vfl.runtime.compute.ClusterExecutor`); inline runs, the local pools and
+    every other executor receive :attr:`value` itself, so nothing changes locally.
+
+    The wrapped object must not be mutated while the job runs: an executor may key
+    its copy by the object's identity.
+
+    Parameters
+    ----------
+    value : object
+        The argument.
+
+    Examples
+    --------
+    >>> run_chunks(pow, [(Resident(2), 10), (Resident(3), 3)], releases_gil=True)
+    [1024, 27]
+    """
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: V) -> None:
+        self.value = value
+
+    def __repr__(self) -> str:
+        return f"Resident({type(self.value).__name__} at {id(self.value):#x})"
+
+    def __reduce__(self) -> tuple[Any, ...]:  # a pickled wrapper (a plain executor) unwraps
+        return (_identity, (self.value,))
+
+
+def _identity(value: T) -> T:
+    return value
+
+
+def unwrap(arguments: tuple[Any, ...]) -> tuple[Any, ...]:
+    """``arguments`` with every :class:`Resident` replaced by its value."""
+    return tuple(a.value if isinstance(a, Resident) else a for a in arguments)
 
 
 @dataclass(frozen=True)
@@ -363,7 +411,8 @@ def run_chunks(
     kernel : callable
         A module-level function (so that process pools can pickle it).
     arguments : sequence of tuple
-        One tuple of positional arguments per chunk.
+        One tuple of positional arguments per chunk; an argument wrapped in
+        :class:`Resident` reaches the kernel unwrapped.
     releases_gil : bool
         Whether the kernel spends its time in GIL-releasing calls; selects the
         default pool kind.
@@ -389,8 +438,10 @@ def run_chunks(
     if executor is None:
         workers = resolve_n_jobs(n_jobs)
         if workers == 1 or len(arguments) <= 1:
-            return [kernel(*args) for args in arguments]
+            return [kernel(*unwrap(args)) for args in arguments]
         executor = _shared_pool("thread" if releases_gil else "process", workers)
+    if not getattr(executor, "accepts_resident", False):
+        arguments = [unwrap(args) for args in arguments]
     futures = [executor.submit(kernel, *args) for args in arguments]
     return [future.result() for future in futures]
 

@@ -104,7 +104,14 @@ class Encryptor:
     ``encrypt_vector`` and ``precompute_obfuscators`` call it.
     """
 
-    __slots__ = ("_encrypt_kernel", "_key_args", "_obfuscator_kernel", "pool", "public_key")
+    __slots__ = (
+        "_encrypt_kernel",
+        "_key_args",
+        "_obfuscator_kernel",
+        "_resident_key",
+        "pool",
+        "public_key",
+    )
 
     def __init__(
         self,
@@ -119,6 +126,8 @@ class Encryptor:
         self._encrypt_kernel = encrypt_kernel
         self._obfuscator_kernel = obfuscator_kernel
         self._key_args = key_args
+        # shipped once per job to executors that keep data on their workers
+        self._resident_key = tuple(parallel.Resident(a) for a in key_args)
 
     def _run(
         self,
@@ -132,7 +141,7 @@ class Encryptor:
         chunks = parallel.chunk_bounds(total, workers, _MIN_CHUNK)
         results = parallel.run_chunks(
             kernel,
-            [(*self._key_args, argument(start, stop)) for start, stop in chunks],
+            [(*self._resident_key, argument(start, stop)) for start, stop in chunks],
             releases_gil=False,
             n_jobs=n_jobs,
             executor=executor,

@@ -767,9 +767,10 @@ class PaillierPrivateKey:
         ciphertexts = vector._ciphertexts
         workers = parallel.effective_workers(n_jobs, executor)
         chunks = parallel.chunk_bounds(len(ciphertexts), workers, _MIN_CHUNK_DECRYPT)
+        p, q = parallel.Resident(self._p), parallel.Resident(self._q)  # once per job on a cluster
         results = parallel.run_chunks(
             _kernels.decrypt_raw_gil_free,
-            [(self._p, self._q, list(ciphertexts[a:b])) for a, b in chunks],
+            [(p, q, list(ciphertexts[a:b])) for a, b in chunks],
             releases_gil=True,
             n_jobs=n_jobs,
             executor=executor,

@@ -546,9 +546,11 @@ class EncryptedVector:
             chunks = parallel.chunk_bounds(width, workers, max(256, width // workers))
             return self._column_blocks(_kernels.matmul_buckets, chunks, rows, n_jobs, executor)
         chunks = parallel.chunk_bounds(count, workers, max(64, count // workers))
+        # every chunk reads all ciphertexts: one copy per worker on a cluster
+        shared, modulus = parallel.Resident(self._ciphertexts), parallel.Resident(n2)
         results = parallel.run_chunks(
             _kernels.matmul_tables,
-            [(self._ciphertexts, rows[a:b], n2) for a, b in chunks],
+            [(shared, rows[a:b], modulus) for a, b in chunks],
             releases_gil=False,
             n_jobs=n_jobs,
             executor=executor,
@@ -599,9 +601,10 @@ class EncryptedVector:
             bounds = [(a, min(a + size, width)) for a in range(0, width, size)]
             return self._column_blocks(_kernels.matmul_subsets, bounds, rows, n_jobs, executor)
         size = -(-count // workers)
+        shared, modulus = parallel.Resident(self._ciphertexts), parallel.Resident(n2)
         results = parallel.run_chunks(
             _kernels.matmul_subsets,
-            [(self._ciphertexts, rows[a : a + size], n2) for a in range(0, count, size)],
+            [(shared, rows[a : a + size], modulus) for a in range(0, count, size)],
             releases_gil=False,
             n_jobs=n_jobs,
             executor=executor,

@@ -16,7 +16,11 @@ hetero-lr example's 500 + 500 rows) runs with ``compute = { engine = "dask" }``:
 * a ``tls://`` cluster serves a party holding a certificate of its CA, and refuses a
   party with another CA's certificate;
 * the Python API: ``HeteroLogisticRegression(executor=ClusterExecutor(client))``
-  fits the model of a local fit.
+  fits the model of a local fit;
+* resident arguments (key material, the ciphertexts every chunk of ``X.T @ ev``
+  reads) are scattered to both workers once for many calls, with results equal to
+  local ones; a lost copy (a worker killed mid-way, then every holder gone) is
+  replaced and the results stay right.
 """
 
 from __future__ import annotations
@@ -40,6 +44,8 @@ import numpy as np
 import pytest
 
 import protocols.hetero_lr.guest as lr_guest
+from crypto.paillier import EncryptedVector, generate_paillier_keypair
+from crypto.parallel import parallel_config
 from tests.e2e.test_resume import _assert_reference_models, _reference
 from tests.support.job_files import free_ports, start_party, write_job
 from vfl.certs import create_job_certificates
@@ -440,3 +446,118 @@ def test_a_tls_cluster_serves_a_party_with_its_certificate(tmp_path: Path) -> No
             simulate_job(stranger)
     finally:
         tls.stop()
+
+
+def _paillier_round(
+    public_key: Any, private_key: Any, values: np.ndarray, X: np.ndarray
+) -> tuple[list[int], list[int], list[int]]:
+    """Decryptions of a fresh encryption, of a fixed vector, and ``X.T @ ev``'s ciphertexts."""
+    fresh = public_key.encrypt_vector(values)
+    fixed = _FIXED[id(public_key)]
+    product = X.T @ fixed
+    return (
+        private_key.decrypt_raw(fresh),
+        private_key.decrypt_raw(fixed),
+        [int(c) for c in product._ciphertexts],
+    )
+
+
+_FIXED: dict[int, EncryptedVector] = {}
+
+
+@pytest.fixture(scope="module")
+def paillier_case() -> tuple[Any, Any, np.ndarray, np.ndarray, tuple[Any, ...]]:
+    public_key, private_key = generate_paillier_keypair(1024, allow_weak_key=True)
+    rng = np.random.default_rng(11)
+    values = rng.integers(-1000, 1000, size=240).astype(float)
+    X = rng.integers(-20, 20, size=(240, 3))
+    _FIXED[id(public_key)] = public_key.encrypt_vector(values)
+    expected = _paillier_round(public_key, private_key, values, X)  # inline, this process
+    return public_key, private_key, values, X, expected
+
+
+@pytest.mark.parametrize(("plan", "resident_count"), [("tables", 6), ("subsets", 4)])
+def test_resident_arguments_reach_the_workers_once(
+    cluster: Cluster,
+    paillier_case: Any,
+    plan: str,
+    resident_count: int,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    public_key, private_key, values, X, expected = paillier_case
+    monkeypatch.setattr(EncryptedVector, "_matmul_plan", plan)
+    with cluster.client() as client:
+        plain = ClusterExecutor(client, 4, resident=False)
+        with parallel_config(executor=plain):
+            assert _paillier_round(public_key, private_key, values, X) == expected
+        assert plain.scatters == 0
+        executor = ClusterExecutor(client, 4)
+        with parallel_config(executor=executor):
+            assert _paillier_round(public_key, private_key, values, X) == expected
+            # encryption: n and its exponent size; decryption: p, q; X.T @ ev: ev and n**2
+            # with tables (every chunk reads all of ev), none when split by columns
+            assert executor.scatters == resident_count
+            for _ in range(3):
+                assert _paillier_round(public_key, private_key, values, X) == expected
+            assert executor.scatters == resident_count  # nothing scattered again
+            resident = executor.resident_futures()
+            holders = client.who_has(resident)
+            assert len(resident) == resident_count
+            # broadcast to both workers; Dask's active memory manager may drop a replica
+            # no task waits for (a later task fetches it from the other worker)
+            assert all(holders[f.key] for f in resident), holders
+        keys = [f.key for f in resident]
+        del resident, holders
+        executor.shutdown()
+        deadline = time.monotonic() + 10
+        while client.run_on_scheduler(lambda dask_scheduler: set(keys) & set(dask_scheduler.tasks)):
+            assert time.monotonic() < deadline, "the resident copies were not released"
+            time.sleep(0.1)
+
+
+def test_lost_resident_copies_are_replaced(
+    tmp_path: Path, paillier_case: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    public_key, private_key, values, X, expected = paillier_case
+    monkeypatch.setattr(EncryptedVector, "_matmul_plan", "tables")  # six resident objects
+    own = _start_cluster(tmp_path, workers=2)
+    try:
+        with own.client() as client:
+            executor = ClusterExecutor(client, 4)
+            outcomes: list[Any] = []
+            failures: list[BaseException] = []
+
+            def rounds() -> None:
+                try:
+                    with parallel_config(executor=executor):
+                        for _ in range(6):
+                            outcomes.append(_paillier_round(public_key, private_key, values, X))
+                except BaseException as error:  # reported by the test thread
+                    failures.append(error)
+
+            thread = threading.Thread(target=rounds)
+            thread.start()
+            deadline = time.monotonic() + 60
+            while not outcomes:  # the keys are resident: kill a worker mid-way
+                assert thread.is_alive() and time.monotonic() < deadline, failures
+                time.sleep(0.01)
+            victim = own.workers.pop(0)
+            own.kill(victim)
+            thread.join(timeout=60)
+            assert not thread.is_alive() and not failures, failures
+            assert outcomes == [expected] * 6
+            scattered = executor.scatters
+            # every holder gone: a new worker, then the last of the first two killed
+            own.add_worker()
+            client.wait_for_workers(2, timeout=30)
+            own.kill(own.workers.pop(0))
+            deadline = time.monotonic() + 30
+            while any(f.status != "cancelled" for f in executor.resident_futures()):
+                assert time.monotonic() < deadline, "the copies outlived their workers"
+                time.sleep(0.1)  # (a lost scattered copy's future is cancelled)
+            with parallel_config(executor=executor):
+                assert _paillier_round(public_key, private_key, values, X) == expected
+            assert executor.scatters == scattered + 6  # scattered again, once each
+            executor.shutdown()
+    finally:
+        own.stop()

@@ -22,6 +22,13 @@ The kernels are module-level functions of plain numbers; tasks are submitted wit
 not share a result).  What reaches the workers is what the kernels need, which
 includes private-key material for decryption: run the party's own workers, and use a
 ``tls://`` scheduler between machines.
+
+Arguments the crypto layer marks :class:`crypto.parallel.Resident` (a key's primes
+and modulus, the ciphertexts every chunk of a matrix product reads) are scattered to
+every worker once (``client.scatter(..., broadcast=True, hash=False)``) and passed to
+later tasks as the resulting Dask future: one copy per worker for the executor's
+lifetime (one job) instead of one per task.  They go through this executor's client
+only, that is to the party's own scheduler.
 """
 
 from __future__ import annotations
@@ -29,13 +36,15 @@ from __future__ import annotations
 import contextlib
 import importlib
 import logging
+import threading
+from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from concurrent.futures import Executor, Future
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-from crypto.parallel import parallel_config
+from crypto.parallel import Resident, parallel_config
 from vfl.exceptions import ComputeError
 from vfl.runtime.logs import event
 
@@ -84,6 +93,19 @@ class ComputeConfig:
         return tuple((k, v) for k, v in (*named, ("key_file", self.key_file)) if v is not None)
 
 
+class _Scattered:
+    """One resident object on the cluster and the Dask future of its copy.
+
+    The object is kept alive: the cache's key is its ``id``.
+    """
+
+    __slots__ = ("future", "value")
+
+    def __init__(self, value: object, future: Any) -> None:
+        self.value = value
+        self.future = future
+
+
 class ClusterExecutor(Executor):
     """A :class:`concurrent.futures.Executor` over a Dask client, for :mod:`crypto.parallel`.
 
@@ -92,19 +114,79 @@ class ClusterExecutor(Executor):
     ``workers``, by default the cluster's thread count now.  Copies (``copy.deepcopy``,
     so :func:`sklearn.base.clone`) share this executor and its client.
 
+    Arguments wrapped in :class:`crypto.parallel.Resident` are scattered to every
+    worker on first use and replaced by their Dask future in this and later tasks; the
+    last :attr:`RESIDENT_SLOTS` objects stay on the cluster (least recently used
+    first out).  A task whose resident data was lost with its workers is resubmitted
+    once with a fresh copy.
+
     Parameters
     ----------
     client : distributed.Client
     workers : int, optional
         How many pieces to cut each operation into.
+    resident : bool, default True
+        Keep :class:`~crypto.parallel.Resident` arguments on the workers; ``False``
+        ships them with every task (as before; for comparisons).
+
+    Attributes
+    ----------
+    scatters : int
+        How many objects this executor has scattered so far.
     """
 
-    def __init__(self, client: Any, workers: int | None = None) -> None:
+    RESIDENT_SLOTS = 16
+    """How many resident objects stay scattered at once."""
+
+    def __init__(self, client: Any, workers: int | None = None, *, resident: bool = True) -> None:
         self.client = client
         self._inner: Executor = client.get_executor(pure=False)
         if workers is None:
             workers = sum(client.nthreads().values())
         self._max_workers = max(1, int(workers))
+        self.accepts_resident = resident
+        self.scatters = 0
+        self._resident: OrderedDict[int, _Scattered] = OrderedDict()
+        self._resident_lock = threading.Lock()
+
+    def _future_of(self, value: object) -> Any:
+        """The Dask future of ``value``'s copy on the workers (scattered on first use)."""
+        with self._resident_lock:
+            entry = self._resident.get(id(value))
+            # a copy lost with every worker holding it is "cancelled": scatter it again
+            if entry is not None and entry.value is value and entry.future.status == "finished":
+                self._resident.move_to_end(id(value))
+                return entry.future
+            # a list would be scattered element by element: wrap it in a one-item list
+            future = self.client.scatter([value], broadcast=True, hash=False)[0]
+            self.scatters += 1
+            self._resident[id(value)] = _Scattered(value, future)
+            while len(self._resident) > self.RESIDENT_SLOTS:
+                # tasks already submitted keep their data alive on the scheduler
+                _, old = self._resident.popitem(last=False)
+                old.future.release()
+            return future
+
+    def resident_futures(self) -> list[Any]:
+        """The Dask futures of the resident copies on the cluster now (oldest first)."""
+        with self._resident_lock:
+            return [entry.future for entry in self._resident.values()]
+
+    def _forget(self, values: list[object]) -> None:
+        with self._resident_lock:
+            for value in values:
+                entry = self._resident.get(id(value))
+                if entry is not None and entry.value is value:
+                    del self._resident[id(value)]
+                    entry.future.release()
+
+    def _place(self, args: tuple[Any, ...]) -> tuple[tuple[Any, ...], list[object]]:
+        """``args`` with resident values replaced by futures, and those values."""
+        values = [a.value for a in args if isinstance(a, Resident)]
+        if not self.accepts_resident:
+            return tuple(a.value if isinstance(a, Resident) else a for a in args), []
+        placed = tuple(self._future_of(a.value) if isinstance(a, Resident) else a for a in args)
+        return placed, values
 
     def __deepcopy__(self, memo: dict[int, Any]) -> ClusterExecutor:
         return self
@@ -119,29 +201,61 @@ class ClusterExecutor(Executor):
         scheduler gone, so the task is cancelled; a task that killed its workers
         ``allowed-failures`` times) come back as :class:`ComputeError`.
         """
-        try:
-            inner = self._inner.submit(fn, *args, **kwargs)
-        except Exception as error:  # a client already closed by a lost scheduler raises here
-            if type(error).__module__.split(".")[0] == "distributed":
-                raise self._lost(f"{type(error).__name__}: {error}") from error
-            raise
         outer: Future[T] = Future()
         outer.set_running_or_notify_cancel()
+        self._submit(outer, fn, args, kwargs, retry=True)
+        return outer
+
+    def _submit(
+        self,
+        outer: Future[T],
+        fn: Callable[..., T],
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        *,
+        retry: bool,
+    ) -> None:
+        """Submit ``fn`` to the cluster; its outcome goes to ``outer``."""
+        try:
+            placed, values = self._place(args)
+            inner = self._inner.submit(fn, *placed, **kwargs)
+        except Exception as error:  # a client already closed by a lost scheduler raises here
+            if type(error).__module__.split(".")[0] != "distributed":
+                raise
+            lost = self._lost(f"{type(error).__name__}: {error}")
+            if not retry:  # a resubmission, off the caller's thread
+                outer.set_exception(lost)
+                return
+            raise lost from error
+
+        def again(what: str) -> None:
+            # resident data lost with its workers: forget it, scatter a fresh copy once
+            # (from a thread of our own: this callback runs in the client's event loop)
+            if not (retry and values):
+                outer.set_exception(self._lost(what))
+                return
+            self._forget(values)
+            threading.Thread(
+                target=self._submit,
+                args=(outer, fn, args, kwargs),
+                kwargs={"retry": False},
+                name="vfl-dask-resubmit",
+                daemon=True,
+            ).start()
 
         def relay(done: Future[T]) -> None:
             if done.cancelled():
-                outer.set_exception(self._lost("the task was cancelled"))
+                again("the task was cancelled")
                 return
             error = done.exception()
             if error is None:
                 outer.set_result(done.result())
             elif type(error).__module__.split(".")[0] == "distributed":
-                outer.set_exception(self._lost(f"{type(error).__name__}: {error}"))
+                again(f"{type(error).__name__}: {error}")
             else:
                 outer.set_exception(error)
 
         inner.add_done_callback(relay)
-        return outer
 
     def _lost(self, what: str) -> ComputeError:
         address = getattr(self.client.scheduler, "address", "?")
@@ -151,8 +265,17 @@ class ClusterExecutor(Executor):
         )
 
     def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
-        """Stop submitting (``wait=False`` cancels the tasks still pending)."""
+        """Stop submitting and release the resident copies.
+
+        ``wait=False`` cancels the tasks still pending.
+        """
         self._inner.shutdown(wait=wait and not cancel_futures)
+        with self._resident_lock:
+            entries = list(self._resident.values())
+            self._resident.clear()
+        for entry in entries:
+            with contextlib.suppress(Exception):  # a closed client: nothing left to free
+                entry.future.release()
 
 
 def _security(config: ComputeConfig) -> Any:
