@@ -448,13 +448,20 @@ def test_a_tls_cluster_serves_a_party_with_its_certificate(tmp_path: Path) -> No
         tls.stop()
 
 
-def _paillier_round(
-    public_key: Any, private_key: Any, values: np.ndarray, X: np.ndarray
-) -> tuple[list[int], list[int], list[int]]:
+@dataclasses.dataclass(frozen=True)
+class PaillierCase:
+    public_key: Any
+    private_key: Any
+    values: np.ndarray
+    X: np.ndarray
+    fixed: EncryptedVector
+
+
+def _paillier_round(case: PaillierCase) -> tuple[list[int], list[int], list[int]]:
     """Decryptions of a fresh encryption, of a fixed vector, and ``X.T @ ev``'s ciphertexts."""
-    fresh = public_key.encrypt_vector(values)
-    fixed = _FIXED[id(public_key)]
-    product = X.T @ fixed
+    public_key, private_key, fixed = case.public_key, case.private_key, case.fixed
+    fresh = public_key.encrypt_vector(case.values)
+    product = case.X.T @ fixed
     return (
         private_key.decrypt_raw(fresh),
         private_key.decrypt_raw(fixed),
@@ -462,18 +469,14 @@ def _paillier_round(
     )
 
 
-_FIXED: dict[int, EncryptedVector] = {}
-
-
 @pytest.fixture(scope="module")
-def paillier_case() -> tuple[Any, Any, np.ndarray, np.ndarray, tuple[Any, ...]]:
+def paillier_case() -> tuple[PaillierCase, tuple[list[int], list[int], list[int]]]:
     public_key, private_key = generate_paillier_keypair(1024, allow_weak_key=True)
     rng = np.random.default_rng(11)
     values = rng.integers(-1000, 1000, size=240).astype(float)
     X = rng.integers(-20, 20, size=(240, 3))
-    _FIXED[id(public_key)] = public_key.encrypt_vector(values)
-    expected = _paillier_round(public_key, private_key, values, X)  # inline, this process
-    return public_key, private_key, values, X, expected
+    case = PaillierCase(public_key, private_key, values, X, public_key.encrypt_vector(values))
+    return case, _paillier_round(case)  # expected: inline, in this process
 
 
 @pytest.mark.parametrize(("plan", "resident_count"), [("tables", 6), ("subsets", 4)])
@@ -484,21 +487,21 @@ def test_resident_arguments_reach_the_workers_once(
     resident_count: int,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    public_key, private_key, values, X, expected = paillier_case
+    case, expected = paillier_case
     monkeypatch.setattr(EncryptedVector, "_matmul_plan", plan)
     with cluster.client() as client:
         plain = ClusterExecutor(client, 4, resident=False)
         with parallel_config(executor=plain):
-            assert _paillier_round(public_key, private_key, values, X) == expected
+            assert _paillier_round(case) == expected
         assert plain.scatters == 0
         executor = ClusterExecutor(client, 4)
         with parallel_config(executor=executor):
-            assert _paillier_round(public_key, private_key, values, X) == expected
+            assert _paillier_round(case) == expected
             # encryption: n and its exponent size; decryption: p, q; X.T @ ev: ev and n**2
             # with tables (every chunk reads all of ev), none when split by columns
             assert executor.scatters == resident_count
             for _ in range(3):
-                assert _paillier_round(public_key, private_key, values, X) == expected
+                assert _paillier_round(case) == expected
             assert executor.scatters == resident_count  # nothing scattered again
             resident = executor.resident_futures()
             holders = client.who_has(resident)
@@ -518,7 +521,7 @@ def test_resident_arguments_reach_the_workers_once(
 def test_lost_resident_copies_are_replaced(
     tmp_path: Path, paillier_case: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    public_key, private_key, values, X, expected = paillier_case
+    case, expected = paillier_case
     monkeypatch.setattr(EncryptedVector, "_matmul_plan", "tables")  # six resident objects
     own = _start_cluster(tmp_path, workers=2)
     try:
@@ -531,7 +534,7 @@ def test_lost_resident_copies_are_replaced(
                 try:
                     with parallel_config(executor=executor):
                         for _ in range(6):
-                            outcomes.append(_paillier_round(public_key, private_key, values, X))
+                            outcomes.append(_paillier_round(case))
                 except BaseException as error:  # reported by the test thread
                     failures.append(error)
 
@@ -556,7 +559,7 @@ def test_lost_resident_copies_are_replaced(
                 assert time.monotonic() < deadline, "the copies outlived their workers"
                 time.sleep(0.1)  # (a lost scattered copy's future is cancelled)
             with parallel_config(executor=executor):
-                assert _paillier_round(public_key, private_key, values, X) == expected
+                assert _paillier_round(case) == expected
             assert executor.scatters == scattered + 6  # scattered again, once each
             executor.shutdown()
     finally:
