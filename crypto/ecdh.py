@@ -385,9 +385,10 @@ class EcdhKey:
         count = len(points) // POINT_BYTES
         workers = parallel.effective_workers(n_jobs, executor)
         chunks = parallel.chunk_bounds(count, workers, _MIN_CHUNK)
+        scalar = parallel.Resident(self._scalar)  # once per job on a cluster
         results = parallel.run_chunks(
             exponentiate_kernel,
-            [(self._scalar, points[a * POINT_BYTES : b * POINT_BYTES], a) for a, b in chunks],
+            [(scalar, points[a * POINT_BYTES : b * POINT_BYTES], a) for a, b in chunks],
             releases_gil=False,
             n_jobs=n_jobs,
             executor=executor,
@@ -435,9 +436,10 @@ class EcdhKey:
                 ids[index] = bytes(value)
         workers = parallel.effective_workers(n_jobs, executor)
         chunks = parallel.chunk_bounds(len(ids), workers, _MIN_CHUNK)
+        scalar = parallel.Resident(self._scalar)
         results = parallel.run_chunks(
             hash_exponentiate_kernel,
-            [(self._scalar, ids[a:b], dst, a) for a, b in chunks],
+            [(scalar, ids[a:b], dst, a) for a, b in chunks],
             releases_gil=False,
             n_jobs=n_jobs,
             executor=executor,

@@ -59,10 +59,11 @@ def rerandomize_ciphertexts(
     """
     workers = parallel.effective_workers(n_jobs, executor)
     chunks = parallel.chunk_bounds(len(ciphertexts), workers, _MIN_CHUNK)
+    n = parallel.Resident(public_key._n)  # once per job on a cluster
     results = parallel.run_chunks(
         _kernels.rerandomize_public,
         [
-            (public_key._n, list(ciphertexts[a:b]), None if addends is None else list(addends[a:b]))
+            (n, list(ciphertexts[a:b]), None if addends is None else list(addends[a:b]))
             for a, b in chunks
         ],
         releases_gil=False,
