@@ -220,13 +220,14 @@ class ClusterExecutor(Executor):
             placed, values = self._place(args)
             inner = self._inner.submit(fn, *placed, **kwargs)
         except Exception as error:  # a client already closed by a lost scheduler raises here
+            if not retry:  # a resubmission, off the caller's thread: report every error
+                distributed = type(error).__module__.split(".")[0] == "distributed"
+                lost = self._lost(f"{type(error).__name__}: {error}")
+                outer.set_exception(lost if distributed else error)
+                return
             if type(error).__module__.split(".")[0] != "distributed":
                 raise
-            lost = self._lost(f"{type(error).__name__}: {error}")
-            if not retry:  # a resubmission, off the caller's thread
-                outer.set_exception(lost)
-                return
-            raise lost from error
+            raise self._lost(f"{type(error).__name__}: {error}") from error
 
         def again(what: str) -> None:
             # resident data lost with its workers: forget it, scatter a fresh copy once
