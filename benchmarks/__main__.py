@@ -17,6 +17,7 @@ from collections.abc import Callable, Sequence
 from benchmarks import (
     binning_bench,
     comparison_bench,
+    dask_resident,
     hetero_lr_bench,
     initial_weights_bench,
     label_privacy_bench,
@@ -41,6 +42,7 @@ SUITES: dict[str, tuple[str, AddArguments, SuiteMain]] = {
     "quality": quality_bench.SUITE,
     "binning": binning_bench.SUITE,
     "comparison": comparison_bench.SUITE,
+    "dask_resident": dask_resident.SUITE,
 }
 """Suite name to ``(description, add_arguments, main)``."""
 
