@@ -26,25 +26,20 @@ from crypto.chosen_ot import (
     receiver_pads,
     request,
     sender_pads,
-    setup_finish,
-    setup_respond,
-    setup_start,
 )
 from crypto.exceptions import MalformedInputError
+from tests.support.ot_states import SavedStates, fresh_states, saved_setup
 
 KEY = b"test chosen ot"
 
 
 @pytest.fixture(scope="module")
-def setup() -> tuple[bytes, bytes]:
-    start, point = setup_start(KEY)
-    sender, points = setup_respond(point, KEY)
-    receiver = setup_finish(start, points)
-    return receiver.to_bytes(), sender.to_bytes()
+def setup() -> SavedStates:
+    return saved_setup(KEY)
 
 
-def _states(setup: tuple[bytes, bytes]) -> tuple[OtReceiverState, OtSenderState]:
-    return OtReceiverState.from_bytes(setup[0]), OtSenderState.from_bytes(setup[1])
+def _states(setup: SavedStates) -> tuple[OtReceiverState, OtSenderState]:
+    return fresh_states(setup)
 
 
 def test_codes_are_far_apart() -> None:

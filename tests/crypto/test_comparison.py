@@ -14,9 +14,6 @@ from hypothesis import strategies as st
 from crypto.chosen_ot import (
     OtReceiverState,
     OtSenderState,
-    setup_finish,
-    setup_respond,
-    setup_start,
 )
 from crypto.comparison import (
     B2A_BITS,
@@ -30,19 +27,18 @@ from crypto.comparison import (
     ComparisonSender,
 )
 from crypto.exceptions import MalformedInputError
+from tests.support.ot_states import SavedStates, fresh_states, saved_setup
 
 KEY = b"test comparison"
 
 
 @pytest.fixture(scope="module")
-def setup() -> tuple[bytes, bytes]:
-    start, point = setup_start(KEY)
-    sender, points = setup_respond(point, KEY)
-    return setup_finish(start, points).to_bytes(), sender.to_bytes()
+def setup() -> SavedStates:
+    return saved_setup(KEY)
 
 
-def _states(setup: tuple[bytes, bytes]) -> tuple[OtReceiverState, OtSenderState]:
-    return OtReceiverState.from_bytes(setup[0]), OtSenderState.from_bytes(setup[1])
+def _states(setup: SavedStates) -> tuple[OtReceiverState, OtSenderState]:
+    return fresh_states(setup)
 
 
 def _run(

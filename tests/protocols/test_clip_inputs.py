@@ -10,7 +10,6 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from crypto.chosen_ot import setup_finish, setup_respond, setup_start
 from crypto.comparison import ComparisonReceiver, ComparisonSender
 from protocols.exceptions import ProtocolError
 from protocols.hetero_lr.clip_inputs import (
@@ -22,6 +21,7 @@ from protocols.hetero_lr.clip_inputs import (
     reference,
 )
 from protocols.hetero_lr.shared_fixed_point import INPUT_FRACTION
+from tests.support.ot_states import fresh_states, saved_setup
 
 SCALE = 1 << INPUT_FRACTION
 EDGES = [
@@ -64,9 +64,8 @@ def test_through_the_two_party_comparison():
     scores += [-4000 * SCALE, 4000 * SCALE]
     masks = [secrets.randbits(72) for _ in range(rows)]
     a, b = _shares(scores, masks, guest_masked=True)
-    start, point = setup_start(b"clip test")
-    sender_state, points = setup_respond(point, b"clip test")
-    guest = ComparisonReceiver(setup_finish(start, points), bits=CLIP_BITS)
+    receiver_state, sender_state = fresh_states(saved_setup(b"clip test"))
+    guest = ComparisonReceiver(receiver_state, bits=CLIP_BITS)
     partner = ComparisonSender(sender_state, bits=CLIP_BITS)
     to_guest = partner.respond(guest.start(guest_inputs(a)), partner_inputs(b))
     while to_guest is not None:
